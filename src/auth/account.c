@@ -1,0 +1,152 @@
+/*
+ * account.c — creating and changing accounts.
+ *
+ * Guarantees: an account is created only with a policy-conforming
+ * password (or, for a service client, none: it authenticates by
+ * signature); disabling an account or changing its role deletes every
+ * session it holds in the same transaction, so the change is effective
+ * from the server's very next request (seed: least privilege; session
+ * management).
+ */
+#include "auth/auth.h"
+
+#include <string.h>
+
+static const char *const known_roles[] = { "patient", "clinician", "nurse",
+	"admin", "auditor", "researcher", "service" };
+
+bool
+pv_role_is_known(const char *role)
+{
+	size_t i;
+
+	for (i = 0; i < PV_ARRAY_LEN(known_roles); i++)
+		if (strcmp(role, known_roles[i]) == 0)
+			return true;
+	return false;
+}
+
+bool
+pv_role_needs_mfa(const struct pv_config *cfg, const char *role)
+{
+	return pv_config_list_has(cfg->mfa_required_roles, role);
+}
+
+bool
+pv_username_is_valid(const char *name)
+{
+	size_t n;
+
+	for (n = 0; name[n] != '\0'; n++) {
+		char c = name[n];
+
+		if (n >= PV_USERNAME_MAX)
+			return false;
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+		    c == '-' || c == '@'))
+			return false;
+	}
+	return n > 0;
+}
+
+pv_status
+pv_account_create(struct pv_vault *v, const char *name, const char *role,
+    const char *patient_id, const char *password, pv_pw_verdict *verdict,
+    int64_t *id_out)
+{
+	struct pv_store *s = v->store;
+	struct pv_user u;
+	pv_status st;
+
+	*verdict = PV_PW_OK;
+	if (!pv_username_is_valid(name) || !pv_role_is_known(role))
+		return PV_EINVAL;
+	if ((strcmp(role, "patient") == 0) != (patient_id != NULL))
+		return PV_EINVAL;
+	if (patient_id != NULL && !pv_fhir_id_is_valid(patient_id))
+		return PV_EINVAL;
+	memset(&u, 0, sizeof(u));
+	PV_IGNORE(pv_strlcpy(u.username, name, sizeof(u.username)));
+	PV_IGNORE(pv_strlcpy(u.role, role, sizeof(u.role)));
+	if (patient_id != NULL)
+		PV_IGNORE(pv_strlcpy(u.patient_id, patient_id, sizeof(u.patient_id)));
+	u.is_active = true;
+	u.created_at = pv_now();
+	if (password != NULL) {
+		*verdict = pv_password_check(password, name);
+		if (*verdict != PV_PW_OK)
+			return PV_EINVAL;
+		if ((st = pv_password_hash(&v->cfg, password, u.pw_hash,
+		    sizeof(u.pw_hash))) != PV_OK)
+			return st;
+	} else if (strcmp(role, "service") != 0) {
+		return PV_EINVAL;
+	} else {
+		/* Not a valid Argon2 string: no password ever matches. */
+		PV_IGNORE(pv_strlcpy(u.pw_hash, "!", sizeof(u.pw_hash)));
+	}
+	st = s->ops->user_insert(s, &u);
+	if (st == PV_OK && id_out != NULL)
+		*id_out = u.id;
+	return st;
+}
+
+/* Applies change() to the named account and drops its sessions, atomically. */
+static pv_status
+update_and_revoke(struct pv_vault *v, const char *name,
+    void (*change)(struct pv_user *, const void *), const void *arg)
+{
+	struct pv_store *s = v->store;
+	struct pv_user u;
+	pv_status st;
+
+	if ((st = s->ops->begin(s)) != PV_OK)
+		return st;
+	if ((st = s->ops->user_get_by_name(s, name, &u)) != PV_OK)
+		goto fail;
+	change(&u, arg);
+	u.authz_epoch++;
+	if ((st = s->ops->user_update(s, &u)) != PV_OK ||
+	    (st = s->ops->session_delete_all(s, u.id, NULL)) != PV_OK)
+		goto fail;
+	return s->ops->commit(s);
+fail:
+	s->ops->rollback(s);
+	return st;
+}
+
+static void
+set_disabled(struct pv_user *u, const void *arg)
+{
+	(void)arg;
+	u->is_active = false;
+}
+
+static void
+set_role(struct pv_user *u, const void *arg)
+{
+	PV_IGNORE(pv_strlcpy(u->role, arg, sizeof(u->role)));
+}
+
+pv_status
+pv_account_disable(struct pv_vault *v, const char *name)
+{
+	return update_and_revoke(v, name, set_disabled, NULL);
+}
+
+pv_status
+pv_account_set_role(struct pv_vault *v, const char *name, const char *role)
+{
+	struct pv_user u;
+	pv_status st;
+
+	if (!pv_role_is_known(role))
+		return PV_EINVAL;
+	/* A patient account is defined by its link; other roles have none. */
+	if ((st = v->store->ops->user_get_by_name(v->store, name, &u)) != PV_OK)
+		return st;
+	if ((strcmp(role, "patient") == 0) != (u.patient_id[0] != '\0'))
+		return PV_EINVAL;
+	return update_and_revoke(v, name, set_role, role);
+}

@@ -1,0 +1,104 @@
+/*
+ * config.h — phivault.conf, the vault's INI configuration.
+ *
+ * The file is parsed with libinih (a small, fuzzed, Debian-packaged INI
+ * reader) into a fixed struct whose every field has a documented default
+ * (docs/CONFIG.md). Unknown sections or keys, values out of range and
+ * malformed numbers are errors: a typo in a security setting must stop
+ * start-up, not silently fall back to a default.
+ */
+#ifndef PV_COMMON_CONFIG_H
+#define PV_COMMON_CONFIG_H
+
+#include "common/pv.h"
+
+#define PV_CONF_STR_MAX 512
+#define PV_CONF_RETENTION_MAX 16
+#define PV_CONF_FIELDS_MAX 32
+
+struct pv_retention_rule {
+	char type[64];		/* resource type, or "*" */
+	int64_t keep_seconds;	/* after the last update */
+};
+
+struct pv_config {
+	/* [server] */
+	char listen[PV_CONF_STR_MAX];
+	int64_t threads;		/* 0 = one per CPU */
+	int64_t max_connections;
+	int64_t per_ip_connections;
+	int64_t idle_timeout;		/* seconds */
+	int64_t max_body;		/* bytes */
+	int64_t max_header_bytes;
+	int64_t max_headers;
+	int64_t shutdown_grace;		/* seconds */
+	/* [tls] (paths relative to the vault directory) */
+	char tls_cert[PV_CONF_STR_MAX];
+	char tls_key[PV_CONF_STR_MAX];
+	/* [store] */
+	char synchronous[16];		/* full | normal */
+	int64_t busy_timeout_ms;
+	/* [auth] */
+	int64_t argon2_memlimit_kib;
+	int64_t argon2_opslimit;
+	int64_t hash_workers;		/* concurrent Argon2id hashes */
+	int64_t hash_queue;		/* waiting logins before 503 */
+	int64_t session_idle_timeout;
+	int64_t session_lifetime;
+	char mfa_required_roles[PV_CONF_STR_MAX];
+	int64_t lockout_threshold;
+	int64_t lockout_base_delay;
+	int64_t lockout_max_delay;
+	int64_t ip_lockout_threshold;
+	/* [authz] */
+	char policy_file[PV_CONF_STR_MAX];
+	int64_t break_glass_duration;
+	int64_t dormant_days;
+	/* [audit] */
+	int64_t checkpoint_interval;
+	/* [signature] */
+	int64_t replay_window;
+	int64_t nonce_cache_max;
+	/* [ratelimit] */
+	bool ratelimit_enabled;
+	int64_t rl_ip_rate, rl_ip_burst;
+	int64_t rl_account_rate, rl_account_burst;
+	int64_t rl_login_rate_per_min, rl_login_burst;
+	int64_t rl_max_tracked;
+	/* [alerts] */
+	char alert_file[PV_CONF_STR_MAX];
+	bool alert_syslog;
+	char alert_webhook[PV_CONF_STR_MAX];
+	int64_t snoop_patients;		/* distinct patients ... */
+	int64_t snoop_window;		/* ... per window (seconds) */
+	/* [retention] type = duration */
+	struct pv_retention_rule retention[PV_CONF_RETENTION_MAX];
+	size_t retention_n;
+	int64_t purge_interval;
+	/* [deid] */
+	int64_t deid_k;
+	char deid_quasi[PV_CONF_STR_MAX];
+	/* [minimization] */
+	char drop_fields[PV_CONF_STR_MAX];
+};
+
+/* Fills cfg with the defaults. */
+void pv_config_defaults(struct pv_config *cfg);
+
+/*
+ * Loads path over the defaults. On failure returns PV_EINVAL (or PV_EIO
+ * when unreadable) and writes a one-line, PHI-free reason to err.
+ */
+PV_MUST_CHECK pv_status pv_config_load(struct pv_config *cfg, const char *path,
+    char *err, size_t errsz);
+
+/* Parses "90", "90s", "15m", "12h", "30d", "7y" into seconds. */
+PV_MUST_CHECK pv_status pv_config_parse_duration(const char *s, int64_t *out);
+
+/* True when role appears in the comma list csv (exact, case-sensitive). */
+bool pv_config_list_has(const char *csv, const char *item);
+
+/* Writes the commented default phivault.conf that `init` installs. */
+PV_MUST_CHECK pv_status pv_config_write_default(int fd);
+
+#endif

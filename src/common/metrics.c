@@ -1,0 +1,257 @@
+/*
+ * metrics.c — counters, gauges and the request latency histogram.
+ *
+ * Guarantees: recording never allocates or locks; rendering reads a
+ * consistent-enough snapshot (each counter atomically, not all together,
+ * which Prometheus semantics allow).
+ */
+#include "common/metrics.h"
+
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const metric_names[PV_M_N][2] = {
+	[PV_M_LOGIN_OK] = { "phivault_logins_total{result=\"ok\"}",
+	    "Logins by result" },
+	[PV_M_LOGIN_FAILED] = { "phivault_logins_total{result=\"failed\"}", NULL },
+	[PV_M_LOCKOUTS] = { "phivault_lockouts_total",
+	    "Accounts or addresses put into lockout" },
+	[PV_M_MFA_FAILED] = { "phivault_mfa_failures_total",
+	    "Rejected TOTP or recovery codes" },
+	[PV_M_SESSIONS_CREATED] = { "phivault_sessions_created_total",
+	    "Sessions issued" },
+	[PV_M_HASH_REJECTED] = { "phivault_hash_queue_rejected_total",
+	    "Logins refused because the password-hash queue was full" },
+	[PV_M_AUDIT_ENTRIES] = { "phivault_audit_entries_total",
+	    "Audit entries made durable" },
+	[PV_M_AUDIT_FSYNCS] = { "phivault_audit_fsyncs_total",
+	    "Audit group commits (one fsync each)" },
+	[PV_M_AUDIT_FAILURES] = { "phivault_audit_failures_total",
+	    "Audit writes that failed (requests refused)" },
+	[PV_M_AUTHZ_DENIED] = { "phivault_authz_denied_total",
+	    "Authorization denials" },
+	[PV_M_DECRYPT_FAILURES] = { "phivault_decrypt_failures_total",
+	    "Records that failed authentication on decrypt" },
+	[PV_M_SIG_REJECTED] = { "phivault_signature_rejected_total",
+	    "Rejected signed requests" },
+	[PV_M_RATE_LIMITED] = { "phivault_rate_limited_total",
+	    "Requests answered 429" },
+	[PV_M_FIREWALL_REJECTED] = { "phivault_firewall_rejected_total",
+	    "Requests refused by the input firewall" },
+	[PV_M_ALERTS] = { "phivault_alerts_total", "Alerts raised" },
+	[PV_M_ALERTS_DROPPED] = { "phivault_alerts_dropped_total",
+	    "Alerts dropped by a full webhook queue" },
+	[PV_M_BREAK_GLASS] = { "phivault_break_glass_total",
+	    "Break-glass grants issued" },
+};
+
+static _Atomic uint64_t counters[PV_M_N];
+static _Atomic int64_t open_conns;
+
+/* Latency buckets, seconds. */
+static const double bucket_le[] = { 0.0005, 0.001, 0.0025, 0.005, 0.01,
+	0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5 };
+#define NBUCKETS (sizeof(bucket_le) / sizeof(bucket_le[0]))
+
+/* Status codes tracked individually; anything else counts as "other". */
+static const unsigned tracked_status[] = { 200, 201, 204, 304, 400, 401,
+	403, 404, 405, 409, 410, 412, 413, 415, 422, 429, 431, 500, 503 };
+#define NSTATUS (sizeof(tracked_status) / sizeof(tracked_status[0]) + 1)
+
+struct route_stats {
+	const char *name;
+	_Atomic uint64_t by_status[NSTATUS];
+	_Atomic uint64_t bucket[NBUCKETS + 1];
+	_Atomic uint64_t sum_ns;
+	_Atomic uint64_t count;
+};
+
+static struct route_stats routes[PV_METRIC_ROUTES_MAX];
+
+void
+pv_metric_inc(pv_metric m)
+{
+	atomic_fetch_add_explicit(&counters[m], 1, memory_order_relaxed);
+}
+
+void
+pv_metric_add(pv_metric m, uint64_t n)
+{
+	atomic_fetch_add_explicit(&counters[m], n, memory_order_relaxed);
+}
+
+uint64_t
+pv_metric_get(pv_metric m)
+{
+	return atomic_load_explicit(&counters[m], memory_order_relaxed);
+}
+
+void
+pv_metric_conn_delta(int d)
+{
+	atomic_fetch_add_explicit(&open_conns, d, memory_order_relaxed);
+}
+
+void
+pv_metric_route_name(size_t idx, const char *name)
+{
+	if (idx < PV_METRIC_ROUTES_MAX)
+		routes[idx].name = name;
+}
+
+static size_t
+status_index(unsigned status)
+{
+	size_t i;
+
+	for (i = 0; i < NSTATUS - 1; i++)
+		if (tracked_status[i] == status)
+			return i;
+	return NSTATUS - 1;
+}
+
+void
+pv_metric_request(size_t route, unsigned status, uint64_t dur_ns)
+{
+	struct route_stats *r;
+	double secs = (double)dur_ns / 1e9;
+	size_t b;
+
+	if (route >= PV_METRIC_ROUTES_MAX)
+		route = 0;
+	r = &routes[route];
+	atomic_fetch_add_explicit(&r->by_status[status_index(status)], 1,
+	    memory_order_relaxed);
+	for (b = 0; b < NBUCKETS && secs > bucket_le[b]; b++)
+		;
+	atomic_fetch_add_explicit(&r->bucket[b], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&r->sum_ns, dur_ns, memory_order_relaxed);
+	atomic_fetch_add_explicit(&r->count, 1, memory_order_relaxed);
+}
+
+struct out {
+	char *buf;
+	size_t len, cap;
+	bool is_failed;
+};
+
+static void
+emit(struct out *o, const char *fmt, ...) PV_PRINTF(2, 3);
+
+static void
+emit(struct out *o, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (o->is_failed)
+		return;
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(o->buf + o->len, o->cap - o->len, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			o->is_failed = true;
+			return;
+		}
+		if ((size_t)n < o->cap - o->len) {
+			o->len += (size_t)n;
+			return;
+		}
+		char *nb = realloc(o->buf, o->cap * 2 + (size_t)n);
+		if (nb == NULL) {
+			o->is_failed = true;
+			return;
+		}
+		o->buf = nb;
+		o->cap = o->cap * 2 + (size_t)n;
+	}
+}
+
+static void
+render_routes(struct out *o)
+{
+	size_t i, s, b;
+
+	emit(o, "# HELP phivault_http_requests_total HTTP requests by route "
+	    "and status\n# TYPE phivault_http_requests_total counter\n");
+	for (i = 0; i < PV_METRIC_ROUTES_MAX; i++) {
+		if (routes[i].name == NULL)
+			continue;
+		for (s = 0; s < NSTATUS; s++) {
+			uint64_t v = atomic_load(&routes[i].by_status[s]);
+			if (v == 0)
+				continue;
+			if (s == NSTATUS - 1)
+				emit(o, "phivault_http_requests_total{route=\"%s\","
+				    "status=\"other\"} %llu\n", routes[i].name,
+				    (unsigned long long)v);
+			else
+				emit(o, "phivault_http_requests_total{route=\"%s\","
+				    "status=\"%u\"} %llu\n", routes[i].name,
+				    tracked_status[s], (unsigned long long)v);
+		}
+	}
+	emit(o, "# HELP phivault_http_request_duration_seconds Request latency"
+	    "\n# TYPE phivault_http_request_duration_seconds histogram\n");
+	for (i = 0; i < PV_METRIC_ROUTES_MAX; i++) {
+		uint64_t cum = 0, cnt;
+
+		if (routes[i].name == NULL)
+			continue;
+		cnt = atomic_load(&routes[i].count);
+		if (cnt == 0)
+			continue;
+		for (b = 0; b < NBUCKETS; b++) {
+			cum += atomic_load(&routes[i].bucket[b]);
+			emit(o, "phivault_http_request_duration_seconds_bucket"
+			    "{route=\"%s\",le=\"%g\"} %llu\n", routes[i].name,
+			    bucket_le[b], (unsigned long long)cum);
+		}
+		emit(o, "phivault_http_request_duration_seconds_bucket"
+		    "{route=\"%s\",le=\"+Inf\"} %llu\n", routes[i].name,
+		    (unsigned long long)cnt);
+		emit(o, "phivault_http_request_duration_seconds_sum"
+		    "{route=\"%s\"} %.6f\n", routes[i].name,
+		    (double)atomic_load(&routes[i].sum_ns) / 1e9);
+		emit(o, "phivault_http_request_duration_seconds_count"
+		    "{route=\"%s\"} %llu\n", routes[i].name,
+		    (unsigned long long)cnt);
+	}
+}
+
+char *
+pv_metrics_render(size_t *len)
+{
+	struct out o = { malloc(8192), 0, 8192, false };
+	size_t i;
+
+	if (o.buf == NULL)
+		return NULL;
+	o.buf[0] = '\0';
+	emit(&o, "# HELP phivault_open_connections Open client connections\n"
+	    "# TYPE phivault_open_connections gauge\n"
+	    "phivault_open_connections %lld\n",
+	    (long long)atomic_load(&open_conns));
+	render_routes(&o);
+	for (i = 0; i < PV_M_N; i++) {
+		const char *help = metric_names[i][1];
+		const char *name = metric_names[i][0];
+		size_t base = strcspn(name, "{");
+
+		if (help != NULL)
+			emit(&o, "# HELP %.*s %s\n# TYPE %.*s counter\n",
+			    (int)base, name, help, (int)base, name);
+		emit(&o, "%s %llu\n", name,
+		    (unsigned long long)pv_metric_get((pv_metric)i));
+	}
+	if (o.is_failed) {
+		free(o.buf);
+		return NULL;
+	}
+	*len = o.len;
+	return o.buf;
+}

@@ -1,0 +1,300 @@
+/*
+ * vault.c — creating and opening a vault directory.
+ *
+ * Guarantees: create never overwrites (every file is O_EXCL, the directory
+ * must be new or empty); open refuses a vault whose directories are
+ * reachable by group or others, whose key files are not 0600, or whose
+ * configuration has an unknown key — it fails closed at start-up rather
+ * than run with keys an attacker on the host could have read.
+ */
+#include "core/vault.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define ERR(...) PV_IGNORE(pv_snprintf(err, errsz, __VA_ARGS__))
+
+pv_status
+pv_vault_path(const struct pv_vault *v, const char *rel, char *out,
+    size_t outsz)
+{
+	return pv_snprintf(out, outsz, "%s/%s", v->dir, rel);
+}
+
+static pv_status
+join(const char *dir, const char *rel, char *out, size_t outsz)
+{
+	return pv_snprintf(out, outsz, "%s/%s", dir, rel);
+}
+
+static bool
+is_empty_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	bool empty = true;
+
+	if (d == NULL)
+		return false;
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 &&
+		    strcmp(de->d_name, "..") != 0) {
+			empty = false;
+			break;
+		}
+	closedir(d);
+	return empty;
+}
+
+static pv_status
+make_dir(const char *dir, const char *rel)
+{
+	char path[PV_PATH_MAX];
+	pv_status st;
+
+	if ((st = join(dir, rel, path, sizeof(path))) != PV_OK)
+		return st;
+	if (mkdir(path, 0700) != 0)
+		return PV_EIO;
+	return chmod(path, 0700) == 0 ? PV_OK : PV_EIO;
+}
+
+static pv_status
+create_keys(const char *dir)
+{
+	unsigned char *sk = NULL, *ik = NULL;
+	unsigned char pk[PV_SIGN_PK_BYTES];
+	char keydir[PV_PATH_MAX], path[PV_PATH_MAX];
+	pv_status st = PV_ENOMEM;
+
+	if ((st = join(dir, "keys", keydir, sizeof(keydir))) != PV_OK ||
+	    (st = pv_keyring_create(keydir)) != PV_OK)
+		return st;
+	sk = pv_secret_alloc(PV_SIGN_SK_BYTES);
+	ik = pv_secret_alloc(PV_KEY_BYTES);
+	if (sk == NULL || ik == NULL) {
+		st = PV_ENOMEM;
+		goto done;
+	}
+	crypto_sign_keypair(pk, sk);
+	randombytes_buf(ik, PV_KEY_BYTES);
+	if ((st = join(keydir, "audit-signing.key", path, sizeof(path))) !=
+	    PV_OK || (st = pv_keyfile_create(path, sk, PV_SIGN_SK_BYTES)) !=
+	    PV_OK)
+		goto done;
+	if ((st = join(keydir, "audit-signing.pub", path, sizeof(path))) !=
+	    PV_OK || (st = pv_keyfile_create(path, pk, sizeof(pk))) != PV_OK)
+		goto done;
+	if ((st = join(keydir, "index.key", path, sizeof(path))) != PV_OK)
+		goto done;
+	st = pv_keyfile_create(path, ik, PV_KEY_BYTES);
+done:
+	pv_secret_free(sk, PV_SIGN_SK_BYTES);
+	pv_secret_free(ik, PV_KEY_BYTES);
+	return st;
+}
+
+static pv_status
+open_store(const char *dir, const struct pv_config *cfg,
+    struct pv_store **out)
+{
+	char db[PV_PATH_MAX], kdb[PV_PATH_MAX];
+	struct pv_store_opts o;
+	pv_status st;
+
+	if ((st = join(dir, "phivault.db", db, sizeof(db))) != PV_OK ||
+	    (st = join(dir, "keys/keys.db", kdb, sizeof(kdb))) != PV_OK)
+		return st;
+	o.db_path = db;
+	o.keys_db_path = kdb;
+	o.is_synchronous_full = strcmp(cfg->synchronous, "full") == 0;
+	o.busy_timeout_ms = (int)cfg->busy_timeout_ms;
+	return pv_store_open_sqlite(&o, out);
+}
+
+pv_status
+pv_vault_create(const char *dir, char *err, size_t errsz)
+{
+	static const char *const subdirs[] = { "keys", "tls", "audit" };
+	struct pv_config cfg;
+	struct pv_store *store = NULL;
+	char path[PV_PATH_MAX], key[PV_PATH_MAX];
+	struct stat sb;
+	pv_status st;
+	size_t i;
+	int fd;
+
+	if (stat(dir, &sb) == 0) {
+		if (!S_ISDIR(sb.st_mode) || !is_empty_dir(dir)) {
+			ERR("refusing to overwrite: %s exists and is not an "
+			    "empty directory", "the vault path");
+			return PV_EEXISTS;
+		}
+		if (chmod(dir, 0700) != 0) {
+			ERR("cannot set the vault directory mode");
+			return PV_EIO;
+		}
+	} else if (mkdir(dir, 0700) != 0) {
+		ERR("cannot create the vault directory");
+		return PV_EIO;
+	}
+	for (i = 0; i < PV_ARRAY_LEN(subdirs); i++)
+		if ((st = make_dir(dir, subdirs[i])) != PV_OK) {
+			ERR("cannot create %s/", subdirs[i]);
+			return st;
+		}
+	if ((st = join(dir, "phivault.conf", path, sizeof(path))) != PV_OK)
+		return st;
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+	    0600);
+	if (fd < 0 || pv_config_write_default(fd) != PV_OK || fsync(fd) != 0) {
+		if (fd >= 0)
+			close(fd);
+		ERR("cannot write phivault.conf");
+		return PV_EIO;
+	}
+	close(fd);
+	if ((st = create_keys(dir)) != PV_OK) {
+		ERR("cannot create keys");
+		return st;
+	}
+	if ((st = join(dir, "tls/cert.pem", path, sizeof(path))) != PV_OK ||
+	    (st = join(dir, "tls/key.pem", key, sizeof(key))) != PV_OK ||
+	    (st = pv_tlscert_generate(path, key)) != PV_OK) {
+		ERR("cannot create the development certificate");
+		return st;
+	}
+	pv_config_defaults(&cfg);
+	if ((st = open_store(dir, &cfg, &store)) != PV_OK) {
+		ERR("cannot create the databases");
+		return st;
+	}
+	store->ops->close(store);
+	return PV_OK;
+}
+
+/* A directory that group or others can enter exposes keys: refuse. */
+static pv_status
+check_private_dir(const char *path)
+{
+	struct stat sb;
+
+	if (lstat(path, &sb) != 0 || !S_ISDIR(sb.st_mode))
+		return PV_ENOTFOUND;
+	if ((sb.st_mode & 077) != 0 || sb.st_uid != geteuid())
+		return PV_EDENIED;
+	return PV_OK;
+}
+
+static pv_status
+load_secret(const char *dir, const char *rel, unsigned char **out, size_t n)
+{
+	char path[PV_PATH_MAX];
+	pv_status st;
+
+	*out = pv_secret_alloc(n);
+	if (*out == NULL)
+		return PV_ENOMEM;
+	if ((st = join(dir, rel, path, sizeof(path))) != PV_OK)
+		return st;
+	return pv_keyfile_read(path, *out, n);
+}
+
+pv_status
+pv_vault_open(const char *dir, struct pv_vault **out, char *err,
+    size_t errsz)
+{
+	struct pv_vault *v;
+	char path[PV_PATH_MAX], cerr[256];
+	unsigned char *pk = NULL, fp[PV_HASH_BYTES];
+	pv_status st;
+
+	*out = NULL;
+	if ((st = pv_crypto_init()) != PV_OK) {
+		ERR("libsodium failed to initialise");
+		return st;
+	}
+	v = calloc(1, sizeof(*v));
+	if (v == NULL)
+		return PV_ENOMEM;
+	char *real = realpath(dir, NULL);
+	if (real == NULL || pv_strlcpy(v->dir, real, sizeof(v->dir)) != PV_OK) {
+		free(real);
+		ERR("no vault at that path");
+		st = PV_ENOTFOUND;
+		goto fail;
+	}
+	free(real);
+	if ((st = check_private_dir(v->dir)) != PV_OK ||
+	    (st = join(v->dir, "keys", path, sizeof(path))) != PV_OK ||
+	    (st = check_private_dir(path)) != PV_OK) {
+		ERR("vault directories must exist, be owned by this user and "
+		    "have mode 0700");
+		goto fail;
+	}
+	pv_config_defaults(&v->cfg);
+	if ((st = join(v->dir, "phivault.conf", path, sizeof(path))) != PV_OK ||
+	    (st = pv_config_load(&v->cfg, path, cerr, sizeof(cerr))) != PV_OK) {
+		ERR("phivault.conf: %s", cerr);
+		goto fail;
+	}
+	if ((st = join(v->dir, "keys", path, sizeof(path))) != PV_OK ||
+	    (st = pv_keyring_open(path, &v->keyring)) != PV_OK) {
+		ERR("cannot load the master key (keys/master-N.key, mode 0600)");
+		goto fail;
+	}
+	if ((st = load_secret(v->dir, "keys/index.key", &v->index_key,
+	    PV_KEY_BYTES)) != PV_OK ||
+	    (st = load_secret(v->dir, "keys/audit-signing.key", &v->sign_sk,
+	    PV_SIGN_SK_BYTES)) != PV_OK ||
+	    (st = load_secret(v->dir, "keys/audit-signing.pub", &pk,
+	    PV_SIGN_PK_BYTES)) != PV_OK) {
+		ERR("cannot load keys (files under keys/ must be mode 0600)");
+		pv_secret_free(pk, PV_SIGN_PK_BYTES);
+		goto fail;
+	}
+	memcpy(v->sign_pk, pk, PV_SIGN_PK_BYTES);
+	pv_secret_free(pk, PV_SIGN_PK_BYTES);
+	pv_sha256(fp, v->sign_pk, PV_SIGN_PK_BYTES);
+	sodium_bin2hex(v->sign_key_id, sizeof(v->sign_key_id), fp,
+	    PV_SIGN_KEY_ID_LEN / 2);
+	if ((st = open_store(v->dir, &v->cfg, &v->store)) != PV_OK) {
+		ERR("cannot open the databases");
+		goto fail;
+	}
+	*out = v;
+	return PV_OK;
+fail:
+	pv_vault_close(v);
+	return st;
+}
+
+void
+pv_vault_close(struct pv_vault *v)
+{
+	if (v == NULL)
+		return;
+	if (v->store != NULL)
+		v->store->ops->close(v->store);
+	pv_keyring_close(v->keyring);
+	pv_secret_free(v->index_key, PV_KEY_BYTES);
+	pv_secret_free(v->sign_sk, PV_SIGN_SK_BYTES);
+	free(v);
+}
+
+void
+pv_vault_subkey(const struct pv_vault *v, const char *purpose, uint64_t id,
+    unsigned char out[PV_KEY_BYTES])
+{
+	char ctx[crypto_kdf_CONTEXTBYTES] = { 0 };
+	size_t n = strlen(purpose);
+
+	memcpy(ctx, purpose, n < sizeof(ctx) ? n : sizeof(ctx));
+	crypto_kdf_derive_from_key(out, PV_KEY_BYTES, id, ctx, v->index_key);
+}

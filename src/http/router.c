@@ -1,0 +1,84 @@
+/*
+ * router.c — the one route table.
+ *
+ * Every endpoint phivault serves is a row below: method, path pattern,
+ * handler, and what authentication it needs. The pattern is also the
+ * route's label in /metrics and in access logs, so logs name "/fhir/
+ * {type}/{id}", never the id itself. Rows are tried in order; literal
+ * routes come before the parameterised ones they would shadow.
+ */
+#include "http/internal.h"
+
+#include <string.h>
+
+static const struct pv_route routes[] = {
+	{ "GET", "/healthz", route_healthz, PV_AUTH_NONE },
+	{ "GET", "/metrics", route_metrics, PV_AUTH_NONE },
+};
+
+#define ROUTES_N PV_ARRAY_LEN(routes)
+
+void
+pv_router_register_metrics(void)
+{
+	size_t i;
+
+	pv_metric_route_name(0, "unmatched");
+	for (i = 0; i < ROUTES_N && i + 1 < PV_METRIC_ROUTES_MAX; i++)
+		pv_metric_route_name(i + 1, routes[i].pattern);
+}
+
+/*
+ * Matches path against pattern segment by segment. "{x}" takes one
+ * non-empty segment into params[k]. Query strings were split off by MHD.
+ */
+static bool
+match(const char *pattern, const char *path,
+    char params[PV_ROUTE_PARAMS][PV_PARAM_MAX])
+{
+	size_t k = 0;
+
+	while (*pattern != '\0' && *path != '\0') {
+		if (*pattern != '/' || *path != '/')
+			return false;
+		pattern++;
+		path++;
+		size_t plen = strcspn(pattern, "/");
+		size_t slen = strcspn(path, "/");
+
+		if (plen > 1 && pattern[0] == '{' && pattern[plen - 1] == '}') {
+			if (slen == 0 || slen >= PV_PARAM_MAX ||
+			    k >= PV_ROUTE_PARAMS)
+				return false;
+			memcpy(params[k], path, slen);
+			params[k][slen] = '\0';
+			k++;
+		} else if (plen != slen || strncmp(pattern, path, plen) != 0) {
+			return false;
+		}
+		pattern += plen;
+		path += slen;
+	}
+	return *pattern == '\0' && *path == '\0';
+}
+
+unsigned
+pv_router_match(struct pv_req *r)
+{
+	char params[PV_ROUTE_PARAMS][PV_PARAM_MAX];
+	bool path_known = false;
+	size_t i;
+
+	for (i = 0; i < ROUTES_N; i++) {
+		if (!match(routes[i].pattern, r->path, params))
+			continue;
+		path_known = true;
+		if (strcmp(routes[i].method, r->method) != 0)
+			continue;
+		r->route = &routes[i];
+		r->route_idx = i + 1;
+		memcpy(r->params, params, sizeof(params));
+		return 0;
+	}
+	return path_known ? 405 : 404;
+}

@@ -1,0 +1,477 @@
+/*
+ * server.c — libmicrohttpd set-up and the request state machine.
+ *
+ * Transport guarantees (seed: "TLS 1.3 for data in transit"):
+ *  - TLS 1.3 only (GnuTLS priority NORMAL:-VERS-ALL:+VERS-TLS1.3); a TLS
+ *    1.2 ClientHello fails the handshake;
+ *  - a thread pool, each thread running its own epoll loop; handlers that
+ *    must wait suspend their connection instead of blocking a thread;
+ *  - bounded resources: total and per-address connection limits, a
+ *    per-connection memory pool that caps header bytes (MHD answers 431
+ *    beyond it), a body limit enforced while reading (413 as soon as the
+ *    declared or received length passes it), and an idle timeout that
+ *    closes silent or trickling connections (slowloris);
+ *  - keep-alive: no response is queued on the first call for a request,
+ *    so MHD never has to close a connection to discard an unread body.
+ *
+ * Shutdown: pv_server_stop quiesces the listener, asks keep-alive clients
+ * to close, waits for in-flight requests (bounded by shutdown_grace) and
+ * only then stops the daemon.
+ */
+#include "http/internal.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3"
+
+/* ---- request objects ----------------------------------------------- */
+
+static void
+req_free(struct pv_req *r)
+{
+	if (r == NULL)
+		return;
+	if (r->body != NULL) {
+		sodium_memzero(r->body, r->body_cap);
+		free(r->body);
+	}
+	if (r->resp != NULL) {
+		sodium_memzero(r->resp, r->resp_len);
+		free(r->resp);
+	}
+	free(r);
+}
+
+static void
+client_ip(struct MHD_Connection *conn, char *out, size_t outsz)
+{
+	const union MHD_ConnectionInfo *ci;
+	const struct sockaddr *sa;
+
+	PV_IGNORE(pv_strlcpy(out, "unknown", outsz));
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (ci == NULL || ci->client_addr == NULL)
+		return;
+	sa = ci->client_addr;
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)
+		    sa)->sin_addr, out, (socklen_t)outsz);
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)
+		    sa)->sin6_addr, out, (socklen_t)outsz);
+}
+
+/*
+ * MHD calls this once per request, as soon as the request line is read
+ * and before headers: the request object exists (and its clock runs)
+ * from the first byte of the request.
+ */
+static void *
+on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	struct pv_server *srv = cls;
+	struct pv_req *r;
+
+	(void)uri;
+	r = calloc(1, sizeof(*r));
+	if (r == NULL)
+		return NULL;
+	r->srv = srv;
+	r->conn = conn;
+	r->t0 = pv_mono_ns();
+	pv_random_id(r->rid);
+	atomic_fetch_add(&srv->in_flight, 1);
+	return r;
+}
+
+static void
+on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+    enum MHD_RequestTerminationCode toe)
+{
+	struct pv_server *srv = cls;
+	struct pv_req *r = *con_cls;
+	uint64_t dur;
+	char ms[32], st[8];
+
+	(void)conn;
+	if (r == NULL)
+		return;
+	dur = pv_mono_ns() - r->t0;
+	if (r->status == 0)
+		r->status = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? 200 : 499;
+	pv_metric_request(r->route_idx, r->status, dur);
+	PV_IGNORE(pv_snprintf(ms, sizeof(ms), "%.3f", (double)dur / 1e6));
+	PV_IGNORE(pv_snprintf(st, sizeof(st), "%u", r->status));
+	pv_log(r->status >= 500 ? PV_LOG_WARN : PV_LOG_INFO, "request", r->rid,
+	    "method", r->method, "route",
+	    r->route != NULL ? r->route->pattern : "unmatched", "status", st,
+	    "ms", ms, "peer", r->ip,
+	    "end", toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "ok" :
+	    "aborted", (const char *)NULL);
+	atomic_fetch_sub(&srv->in_flight, 1);
+	req_free(r);
+	*con_cls = NULL;
+}
+
+static void
+on_connection(void *cls, struct MHD_Connection *conn, void **socket_ctx,
+    enum MHD_ConnectionNotificationCode toe)
+{
+	(void)cls;
+	(void)conn;
+	(void)socket_ctx;
+	pv_metric_conn_delta(toe == MHD_CONNECTION_NOTIFY_STARTED ? 1 : -1);
+}
+
+__attribute__((format(printf, 2, 0))) static void
+on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[256];
+
+	(void)cls;
+	if (vsnprintf(msg, sizeof(msg), fmt, ap) < 0)
+		return;
+	msg[strcspn(msg, "\n")] = '\0';
+	pv_log(PV_LOG_WARN, "mhd", NULL, "message", msg, (const char *)NULL);
+}
+
+/* ---- the access handler -------------------------------------------- */
+
+/* First call: headers are complete. Checks that need no body. */
+static void
+on_headers(struct pv_req *r, const char *url, const char *method)
+{
+	const char *cl;
+	char *end;
+
+	client_ip(r->conn, r->ip, sizeof(r->ip));
+	if (pv_strlcpy(r->method, method, sizeof(r->method)) != PV_OK) {
+		PV_IGNORE(pv_strlcpy(r->method, "OTHER", sizeof(r->method)));
+		pv_reply_error(r, 501, "not-supported", "unsupported method");
+		r->phase = PV_PHASE_READY;
+		return;
+	}
+	if (pv_strlcpy(r->path, url, sizeof(r->path)) != PV_OK) {
+		pv_reply_error(r, 414, "too-long", "the request path is too long");
+		r->phase = PV_PHASE_READY;
+		return;
+	}
+	cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (cl != NULL) {
+		errno = 0;
+		r->content_length = strtoull(cl, &end, 10);
+		if (errno != 0 || *end != '\0')
+			r->content_length = UINT64_MAX;
+	}
+	if (r->content_length > (uint64_t)r->srv->vault->cfg.max_body) {
+		pv_reply_error(r, 413, "too-costly",
+		    "the request body exceeds the size limit ([server] "
+		    "max_body)");
+		r->phase = PV_PHASE_READY;
+		return;
+	}
+	r->phase = PV_PHASE_BODY;
+}
+
+static void
+on_body(struct pv_req *r, const char *data, size_t n)
+{
+	size_t max = (size_t)r->srv->vault->cfg.max_body;
+
+	if (r->body_len + n > max || r->body_len + n < r->body_len) {
+		pv_reply_error(r, 413, "too-costly",
+		    "the request body exceeds the size limit ([server] "
+		    "max_body)");
+		r->phase = PV_PHASE_READY;
+		return;
+	}
+	if (r->body_len + n + 1 > r->body_cap) {
+		size_t cap = r->body_cap ? r->body_cap : 4096;
+		unsigned char *nb;
+
+		while (cap < r->body_len + n + 1)
+			cap *= 2;
+		nb = malloc(cap);
+		if (nb == NULL) {
+			pv_reply_error(r, 503, "transient", "out of memory");
+			r->phase = PV_PHASE_READY;
+			return;
+		}
+		if (r->body != NULL) {
+			memcpy(nb, r->body, r->body_len);
+			sodium_memzero(r->body, r->body_cap);
+			free(r->body);
+		}
+		r->body = nb;
+		r->body_cap = cap;
+	}
+	memcpy(r->body + r->body_len, data, n);
+	r->body_len += n;
+	r->body[r->body_len] = '\0';
+}
+
+static void
+dispatch(struct pv_req *r)
+{
+	unsigned miss = pv_router_match(r);
+
+	if (miss == 404) {
+		pv_reply_error(r, 404, "not-found", "no such endpoint");
+		return;
+	}
+	if (miss == 405) {
+		pv_reply_error(r, 405, "not-supported",
+		    "method not allowed on this endpoint");
+		return;
+	}
+	r->route->handler(r);
+}
+
+static enum MHD_Result
+on_access(void *cls, struct MHD_Connection *conn, const char *url,
+    const char *method, const char *version, const char *upload_data,
+    size_t *upload_data_size, void **con_cls)
+{
+	struct pv_req *r = *con_cls;
+
+	(void)cls;
+	(void)version;
+	if (r == NULL)		/* on_uri ran out of memory */
+		return MHD_NO;
+	switch (r->phase) {
+	case PV_PHASE_HEADERS:
+		if (r->method[0] == '\0') {
+			on_headers(r, url, method);
+			return MHD_YES;	/* never reply on the first call */
+		}
+		break;
+	case PV_PHASE_BODY:
+		if (*upload_data_size != 0) {
+			on_body(r, upload_data, *upload_data_size);
+			*upload_data_size = 0;
+			if (r->phase == PV_PHASE_READY)
+				return pv_reply_queue(r);
+			return MHD_YES;
+		}
+		dispatch(r);
+		if (r->phase == PV_PHASE_WAITING)
+			return MHD_YES;
+		return pv_reply_queue(r);
+	case PV_PHASE_READY:
+		/* Resumed after a worker, or an early error; a body still
+		 * arriving is not read (MHD closes the connection after). */
+		return pv_reply_queue(r);
+	case PV_PHASE_WAITING:
+	case PV_PHASE_QUEUED:
+		break;
+	}
+	(void)conn;
+	*upload_data_size = 0;
+	return MHD_YES;
+}
+
+/* ---- start / stop -------------------------------------------------- */
+
+static pv_status
+read_file(const char *path, char **out, size_t *len)
+{
+	struct stat sb;
+	char *buf;
+	size_t off = 0;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return PV_EIO;
+	if (fstat(fd, &sb) != 0 || sb.st_size <= 0 || sb.st_size > 1 << 20) {
+		close(fd);
+		return PV_EIO;
+	}
+	buf = malloc((size_t)sb.st_size + 1);
+	if (buf == NULL) {
+		close(fd);
+		return PV_ENOMEM;
+	}
+	while (off < (size_t)sb.st_size) {
+		ssize_t n = read(fd, buf + off, (size_t)sb.st_size - off);
+		if (n <= 0) {
+			close(fd);
+			free(buf);
+			return PV_EIO;
+		}
+		off += (size_t)n;
+	}
+	close(fd);
+	buf[off] = '\0';
+	*out = buf;
+	*len = off;
+	return PV_OK;
+}
+
+static pv_status
+tls_path(struct pv_vault *v, const char *conf, char *out, size_t outsz)
+{
+	if (conf[0] == '/')
+		return pv_strlcpy(out, conf, outsz);
+	return pv_vault_path(v, conf, out, outsz);
+}
+
+/* Parses "host:port" / "[v6]:port" into a sockaddr. */
+static pv_status
+parse_listen(const char *listen, struct sockaddr_storage *ss)
+{
+	char host[128];
+	const char *colon;
+	char *end;
+	unsigned long port;
+	size_t hlen;
+
+	memset(ss, 0, sizeof(*ss));
+	colon = strrchr(listen, ':');
+	if (colon == NULL)
+		return PV_EINVAL;
+	hlen = (size_t)(colon - listen);
+	if (hlen == 0 || hlen >= sizeof(host))
+		return PV_EINVAL;
+	memcpy(host, listen, hlen);
+	host[hlen] = '\0';
+	errno = 0;
+	port = strtoul(colon + 1, &end, 10);
+	if (errno != 0 || *end != '\0' || colon[1] == '\0' || port > 65535)
+		return PV_EINVAL;
+	if (host[0] == '[' && host[hlen - 1] == ']') {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+
+		host[hlen - 1] = '\0';
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)port);
+		return inet_pton(AF_INET6, host + 1, &s6->sin6_addr) == 1 ?
+		    PV_OK : PV_EINVAL;
+	}
+	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+	s4->sin_family = AF_INET;
+	s4->sin_port = htons((uint16_t)port);
+	return inet_pton(AF_INET, host, &s4->sin_addr) == 1 ? PV_OK :
+	    PV_EINVAL;
+}
+
+static unsigned
+pool_size(const struct pv_config *cfg)
+{
+	long n;
+
+	if (cfg->threads > 0)
+		return (unsigned)cfg->threads;
+	n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? (unsigned)n : 2;
+}
+
+pv_status
+pv_server_start(struct pv_vault *v, const char *listen, struct pv_server **out,
+    char *err, size_t errsz)
+{
+	struct pv_server *srv;
+	struct sockaddr_storage ss;
+	char path[PV_PATH_MAX];
+	size_t cert_len;
+	const union MHD_DaemonInfo *di;
+	const struct pv_config *cfg = &v->cfg;
+	pv_status st;
+
+	*out = NULL;
+	if (parse_listen(listen, &ss) != PV_OK) {
+		PV_IGNORE(pv_strlcpy(err, "invalid listen address (host:port)", errsz));
+		return PV_EINVAL;
+	}
+	srv = calloc(1, sizeof(*srv));
+	if (srv == NULL)
+		return PV_ENOMEM;
+	srv->vault = v;
+	if ((st = tls_path(v, cfg->tls_cert, path, sizeof(path))) != PV_OK ||
+	    (st = read_file(path, &srv->tls_cert, &cert_len)) != PV_OK ||
+	    (st = tls_path(v, cfg->tls_key, path, sizeof(path))) != PV_OK ||
+	    (st = read_file(path, &srv->tls_key, &srv->tls_key_len)) != PV_OK) {
+		PV_IGNORE(pv_strlcpy(err, "cannot read the TLS certificate or key",
+		    errsz));
+		pv_server_stop(srv);
+		return st;
+	}
+	pv_router_register_metrics();
+	srv->daemon = MHD_start_daemon(MHD_USE_TLS |
+	    MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
+	    MHD_USE_ERROR_LOG,
+	    0, NULL, NULL, on_access, srv,
+	    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
+	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+	    MHD_OPTION_HTTPS_MEM_CERT, srv->tls_cert,
+	    MHD_OPTION_HTTPS_MEM_KEY, srv->tls_key,
+	    MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES,
+	    MHD_OPTION_THREAD_POOL_SIZE, pool_size(cfg),
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+	    (unsigned)cfg->per_ip_connections,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->idle_timeout,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)cfg->max_header_bytes,
+	    MHD_OPTION_STRICT_FOR_CLIENT, (int)1,
+	    MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv,
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+	    MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
+	    MHD_OPTION_END);
+	if (srv->daemon == NULL) {
+		PV_IGNORE(pv_strlcpy(err, "cannot start the HTTPS listener (address "
+		    "in use, or bad certificate)", errsz));
+		pv_server_stop(srv);
+		return PV_EIO;
+	}
+	di = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
+	srv->port = di != NULL ? di->port : 0;
+	*out = srv;
+	return PV_OK;
+}
+
+uint16_t
+pv_server_port(const struct pv_server *s)
+{
+	return s->port;
+}
+
+void
+pv_server_stop(struct pv_server *srv)
+{
+	uint64_t deadline;
+	MHD_socket lfd;
+
+	if (srv == NULL)
+		return;
+	if (srv->daemon != NULL) {
+		atomic_store(&srv->is_stopping, true);
+		lfd = MHD_quiesce_daemon(srv->daemon);
+		if (lfd != MHD_INVALID_SOCKET)
+			close(lfd);
+		deadline = pv_mono_ns() +
+		    (uint64_t)srv->vault->cfg.shutdown_grace * 1000000000u;
+		while (atomic_load(&srv->in_flight) > 0 &&
+		    pv_mono_ns() < deadline) {
+			struct timespec ts = { 0, 10 * 1000 * 1000 };
+			nanosleep(&ts, NULL);
+		}
+		MHD_stop_daemon(srv->daemon);
+	}
+	free(srv->tls_cert);
+	if (srv->tls_key != NULL) {
+		sodium_memzero(srv->tls_key, srv->tls_key_len);
+		free(srv->tls_key);
+	}
+	free(srv);
+}

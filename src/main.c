@@ -1,0 +1,47 @@
+/*
+ * main.c — the subcommand table, and nothing else.
+ */
+#include "cli/cli.h"
+
+#include <string.h>
+#include <sys/stat.h>
+
+static const struct pv_cmd commands[] = {
+	{ "init", "create a new vault directory", cmd_init },
+	{ "serve", "run the HTTPS server on a vault", cmd_serve },
+};
+
+static void
+usage(FILE *f)
+{
+	size_t i;
+
+	fputs("usage: phivault COMMAND [ARGS]\n\ncommands:\n", f);
+	for (i = 0; i < PV_ARRAY_LEN(commands); i++)
+		fprintf(f, "  %-14s %s\n", commands[i].name,
+		    commands[i].summary);
+	fputs("\nRun 'phivault COMMAND --help' for a command's options.\n", f);
+}
+
+int
+main(int argc, char **argv)
+{
+	size_t i;
+
+	umask(077);	/* every file a vault creates is private */
+	if (argc < 2) {
+		usage(stderr);
+		return PV_EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		usage(stdout);
+		return PV_EXIT_OK;
+	}
+	for (i = 0; i < PV_ARRAY_LEN(commands); i++)
+		if (strcmp(argv[1], commands[i].name) == 0)
+			return commands[i].run(argc - 1, argv + 1);
+	fprintf(stderr, "phivault: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return PV_EXIT_USAGE;
+}

@@ -1,0 +1,216 @@
+/*
+ * store.h — the record store interface.
+ *
+ * Everything phivault persists except key files and the audit log goes
+ * through this interface: accounts, sessions, care teams, break-glass
+ * grants, legal holds and sealed FHIR resources (phivault.db), and the
+ * wrapped per-patient data keys (keys/keys.db, kept apart from the record
+ * database so that a database backup never holds a usable key).
+ *
+ * A backend is a struct pv_store_ops (function pointers, as GNU Taler's
+ * database plugins are). src/store/sqlite.c is the embedded default; a
+ * PostgreSQL backend implements the same table. Callers use the
+ * pv_store_* wrappers below and never see SQL.
+ *
+ * Contract for every backend:
+ *  - only parameterized statements; no value is ever spliced into SQL;
+ *  - a write returns only after it is durable (SQLite: WAL with
+ *    synchronous=FULL unless configured otherwise);
+ *  - safe to call from many threads at once (SQLite: one connection per
+ *    thread), and from another process at the same time (the CLI);
+ *  - the store never sees plaintext PHI: resources arrive sealed.
+ *
+ * Ownership: every out-parameter struct is caller-provided; blobs returned
+ * in struct pv_resource are malloc'd and released by pv_resource_clear.
+ */
+#ifndef PV_STORE_STORE_H
+#define PV_STORE_STORE_H
+
+#include "common/pv.h"
+#include "crypto/crypto.h"
+
+#define PV_USERNAME_MAX 64
+#define PV_ROLE_MAX 16
+#define PV_PATIENT_ID_MAX 64
+#define PV_RES_ID_MAX 64
+#define PV_TYPE_MAX 32
+#define PV_PWHASH_MAX 128
+#define PV_SCOPES_MAX 512
+#define PV_SESSION_ID_LEN PV_ID_HEX_LEN
+#define PV_MFA_SEALED_MAX 128
+
+struct pv_store;
+
+struct pv_user {
+	int64_t id;
+	char username[PV_USERNAME_MAX + 1];
+	char role[PV_ROLE_MAX + 1];
+	bool is_active;
+	char pw_hash[PV_PWHASH_MAX];
+	char patient_id[PV_PATIENT_ID_MAX + 1];	/* "" unless role patient */
+	unsigned char mfa_sealed[PV_MFA_SEALED_MAX];	/* TOTP secret, sealed */
+	size_t mfa_sealed_len;
+	bool has_mfa;				/* enrolled and confirmed */
+	int64_t mfa_last_step;			/* last accepted TOTP step */
+	int64_t failed_count;
+	int64_t locked_until;
+	int64_t created_at;
+	int64_t last_login_at;			/* 0 = never */
+	int64_t authz_epoch;			/* bumped on role change */
+	/* service clients (role "service") */
+	char key_id[PV_ID_HEX_LEN + 1];
+	unsigned char pubkey[PV_SIGN_PK_BYTES];
+	bool has_pubkey;
+	char scopes[PV_SCOPES_MAX];
+};
+
+struct pv_session {
+	char id[PV_SESSION_ID_LEN + 1];		/* public id, for listing */
+	unsigned char token_hash[PV_HASH_BYTES];
+	int64_t user_id;
+	int64_t created_at;
+	int64_t last_seen;
+	int64_t expires_at;			/* absolute lifetime */
+	bool is_mfa_verified;
+	int64_t authz_epoch;			/* user's epoch at creation */
+};
+
+struct pv_resource {
+	char type[PV_TYPE_MAX + 1];
+	char id[PV_RES_ID_MAX + 1];
+	int64_t version;
+	char patient_id[PV_PATIENT_ID_MAX + 1];
+	bool is_deleted;
+	int64_t updated_at;
+	unsigned char *sealed;			/* malloc'd; NULL if deleted */
+	size_t sealed_len;
+};
+
+void pv_resource_clear(struct pv_resource *r);
+
+struct pv_grant {				/* a break-glass grant */
+	int64_t id;
+	int64_t user_id;
+	char patient_id[PV_PATIENT_ID_MAX + 1];
+	int64_t created_at;
+	int64_t expires_at;
+	int64_t reviewed_at;			/* 0 = awaiting review */
+	unsigned char *reason_sealed;		/* malloc'd */
+	size_t reason_sealed_len;
+};
+
+void pv_grant_clear(struct pv_grant *g);
+
+typedef void (*pv_user_cb)(void *arg, const struct pv_user *u);
+typedef void (*pv_session_cb)(void *arg, const struct pv_session *s);
+/* Return false to stop the iteration. */
+typedef bool (*pv_resource_cb)(void *arg, const struct pv_resource *r);
+typedef void (*pv_grant_cb)(void *arg, const struct pv_grant *g);
+
+struct pv_store_opts {
+	const char *db_path;		/* phivault.db */
+	const char *keys_db_path;	/* keys/keys.db */
+	bool is_synchronous_full;
+	int busy_timeout_ms;
+};
+
+struct pv_store_ops {
+	void (*close)(struct pv_store *);
+	pv_status (*begin)(struct pv_store *);
+	pv_status (*commit)(struct pv_store *);
+	void (*rollback)(struct pv_store *);
+	pv_status (*schema_version)(struct pv_store *, int *);
+
+	pv_status (*user_insert)(struct pv_store *, struct pv_user *);
+	pv_status (*user_get_by_name)(struct pv_store *, const char *,
+	    struct pv_user *);
+	pv_status (*user_get_by_id)(struct pv_store *, int64_t,
+	    struct pv_user *);
+	pv_status (*user_get_by_key_id)(struct pv_store *, const char *,
+	    struct pv_user *);
+	pv_status (*user_list)(struct pv_store *, pv_user_cb, void *);
+	pv_status (*user_update)(struct pv_store *, const struct pv_user *);
+
+	pv_status (*session_insert)(struct pv_store *,
+	    const struct pv_session *);
+	pv_status (*session_get)(struct pv_store *,
+	    const unsigned char[PV_HASH_BYTES], struct pv_session *);
+	pv_status (*session_touch)(struct pv_store *, const char *, int64_t);
+	pv_status (*session_delete)(struct pv_store *, int64_t, const char *);
+	pv_status (*session_delete_all)(struct pv_store *, int64_t,
+	    const char *);
+	pv_status (*session_list)(struct pv_store *, int64_t, pv_session_cb,
+	    void *);
+
+	pv_status (*recovery_replace)(struct pv_store *, int64_t,
+	    const unsigned char (*)[PV_HASH_BYTES], size_t);
+	pv_status (*recovery_consume)(struct pv_store *, int64_t,
+	    const unsigned char[PV_HASH_BYTES], int64_t);
+
+	pv_status (*careteam_add)(struct pv_store *, int64_t, const char *);
+	pv_status (*careteam_remove)(struct pv_store *, int64_t,
+	    const char *);
+	pv_status (*careteam_has)(struct pv_store *, int64_t, const char *,
+	    bool *);
+	pv_status (*careteam_count)(struct pv_store *, int64_t, int64_t *);
+
+	pv_status (*resource_put)(struct pv_store *,
+	    const struct pv_resource *);
+	pv_status (*resource_get)(struct pv_store *, const char *,
+	    const char *, int64_t, struct pv_resource *);
+	pv_status (*resource_history)(struct pv_store *, const char *,
+	    const char *, pv_resource_cb, void *);
+	pv_status (*resource_search)(struct pv_store *, const char *,
+	    const char *, int64_t, int64_t, pv_resource_cb, void *,
+	    int64_t *);
+	pv_status (*resource_scan)(struct pv_store *, pv_resource_cb, void *);
+	pv_status (*resource_purge)(struct pv_store *, const char *,
+	    const char *);
+	pv_status (*patient_purge)(struct pv_store *, const char *);
+	/* Blind index: (keyed digest) -> resource, e.g. Patient identifiers. */
+	pv_status (*index_replace)(struct pv_store *, const char *,
+	    const char *, const unsigned char (*)[PV_HASH_BYTES], size_t);
+	pv_status (*index_find)(struct pv_store *, const char *,
+	    const unsigned char[PV_HASH_BYTES], pv_resource_cb, void *);
+
+	pv_status (*grant_insert)(struct pv_store *, struct pv_grant *);
+	pv_status (*grant_active)(struct pv_store *, int64_t, const char *,
+	    int64_t, int64_t *);
+	pv_status (*grant_list)(struct pv_store *, bool, pv_grant_cb, void *);
+	pv_status (*grant_get)(struct pv_store *, int64_t, struct pv_grant *);
+	pv_status (*grant_review)(struct pv_store *, int64_t, int64_t);
+
+	pv_status (*hold_set)(struct pv_store *, const char *, bool);
+	pv_status (*hold_has)(struct pv_store *, const char *, bool *);
+
+	pv_status (*dek_get)(struct pv_store *, const char *, uint32_t *,
+	    unsigned char[PV_WRAPPED_DEK_BYTES]);
+	pv_status (*dek_put)(struct pv_store *, const char *, uint32_t,
+	    const unsigned char[PV_WRAPPED_DEK_BYTES]);
+	pv_status (*dek_shred)(struct pv_store *, const char *);
+	pv_status (*dek_is_shredded)(struct pv_store *, const char *, bool *);
+	pv_status (*dek_count_version)(struct pv_store *, uint32_t, int64_t *);
+	/* Wrapped DEKs under a KEK version older than below, up to limit. */
+	pv_status (*dek_list_old)(struct pv_store *, uint32_t, size_t,
+	    void (*)(void *, const char *, uint32_t, const unsigned char *),
+	    void *);
+	pv_status (*kek_current_set)(struct pv_store *, uint32_t);
+	pv_status (*kek_current_get)(struct pv_store *, uint32_t *);
+	/* Changes by any connection (this or another process) since... */
+	pv_status (*data_version)(struct pv_store *, int64_t *);
+	/* Folds the WALs into the databases and truncates them, so deleted
+	 * (secure_delete-overwritten) pages leave no copy in a WAL file. */
+	pv_status (*checkpoint)(struct pv_store *);
+};
+
+struct pv_store {
+	const struct pv_store_ops *ops;
+};
+
+/* Opens (creating and migrating) the SQLite backend. */
+PV_MUST_CHECK pv_status pv_store_open_sqlite(const struct pv_store_opts *o,
+    struct pv_store **out);
+/* Schema version the code expects after migrations. */
+int pv_store_sqlite_schema_version(void);
+
+#endif
