@@ -184,17 +184,21 @@ on_headers(struct pv_req *r, const char *url, const char *method)
 	r->phase = PV_PHASE_BODY;
 }
 
-static void
+/*
+ * Accumulates the body. Past max_body the rest is drained and dropped
+ * (MHD can only queue a reply before the body or after all of it) and
+ * the request ends in 413; a client that keeps sending past four times
+ * the limit is disconnected outright.
+ */
+static enum MHD_Result
 on_body(struct pv_req *r, const char *data, size_t n)
 {
 	size_t max = (size_t)r->srv->vault->cfg.max_body;
 
-	if (r->body_len + n > max || r->body_len + n < r->body_len) {
-		pv_reply_error(r, 413, "too-costly",
-		    "the request body exceeds the size limit ([server] "
-		    "max_body)");
-		r->phase = PV_PHASE_READY;
-		return;
+	if (r->is_body_too_big || r->body_len + n > max) {
+		r->is_body_too_big = true;
+		r->body_len += n;
+		return r->body_len > 4 * max ? MHD_NO : MHD_YES;
 	}
 	if (r->body_len + n + 1 > r->body_cap) {
 		size_t cap = r->body_cap ? r->body_cap : 4096;
@@ -203,11 +207,8 @@ on_body(struct pv_req *r, const char *data, size_t n)
 		while (cap < r->body_len + n + 1)
 			cap *= 2;
 		nb = malloc(cap);
-		if (nb == NULL) {
-			pv_reply_error(r, 503, "transient", "out of memory");
-			r->phase = PV_PHASE_READY;
-			return;
-		}
+		if (nb == NULL)
+			return MHD_NO;
 		if (r->body != NULL) {
 			memcpy(nb, r->body, r->body_len);
 			sodium_memzero(r->body, r->body_cap);
@@ -219,6 +220,7 @@ on_body(struct pv_req *r, const char *data, size_t n)
 	memcpy(r->body + r->body_len, data, n);
 	r->body_len += n;
 	r->body[r->body_len] = '\0';
+	return MHD_YES;
 }
 
 static void
@@ -251,26 +253,32 @@ on_access(void *cls, struct MHD_Connection *conn, const char *url,
 		return MHD_NO;
 	switch (r->phase) {
 	case PV_PHASE_HEADERS:
-		if (r->method[0] == '\0') {
-			on_headers(r, url, method);
-			return MHD_YES;	/* never reply on the first call */
-		}
-		break;
+		on_headers(r, url, method);
+		/* Normal replies wait for the next call (keep-alive); a refusal
+		 * decided from the headers alone is queued now, before any body
+		 * is read, and MHD closes the connection after it. */
+		if (r->phase == PV_PHASE_READY)
+			return pv_reply_queue(r);
+		return MHD_YES;
 	case PV_PHASE_BODY:
 		if (*upload_data_size != 0) {
-			on_body(r, upload_data, *upload_data_size);
+			enum MHD_Result ok = on_body(r, upload_data,
+			    *upload_data_size);
+
 			*upload_data_size = 0;
-			if (r->phase == PV_PHASE_READY)
-				return pv_reply_queue(r);
-			return MHD_YES;
+			return ok;
 		}
-		dispatch(r);
+		if (r->is_body_too_big)
+			pv_reply_error(r, 413, "too-costly",
+			    "the request body exceeds the size limit ([server] "
+			    "max_body)");
+		else
+			dispatch(r);
 		if (r->phase == PV_PHASE_WAITING)
 			return MHD_YES;
 		return pv_reply_queue(r);
 	case PV_PHASE_READY:
-		/* Resumed after a worker, or an early error; a body still
-		 * arriving is not read (MHD closes the connection after). */
+		/* Resumed after a worker finished. */
 		return pv_reply_queue(r);
 	case PV_PHASE_WAITING:
 	case PV_PHASE_QUEUED:

@@ -1,0 +1,102 @@
+# tests/e2e/lib.sh — shared helpers for end-to-end tests.
+#
+# Each test sources this file, calls pv_setup, creates a vault with
+# pv_init, optionally tweaks phivault.conf with pv_conf, and starts the
+# real server on a free loopback port with pv_start. Everything lives in
+# a temp directory removed on exit; the server is always stopped.
+set -euo pipefail
+
+: "${PHIVAULT:?PHIVAULT must point at the phivault binary}"
+PV_SOURCE_DIR=${PV_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+ADMIN_PW=${ADMIN_PW:-"e2e-Root-Passw0rd-long-x"}
+PV_FAILS=0
+PV_PID=""
+
+pv_setup() {
+  T=$(mktemp -d "${TMPDIR:-/tmp}/phivault-e2e.XXXXXX")
+  VAULT=$T/vault
+  trap pv_teardown EXIT
+}
+
+pv_teardown() {
+  local rc=$?
+  if [ -n "$PV_PID" ] && kill -0 "$PV_PID" 2>/dev/null; then
+    kill -TERM "$PV_PID" 2>/dev/null || true
+    wait "$PV_PID" 2>/dev/null || true
+  fi
+  if [ "$rc" -ne 0 ] || [ "$PV_FAILS" -ne 0 ]; then
+    echo "--- server log (tail) ---" >&2
+    tail -n 40 "$T/serve.log" 2>/dev/null >&2 || true
+  fi
+  rm -rf "$T"
+  if [ "$PV_FAILS" -ne 0 ]; then
+    echo "FAILED: $PV_FAILS check(s)" >&2
+    exit 1
+  fi
+  exit "$rc"
+}
+
+fail() { echo "FAIL: $*" >&2; PV_FAILS=$((PV_FAILS + 1)); }
+pass() { echo "ok: $*"; }
+
+expect_eq() { # expect_eq WHAT EXPECTED ACTUAL
+  if [ "$2" == "$3" ]; then pass "$1"; else fail "$1: expected '$2', got '$3'"; fi
+}
+expect_ne() {
+  if [ "$2" != "$3" ]; then pass "$1"; else fail "$1: did not expect '$3'"; fi
+}
+expect_contains() { # expect_contains WHAT HAYSTACK NEEDLE
+  if [[ "$2" == *"$3"* ]]; then pass "$1"; else fail "$1: '$3' not found in: ${2:0:400}"; fi
+}
+expect_not_contains() {
+  if [[ "$2" != *"$3"* ]]; then pass "$1"; else fail "$1: '$3' unexpectedly present"; fi
+}
+
+pv_init() { # pv_init [ADMIN_NAME]
+  printf '%s\n' "$ADMIN_PW" | "$PHIVAULT" init "$VAULT" --admin "${1:-admin}" >/dev/null
+}
+
+pv_conf() { # pv_conf SECTION KEY VALUE — appended; later keys win
+  printf '\n[%s]\n%s = %s\n' "$1" "$2" "$3" >>"$VAULT/phivault.conf"
+}
+
+# pv_start [--valgrind] — serve on 127.0.0.1:0; sets PORT and BASE.
+pv_start() {
+  local wrapper=()
+  if [ "${1:-}" == "--valgrind" ]; then
+    wrapper=(valgrind --quiet --leak-check=full --errors-for-leak-kinds=definite
+      --error-exitcode=99 --track-fds=no --log-file="$T/valgrind.log")
+  fi
+  : >"$T/serve.log"
+  "${wrapper[@]}" "$PHIVAULT" serve "$VAULT" --listen 127.0.0.1:0 2>>"$T/serve.log" &
+  PV_PID=$!
+  local i
+  for i in $(seq 1 600); do
+    PORT=$(grep -o '"event":"listening","port":"[0-9]*"' "$T/serve.log" 2>/dev/null \
+      | grep -o '[0-9]*"$' | tr -d '"' | tail -n1 || true)
+    if [ -n "$PORT" ]; then
+      BASE=https://127.0.0.1:$PORT
+      return 0
+    fi
+    kill -0 "$PV_PID" 2>/dev/null || { cat "$T/serve.log" >&2; return 1; }
+    sleep 0.1
+  done
+  echo "server did not start" >&2
+  return 1
+}
+
+# pv_stop — SIGTERM and wait; the exit status lands in PV_RC.
+pv_stop() {
+  PV_RC=0
+  kill -TERM "$PV_PID"
+  wait "$PV_PID" || PV_RC=$?
+  PV_PID=""
+}
+
+pcurl() { curl -sS --cacert "$VAULT/tls/cert.pem" "$@"; }
+
+# http_status METHOD PATH [curl args...] — prints the status code only.
+http_status() {
+  local m=$1 p=$2; shift 2
+  pcurl -o /dev/null -w '%{http_code}' -X "$m" "$@" "$BASE$p"
+}

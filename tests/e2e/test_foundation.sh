@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# Foundation: vault layout and modes, TLS 1.3 only, keep-alive, limits,
+# security headers, error bodies, slowloris timeout, graceful SIGTERM.
+source "$(dirname "$0")/lib.sh"
+pv_setup
+RAW="$PV_SOURCE_DIR/tests/e2e/tools/rawtls.py"
+
+# --- init: layout, modes, refusal to overwrite -------------------------
+pv_init
+expect_eq "vault dir mode" 700 "$(stat -c %a "$VAULT")"
+for f in phivault.conf phivault.db keys/master-1.key keys/audit-signing.key \
+         keys/audit-signing.pub keys/index.key keys/keys.db tls/cert.pem tls/key.pem; do
+  expect_eq "mode of $f" 600 "$(stat -c %a "$VAULT/$f")"
+done
+for d in keys tls audit; do
+  expect_eq "mode of $d/" 700 "$(stat -c %a "$VAULT/$d")"
+done
+expect_eq "master key is 256 bits" 32 "$(stat -c %s "$VAULT/keys/master-1.key")"
+before=$(sha256sum "$VAULT/keys/master-1.key")
+rc=0; printf '%s\n' "$ADMIN_PW" | "$PHIVAULT" init "$VAULT" >/dev/null 2>&1 || rc=$?
+expect_ne "init refuses an existing vault" 0 "$rc"
+expect_eq "existing master key untouched" "$before" "$(sha256sum "$VAULT/keys/master-1.key")"
+rc=0; printf 'short\n' | "$PHIVAULT" init "$T/weak" >/dev/null 2>&1 || rc=$?
+expect_eq "init refuses a weak admin password" 1 "$rc"
+[ ! -e "$T/weak" ] && pass "weak password leaves no vault" || fail "weak password left a vault"
+rc=0; "$PHIVAULT" init >/dev/null 2>&1 || rc=$?
+expect_eq "init without DIR is a usage error" 2 "$rc"
+
+# A vault readable by others is refused at start-up (fail closed).
+chmod 755 "$VAULT"
+rc=0; timeout 10 "$PHIVAULT" serve "$VAULT" --listen 127.0.0.1:0 2>/dev/null || rc=$?
+expect_eq "serve refuses a group/world-readable vault" 1 "$rc"
+chmod 700 "$VAULT"
+
+pv_conf server idle_timeout 2s
+pv_conf server max_body 65536
+pv_start
+
+# --- TLS 1.3 only --------------------------------------------------------
+out=$(openssl s_client -connect 127.0.0.1:$PORT -tls1_2 </dev/null 2>&1 || true)
+expect_contains "TLS 1.2 handshake refused" "$out" "Cipher is (NONE)"
+out=$(openssl s_client -connect 127.0.0.1:$PORT -tls1_1 </dev/null 2>&1 || true)
+expect_not_contains "TLS 1.1 handshake refused" "$out" "Cipher is TLS"
+out=$(openssl s_client -connect 127.0.0.1:$PORT -tls1_3 -CAfile "$VAULT/tls/cert.pem" </dev/null 2>&1 || true)
+expect_contains "TLS 1.3 handshake accepted" "$out" "TLSv1.3"
+expect_contains "certificate verifies" "$out" "Verify return code: 0 (ok)"
+
+# --- healthz and the security headers ----------------------------------
+hdrs=$(pcurl -D - -o "$T/body" "$BASE/healthz")
+expect_contains "healthz 200" "$hdrs" "HTTP/1.1 200"
+expect_eq "healthz body" '{"status":"ok"}' "$(cat "$T/body")"
+expect_contains "HSTS" "$hdrs" "Strict-Transport-Security: max-age="
+expect_contains "Cache-Control no-store" "$hdrs" "Cache-Control: no-store"
+expect_contains "nosniff" "$hdrs" "X-Content-Type-Options: nosniff"
+expect_contains "CSP" "$hdrs" "Content-Security-Policy: default-src 'none'"
+expect_contains "request id" "$hdrs" "X-Request-Id: "
+
+# --- keep-alive: one connection serves several requests -----------------
+out=$(pcurl -v -o /dev/null -o /dev/null "$BASE/healthz" "$BASE/healthz" 2>&1)
+expect_contains "curl reuses the connection" "$out" "Re-using existing connection"
+expect_eq "five requests on one TLS connection" 5 \
+  "$(python3 "$RAW" "$PORT" "$VAULT/tls/cert.pem" pipeline 5)"
+
+# --- errors: 404, 405, 413, 400, 431 -------------------------------------
+body=$(pcurl "$BASE/no/such/path")
+expect_eq "unknown path 404" 404 "$(http_status GET /no/such/path)"
+expect_eq "404 is an OperationOutcome" OperationOutcome "$(jq -r .resourceType <<<"$body")"
+expect_eq "wrong method 405" 405 "$(http_status DELETE /healthz)"
+head -c 70000 /dev/zero | tr '\0' 'a' >"$T/big"
+expect_eq "declared oversize body 413" 413 "$(http_status POST /healthz --data-binary @"$T/big")"
+body=$(pcurl -X POST --data-binary @"$T/big" "$BASE/healthz")
+expect_eq "413 is an OperationOutcome" OperationOutcome "$(jq -r .resourceType <<<"$body")"
+expect_eq "chunked oversize body 413" 413 \
+  "$(http_status POST /healthz -H 'Transfer-Encoding: chunked' --data-binary @"$T/big")"
+printf 'GET /healthz HTTP/1.1\r\nHost: localhost\r\nthis is not a header\r\n\r\n' >"$T/bad"
+out=$(python3 "$RAW" "$PORT" "$VAULT/tls/cert.pem" send "$T/bad")
+expect_contains "malformed header line 400" "$out" "HTTP/1.1 400"
+printf 'GET /healthz HTTP/1.1\r\nHost: localhost\r\nContent-Length: 12abc\r\n\r\n' >"$T/bad2"
+out=$(python3 "$RAW" "$PORT" "$VAULT/tls/cert.pem" send "$T/bad2")
+expect_contains "malformed Content-Length 400" "$out" "HTTP/1.1 400"
+long=$(head -c 20000 /dev/zero | tr '\0' 'x')
+expect_eq "oversized headers 431" 431 "$(http_status GET /healthz -H "X-Big: $long")"
+expect_eq "server still healthy after bad input" 200 "$(http_status GET /healthz)"
+
+# --- slowloris: an unfinished request is closed after the idle timeout ---
+out=$(python3 "$RAW" "$PORT" "$VAULT/tls/cert.pem" slow 10)
+expect_contains "trickling client disconnected" "$out" "closed"
+
+# --- metrics -------------------------------------------------------------
+m=$(pcurl "$BASE/metrics")
+expect_contains "requests by route and status" "$m" 'phivault_http_requests_total{route="/healthz",status="200"}'
+expect_contains "latency histogram" "$m" 'phivault_http_request_duration_seconds_bucket{route="/healthz",le="0.001"}'
+expect_contains "open connections gauge" "$m" "phivault_open_connections"
+
+# --- logs: JSON lines with request ids, no query strings -----------------
+pcurl -o /dev/null "$BASE/healthz?name=CANARY-QUERY-VALUE"
+sleep 0.2
+if jq -e . "$T/serve.log" >/dev/null 2>&1; then pass "every log line is JSON"; else fail "log has non-JSON lines"; fi
+expect_contains "log lines carry request ids" "$(cat "$T/serve.log")" '"rid":"'
+expect_not_contains "query values never logged" "$(cat "$T/serve.log")" "CANARY-QUERY-VALUE"
+
+# --- graceful SIGTERM ----------------------------------------------------
+pv_stop
+expect_eq "SIGTERM exits 0" 0 "$PV_RC"
+expect_contains "stop logged" "$(cat "$T/serve.log")" '"event":"stopped"'
+
+# --- no leaks under valgrind (optimised build only) ----------------------
+if [ "${PV_SANITIZE:-OFF}" != "ON" ] && command -v valgrind >/dev/null; then
+  pv_start --valgrind
+  pcurl -o /dev/null "$BASE/healthz"
+  pcurl -o /dev/null "$BASE/metrics"
+  pcurl -o /dev/null -X POST --data-binary @"$T/big" "$BASE/healthz" || true
+  pcurl -o /dev/null "$BASE/missing"
+  pv_stop
+  expect_eq "valgrind: SIGTERM exit 0, no definite leaks or errors" 0 "$PV_RC"
+  [ "$PV_RC" == 0 ] || cat "$T/valgrind.log" >&2
+fi
