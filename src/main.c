@@ -9,6 +9,7 @@
 static const struct pv_cmd commands[] = {
 	{ "init", "create a new vault directory", cmd_init },
 	{ "serve", "run the HTTPS server on a vault", cmd_serve },
+	{ "user", "add, list, disable, change role of, unlock accounts", cmd_user },
 };
 
 static void

@@ -9,6 +9,7 @@
 #define PV_AUTH_AUTH_H
 
 #include "core/vault.h"
+#include "common/metrics.h"
 
 #define PV_PASSWORD_MIN 12		/* characters (code points) */
 #define PV_PASSWORD_MAX 128
@@ -74,5 +75,147 @@ PV_MUST_CHECK pv_status pv_account_set_role(struct pv_vault *v,
 
 /* True when name is 1..64 chars of [A-Za-z0-9._@-]. */
 bool pv_username_is_valid(const char *name);
+
+/* ---- principals and sessions (session.c) ---- */
+
+#define PV_TOKEN_TEXT_LEN 43		/* base64url of 32 bytes, unpadded */
+
+/* Who is making a request, as established by a session or a signature. */
+struct pv_principal {
+	int64_t user_id;
+	char username[PV_USERNAME_MAX + 1];
+	char role[PV_ROLE_MAX + 1];
+	char patient_id[PV_PATIENT_ID_MAX + 1];	/* patient accounts */
+	char session_id[PV_SESSION_ID_LEN + 1];	/* "" for signatures */
+	char scopes[PV_SCOPES_MAX];		/* service clients */
+	bool has_mfa;			/* TOTP enrolled */
+	bool is_mfa_satisfied;		/* MFA done, or not required */
+	bool is_signed;			/* authenticated by RFC 9421 */
+	int64_t session_expires_at;
+};
+
+/*
+ * Issues a new session for user: a fresh 256-bit token (returned in
+ * token_out as base64url text; only its SHA-256 is stored) and a new
+ * public session id. A token is never chosen by the client and never
+ * reused, so nothing presented before login can become valid (fixation).
+ */
+PV_MUST_CHECK pv_status pv_session_create(struct pv_vault *v,
+    const struct pv_user *u, bool is_mfa_verified,
+    char token_out[PV_TOKEN_TEXT_LEN + 1], struct pv_session *out);
+
+/*
+ * Resolves a presented token to a principal. PV_EAUTH when unknown,
+ * expired (idle or absolute), or when the account is disabled or its
+ * role changed since the session began. Refreshes the idle clock.
+ */
+PV_MUST_CHECK pv_status pv_session_validate(struct pv_vault *v,
+    const char *token, struct pv_principal *out);
+
+/* Ends session id of user (logout, revoke). PV_ENOTFOUND if not theirs. */
+PV_MUST_CHECK pv_status pv_session_revoke(struct pv_vault *v, int64_t user_id,
+    const char *session_id);
+/* Ends every session of user except keep_id (may be NULL). */
+PV_MUST_CHECK pv_status pv_session_revoke_all(struct pv_vault *v,
+    int64_t user_id, const char *keep_id);
+
+/* ---- TOTP (totp.c, liboath) ---- */
+
+#define PV_TOTP_SECRET_BYTES 20		/* 160 bits, RFC 4226 recommends */
+#define PV_TOTP_DIGITS 6
+#define PV_TOTP_STEP 30
+#define PV_RECOVERY_CODES 10
+#define PV_RECOVERY_CODE_LEN 11		/* "xxxxx-xxxxx" */
+
+/* RFC 6238 code for secret at time t (SHA-1); out gets digits + NUL. */
+PV_MUST_CHECK pv_status pv_totp_code(const unsigned char *secret, size_t len,
+    int64_t t, unsigned digits, char *out, size_t outsz);
+
+/*
+ * Starts enrolment: a new secret, sealed into u->mfa_sealed (not yet
+ * enabled; persisted by the caller). secret_b32 and uri receive the
+ * base32 secret and the otpauth:// URI for authenticator apps.
+ */
+PV_MUST_CHECK pv_status pv_totp_enroll(struct pv_vault *v, struct pv_user *u,
+    char *secret_b32, size_t b32sz, char *uri, size_t urisz);
+
+/*
+ * Checks otp against u's secret at now, ±1 step. Accepts a step only if
+ * it is later than the last accepted one (a code is good once); on
+ * success sets u->mfa_last_step (the caller persists u). PV_EAUTH on any
+ * mismatch or replay.
+ */
+PV_MUST_CHECK pv_status pv_totp_verify(struct pv_vault *v, struct pv_user *u,
+    const char *otp, int64_t now);
+
+/* Makes PV_RECOVERY_CODES new codes, stores their keyed hashes (replacing
+ * older ones) and writes the codes to out (caller wipes). */
+PV_MUST_CHECK pv_status pv_recovery_issue(struct pv_vault *v, int64_t user_id,
+    char out[PV_RECOVERY_CODES][PV_RECOVERY_CODE_LEN + 1]);
+/* Consumes one recovery code: PV_OK once, PV_EAUTH after or if unknown. */
+PV_MUST_CHECK pv_status pv_recovery_use(struct pv_vault *v, int64_t user_id,
+    const char *code);
+
+/* ---- lockout (lockout.c) ---- */
+
+/*
+ * Per-address failure tracking kept in memory (bounded: oldest entries
+ * are evicted), for credential stuffing across many accounts. Per-account
+ * lockout lives in the account row (failed_count, locked_until).
+ */
+struct pv_iplock;
+PV_MUST_CHECK pv_status pv_iplock_new(size_t max_tracked,
+    struct pv_iplock **out);
+void pv_iplock_free(struct pv_iplock *l);
+/* Seconds this address must still wait (0 = may try). */
+int64_t pv_iplock_wait(struct pv_iplock *l, const char *ip, int64_t now);
+/* Records a failure; returns true when it put the address in lockout. */
+bool pv_iplock_fail(struct pv_iplock *l, const struct pv_config *cfg,
+    const char *ip, const char *username, int64_t now,
+    int64_t *distinct_accounts);
+/* A success from ip halves its failure count (never lifts a lockout). */
+void pv_iplock_success(struct pv_iplock *l, const char *ip);
+
+/* Growing delay after threshold failures: base * 2^(n - threshold), capped. */
+int64_t pv_lockout_delay(const struct pv_config *cfg, int64_t failures);
+
+/* ---- login (login.c) ---- */
+
+typedef enum {
+	PV_LOGIN_OK = 0,
+	PV_LOGIN_FAILED,	/* unknown user, wrong password, disabled, locked */
+	PV_LOGIN_MFA_REQUIRED,	/* password right; otp missing or wrong */
+	PV_LOGIN_ERROR		/* internal fault: refuse (fail closed) */
+} pv_login_result;
+
+struct pv_login_outcome {
+	pv_login_result result;
+	char token[PV_TOKEN_TEXT_LEN + 1];
+	struct pv_session session;
+	bool has_mfa;
+	bool did_lock;			/* this failure started a lockout */
+	int64_t user_id;		/* 0 when the name is unknown */
+	char role[PV_ROLE_MAX + 1];
+	const char *reason;		/* constant, PHI-free, for audit/logs */
+};
+
+/*
+ * The whole login decision; runs on a hash worker (Argon2id inside).
+ * Enumeration-safe: an unknown name is verified against a dummy hash at
+ * the same cost, and unknown, wrong-password, disabled and locked
+ * accounts all yield PV_LOGIN_FAILED. On success the password hash is
+ * upgraded when the configured cost rose.
+ */
+void pv_login(struct pv_vault *v, const char *username, const char *password,
+    const char *otp, int64_t now, struct pv_login_outcome *out);
+
+/*
+ * Password change: verifies old, checks and hashes new, revokes every
+ * other session of the user. PV_EAUTH when old is wrong, PV_EINVAL with
+ * *verdict when new fails the policy.
+ */
+PV_MUST_CHECK pv_status pv_password_change(struct pv_vault *v, int64_t user_id,
+    const char *old_pw, const char *new_pw, const char *keep_session,
+    pv_pw_verdict *verdict);
 
 #endif

@@ -24,6 +24,7 @@ struct pv_cmd {
 
 int cmd_init(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_user(int argc, char **argv);
 
 /* True when argv holds -h or --help (prints usage and the caller exits 0). */
 bool pv_cli_wants_help(int argc, char **argv, const char *usage);

@@ -66,6 +66,8 @@ size_t pv_utf8_len(const char *s);
 
 /* Seconds since the Unix epoch, and a monotonic clock in nanoseconds. */
 int64_t pv_now(void);
+/* "2026-11-25T17:10:43Z" into out (at least 21 bytes). */
+void pv_iso8601(int64_t t, char out[32]);
 uint64_t pv_mono_ns(void);
 
 

@@ -18,6 +18,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+void pv_dek_cache_free(struct pv_vault *v);
+pv_status pv_dek_cache_init(struct pv_vault *v);
+
 #define ERR(...) PV_IGNORE(pv_snprintf(err, errsz, __VA_ARGS__))
 
 pv_status
@@ -268,6 +271,8 @@ pv_vault_open(const char *dir, struct pv_vault **out, char *err,
 		ERR("cannot open the databases");
 		goto fail;
 	}
+	if ((st = pv_dek_cache_init(v)) != PV_OK)
+		goto fail;
 	*out = v;
 	return PV_OK;
 fail:
@@ -280,6 +285,7 @@ pv_vault_close(struct pv_vault *v)
 {
 	if (v == NULL)
 		return;
+	pv_dek_cache_free(v);
 	if (v->store != NULL)
 		v->store->ops->close(v->store);
 	pv_keyring_close(v->keyring);

@@ -23,6 +23,8 @@
 #define PV_PATH_MAX 1024
 #define PV_SIGN_KEY_ID_LEN 16		/* hex of the first 8 bytes */
 
+struct pv_dek_cache;
+
 struct pv_vault {
 	char dir[PV_PATH_MAX];
 	struct pv_config cfg;
@@ -32,6 +34,7 @@ struct pv_vault {
 	unsigned char *sign_sk;		/* secret: audit checkpoints */
 	unsigned char sign_pk[PV_SIGN_PK_BYTES];
 	char sign_key_id[PV_SIGN_KEY_ID_LEN + 1];
+	struct pv_dek_cache *deks;	/* unwrapped DEKs, guarded memory */
 };
 
 /*
@@ -59,5 +62,39 @@ PV_MUST_CHECK pv_status pv_vault_path(const struct pv_vault *v,
 /* Derives a 32-byte subkey of the index key for purpose (≤ 8 chars). */
 void pv_vault_subkey(const struct pv_vault *v, const char *purpose,
     uint64_t id, unsigned char out[PV_KEY_BYTES]);
+
+/* ---- data keys (dek.c) ------------------------------------------- */
+
+/*
+ * Copies the DEK for key_id (a patient id, or "system:NAME") into dek,
+ * which the caller provides in secret memory and wipes. When none exists
+ * and create is true, a new random DEK is made, wrapped under the current
+ * master key and stored (racing creators agree on one). PV_EGONE when the
+ * key was shredded; PV_ENOTFOUND when none exists and create is false;
+ * PV_ECRYPTO when the wrapped key does not authenticate.
+ */
+PV_MUST_CHECK pv_status pv_dek_get(struct pv_vault *v, const char *key_id,
+    bool create, unsigned char dek[PV_DEK_BYTES]);
+
+/*
+ * Crypto-shredding: destroys key_id's DEK (row overwritten via
+ * secure_delete, WAL truncated) and leaves a tombstone so the id reads as
+ * gone. Every ciphertext sealed under it becomes undecryptable, in this
+ * database and in every backup of it.
+ */
+PV_MUST_CHECK pv_status pv_dek_shred(struct pv_vault *v, const char *key_id);
+/* True when key_id was shredded. */
+PV_MUST_CHECK pv_status pv_dek_is_shredded(struct pv_vault *v,
+    const char *key_id, bool *out);
+
+/*
+ * `key rotate`: makes a new master-key version current, re-wraps every
+ * DEK under it in batches (online: readers keep working throughout),
+ * then retires every version no DEK uses. progress(arg, done) is called
+ * after each batch (may be NULL).
+ */
+PV_MUST_CHECK pv_status pv_dek_rotate(struct pv_vault *v, uint32_t *new_version,
+    size_t *rewrapped, size_t *retired, void (*progress)(void *, size_t),
+    void *arg);
 
 #endif

@@ -18,7 +18,9 @@
 #define PV_HTTP_INTERNAL_H
 
 #include "http/http.h"
+#include "auth/auth.h"
 #include "common/log.h"
+#include "common/workq.h"
 #include "common/metrics.h"
 
 #include <jansson.h>
@@ -38,8 +40,10 @@ typedef void (*pv_handler)(struct pv_req *r);
 
 enum pv_auth_need {
 	PV_AUTH_NONE = 0,	/* public: healthz, login */
-	PV_AUTH_SESSION,	/* a session (bearer or cookie) */
-	PV_AUTH_ANY		/* a session or an RFC 9421 signature */
+	PV_AUTH_PARTIAL,	/* a session, even before required MFA is set
+				 * up: logout, sessions, MFA enrolment, password */
+	PV_AUTH_SESSION,	/* a session with MFA satisfied */
+	PV_AUTH_ANY		/* a full session or an RFC 9421 signature */
 };
 
 struct pv_route {
@@ -63,6 +67,8 @@ struct pv_server {
 	uint16_t port;
 	_Atomic int64_t in_flight;	/* requests between first call and done */
 	_Atomic bool is_stopping;
+	struct pv_workq *hashq;		/* Argon2id work, off HTTP threads */
+	struct pv_iplock *iplock;	/* per-address login failures */
 	char *tls_cert;			/* PEM, freed at stop */
 	char *tls_key;			/* PEM, wiped and freed at stop */
 	size_t tls_key_len;
@@ -89,6 +95,15 @@ struct pv_req {
 	const struct pv_route *route;
 	char params[PV_ROUTE_PARAMS][PV_PARAM_MAX];
 
+	/* authentication (set by dispatch for routes that need it) */
+	struct pv_principal who;
+	bool is_authenticated;
+
+	/* deferred work (see pv_req_defer) and its private state */
+	void (*deferred)(struct pv_req *r);
+	void *job;
+	void (*job_free)(void *job);	/* wipes and frees job; NULL-safe */
+
 	/* response */
 	unsigned status;
 	char *resp;			/* malloc'd; wiped and freed by MHD */
@@ -114,10 +129,37 @@ void pv_reply_raw(struct pv_req *r, unsigned status, const char *ctype,
  */
 void pv_reply_error(struct pv_req *r, unsigned status, const char *code,
     const char *diag);
+/* Same, with a machine-readable phivault detail code in
+ * issue.details.coding (e.g. "mfa_required", "locked_out"). */
+void pv_reply_error_detail(struct pv_req *r, unsigned status,
+    const char *code, const char *detail, const char *diag);
 /* Adds a response header (name and value copied; dropped if too long). */
 void pv_reply_header(struct pv_req *r, const char *name, const char *value);
 /* Builds the MHD response with the security headers and queues it. */
 enum MHD_Result pv_reply_queue(struct pv_req *r);
+
+/* ---- request.c ---- */
+
+/* A request header value (borrowed from MHD, valid for the request). */
+const char *pv_req_header(struct pv_req *r, const char *name);
+/* A query-string argument (unescaped), or NULL. */
+const char *pv_req_query(struct pv_req *r, const char *name);
+/*
+ * Parses the body as one JSON object (UTF-8, no duplicate keys, no NUL).
+ * On failure sets a 400/415 reply and returns NULL. Caller decrefs.
+ */
+json_t *pv_req_json_object(struct pv_req *r);
+/* A string member of obj with length 1..maxlen, or NULL. */
+const char *pv_json_str(json_t *obj, const char *key, size_t maxlen);
+/*
+ * Runs fn(r) on work queue q with the connection suspended; when fn
+ * returns, the response it set is sent. When the queue is full the
+ * request is answered 503 with Retry-After instead.
+ */
+void pv_req_defer(struct pv_req *r, struct pv_workq *q,
+    void (*fn)(struct pv_req *r));
+/* The session token presented (Authorization: Bearer, else cookie). */
+const char *pv_req_token(struct pv_req *r, char *buf, size_t bufsz);
 
 /* ---- router.c ---- */
 
@@ -129,5 +171,12 @@ void pv_router_register_metrics(void);
 /* ---- route handlers ---- */
 void route_healthz(struct pv_req *r);
 void route_metrics(struct pv_req *r);
+void route_auth_login(struct pv_req *r);
+void route_auth_logout(struct pv_req *r);
+void route_auth_sessions(struct pv_req *r);
+void route_auth_session_delete(struct pv_req *r);
+void route_auth_mfa_enroll(struct pv_req *r);
+void route_auth_mfa_confirm(struct pv_req *r);
+void route_auth_password(struct pv_req *r);
 
 #endif

@@ -64,6 +64,13 @@ void
 pv_reply_error(struct pv_req *r, unsigned status, const char *code,
     const char *diag)
 {
+	pv_reply_error_detail(r, status, code, NULL, diag);
+}
+
+void
+pv_reply_error_detail(struct pv_req *r, unsigned status, const char *code,
+    const char *detail, const char *diag)
+{
 	json_t *oo, *issue;
 	char msg[256];
 
@@ -73,9 +80,15 @@ pv_reply_error(struct pv_req *r, unsigned status, const char *code,
 		    r->rid) == PV_OK)
 			diag = msg;
 	}
-	issue = json_pack("{s:s, s:s, s:s}", "severity",
-	    status >= 500 ? "fatal" : "error", "code", code, "diagnostics",
-	    diag);
+	issue = json_pack("{s:s, s:s}", "severity",
+	    status >= 500 ? "fatal" : "error", "code", code);
+	if (issue != NULL && detail != NULL)
+		json_object_set_new(issue, "details", json_pack(
+		    "{s:[{s:s, s:s}], s:s}", "coding", "system",
+		    "https://phivault.dev/fhir/issue-detail", "code", detail,
+		    "text", detail));
+	if (issue != NULL)
+		json_object_set_new(issue, "diagnostics", json_string(diag));
 	oo = json_pack("{s:s, s:[o]}", "resourceType", "OperationOutcome",
 	    "issue", issue);
 	pv_reply_json(r, status, oo);
@@ -139,6 +152,9 @@ pv_reply_queue(struct pv_req *r)
 	for (i = 0; i < r->headers_n; i++)
 		MHD_add_response_header(resp, r->headers[i][0],
 		    r->headers[i][1]);
+	if (atomic_load(&r->srv->is_stopping))
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION,
+		    "close");
 	if (r->retry_after > 0 &&
 	    pv_snprintf(ra, sizeof(ra), "%lld", (long long)r->retry_after) ==
 	    PV_OK)

@@ -14,6 +14,15 @@
 static const struct pv_route routes[] = {
 	{ "GET", "/healthz", route_healthz, PV_AUTH_NONE },
 	{ "GET", "/metrics", route_metrics, PV_AUTH_NONE },
+	{ "POST", "/auth/login", route_auth_login, PV_AUTH_NONE },
+	{ "POST", "/auth/logout", route_auth_logout, PV_AUTH_PARTIAL },
+	{ "GET", "/auth/sessions", route_auth_sessions, PV_AUTH_PARTIAL },
+	{ "DELETE", "/auth/sessions/{id}", route_auth_session_delete,
+	    PV_AUTH_PARTIAL },
+	{ "POST", "/auth/mfa/enroll", route_auth_mfa_enroll, PV_AUTH_PARTIAL },
+	{ "POST", "/auth/mfa/confirm", route_auth_mfa_confirm,
+	    PV_AUTH_PARTIAL },
+	{ "POST", "/auth/password", route_auth_password, PV_AUTH_PARTIAL },
 };
 
 #define ROUTES_N PV_ARRAY_LEN(routes)

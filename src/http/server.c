@@ -41,6 +41,8 @@ req_free(struct pv_req *r)
 {
 	if (r == NULL)
 		return;
+	if (r->job != NULL && r->job_free != NULL)
+		r->job_free(r->job);
 	if (r->body != NULL) {
 		sodium_memzero(r->body, r->body_cap);
 		free(r->body);
@@ -223,6 +225,43 @@ on_body(struct pv_req *r, const char *data, size_t n)
 	return MHD_YES;
 }
 
+/*
+ * Establishes who is calling, for routes that need it. Fails closed: any
+ * error validating a session is a 401, never a pass.
+ */
+static bool
+authenticate(struct pv_req *r)
+{
+	char tok[128];
+	const char *t = pv_req_token(r, tok, sizeof(tok));
+	pv_status st;
+
+	if (t == NULL) {
+		pv_reply_header(r, "WWW-Authenticate", "Bearer");
+		pv_reply_error_detail(r, 401, "login", "unauthenticated",
+		    "authentication required: send Authorization: Bearer "
+		    "<token> (POST /auth/login)");
+		return false;
+	}
+	st = pv_session_validate(r->srv->vault, t, &r->who);
+	sodium_memzero(tok, sizeof(tok));
+	if (st != PV_OK) {
+		pv_reply_header(r, "WWW-Authenticate",
+		    "Bearer error=\"invalid_token\"");
+		pv_reply_error_detail(r, 401, "login", "invalid_token",
+		    "the session is invalid or has expired; log in again");
+		return false;
+	}
+	r->is_authenticated = true;
+	if (r->route->auth != PV_AUTH_PARTIAL && !r->who.is_mfa_satisfied) {
+		pv_reply_error_detail(r, 403, "security", "mfa_enrollment_required",
+		    "this role requires MFA: enrol with POST /auth/mfa/enroll "
+		    "and /auth/mfa/confirm first");
+		return false;
+	}
+	return true;
+}
+
 static void
 dispatch(struct pv_req *r)
 {
@@ -237,6 +276,8 @@ dispatch(struct pv_req *r)
 		    "method not allowed on this endpoint");
 		return;
 	}
+	if (r->route->auth != PV_AUTH_NONE && !authenticate(r))
+		return;
 	r->route->handler(r);
 }
 
@@ -274,7 +315,9 @@ on_access(void *cls, struct MHD_Connection *conn, const char *url,
 			    "max_body)");
 		else
 			dispatch(r);
-		if (r->phase == PV_PHASE_WAITING)
+		/* Deferred: the connection is suspended; the resume (after the
+		 * worker ran, or after a refusal) brings us back in READY. */
+		if (r->deferred != NULL)
 			return MHD_YES;
 		return pv_reply_queue(r);
 	case PV_PHASE_READY:
@@ -385,6 +428,18 @@ pool_size(const struct pv_config *cfg)
 	return n > 0 ? (unsigned)n : 2;
 }
 
+/* Argon2id workers: default half the CPUs, at least one. */
+static unsigned
+hash_workers(const struct pv_config *cfg)
+{
+	long n;
+
+	if (cfg->hash_workers > 0)
+		return (unsigned)cfg->hash_workers;
+	n = sysconf(_SC_NPROCESSORS_ONLN) / 2;
+	return n > 0 ? (unsigned)n : 1;
+}
+
 pv_status
 pv_server_start(struct pv_vault *v, const char *listen, struct pv_server **out,
     char *err, size_t errsz)
@@ -415,6 +470,15 @@ pv_server_start(struct pv_vault *v, const char *listen, struct pv_server **out,
 		pv_server_stop(srv);
 		return st;
 	}
+	if (pv_workq_start(hash_workers(cfg), (size_t)cfg->hash_queue, 5,
+	    &srv->hashq) != PV_OK ||
+	    pv_iplock_new((size_t)cfg->rl_max_tracked, &srv->iplock) != PV_OK) {
+		PV_IGNORE(pv_strlcpy(err, "cannot start worker threads", errsz));
+		pv_server_stop(srv);
+		return PV_ENOMEM;
+	}
+	/* Compute the dummy hash now, not during the first login. */
+	(void)pv_password_dummy_hash(cfg);
 	pv_router_register_metrics();
 	srv->daemon = MHD_start_daemon(MHD_USE_TLS |
 	    MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
@@ -476,6 +540,8 @@ pv_server_stop(struct pv_server *srv)
 		}
 		MHD_stop_daemon(srv->daemon);
 	}
+	pv_workq_stop(srv->hashq);
+	pv_iplock_free(srv->iplock);
 	free(srv->tls_cert);
 	if (srv->tls_key != NULL) {
 		sodium_memzero(srv->tls_key, srv->tls_key_len);

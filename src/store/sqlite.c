@@ -136,7 +136,7 @@ enum sql_id {
 	Q_GRANT_INSERT, Q_GRANT_ACTIVE, Q_GRANT_LIST_ALL, Q_GRANT_LIST_OPEN,
 	Q_GRANT_GET, Q_GRANT_REVIEW,
 	Q_HOLD_SET, Q_HOLD_CLEAR, Q_HOLD_HAS,
-	Q_DEK_GET, Q_DEK_PUT, Q_DEK_DELETE, Q_DEK_TOMB, Q_DEK_IS_SHRED,
+	Q_DEK_GET, Q_DEK_INSERT, Q_DEK_REWRAP, Q_DEK_DELETE, Q_DEK_TOMB, Q_DEK_IS_SHRED,
 	Q_DEK_COUNT_VER, Q_DEK_LIST_OLD, Q_KEK_SET, Q_KEK_GET,
 	Q_N
 };
@@ -251,10 +251,12 @@ static const char *const sql_text[Q_N] = {
 	/* Refuses a DEK wrapped under a KEK older than the current one, so a
 	 * server that has not yet seen a rotation cannot slip an old-version
 	 * DEK in after `key rotate` counted them. */
-	[Q_DEK_PUT] = "INSERT OR REPLACE INTO k.deks (key_id, kek_version,"
+	[Q_DEK_INSERT] = "INSERT INTO k.deks (key_id, kek_version,"
 	    " wrapped, created_at) SELECT ?1, ?2, ?3, ?4"
 	    " WHERE ?2 >= (SELECT v FROM k.meta WHERE k = 'kek_current')"
 	    " AND NOT EXISTS (SELECT 1 FROM k.shredded WHERE key_id = ?1)",
+	[Q_DEK_REWRAP] = "UPDATE k.deks SET kek_version = ?3, wrapped = ?4"
+	    " WHERE key_id = ?1 AND kek_version = ?2",
 	[Q_DEK_DELETE] = "DELETE FROM k.deks WHERE key_id = ?1",
 	[Q_DEK_TOMB] = "INSERT OR IGNORE INTO k.shredded (key_id, shredded_at)"
 	    " VALUES (?1, ?2)",
@@ -618,18 +620,17 @@ sq_schema_version(struct pv_store *store, int *out)
 }
 
 static pv_status
-sq_data_version(struct pv_store *store, int64_t *out)
+sq_keys_version(struct pv_store *store, int64_t *out)
 {
 	struct conn *c;
 	pv_status st;
-	int a = 0, b = 0;
+	int v = 0;
 
 	if ((st = conn_get(S(store), &c)) != PV_OK)
 		return st;
-	if ((st = pragma_int(c->db, "PRAGMA main.data_version", &a)) != PV_OK ||
-	    (st = pragma_int(c->db, "PRAGMA k.data_version", &b)) != PV_OK)
+	if ((st = pragma_int(c->db, "PRAGMA k.data_version", &v)) != PV_OK)
 		return st;
-	*out = ((int64_t)a << 32) | (uint32_t)b;
+	*out = v;
 	return PV_OK;
 }
 
@@ -1532,10 +1533,10 @@ sq_dek_get(struct pv_store *store, const char *key_id, uint32_t *version,
 }
 
 static pv_status
-sq_dek_put(struct pv_store *store, const char *key_id, uint32_t version,
+sq_dek_insert(struct pv_store *store, const char *key_id, uint32_t version,
     const unsigned char wrapped[PV_WRAPPED_DEK_BYTES])
 {
-	sqlite3_stmt *q = stmt(store, Q_DEK_PUT);
+	sqlite3_stmt *q = stmt(store, Q_DEK_INSERT);
 	pv_status st;
 
 	if (q == NULL)
@@ -1547,6 +1548,24 @@ sq_dek_put(struct pv_store *store, const char *key_id, uint32_t version,
 	if ((st = run(q)) != PV_OK)
 		return st;
 	/* No row: the KEK moved on (refresh and retry) or the id is shredded. */
+	return changes(store) == 1 ? PV_OK : PV_ECONFLICT;
+}
+
+static pv_status
+sq_dek_rewrap(struct pv_store *store, const char *key_id, uint32_t old_v,
+    uint32_t new_v, const unsigned char wrapped[PV_WRAPPED_DEK_BYTES])
+{
+	sqlite3_stmt *q = stmt(store, Q_DEK_REWRAP);
+	pv_status st;
+
+	if (q == NULL)
+		return PV_EIO;
+	bind_text(q, 1, key_id);
+	sqlite3_bind_int64(q, 2, old_v);
+	sqlite3_bind_int64(q, 3, new_v);
+	bind_blob(q, 4, wrapped, PV_WRAPPED_DEK_BYTES);
+	if ((st = run(q)) != PV_OK)
+		return st;
 	return changes(store) == 1 ? PV_OK : PV_ECONFLICT;
 }
 
@@ -1682,12 +1701,13 @@ static const struct pv_store_ops sqlite_ops = {
 	.hold_set = sq_hold_set,
 	.hold_has = sq_hold_has,
 	.dek_get = sq_dek_get,
-	.dek_put = sq_dek_put,
+	.dek_insert = sq_dek_insert,
+	.dek_rewrap = sq_dek_rewrap,
 	.dek_shred = sq_dek_shred,
 	.dek_is_shredded = sq_dek_is_shredded,
 	.dek_count_version = sq_dek_count_version,
 	.dek_list_old = sq_dek_list_old,
 	.kek_current_set = sq_kek_current_set,
 	.kek_current_get = sq_kek_current_get,
-	.data_version = sq_data_version,
+	.keys_version = sq_keys_version,
 };

@@ -185,8 +185,13 @@ struct pv_store_ops {
 
 	pv_status (*dek_get)(struct pv_store *, const char *, uint32_t *,
 	    unsigned char[PV_WRAPPED_DEK_BYTES]);
-	pv_status (*dek_put)(struct pv_store *, const char *, uint32_t,
+	/* New DEK row; PV_EEXISTS if the id has one, PV_ECONFLICT if the
+	 * version is older than the current KEK or the id was shredded. */
+	pv_status (*dek_insert)(struct pv_store *, const char *, uint32_t,
 	    const unsigned char[PV_WRAPPED_DEK_BYTES]);
+	/* Replaces the wrapping of key_id if it is still under old_version. */
+	pv_status (*dek_rewrap)(struct pv_store *, const char *, uint32_t,
+	    uint32_t, const unsigned char[PV_WRAPPED_DEK_BYTES]);
 	pv_status (*dek_shred)(struct pv_store *, const char *);
 	pv_status (*dek_is_shredded)(struct pv_store *, const char *, bool *);
 	pv_status (*dek_count_version)(struct pv_store *, uint32_t, int64_t *);
@@ -196,8 +201,9 @@ struct pv_store_ops {
 	    void *);
 	pv_status (*kek_current_set)(struct pv_store *, uint32_t);
 	pv_status (*kek_current_get)(struct pv_store *, uint32_t *);
-	/* Changes by any connection (this or another process) since... */
-	pv_status (*data_version)(struct pv_store *, int64_t *);
+	/* keys.db's PRAGMA data_version on this thread's connection: changes
+	 * when another connection (thread or process) commits to it. */
+	pv_status (*keys_version)(struct pv_store *, int64_t *);
 	/* Folds the WALs into the databases and truncates them, so deleted
 	 * (secure_delete-overwritten) pages leave no copy in a WAL file. */
 	pv_status (*checkpoint)(struct pv_store *);

@@ -100,3 +100,42 @@ http_status() {
   local m=$1 p=$2; shift 2
   pcurl -o /dev/null -w '%{http_code}' -X "$m" "$@" "$BASE$p"
 }
+
+# pv_user NAME ROLE PASSWORD [PATIENT] — adds an account via the CLI.
+pv_user() {
+  if [ -n "${4:-}" ]; then
+    printf '%s\n' "$3" | "$PHIVAULT" user add "$VAULT" --name "$1" --role "$2" --patient "$4" >/dev/null
+  else
+    printf '%s\n' "$3" | "$PHIVAULT" user add "$VAULT" --name "$1" --role "$2" >/dev/null
+  fi
+}
+
+# jpost PATH JSON [curl args] — POST JSON, print the body.
+jpost() {
+  local p=$1 d=$2; shift 2
+  pcurl -X POST -H 'Content-Type: application/json' -d "$d" "$@" "$BASE$p"
+}
+
+# login NAME PASSWORD [OTP] — prints the token (empty on failure).
+login() {
+  local body
+  if [ -n "${3:-}" ]; then
+    body=$(jq -nc --arg u "$1" --arg p "$2" --arg o "$3" '{username:$u,password:$p,otp:$o}')
+  else
+    body=$(jq -nc --arg u "$1" --arg p "$2" '{username:$u,password:$p}')
+  fi
+  jpost /auth/login "$body" | jq -r '.token // empty'
+}
+
+# mfa_login NAME PASSWORD — logs in, enrols TOTP and confirms it; prints
+# the MFA-verified token and leaves the base32 secret in $T/NAME.secret.
+mfa_login() {
+  local tok sec
+  tok=$(login "$1" "$2")
+  sec=$(pcurl -X POST -H "Authorization: Bearer $tok" "$BASE/auth/mfa/enroll" | jq -r .secret)
+  printf '%s' "$sec" >"$T/$1.secret"
+  jpost /auth/mfa/confirm "{\"otp\":\"$(oathtool --totp -b "$sec")\"}" \
+    -H "Authorization: Bearer $tok" | jq -r '.token // empty'
+}
+
+auth() { printf 'Authorization: Bearer %s' "$1"; }

@@ -1,0 +1,385 @@
+/*
+ * dek.c — per-patient data keys: get-or-create, cache, shred, rotate.
+ *
+ * Envelope encryption, layer two (layer one is crypto/keyring.c): every
+ * patient has a random 256-bit DEK; records are sealed under it; the DEK
+ * is stored only wrapped, in keys/keys.db, never in phivault.db.
+ *
+ * Cache: unwrapped DEKs are kept in one sodium_malloc'd (guard-paged,
+ * mlocked) table, direct-mapped by a keyed hash of the id. Every lookup
+ * first compares keys.db's data_version with the one this thread last
+ * saw; any commit to keys.db by another connection (a shred or a new key
+ * from the CLI or another thread) empties the cache, so a shredded key is
+ * never served from memory.
+ *
+ * Guarantees: a DEK leaves this file only into a caller-provided secret
+ * buffer; a key that fails to unwrap is an integrity failure (PV_ECRYPTO),
+ * never a silent regeneration.
+ */
+#include "core/vault.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CACHE_SLOTS 4096
+
+struct slot {
+	char key_id[PV_PATIENT_ID_MAX + 16];
+	unsigned char dek[PV_DEK_BYTES];
+	bool is_used;
+};
+
+struct pv_dek_cache {
+	pthread_mutex_t lock;
+	struct slot *slots;		/* sodium_malloc'd, CACHE_SLOTS */
+	unsigned char hkey[crypto_shorthash_KEYBYTES];
+};
+
+static _Thread_local int64_t seen_keys_version = -1;
+
+pv_status pv_dek_cache_init(struct pv_vault *v);
+
+pv_status
+pv_dek_cache_init(struct pv_vault *v)
+{
+	struct pv_dek_cache *c;
+
+	if (v->deks != NULL)
+		return PV_OK;
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return PV_ENOMEM;
+	c->slots = sodium_malloc(CACHE_SLOTS * sizeof(struct slot));
+	if (c->slots == NULL) {
+		free(c);
+		return PV_ENOMEM;
+	}
+	sodium_memzero(c->slots, CACHE_SLOTS * sizeof(struct slot));
+	randombytes_buf(c->hkey, sizeof(c->hkey));
+	pthread_mutex_init(&c->lock, NULL);
+	v->deks = c;
+	return PV_OK;
+}
+
+/* Called from pv_vault_close. */
+void pv_dek_cache_free(struct pv_vault *v);
+
+void
+pv_dek_cache_free(struct pv_vault *v)
+{
+	struct pv_dek_cache *c = v->deks;
+
+	if (c == NULL)
+		return;
+	sodium_memzero(c->slots, CACHE_SLOTS * sizeof(struct slot));
+	sodium_free(c->slots);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+	v->deks = NULL;
+}
+
+static struct slot *
+slot_for(struct pv_dek_cache *c, const char *key_id)
+{
+	unsigned char h[crypto_shorthash_BYTES];
+	uint64_t idx;
+
+	crypto_shorthash(h, (const unsigned char *)key_id, strlen(key_id),
+	    c->hkey);
+	memcpy(&idx, h, sizeof(idx));
+	return &c->slots[idx % CACHE_SLOTS];
+}
+
+static void
+cache_flush(struct pv_dek_cache *c)
+{
+	pthread_mutex_lock(&c->lock);
+	sodium_memzero(c->slots, CACHE_SLOTS * sizeof(struct slot));
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* Empties the cache if keys.db changed under this thread since last look. */
+static pv_status
+cache_sync(struct pv_vault *v)
+{
+	int64_t kv;
+	pv_status st;
+
+	if ((st = v->store->ops->keys_version(v->store, &kv)) != PV_OK)
+		return st;
+	if (kv != seen_keys_version) {
+		cache_flush(v->deks);
+		seen_keys_version = kv;
+	}
+	return PV_OK;
+}
+
+static bool
+cache_get(struct pv_dek_cache *c, const char *key_id,
+    unsigned char dek[PV_DEK_BYTES])
+{
+	struct slot *s;
+	bool hit = false;
+
+	pthread_mutex_lock(&c->lock);
+	s = slot_for(c, key_id);
+	if (s->is_used && strcmp(s->key_id, key_id) == 0) {
+		memcpy(dek, s->dek, PV_DEK_BYTES);
+		hit = true;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return hit;
+}
+
+static void
+cache_put(struct pv_dek_cache *c, const char *key_id,
+    const unsigned char dek[PV_DEK_BYTES])
+{
+	struct slot *s;
+
+	if (strlen(key_id) >= sizeof(s->key_id))
+		return;
+	pthread_mutex_lock(&c->lock);
+	s = slot_for(c, key_id);
+	strcpy(s->key_id, key_id);
+	memcpy(s->dek, dek, PV_DEK_BYTES);
+	s->is_used = true;
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* Reads and unwraps the stored DEK; retries once across a rotation. */
+static pv_status
+load(struct pv_vault *v, const char *key_id, unsigned char dek[PV_DEK_BYTES])
+{
+	unsigned char wrapped[PV_WRAPPED_DEK_BYTES];
+	uint32_t ver;
+	pv_status st;
+	int attempt;
+
+	for (attempt = 0; attempt < 2; attempt++) {
+		st = v->store->ops->dek_get(v->store, key_id, &ver, wrapped);
+		if (st != PV_OK)
+			return st;
+		st = pv_keyring_unwrap(v->keyring, key_id, ver, wrapped, dek);
+		/* PV_ENOTFOUND: `key rotate` re-wrapped the row and retired
+		 * the version between our read and our unwrap: read again. */
+		if (st != PV_ENOTFOUND)
+			return st;
+	}
+	return PV_ECRYPTO;
+}
+
+static pv_status
+create(struct pv_vault *v, const char *key_id, unsigned char dek[PV_DEK_BYTES])
+{
+	unsigned char wrapped[PV_WRAPPED_DEK_BYTES];
+	uint32_t ver;
+	pv_status st;
+	int attempt;
+
+	randombytes_buf(dek, PV_DEK_BYTES);
+	for (attempt = 0; attempt < 3; attempt++) {
+		if ((st = pv_keyring_wrap(v->keyring, key_id, dek, wrapped,
+		    &ver)) != PV_OK)
+			break;
+		st = v->store->ops->dek_insert(v->store, key_id, ver, wrapped);
+		if (st == PV_EEXISTS)	/* another creator won: use theirs */
+			return load(v, key_id, dek);
+		if (st != PV_ECONFLICT)
+			break;
+		/* A newer master key exists (rotation), or a tombstone. */
+		bool gone = false;
+		if (v->store->ops->dek_is_shredded(v->store, key_id, &gone) ==
+		    PV_OK && gone) {
+			st = PV_EGONE;
+			break;
+		}
+		if ((st = pv_keyring_refresh(v->keyring)) != PV_OK)
+			break;
+	}
+	if (st != PV_OK)
+		sodium_memzero(dek, PV_DEK_BYTES);
+	return st;
+}
+
+pv_status
+pv_dek_get(struct pv_vault *v, const char *key_id, bool create_missing,
+    unsigned char dek[PV_DEK_BYTES])
+{
+	pv_status st;
+	bool gone = false;
+
+	if ((st = cache_sync(v)) != PV_OK)
+		return st;
+	if (cache_get(v->deks, key_id, dek))
+		return PV_OK;
+	st = load(v, key_id, dek);
+	if (st == PV_ENOTFOUND) {
+		if ((st = v->store->ops->dek_is_shredded(v->store, key_id,
+		    &gone)) != PV_OK)
+			return st;
+		if (gone)
+			return PV_EGONE;
+		if (!create_missing)
+			return PV_ENOTFOUND;
+		st = create(v, key_id, dek);
+	}
+	if (st == PV_OK)
+		cache_put(v->deks, key_id, dek);
+	return st;
+}
+
+pv_status
+pv_dek_is_shredded(struct pv_vault *v, const char *key_id, bool *out)
+{
+	return v->store->ops->dek_is_shredded(v->store, key_id, out);
+}
+
+pv_status
+pv_dek_shred(struct pv_vault *v, const char *key_id)
+{
+	struct pv_store *s = v->store;
+	pv_status st;
+
+	if ((st = s->ops->begin(s)) != PV_OK)
+		return st;
+	if ((st = s->ops->dek_shred(s, key_id)) != PV_OK) {
+		s->ops->rollback(s);
+		return st;
+	}
+	if ((st = s->ops->commit(s)) != PV_OK)
+		return st;
+	cache_flush(v->deks);
+	/* Fold the WAL so the overwritten page has no older copy on disk;
+	 * a reader holding the WAL open can make this partial (best effort),
+	 * the tombstone and the overwrite are already durable. */
+	PV_IGNORE(s->ops->checkpoint(s));
+	return PV_OK;
+}
+
+/* ---- rotation ------------------------------------------------------ */
+
+#define ROTATE_BATCH 256
+
+struct old_dek {
+	char key_id[PV_PATIENT_ID_MAX + 16];
+	uint32_t version;
+	unsigned char wrapped[PV_WRAPPED_DEK_BYTES];
+};
+
+struct batch {
+	struct old_dek *items;
+	size_t n;
+};
+
+static void
+collect(void *arg, const char *key_id, uint32_t version,
+    const unsigned char *wrapped)
+{
+	struct batch *b = arg;
+	struct old_dek *o;
+
+	if (b->n >= ROTATE_BATCH || strlen(key_id) >= sizeof(o->key_id))
+		return;
+	o = &b->items[b->n++];
+	strcpy(o->key_id, key_id);
+	o->version = version;
+	memcpy(o->wrapped, wrapped, PV_WRAPPED_DEK_BYTES);
+}
+
+/* Re-wraps one batch inside one transaction. */
+static pv_status
+rewrap_batch(struct pv_vault *v, struct batch *b, unsigned char *dek,
+    size_t *done)
+{
+	struct pv_store *s = v->store;
+	unsigned char wrapped[PV_WRAPPED_DEK_BYTES];
+	uint32_t nv;
+	pv_status st;
+	size_t i;
+
+	if ((st = s->ops->begin(s)) != PV_OK)
+		return st;
+	for (i = 0; i < b->n; i++) {
+		struct old_dek *o = &b->items[i];
+
+		if ((st = pv_keyring_unwrap(v->keyring, o->key_id, o->version,
+		    o->wrapped, dek)) != PV_OK ||
+		    (st = pv_keyring_wrap(v->keyring, o->key_id, dek, wrapped,
+		    &nv)) != PV_OK)
+			break;
+		st = s->ops->dek_rewrap(s, o->key_id, o->version, nv, wrapped);
+		if (st == PV_ECONFLICT)	/* shredded meanwhile: nothing to do */
+			st = PV_OK;
+		if (st != PV_OK)
+			break;
+		(*done)++;
+	}
+	sodium_memzero(dek, PV_DEK_BYTES);
+	if (st != PV_OK) {
+		s->ops->rollback(s);
+		return st;
+	}
+	return s->ops->commit(s);
+}
+
+pv_status
+pv_dek_rotate(struct pv_vault *v, uint32_t *new_version, size_t *rewrapped,
+    size_t *retired, void (*progress)(void *, size_t), void *arg)
+{
+	struct pv_store *s = v->store;
+	struct batch b = { NULL, 0 };
+	unsigned char *dek = NULL;
+	uint32_t versions[64];
+	size_t i, nver;
+	pv_status st;
+
+	*rewrapped = 0;
+	*retired = 0;
+	b.items = calloc(ROTATE_BATCH, sizeof(*b.items));
+	dek = pv_secret_alloc(PV_DEK_BYTES);
+	if (b.items == NULL || dek == NULL) {
+		st = PV_ENOMEM;
+		goto done;
+	}
+	/* 1. The new version becomes current on disk and in keys.db, so no
+	 *    writer can add a DEK under an older version from now on. */
+	if ((st = pv_keyring_add_version(v->keyring, new_version)) != PV_OK ||
+	    (st = s->ops->kek_current_set(s, *new_version)) != PV_OK)
+		goto done;
+	/* 2. Re-wrap everything older, batch by batch. */
+	for (;;) {
+		b.n = 0;
+		if ((st = s->ops->dek_list_old(s, *new_version, ROTATE_BATCH,
+		    collect, &b)) != PV_OK)
+			goto done;
+		if (b.n == 0)
+			break;
+		if ((st = rewrap_batch(v, &b, dek, rewrapped)) != PV_OK)
+			goto done;
+		if (progress != NULL)
+			progress(arg, *rewrapped);
+	}
+	/* 3. Retire every older version that no DEK uses any more. */
+	nver = pv_keyring_versions(v->keyring, versions, PV_ARRAY_LEN(versions));
+	for (i = 0; i < nver; i++) {
+		int64_t users = 0;
+
+		if (versions[i] >= *new_version)
+			continue;
+		if ((st = s->ops->dek_count_version(s, versions[i], &users)) !=
+		    PV_OK)
+			goto done;
+		if (users != 0)
+			continue;
+		if ((st = pv_keyring_retire(v->keyring, versions[i])) != PV_OK)
+			goto done;
+		(*retired)++;
+	}
+	st = PV_OK;
+done:
+	free(b.items);
+	pv_secret_free(dek, PV_DEK_BYTES);
+	return st;
+}

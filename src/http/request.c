@@ -1,0 +1,141 @@
+/*
+ * request.c — reading what the client sent, and deferring work.
+ *
+ * Guarantees: a JSON body is accepted only as one object of valid UTF-8
+ * with no duplicate keys and no NUL characters (jansson's strict mode),
+ * after the size limit was enforced while reading; anything else gets a
+ * 4xx OperationOutcome naming what to fix and changes nothing.
+ */
+#include "http/internal.h"
+
+#include <string.h>
+
+const char *
+pv_req_header(struct pv_req *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+const char *
+pv_req_query(struct pv_req *r, const char *name)
+{
+	return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND,
+	    name);
+}
+
+static bool
+is_json_type(const char *ct)
+{
+	size_t n;
+
+	if (ct == NULL)
+		return true;	/* lenient: many clients omit it */
+	n = strcspn(ct, ";");
+	while (n > 0 && ct[n - 1] == ' ')
+		n--;
+	return (n == 16 && strncasecmp(ct, "application/json", 16) == 0) ||
+	    (n == 21 && strncasecmp(ct, "application/fhir+json", 21) == 0);
+}
+
+json_t *
+pv_req_json_object(struct pv_req *r)
+{
+	json_error_t jerr;
+	json_t *j;
+
+	if (!is_json_type(pv_req_header(r, MHD_HTTP_HEADER_CONTENT_TYPE))) {
+		pv_reply_error(r, 415, "not-supported",
+		    "send the body as application/json or "
+		    "application/fhir+json");
+		return NULL;
+	}
+	if (r->body_len == 0) {
+		pv_reply_error(r, 400, "invalid", "a JSON body is required");
+		return NULL;
+	}
+	if (!pv_utf8_is_valid((const char *)r->body, r->body_len)) {
+		pv_reply_error(r, 400, "invalid",
+		    "the body is not valid UTF-8");
+		return NULL;
+	}
+	j = json_loadb((const char *)r->body, r->body_len,
+	    JSON_REJECT_DUPLICATES, &jerr);
+	if (j == NULL) {
+		pv_reply_error(r, 400, "invalid",
+		    "the body is not well-formed JSON (or repeats a key)");
+		return NULL;
+	}
+	if (!json_is_object(j)) {
+		json_decref(j);
+		pv_reply_error(r, 400, "invalid", "the body must be a JSON object");
+		return NULL;
+	}
+	return j;
+}
+
+const char *
+pv_json_str(json_t *obj, const char *key, size_t maxlen)
+{
+	json_t *v = json_object_get(obj, key);
+	size_t n;
+
+	if (!json_is_string(v))
+		return NULL;
+	n = json_string_length(v);
+	if (n == 0 || n > maxlen)
+		return NULL;
+	return json_string_value(v);
+}
+
+struct deferred_job {
+	struct pv_req *r;
+};
+
+static void
+run_deferred(void *arg)
+{
+	struct pv_req *r = arg;
+
+	r->deferred(r);
+	r->phase = PV_PHASE_READY;
+	MHD_resume_connection(r->conn);
+}
+
+void
+pv_req_defer(struct pv_req *r, struct pv_workq *q,
+    void (*fn)(struct pv_req *r))
+{
+	r->deferred = fn;
+	r->phase = PV_PHASE_WAITING;
+	MHD_suspend_connection(r->conn);
+	if (pv_workq_submit(q, run_deferred, r) == PV_OK)
+		return;
+	/* Queue full: refuse now rather than pile up memory. */
+	pv_metric_inc(PV_M_HASH_REJECTED);
+	r->retry_after = 2;
+	pv_reply_error_detail(r, 503, "transient", "busy",
+	    "the server is busy; retry after the Retry-After delay");
+	r->phase = PV_PHASE_READY;
+	MHD_resume_connection(r->conn);
+}
+
+const char *
+pv_req_token(struct pv_req *r, char *buf, size_t bufsz)
+{
+	const char *auth = pv_req_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
+	const char *cookie;
+
+	if (auth != NULL) {
+		if (strncasecmp(auth, "Bearer ", 7) != 0)
+			return NULL;
+		auth += 7;
+		while (*auth == ' ')
+			auth++;
+		return pv_strlcpy(buf, auth, bufsz) == PV_OK ? buf : NULL;
+	}
+	cookie = MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND,
+	    "phivault_session");
+	if (cookie == NULL)
+		return NULL;
+	return pv_strlcpy(buf, cookie, bufsz) == PV_OK ? buf : NULL;
+}

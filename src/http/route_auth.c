@@ -1,0 +1,445 @@
+/*
+ * route_auth.c — the /auth endpoints: login, logout, sessions, MFA, password change.
+ *
+ * Each handler parses and checks input on the HTTP thread, then hands
+ * anything that hashes a password to the bounded hash queue (the
+ * connection is suspended meanwhile, the HTTP thread keeps serving).
+ *
+ * Responses for a failed login are byte-identical whatever the cause
+ * (unknown user, wrong password, disabled, locked) apart from the
+ * X-Request-Id header; the reason is kept for the log and audit trail.
+ */
+#include "http/internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define OTP_MAX 32
+
+struct login_job {
+	char username[PV_USERNAME_MAX + 1];
+	char *password;			/* sodium_malloc, PV_PASSWORD_BUF */
+	char *password2;		/* new password (password change) */
+	char otp[OTP_MAX + 1];
+	bool has_otp;
+};
+
+static void
+login_job_free(void *p)
+{
+	struct login_job *j = p;
+
+	if (j == NULL)
+		return;
+	if (j->password != NULL) {
+		sodium_memzero(j->password, PV_PASSWORD_BUF);
+		sodium_free(j->password);
+	}
+	if (j->password2 != NULL) {
+		sodium_memzero(j->password2, PV_PASSWORD_BUF);
+		sodium_free(j->password2);
+	}
+	sodium_memzero(j, sizeof(*j));
+	free(j);
+}
+
+static char *
+secret_dup(const char *s)
+{
+	char *p = sodium_malloc(PV_PASSWORD_BUF);
+
+	if (p != NULL && pv_strlcpy(p, s, PV_PASSWORD_BUF) != PV_OK) {
+		sodium_free(p);
+		p = NULL;
+	}
+	return p;
+}
+
+static void
+set_session_cookie(struct pv_req *r, const char *token, int64_t max_age)
+{
+	char c[200];
+
+	if (pv_snprintf(c, sizeof(c), "phivault_session=%s; Path=/; "
+	    "Max-Age=%lld; Secure; HttpOnly; SameSite=Strict", token,
+	    (long long)max_age) == PV_OK)
+		pv_reply_header(r, "Set-Cookie", c);
+	sodium_memzero(c, sizeof(c));
+}
+
+static json_t *
+session_reply(struct pv_req *r, const char *token, int64_t expires_at)
+{
+	char ts[32];
+
+	pv_iso8601(expires_at, ts);
+	set_session_cookie(r, token, expires_at - pv_now());
+	return json_pack("{s:s, s:s}", "token", token, "expires_at", ts);
+}
+
+static void
+log_auth(struct pv_req *r, const char *event, int64_t user_id,
+    const char *reason)
+{
+	char uid[24];
+
+	if (user_id > 0)
+		PV_IGNORE(pv_snprintf(uid, sizeof(uid), "%lld",
+		    (long long)user_id));
+	else
+		strcpy(uid, "unknown");
+	pv_log(PV_LOG_INFO, event, r->rid, "user_id", uid, "reason", reason,
+	    "peer", r->ip, (const char *)NULL);
+}
+
+/* ---- POST /auth/login ------------------------------------------------ */
+
+static void
+reply_login_failed(struct pv_req *r)
+{
+	pv_reply_error_detail(r, 401, "login", "invalid_credentials",
+	    "invalid username or password");
+}
+
+static void
+login_work(struct pv_req *r)
+{
+	struct login_job *j = r->job;
+	struct pv_server *srv = r->srv;
+	struct pv_login_outcome o;
+	int64_t now = pv_now(), distinct = 0;
+	json_t *body;
+
+	pv_login(srv->vault, j->username, j->password,
+	    j->has_otp ? j->otp : NULL, now, &o);
+	switch (o.result) {
+	case PV_LOGIN_OK:
+		pv_iplock_success(srv->iplock, r->ip);
+		log_auth(r, "login_ok", o.user_id, o.reason);
+		body = session_reply(r, o.token, o.session.expires_at);
+		if (body != NULL)
+			json_object_set_new(body, "mfa_enrolled",
+			    json_boolean(o.has_mfa));
+		pv_reply_json(r, 200, body);
+		break;
+	case PV_LOGIN_MFA_REQUIRED:
+		if (strcmp(o.reason, "mfa_invalid") == 0 &&
+		    pv_iplock_fail(srv->iplock, &srv->vault->cfg, r->ip,
+		    j->username, now, &distinct))
+			log_auth(r, "ip_lockout", 0, "too_many_failures");
+		log_auth(r, "login_mfa_required", o.user_id, o.reason);
+		pv_reply_error_detail(r, 401, "login", "mfa_required",
+		    "a valid one-time code (otp) is required for this account");
+		break;
+	case PV_LOGIN_FAILED:
+		if (pv_iplock_fail(srv->iplock, &srv->vault->cfg, r->ip,
+		    j->username, now, &distinct)) {
+			pv_metric_inc(PV_M_LOCKOUTS);
+			log_auth(r, "ip_lockout", 0, "too_many_failures");
+		}
+		if (o.did_lock)
+			log_auth(r, "account_lockout", o.user_id, o.reason);
+		log_auth(r, "login_failed", o.user_id, o.reason);
+		reply_login_failed(r);
+		break;
+	case PV_LOGIN_ERROR:
+		pv_log(PV_LOG_ERROR, "login_error", r->rid, (const char *)NULL);
+		pv_reply_error(r, 500, "exception", "login could not complete");
+		break;
+	}
+	sodium_memzero(&o, sizeof(o));
+}
+
+void
+route_auth_login(struct pv_req *r)
+{
+	struct login_job *j;
+	const char *user, *pw, *otp;
+	json_t *in = pv_req_json_object(r);
+	int64_t wait;
+
+	if (in == NULL)
+		return;
+	user = pv_json_str(in, "username", PV_USERNAME_MAX);
+	pw = pv_json_str(in, "password", PV_PASSWORD_BUF - 1);
+	otp = pv_json_str(in, "otp", OTP_MAX);
+	if (user == NULL || pw == NULL ||
+	    (json_object_get(in, "otp") != NULL && otp == NULL &&
+	    !json_is_null(json_object_get(in, "otp")))) {
+		json_decref(in);
+		pv_reply_error(r, 400, "invalid",
+		    "send {\"username\", \"password\"} as non-empty strings "
+		    "(and \"otp\" as a string when MFA is enabled)");
+		return;
+	}
+	wait = pv_iplock_wait(r->srv->iplock, r->ip, pv_now());
+	if (wait > 0) {
+		json_decref(in);
+		r->retry_after = wait;
+		pv_reply_error_detail(r, 429, "throttled", "too_many_attempts",
+		    "too many failed logins from this address; retry later");
+		return;
+	}
+	j = calloc(1, sizeof(*j));
+	if (j == NULL || pv_strlcpy(j->username, user, sizeof(j->username)) !=
+	    PV_OK || (j->password = secret_dup(pw)) == NULL) {
+		login_job_free(j);
+		json_decref(in);
+		pv_reply_error(r, 503, "transient", "out of memory");
+		return;
+	}
+	if (otp != NULL && pv_strlcpy(j->otp, otp, sizeof(j->otp)) == PV_OK)
+		j->has_otp = true;
+	json_decref(in);	/* the password copy in jansson is freed here */
+	r->job = j;
+	r->job_free = login_job_free;
+	pv_req_defer(r, r->srv->hashq, login_work);
+}
+
+/* ---- POST /auth/logout ----------------------------------------------- */
+
+void
+route_auth_logout(struct pv_req *r)
+{
+	if (pv_session_revoke(r->srv->vault, r->who.user_id,
+	    r->who.session_id) != PV_OK) {
+		pv_reply_error(r, 500, "exception", "logout failed");
+		return;
+	}
+	pv_reply_header(r, "Set-Cookie", "phivault_session=; Path=/; "
+	    "Max-Age=0; Secure; HttpOnly; SameSite=Strict");
+	log_auth(r, "logout", r->who.user_id, "ok");
+	pv_reply_json(r, 200, json_pack("{s:s}", "status", "logged out"));
+}
+
+/* ---- GET /auth/sessions, DELETE /auth/sessions/{id} ------------------ */
+
+struct list_ctx {
+	json_t *arr;
+	const char *current;
+};
+
+static void
+add_session(void *arg, const struct pv_session *s)
+{
+	struct list_ctx *c = arg;
+	char created[32], seen[32], expires[32];
+
+	pv_iso8601(s->created_at, created);
+	pv_iso8601(s->last_seen, seen);
+	pv_iso8601(s->expires_at, expires);
+	json_array_append_new(c->arr, json_pack("{s:s, s:s, s:s, s:s, s:b}",
+	    "id", s->id, "created_at", created, "last_seen", seen,
+	    "expires_at", expires, "current", strcmp(s->id, c->current) == 0));
+}
+
+void
+route_auth_sessions(struct pv_req *r)
+{
+	struct pv_store *s = r->srv->vault->store;
+	struct list_ctx c = { json_array(), r->who.session_id };
+
+	if (c.arr == NULL || s->ops->session_list(s, r->who.user_id,
+	    add_session, &c) != PV_OK) {
+		json_decref(c.arr);
+		pv_reply_error(r, 500, "exception", "cannot list sessions");
+		return;
+	}
+	pv_reply_json(r, 200, json_pack("{s:o}", "sessions", c.arr));
+}
+
+void
+route_auth_session_delete(struct pv_req *r)
+{
+	pv_status st = pv_session_revoke(r->srv->vault, r->who.user_id,
+	    r->params[0]);
+
+	if (st == PV_ENOTFOUND) {
+		pv_reply_error(r, 404, "not-found", "no such session of yours");
+		return;
+	}
+	if (st != PV_OK) {
+		pv_reply_error(r, 500, "exception", "cannot revoke the session");
+		return;
+	}
+	log_auth(r, "session_revoked", r->who.user_id, "ok");
+	pv_reply_json(r, 200, json_pack("{s:s}", "status", "revoked"));
+}
+
+/* ---- POST /auth/mfa/enroll, /auth/mfa/confirm ----------------------- */
+
+void
+route_auth_mfa_enroll(struct pv_req *r)
+{
+	struct pv_vault *v = r->srv->vault;
+	struct pv_user u;
+	char secret[64], uri[256];
+
+	if (v->store->ops->user_get_by_id(v->store, r->who.user_id, &u) !=
+	    PV_OK) {
+		pv_reply_error(r, 500, "exception", "cannot load the account");
+		return;
+	}
+	if (u.has_mfa) {
+		pv_reply_error_detail(r, 409, "conflict", "mfa_already_enabled",
+		    "MFA is already enabled for this account");
+		return;
+	}
+	if (pv_totp_enroll(v, &u, secret, sizeof(secret), uri, sizeof(uri)) !=
+	    PV_OK || v->store->ops->user_update(v->store, &u) != PV_OK) {
+		sodium_memzero(&u, sizeof(u));
+		pv_reply_error(r, 500, "exception", "cannot start enrolment");
+		return;
+	}
+	log_auth(r, "mfa_enroll", u.id, "pending");
+	pv_reply_json(r, 200, json_pack("{s:s, s:s}", "secret", secret,
+	    "otpauth_uri", uri));
+	sodium_memzero(secret, sizeof(secret));
+	sodium_memzero(uri, sizeof(uri));
+	sodium_memzero(&u, sizeof(u));
+}
+
+/* Turns MFA on and swaps the session for a new, MFA-verified one. */
+static pv_status
+confirm_tx(struct pv_vault *v, struct pv_user *u, const char *old_session,
+    char codes[PV_RECOVERY_CODES][PV_RECOVERY_CODE_LEN + 1],
+    char token[PV_TOKEN_TEXT_LEN + 1], struct pv_session *sess)
+{
+	struct pv_store *s = v->store;
+	pv_status st;
+
+	if ((st = s->ops->begin(s)) != PV_OK)
+		return st;
+	u->has_mfa = true;
+	if ((st = s->ops->user_update(s, u)) != PV_OK ||
+	    (st = pv_recovery_issue(v, u->id, codes)) != PV_OK ||
+	    (st = pv_session_revoke(v, u->id, old_session)) != PV_OK ||
+	    (st = pv_session_create(v, u, true, token, sess)) != PV_OK) {
+		s->ops->rollback(s);
+		return st;
+	}
+	return s->ops->commit(s);
+}
+
+void
+route_auth_mfa_confirm(struct pv_req *r)
+{
+	struct pv_vault *v = r->srv->vault;
+	char codes[PV_RECOVERY_CODES][PV_RECOVERY_CODE_LEN + 1];
+	char token[PV_TOKEN_TEXT_LEN + 1];
+	struct pv_session sess;
+	struct pv_user u;
+	json_t *in, *arr, *body;
+	const char *otp;
+	size_t i;
+
+	if ((in = pv_req_json_object(r)) == NULL)
+		return;
+	otp = pv_json_str(in, "otp", OTP_MAX);
+	if (otp == NULL) {
+		json_decref(in);
+		pv_reply_error(r, 400, "invalid", "send {\"otp\": \"123456\"}");
+		return;
+	}
+	if (v->store->ops->user_get_by_id(v->store, r->who.user_id, &u) !=
+	    PV_OK) {
+		json_decref(in);
+		pv_reply_error(r, 500, "exception", "cannot load the account");
+		return;
+	}
+	if (u.has_mfa || u.mfa_sealed_len == 0) {
+		json_decref(in);
+		pv_reply_error_detail(r, 409, "conflict", "mfa_not_pending",
+		    u.has_mfa ? "MFA is already enabled" :
+		    "start with POST /auth/mfa/enroll");
+		return;
+	}
+	if (pv_totp_verify(v, &u, otp, pv_now()) != PV_OK) {
+		json_decref(in);
+		pv_metric_inc(PV_M_MFA_FAILED);
+		log_auth(r, "mfa_confirm_failed", u.id, "invalid_otp");
+		pv_reply_error_detail(r, 401, "login", "invalid_otp",
+		    "the one-time code is wrong or already used");
+		return;
+	}
+	json_decref(in);
+	if (confirm_tx(v, &u, r->who.session_id, codes, token, &sess) !=
+	    PV_OK) {
+		pv_reply_error(r, 500, "exception", "cannot enable MFA");
+		return;
+	}
+	arr = json_array();
+	for (i = 0; i < PV_RECOVERY_CODES; i++)
+		json_array_append_new(arr, json_string(codes[i]));
+	body = session_reply(r, token, sess.expires_at);
+	json_object_set_new(body, "recovery_codes", arr);
+	log_auth(r, "mfa_enabled", u.id, "ok");
+	pv_reply_json(r, 200, body);
+	sodium_memzero(codes, sizeof(codes));
+	sodium_memzero(token, sizeof(token));
+	sodium_memzero(&u, sizeof(u));
+}
+
+/* ---- POST /auth/password --------------------------------------------- */
+
+static void
+password_work(struct pv_req *r)
+{
+	struct login_job *j = r->job;
+	pv_pw_verdict verdict = PV_PW_OK;
+	pv_status st;
+
+	st = pv_password_change(r->srv->vault, r->who.user_id, j->password,
+	    j->password2, r->who.session_id, &verdict);
+	switch (st) {
+	case PV_OK:
+		log_auth(r, "password_changed", r->who.user_id, "ok");
+		pv_reply_json(r, 200, json_pack("{s:s}", "status",
+		    "password changed; other sessions revoked"));
+		break;
+	case PV_EAUTH:
+		log_auth(r, "password_change_failed", r->who.user_id,
+		    "bad_password");
+		pv_reply_error_detail(r, 403, "security", "wrong_password",
+		    "the current password is wrong");
+		break;
+	case PV_EINVAL:
+		pv_reply_error_detail(r, 422, "invalid", "weak_password",
+		    pv_password_verdict_text(verdict));
+		break;
+	default:
+		pv_reply_error(r, 500, "exception", "cannot change the password");
+		break;
+	}
+}
+
+void
+route_auth_password(struct pv_req *r)
+{
+	struct login_job *j;
+	const char *old_pw, *new_pw;
+	json_t *in = pv_req_json_object(r);
+
+	if (in == NULL)
+		return;
+	old_pw = pv_json_str(in, "old", PV_PASSWORD_BUF - 1);
+	new_pw = pv_json_str(in, "new", PV_PASSWORD_BUF - 1);
+	if (old_pw == NULL || new_pw == NULL) {
+		json_decref(in);
+		pv_reply_error(r, 400, "invalid",
+		    "send {\"old\", \"new\"} as non-empty strings");
+		return;
+	}
+	j = calloc(1, sizeof(*j));
+	if (j == NULL || (j->password = secret_dup(old_pw)) == NULL ||
+	    (j->password2 = secret_dup(new_pw)) == NULL) {
+		login_job_free(j);
+		json_decref(in);
+		pv_reply_error(r, 503, "transient", "out of memory");
+		return;
+	}
+	json_decref(in);
+	r->job = j;
+	r->job_free = login_job_free;
+	pv_req_defer(r, r->srv->hashq, password_work);
+}

@@ -1,0 +1,134 @@
+/* Unit tests for common/config.c: defaults, parsing, fail-closed errors. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/config.h"
+
+static char path[64];
+
+static void
+write_conf(const char *text)
+{
+	FILE *f;
+
+	strcpy(path, "/tmp/pv-test-conf-XXXXXX");
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	f = fdopen(fd, "w");
+	fputs(text, f);
+	fclose(f);
+}
+
+static void
+test_defaults(void **state)
+{
+	struct pv_config c;
+
+	(void)state;
+	pv_config_defaults(&c);
+	assert_string_equal(c.listen, "127.0.0.1:8443");
+	assert_int_equal(c.session_idle_timeout, 15 * 60);
+	assert_int_equal(c.session_lifetime, 12 * 3600);
+	assert_int_equal(c.max_body, 1 << 20);
+	assert_int_equal(c.replay_window, 300);
+	assert_int_equal(c.break_glass_duration, 3600);
+	assert_true(c.argon2_memlimit_kib >= 19 * 1024);
+	assert_true(c.argon2_opslimit >= 2);
+	assert_true(c.ratelimit_enabled);
+	assert_true(pv_config_list_has(c.mfa_required_roles, "clinician"));
+	assert_true(pv_config_list_has(c.mfa_required_roles, "auditor"));
+	assert_false(pv_config_list_has(c.mfa_required_roles, "patient"));
+}
+
+static void
+test_durations(void **state)
+{
+	int64_t v;
+
+	(void)state;
+	assert_int_equal(pv_config_parse_duration("90", &v), PV_OK);
+	assert_int_equal(v, 90);
+	assert_int_equal(pv_config_parse_duration("15m", &v), PV_OK);
+	assert_int_equal(v, 900);
+	assert_int_equal(pv_config_parse_duration("12h", &v), PV_OK);
+	assert_int_equal(v, 43200);
+	assert_int_equal(pv_config_parse_duration("2d", &v), PV_OK);
+	assert_int_equal(v, 172800);
+	assert_int_equal(pv_config_parse_duration("7y", &v), PV_OK);
+	assert_int_equal(v, 7 * 365 * 86400LL);
+	assert_int_equal(pv_config_parse_duration("", &v), PV_EINVAL);
+	assert_int_equal(pv_config_parse_duration("-1", &v), PV_EINVAL);
+	assert_int_equal(pv_config_parse_duration("5x", &v), PV_EINVAL);
+	assert_int_equal(pv_config_parse_duration("5mm", &v), PV_EINVAL);
+	assert_int_equal(pv_config_parse_duration("99999999999999999999y", &v),
+	    PV_EINVAL);
+}
+
+static void
+test_load_overrides(void **state)
+{
+	struct pv_config c;
+	char err[128];
+
+	(void)state;
+	write_conf("[server]\nlisten = 127.0.0.1:9999\nmax_body = 2048\n"
+	    "[auth]\nsession_idle_timeout = 3s\n"
+	    "mfa_required_roles = admin\n[ratelimit]\nenabled = false\n"
+	    "[retention]\nObservation = 10y\nPatient = 30d\n");
+	pv_config_defaults(&c);
+	assert_int_equal(pv_config_load(&c, path, err, sizeof(err)), PV_OK);
+	assert_string_equal(c.listen, "127.0.0.1:9999");
+	assert_int_equal(c.max_body, 2048);
+	assert_int_equal(c.session_idle_timeout, 3);
+	assert_false(c.ratelimit_enabled);
+	assert_false(pv_config_list_has(c.mfa_required_roles, "clinician"));
+	assert_int_equal(c.retention_n, 2);
+	assert_string_equal(c.retention[0].type, "Observation");
+	assert_int_equal(c.retention[1].keep_seconds, 30 * 86400);
+	unlink(path);
+}
+
+static void
+expect_rejected(const char *text, const char *why)
+{
+	struct pv_config c;
+	char err[128];
+
+	write_conf(text);
+	pv_config_defaults(&c);
+	assert_int_equal(pv_config_load(&c, path, err, sizeof(err)), PV_EINVAL);
+	assert_non_null(strstr(err, why));
+	unlink(path);
+}
+
+static void
+test_fail_closed(void **state)
+{
+	(void)state;
+	expect_rejected("[auth]\nsesion_idle_timeout = 5m\n", "unknown setting");
+	expect_rejected("[nosuch]\nx = 1\n", "unknown setting");
+	expect_rejected("[server]\nmax_body = lots\n", "expected an integer");
+	expect_rejected("[server]\nmax_body = 10\n", "out of range");
+	expect_rejected("[ratelimit]\nenabled = maybe\n", "true or false");
+	expect_rejected("[auth]\nsession_lifetime = forever\n", "duration");
+	expect_rejected("[retention]\nObservation = soon\n", "duration");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_durations),
+		cmocka_unit_test(test_load_overrides),
+		cmocka_unit_test(test_fail_closed),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
