@@ -18,6 +18,7 @@
 #define PV_HTTP_INTERNAL_H
 
 #include "http/http.h"
+#include "audit/audit.h"
 #include "auth/auth.h"
 #include "common/log.h"
 #include "common/workq.h"
@@ -51,6 +52,14 @@ struct pv_route {
 	const char *pattern;	/* "/fhir/{type}/{id}"; also the metric label */
 	pv_handler handler;
 	enum pv_auth_need auth;
+	/*
+	 * Audit action for every request to this route, allowed or not
+	 * (NULL: not audited — health, metrics, public proofs). Handlers
+	 * add the resource, patient and reason; the outcome follows the
+	 * final status unless the handler set it.
+	 */
+	const char *audit;
+	bool is_phi;		/* refuse up front while the audit is down */
 };
 
 enum pv_phase {
@@ -68,6 +77,7 @@ struct pv_server {
 	_Atomic int64_t in_flight;	/* requests between first call and done */
 	_Atomic bool is_stopping;
 	struct pv_workq *hashq;		/* Argon2id work, off HTTP threads */
+	struct pv_audit *audit;
 	struct pv_iplock *iplock;	/* per-address login failures */
 	char *tls_cert;			/* PEM, freed at stop */
 	char *tls_key;			/* PEM, wiped and freed at stop */
@@ -98,6 +108,10 @@ struct pv_req {
 	/* authentication (set by dispatch for routes that need it) */
 	struct pv_principal who;
 	bool is_authenticated;
+
+	/* the audit entry this request will leave (see route->audit) */
+	struct pv_audit_event ev;
+	bool has_event;
 
 	/* deferred work (see pv_req_defer) and its private state */
 	void (*deferred)(struct pv_req *r);
@@ -158,6 +172,23 @@ const char *pv_json_str(json_t *obj, const char *key, size_t maxlen);
  */
 void pv_req_defer(struct pv_req *r, struct pv_workq *q,
     void (*fn)(struct pv_req *r));
+/* Names the resource and patient in this request's audit entry. */
+void pv_req_audit_subject(struct pv_req *r, const char *type,
+    const char *id, const char *patient);
+/* Sets the outcome ("allowed", "denied", "failed") and reason code. */
+void pv_req_audit_outcome(struct pv_req *r, const char *outcome,
+    const char *reason);
+/*
+ * Makes the entry durable (blocking; for worker threads) and, if that
+ * fails, replaces the response with 503. Used by pv_req_defer's runner;
+ * the HTTP thread path suspends instead (server.c).
+ */
+void pv_req_audit_finish_sync(struct pv_req *r);
+/* Fills the outcome from the final status if the handler did not. */
+void pv_req_audit_settle(struct pv_req *r);
+/* Replaces whatever response was prepared with the audit-down 503. */
+void pv_reply_audit_unavailable(struct pv_req *r);
+
 /* The session token presented (Authorization: Bearer, else cookie). */
 const char *pv_req_token(struct pv_req *r, char *buf, size_t bufsz);
 

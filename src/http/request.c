@@ -97,6 +97,7 @@ run_deferred(void *arg)
 	struct pv_req *r = arg;
 
 	r->deferred(r);
+	pv_req_audit_finish_sync(r);
 	r->phase = PV_PHASE_READY;
 	MHD_resume_connection(r->conn);
 }
@@ -117,6 +118,78 @@ pv_req_defer(struct pv_req *r, struct pv_workq *q,
 	    "the server is busy; retry after the Retry-After delay");
 	r->phase = PV_PHASE_READY;
 	MHD_resume_connection(r->conn);
+}
+
+static void
+copy_field(char *dst, size_t dstsz, const char *src)
+{
+	if (src == NULL || pv_strlcpy(dst, src, dstsz) != PV_OK)
+		dst[0] = '\0';
+}
+
+void
+pv_req_audit_subject(struct pv_req *r, const char *type, const char *id,
+    const char *patient)
+{
+	copy_field(r->ev.type, sizeof(r->ev.type), type);
+	copy_field(r->ev.id, sizeof(r->ev.id), id);
+	copy_field(r->ev.patient, sizeof(r->ev.patient), patient);
+}
+
+void
+pv_req_audit_outcome(struct pv_req *r, const char *outcome,
+    const char *reason)
+{
+	r->ev.outcome = outcome;
+	r->ev.reason = reason;
+}
+
+void
+pv_req_audit_settle(struct pv_req *r)
+{
+	/* The actor is whoever authenticated, even if the handler failed. */
+	if (r->is_authenticated) {
+		r->ev.actor = r->who.user_id;
+		copy_field(r->ev.role, sizeof(r->ev.role), r->who.role);
+	}
+	if (r->ev.outcome == NULL) {
+		if (r->status >= 200 && r->status < 300)
+			r->ev.outcome = "allowed";
+		else if (r->status == 401 || r->status == 403)
+			r->ev.outcome = "denied";
+		else if (r->status >= 500)
+			r->ev.outcome = "error";
+		else
+			r->ev.outcome = "failed";
+	}
+	if (r->ev.reason == NULL) {
+		if (r->status == 401)
+			r->ev.reason = "unauthenticated";
+		else if (r->status == 403)
+			r->ev.reason = "forbidden";
+		else
+			r->ev.reason = r->status < 300 ? "ok" : "status";
+	}
+}
+
+void
+pv_reply_audit_unavailable(struct pv_req *r)
+{
+	pv_reply_error_detail(r, 503, "transient", "audit_unavailable",
+	    "the audit trail cannot be written; nothing was served");
+	r->retry_after = 5;
+	r->headers_n = 0;	/* drop Location, ETag, Set-Cookie */
+}
+
+void
+pv_req_audit_finish_sync(struct pv_req *r)
+{
+	if (!r->has_event)
+		return;
+	pv_req_audit_settle(r);
+	if (pv_audit_append(r->srv->audit, &r->ev) != PV_OK)
+		pv_reply_audit_unavailable(r);
+	r->has_event = false;
 }
 
 const char *

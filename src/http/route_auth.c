@@ -112,6 +112,12 @@ login_work(struct pv_req *r)
 
 	pv_login(srv->vault, j->username, j->password,
 	    j->has_otp ? j->otp : NULL, now, &o);
+	/* The audit entry names the account tried (0 when the name is
+	 * unknown) and the real reason, which the client never sees. */
+	r->ev.actor = o.user_id;
+	PV_IGNORE(pv_strlcpy(r->ev.role, o.role, sizeof(r->ev.role)));
+	pv_req_audit_outcome(r, o.result == PV_LOGIN_OK ? "allowed" :
+	    o.result == PV_LOGIN_ERROR ? "error" : "denied", o.reason);
 	switch (o.result) {
 	case PV_LOGIN_OK:
 		pv_iplock_success(srv->iplock, r->ip);

@@ -12,17 +12,22 @@
 #include <string.h>
 
 static const struct pv_route routes[] = {
-	{ "GET", "/healthz", route_healthz, PV_AUTH_NONE },
-	{ "GET", "/metrics", route_metrics, PV_AUTH_NONE },
-	{ "POST", "/auth/login", route_auth_login, PV_AUTH_NONE },
-	{ "POST", "/auth/logout", route_auth_logout, PV_AUTH_PARTIAL },
-	{ "GET", "/auth/sessions", route_auth_sessions, PV_AUTH_PARTIAL },
+	{ "GET", "/healthz", route_healthz, PV_AUTH_NONE, NULL, false },
+	{ "GET", "/metrics", route_metrics, PV_AUTH_NONE, NULL, false },
+	{ "POST", "/auth/login", route_auth_login, PV_AUTH_NONE, "login",
+	    false },
+	{ "POST", "/auth/logout", route_auth_logout, PV_AUTH_PARTIAL,
+	    "logout", false },
+	{ "GET", "/auth/sessions", route_auth_sessions, PV_AUTH_PARTIAL,
+	    "session.list", false },
 	{ "DELETE", "/auth/sessions/{id}", route_auth_session_delete,
-	    PV_AUTH_PARTIAL },
-	{ "POST", "/auth/mfa/enroll", route_auth_mfa_enroll, PV_AUTH_PARTIAL },
+	    PV_AUTH_PARTIAL, "session.revoke", false },
+	{ "POST", "/auth/mfa/enroll", route_auth_mfa_enroll, PV_AUTH_PARTIAL,
+	    "mfa.enroll", false },
 	{ "POST", "/auth/mfa/confirm", route_auth_mfa_confirm,
-	    PV_AUTH_PARTIAL },
-	{ "POST", "/auth/password", route_auth_password, PV_AUTH_PARTIAL },
+	    PV_AUTH_PARTIAL, "mfa.confirm", false },
+	{ "POST", "/auth/password", route_auth_password, PV_AUTH_PARTIAL,
+	    "password.change", false },
 };
 
 #define ROUTES_N PV_ARRAY_LEN(routes)

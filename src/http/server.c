@@ -262,6 +262,18 @@ authenticate(struct pv_req *r)
 	return true;
 }
 
+/* Every request to an audited route leaves exactly one entry. */
+static void
+audit_begin(struct pv_req *r)
+{
+	memset(&r->ev, 0, sizeof(r->ev));
+	r->has_event = true;
+	PV_IGNORE(pv_strlcpy(r->ev.action, r->route->audit,
+	    sizeof(r->ev.action)));
+	PV_IGNORE(pv_strlcpy(r->ev.src, r->ip, sizeof(r->ev.src)));
+	PV_IGNORE(pv_strlcpy(r->ev.rid, r->rid, sizeof(r->ev.rid)));
+}
+
 static void
 dispatch(struct pv_req *r)
 {
@@ -276,9 +288,49 @@ dispatch(struct pv_req *r)
 		    "method not allowed on this endpoint");
 		return;
 	}
+	if (r->route->audit != NULL)
+		audit_begin(r);
 	if (r->route->auth != PV_AUTH_NONE && !authenticate(r))
 		return;
+	/* Fail closed: no PHI request runs while its entry cannot be
+	 * written. The refusal is itself audited; when that write succeeds
+	 * the trail is healthy again and the next request proceeds. */
+	if (r->route->is_phi && !pv_audit_is_healthy(r->srv->audit)) {
+		pv_reply_audit_unavailable(r);
+		pv_req_audit_outcome(r, "error", "audit_unavailable");
+		return;
+	}
 	r->route->handler(r);
+}
+
+static void
+on_audited(void *arg, pv_status st)
+{
+	struct pv_req *r = arg;
+
+	if (st != PV_OK)
+		pv_reply_audit_unavailable(r);
+	r->phase = PV_PHASE_READY;
+	MHD_resume_connection(r->conn);
+}
+
+/*
+ * Holds the response until its audit entry is durable: the connection is
+ * suspended and the audit writer resumes it after the group commit.
+ * Returns true when the request is now waiting.
+ */
+static bool
+audit_hold(struct pv_req *r)
+{
+	if (!r->has_event)
+		return false;
+	pv_req_audit_settle(r);
+	r->has_event = false;
+	r->phase = PV_PHASE_WAITING;
+	MHD_suspend_connection(r->conn);
+	if (pv_audit_submit(r->srv->audit, &r->ev, on_audited, r) != PV_OK)
+		on_audited(r, PV_EUNAVAIL);
+	return true;
 }
 
 static enum MHD_Result
@@ -317,7 +369,7 @@ on_access(void *cls, struct MHD_Connection *conn, const char *url,
 			dispatch(r);
 		/* Deferred: the connection is suspended; the resume (after the
 		 * worker ran, or after a refusal) brings us back in READY. */
-		if (r->deferred != NULL)
+		if (r->deferred != NULL || audit_hold(r))
 			return MHD_YES;
 		return pv_reply_queue(r);
 	case PV_PHASE_READY:
@@ -477,6 +529,18 @@ pv_server_start(struct pv_vault *v, const char *listen, struct pv_server **out,
 		pv_server_stop(srv);
 		return PV_ENOMEM;
 	}
+	{
+		struct pv_audit_opts ao = { v->dir, v->sign_sk, v->sign_pk,
+			v->sign_key_id, true };
+		if ((st = pv_audit_open(&ao, &srv->audit)) != PV_OK) {
+			PV_IGNORE(pv_strlcpy(err, st == PV_ECRYPTO ?
+			    "the audit log does not verify; run 'phivault "
+			    "audit verify' (refusing to serve)" :
+			    "cannot open the audit log", errsz));
+			pv_server_stop(srv);
+			return st;
+		}
+	}
 	/* Compute the dummy hash now, not during the first login. */
 	(void)pv_password_dummy_hash(cfg);
 	pv_router_register_metrics();
@@ -542,6 +606,7 @@ pv_server_stop(struct pv_server *srv)
 	}
 	pv_workq_stop(srv->hashq);
 	pv_iplock_free(srv->iplock);
+	pv_audit_close(srv->audit);	/* drains, signs a final checkpoint */
 	free(srv->tls_cert);
 	if (srv->tls_key != NULL) {
 		sodium_memzero(srv->tls_key, srv->tls_key_len);

@@ -1,0 +1,161 @@
+/*
+ * audit.h — the tamper-evident audit trail.
+ *
+ * One module every handler and admin command reports to. Entries are JSON
+ * lines in DIR/audit/log.jsonl, each the leaf of an RFC 6962 Merkle tree
+ * and each carrying the tree head before it ("prev"), so a changed,
+ * removed, reordered or inserted entry is found at its exact position.
+ * Ed25519-signed tree heads (checkpoints) go to DIR/audit/checkpoints.jsonl
+ * after every group commit and at shutdown; `audit checkpoint` prints the
+ * latest so it can be published outside the vault.
+ *
+ * Durability: pv_audit_submit queues an entry and returns at once; one
+ * writer thread appends every queued entry, fdatasyncs once (group
+ * commit), signs a checkpoint, and only then calls each entry's
+ * completion. The HTTP layer releases a response only from that
+ * completion, so no PHI leaves before its audit entry is on disk; if the
+ * write fails the completion gets PV_EUNAVAIL and the request is refused.
+ *
+ * What an entry holds (and what it never holds): time, actor id and role,
+ * action, resource type and id, patient id, outcome and reason code,
+ * source address, request id, break-glass grant, replay nonce digest. No
+ * names, no bodies, no query strings. Patient and resource ids are random
+ * pseudonymous identifiers.
+ *
+ * Several processes (the server and the CLI) may append to one vault: an
+ * exclusive flock on the log serialises writers, and a writer first reads
+ * whatever another appended since its last look.
+ */
+#ifndef PV_AUDIT_AUDIT_H
+#define PV_AUDIT_AUDIT_H
+
+#include "crypto/crypto.h"
+
+#include <jansson.h>
+
+#define PV_AUDIT_HASH_BYTES 32
+#define PV_AUDIT_ACTION_MAX 32
+
+struct pv_audit;
+
+struct pv_audit_event {
+	int64_t actor;			/* account id; 0 = not authenticated */
+	char role[17];			/* "" when unknown; "system" for jobs */
+	char action[PV_AUDIT_ACTION_MAX];	/* read, create, login, ... */
+	char type[33];			/* FHIR type or "" */
+	char id[65];			/* resource id or "" */
+	char patient[65];		/* patient id or "" */
+	const char *outcome;		/* "allowed", "denied", "failed", "error" */
+	const char *reason;		/* constant reason code */
+	char src[64];			/* source address, "local" for the CLI */
+	char rid[33];			/* request id */
+	int64_t grant;			/* break-glass grant id, 0 = none */
+	char nonce[65];			/* hex digest of (keyid, nonce), or "" */
+};
+
+typedef void (*pv_audit_done)(void *arg, pv_status st);
+
+struct pv_audit_opts {
+	const char *vault_dir;
+	const unsigned char *sign_sk;	/* borrowed, PV_SIGN_SK_BYTES */
+	const unsigned char *sign_pk;	/* borrowed, PV_SIGN_PK_BYTES */
+	const char *key_id;		/* borrowed */
+	bool keep_index;		/* leaves + per-patient index (server) */
+};
+
+/*
+ * Opens (creating if needed) the log, reads it to rebuild the tree, and
+ * checks the prev-chain: a log that does not verify refuses to open
+ * (PV_ECRYPTO) — the server will not run on a tampered trail. A torn final
+ * line from a crash (never acknowledged) is cut off. Starts the writer.
+ */
+PV_MUST_CHECK pv_status pv_audit_open(const struct pv_audit_opts *o,
+    struct pv_audit **out);
+/* Drains the queue, writes a final signed checkpoint, fsyncs, frees. */
+void pv_audit_close(struct pv_audit *a);
+
+/* Queues ev (copied). done is called exactly once, from the writer. */
+PV_MUST_CHECK pv_status pv_audit_submit(struct pv_audit *a,
+    const struct pv_audit_event *ev, pv_audit_done done, void *arg);
+/* Submits and waits until durable: PV_OK or PV_EUNAVAIL. */
+PV_MUST_CHECK pv_status pv_audit_append(struct pv_audit *a,
+    const struct pv_audit_event *ev);
+/* False after a failed write until a later write succeeds. */
+bool pv_audit_is_healthy(struct pv_audit *a);
+
+struct pv_checkpoint {
+	uint64_t size;
+	unsigned char root[PV_AUDIT_HASH_BYTES];
+	char time[32];
+	char key_id[32];
+	unsigned char sig[PV_SIG_BYTES];
+};
+
+/* Signs a fresh head over every durable entry. */
+PV_MUST_CHECK pv_status pv_audit_checkpoint(struct pv_audit *a,
+    struct pv_checkpoint *out);
+/* The message a checkpoint signature covers (for external verifiers). */
+PV_MUST_CHECK pv_status pv_checkpoint_message(const struct pv_checkpoint *c,
+    char *out, size_t outsz);
+json_t *pv_checkpoint_json(const struct pv_checkpoint *c);
+
+/* RFC 6962 proofs over durable entries (needs keep_index). */
+#define PV_AUDIT_MAX_PROOF 64
+PV_MUST_CHECK pv_status pv_audit_inclusion(struct pv_audit *a, uint64_t index,
+    uint64_t size, unsigned char (*proof)[PV_AUDIT_HASH_BYTES],
+    size_t *proof_len);
+PV_MUST_CHECK pv_status pv_audit_consistency(struct pv_audit *a, uint64_t from,
+    uint64_t to, unsigned char (*proof)[PV_AUDIT_HASH_BYTES],
+    size_t *proof_len);
+uint64_t pv_audit_size(struct pv_audit *a);
+
+/*
+ * Calls cb for each durable entry about patient (needs keep_index), in
+ * log order; cb gets the parsed entry (borrowed) and returns false to
+ * stop.
+ */
+PV_MUST_CHECK pv_status pv_audit_for_patient(struct pv_audit *a,
+    const char *patient, bool (*cb)(void *arg, json_t *entry), void *arg);
+
+/* Calls cb(arg, ts, nonce) for entries with a nonce newer than since. */
+void pv_audit_recent_nonces(struct pv_audit *a, int64_t since,
+    void (*cb)(void *arg, int64_t ts, const char *nonce), void *arg);
+
+/*
+ * The entry chain: chain_0 is 32 zero bytes and
+ * chain_{n+1} = SHA-256(0x02 || chain_n || leaf_hash_n); entry n stores
+ * chain_n as "prev". Updates chain in place.
+ */
+void pv_audit_chain_next(unsigned char chain[PV_AUDIT_HASH_BYTES],
+    const unsigned char leaf[PV_AUDIT_HASH_BYTES]);
+
+/* ---- offline checks (verify.c) ---- */
+
+struct pv_verify_report {
+	uint64_t entries;
+	uint64_t checkpoints;
+	bool is_ok;
+	int64_t bad_entry;		/* first entry at fault, -1 = none */
+	const char *problem;		/* constant: "changed", "removed", ... */
+	char detail[256];
+};
+
+/*
+ * Recomputes the tree from DIR/audit/log.jsonl, checks every entry's seq
+ * and prev, every checkpoint's signature (pk) and root, and that no
+ * checkpoint covers more entries than exist. Fills rep with the first
+ * fault. progress (may be NULL) gets the number of entries read so far.
+ */
+PV_MUST_CHECK pv_status pv_audit_verify(const char *vault_dir,
+    const unsigned char pk[PV_SIGN_PK_BYTES], struct pv_verify_report *rep,
+    void (*progress)(void *, uint64_t), void *arg);
+
+/* Calls cb for every entry in DIR/audit/log.jsonl; cb returns false to stop. */
+PV_MUST_CHECK pv_status pv_audit_scan(const char *vault_dir,
+    bool (*cb)(void *arg, uint64_t seq, json_t *entry), void *arg);
+
+/* Reads the newest checkpoint from DIR/audit/checkpoints.jsonl. */
+PV_MUST_CHECK pv_status pv_audit_latest_checkpoint(const char *vault_dir,
+    struct pv_checkpoint *out);
+
+#endif

@@ -1,0 +1,1024 @@
+/*
+ * log.c — appending to the audit trail: group commit, hash chain, Merkle
+ * tree, signed checkpoints, multi-process safety.
+ *
+ * File format (DIR/audit/log.jsonl): one JSON object per line, keys in a
+ * fixed order, values restricted to ids, codes, timestamps, addresses and
+ * base64 (no escapes needed, no free text):
+ *   {"seq":N,"ts":"...","actor":A,"role":"...","action":"...","type":"...",
+ *    "id":"...","patient":"...","outcome":"...","reason":"...","src":"...",
+ *    "rid":"...","grant":G,"nonce":"...","prev":"<base64 chain>"}
+ * The leaf of entry N is the line's bytes (without the newline), hashed
+ * per RFC 6962. "prev" is the running chain before entry N:
+ *   chain_0 = 32 zero bytes; chain_{N+1} = SHA-256(0x02 || chain_N || leaf_N)
+ * (0x02: a domain apart from RFC 6962's 0x00 leaves and 0x01 nodes). The
+ * chain costs one hash per entry and lets `audit verify` name the exact
+ * entry that was changed, removed, inserted or reordered; the Merkle tree
+ * gives the compact proofs (RFC 6962) clients check against signed heads.
+ *
+ * Checkpoints (DIR/audit/checkpoints.jsonl): after each group commit and
+ * at close, {"size","root","time","key_id","signature"}; the signature is
+ * Ed25519 over pv_checkpoint_message(): the text
+ *   "phivault-audit-checkpoint-v1\n<size>\n<root base64>\n<time>\n".
+ *
+ * Resume state (DIR/audit/state): size, end offset, chain and compact
+ * range after the last write, rewritten in place. Only a hint that lets a
+ * short-lived CLI append without re-reading the whole log; it is checked
+ * against the log's length and ignored when it does not fit.
+ *
+ * Guarantees: a completion reports PV_OK only after the entry's bytes were
+ * fdatasync'ed; a failed batch is cut back off the file (ftruncate) so the
+ * log never holds a half batch; writers in several processes serialise on
+ * flock and re-read each other's appends before writing.
+ */
+#include "audit/audit.h"
+#include "audit/merkle.h"
+#include "common/fault.h"
+#include "common/log.h"
+#include "common/metrics.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define QUEUE_MAX 65536
+#define LINE_MAX_BYTES 2048
+#define NONCE_KEEP_SECONDS 3600
+#define STATE_MAGIC "phivault-audit-state-v1"
+
+struct pending {
+	struct pv_audit_event ev;
+	pv_audit_done done;
+	void *arg;
+	int64_t ts_ms;
+};
+
+/* Per-patient list of entry indexes (server only). */
+struct pindex {
+	char *patient;
+	uint64_t *seqs;
+	size_t n, cap;
+};
+
+struct nonce_rec {
+	int64_t ts;
+	char nonce[65];
+};
+
+struct pv_audit {
+	char log_path[1100], cp_path[1100], state_path[1100];
+	int fd, cp_fd, state_fd;
+	const unsigned char *sk, *pk;
+	char key_id[32];
+	bool keep_index;
+
+	/* queue */
+	pthread_mutex_t lock;
+	pthread_cond_t cv;
+	struct pending *q;
+	size_t q_n, q_cap;
+	bool is_stopping;
+	pthread_t writer;
+	bool has_writer;
+
+	/* tree state (tree_lock) */
+	pthread_rwlock_t tree_lock;
+	struct pv_merkle_compact compact;
+	unsigned char chain[PV_AUDIT_HASH_BYTES];
+	uint64_t size;
+	off_t end;
+	pv_mhash *leaves;
+	off_t *offsets;
+	size_t idx_cap;
+	struct pindex *pidx;		/* open addressing */
+	size_t pidx_cap, pidx_n;
+	struct nonce_rec *nonces;
+	size_t nonces_n, nonces_cap;
+
+	_Atomic bool is_healthy;
+	int64_t last_cp_sync;
+	uint64_t last_cp_size;
+};
+
+/* ---- small helpers ------------------------------------------------- */
+
+void
+pv_audit_chain_next(unsigned char chain[PV_AUDIT_HASH_BYTES],
+    const unsigned char leaf[PV_AUDIT_HASH_BYTES])
+{
+	crypto_hash_sha256_state st;
+	const unsigned char tag = 0x02;
+
+	crypto_hash_sha256_init(&st);
+	crypto_hash_sha256_update(&st, &tag, 1);
+	crypto_hash_sha256_update(&st, chain, PV_AUDIT_HASH_BYTES);
+	crypto_hash_sha256_update(&st, leaf, PV_MERKLE_HASH_BYTES);
+	crypto_hash_sha256_final(&st, chain);
+}
+
+static bool
+write_all(int fd, const void *buf, size_t n)
+{
+	size_t off = 0;
+
+	while (off < n) {
+		ssize_t w = write(fd, (const char *)buf + off, n - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return false;
+		off += (size_t)w;
+	}
+	return true;
+}
+
+static void
+iso_ms(int64_t ms, char out[32])
+{
+	time_t s = (time_t)(ms / 1000);
+	struct tm tm;
+	char base[24];
+
+	gmtime_r(&s, &tm);
+	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+	PV_IGNORE(pv_snprintf(out, 32, "%s.%03lldZ", base,
+	    (long long)(ms % 1000)));
+}
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Characters allowed in string fields: no quote, backslash or control. */
+static bool
+is_plain(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if (*s == '"' || *s == '\\' || (unsigned char)*s < 0x20 ||
+		    (unsigned char)*s >= 0x7f)
+			return false;
+	return true;
+}
+
+/* ---- per-patient index and nonces (server) -------------------------- */
+
+static uint64_t
+str_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;	/* FNV-1a: not adversarial-
+						 * sensitive, ids are random */
+	for (; *s != '\0'; s++) {
+		h ^= (unsigned char)*s;
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+static struct pindex *
+pidx_find(struct pv_audit *a, const char *patient, bool create)
+{
+	size_t i, mask;
+
+	if (a->pidx_cap == 0 || (create && (a->pidx_n + 1) * 2 > a->pidx_cap)) {
+		if (!create)
+			return NULL;
+		size_t ncap = a->pidx_cap ? a->pidx_cap * 2 : 1024, j;
+		struct pindex *n = calloc(ncap, sizeof(*n));
+
+		if (n == NULL)
+			return NULL;
+		for (j = 0; j < a->pidx_cap; j++) {
+			struct pindex *o = &a->pidx[j];
+			size_t k;
+
+			if (o->patient == NULL)
+				continue;
+			for (k = str_hash(o->patient) & (ncap - 1);
+			    n[k].patient != NULL; k = (k + 1) & (ncap - 1))
+				;
+			n[k] = *o;
+		}
+		free(a->pidx);
+		a->pidx = n;
+		a->pidx_cap = ncap;
+	}
+	mask = a->pidx_cap - 1;
+	for (i = str_hash(patient) & mask; a->pidx[i].patient != NULL;
+	    i = (i + 1) & mask)
+		if (strcmp(a->pidx[i].patient, patient) == 0)
+			return &a->pidx[i];
+	if (!create)
+		return NULL;
+	a->pidx[i].patient = strdup(patient);
+	if (a->pidx[i].patient == NULL)
+		return NULL;
+	a->pidx_n++;
+	return &a->pidx[i];
+}
+
+static bool
+grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+	size_t ncap;
+	void *np;
+
+	if (need <= *cap)
+		return true;
+	ncap = *cap ? *cap : 1024;
+	while (ncap < need)
+		ncap *= 2;
+	if (ncap > SIZE_MAX / elem)
+		return false;
+	np = realloc(*p, ncap * elem);
+	if (np == NULL)
+		return false;
+	*p = np;
+	*cap = ncap;
+	return true;
+}
+
+/* Extracts the string value of "key":"..." from a line we wrote. */
+static bool
+field_str(const char *line, const char *key, char *out, size_t outsz)
+{
+	char pat[40];
+	const char *p, *e;
+
+	if (pv_snprintf(pat, sizeof(pat), "\"%s\":\"", key) != PV_OK)
+		return false;
+	p = strstr(line, pat);
+	if (p == NULL)
+		return false;
+	p += strlen(pat);
+	e = strchr(p, '"');
+	if (e == NULL || (size_t)(e - p) >= outsz)
+		return false;
+	memcpy(out, p, (size_t)(e - p));
+	out[e - p] = '\0';
+	return true;
+}
+
+static bool
+field_int(const char *line, const char *key, int64_t *out)
+{
+	char pat[40];
+	const char *p;
+	char *end;
+
+	if (pv_snprintf(pat, sizeof(pat), "\"%s\":", key) != PV_OK)
+		return false;
+	p = strstr(line, pat);
+	if (p == NULL)
+		return false;
+	*out = strtoll(p + strlen(pat), &end, 10);
+	return end != p + strlen(pat);
+}
+
+static int64_t
+parse_ts_seconds(const char *iso)
+{
+	struct tm tm;
+
+	memset(&tm, 0, sizeof(tm));
+	if (strptime(iso, "%Y-%m-%dT%H:%M:%S", &tm) == NULL)
+		return 0;
+	return (int64_t)timegm(&tm);
+}
+
+/*
+ * Adds one line (already checked) to the in-memory state. Caller holds
+ * tree_lock for writing.
+ */
+static pv_status
+absorb(struct pv_audit *a, const char *line, size_t len, off_t offset)
+{
+	pv_mhash leaf;
+	char patient[72], nonce[72], ts[40];
+
+	pv_merkle_leaf_hash(line, len, leaf);
+	pv_merkle_compact_append(&a->compact, leaf);
+	pv_audit_chain_next(a->chain, leaf);
+	if (a->keep_index) {
+		if (a->size + 1 > a->idx_cap) {
+			size_t ncap = a->idx_cap ? a->idx_cap * 2 : 1024;
+			pv_mhash *nl;
+			off_t *no;
+
+			if (ncap > SIZE_MAX / sizeof(pv_mhash))
+				return PV_ENOMEM;
+			nl = realloc(a->leaves, ncap * sizeof(pv_mhash));
+			if (nl == NULL)
+				return PV_ENOMEM;
+			a->leaves = nl;
+			no = realloc(a->offsets, ncap * sizeof(off_t));
+			if (no == NULL)
+				return PV_ENOMEM;
+			a->offsets = no;
+			a->idx_cap = ncap;
+		}
+		memcpy(a->leaves[a->size], leaf, sizeof(pv_mhash));
+		a->offsets[a->size] = offset;
+		if (field_str(line, "patient", patient, sizeof(patient)) &&
+		    patient[0] != '\0') {
+			struct pindex *pi = pidx_find(a, patient, true);
+
+			if (pi == NULL || !grow((void **)&pi->seqs, &pi->cap,
+			    pi->n + 1, sizeof(uint64_t)))
+				return PV_ENOMEM;
+			pi->seqs[pi->n++] = a->size;
+		}
+		if (field_str(line, "nonce", nonce, sizeof(nonce)) &&
+		    nonce[0] != '\0' && field_str(line, "ts", ts, sizeof(ts))) {
+			int64_t t = parse_ts_seconds(ts);
+
+			if (t >= pv_now() - NONCE_KEEP_SECONDS &&
+			    grow((void **)&a->nonces, &a->nonces_cap,
+			    a->nonces_n + 1, sizeof(struct nonce_rec))) {
+				a->nonces[a->nonces_n].ts = t;
+				strcpy(a->nonces[a->nonces_n].nonce, nonce);
+				a->nonces_n++;
+			}
+		}
+	}
+	a->size++;
+	a->end = offset + (off_t)len + 1;
+	return PV_OK;
+}
+
+/* Checks a stored line continues the chain at position a->size. */
+static bool
+line_fits(struct pv_audit *a, const char *line)
+{
+	char prev_b64[64], want[64];
+	int64_t seq;
+
+	if (!field_int(line, "seq", &seq) || seq < 0 ||
+	    (uint64_t)seq != a->size)
+		return false;
+	if (!field_str(line, "prev", prev_b64, sizeof(prev_b64)) ||
+	    pv_b64_encode(a->chain, sizeof(a->chain), want, sizeof(want)) !=
+	    PV_OK)
+		return false;
+	return strcmp(prev_b64, want) == 0;
+}
+
+/*
+ * Reads lines from a->end to EOF into the state. A final line without a
+ * newline is a torn write from a crash (never acknowledged): with
+ * may_truncate it is cut off. Caller holds the flock and tree_lock.
+ */
+static pv_status
+catch_up(struct pv_audit *a, bool may_truncate)
+{
+	struct stat sb;
+	char *buf = NULL, *p, *nl;
+	size_t len;
+	off_t pos;
+	pv_status st = PV_OK;
+
+	if (fstat(a->fd, &sb) != 0)
+		return PV_EIO;
+	if (sb.st_size < a->end)
+		return PV_ECRYPTO;	/* the log shrank under us */
+	if (sb.st_size == a->end)
+		return PV_OK;
+	len = (size_t)(sb.st_size - a->end);
+	buf = malloc(len + 1);
+	if (buf == NULL)
+		return PV_ENOMEM;
+	if (pread(a->fd, buf, len, a->end) != (ssize_t)len) {
+		free(buf);
+		return PV_EIO;
+	}
+	buf[len] = '\0';
+	pos = a->end;
+	for (p = buf; p < buf + len; p = nl + 1) {
+		nl = memchr(p, '\n', (size_t)(buf + len - p));
+		if (nl == NULL) {
+			if (!may_truncate || ftruncate(a->fd, pos) != 0)
+				st = PV_ECRYPTO;
+			else
+				pv_log(PV_LOG_WARN, "audit_torn_tail_removed",
+				    NULL, (const char *)NULL);
+			break;
+		}
+		*nl = '\0';
+		if ((size_t)(nl - p) >= LINE_MAX_BYTES || !line_fits(a, p)) {
+			st = PV_ECRYPTO;
+			break;
+		}
+		if ((st = absorb(a, p, (size_t)(nl - p), pos)) != PV_OK)
+			break;
+		pos += nl - p + 1;
+	}
+	free(buf);
+	return st;
+}
+
+/* ---- resume state ---------------------------------------------------- */
+
+struct state_rec {
+	char magic[32];
+	uint64_t size;
+	int64_t end;
+	unsigned char chain[PV_AUDIT_HASH_BYTES];
+	struct pv_merkle_compact compact;
+	unsigned char check[PV_AUDIT_HASH_BYTES];	/* SHA-256 of the above */
+};
+
+static void
+state_write(struct pv_audit *a)
+{
+	struct state_rec s;
+
+	if (a->state_fd < 0)
+		return;
+	memset(&s, 0, sizeof(s));
+	strcpy(s.magic, STATE_MAGIC);
+	s.size = a->size;
+	s.end = (int64_t)a->end;
+	memcpy(s.chain, a->chain, sizeof(s.chain));
+	s.compact = a->compact;
+	pv_sha256(s.check, &s, offsetof(struct state_rec, check));
+	if (pwrite(a->state_fd, &s, sizeof(s), 0) != (ssize_t)sizeof(s))
+		pv_log(PV_LOG_WARN, "audit_state_write_failed", NULL,
+		    (const char *)NULL);
+}
+
+/* Loads the hint if it is intact and no longer than the log. */
+static bool
+state_read(struct pv_audit *a)
+{
+	struct state_rec s;
+	unsigned char check[PV_AUDIT_HASH_BYTES];
+	struct stat sb;
+
+	if (a->state_fd < 0 ||
+	    pread(a->state_fd, &s, sizeof(s), 0) != (ssize_t)sizeof(s))
+		return false;
+	pv_sha256(check, &s, offsetof(struct state_rec, check));
+	if (strcmp(s.magic, STATE_MAGIC) != 0 ||
+	    sodium_memcmp(check, s.check, sizeof(check)) != 0 ||
+	    fstat(a->fd, &sb) != 0 || s.end > sb.st_size || s.end < 0 ||
+	    s.compact.size != s.size)
+		return false;
+	/* The byte before the resume point must end a line. */
+	if (s.end > 0) {
+		char c;
+		if (pread(a->fd, &c, 1, (off_t)s.end - 1) != 1 || c != '\n')
+			return false;
+	}
+	a->size = s.size;
+	a->end = (off_t)s.end;
+	memcpy(a->chain, s.chain, sizeof(a->chain));
+	a->compact = s.compact;
+	return true;
+}
+
+/* ---- checkpoints ------------------------------------------------------ */
+
+pv_status
+pv_checkpoint_message(const struct pv_checkpoint *c, char *out, size_t outsz)
+{
+	char root[64];
+	pv_status st;
+
+	if ((st = pv_b64_encode(c->root, sizeof(c->root), root,
+	    sizeof(root))) != PV_OK)
+		return st;
+	return pv_snprintf(out, outsz,
+	    "phivault-audit-checkpoint-v1\n%llu\n%s\n%s\n",
+	    (unsigned long long)c->size, root, c->time);
+}
+
+json_t *
+pv_checkpoint_json(const struct pv_checkpoint *c)
+{
+	char root[64], sig[128];
+
+	if (pv_b64_encode(c->root, sizeof(c->root), root, sizeof(root)) !=
+	    PV_OK || pv_b64_encode(c->sig, sizeof(c->sig), sig, sizeof(sig)) !=
+	    PV_OK)
+		return NULL;
+	return json_pack("{s:I, s:s, s:s, s:s, s:s}", "size",
+	    (json_int_t)c->size, "root", root, "signature", sig, "key_id",
+	    c->key_id, "time", c->time);
+}
+
+/* Caller holds tree_lock (read or write). */
+static pv_status
+sign_head(struct pv_audit *a, struct pv_checkpoint *c)
+{
+	char msg[256];
+	pv_status st;
+
+	memset(c, 0, sizeof(*c));
+	c->size = a->size;
+	pv_merkle_compact_root(&a->compact, c->root);
+	iso_ms(now_ms(), c->time);
+	PV_IGNORE(pv_strlcpy(c->key_id, a->key_id, sizeof(c->key_id)));
+	if ((st = pv_checkpoint_message(c, msg, sizeof(msg))) != PV_OK)
+		return st;
+	pv_sign_detached(c->sig, msg, strlen(msg), a->sk);
+	return PV_OK;
+}
+
+static void
+write_checkpoint(struct pv_audit *a, bool do_sync)
+{
+	struct pv_checkpoint c;
+	json_t *j;
+	char *text;
+
+	if (a->cp_fd < 0 || (a->size == a->last_cp_size && !do_sync) ||
+	    sign_head(a, &c) != PV_OK)
+		return;
+	if (a->size == a->last_cp_size) {	/* closing, nothing new */
+		(void)fdatasync(a->cp_fd);
+		return;
+	}
+	a->last_cp_size = a->size;
+	j = pv_checkpoint_json(&c);
+	text = j != NULL ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) :
+	    NULL;
+	json_decref(j);
+	if (text == NULL)
+		return;
+	size_t n = strlen(text);
+	text[n] = '\n';
+	if (!write_all(a->cp_fd, text, n + 1))
+		pv_log(PV_LOG_WARN, "audit_checkpoint_write_failed", NULL,
+		    (const char *)NULL);
+	free(text);
+	if (do_sync || pv_now() - a->last_cp_sync >= 60) {
+		(void)fdatasync(a->cp_fd);
+		a->last_cp_sync = pv_now();
+	}
+}
+
+/* ---- formatting ------------------------------------------------------- */
+
+static pv_status
+format_line(const struct pending *p, uint64_t seq,
+    const unsigned char chain[PV_AUDIT_HASH_BYTES], char *out, size_t outsz,
+    size_t *len)
+{
+	const struct pv_audit_event *e = &p->ev;
+	char ts[32], prev[64];
+	pv_status st;
+
+	if (!is_plain(e->role) || !is_plain(e->action) || !is_plain(e->type) ||
+	    !is_plain(e->id) || !is_plain(e->patient) ||
+	    !is_plain(e->outcome) || !is_plain(e->reason) ||
+	    !is_plain(e->src) || !is_plain(e->rid) || !is_plain(e->nonce))
+		return PV_EINVAL;
+	iso_ms(p->ts_ms, ts);
+	if ((st = pv_b64_encode(chain, PV_AUDIT_HASH_BYTES, prev,
+	    sizeof(prev))) != PV_OK)
+		return st;
+	if ((st = pv_snprintf(out, outsz,
+	    "{\"seq\":%llu,\"ts\":\"%s\",\"actor\":%lld,\"role\":\"%s\","
+	    "\"action\":\"%s\",\"type\":\"%s\",\"id\":\"%s\",\"patient\":\"%s\","
+	    "\"outcome\":\"%s\",\"reason\":\"%s\",\"src\":\"%s\",\"rid\":\"%s\","
+	    "\"grant\":%lld,\"nonce\":\"%s\",\"prev\":\"%s\"}",
+	    (unsigned long long)seq, ts, (long long)e->actor, e->role,
+	    e->action, e->type, e->id, e->patient, e->outcome, e->reason,
+	    e->src, e->rid, (long long)e->grant, e->nonce, prev)) != PV_OK)
+		return st;
+	*len = strlen(out);
+	return PV_OK;
+}
+
+/* ---- the writer -------------------------------------------------------- */
+
+/*
+ * Writes one batch. Called with the flock held and tree_lock write-held.
+ * On any failure the file is cut back to where it was.
+ */
+static pv_status
+write_batch(struct pv_audit *a, struct pending *items, size_t n)
+{
+	unsigned char chain[PV_AUDIT_HASH_BYTES];
+	char *buf = NULL;
+	size_t cap, off = 0, i, len;
+	off_t start = a->end;
+	pv_mhash leaf;
+	pv_status st = PV_OK;
+
+	if (n > SIZE_MAX / LINE_MAX_BYTES)
+		return PV_ENOMEM;
+	cap = n * LINE_MAX_BYTES;
+	buf = malloc(cap);
+	if (buf == NULL)
+		return PV_ENOMEM;
+	memcpy(chain, a->chain, sizeof(chain));
+	for (i = 0; i < n; i++) {
+		if ((st = format_line(&items[i], a->size + i, chain, buf + off,
+		    LINE_MAX_BYTES - 1, &len)) != PV_OK)
+			goto done;
+		pv_merkle_leaf_hash(buf + off, len, leaf);
+		pv_audit_chain_next(chain, leaf);
+		buf[off + len] = '\n';
+		off += len + 1;
+	}
+	if (pv_fault("audit_write") || lseek(a->fd, 0, SEEK_END) != start ||
+	    !write_all(a->fd, buf, off) || pv_fault("audit_fsync") ||
+	    fdatasync(a->fd) != 0) {
+		st = PV_EUNAVAIL;
+		if (ftruncate(a->fd, start) != 0)
+			pv_log(PV_LOG_ERROR, "audit_truncate_failed", NULL,
+			    (const char *)NULL);
+		goto done;
+	}
+	/* Durable: fold the batch into the in-memory state. */
+	for (i = 0, off = 0; i < n; i++) {
+		char *line = buf + off, *nl = memchr(line, '\n', cap - off);
+
+		*nl = '\0';
+		if ((st = absorb(a, line, (size_t)(nl - line), start +
+		    (off_t)off)) != PV_OK)
+			goto done;
+		off += (size_t)(nl - line) + 1;
+	}
+done:
+	free(buf);
+	return st;
+}
+
+static void *
+writer_main(void *arg)
+{
+	struct pv_audit *a = arg;
+	struct pending *batch = NULL;
+	size_t n, i, cap = 0;
+	pv_status st;
+
+	for (;;) {
+		pthread_mutex_lock(&a->lock);
+		while (a->q_n == 0 && !a->is_stopping)
+			pthread_cond_wait(&a->cv, &a->lock);
+		if (a->q_n == 0 && a->is_stopping) {
+			pthread_mutex_unlock(&a->lock);
+			break;
+		}
+		/* Take the whole queue: one write, one fsync for all of it. */
+		struct pending *t = a->q;
+		a->q = batch;
+		batch = t;
+		n = a->q_n;
+		size_t tc = a->q_cap;
+		a->q_cap = cap;
+		cap = tc;
+		a->q_n = 0;
+		pthread_mutex_unlock(&a->lock);
+
+		st = PV_EIO;
+		if (flock(a->fd, LOCK_EX) == 0) {
+			pthread_rwlock_wrlock(&a->tree_lock);
+			st = catch_up(a, false);
+			if (st == PV_OK)
+				st = write_batch(a, batch, n);
+			if (st == PV_OK) {
+				write_checkpoint(a, false);
+				state_write(a);
+			}
+			pthread_rwlock_unlock(&a->tree_lock);
+			flock(a->fd, LOCK_UN);
+		}
+		if (st == PV_OK) {
+			pv_metric_add(PV_M_AUDIT_ENTRIES, n);
+			pv_metric_inc(PV_M_AUDIT_FSYNCS);
+			if (!a->is_healthy)
+				pv_log(PV_LOG_WARN, "audit_recovered", NULL,
+				    (const char *)NULL);
+			a->is_healthy = true;
+		} else {
+			if (a->is_healthy)
+				pv_log(PV_LOG_ERROR, "audit_write_failed", NULL,
+				    "status", pv_status_name(st),
+				    (const char *)NULL);
+			a->is_healthy = false;
+			pv_metric_add(PV_M_AUDIT_FAILURES, n);
+			st = PV_EUNAVAIL;
+		}
+		for (i = 0; i < n; i++)
+			if (batch[i].done != NULL)
+				batch[i].done(batch[i].arg, st);
+	}
+	free(batch);
+	return NULL;
+}
+
+/* ---- open / close ------------------------------------------------------ */
+
+static int
+open_append(const char *path)
+{
+	return open(path, O_RDWR | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC,
+	    0600);
+}
+
+pv_status
+pv_audit_open(const struct pv_audit_opts *o, struct pv_audit **out)
+{
+	struct pv_audit *a;
+	pv_status st = PV_EIO;
+
+	*out = NULL;
+	a = calloc(1, sizeof(*a));
+	if (a == NULL)
+		return PV_ENOMEM;
+	a->fd = a->cp_fd = a->state_fd = -1;
+	a->sk = o->sign_sk;
+	a->pk = o->sign_pk;
+	a->keep_index = o->keep_index;
+	a->is_healthy = true;
+	pthread_mutex_init(&a->lock, NULL);
+	pthread_cond_init(&a->cv, NULL);
+	pthread_rwlock_init(&a->tree_lock, NULL);
+	pv_merkle_compact_init(&a->compact);
+	if (pv_strlcpy(a->key_id, o->key_id, sizeof(a->key_id)) != PV_OK ||
+	    pv_snprintf(a->log_path, sizeof(a->log_path), "%s/audit/log.jsonl",
+	    o->vault_dir) != PV_OK ||
+	    pv_snprintf(a->cp_path, sizeof(a->cp_path),
+	    "%s/audit/checkpoints.jsonl", o->vault_dir) != PV_OK ||
+	    pv_snprintf(a->state_path, sizeof(a->state_path), "%s/audit/state",
+	    o->vault_dir) != PV_OK)
+		goto fail;
+	a->fd = open_append(a->log_path);
+	a->cp_fd = open_append(a->cp_path);
+	a->state_fd = open(a->state_path, O_RDWR | O_CREAT | O_NOFOLLOW |
+	    O_CLOEXEC, 0600);
+	if (a->fd < 0 || a->cp_fd < 0)
+		goto fail;
+	if (flock(a->fd, LOCK_EX) != 0)
+		goto fail;
+	/* The server reads everything (proofs need every leaf); a CLI run
+	 * resumes from the state hint and reads only what follows it. */
+	if (a->keep_index || !state_read(a)) {
+		a->size = 0;
+		a->end = 0;
+		memset(a->chain, 0, sizeof(a->chain));
+		pv_merkle_compact_init(&a->compact);
+	}
+	st = catch_up(a, true);
+	flock(a->fd, LOCK_UN);
+	if (st != PV_OK)
+		goto fail;
+	if (pthread_create(&a->writer, NULL, writer_main, a) != 0) {
+		st = PV_EINTERNAL;
+		goto fail;
+	}
+	a->has_writer = true;
+	a->last_cp_sync = pv_now();
+	*out = a;
+	return PV_OK;
+fail:
+	pv_audit_close(a);
+	return st;
+}
+
+void
+pv_audit_close(struct pv_audit *a)
+{
+	size_t i;
+
+	if (a == NULL)
+		return;
+	if (a->has_writer) {
+		pthread_mutex_lock(&a->lock);
+		a->is_stopping = true;
+		pthread_cond_broadcast(&a->cv);
+		pthread_mutex_unlock(&a->lock);
+		pthread_join(a->writer, NULL);
+		if (a->fd >= 0 && flock(a->fd, LOCK_EX) == 0) {
+			pthread_rwlock_wrlock(&a->tree_lock);
+			if (catch_up(a, false) == PV_OK && a->size > 0)
+				write_checkpoint(a, true);
+			state_write(a);
+			pthread_rwlock_unlock(&a->tree_lock);
+			flock(a->fd, LOCK_UN);
+		}
+	}
+	if (a->fd >= 0)
+		close(a->fd);
+	if (a->cp_fd >= 0)
+		close(a->cp_fd);
+	if (a->state_fd >= 0)
+		close(a->state_fd);
+	for (i = 0; i < a->pidx_cap; i++) {
+		free(a->pidx[i].patient);
+		free(a->pidx[i].seqs);
+	}
+	free(a->pidx);
+	free(a->leaves);
+	free(a->offsets);
+	free(a->nonces);
+	free(a->q);
+	pthread_rwlock_destroy(&a->tree_lock);
+	pthread_cond_destroy(&a->cv);
+	pthread_mutex_destroy(&a->lock);
+	free(a);
+}
+
+/* ---- submitting --------------------------------------------------------- */
+
+pv_status
+pv_audit_submit(struct pv_audit *a, const struct pv_audit_event *ev,
+    pv_audit_done done, void *arg)
+{
+	pv_status st = PV_OK;
+
+	pthread_mutex_lock(&a->lock);
+	if (a->is_stopping || a->q_n >= QUEUE_MAX) {
+		st = PV_EUNAVAIL;
+	} else if (!grow((void **)&a->q, &a->q_cap, a->q_n + 1,
+	    sizeof(struct pending))) {
+		st = PV_ENOMEM;
+	} else {
+		struct pending *p = &a->q[a->q_n++];
+
+		p->ev = *ev;
+		if (p->ev.outcome == NULL)
+			p->ev.outcome = "error";
+		if (p->ev.reason == NULL)
+			p->ev.reason = "";
+		p->done = done;
+		p->arg = arg;
+		p->ts_ms = now_ms();
+		pthread_cond_signal(&a->cv);
+	}
+	pthread_mutex_unlock(&a->lock);
+	return st;
+}
+
+struct waiter {
+	pthread_mutex_t m;
+	pthread_cond_t c;
+	bool is_done;
+	pv_status st;
+};
+
+static void
+wake(void *arg, pv_status st)
+{
+	struct waiter *w = arg;
+
+	pthread_mutex_lock(&w->m);
+	w->st = st;
+	w->is_done = true;
+	pthread_cond_signal(&w->c);
+	pthread_mutex_unlock(&w->m);
+}
+
+pv_status
+pv_audit_append(struct pv_audit *a, const struct pv_audit_event *ev)
+{
+	struct waiter w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
+		false, PV_EUNAVAIL };
+	pv_status st;
+
+	if ((st = pv_audit_submit(a, ev, wake, &w)) != PV_OK)
+		return st;
+	pthread_mutex_lock(&w.m);
+	while (!w.is_done)
+		pthread_cond_wait(&w.c, &w.m);
+	pthread_mutex_unlock(&w.m);
+	pthread_cond_destroy(&w.c);
+	pthread_mutex_destroy(&w.m);
+	return w.st;
+}
+
+bool
+pv_audit_is_healthy(struct pv_audit *a)
+{
+	return a->is_healthy;
+}
+
+/* ---- reading ------------------------------------------------------------ */
+
+uint64_t
+pv_audit_size(struct pv_audit *a)
+{
+	uint64_t n;
+
+	pthread_rwlock_rdlock(&a->tree_lock);
+	n = a->size;
+	pthread_rwlock_unlock(&a->tree_lock);
+	return n;
+}
+
+pv_status
+pv_audit_checkpoint(struct pv_audit *a, struct pv_checkpoint *out)
+{
+	pv_status st;
+
+	pthread_rwlock_rdlock(&a->tree_lock);
+	st = sign_head(a, out);
+	pthread_rwlock_unlock(&a->tree_lock);
+	return st;
+}
+
+pv_status
+pv_audit_inclusion(struct pv_audit *a, uint64_t index, uint64_t size,
+    unsigned char (*proof)[PV_AUDIT_HASH_BYTES], size_t *proof_len)
+{
+	pv_status st;
+
+	pthread_rwlock_rdlock(&a->tree_lock);
+	if (!a->keep_index || size > a->size || index >= size)
+		st = PV_EINVAL;
+	else
+		st = pv_merkle_inclusion_proof((const pv_mhash *)a->leaves,
+		    (size_t)size, (size_t)index, (pv_mhash *)proof, proof_len);
+	pthread_rwlock_unlock(&a->tree_lock);
+	return st;
+}
+
+pv_status
+pv_audit_consistency(struct pv_audit *a, uint64_t from, uint64_t to,
+    unsigned char (*proof)[PV_AUDIT_HASH_BYTES], size_t *proof_len)
+{
+	pv_status st;
+
+	pthread_rwlock_rdlock(&a->tree_lock);
+	if (!a->keep_index || to > a->size || from == 0 || from > to)
+		st = PV_EINVAL;
+	else
+		st = pv_merkle_consistency_proof((const pv_mhash *)a->leaves,
+		    (size_t)from, (size_t)to, (pv_mhash *)proof, proof_len);
+	pthread_rwlock_unlock(&a->tree_lock);
+	return st;
+}
+
+/* Reads entry seq's line (caller holds tree_lock). */
+static json_t *
+read_entry(struct pv_audit *a, uint64_t seq)
+{
+	off_t start = a->offsets[seq];
+	off_t stop = seq + 1 < a->size ? a->offsets[seq + 1] : a->end;
+	size_t len = (size_t)(stop - start);
+	char buf[LINE_MAX_BYTES + 1];
+
+	if (len == 0 || len > LINE_MAX_BYTES ||
+	    pread(a->fd, buf, len, start) != (ssize_t)len)
+		return NULL;
+	buf[len - 1] = '\0';	/* the newline */
+	return json_loads(buf, 0, NULL);
+}
+
+pv_status
+pv_audit_for_patient(struct pv_audit *a, const char *patient,
+    bool (*cb)(void *arg, json_t *entry), void *arg)
+{
+	struct pindex *pi;
+	pv_status st = PV_OK;
+	size_t i;
+
+	pthread_rwlock_rdlock(&a->tree_lock);
+	if (!a->keep_index) {
+		pthread_rwlock_unlock(&a->tree_lock);
+		return PV_EINVAL;
+	}
+	pi = pidx_find(a, patient, false);
+	for (i = 0; pi != NULL && i < pi->n; i++) {
+		json_t *e = read_entry(a, pi->seqs[i]);
+		bool more;
+
+		if (e == NULL) {
+			st = PV_EIO;
+			break;
+		}
+		more = cb(arg, e);
+		json_decref(e);
+		if (!more)
+			break;
+	}
+	pthread_rwlock_unlock(&a->tree_lock);
+	return st;
+}
+
+void
+pv_audit_recent_nonces(struct pv_audit *a, int64_t since,
+    void (*cb)(void *arg, int64_t ts, const char *nonce), void *arg)
+{
+	size_t i;
+
+	pthread_rwlock_rdlock(&a->tree_lock);
+	for (i = 0; i < a->nonces_n; i++)
+		if (a->nonces[i].ts >= since)
+			cb(arg, a->nonces[i].ts, a->nonces[i].nonce);
+	pthread_rwlock_unlock(&a->tree_lock);
+}
