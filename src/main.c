@@ -2,6 +2,7 @@
  * main.c — the subcommand table, and nothing else.
  */
 #include "cli/cli.h"
+#include "fhir/fhir.h"
 
 #include <string.h>
 #include <sys/stat.h>
@@ -10,6 +11,8 @@ static const struct pv_cmd commands[] = {
 	{ "init", "create a new vault directory", cmd_init },
 	{ "serve", "run the HTTPS server on a vault", cmd_serve },
 	{ "user", "add, list, disable, change role of, unlock accounts", cmd_user },
+	{ "careteam", "add or remove care-team members", cmd_careteam },
+	{ "audit", "verify, export, checkpoint the audit trail", cmd_audit },
 };
 
 static void
@@ -30,6 +33,7 @@ main(int argc, char **argv)
 	size_t i;
 
 	umask(077);	/* every file a vault creates is private */
+	pv_fhir_json_init();	/* before any JSON exists */
 	if (argc < 2) {
 		usage(stderr);
 		return PV_EXIT_USAGE;

@@ -25,6 +25,8 @@ struct pv_cmd {
 int cmd_init(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_user(int argc, char **argv);
+int cmd_careteam(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
 
 /* True when argv holds -h or --help (prints usage and the caller exits 0). */
 bool pv_cli_wants_help(int argc, char **argv, const char *usage);
@@ -49,5 +51,13 @@ PV_MUST_CHECK pv_status pv_cli_open(const char *dir, struct pv_vault **out);
  * than bufsz - 1.
  */
 PV_MUST_CHECK pv_status pv_cli_read_line(char *buf, size_t bufsz);
+
+/*
+ * Records an admin action taken from the command line in the audit trail
+ * (actor 0, role "operator", source "local"). A failure to audit is
+ * reported on stderr: the action already happened, the operator must know.
+ */
+void pv_cli_audit(struct pv_vault *v, const char *action, const char *type,
+    const char *id, const char *patient, pv_status result);
 
 #endif

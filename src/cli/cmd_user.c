@@ -69,6 +69,7 @@ user_add(const char *dir, const char **o)
 	}
 	st = pv_account_create(v, o[O_NAME], o[O_ROLE], o[O_PATIENT], pw,
 	    &verdict, NULL);
+	pv_cli_audit(v, "user.add", NULL, NULL, o[O_PATIENT], st);
 	if (st == PV_EINVAL && verdict != PV_PW_OK)
 		fprintf(stderr, "phivault: %s\n", pv_password_verdict_text(verdict));
 	else if (st == PV_EEXISTS)
@@ -214,6 +215,7 @@ cmd_user(int argc, char **argv)
 	struct pv_vault *v;
 	size_t npos;
 	const char *sub;
+	pv_status st;
 	int rc;
 
 	if (argc < 2 || pv_cli_wants_help(argc, argv, usage_text))
@@ -240,16 +242,24 @@ cmd_user(int argc, char **argv)
 	}
 	if (pv_cli_open(pos[0], &v) != PV_OK)
 		return PV_EXIT_FAIL;
-	if (strcmp(sub, "disable") == 0)
-		rc = report(pv_account_disable(v, o[O_NAME]),
-		    "account disabled; its sessions are revoked");
-	else if (strcmp(sub, "role") == 0)
-		rc = report(pv_account_set_role(v, o[O_NAME], o[O_ROLE]),
-		    "role changed; the account's sessions are revoked");
-	else if (strcmp(sub, "unlock") == 0)
-		rc = report(unlock(v, o[O_NAME]), "account unlocked");
-	else
+	if (strcmp(sub, "disable") == 0) {
+		st = pv_account_disable(v, o[O_NAME]);
+		pv_cli_audit(v, "user.disable", NULL, NULL, NULL, st);
+		rc = report(st, "account disabled; its sessions are revoked");
+	} else if (strcmp(sub, "role") == 0) {
+		st = pv_account_set_role(v, o[O_NAME], o[O_ROLE]);
+		pv_cli_audit(v, "user.role", NULL, NULL, NULL, st);
+		rc = report(st, "role changed; the account's sessions are "
+		    "revoked");
+	} else if (strcmp(sub, "unlock") == 0) {
+		st = unlock(v, o[O_NAME]);
+		pv_cli_audit(v, "user.unlock", NULL, NULL, NULL, st);
+		rc = report(st, "account unlocked");
+	} else {
 		rc = user_mfa(v, o[O_NAME]);
+		pv_cli_audit(v, "user.mfa", NULL, NULL, NULL,
+		    rc == PV_EXIT_OK ? PV_OK : PV_EINVAL);
+	}
 	pv_vault_close(v);
 	return rc;
 }

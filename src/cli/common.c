@@ -2,6 +2,7 @@
  * common.c — argument parsing and stdin handling shared by subcommands.
  */
 #include "cli/cli.h"
+#include "audit/audit.h"
 
 #include <string.h>
 #include <unistd.h>
@@ -102,4 +103,32 @@ pv_cli_read_line(char *buf, size_t bufsz)
 		n--;
 	buf[n] = '\0';
 	return n == 0 ? PV_EINVAL : PV_OK;
+}
+
+void
+pv_cli_audit(struct pv_vault *v, const char *action, const char *type,
+    const char *id, const char *patient, pv_status result)
+{
+	struct pv_audit_opts ao = { v->dir, v->sign_sk, v->sign_pk,
+		v->sign_key_id, false };
+	struct pv_audit_event ev;
+	struct pv_audit *a = NULL;
+
+	memset(&ev, 0, sizeof(ev));
+	PV_IGNORE(pv_strlcpy(ev.role, "operator", sizeof(ev.role)));
+	PV_IGNORE(pv_strlcpy(ev.action, action, sizeof(ev.action)));
+	if (type != NULL)
+		PV_IGNORE(pv_strlcpy(ev.type, type, sizeof(ev.type)));
+	if (id != NULL)
+		PV_IGNORE(pv_strlcpy(ev.id, id, sizeof(ev.id)));
+	if (patient != NULL)
+		PV_IGNORE(pv_strlcpy(ev.patient, patient, sizeof(ev.patient)));
+	PV_IGNORE(pv_strlcpy(ev.src, "local", sizeof(ev.src)));
+	pv_random_id(ev.rid);
+	ev.outcome = result == PV_OK ? "allowed" : "failed";
+	ev.reason = result == PV_OK ? "cli" : pv_status_name(result);
+	if (pv_audit_open(&ao, &a) != PV_OK || pv_audit_append(a, &ev) != PV_OK)
+		fprintf(stderr, "phivault: WARNING: could not write the audit "
+		    "entry for this action\n");
+	pv_audit_close(a);
 }

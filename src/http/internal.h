@@ -18,8 +18,11 @@
 #define PV_HTTP_INTERNAL_H
 
 #include "http/http.h"
+#include "alert/alert.h"
 #include "audit/audit.h"
 #include "auth/auth.h"
+#include "authz/authz.h"
+#include "fhir/fhir.h"
 #include "common/log.h"
 #include "common/workq.h"
 #include "common/metrics.h"
@@ -78,6 +81,9 @@ struct pv_server {
 	_Atomic bool is_stopping;
 	struct pv_workq *hashq;		/* Argon2id work, off HTTP threads */
 	struct pv_audit *audit;
+	struct pv_alerts *alerts;
+	struct pv_policy policy;
+	json_t *capability;		/* CapabilityStatement, built once */
 	struct pv_iplock *iplock;	/* per-address login failures */
 	char *tls_cert;			/* PEM, freed at stop */
 	char *tls_key;			/* PEM, wiped and freed at stop */
@@ -209,5 +215,32 @@ void route_auth_session_delete(struct pv_req *r);
 void route_auth_mfa_enroll(struct pv_req *r);
 void route_auth_mfa_confirm(struct pv_req *r);
 void route_auth_password(struct pv_req *r);
+void route_fhir_metadata(struct pv_req *r);
+void route_fhir_read(struct pv_req *r);
+void route_fhir_vread(struct pv_req *r);
+void route_fhir_create(struct pv_req *r);
+void route_fhir_update(struct pv_req *r);
+void route_fhir_delete(struct pv_req *r);
+void route_fhir_history(struct pv_req *r);
+void route_fhir_search(struct pv_req *r);
+void route_fhir_compartment(struct pv_req *r);
+void route_fhir_break_glass(struct pv_req *r);
+void route_fhir_audit_events(struct pv_req *r);
+void route_audit_checkpoint(struct pv_req *r);
+void route_audit_inclusion(struct pv_req *r);
+void route_audit_consistency(struct pv_req *r);
+void route_admin_careteam_add(struct pv_req *r);
+void route_admin_careteam_remove(struct pv_req *r);
+
+/* ---- shared by the FHIR handlers (route_fhir.c) ---- */
+
+/* The decision for r's principal; on deny sets a 403 and the audit
+ * outcome and returns false. *grant gets the break-glass grant relied on. */
+bool pv_http_authorize(struct pv_req *r, pv_action action, const char *type,
+    const char *patient, pv_data_class cls, int64_t *grant);
+/* Built once at start-up into srv->capability. */
+json_t *pv_http_capability_statement(void);
+/* "https://host" from the Host header (validated), for Bundle links. */
+void pv_http_base(struct pv_req *r, char *out, size_t outsz);
 
 #endif

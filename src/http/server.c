@@ -541,6 +541,24 @@ pv_server_start(struct pv_vault *v, const char *listen, struct pv_server **out,
 			return st;
 		}
 	}
+	if (cfg->policy_file[0] != '\0') {
+		char perr[200];
+
+		if (pv_policy_load(&srv->policy, cfg->policy_file, perr,
+		    sizeof(perr)) != PV_OK) {
+			PV_IGNORE(pv_strlcpy(err, perr, errsz));
+			pv_server_stop(srv);
+			return PV_EINVAL;
+		}
+	} else {
+		pv_policy_defaults(&srv->policy);
+	}
+	if (pv_alerts_open(v->dir, cfg, &srv->alerts) != PV_OK) {
+		PV_IGNORE(pv_strlcpy(err, "cannot open the alert sinks", errsz));
+		pv_server_stop(srv);
+		return PV_EIO;
+	}
+	srv->capability = pv_http_capability_statement();
 	/* Compute the dummy hash now, not during the first login. */
 	(void)pv_password_dummy_hash(cfg);
 	pv_router_register_metrics();
@@ -607,6 +625,8 @@ pv_server_stop(struct pv_server *srv)
 	pv_workq_stop(srv->hashq);
 	pv_iplock_free(srv->iplock);
 	pv_audit_close(srv->audit);	/* drains, signs a final checkpoint */
+	pv_alerts_close(srv->alerts);
+	json_decref(srv->capability);
 	free(srv->tls_cert);
 	if (srv->tls_key != NULL) {
 		sodium_memzero(srv->tls_key, srv->tls_key_len);

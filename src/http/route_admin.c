@@ -1,0 +1,60 @@
+/*
+ * route_admin.c — admin endpoints: care-team membership.
+ *
+ * Same functions as `phivault careteam add|remove`; allowed to the admin
+ * role by the policy (PV_ACT_ADMIN), audited like every admin change.
+ */
+#include "http/internal.h"
+
+#include <string.h>
+
+static void
+careteam(struct pv_req *r, bool add)
+{
+	const char *user, *patient;
+	json_t *in;
+	pv_status st;
+
+	if ((in = pv_req_json_object(r)) == NULL)
+		return;
+	user = pv_json_str(in, "user", PV_USERNAME_MAX);
+	patient = pv_json_str(in, "patient", PV_PATIENT_ID_MAX);
+	pv_req_audit_subject(r, "CareTeam", NULL, patient);
+	if (user == NULL || patient == NULL) {
+		json_decref(in);
+		pv_reply_error(r, 400, "invalid",
+		    "send {\"user\": NAME, \"patient\": ID}");
+		return;
+	}
+	if (!pv_http_authorize(r, PV_ACT_ADMIN, "CareTeam", NULL,
+	    PV_CLASS_NORMAL, NULL)) {
+		json_decref(in);
+		return;
+	}
+	st = add ? pv_careteam_add(r->srv->vault, user, patient) :
+	    pv_careteam_remove(r->srv->vault, user, patient);
+	json_decref(in);
+	if (st == PV_ENOTFOUND)
+		pv_reply_error(r, 404, "not-found", add ? "no such user" :
+		    "no such user or membership");
+	else if (st == PV_EINVAL)
+		pv_reply_error(r, 422, "processing", "care teams take clinicians, "
+		    "nurses and service clients, and a valid patient id");
+	else if (st != PV_OK)
+		pv_reply_error(r, 500, "exception", "care team change failed");
+	else
+		pv_reply_json(r, 200, json_pack("{s:s}", "status", add ?
+		    "added" : "removed"));
+}
+
+void
+route_admin_careteam_add(struct pv_req *r)
+{
+	careteam(r, true);
+}
+
+void
+route_admin_careteam_remove(struct pv_req *r)
+{
+	careteam(r, false);
+}

@@ -1,0 +1,182 @@
+/*
+ * route_audit.c — GET /audit/checkpoint, /audit/proof/inclusion,
+ * /audit/proof/consistency, and GET /fhir/AuditEvent?patient=.
+ *
+ * Checkpoints and proofs expose no PHI (hashes, sizes, a signature) and
+ * are what lets a client or an auditor hold the vault to its log: any
+ * authenticated principal may fetch them. Proofs cost O(n) hashing, so
+ * they are bounded by the rate limiter like any request.
+ *
+ * AuditEvent: who accessed a patient's data, when and why, as FHIR
+ * AuditEvent resources. Allowed (policy) for the patient themself and for
+ * auditors; agent.who names the actor's username, resolved at read time
+ * (the log itself stores only account ids). A break-glass reason is
+ * decrypted from the grant, under the patient's key.
+ */
+#include "http/internal.h"
+#include "lifecycle/lifecycle.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static bool
+query_u64(struct pv_req *r, const char *name, uint64_t *out)
+{
+	const char *v = pv_req_query(r, name);
+	char *end;
+
+	if (v == NULL || *v == '\0' || *v == '-')
+		return false;
+	errno = 0;
+	*out = strtoull(v, &end, 10);
+	return errno == 0 && *end == '\0';
+}
+
+void
+route_audit_checkpoint(struct pv_req *r)
+{
+	struct pv_checkpoint c;
+
+	if (pv_audit_checkpoint(r->srv->audit, &c) != PV_OK) {
+		pv_reply_error(r, 500, "exception", "cannot sign a checkpoint");
+		return;
+	}
+	pv_reply_json(r, 200, pv_checkpoint_json(&c));
+}
+
+static void
+reply_proof(struct pv_req *r, pv_status st,
+    unsigned char (*proof)[PV_AUDIT_HASH_BYTES], size_t n, json_t *extra)
+{
+	json_t *arr;
+	size_t i;
+
+	if (st != PV_OK) {
+		json_decref(extra);
+		pv_reply_error(r, 400, "invalid", "indexes out of range for the "
+		    "log (see GET /audit/checkpoint for its size)");
+		return;
+	}
+	arr = json_array();
+	for (i = 0; i < n; i++) {
+		char b64[64];
+
+		if (pv_b64_encode(proof[i], PV_AUDIT_HASH_BYTES, b64,
+		    sizeof(b64)) == PV_OK)
+			json_array_append_new(arr, json_string(b64));
+	}
+	json_object_set_new(extra, "proof", arr);
+	pv_reply_json(r, 200, extra);
+}
+
+void
+route_audit_inclusion(struct pv_req *r)
+{
+	unsigned char proof[PV_AUDIT_MAX_PROOF][PV_AUDIT_HASH_BYTES];
+	uint64_t index, size;
+	size_t n = 0;
+	pv_status st;
+
+	if (!query_u64(r, "index", &index) || !query_u64(r, "size", &size)) {
+		pv_reply_error(r, 400, "invalid", "send ?index=N&size=M");
+		return;
+	}
+	st = pv_audit_inclusion(r->srv->audit, index, size, proof, &n);
+	reply_proof(r, st, proof, n, json_pack("{s:I, s:I}", "index",
+	    (json_int_t)index, "size", (json_int_t)size));
+}
+
+void
+route_audit_consistency(struct pv_req *r)
+{
+	unsigned char proof[PV_AUDIT_MAX_PROOF][PV_AUDIT_HASH_BYTES];
+	uint64_t from, to;
+	size_t n = 0;
+	pv_status st;
+
+	if (!query_u64(r, "from", &from) || !query_u64(r, "to", &to)) {
+		pv_reply_error(r, 400, "invalid", "send ?from=A&to=B");
+		return;
+	}
+	st = pv_audit_consistency(r->srv->audit, from, to, proof, &n);
+	reply_proof(r, st, proof, n, json_pack("{s:I, s:I}", "from",
+	    (json_int_t)from, "to", (json_int_t)to));
+}
+
+/* ---- AuditEvent ---------------------------------------------------------------- */
+
+struct ae_ctx {
+	struct pv_req *r;
+	json_t *entries;
+	int64_t skip, count, seen;
+	bool has_more;
+	struct pv_auditevent_cache cache;
+};
+
+static bool
+add_event(void *arg, json_t *e)
+{
+	struct ae_ctx *c = arg;
+	json_t *ev;
+
+	c->seen++;
+	if (c->seen <= c->skip)
+		return true;
+	if (c->seen > c->skip + c->count) {
+		c->has_more = true;
+		return false;
+	}
+	ev = pv_auditevent_from_entry(c->r->srv->vault, &c->cache, e);
+	if (ev != NULL)
+		json_array_append_new(c->entries, json_pack("{s:o, s:{s:s}}",
+		    "resource", ev, "search", "mode", "match"));
+	return true;
+}
+
+void
+route_fhir_audit_events(struct pv_req *r)
+{
+	struct ae_ctx c;
+	const char *pid = pv_req_query(r, "patient");
+	const char *cs = pv_req_query(r, "_count"), *os = pv_req_query(r,
+	    "_offset");
+	char bid[PV_ID_HEX_LEN + 1];
+	json_t *out;
+
+	memset(&c, 0, sizeof(c));
+	c.r = r;
+	c.count = PV_FHIR_PAGE_DEFAULT * 2;
+	if (pid != NULL && strncmp(pid, "Patient/", 8) == 0)
+		pid += 8;
+	pv_req_audit_subject(r, "AuditEvent", NULL, pid);
+	if (pid == NULL || !pv_fhir_id_is_valid(pid)) {
+		pv_reply_error(r, 400, "invalid",
+		    "send ?patient={id}: whose access log to show");
+		return;
+	}
+	if (cs != NULL) {
+		c.count = strtoll(cs, NULL, 10);
+		if (c.count < 1 || c.count > PV_FHIR_PAGE_MAX * 5)
+			c.count = PV_FHIR_PAGE_DEFAULT * 2;
+	}
+	if (os != NULL && (c.skip = strtoll(os, NULL, 10)) < 0)
+		c.skip = 0;
+	if (!pv_http_authorize(r, PV_ACT_SEARCH, "AuditEvent", pid,
+	    PV_CLASS_NORMAL, NULL))
+		return;
+	c.entries = json_array();
+	if (pv_audit_for_patient(r->srv->audit, pid, add_event, &c) != PV_OK) {
+		json_decref(c.entries);
+		pv_reply_error(r, 500, "exception", "cannot read the audit trail");
+		return;
+	}
+	out = json_pack("{s:s, s:s, s:o}", "resourceType", "Bundle", "type",
+	    "searchset", "entry", c.entries);
+	pv_random_id(bid);
+	json_object_set_new(out, "id", json_string(bid));
+	if (c.has_more)
+		json_object_set_new(out, "link", json_pack("[{s:s, s:s}]",
+		    "relation", "next", "url", "?_offset=more"));
+	pv_reply_json(r, 200, out);
+}

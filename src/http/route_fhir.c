@@ -1,0 +1,845 @@
+/*
+ * route_fhir.c — the FHIR REST endpoints: read, vread, create, update,
+ * delete, history, compartment search, break-glass, metadata.
+ *
+ * Every handler has the same shape: parse and validate the request, find
+ * the patient the resource belongs to (from the stored row, never from
+ * the client, except for a create), ask pv_authz_decide, run the record
+ * operation (one transaction), note the subject and reason for the audit
+ * entry, reply. The response is released only after the audit entry is
+ * durable (server.c). Errors never echo stored data or internals.
+ */
+#include "http/internal.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FILTERS_MAX 16
+
+/* ---- helpers ---------------------------------------------------------------- */
+
+bool
+pv_http_authorize(struct pv_req *r, pv_action action, const char *type,
+    const char *patient, pv_data_class cls, int64_t *grant)
+{
+	struct pv_authz_request rq = { &r->who, action, type, patient, cls,
+		pv_now() };
+	struct pv_authz_decision d;
+
+	pv_authz_decide(&r->srv->policy, r->srv->vault, &rq, &d);
+	if (grant != NULL)
+		*grant = d.grant_id;
+	if (d.grant_id > 0)
+		r->ev.grant = d.grant_id;
+	if (!d.is_allowed) {
+		pv_metric_inc(PV_M_AUTHZ_DENIED);
+		pv_req_audit_outcome(r, "denied", d.reason);
+		pv_reply_error_detail(r, 403, "forbidden", d.reason,
+		    "you are not allowed to do this for this patient");
+		return false;
+	}
+	pv_req_audit_outcome(r, "allowed", d.reason);
+	return true;
+}
+
+void
+pv_http_base(struct pv_req *r, char *out, size_t outsz)
+{
+	const char *host = pv_req_header(r, MHD_HTTP_HEADER_HOST);
+	const char *p;
+
+	if (host != NULL && strlen(host) < 256) {
+		for (p = host; *p != '\0'; p++)
+			if (!isalnum((unsigned char)*p) && *p != '.' &&
+			    *p != '-' && *p != ':' && *p != '[' && *p != ']')
+				break;
+		if (*p == '\0' && pv_snprintf(out, outsz, "https://%s", host) ==
+		    PV_OK)
+			return;
+	}
+	PV_IGNORE(pv_snprintf(out, outsz, "https://127.0.0.1:%u",
+	    r->srv->port));
+}
+
+static bool
+need_type(struct pv_req *r, const char *type)
+{
+	if (pv_fhir_type_is_known(type))
+		return true;
+	pv_reply_error(r, 404, "not-supported",
+	    "unknown resource type (see GET /fhir/metadata)");
+	return false;
+}
+
+/* Maps a record-service status to the reply; true when it was an error. */
+static bool
+record_error(struct pv_req *r, pv_status st)
+{
+	switch (st) {
+	case PV_OK:
+		return false;
+	case PV_ENOTFOUND:
+		pv_reply_error(r, 404, "not-found", "no such resource");
+		break;
+	case PV_EGONE:
+		pv_reply_error_detail(r, 410, "deleted", "gone",
+		    "this resource was deleted or its patient's data erased");
+		break;
+	case PV_ECONFLICT:
+		pv_reply_error_detail(r, 412, "conflict", "version_conflict",
+		    "the resource changed: If-Match does not name the current "
+		    "version; read it again and retry");
+		break;
+	case PV_ECRYPTO:
+		/* Fail closed and say nothing about the row. */
+		pv_metric_inc(PV_M_DECRYPT_FAILURES);
+		pv_log(PV_LOG_ERROR, "integrity_failure", r->rid,
+		    (const char *)NULL);
+		pv_alert(r->srv->alerts, "decrypt_failure", "critical", r->rid,
+		    json_pack("{s:s, s:I}", "route", r->route->pattern,
+		    "actor", (json_int_t)r->who.user_id));
+		pv_reply_error(r, 500, "exception",
+		    "the record failed an integrity check");
+		break;
+	case PV_EBUSY:
+		r->retry_after = 1;
+		pv_reply_error(r, 503, "transient", "the store is busy; retry");
+		break;
+	default:
+		pv_log(PV_LOG_ERROR, "record_error", r->rid, "status",
+		    pv_status_name(st), (const char *)NULL);
+		pv_reply_error(r, 500, "exception", "the operation failed");
+		break;
+	}
+	pv_req_audit_outcome(r, st == PV_ECRYPTO ? "error" : "failed",
+	    pv_status_name(st));
+	return true;
+}
+
+static void
+set_etag(struct pv_req *r, const struct pv_record *rec)
+{
+	char etag[40], lm[40];
+	time_t t = (time_t)rec->updated_at;
+	struct tm tm;
+
+	PV_IGNORE(pv_snprintf(etag, sizeof(etag), "W/\"%lld\"",
+	    (long long)rec->version));
+	pv_reply_header(r, "ETag", etag);
+	gmtime_r(&t, &tm);
+	if (strftime(lm, sizeof(lm), "%a, %d %b %Y %H:%M:%S GMT", &tm) > 0)
+		pv_reply_header(r, "Last-Modified", lm);
+}
+
+/* Applies the role's field filters (data minimisation on read). */
+static void
+filter_for_role(struct pv_req *r, json_t *res, const char *type)
+{
+	const char *fields[FILTERS_MAX];
+	size_t n = pv_authz_filters(&r->srv->policy, r->who.role, type, fields,
+	    FILTERS_MAX);
+
+	pv_fhir_remove_fields(res, fields, n);
+}
+
+/* Checks the restricted class of an opened resource. */
+static bool
+may_see(struct pv_req *r, pv_action action, const struct pv_record *rec)
+{
+	if (rec->res == NULL || pv_fhir_classify(rec->res) == PV_FHIR_NORMAL)
+		return true;
+	return pv_http_authorize(r, action, rec->type, rec->patient,
+	    PV_CLASS_RESTRICTED, NULL);
+}
+
+/* W/"3", "3" or 3 -> 3; absent -> 0; malformed -> -1. */
+static int64_t
+if_match(struct pv_req *r)
+{
+	const char *h = pv_req_header(r, MHD_HTTP_HEADER_IF_MATCH);
+	char *end;
+	long long v;
+
+	if (h == NULL)
+		return 0;
+	if (strncmp(h, "W/", 2) == 0)
+		h += 2;
+	if (*h == '"')
+		h++;
+	errno = 0;
+	v = strtoll(h, &end, 10);
+	if (errno != 0 || end == h || v <= 0 || (*end != '"' && *end != '\0'))
+		return -1;
+	return v;
+}
+
+/* ---- read / vread ---------------------------------------------------------- */
+
+static void
+read_version(struct pv_req *r, int64_t version)
+{
+	const char *type = r->params[0], *id = r->params[1];
+	struct pv_record rec;
+	pv_status st;
+
+	if (!need_type(r, type))
+		return;
+	pv_req_audit_subject(r, type, id, NULL);
+	if (record_error(r, pv_record_meta(r->srv->vault, type, id, version,
+	    &rec)))
+		return;
+	pv_req_audit_subject(r, type, id, rec.patient);
+	if (!pv_http_authorize(r, PV_ACT_READ, type, rec.patient,
+	    PV_CLASS_NORMAL, NULL))
+		return;
+	st = pv_record_open(r->srv->vault, type, id, version, &rec);
+	if (record_error(r, st))
+		return;
+	if (rec.is_deleted) {
+		pv_reply_error_detail(r, 410, "deleted", "gone",
+		    "this resource was deleted");
+		pv_req_audit_outcome(r, "failed", "deleted");
+		return;
+	}
+	if (!may_see(r, PV_ACT_READ, &rec)) {
+		pv_record_clear(&rec);
+		return;
+	}
+	filter_for_role(r, rec.res, type);
+	set_etag(r, &rec);
+	pv_reply_json(r, 200, json_incref(rec.res));
+	pv_record_clear(&rec);
+}
+
+void
+route_fhir_read(struct pv_req *r)
+{
+	read_version(r, 0);
+}
+
+void
+route_fhir_vread(struct pv_req *r)
+{
+	char *end;
+	long long v = strtoll(r->params[2], &end, 10);
+
+	if (*end != '\0' || v <= 0) {
+		pv_reply_error(r, 400, "invalid", "the version id is a number");
+		return;
+	}
+	read_version(r, v);
+}
+
+/* ---- create ---------------------------------------------------------------- */
+
+/* 201 body: the resource, or an OperationOutcome of warnings when data
+ * minimisation dropped fields. */
+static void
+reply_created(struct pv_req *r, struct pv_record *rec,
+    char (*dropped)[PV_FHIR_FIELD_MAX], size_t ndropped)
+{
+	char loc[256];
+	json_t *oo, *issues;
+	size_t i;
+
+	PV_IGNORE(pv_snprintf(loc, sizeof(loc), "/fhir/%s/%s/_history/%lld",
+	    rec->type, rec->id, (long long)rec->version));
+	pv_reply_header(r, "Location", loc);
+	set_etag(r, rec);
+	if (ndropped == 0) {
+		filter_for_role(r, rec->res, rec->type);
+		pv_reply_json(r, 201, json_incref(rec->res));
+		return;
+	}
+	issues = json_array();
+	for (i = 0; i < ndropped; i++) {
+		char msg[200];
+
+		PV_IGNORE(pv_snprintf(msg, sizeof(msg), "%s was not stored "
+		    "(data minimisation policy)", dropped[i]));
+		json_array_append_new(issues, json_pack("{s:s, s:s, s:s, s:[s]}",
+		    "severity", "warning", "code", "informational", "diagnostics",
+		    msg, "expression", dropped[i]));
+	}
+	oo = json_pack("{s:s, s:o}", "resourceType", "OperationOutcome",
+	    "issue", issues);
+	pv_reply_json(r, 201, oo);
+}
+
+void
+route_fhir_create(struct pv_req *r)
+{
+	const char *type = r->params[0], *why;
+	char patient[PV_PATIENT_ID_MAX + 1] = "";
+	char dropped[8][PV_FHIR_FIELD_MAX];
+	bool is_patient = strcmp(type, "Patient") == 0;
+	struct pv_record rec;
+	size_t ndropped;
+	json_t *res;
+	int64_t creator = 0;
+
+	if (!need_type(r, type))
+		return;
+	pv_req_audit_subject(r, type, NULL, NULL);
+	if ((res = pv_req_json_object(r)) == NULL)
+		return;
+	if (pv_fhir_check(res, type, patient, sizeof(patient), &why) != PV_OK) {
+		json_decref(res);
+		pv_reply_error(r, 400, "invalid", why);
+		return;
+	}
+	pv_req_audit_subject(r, type, NULL, is_patient ? NULL : patient);
+	if (!pv_http_authorize(r, PV_ACT_CREATE, type,
+	    is_patient ? NULL : patient,
+	    pv_fhir_classify(res) == PV_FHIR_RESTRICTED ? PV_CLASS_RESTRICTED :
+	    PV_CLASS_NORMAL, NULL)) {
+		json_decref(res);
+		return;
+	}
+	ndropped = pv_fhir_minimize(res, type, r->srv->vault->cfg.drop_fields,
+	    dropped, PV_ARRAY_LEN(dropped));
+	/* "A clinician who creates a Patient joins that patient's care
+	 * team" (SPEC.md); so does a service client. */
+	if (is_patient && (strcmp(r->who.role, "clinician") == 0 ||
+	    strcmp(r->who.role, "service") == 0))
+		creator = r->who.user_id;
+	if (record_error(r, pv_record_create(r->srv->vault, type, patient, res,
+	    creator, &rec))) {
+		if (r->status == 404)
+			pv_reply_error(r, 422, "processing",
+			    "the referenced patient does not exist");
+		json_decref(res);
+		return;
+	}
+	json_decref(res);
+	pv_req_audit_subject(r, type, rec.id, rec.patient);
+	reply_created(r, &rec, dropped, ndropped);
+	pv_record_clear(&rec);
+}
+
+/* ---- update / delete ------------------------------------------------------- */
+
+void
+route_fhir_update(struct pv_req *r)
+{
+	const char *type = r->params[0], *id = r->params[1], *why, *bid;
+	char patient[PV_PATIENT_ID_MAX + 1] = "";
+	char dropped[8][PV_FHIR_FIELD_MAX];
+	struct pv_record cur, rec;
+	pv_data_class cls;
+	size_t ndropped;
+	int64_t match = if_match(r);
+	json_t *res;
+
+	if (!need_type(r, type))
+		return;
+	pv_req_audit_subject(r, type, id, NULL);
+	if (match < 0) {
+		pv_reply_error(r, 400, "invalid",
+		    "If-Match must be an ETag such as W/\"3\"");
+		return;
+	}
+	if ((res = pv_req_json_object(r)) == NULL)
+		return;
+	bid = json_string_value(json_object_get(res, "id"));
+	if (pv_fhir_check(res, type, patient, sizeof(patient), &why) != PV_OK ||
+	    bid == NULL || strcmp(bid, id) != 0) {
+		json_decref(res);
+		pv_reply_error(r, 400, "invalid", bid == NULL || strcmp(bid,
+		    id) != 0 ? "the body's id must equal the id in the URL" :
+		    why);
+		return;
+	}
+	/* The stored row says whose data this is, not the body. */
+	if (record_error(r, pv_record_open(r->srv->vault, type, id, 0, &cur))) {
+		json_decref(res);
+		return;
+	}
+	pv_req_audit_subject(r, type, id, cur.patient);
+	cls = (cur.res != NULL && pv_fhir_classify(cur.res) ==
+	    PV_FHIR_RESTRICTED) || pv_fhir_classify(res) ==
+	    PV_FHIR_RESTRICTED ? PV_CLASS_RESTRICTED : PV_CLASS_NORMAL;
+	pv_record_clear(&cur);
+	if (!pv_http_authorize(r, PV_ACT_UPDATE, type, cur.patient, cls,
+	    NULL)) {
+		json_decref(res);
+		return;
+	}
+	if (pv_fhir_type_is_compartment(type) &&
+	    strcmp(patient, cur.patient) != 0) {
+		json_decref(res);
+		pv_reply_error(r, 422, "processing",
+		    "a resource cannot move to another patient");
+		return;
+	}
+	ndropped = pv_fhir_minimize(res, type, r->srv->vault->cfg.drop_fields,
+	    dropped, PV_ARRAY_LEN(dropped));
+	if (record_error(r, pv_record_update(r->srv->vault, type, id, match,
+	    res, &rec))) {
+		json_decref(res);
+		return;
+	}
+	json_decref(res);
+	set_etag(r, &rec);
+	if (ndropped > 0) {
+		reply_created(r, &rec, dropped, ndropped);
+		r->status = 200;
+	} else {
+		filter_for_role(r, rec.res, type);
+		pv_reply_json(r, 200, json_incref(rec.res));
+	}
+	pv_record_clear(&rec);
+}
+
+void
+route_fhir_delete(struct pv_req *r)
+{
+	const char *type = r->params[0], *id = r->params[1];
+	struct pv_record cur, rec;
+	pv_data_class cls;
+	int64_t match = if_match(r);
+	char *empty;
+
+	if (!need_type(r, type))
+		return;
+	pv_req_audit_subject(r, type, id, NULL);
+	if (match < 0) {
+		pv_reply_error(r, 400, "invalid",
+		    "If-Match must be an ETag such as W/\"3\"");
+		return;
+	}
+	if (record_error(r, pv_record_open(r->srv->vault, type, id, 0, &cur)))
+		return;
+	pv_req_audit_subject(r, type, id, cur.patient);
+	cls = cur.res != NULL && pv_fhir_classify(cur.res) ==
+	    PV_FHIR_RESTRICTED ? PV_CLASS_RESTRICTED : PV_CLASS_NORMAL;
+	pv_record_clear(&cur);
+	if (!pv_http_authorize(r, PV_ACT_DELETE, type, cur.patient, cls, NULL))
+		return;
+	if (record_error(r, pv_record_delete(r->srv->vault, type, id, match,
+	    &rec)))
+		return;
+	set_etag(r, &rec);
+	empty = strdup("");
+	pv_reply_raw(r, 204, NULL, empty, 0);
+}
+
+/* ---- bundles: history and search ------------------------------------------- */
+
+struct bundle_ctx {
+	struct pv_req *r;
+	json_t *entries;
+	char base[300];
+	bool is_history;
+	pv_status failure;
+	int64_t withheld;
+};
+
+static bool
+add_entry(void *arg, struct pv_record *rec, pv_status st)
+{
+	struct bundle_ctx *b = arg;
+	char url[512];
+	json_t *e;
+
+	if (st != PV_OK) {
+		b->failure = st;
+		return false;
+	}
+	if (rec->res != NULL && pv_fhir_classify(rec->res) ==
+	    PV_FHIR_RESTRICTED) {
+		struct pv_authz_request rq = { &b->r->who, PV_ACT_READ,
+			rec->type, rec->patient, PV_CLASS_RESTRICTED, pv_now() };
+		struct pv_authz_decision d;
+
+		pv_authz_decide(&b->r->srv->policy, b->r->srv->vault, &rq, &d);
+		if (!d.is_allowed) {
+			b->withheld++;	/* silently: not even a count leaks */
+			return true;
+		}
+	}
+	PV_IGNORE(pv_snprintf(url, sizeof(url), "%s/fhir/%s/%s", b->base,
+	    rec->type, rec->id));
+	e = json_pack("{s:s}", "fullUrl", url);
+	if (rec->res != NULL) {
+		filter_for_role(b->r, rec->res, rec->type);
+		json_object_set(e, "resource", rec->res);
+	}
+	if (b->is_history) {
+		char ts[32], v[24];
+
+		pv_iso8601(rec->updated_at, ts);
+		PV_IGNORE(pv_snprintf(v, sizeof(v), "W/\"%lld\"",
+		    (long long)rec->version));
+		json_object_set_new(e, "request", json_pack("{s:s, s:s}",
+		    "method", rec->is_deleted ? "DELETE" : rec->version == 1 ?
+		    "POST" : "PUT", "url", url + strlen(b->base) + 1));
+		json_object_set_new(e, "response", json_pack("{s:s, s:s}",
+		    "status", rec->is_deleted ? "204" : "200", "etag", v));
+		(void)ts;
+	} else {
+		json_object_set_new(e, "search", json_pack("{s:s}", "mode",
+		    "match"));
+	}
+	json_array_append_new(b->entries, e);
+	return true;
+}
+
+static json_t *
+bundle(const char *type, json_t *entries)
+{
+	char ts[32];
+
+	pv_iso8601(pv_now(), ts);
+	return json_pack("{s:s, s:s, s:s, s:{s:s}, s:o}", "resourceType",
+	    "Bundle", "type", type, "id", "", "meta", "lastUpdated", ts,
+	    "entry", entries);
+}
+
+void
+route_fhir_history(struct pv_req *r)
+{
+	const char *type = r->params[0], *id = r->params[1];
+	struct bundle_ctx b = { r, json_array(), "", true, PV_OK, 0 };
+	struct pv_record meta;
+	char bid[PV_ID_HEX_LEN + 1];
+	json_t *out;
+
+	if (!need_type(r, type)) {
+		json_decref(b.entries);
+		return;
+	}
+	pv_req_audit_subject(r, type, id, NULL);
+	if (record_error(r, pv_record_meta(r->srv->vault, type, id, 0, &meta)) ||
+	    (pv_req_audit_subject(r, type, id, meta.patient),
+	    !pv_http_authorize(r, PV_ACT_READ, type, meta.patient,
+	    PV_CLASS_NORMAL, NULL))) {
+		json_decref(b.entries);
+		return;
+	}
+	pv_http_base(r, b.base, sizeof(b.base));
+	if (record_error(r, pv_record_history(r->srv->vault, type, id,
+	    add_entry, &b)) || record_error(r, b.failure)) {
+		json_decref(b.entries);
+		return;
+	}
+	out = bundle("history", b.entries);
+	pv_random_id(bid);
+	json_object_set_new(out, "id", json_string(bid));
+	json_object_set_new(out, "total", json_integer(
+	    (json_int_t)json_array_size(json_object_get(out, "entry"))));
+	pv_reply_json(r, 200, out);
+}
+
+/* _count and _offset, bounded. */
+static bool
+paging(struct pv_req *r, int64_t *count, int64_t *offset)
+{
+	const char *c = pv_req_query(r, "_count");
+	const char *o = pv_req_query(r, "_offset");
+	char *end;
+
+	*count = PV_FHIR_PAGE_DEFAULT;
+	*offset = 0;
+	if (c != NULL) {
+		errno = 0;
+		*count = strtoll(c, &end, 10);
+		if (errno != 0 || *end != '\0' || *count < 1 ||
+		    *count > PV_FHIR_PAGE_MAX) {
+			pv_reply_error(r, 400, "invalid",
+			    "_count must be between 1 and 200");
+			return false;
+		}
+	}
+	if (o != NULL) {
+		errno = 0;
+		*offset = strtoll(o, &end, 10);
+		if (errno != 0 || *end != '\0' || *offset < 0 ||
+		    *offset > 100000000) {
+			pv_reply_error(r, 400, "invalid",
+			    "_offset must be a non-negative number");
+			return false;
+		}
+	}
+	return true;
+}
+
+static void
+add_link(json_t *links, const char *rel, const char *base, const char *path,
+    const char *param, const char *pid, int64_t count, int64_t offset)
+{
+	char url[700];
+
+	if (pv_snprintf(url, sizeof(url), "%s%s?%s%s%s_count=%lld&_offset=%lld",
+	    base, path, param, pid, param[0] ? "&" : "", (long long)count,
+	    (long long)offset) == PV_OK)
+		json_array_append_new(links, json_pack("{s:s, s:s}", "relation",
+		    rel, "url", url));
+}
+
+/* The compartment search itself; type NULL would mean every type. */
+static void
+compartment_search(struct pv_req *r, const char *type, const char *pid,
+    const char *path, const char *param)
+{
+	struct bundle_ctx b = { r, json_array(), "", false, PV_OK, 0 };
+	int64_t count, offset;
+	bool more = false;
+	json_t *out, *links;
+	char bid[PV_ID_HEX_LEN + 1];
+
+	pv_req_audit_subject(r, type, NULL, pid);
+	if (!paging(r, &count, &offset) ||
+	    !pv_http_authorize(r, PV_ACT_SEARCH, type, pid, PV_CLASS_NORMAL,
+	    NULL)) {
+		json_decref(b.entries);
+		return;
+	}
+	pv_http_base(r, b.base, sizeof(b.base));
+	if (strcmp(type, "Patient") == 0) {
+		/* A Patient's compartment of type Patient is the Patient. */
+		struct pv_record rec;
+		pv_status st = pv_record_open(r->srv->vault, "Patient", pid, 0,
+		    &rec);
+
+		if (st == PV_OK && !rec.is_deleted && offset == 0)
+			add_entry(&b, &rec, PV_OK);
+		else if (st != PV_OK && st != PV_ENOTFOUND)
+			b.failure = st;
+		pv_record_clear(&rec);
+	} else if (record_error(r, pv_record_search(r->srv->vault, pid, type,
+	    count, offset, add_entry, &b, &more))) {
+		json_decref(b.entries);
+		return;
+	}
+	if (record_error(r, b.failure)) {
+		json_decref(b.entries);
+		return;
+	}
+	out = bundle("searchset", b.entries);
+	pv_random_id(bid);
+	json_object_set_new(out, "id", json_string(bid));
+	links = json_array();
+	add_link(links, "self", b.base, path, param, pid, count, offset);
+	if (more)
+		add_link(links, "next", b.base, path, param, pid, count,
+		    offset + count);
+	if (offset > 0)
+		add_link(links, "previous", b.base, path, param, pid, count,
+		    offset > count ? offset - count : 0);
+	json_object_set_new(out, "link", links);
+	pv_reply_json(r, 200, out);
+}
+
+/* Patient?identifier=system|value: the blind index. */
+static bool
+add_patient_match(void *arg, struct pv_record *rec, pv_status st)
+{
+	struct bundle_ctx *b = arg;
+	struct pv_authz_request rq = { &b->r->who, PV_ACT_SEARCH, "Patient",
+		rec->patient, PV_CLASS_NORMAL, pv_now() };
+	struct pv_authz_decision d;
+
+	if (st != PV_OK) {
+		b->failure = st;
+		return false;
+	}
+	pv_authz_decide(&b->r->srv->policy, b->r->srv->vault, &rq, &d);
+	if (!d.is_allowed)
+		return true;	/* only patients this caller may see */
+	return add_entry(arg, rec, st);
+}
+
+static void
+identifier_search(struct pv_req *r, const char *token)
+{
+	struct bundle_ctx b = { r, json_array(), "", false, PV_OK, 0 };
+	char bid[PV_ID_HEX_LEN + 1];
+	json_t *out;
+
+	pv_req_audit_subject(r, "Patient", NULL, NULL);
+	pv_http_base(r, b.base, sizeof(b.base));
+	if (strlen(token) > 256 || !pv_utf8_is_valid(token, strlen(token))) {
+		json_decref(b.entries);
+		pv_reply_error(r, 400, "invalid", "identifier is too long");
+		return;
+	}
+	if (record_error(r, pv_record_find_identifier(r->srv->vault, token,
+	    add_patient_match, &b)) || record_error(r, b.failure)) {
+		json_decref(b.entries);
+		return;
+	}
+	pv_req_audit_outcome(r, "allowed", json_array_size(b.entries) > 0 ?
+	    "identifier_match" : "identifier_no_match");
+	out = bundle("searchset", b.entries);
+	pv_random_id(bid);
+	json_object_set_new(out, "id", json_string(bid));
+	pv_reply_json(r, 200, out);
+}
+
+/* patient=X, patient=Patient/X, subject=Patient/X */
+static const char *
+patient_param(struct pv_req *r)
+{
+	const char *p = pv_req_query(r, "patient");
+
+	if (p == NULL) {
+		p = pv_req_query(r, "subject");
+		if (p != NULL && strncmp(p, "Patient/", 8) != 0)
+			return "";
+	}
+	if (p != NULL && strncmp(p, "Patient/", 8) == 0)
+		p += 8;
+	return p;
+}
+
+void
+route_fhir_search(struct pv_req *r)
+{
+	const char *type = r->params[0], *pid, *ident;
+	char path[80];
+
+	if (strcmp(type, "AuditEvent") == 0) {
+		route_fhir_audit_events(r);
+		return;
+	}
+	if (!need_type(r, type))
+		return;
+	pv_req_audit_subject(r, type, NULL, NULL);
+	ident = pv_req_query(r, "identifier");
+	if (strcmp(type, "Patient") == 0 && ident != NULL) {
+		identifier_search(r, ident);
+		return;
+	}
+	pid = patient_param(r);
+	if (pid == NULL || !pv_fhir_id_is_valid(pid)) {
+		pv_reply_error(r, 400, "invalid",
+		    "search a patient's compartment: ?patient={id} (or, for "
+		    "Patient, ?identifier=system|value)");
+		return;
+	}
+	PV_IGNORE(pv_snprintf(path, sizeof(path), "/fhir/%s", type));
+	compartment_search(r, type, pid, path, "patient=");
+}
+
+void
+route_fhir_compartment(struct pv_req *r)
+{
+	const char *pid = r->params[0], *type = r->params[1];
+	char path[200];
+
+	if (!need_type(r, type))
+		return;
+	if (!pv_fhir_id_is_valid(pid)) {
+		pv_reply_error(r, 400, "invalid", "invalid patient id");
+		return;
+	}
+	PV_IGNORE(pv_snprintf(path, sizeof(path), "/fhir/Patient/%s/%s", pid,
+	    type));
+	compartment_search(r, type, pid, path, "");
+}
+
+/* ---- break-glass ------------------------------------------------------------- */
+
+void
+route_fhir_break_glass(struct pv_req *r)
+{
+	const char *pid = r->params[0], *reason;
+	struct pv_record meta;
+	struct pv_grant g;
+	char ts[32];
+	json_t *in;
+	pv_status st;
+
+	pv_req_audit_subject(r, "Patient", pid, pid);
+	if ((in = pv_req_json_object(r)) == NULL)
+		return;
+	reason = pv_json_str(in, "reason", PV_BREAK_GLASS_REASON_MAX * 4);
+	if (reason == NULL || strspn(reason, " \t\r\n") == strlen(reason)) {
+		json_decref(in);
+		pv_req_audit_outcome(r, "failed", "no_reason");
+		pv_reply_error_detail(r, 400, "required", "reason_required",
+		    "break-glass needs a non-empty \"reason\"");
+		return;
+	}
+	if (record_error(r, pv_record_meta(r->srv->vault, "Patient", pid, 0,
+	    &meta)) || !pv_http_authorize(r, PV_ACT_BREAK_GLASS, "Patient", pid,
+	    PV_CLASS_NORMAL, NULL)) {
+		json_decref(in);
+		return;
+	}
+	st = pv_breakglass_open(r->srv->vault, &r->who, pid, reason, &g);
+	json_decref(in);
+	if (st == PV_EINVAL) {
+		pv_reply_error(r, 400, "invalid",
+		    "reason must be 1-500 characters of text");
+		return;
+	}
+	if (record_error(r, st))
+		return;
+	r->ev.grant = g.id;
+	pv_req_audit_outcome(r, "allowed", "break_glass_opened");
+	pv_metric_inc(PV_M_BREAK_GLASS);
+	pv_alert(r->srv->alerts, "break_glass", "high", r->rid,
+	    json_pack("{s:I, s:I, s:I}", "actor", (json_int_t)r->who.user_id,
+	    "grant", (json_int_t)g.id, "expires_at", (json_int_t)g.expires_at));
+	pv_iso8601(g.expires_at, ts);
+	pv_reply_json(r, 201, json_pack("{s:I, s:s, s:s}", "grant",
+	    (json_int_t)g.id, "patient", pid, "expires_at", ts));
+}
+
+/* ---- metadata ---------------------------------------------------------------- */
+
+json_t *
+pv_http_capability_statement(void)
+{
+	static const char *const interactions[] = { "read", "vread", "update",
+		"delete", "history-instance", "create", "search-type" };
+	json_t *resources = json_array(), *security, *rest;
+	size_t i, k;
+	char ts[32];
+
+	for (i = 0; pv_fhir_types[i] != NULL; i++) {
+		json_t *inter = json_array(), *params = json_array();
+
+		for (k = 0; k < PV_ARRAY_LEN(interactions); k++)
+			json_array_append_new(inter, json_pack("{s:s}", "code",
+			    interactions[k]));
+		if (strcmp(pv_fhir_types[i], "Patient") == 0)
+			json_array_append_new(params, json_pack("{s:s, s:s}",
+			    "name", "identifier", "type", "token"));
+		json_array_append_new(params, json_pack("{s:s, s:s}", "name",
+		    "patient", "type", "reference"));
+		json_array_append_new(params, json_pack("{s:s, s:s}", "name",
+		    "_count", "type", "number"));
+		json_array_append_new(resources, json_pack(
+		    "{s:s, s:o, s:s, s:b, s:o}", "type", pv_fhir_types[i],
+		    "interaction", inter, "versioning", "versioned",
+		    "readHistory", 1, "searchParam", params));
+	}
+	json_array_append_new(resources, json_pack(
+	    "{s:s, s:[{s:s}], s:[{s:s, s:s}]}", "type", "AuditEvent",
+	    "interaction", "code", "search-type", "searchParam", "name",
+	    "patient", "type", "reference"));
+	security = json_pack("{s:[{s:[{s:s, s:s}]}], s:s}", "service", "coding",
+	    "system",
+	    "http://terminology.hl7.org/CodeSystem/restful-security-service",
+	    "code", "OAuth", "description",
+	    "Bearer session tokens (POST /auth/login, TOTP MFA) or RFC 9421 "
+	    "HTTP Message Signatures (Ed25519) for service clients");
+	rest = json_pack("{s:s, s:o, s:o}", "mode", "server", "security",
+	    security, "resource", resources);
+	pv_iso8601(pv_now(), ts);
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:{s:s, s:s}, s:[s], s:[o]}",
+	    "resourceType", "CapabilityStatement", "status", "active", "date",
+	    ts, "kind", "instance", "fhirVersion", "4.0.1", "software", "name",
+	    "phivault", "version", "0.1.0", "format", "json", "rest", rest);
+}
+
+void
+route_fhir_metadata(struct pv_req *r)
+{
+	pv_reply_json(r, 200, json_incref(r->srv->capability));
+}
