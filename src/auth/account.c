@@ -92,10 +92,13 @@ pv_account_create(struct pv_vault *v, const char *name, const char *role,
 	return st;
 }
 
-/* Applies change() to the named account and drops its sessions, atomically. */
+/*
+ * Applies change() to the account (by name, or by id when name is NULL)
+ * and drops its sessions, atomically.
+ */
 static pv_status
-update_and_revoke(struct pv_vault *v, const char *name,
-    void (*change)(struct pv_user *, const void *), const void *arg)
+update_and_revoke(struct pv_vault *v, const char *name, int64_t id,
+    pv_status (*change)(struct pv_user *, const void *), const void *arg)
 {
 	struct pv_store *s = v->store;
 	struct pv_user u;
@@ -103,9 +106,12 @@ update_and_revoke(struct pv_vault *v, const char *name,
 
 	if ((st = s->ops->begin(s)) != PV_OK)
 		return st;
-	if ((st = s->ops->user_get_by_name(s, name, &u)) != PV_OK)
+	st = name != NULL ? s->ops->user_get_by_name(s, name, &u) :
+	    s->ops->user_get_by_id(s, id, &u);
+	if (st != PV_OK)
 		goto fail;
-	change(&u, arg);
+	if ((st = change(&u, arg)) != PV_OK)
+		goto fail;
 	u.authz_epoch++;
 	if ((st = s->ops->user_update(s, &u)) != PV_OK ||
 	    (st = s->ops->session_delete_all(s, u.id, NULL)) != PV_OK)
@@ -116,23 +122,84 @@ fail:
 	return st;
 }
 
-static void
+static pv_status
 set_disabled(struct pv_user *u, const void *arg)
 {
 	(void)arg;
 	u->is_active = false;
+	return PV_OK;
 }
 
-static void
+static pv_status
 set_role(struct pv_user *u, const void *arg)
 {
-	PV_IGNORE(pv_strlcpy(u->role, arg, sizeof(u->role)));
+	return pv_strlcpy(u->role, arg, sizeof(u->role));
 }
 
 pv_status
 pv_account_disable(struct pv_vault *v, const char *name)
 {
-	return update_and_revoke(v, name, set_disabled, NULL);
+	return update_and_revoke(v, name, 0, set_disabled, NULL);
+}
+
+pv_status
+pv_account_disable_by_id(struct pv_vault *v, int64_t id)
+{
+	return update_and_revoke(v, NULL, id, set_disabled, NULL);
+}
+
+struct perm_change {
+	const char *permission;
+	bool grant;
+};
+
+/* Staff permissions live in the scopes column as a comma list. */
+static pv_status
+change_permission(struct pv_user *u, const void *arg)
+{
+	const struct perm_change *pc = arg;
+	bool has = pv_config_list_has(u->scopes, pc->permission);
+
+	if (strcmp(u->role, "service") == 0 || strcmp(u->role, "patient") == 0)
+		return PV_EINVAL;
+	if (pc->grant && !has) {
+		if (strlen(u->scopes) + strlen(pc->permission) + 2 >
+		    sizeof(u->scopes))
+			return PV_ETOOBIG;
+		if (u->scopes[0] != '\0')
+			strcat(u->scopes, ",");
+		strcat(u->scopes, pc->permission);
+	} else if (!pc->grant && has) {
+		char out[PV_SCOPES_MAX] = "";
+		const char *p = u->scopes;
+
+		while (*p != '\0') {
+			size_t len = strcspn(p, ",");
+
+			if (len > 0 && !(len == strlen(pc->permission) &&
+			    strncmp(p, pc->permission, len) == 0)) {
+				if (out[0] != '\0')
+					strcat(out, ",");
+				strncat(out, p, len);
+			}
+			p += len;
+			if (*p == ',')
+				p++;
+		}
+		memcpy(u->scopes, out, sizeof(out));
+	}
+	return PV_OK;
+}
+
+pv_status
+pv_account_permission(struct pv_vault *v, const char *name,
+    const char *permission, bool grant)
+{
+	struct perm_change pc = { permission, grant };
+
+	if (strcmp(permission, "restricted") != 0)
+		return PV_EINVAL;
+	return update_and_revoke(v, name, 0, change_permission, &pc);
 }
 
 pv_status
@@ -148,5 +215,5 @@ pv_account_set_role(struct pv_vault *v, const char *name, const char *role)
 		return st;
 	if ((strcmp(role, "patient") == 0) != (u.patient_id[0] != '\0'))
 		return PV_EINVAL;
-	return update_and_revoke(v, name, set_role, role);
+	return update_and_revoke(v, name, 0, set_role, role);
 }

@@ -69,6 +69,13 @@ PV_MUST_CHECK pv_status pv_account_create(struct pv_vault *v,
 /* Disables the account and revokes every session it has. */
 PV_MUST_CHECK pv_status pv_account_disable(struct pv_vault *v,
     const char *name);
+/* Same, by account id. */
+PV_MUST_CHECK pv_status pv_account_disable_by_id(struct pv_vault *v,
+    int64_t id);
+/* Grants or revokes an extra permission ("restricted") to a staff
+ * account; bumps the epoch so sessions are re-issued. */
+PV_MUST_CHECK pv_status pv_account_permission(struct pv_vault *v,
+    const char *name, const char *permission, bool grant);
 /* Changes the role, bumps the authorization epoch, revokes sessions. */
 PV_MUST_CHECK pv_status pv_account_set_role(struct pv_vault *v,
     const char *name, const char *role);

@@ -27,6 +27,10 @@ int cmd_serve(int argc, char **argv);
 int cmd_user(int argc, char **argv);
 int cmd_careteam(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
+int cmd_key(int argc, char **argv);
+int cmd_erase(int argc, char **argv);
+int cmd_hold(int argc, char **argv);
+int cmd_access_review(int argc, char **argv);
 
 /* True when argv holds -h or --help (prints usage and the caller exits 0). */
 bool pv_cli_wants_help(int argc, char **argv, const char *usage);

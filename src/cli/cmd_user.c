@@ -20,6 +20,7 @@ static const char usage_text[] =
     "       phivault user role DIR --name NAME --role ROLE\n"
     "       phivault user unlock DIR --name NAME\n"
     "       phivault user mfa DIR --name NAME\n"
+    "       phivault user grant|revoke DIR --name NAME --permission restricted\n"
     "\n"
     "add      creates an account; the password is read from stdin (one\n"
     "         line, 12-128 characters, not a common password, not\n"
@@ -30,12 +31,16 @@ static const char usage_text[] =
     "disable  disables the account and ends all its sessions at once.\n"
     "role     changes the role; the account's sessions end at once.\n"
     "unlock   clears a login lockout.\n"
+    "grant    gives a staff account an extra permission; 'restricted'\n"
+    "         clears it for restricted data (mental health, HIV, ...).\n"
+    "revoke   takes it away again.\n"
     "mfa      starts TOTP enrolment for the account and prints the secret,\n"
     "         the otpauth:// URI and a QR code; the user then confirms with\n"
     "         POST /auth/mfa/confirm.\n";
 
-enum { O_NAME, O_ROLE, O_PATIENT, O_N };
-static const char *const opt_names[O_N] = { "name", "role", "patient" };
+enum { O_NAME, O_ROLE, O_PATIENT, O_PERM, O_N };
+static const char *const opt_names[O_N] = { "name", "role", "patient",
+	"permission" };
 
 static int
 user_add(const char *dir, const char **o)
@@ -232,11 +237,14 @@ cmd_user(int argc, char **argv)
 	if (strcmp(sub, "list") == 0)
 		return user_list(pos[0]);
 	if (strcmp(sub, "disable") != 0 && strcmp(sub, "role") != 0 &&
-	    strcmp(sub, "unlock") != 0 && strcmp(sub, "mfa") != 0) {
+	    strcmp(sub, "unlock") != 0 && strcmp(sub, "mfa") != 0 &&
+	    strcmp(sub, "grant") != 0 && strcmp(sub, "revoke") != 0) {
 		fputs(usage_text, stderr);
 		return PV_EXIT_USAGE;
 	}
-	if (o[O_NAME] == NULL || (strcmp(sub, "role") == 0 && o[O_ROLE] == NULL)) {
+	if (o[O_NAME] == NULL || (strcmp(sub, "role") == 0 && o[O_ROLE] == NULL) ||
+	    ((strcmp(sub, "grant") == 0 || strcmp(sub, "revoke") == 0) &&
+	    o[O_PERM] == NULL)) {
 		fputs(usage_text, stderr);
 		return PV_EXIT_USAGE;
 	}
@@ -251,6 +259,15 @@ cmd_user(int argc, char **argv)
 		pv_cli_audit(v, "user.role", NULL, NULL, NULL, st);
 		rc = report(st, "role changed; the account's sessions are "
 		    "revoked");
+	} else if (strcmp(sub, "grant") == 0 || strcmp(sub, "revoke") == 0) {
+		bool grant = strcmp(sub, "grant") == 0;
+
+		st = pv_account_permission(v, o[O_NAME], o[O_PERM], grant);
+		pv_cli_audit(v, grant ? "user.grant" : "user.revoke", NULL, NULL,
+		    NULL, st);
+		rc = report(st, grant ? "permission granted; the account's "
+		    "sessions are revoked" : "permission revoked; the "
+		    "account's sessions are revoked");
 	} else if (strcmp(sub, "unlock") == 0) {
 		st = unlock(v, o[O_NAME]);
 		pv_cli_audit(v, "user.unlock", NULL, NULL, NULL, st);

@@ -231,6 +231,7 @@ void route_audit_inclusion(struct pv_req *r);
 void route_audit_consistency(struct pv_req *r);
 void route_admin_careteam_add(struct pv_req *r);
 void route_admin_careteam_remove(struct pv_req *r);
+void route_admin_erase(struct pv_req *r);
 
 /* ---- shared by the FHIR handlers (route_fhir.c) ---- */
 

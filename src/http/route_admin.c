@@ -5,6 +5,7 @@
  * role by the policy (PV_ACT_ADMIN), audited like every admin change.
  */
 #include "http/internal.h"
+#include "lifecycle/lifecycle.h"
 
 #include <string.h>
 
@@ -57,4 +58,47 @@ void
 route_admin_careteam_remove(struct pv_req *r)
 {
 	careteam(r, false);
+}
+
+/* POST /admin/erase {"patient"}: erasure on request (crypto-shredding). */
+void
+route_admin_erase(struct pv_req *r)
+{
+	const char *patient;
+	json_t *in;
+	pv_status st;
+
+	if ((in = pv_req_json_object(r)) == NULL)
+		return;
+	patient = pv_json_str(in, "patient", PV_PATIENT_ID_MAX);
+	pv_req_audit_subject(r, "Patient", patient, patient);
+	if (patient == NULL || !pv_fhir_id_is_valid(patient)) {
+		json_decref(in);
+		pv_reply_error(r, 400, "invalid", "send {\"patient\": ID}");
+		return;
+	}
+	if (!pv_http_authorize(r, PV_ACT_ADMIN, "Patient", NULL,
+	    PV_CLASS_NORMAL, NULL)) {
+		json_decref(in);
+		return;
+	}
+	st = pv_erase_patient(r->srv->vault, patient);
+	json_decref(in);
+	switch (st) {
+	case PV_OK:
+		pv_reply_json(r, 200, json_pack("{s:s}", "status",
+		    "erased: the patient's data key was destroyed"));
+		break;
+	case PV_EDENIED:
+		pv_req_audit_outcome(r, "denied", "legal_hold");
+		pv_reply_error_detail(r, 409, "conflict", "legal_hold",
+		    "the patient is under legal hold; erasure is refused");
+		break;
+	case PV_ENOTFOUND:
+		pv_reply_error(r, 404, "not-found", "no such patient");
+		break;
+	default:
+		pv_reply_error(r, 500, "exception", "erasure failed");
+		break;
+	}
 }

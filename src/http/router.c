@@ -63,6 +63,8 @@ static const struct pv_route routes[] = {
 	    "careteam.add", false },
 	{ "DELETE", "/admin/careteam", route_admin_careteam_remove,
 	    PV_AUTH_SESSION, "careteam.remove", false },
+	{ "POST", "/admin/erase", route_admin_erase, PV_AUTH_SESSION, "erase",
+	    true },
 };
 
 #define ROUTES_N PV_ARRAY_LEN(routes)

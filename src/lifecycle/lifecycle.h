@@ -23,4 +23,34 @@ struct pv_auditevent_cache {
 json_t *pv_auditevent_from_entry(struct pv_vault *v,
     struct pv_auditevent_cache *c, json_t *entry);
 
+/*
+ * Erasure on request (GDPR art. 17): refuses while the patient is under
+ * legal hold (PV_EDENIED); otherwise crypto-shreds the patient's data key
+ * first (every version, in this database and in every backup, becomes
+ * undecryptable), then deletes the patient's rows, care-team entries,
+ * blind-index entries and break-glass reasons, and disables patient
+ * accounts linked to the id. The audit trail keeps only the random,
+ * pseudonymous ids it always had. PV_ENOTFOUND for an unknown patient.
+ */
+PV_MUST_CHECK pv_status pv_erase_patient(struct pv_vault *v,
+    const char *patient);
+
+/* Legal hold: while set, neither erasure nor retention touches the patient. */
+PV_MUST_CHECK pv_status pv_hold_set(struct pv_vault *v, const char *patient,
+    bool on);
+
+/*
+ * Access review (seed: "Regular access reviews"): every account with its
+ * role, status, care-team size, last activity (login or audited request),
+ * the permissions its role grants that it has not used in the last 90
+ * days (from the audit trail), whether it is dormant past [authz]
+ * dormant_days; and every break-glass grant awaiting review. Returns a
+ * new JSON object {"accounts":[...],"break_glass_pending":[...]}.
+ * With apply, dormant active accounts are disabled (sessions revoked)
+ * and listed under "disabled".
+ */
+struct pv_policy;
+PV_MUST_CHECK pv_status pv_access_review(struct pv_vault *v,
+    const struct pv_policy *policy, int64_t now, bool apply, json_t **out);
+
 #endif

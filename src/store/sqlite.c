@@ -131,7 +131,7 @@ enum sql_id {
 	Q_RES_MAXVER, Q_RES_UNCURRENT, Q_RES_INSERT, Q_RES_GET_CUR,
 	Q_RES_GET_VER, Q_RES_HISTORY, Q_RES_SEARCH, Q_RES_SEARCH_ALL,
 	Q_RES_COUNT, Q_RES_COUNT_ALL, Q_RES_SCAN, Q_RES_PURGE, Q_IDX_PURGE,
-	Q_PAT_PURGE_RES, Q_PAT_PURGE_CT, Q_PAT_PURGE_IDX, Q_PAT_PURGE_GRANTS,
+	Q_PAT_PURGE_OLD, Q_PAT_PURGE_RES, Q_PAT_PURGE_CT, Q_PAT_PURGE_IDX, Q_PAT_PURGE_GRANTS,
 	Q_IDX_DELETE, Q_IDX_INSERT, Q_IDX_FIND,
 	Q_GRANT_INSERT, Q_GRANT_ACTIVE, Q_GRANT_LIST_ALL, Q_GRANT_LIST_OPEN,
 	Q_GRANT_GET, Q_GRANT_REVIEW,
@@ -216,7 +216,12 @@ static const char *const sql_text[Q_N] = {
 	    " WHERE is_current = 1 ORDER BY patient_id, type, id",
 	[Q_RES_PURGE] = "DELETE FROM resources WHERE type = ?1 AND id = ?2",
 	[Q_IDX_PURGE] = "DELETE FROM blind_index WHERE type = ?1 AND id = ?2",
-	[Q_PAT_PURGE_RES] = "DELETE FROM resources WHERE patient_id = ?1",
+	/* Erasure keeps one empty, deleted row per resource so reads answer
+	 * 410 Gone; every sealed version is deleted (secure_delete). */
+	[Q_PAT_PURGE_OLD] = "DELETE FROM resources WHERE patient_id = ?1"
+	    " AND is_current = 0",
+	[Q_PAT_PURGE_RES] = "UPDATE resources SET sealed = NULL, deleted = 1"
+	    " WHERE patient_id = ?1",
 	[Q_PAT_PURGE_CT] = "DELETE FROM careteam WHERE patient_id = ?1",
 	[Q_PAT_PURGE_IDX] = "DELETE FROM blind_index WHERE type = 'Patient'"
 	    " AND id = ?1",
@@ -1311,7 +1316,8 @@ pid_exec(struct pv_store *store, enum sql_id id, const char *pid)
 static pv_status
 sq_patient_purge(struct pv_store *store, const char *pid)
 {
-	static const enum sql_id steps[] = { Q_PAT_PURGE_RES, Q_PAT_PURGE_CT,
+	static const enum sql_id steps[] = { Q_PAT_PURGE_OLD, Q_PAT_PURGE_RES,
+		Q_PAT_PURGE_CT,
 		Q_PAT_PURGE_IDX, Q_PAT_PURGE_GRANTS };
 	pv_status st;
 	size_t i;

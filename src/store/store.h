@@ -166,6 +166,9 @@ struct pv_store_ops {
 	pv_status (*resource_scan)(struct pv_store *, pv_resource_cb, void *);
 	pv_status (*resource_purge)(struct pv_store *, const char *,
 	    const char *);
+	/* Erasure: drops every sealed version of the patient's resources
+	 * (each keeps one empty deleted row, so it reads as gone), care-team
+	 * rows, blind-index rows and break-glass reasons. */
 	pv_status (*patient_purge)(struct pv_store *, const char *);
 	/* Blind index: (keyed digest) -> resource, e.g. Patient identifiers. */
 	pv_status (*index_replace)(struct pv_store *, const char *,
