@@ -12,12 +12,15 @@ static const struct pv_cmd commands[] = {
 	{ "serve", "run the HTTPS server on a vault", cmd_serve },
 	{ "user", "add, list, disable, change role of, unlock accounts", cmd_user },
 	{ "careteam", "add or remove care-team members", cmd_careteam },
+	{ "client", "register a service client (Ed25519, SMART scopes)",
+	    cmd_client },
 	{ "audit", "verify, export, checkpoint the audit trail", cmd_audit },
 	{ "key", "rotate the master key (online)", cmd_key },
 	{ "erase", "erase a patient on request (crypto-shredding)", cmd_erase },
 	{ "hold", "set or lift a legal hold on a patient", cmd_hold },
 	{ "access-review", "report accounts, unused rights, break-glass; "
 	    "disable dormant accounts", cmd_access_review },
+	{ "incident", "report the patients an actor touched", cmd_incident },
 };
 
 static void

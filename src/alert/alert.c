@@ -19,7 +19,8 @@
 #include <unistd.h>
 
 struct pv_webhook;
-pv_status pv_webhook_start(const char *url, struct pv_webhook **out);
+pv_status pv_webhook_start(const char *url, const char *cafile,
+    struct pv_webhook **out);
 void pv_webhook_send(struct pv_webhook *w, const char *json);
 void pv_webhook_stop(struct pv_webhook *w);
 
@@ -63,7 +64,8 @@ pv_alerts_open(const char *vault_dir, const struct pv_config *cfg,
 	if (a->use_syslog)
 		openlog("phivault", LOG_PID | LOG_NDELAY, LOG_AUTHPRIV);
 	if (cfg->alert_webhook[0] != '\0' &&
-	    (st = pv_webhook_start(cfg->alert_webhook, &a->hook)) != PV_OK) {
+	    (st = pv_webhook_start(cfg->alert_webhook,
+	    cfg->alert_webhook_cafile, &a->hook)) != PV_OK) {
 		pv_alerts_close(a);
 		return st;
 	}

@@ -34,4 +34,21 @@ void pv_alerts_close(struct pv_alerts *a);
 void pv_alert(struct pv_alerts *a, const char *rule, const char *severity,
     const char *rid, json_t *fields);
 
+/* ---- detection rules (detect.c) ---- */
+
+struct pv_detect;
+/* a is borrowed and must outlive the detector. */
+PV_MUST_CHECK pv_status pv_detect_new(const struct pv_config *cfg,
+    struct pv_alerts *a, struct pv_detect **out);
+void pv_detect_free(struct pv_detect *d);
+/* An account was locked out: brute force on it. */
+void pv_detect_lockout(struct pv_detect *d, int64_t user_id, const char *ip,
+    const char *rid);
+/* Failed logins from ip span distinct_accounts accounts. */
+void pv_detect_failed_logins(struct pv_detect *d, const char *ip,
+    int64_t distinct_accounts, int64_t now, const char *rid);
+/* actor reached patient's data (allowed access). */
+void pv_detect_patient_access(struct pv_detect *d, int64_t actor,
+    const char *patient, int64_t now, const char *rid);
+
 #endif

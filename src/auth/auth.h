@@ -10,6 +10,7 @@
 
 #include "core/vault.h"
 #include "common/metrics.h"
+#include "auth/signature.h"	/* RFC 9421 parsing and verification */
 
 #define PV_PASSWORD_MIN 12		/* characters (code points) */
 #define PV_PASSWORD_MAX 128
@@ -185,6 +186,41 @@ void pv_iplock_success(struct pv_iplock *l, const char *ip);
 
 /* Growing delay after threshold failures: base * 2^(n - threshold), capped. */
 int64_t pv_lockout_delay(const struct pv_config *cfg, int64_t failures);
+
+/* ---- replay defence for signed requests (replay.c) ---- */
+
+#define PV_NONCE_DIGEST_HEX 32	/* 128-bit digest of (keyid, nonce), hex */
+
+/*
+ * A bounded set of (keyid, nonce) digests seen inside the replay window.
+ * Memory is fixed at creation (max entries); expired entries are reused.
+ * When every slot holds an unexpired nonce, new signed requests are
+ * refused (PV_EBUSY) rather than forgetting a nonce that could then be
+ * replayed: fail closed.
+ */
+struct pv_nonces;
+PV_MUST_CHECK pv_status pv_nonces_new(size_t max, struct pv_nonces **out);
+void pv_nonces_free(struct pv_nonces *n);
+/* Digest of (keyid, nonce) as hex, the form the audit trail stores. */
+void pv_nonce_digest(const char *keyid, const char *nonce,
+    char out[PV_NONCE_DIGEST_HEX + 1]);
+/*
+ * Records digest (hex) until expires. PV_OK when new; PV_EEXISTS when it
+ * was already seen and has not expired (a replay); PV_EBUSY when full.
+ */
+PV_MUST_CHECK pv_status pv_nonces_add(struct pv_nonces *n, const char *digest,
+    int64_t expires, int64_t now);
+
+/* ---- service clients (client.c) ---- */
+
+/*
+ * Registers a service client: role "service", an Ed25519 public key
+ * (32 raw bytes), SMART scopes (validated). key_id_out gets the new key
+ * id (random, hex), the value clients send as the keyid parameter.
+ */
+PV_MUST_CHECK pv_status pv_client_add(struct pv_vault *v, const char *name,
+    const char *scopes, const unsigned char pk[PV_SIGN_PK_BYTES],
+    char key_id_out[PV_ID_HEX_LEN + 1]);
 
 /* ---- login (login.c) ---- */
 

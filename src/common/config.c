@@ -74,10 +74,14 @@ static const struct conf_key conf_keys[] = {
 	I("ratelimit", "account_burst", rl_account_burst, 1, 10000000),
 	I("ratelimit", "login_per_minute", rl_login_rate_per_min, 1, 10000000),
 	I("ratelimit", "login_burst", rl_login_burst, 1, 10000000),
+	I("ratelimit", "proof_rate", rl_proof_rate, 1, 10000000),
+	I("ratelimit", "proof_burst", rl_proof_burst, 1, 10000000),
 	I("ratelimit", "max_tracked", rl_max_tracked, 16, 10000000),
 	S("alerts", "file", alert_file),
 	B("alerts", "syslog", alert_syslog),
 	S("alerts", "webhook", alert_webhook),
+	S("alerts", "webhook_cafile", alert_webhook_cafile),
+	I("alerts", "stuffing_accounts", stuffing_accounts, 2, 1000000),
 	I("alerts", "snoop_patients", snoop_patients, 2, 1000000),
 	D("alerts", "snoop_window", snoop_window, 1, 86400),
 	D("retention", "purge_interval", purge_interval, 1, 30 * 86400),
@@ -126,9 +130,12 @@ pv_config_defaults(struct pv_config *cfg)
 	cfg->rl_account_burst = 400;
 	cfg->rl_login_rate_per_min = 20;
 	cfg->rl_login_burst = 20;
+	cfg->rl_proof_rate = 20;
+	cfg->rl_proof_burst = 40;
 	cfg->rl_max_tracked = 100000;
 	strcpy(cfg->alert_file, "alerts.jsonl");
 	cfg->alert_syslog = true;
+	cfg->stuffing_accounts = 10;
 	cfg->snoop_patients = 50;
 	cfg->snoop_window = 600;
 	cfg->purge_interval = 3600;

@@ -64,11 +64,14 @@ struct pv_config {
 	int64_t rl_ip_rate, rl_ip_burst;
 	int64_t rl_account_rate, rl_account_burst;
 	int64_t rl_login_rate_per_min, rl_login_burst;
+	int64_t rl_proof_rate, rl_proof_burst;
 	int64_t rl_max_tracked;
 	/* [alerts] */
 	char alert_file[PV_CONF_STR_MAX];
 	bool alert_syslog;
 	char alert_webhook[PV_CONF_STR_MAX];
+	char alert_webhook_cafile[PV_CONF_STR_MAX];
+	int64_t stuffing_accounts;	/* distinct accounts from one address */
 	int64_t snoop_patients;		/* distinct patients ... */
 	int64_t snoop_window;		/* ... per window (seconds) */
 	/* [retention] type = duration */

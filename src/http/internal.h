@@ -85,6 +85,9 @@ struct pv_server {
 	struct pv_policy policy;
 	json_t *capability;		/* CapabilityStatement, built once */
 	struct pv_iplock *iplock;	/* per-address login failures */
+	struct pv_nonces *nonces;	/* RFC 9421 replay defence */
+	struct pv_ratelimit *ratelimit;
+	struct pv_detect *detect;
 	char *tls_cert;			/* PEM, freed at stop */
 	char *tls_key;			/* PEM, wiped and freed at stop */
 	size_t tls_key_len;
@@ -96,6 +99,7 @@ struct pv_req {
 	char rid[PV_RID_LEN + 1];
 	char method[12];
 	char path[PV_PATH_BYTES];
+	char raw_uri[PV_PATH_BYTES];	/* as sent: path and query, escaped */
 	char ip[PV_IP_MAX];
 	uint64_t t0;
 	enum pv_phase phase;
@@ -194,6 +198,45 @@ void pv_req_audit_finish_sync(struct pv_req *r);
 void pv_req_audit_settle(struct pv_req *r);
 /* Replaces whatever response was prepared with the audit-down 503. */
 void pv_reply_audit_unavailable(struct pv_req *r);
+
+/*
+ * The value of header name (case-insensitive), with repeated header lines
+ * joined by ", " as RFC 9110 allows. NULL when absent or too long.
+ */
+const char *pv_req_header_joined(struct pv_req *r, const char *name,
+    char *buf, size_t bufsz);
+
+/* ---- firewall.c, ratelimit.c ---- */
+
+/* 0 when r passes the input firewall; else the status and *why. */
+unsigned pv_firewall_check(struct pv_req *r, const char **why);
+
+struct pv_ratelimit;
+PV_MUST_CHECK pv_status pv_ratelimit_new(size_t max,
+    struct pv_ratelimit **out);
+void pv_ratelimit_free(struct pv_ratelimit *rl);
+/* Takes a token from bucket key; 0 = allowed, else seconds to wait. */
+int64_t pv_ratelimit_take(struct pv_ratelimit *rl, const char *key,
+    double rate, double burst);
+/*
+ * Applies bucket kind:id ("ip", "acct", "login", "proof"). On refusal sets
+ * 429 + Retry-After, counts it, and returns true.
+ */
+bool pv_http_rate_limited(struct pv_req *r, const char *kind, const char *id,
+    double rate, double burst);
+
+/* ---- sigauth.c ---- */
+
+/*
+ * Authenticates r by its RFC 9421 signature (service clients). On
+ * failure sets a 401 (with a detail code saying which check failed),
+ * raises a replay or forgery alert where due, and returns false.
+ */
+bool pv_http_signature_auth(struct pv_req *r);
+/* True when the request carries a signature to check. */
+bool pv_http_has_signature(struct pv_req *r);
+/* Start-up: reload the replay window's nonces from the audit trail. */
+void pv_http_reload_nonces(struct pv_server *srv);
 
 /* The session token presented (Authorization: Bearer, else cookie). */
 const char *pv_req_token(struct pv_req *r, char *buf, size_t bufsz);

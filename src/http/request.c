@@ -16,6 +16,52 @@ pv_req_header(struct pv_req *r, const char *name)
 	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
 }
 
+struct join_ctx {
+	const char *name;
+	char *buf;
+	size_t bufsz, len;
+	bool is_found, is_overflow;
+};
+
+static enum MHD_Result
+join_value(void *cls, enum MHD_ValueKind kind, const char *key,
+    const char *value)
+{
+	struct join_ctx *c = cls;
+	size_t vlen;
+
+	(void)kind;
+	if (key == NULL || value == NULL || strcasecmp(key, c->name) != 0)
+		return MHD_YES;
+	vlen = strlen(value);
+	if (c->len + vlen + 3 > c->bufsz) {
+		c->is_overflow = true;
+		return MHD_NO;
+	}
+	if (c->is_found) {
+		memcpy(c->buf + c->len, ", ", 2);
+		c->len += 2;
+	}
+	memcpy(c->buf + c->len, value, vlen);
+	c->len += vlen;
+	c->buf[c->len] = '\0';
+	c->is_found = true;
+	return MHD_YES;
+}
+
+const char *
+pv_req_header_joined(struct pv_req *r, const char *name, char *buf,
+    size_t bufsz)
+{
+	struct join_ctx c = { name, buf, bufsz, 0, false, false };
+
+	if (bufsz == 0)
+		return NULL;
+	buf[0] = '\0';
+	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, join_value, &c);
+	return c.is_found && !c.is_overflow ? buf : NULL;
+}
+
 const char *
 pv_req_query(struct pv_req *r, const char *name)
 {

@@ -78,6 +78,10 @@ route_audit_inclusion(struct pv_req *r)
 	size_t n = 0;
 	pv_status st;
 
+	if (pv_http_rate_limited(r, "proof", r->ip,
+	    (double)r->srv->vault->cfg.rl_proof_rate,
+	    (double)r->srv->vault->cfg.rl_proof_burst))
+		return;
 	if (!query_u64(r, "index", &index) || !query_u64(r, "size", &size)) {
 		pv_reply_error(r, 400, "invalid", "send ?index=N&size=M");
 		return;
@@ -95,6 +99,10 @@ route_audit_consistency(struct pv_req *r)
 	size_t n = 0;
 	pv_status st;
 
+	if (pv_http_rate_limited(r, "proof", r->ip,
+	    (double)r->srv->vault->cfg.rl_proof_rate,
+	    (double)r->srv->vault->cfg.rl_proof_burst))
+		return;
 	if (!query_u64(r, "from", &from) || !query_u64(r, "to", &to)) {
 		pv_reply_error(r, 400, "invalid", "send ?from=A&to=B");
 		return;

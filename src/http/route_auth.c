@@ -133,6 +133,8 @@ login_work(struct pv_req *r)
 		    pv_iplock_fail(srv->iplock, &srv->vault->cfg, r->ip,
 		    j->username, now, &distinct))
 			log_auth(r, "ip_lockout", 0, "too_many_failures");
+		if (o.did_lock)
+			pv_detect_lockout(srv->detect, o.user_id, r->ip, r->rid);
 		log_auth(r, "login_mfa_required", o.user_id, o.reason);
 		pv_reply_error_detail(r, 401, "login", "mfa_required",
 		    "a valid one-time code (otp) is required for this account");
@@ -143,8 +145,12 @@ login_work(struct pv_req *r)
 			pv_metric_inc(PV_M_LOCKOUTS);
 			log_auth(r, "ip_lockout", 0, "too_many_failures");
 		}
-		if (o.did_lock)
+		pv_detect_failed_logins(srv->detect, r->ip, distinct, now,
+		    r->rid);
+		if (o.did_lock) {
 			log_auth(r, "account_lockout", o.user_id, o.reason);
+			pv_detect_lockout(srv->detect, o.user_id, r->ip, r->rid);
+		}
 		log_auth(r, "login_failed", o.user_id, o.reason);
 		reply_login_failed(r);
 		break;
@@ -176,6 +182,12 @@ route_auth_login(struct pv_req *r)
 		pv_reply_error(r, 400, "invalid",
 		    "send {\"username\", \"password\"} as non-empty strings "
 		    "(and \"otp\" as a string when MFA is enabled)");
+		return;
+	}
+	if (pv_http_rate_limited(r, "login", r->ip,
+	    (double)r->srv->vault->cfg.rl_login_rate_per_min / 60.0,
+	    (double)r->srv->vault->cfg.rl_login_burst)) {
+		json_decref(in);
 		return;
 	}
 	wait = pv_iplock_wait(r->srv->iplock, r->ip, pv_now());

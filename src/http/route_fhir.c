@@ -41,6 +41,11 @@ pv_http_authorize(struct pv_req *r, pv_action action, const char *type,
 		return false;
 	}
 	pv_req_audit_outcome(r, "allowed", d.reason);
+	/* Snooping detection: staff and services reaching many patients. */
+	if (patient != NULL && (action == PV_ACT_READ ||
+	    action == PV_ACT_SEARCH) && strcmp(r->who.role, "patient") != 0)
+		pv_detect_patient_access(r->srv->detect, r->who.user_id, patient,
+		    rq.now, r->rid);
 	return true;
 }
 

@@ -84,10 +84,14 @@ on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 	struct pv_server *srv = cls;
 	struct pv_req *r;
 
-	(void)uri;
 	r = calloc(1, sizeof(*r));
 	if (r == NULL)
 		return NULL;
+	/* Kept as sent (escaped): RFC 9421's @target-uri, and the input
+	 * firewall looks at it before MHD unescapes anything. */
+	if (uri != NULL && pv_strlcpy(r->raw_uri, uri, sizeof(r->raw_uri)) !=
+	    PV_OK)
+		r->raw_uri[0] = '\0';
 	r->srv = srv;
 	r->conn = conn;
 	r->t0 = pv_mono_ns();
@@ -175,6 +179,29 @@ on_headers(struct pv_req *r, const char *url, const char *method)
 		r->content_length = strtoull(cl, &end, 10);
 		if (errno != 0 || *end != '\0')
 			r->content_length = UINT64_MAX;
+	}
+	{
+		const char *why = NULL;
+		unsigned fw = pv_firewall_check(r, &why);
+
+		if (fw != 0) {
+			pv_metric_inc(PV_M_FIREWALL_REJECTED);
+			pv_log(PV_LOG_WARN, "firewall", r->rid, "rule", why,
+			    "peer", r->ip, (const char *)NULL);
+			pv_reply_error_detail(r, fw, fw == 431 ? "too-long" :
+			    "invalid", "rejected_input", why);
+			r->phase = PV_PHASE_READY;
+			return;
+		}
+	}
+	{
+		const struct pv_config *cfg = &r->srv->vault->cfg;
+
+		if (pv_http_rate_limited(r, "ip", r->ip, (double)cfg->rl_ip_rate,
+		    (double)cfg->rl_ip_burst)) {
+			r->phase = PV_PHASE_READY;
+			return;
+		}
 	}
 	if (r->content_length > (uint64_t)r->srv->vault->cfg.max_body) {
 		pv_reply_error(r, 413, "too-costly",
@@ -264,12 +291,11 @@ authenticate(struct pv_req *r)
 
 /* Every request to an audited route leaves exactly one entry. */
 static void
-audit_begin(struct pv_req *r)
+audit_begin(struct pv_req *r, const char *action)
 {
 	memset(&r->ev, 0, sizeof(r->ev));
 	r->has_event = true;
-	PV_IGNORE(pv_strlcpy(r->ev.action, r->route->audit,
-	    sizeof(r->ev.action)));
+	PV_IGNORE(pv_strlcpy(r->ev.action, action, sizeof(r->ev.action)));
 	PV_IGNORE(pv_strlcpy(r->ev.src, r->ip, sizeof(r->ev.src)));
 	PV_IGNORE(pv_strlcpy(r->ev.rid, r->rid, sizeof(r->ev.rid)));
 }
@@ -289,8 +315,23 @@ dispatch(struct pv_req *r)
 		return;
 	}
 	if (r->route->audit != NULL)
-		audit_begin(r);
-	if (r->route->auth != PV_AUTH_NONE && !authenticate(r))
+		audit_begin(r, r->route->audit);
+	if (r->route->auth != PV_AUTH_NONE) {
+		if (r->route->auth == PV_AUTH_ANY &&
+		    pv_http_has_signature(r)) {
+			/* A signed request is always audited: its entry is
+			 * what carries the nonce across a restart. */
+			if (!r->has_event)
+				audit_begin(r, "signed-request");
+			if (!pv_http_signature_auth(r))
+				return;
+		} else if (!authenticate(r)) {
+			return;
+		}
+	}
+	if (r->is_authenticated && pv_http_rate_limited(r, "acct",
+	    r->who.username, (double)r->srv->vault->cfg.rl_account_rate,
+	    (double)r->srv->vault->cfg.rl_account_burst))
 		return;
 	/* Fail closed: no PHI request runs while its entry cannot be
 	 * written. The refusal is itself audited; when that write succeeds
@@ -559,6 +600,19 @@ pv_server_start(struct pv_vault *v, const char *listen, struct pv_server **out,
 		return PV_EIO;
 	}
 	srv->capability = pv_http_capability_statement();
+	if (pv_nonces_new((size_t)cfg->nonce_cache_max, &srv->nonces) != PV_OK) {
+		PV_IGNORE(pv_strlcpy(err, "cannot allocate the nonce cache",
+		    errsz));
+		pv_server_stop(srv);
+		return PV_ENOMEM;
+	}
+	pv_http_reload_nonces(srv);
+	if (pv_ratelimit_new((size_t)cfg->rl_max_tracked, &srv->ratelimit) !=
+	    PV_OK || pv_detect_new(cfg, srv->alerts, &srv->detect) != PV_OK) {
+		PV_IGNORE(pv_strlcpy(err, "out of memory", errsz));
+		pv_server_stop(srv);
+		return PV_ENOMEM;
+	}
 	/* Compute the dummy hash now, not during the first login. */
 	(void)pv_password_dummy_hash(cfg);
 	pv_router_register_metrics();
@@ -624,6 +678,9 @@ pv_server_stop(struct pv_server *srv)
 	}
 	pv_workq_stop(srv->hashq);
 	pv_iplock_free(srv->iplock);
+	pv_nonces_free(srv->nonces);
+	pv_ratelimit_free(srv->ratelimit);
+	pv_detect_free(srv->detect);
 	pv_audit_close(srv->audit);	/* drains, signs a final checkpoint */
 	pv_alerts_close(srv->alerts);
 	json_decref(srv->capability);

@@ -53,4 +53,16 @@ struct pv_policy;
 PV_MUST_CHECK pv_status pv_access_review(struct pv_vault *v,
     const struct pv_policy *policy, int64_t now, bool apply, json_t **out);
 
+/*
+ * Incident report (breach notification): from the audit trail, every
+ * patient whose data actor touched in [since, until] — first and last
+ * access, number of allowed accesses, actions used, attempts denied.
+ * Returns {"actor","since","until","patients":[...],"entries":N}.
+ */
+PV_MUST_CHECK pv_status pv_incident_report(struct pv_vault *v, int64_t actor,
+    int64_t since, int64_t until, json_t **out);
+
+/* "2026-11-25", "2026-11-25T10:00:00Z" or epoch seconds -> seconds. */
+PV_MUST_CHECK pv_status pv_parse_time(const char *s, int64_t *out);
+
 #endif

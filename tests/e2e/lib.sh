@@ -54,6 +54,10 @@ expect_not_contains() {
 
 pv_init() { # pv_init [ADMIN_NAME]
   printf '%s\n' "$ADMIN_PW" | "$PHIVAULT" init "$VAULT" --admin "${1:-admin}" >/dev/null
+  # Tests log in far more often than people do; the login limiter has
+  # its own test (test_abuse.sh), which sets it back.
+  pv_conf ratelimit login_per_minute 6000
+  pv_conf ratelimit login_burst 1000
 }
 
 pv_conf() { # pv_conf SECTION KEY VALUE — appended; later keys win
@@ -139,3 +143,59 @@ mfa_login() {
 }
 
 auth() { printf 'Authorization: Bearer %s' "$1"; }
+
+# pv_webhook_start — starts a local webhook receiver; sets HOOK_URL and
+# HOOK_OUT (one received alert per line).
+pv_webhook_start() {
+  HOOK_OUT=$T/webhook.out
+  : >"$HOOK_OUT"
+  python3 "$PV_SOURCE_DIR/tests/e2e/tools/webhook_sink.py" "$HOOK_OUT" "$T/hook.port" &
+  HOOK_PID=$!
+  local i
+  for i in $(seq 1 50); do [ -s "$T/hook.port" ] && break; sleep 0.1; done
+  HOOK_URL="http://127.0.0.1:$(cat "$T/hook.port")/alerts"
+}
+
+# wait_for_line FILE PATTERN [SECONDS] — polls until grep finds PATTERN.
+wait_for_line() {
+  local i n=$(( ${3:-5} * 10 ))
+  for i in $(seq 1 "$n"); do
+    grep -q -- "$2" "$1" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+# node_clients — installs the third-party npm clients once per test run
+# into $T/node (package-lock.json pins them); sets SIGN to the signer.
+node_clients() {
+  mkdir -p "$T/node"
+  cp "$PV_SOURCE_DIR/tests/e2e/node/package.json" \
+     "$PV_SOURCE_DIR/tests/e2e/node/package-lock.json" \
+     "$PV_SOURCE_DIR/tests/e2e/node/sign.mjs" "$T/node/"
+  (cd "$T/node" && npm ci --no-audit --no-fund --silent >/dev/null 2>&1)
+  SIGN=(node "$T/node/sign.mjs")
+}
+
+# new_client NAME SCOPES — makes an Ed25519 key pair; prints the key id.
+# The private key is left in $T/NAME.pem.
+new_client() {
+  openssl genpkey -algorithm ed25519 -out "$T/$1.pem" 2>/dev/null
+  openssl pkey -in "$T/$1.pem" -pubout -outform DER | tail -c 32 | base64 |
+    "$PHIVAULT" client add "$VAULT" --name "$1" --scopes "$2"
+}
+
+# signed_headers METHOD PATH KEYID PEM [BODYFILE] — curl -H arguments file.
+signed_headers() {
+  local out=$T/sig.$RANDOM
+  "${SIGN[@]}" "$1" "$BASE$2" "$3" "$4" ${5:+"$5"} >"$out"
+  echo "$out"
+}
+
+# scurl HEADERFILE METHOD PATH [curl args] — sends with those headers.
+scurl() {
+  local hf=$1 m=$2 p=$3; shift 3
+  local args=() line
+  while IFS= read -r line; do args+=(-H "$line"); done <"$hf"
+  pcurl -X "$m" "${args[@]}" "$@" "$BASE$p"
+}

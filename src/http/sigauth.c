@@ -1,0 +1,193 @@
+/*
+ * sigauth.c — authenticating service clients by RFC 9421 signature.
+ *
+ * Policy on top of the pure verifier (auth/signature.c):
+ *  - keyid, created and nonce are required; alg, if present, is ed25519;
+ *  - the signature must cover @method and the target (@target-uri, or
+ *    @authority + @path + @query), and content-digest whenever there is a
+ *    body — whose RFC 9530 sha-256 digest must match the bytes received;
+ *  - created within [signature] replay_window (default ±300 s) of our
+ *    clock, expires (if any) not passed;
+ *  - the key is a registered, active service client;
+ *  - the (keyid, nonce) pair is new inside the window (checked after the
+ *    signature verifies, so forged requests cannot burn real nonces).
+ * Each failure is a 401 OperationOutcome with a detail code; replays and
+ * forgeries raise alerts. Defends against: replay of captured requests,
+ * tampering in transit beyond TLS (e.g. at a terminating proxy), and
+ * impersonation of service clients.
+ */
+#include "http/internal.h"
+
+#include <string.h>
+
+struct hdr_ctx {
+	struct pv_req *r;
+	char buf[2048];
+};
+
+/* Header lookup for the verifier: lowercase name, joined values. */
+static const char *
+header_cb(void *arg, const char *lcname)
+{
+	struct hdr_ctx *h = arg;
+
+	return pv_req_header_joined(h->r, lcname, h->buf, sizeof(h->buf));
+}
+
+bool
+pv_http_has_signature(struct pv_req *r)
+{
+	return pv_req_header(r, "Signature-Input") != NULL ||
+	    pv_req_header(r, "Signature") != NULL;
+}
+
+static bool
+refuse(struct pv_req *r, const char *detail, const char *diag,
+    const char *alert_rule, const char *keyid)
+{
+	pv_metric_inc(PV_M_SIG_REJECTED);
+	pv_req_audit_outcome(r, "denied", detail);
+	pv_reply_header(r, "WWW-Authenticate", "Signature");
+	pv_reply_error_detail(r, 401, "security", detail, diag);
+	if (alert_rule != NULL)
+		pv_alert(r->srv->alerts, alert_rule, strcmp(alert_rule,
+		    "replay") == 0 ? "high" : "medium", r->rid, json_pack(
+		    "{s:s, s:s, s:s}", "reason", detail, "keyid",
+		    keyid != NULL ? keyid : "", "source", r->ip));
+	return false;
+}
+
+static bool
+covers_target(const struct pv_sig_params *p, const char *raw_uri)
+{
+	if (pv_sig_covers(p, "@target-uri"))
+		return true;
+	if (!pv_sig_covers(p, "@authority") || !pv_sig_covers(p, "@path"))
+		return false;
+	return strchr(raw_uri, '?') == NULL || pv_sig_covers(p, "@query");
+}
+
+bool
+pv_http_signature_auth(struct pv_req *r)
+{
+	struct pv_vault *v = r->srv->vault;
+	struct pv_sig_params p;
+	struct pv_sig_request sr;
+	struct hdr_ctx hc = { r, "" };
+	char si[PV_SIG_INPUT_MAX + 1], sg[PV_SIG_SIGNATURE_MAX + 1];
+	char target[PV_SIG_TARGET_URI_MAX + 1], digest[PV_NONCE_DIGEST_HEX + 1];
+	char dbuf[PV_SIG_DIGEST_FIELD_MAX + 1];
+	const char *host = pv_req_header(r, MHD_HTTP_HEADER_HOST);
+	const char *cd;
+	struct pv_user u;
+	int64_t now = pv_now(), window = v->cfg.replay_window;
+	pv_status st;
+
+	if (pv_req_header(r, MHD_HTTP_HEADER_AUTHORIZATION) != NULL)
+		return refuse(r, "ambiguous_credentials", "send either a "
+		    "signature or a bearer token, not both", NULL, NULL);
+	if (pv_req_header_joined(r, "Signature-Input", si, sizeof(si)) == NULL ||
+	    pv_req_header_joined(r, "Signature", sg, sizeof(sg)) == NULL ||
+	    pv_sig_parse(si, sg, NULL, &p) != PV_OK)
+		return refuse(r, "malformed_signature", "Signature-Input and "
+		    "Signature must hold one well-formed RFC 9421 signature",
+		    NULL, NULL);
+	if (!p.has_keyid || !p.has_created || !p.has_nonce)
+		return refuse(r, "missing_parameters", "the signature needs "
+		    "keyid, created and nonce parameters", NULL, NULL);
+	if (!pv_sig_covers(&p, "@method") || !covers_target(&p, r->raw_uri))
+		return refuse(r, "insufficient_coverage", "cover at least "
+		    "@method and @target-uri", NULL, p.keyid);
+	if (r->body_len > 0 || r->content_length > 0) {
+		if (!pv_sig_covers(&p, "content-digest") ||
+		    (cd = pv_req_header_joined(r, "Content-Digest", dbuf,
+		    sizeof(dbuf))) == NULL)
+			return refuse(r, "digest_required", "a request with a "
+			    "body must send and sign Content-Digest (RFC 9530, "
+			    "sha-256)", NULL, p.keyid);
+		if (pv_sig_check_content_digest(cd, r->body, r->body_len) !=
+		    PV_OK)
+			return refuse(r, "digest_mismatch", "Content-Digest "
+			    "does not match the body", "forged_signature",
+			    p.keyid);
+	}
+	if (p.created < now - window)
+		return refuse(r, "signature_too_old", "created is outside the "
+		    "replay window; sign again", "replay", p.keyid);
+	if (p.created > now + window)
+		return refuse(r, "signature_in_future", "created is in the "
+		    "future; check your clock", "replay", p.keyid);
+	if (p.has_expires && p.expires < now)
+		return refuse(r, "signature_expired", "the signature has "
+		    "expired", "replay", p.keyid);
+	st = v->store->ops->user_get_by_key_id(v->store, p.keyid, &u);
+	if (st != PV_OK || !u.is_active || strcmp(u.role, "service") != 0 ||
+	    !u.has_pubkey)
+		return refuse(r, "unknown_key", "unknown or disabled keyid",
+		    "forged_signature", p.keyid);
+	if (host == NULL || pv_snprintf(target, sizeof(target), "https://%s%s",
+	    host, r->raw_uri) != PV_OK)
+		return refuse(r, "malformed_signature", "the request target "
+		    "cannot be reconstructed", NULL, p.keyid);
+	sr.method = r->method;
+	sr.target_uri = target;
+	sr.header = header_cb;
+	sr.header_arg = &hc;
+	if (pv_sig_verify_ed25519(&p, &sr, u.pubkey) != PV_OK)
+		return refuse(r, "bad_signature", "the signature does not "
+		    "verify for this request", "forged_signature", p.keyid);
+	/* Only now, with a valid signature, spend the nonce. */
+	pv_nonce_digest(p.keyid, p.nonce, digest);
+	st = pv_nonces_add(r->srv->nonces, digest, (p.created > now ?
+	    p.created : now) + window, now);
+	if (st == PV_EEXISTS)
+		return refuse(r, "replayed_nonce", "this nonce was already "
+		    "used: every request needs a fresh nonce", "replay",
+		    p.keyid);
+	if (st != PV_OK) {
+		r->retry_after = 1;
+		pv_reply_error(r, 503, "transient", "replay cache full; retry");
+		return false;
+	}
+	memset(&r->who, 0, sizeof(r->who));
+	r->who.user_id = u.id;
+	memcpy(r->who.username, u.username, sizeof(r->who.username));
+	memcpy(r->who.role, u.role, sizeof(r->who.role));
+	memcpy(r->who.scopes, u.scopes, sizeof(r->who.scopes));
+	r->who.is_mfa_satisfied = true;
+	r->who.is_signed = true;
+	r->is_authenticated = true;
+	memcpy(r->ev.nonce, digest, sizeof(digest));
+	return true;
+}
+
+struct reload_ctx {
+	struct pv_nonces *n;
+	int64_t window, now;
+	size_t count;
+};
+
+static void
+reload_one(void *arg, int64_t ts, const char *nonce)
+{
+	struct reload_ctx *c = arg;
+
+	if (pv_nonces_add(c->n, nonce, ts + c->window + 1, c->now) == PV_OK)
+		c->count++;
+}
+
+void
+pv_http_reload_nonces(struct pv_server *srv)
+{
+	struct reload_ctx c = { srv->nonces, srv->vault->cfg.replay_window,
+		pv_now(), 0 };
+	char n[24];
+
+	/* Entries carry the time they were written, which is at or after
+	 * the request's created: keep each a window past that. */
+	pv_audit_recent_nonces(srv->audit, c.now - c.window - 1, reload_one,
+	    &c);
+	PV_IGNORE(pv_snprintf(n, sizeof(n), "%zu", c.count));
+	pv_log(PV_LOG_INFO, "nonces_reloaded", NULL, "count", n,
+	    (const char *)NULL);
+}
