@@ -86,7 +86,8 @@ cmd_incident(int argc, char **argv)
 			    acts);
 		}
 	}
-	printf("%zu patient(s) reached or attempted by %s\n",
+	fprintf(is_json ? stderr : stdout,
+	    "%zu patient(s) reached or attempted by %s\n",
 	    json_array_size(json_object_get(rep, "patients")), o[0]);
 	rc = PV_EXIT_OK;
 done:
