@@ -115,6 +115,11 @@ pv_login(struct pv_vault *v, const char *username, const char *password,
 		fail(out, "disabled");
 		goto done;
 	}
+	/* Fail closed: no session for a role the policy does not know. */
+	if (!pv_role_is_known(u.role)) {
+		fail(out, "unknown_role");
+		goto done;
+	}
 	if (u.locked_until > now) {
 		fail(out, "locked");
 		goto done;

@@ -347,11 +347,17 @@ pv_authz_may_see_restricted(const struct pv_policy *p,
 	return pv_config_list_has(who->scopes, "restricted");
 }
 
+/*
+ * "*" is every clinical type, not the audit trail: AuditEvent (who
+ * accessed a patient's data) is for the patient and auditors only
+ * (SPEC.md), so a row must name it.
+ */
 static bool
 type_matches(const char *rule, const char *type)
 {
-	return strcmp(rule, "*") == 0 ||
-	    (type != NULL && strcmp(rule, type) == 0);
+	if (strcmp(rule, "*") == 0)
+		return type == NULL || strcmp(type, "AuditEvent") != 0;
+	return type != NULL && strcmp(rule, type) == 0;
 }
 
 /*

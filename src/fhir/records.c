@@ -214,13 +214,16 @@ write_version(struct pv_vault *v, struct pv_resource *row, const json_t *res,
 	struct pv_store *s = v->store;
 	unsigned char digests[MAX_IDENTIFIERS * 2][PV_HASH_BYTES];
 	size_t nd = 0;
+	bool own_tx;
 	pv_status st;
 
 	if (res != NULL && (st = seal(v, res, row, create_dek)) != PV_OK)
 		return st;
 	if (res != NULL && strcmp(row->type, "Patient") == 0)
 		nd = identifier_digests(v, res, digests, PV_ARRAY_LEN(digests));
-	if ((st = s->ops->begin(s)) != PV_OK)
+	/* Inside a caller's transaction (bulk import) we join it. */
+	own_tx = !s->ops->in_tx(s);
+	if (own_tx && (st = s->ops->begin(s)) != PV_OK)
 		goto done;
 	if ((st = s->ops->resource_put(s, row)) != PV_OK ||
 	    (strcmp(row->type, "Patient") == 0 &&
@@ -228,10 +231,11 @@ write_version(struct pv_vault *v, struct pv_resource *row, const json_t *res,
 	    (const unsigned char (*)[PV_HASH_BYTES])digests, nd)) != PV_OK) ||
 	    (creator_id > 0 && (st = s->ops->careteam_add(s, creator_id,
 	    row->patient_id)) != PV_OK)) {
-		s->ops->rollback(s);
+		if (own_tx)
+			s->ops->rollback(s);
 		goto done;
 	}
-	st = s->ops->commit(s);
+	st = own_tx ? s->ops->commit(s) : PV_OK;
 done:
 	pv_resource_clear(row);
 	return st;

@@ -503,6 +503,22 @@ bundle(const char *type, json_t *entries)
 	    "entry", entries);
 }
 
+/* History is a read: a restricted resource (by its latest version) needs
+ * what reading it needs, as read and vread do; older restricted versions
+ * are withheld entry by entry (add_entry). */
+static bool
+history_may_see(struct pv_req *r, const char *type, const char *id)
+{
+	struct pv_record cur;
+	bool ok;
+
+	if (record_error(r, pv_record_open(r->srv->vault, type, id, 0, &cur)))
+		return false;
+	ok = may_see(r, PV_ACT_READ, &cur);
+	pv_record_clear(&cur);
+	return ok;
+}
+
 void
 route_fhir_history(struct pv_req *r)
 {
@@ -520,7 +536,7 @@ route_fhir_history(struct pv_req *r)
 	if (record_error(r, pv_record_meta(r->srv->vault, type, id, 0, &meta)) ||
 	    (pv_req_audit_subject(r, type, id, meta.patient),
 	    !pv_http_authorize(r, PV_ACT_READ, type, meta.patient,
-	    PV_CLASS_NORMAL, NULL))) {
+	    PV_CLASS_NORMAL, NULL)) || !history_may_see(r, type, id)) {
 		json_decref(b.entries);
 		return;
 	}

@@ -586,6 +586,16 @@ sq_begin(struct pv_store *store)
 	return tx_simple(store, Q_BEGIN);
 }
 
+static bool
+sq_in_tx(struct pv_store *store)
+{
+	struct conn *c;
+
+	if (conn_get(S(store), &c) != PV_OK)
+		return false;
+	return sqlite3_get_autocommit(c->db) == 0;
+}
+
 static pv_status
 sq_commit(struct pv_store *store)
 {
@@ -1668,6 +1678,7 @@ sq_kek_current_get(struct pv_store *store, uint32_t *v)
 static const struct pv_store_ops sqlite_ops = {
 	.close = sq_close,
 	.begin = sq_begin,
+	.in_tx = sq_in_tx,
 	.commit = sq_commit,
 	.rollback = sq_rollback,
 	.schema_version = sq_schema_version,

@@ -117,6 +117,8 @@ struct pv_store_opts {
 struct pv_store_ops {
 	void (*close)(struct pv_store *);
 	pv_status (*begin)(struct pv_store *);
+	/* True while this thread's connection is inside a transaction. */
+	bool (*in_tx)(struct pv_store *);
 	pv_status (*commit)(struct pv_store *);
 	void (*rollback)(struct pv_store *);
 	pv_status (*schema_version)(struct pv_store *, int *);
