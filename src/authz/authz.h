@@ -133,10 +133,14 @@ PV_MUST_CHECK pv_status pv_careteam_remove(struct pv_vault *v,
  * Opens a break-glass grant for who on patient: reason (1..500 chars of
  * UTF-8) sealed under the patient's DEK; lasts [authz]
  * break_glass_duration. Caller has authorized PV_ACT_BREAK_GLASS.
+ * grant_id > 0 is the id to use (chosen beforehand with
+ * pv_breakglass_new_id so the audit entry can name it); 0 = assign one.
  */
 PV_MUST_CHECK pv_status pv_breakglass_open(struct pv_vault *v,
     const struct pv_principal *who, const char *patient, const char *reason,
-    struct pv_grant *out);
+    int64_t grant_id, struct pv_grant *out);
+/* A random positive grant id (48 bits). */
+int64_t pv_breakglass_new_id(void);
 /* Decrypts a grant's reason into out (caller wipes). */
 PV_MUST_CHECK pv_status pv_breakglass_reason(struct pv_vault *v,
     const struct pv_grant *g, char *out, size_t outsz);

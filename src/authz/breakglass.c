@@ -23,9 +23,23 @@ reason_ad(const struct pv_grant *g, char *ad, size_t adsz)
 	    (long long)g->user_id, g->patient_id, (long long)g->created_at));
 }
 
+int64_t
+pv_breakglass_new_id(void)
+{
+	unsigned char b[6];
+	int64_t id = 0;
+	size_t i;
+
+	randombytes_buf(b, sizeof(b));
+	for (i = 0; i < sizeof(b); i++)
+		id = (id << 8) | b[i];
+	return id > 0 ? id : 1;
+}
+
 pv_status
 pv_breakglass_open(struct pv_vault *v, const struct pv_principal *who,
-    const char *patient, const char *reason, struct pv_grant *out)
+    const char *patient, const char *reason, int64_t grant_id,
+    struct pv_grant *out)
 {
 	unsigned char *dek = NULL, *sealed = NULL;
 	size_t rlen = strlen(reason), slen = 0;
@@ -36,6 +50,7 @@ pv_breakglass_open(struct pv_vault *v, const struct pv_principal *who,
 	if (rlen == 0 || pv_utf8_len(reason) > PV_BREAK_GLASS_REASON_MAX ||
 	    !pv_utf8_is_valid(reason, rlen) || !pv_fhir_id_is_valid(patient))
 		return PV_EINVAL;
+	out->id = grant_id;
 	out->user_id = who->user_id;
 	PV_IGNORE(pv_strlcpy(out->patient_id, patient, sizeof(out->patient_id)));
 	out->created_at = pv_now();

@@ -72,8 +72,8 @@ struct pv_record {
 void pv_record_clear(struct pv_record *r);
 
 /*
- * Creates version 1 of a new resource: assigns a random id (Patient: it
- * becomes the patient id), sets meta.versionId/lastUpdated, seals under
+ * Creates version 1 of a new resource with id (NULL: a random one;
+ * Patient: it becomes the patient id), sets meta.versionId/lastUpdated, seals under
  * the patient's DEK (made for a new Patient) and stores it; Patient
  * identifiers go to the blind index. res is borrowed and modified (id,
  * meta). If creator_id > 0 the creator joins the new Patient's care team
@@ -81,7 +81,7 @@ void pv_record_clear(struct pv_record *r);
  * patient does not exist; PV_EGONE when it was erased.
  */
 PV_MUST_CHECK pv_status pv_record_create(struct pv_vault *v, const char *type,
-    const char *patient, json_t *res, int64_t creator_id,
+    const char *patient, const char *id, json_t *res, int64_t creator_id,
     struct pv_record *out);
 
 /*

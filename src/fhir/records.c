@@ -17,7 +17,6 @@
  * is PV_ECRYPTO (or PV_EGONE after crypto-shredding), never data.
  */
 #include "fhir/fhir.h"
-#include "common/metrics.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -138,17 +137,14 @@ open_row(struct pv_vault *v, const struct pv_resource *row,
 	if (st != PV_OK)
 		goto done;
 	if ((st = pv_aead_open(pt, &plen, row->sealed, row->sealed_len,
-	    (unsigned char *)ad, strlen(ad), dek)) != PV_OK) {
-		pv_metric_inc(PV_M_DECRYPT_FAILURES);
-		goto done;
-	}
+	    (unsigned char *)ad, strlen(ad), dek)) != PV_OK)
+		goto done;	/* counted (once) where it is reported */
 	res = json_loadb((const char *)pt, plen, 0, NULL);
 	rt = json_string_value(json_object_get(res, "resourceType"));
 	rid = json_string_value(json_object_get(res, "id"));
 	if (res == NULL || rt == NULL || rid == NULL ||
 	    strcmp(rt, row->type) != 0 || strcmp(rid, row->id) != 0) {
 		json_decref(res);
-		pv_metric_inc(PV_M_DECRYPT_FAILURES);
 		st = PV_ECRYPTO;
 		goto done;
 	}
@@ -277,7 +273,7 @@ patient_exists(struct pv_vault *v, const char *patient)
 
 pv_status
 pv_record_create(struct pv_vault *v, const char *type, const char *patient,
-    json_t *res, int64_t creator_id, struct pv_record *out)
+    const char *id, json_t *res, int64_t creator_id, struct pv_record *out)
 {
 	struct pv_resource row;
 	bool is_patient = strcmp(type, "Patient") == 0;
@@ -288,7 +284,11 @@ pv_record_create(struct pv_vault *v, const char *type, const char *patient,
 	if (!pv_fhir_type_is_known(type))
 		return PV_EINVAL;
 	PV_IGNORE(pv_strlcpy(row.type, type, sizeof(row.type)));
-	pv_random_id(row.id);
+	if (id == NULL)
+		pv_random_id(row.id);
+	else if (!pv_fhir_id_is_valid(id) ||
+	    pv_strlcpy(row.id, id, sizeof(row.id)) != PV_OK)
+		return PV_EINVAL;
 	if (is_patient)
 		memcpy(row.patient_id, row.id, sizeof(row.id));
 	else if (pv_strlcpy(row.patient_id, patient, sizeof(row.patient_id)) !=

@@ -80,6 +80,7 @@ struct pv_server {
 	_Atomic int64_t in_flight;	/* requests between first call and done */
 	_Atomic bool is_stopping;
 	struct pv_workq *hashq;		/* Argon2id work, off HTTP threads */
+	struct pv_workq *writeq;	/* audited changes (pv_req_write) */
 	struct pv_audit *audit;
 	struct pv_alerts *alerts;
 	struct pv_policy policy;
@@ -125,6 +126,7 @@ struct pv_req {
 
 	/* deferred work (see pv_req_defer) and its private state */
 	void (*deferred)(struct pv_req *r);
+	void (*write_fn)(struct pv_req *r);
 	void *job;
 	void (*job_free)(void *job);	/* wipes and frees job; NULL-safe */
 
@@ -237,6 +239,13 @@ bool pv_http_signature_auth(struct pv_req *r);
 bool pv_http_has_signature(struct pv_req *r);
 /* Start-up: reload the replay window's nonces from the audit trail. */
 void pv_http_reload_nonces(struct pv_server *srv);
+
+/*
+ * Runs the change fn(r) on a write worker: first the request's audit
+ * entry is made durable (else 503 and nothing changes), then fn makes
+ * the change; if fn ends in an error, a second entry records that.
+ */
+void pv_req_write(struct pv_req *r, void (*fn)(struct pv_req *r));
 
 /* The session token presented (Authorization: Bearer, else cookie). */
 const char *pv_req_token(struct pv_req *r, char *buf, size_t bufsz);

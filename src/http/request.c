@@ -173,13 +173,31 @@ copy_field(char *dst, size_t dstsz, const char *src)
 		dst[0] = '\0';
 }
 
+/*
+ * Subject fields may come straight from the URL, before any validation:
+ * keep only FHIR id characters. A quote or control character would make
+ * the entry unwritable, fail the whole group commit it lands in (every
+ * request in it refused, the trail marked unhealthy) and leave the
+ * request itself unaudited.
+ */
+static void
+copy_id(char *dst, size_t dstsz, const char *src)
+{
+	static const char ok[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789-.";
+
+	if (src != NULL && src[strspn(src, ok)] != '\0')
+		src = NULL;
+	copy_field(dst, dstsz, src);
+}
+
 void
 pv_req_audit_subject(struct pv_req *r, const char *type, const char *id,
     const char *patient)
 {
-	copy_field(r->ev.type, sizeof(r->ev.type), type);
-	copy_field(r->ev.id, sizeof(r->ev.id), id);
-	copy_field(r->ev.patient, sizeof(r->ev.patient), patient);
+	copy_id(r->ev.type, sizeof(r->ev.type), type);
+	copy_id(r->ev.id, sizeof(r->ev.id), id);
+	copy_id(r->ev.patient, sizeof(r->ev.patient), patient);
 }
 
 void
@@ -236,6 +254,35 @@ pv_req_audit_finish_sync(struct pv_req *r)
 	if (pv_audit_append(r->srv->audit, &r->ev) != PV_OK)
 		pv_reply_audit_unavailable(r);
 	r->has_event = false;
+}
+
+static void
+run_write(struct pv_req *r)
+{
+	/* Write-ahead audit: the entry first (outcome as authorized). */
+	pv_req_audit_settle(r);
+	r->has_event = false;
+	if (pv_audit_append(r->srv->audit, &r->ev) != PV_OK) {
+		pv_reply_audit_unavailable(r);
+		return;
+	}
+	r->write_fn(r);
+	if (r->status >= 400) {
+		/* The change did not happen: a second entry says why. */
+		if (r->ev.outcome == NULL || strcmp(r->ev.outcome, "allowed") == 0)
+			pv_req_audit_outcome(r, r->status >= 500 ? "error" :
+			    "failed", "write_failed");
+		if (pv_audit_append(r->srv->audit, &r->ev) != PV_OK)
+			pv_log(PV_LOG_ERROR, "audit_followup_failed", r->rid,
+			    (const char *)NULL);
+	}
+}
+
+void
+pv_req_write(struct pv_req *r, void (*fn)(struct pv_req *r))
+{
+	r->write_fn = fn;
+	pv_req_defer(r, r->srv->writeq, run_write);
 }
 
 const char *

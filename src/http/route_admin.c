@@ -60,31 +60,12 @@ route_admin_careteam_remove(struct pv_req *r)
 	careteam(r, false);
 }
 
-/* POST /admin/erase {"patient"}: erasure on request (crypto-shredding). */
-void
-route_admin_erase(struct pv_req *r)
+/* POST /admin/erase {"patient"}: erasure on request (crypto-shredding),
+ * audited before the key is destroyed (pv_req_write). */
+static void
+erase_work(struct pv_req *r)
 {
-	const char *patient;
-	json_t *in;
-	pv_status st;
-
-	if ((in = pv_req_json_object(r)) == NULL)
-		return;
-	patient = pv_json_str(in, "patient", PV_PATIENT_ID_MAX);
-	pv_req_audit_subject(r, "Patient", patient, patient);
-	if (patient == NULL || !pv_fhir_id_is_valid(patient)) {
-		json_decref(in);
-		pv_reply_error(r, 400, "invalid", "send {\"patient\": ID}");
-		return;
-	}
-	if (!pv_http_authorize(r, PV_ACT_ADMIN, "Patient", NULL,
-	    PV_CLASS_NORMAL, NULL)) {
-		json_decref(in);
-		return;
-	}
-	st = pv_erase_patient(r->srv->vault, patient);
-	json_decref(in);
-	switch (st) {
+	switch (pv_erase_patient(r->srv->vault, r->ev.patient)) {
 	case PV_OK:
 		pv_reply_json(r, 200, json_pack("{s:s}", "status",
 		    "erased: the patient's data key was destroyed"));
@@ -95,10 +76,33 @@ route_admin_erase(struct pv_req *r)
 		    "the patient is under legal hold; erasure is refused");
 		break;
 	case PV_ENOTFOUND:
+		pv_req_audit_outcome(r, "failed", "not_found");
 		pv_reply_error(r, 404, "not-found", "no such patient");
 		break;
 	default:
 		pv_reply_error(r, 500, "exception", "erasure failed");
 		break;
 	}
+}
+
+void
+route_admin_erase(struct pv_req *r)
+{
+	const char *patient;
+	json_t *in;
+
+	if ((in = pv_req_json_object(r)) == NULL)
+		return;
+	patient = pv_json_str(in, "patient", PV_PATIENT_ID_MAX);
+	if (patient == NULL || !pv_fhir_id_is_valid(patient)) {
+		json_decref(in);
+		pv_reply_error(r, 400, "invalid", "send {\"patient\": ID}");
+		return;
+	}
+	pv_req_audit_subject(r, "Patient", patient, patient);
+	json_decref(in);
+	if (!pv_http_authorize(r, PV_ACT_ADMIN, "Patient", NULL,
+	    PV_CLASS_NORMAL, NULL))
+		return;
+	pv_req_write(r, erase_work);
 }

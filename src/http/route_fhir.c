@@ -182,6 +182,20 @@ if_match(struct pv_req *r)
 
 /* ---- read / vread ---------------------------------------------------------- */
 
+/* A resource of an erased patient answers 410 before authorization:
+ * erasure also removed the care-team links, which would make it a 403. */
+static bool
+erased(struct pv_req *r, const struct pv_record *meta)
+{
+	bool gone = false;
+
+	if (!meta->is_deleted || pv_dek_is_shredded(r->srv->vault,
+	    meta->patient, &gone) != PV_OK || !gone)
+		return false;
+	(void)record_error(r, PV_EGONE);
+	return true;
+}
+
 static void
 read_version(struct pv_req *r, int64_t version)
 {
@@ -196,8 +210,8 @@ read_version(struct pv_req *r, int64_t version)
 	    &rec)))
 		return;
 	pv_req_audit_subject(r, type, id, rec.patient);
-	if (!pv_http_authorize(r, PV_ACT_READ, type, rec.patient,
-	    PV_CLASS_NORMAL, NULL))
+	if (erased(r, &rec) || !pv_http_authorize(r, PV_ACT_READ, type,
+	    rec.patient, PV_CLASS_NORMAL, NULL))
 		return;
 	st = pv_record_open(r->srv->vault, type, id, version, &rec);
 	if (record_error(r, st))
@@ -273,17 +287,79 @@ reply_created(struct pv_req *r, struct pv_record *rec,
 	pv_reply_json(r, 201, oo);
 }
 
+/*
+ * Writes run on the write workers (pv_req_write): the audit entry of the
+ * change is made durable first, then the change is made; a change that
+ * then fails leaves a second entry saying so. So no change is ever in
+ * the store without its entry in the trail (fail closed on audit loss).
+ */
+struct write_job {
+	char type[PV_TYPE_MAX + 1];
+	char id[PV_RES_ID_MAX + 1];
+	char patient[PV_PATIENT_ID_MAX + 1];
+	json_t *res;
+	int64_t match;
+	int64_t creator;
+	char dropped[8][PV_FHIR_FIELD_MAX];
+	size_t ndropped;
+};
+
+static void
+write_job_free(void *p)
+{
+	struct write_job *j = p;
+
+	if (j == NULL)
+		return;
+	json_decref(j->res);
+	free(j);
+}
+
+static struct write_job *
+write_job_new(struct pv_req *r, const char *type, const char *id,
+    const char *patient, json_t *res)
+{
+	struct write_job *j = calloc(1, sizeof(*j));
+
+	if (j == NULL || pv_strlcpy(j->type, type, sizeof(j->type)) != PV_OK ||
+	    pv_strlcpy(j->id, id, sizeof(j->id)) != PV_OK ||
+	    pv_strlcpy(j->patient, patient, sizeof(j->patient)) != PV_OK) {
+		free(j);
+		json_decref(res);
+		pv_reply_error(r, 503, "transient", "out of memory");
+		return NULL;
+	}
+	j->res = res;
+	r->job = j;
+	r->job_free = write_job_free;
+	return j;
+}
+
+static void
+create_work(struct pv_req *r)
+{
+	struct write_job *j = r->job;
+	struct pv_record rec;
+
+	if (record_error(r, pv_record_create(r->srv->vault, j->type,
+	    j->patient, j->id, j->res, j->creator, &rec))) {
+		if (r->status == 404)
+			pv_reply_error(r, 422, "processing",
+			    "the referenced patient does not exist");
+		return;
+	}
+	reply_created(r, &rec, j->dropped, j->ndropped);
+	pv_record_clear(&rec);
+}
+
 void
 route_fhir_create(struct pv_req *r)
 {
 	const char *type = r->params[0], *why;
-	char patient[PV_PATIENT_ID_MAX + 1] = "";
-	char dropped[8][PV_FHIR_FIELD_MAX];
+	char patient[PV_PATIENT_ID_MAX + 1] = "", id[PV_ID_HEX_LEN + 1];
 	bool is_patient = strcmp(type, "Patient") == 0;
-	struct pv_record rec;
-	size_t ndropped;
+	struct write_job *j;
 	json_t *res;
-	int64_t creator = 0;
 
 	if (!need_type(r, type))
 		return;
@@ -303,38 +379,53 @@ route_fhir_create(struct pv_req *r)
 		json_decref(res);
 		return;
 	}
-	ndropped = pv_fhir_minimize(res, type, r->srv->vault->cfg.drop_fields,
-	    dropped, PV_ARRAY_LEN(dropped));
+	/* The id is chosen now so the (write-ahead) audit entry names it. */
+	pv_random_id(id);
+	if (is_patient)
+		memcpy(patient, id, sizeof(id));
+	pv_req_audit_subject(r, type, id, patient);
+	if ((j = write_job_new(r, type, id, patient, res)) == NULL)
+		return;
+	j->ndropped = pv_fhir_minimize(res, type,
+	    r->srv->vault->cfg.drop_fields, j->dropped, PV_ARRAY_LEN(j->dropped));
 	/* "A clinician who creates a Patient joins that patient's care
 	 * team" (SPEC.md); so does a service client. */
 	if (is_patient && (strcmp(r->who.role, "clinician") == 0 ||
 	    strcmp(r->who.role, "service") == 0))
-		creator = r->who.user_id;
-	if (record_error(r, pv_record_create(r->srv->vault, type, patient, res,
-	    creator, &rec))) {
-		if (r->status == 404)
-			pv_reply_error(r, 422, "processing",
-			    "the referenced patient does not exist");
-		json_decref(res);
-		return;
-	}
-	json_decref(res);
-	pv_req_audit_subject(r, type, rec.id, rec.patient);
-	reply_created(r, &rec, dropped, ndropped);
-	pv_record_clear(&rec);
+		j->creator = r->who.user_id;
+	pv_req_write(r, create_work);
 }
 
 /* ---- update / delete ------------------------------------------------------- */
+
+static void
+update_work(struct pv_req *r)
+{
+	struct write_job *j = r->job;
+	struct pv_record rec;
+
+	if (record_error(r, pv_record_update(r->srv->vault, j->type, j->id,
+	    j->match, j->res, &rec)))
+		return;
+	set_etag(r, &rec);
+	if (j->ndropped > 0) {
+		reply_created(r, &rec, j->dropped, j->ndropped);
+		r->status = 200;
+	} else {
+		filter_for_role(r, rec.res, j->type);
+		pv_reply_json(r, 200, json_incref(rec.res));
+	}
+	pv_record_clear(&rec);
+}
 
 void
 route_fhir_update(struct pv_req *r)
 {
 	const char *type = r->params[0], *id = r->params[1], *why, *bid;
 	char patient[PV_PATIENT_ID_MAX + 1] = "";
-	char dropped[8][PV_FHIR_FIELD_MAX];
-	struct pv_record cur, rec;
+	struct pv_record cur;
+	struct write_job *j;
 	pv_data_class cls;
-	size_t ndropped;
 	int64_t match = if_match(r);
 	json_t *res;
 
@@ -351,10 +442,11 @@ route_fhir_update(struct pv_req *r)
 	bid = json_string_value(json_object_get(res, "id"));
 	if (pv_fhir_check(res, type, patient, sizeof(patient), &why) != PV_OK ||
 	    bid == NULL || strcmp(bid, id) != 0) {
+		/* bid lives in res: decide the message before freeing it. */
+		if (bid == NULL || strcmp(bid, id) != 0)
+			why = "the body's id must equal the id in the URL";
 		json_decref(res);
-		pv_reply_error(r, 400, "invalid", bid == NULL || strcmp(bid,
-		    id) != 0 ? "the body's id must equal the id in the URL" :
-		    why);
+		pv_reply_error(r, 400, "invalid", why);
 		return;
 	}
 	/* The stored row says whose data this is, not the body. */
@@ -379,33 +471,43 @@ route_fhir_update(struct pv_req *r)
 		    "a resource cannot move to another patient");
 		return;
 	}
-	ndropped = pv_fhir_minimize(res, type, r->srv->vault->cfg.drop_fields,
-	    dropped, PV_ARRAY_LEN(dropped));
-	if (record_error(r, pv_record_update(r->srv->vault, type, id, match,
-	    res, &rec))) {
+	/* A stale If-Match is answered now, not after an audit entry. */
+	if (match > 0 && match != cur.version) {
 		json_decref(res);
+		record_error(r, PV_ECONFLICT);
 		return;
 	}
-	json_decref(res);
+	if ((j = write_job_new(r, type, id, cur.patient, res)) == NULL)
+		return;
+	j->match = match;
+	j->ndropped = pv_fhir_minimize(res, type,
+	    r->srv->vault->cfg.drop_fields, j->dropped, PV_ARRAY_LEN(j->dropped));
+	pv_req_write(r, update_work);
+}
+
+static void
+delete_work(struct pv_req *r)
+{
+	struct write_job *j = r->job;
+	struct pv_record rec;
+	char *empty;
+
+	if (record_error(r, pv_record_delete(r->srv->vault, j->type, j->id,
+	    j->match, &rec)))
+		return;
 	set_etag(r, &rec);
-	if (ndropped > 0) {
-		reply_created(r, &rec, dropped, ndropped);
-		r->status = 200;
-	} else {
-		filter_for_role(r, rec.res, type);
-		pv_reply_json(r, 200, json_incref(rec.res));
-	}
-	pv_record_clear(&rec);
+	empty = strdup("");
+	pv_reply_raw(r, 204, NULL, empty, 0);
 }
 
 void
 route_fhir_delete(struct pv_req *r)
 {
 	const char *type = r->params[0], *id = r->params[1];
-	struct pv_record cur, rec;
+	struct pv_record cur;
+	struct write_job *j;
 	pv_data_class cls;
 	int64_t match = if_match(r);
-	char *empty;
 
 	if (!need_type(r, type))
 		return;
@@ -423,12 +525,14 @@ route_fhir_delete(struct pv_req *r)
 	pv_record_clear(&cur);
 	if (!pv_http_authorize(r, PV_ACT_DELETE, type, cur.patient, cls, NULL))
 		return;
-	if (record_error(r, pv_record_delete(r->srv->vault, type, id, match,
-	    &rec)))
+	if (match > 0 && match != cur.version) {
+		record_error(r, PV_ECONFLICT);
 		return;
-	set_etag(r, &rec);
-	empty = strdup("");
-	pv_reply_raw(r, 204, NULL, empty, 0);
+	}
+	if ((j = write_job_new(r, type, id, cur.patient, NULL)) == NULL)
+		return;
+	j->match = match;
+	pv_req_write(r, delete_work);
 }
 
 /* ---- bundles: history and search ------------------------------------------- */
@@ -535,8 +639,9 @@ route_fhir_history(struct pv_req *r)
 	pv_req_audit_subject(r, type, id, NULL);
 	if (record_error(r, pv_record_meta(r->srv->vault, type, id, 0, &meta)) ||
 	    (pv_req_audit_subject(r, type, id, meta.patient),
+	    erased(r, &meta)) ||
 	    !pv_http_authorize(r, PV_ACT_READ, type, meta.patient,
-	    PV_CLASS_NORMAL, NULL)) || !history_may_see(r, type, id)) {
+	    PV_CLASS_NORMAL, NULL) || !history_may_see(r, type, id)) {
 		json_decref(b.entries);
 		return;
 	}
@@ -764,15 +869,42 @@ route_fhir_compartment(struct pv_req *r)
 
 /* ---- break-glass ------------------------------------------------------------- */
 
+static void
+break_glass_work(struct pv_req *r)
+{
+	struct write_job *j = r->job;
+	const char *reason = json_string_value(json_object_get(j->res,
+	    "reason"));
+	struct pv_grant g;
+	char ts[32];
+	pv_status st;
+
+	st = pv_breakglass_open(r->srv->vault, &r->who, j->patient, reason,
+	    r->ev.grant, &g);
+	if (st == PV_EINVAL) {
+		pv_req_audit_outcome(r, "failed", "bad_reason");
+		pv_reply_error(r, 400, "invalid",
+		    "reason must be 1-500 characters of text");
+		return;
+	}
+	if (record_error(r, st))
+		return;
+	pv_metric_inc(PV_M_BREAK_GLASS);
+	pv_alert(r->srv->alerts, "break_glass", "high", r->rid,
+	    json_pack("{s:I, s:I, s:I}", "actor", (json_int_t)r->who.user_id,
+	    "grant", (json_int_t)g.id, "expires_at", (json_int_t)g.expires_at));
+	pv_iso8601(g.expires_at, ts);
+	pv_reply_json(r, 201, json_pack("{s:I, s:s, s:s}", "grant",
+	    (json_int_t)g.id, "patient", j->patient, "expires_at", ts));
+}
+
 void
 route_fhir_break_glass(struct pv_req *r)
 {
 	const char *pid = r->params[0], *reason;
 	struct pv_record meta;
-	struct pv_grant g;
-	char ts[32];
+	struct write_job *j;
 	json_t *in;
-	pv_status st;
 
 	pv_req_audit_subject(r, "Patient", pid, pid);
 	if ((in = pv_req_json_object(r)) == NULL)
@@ -791,24 +923,11 @@ route_fhir_break_glass(struct pv_req *r)
 		json_decref(in);
 		return;
 	}
-	st = pv_breakglass_open(r->srv->vault, &r->who, pid, reason, &g);
-	json_decref(in);
-	if (st == PV_EINVAL) {
-		pv_reply_error(r, 400, "invalid",
-		    "reason must be 1-500 characters of text");
-		return;
-	}
-	if (record_error(r, st))
-		return;
-	r->ev.grant = g.id;
 	pv_req_audit_outcome(r, "allowed", "break_glass_opened");
-	pv_metric_inc(PV_M_BREAK_GLASS);
-	pv_alert(r->srv->alerts, "break_glass", "high", r->rid,
-	    json_pack("{s:I, s:I, s:I}", "actor", (json_int_t)r->who.user_id,
-	    "grant", (json_int_t)g.id, "expires_at", (json_int_t)g.expires_at));
-	pv_iso8601(g.expires_at, ts);
-	pv_reply_json(r, 201, json_pack("{s:I, s:s, s:s}", "grant",
-	    (json_int_t)g.id, "patient", pid, "expires_at", ts));
+	r->ev.grant = pv_breakglass_new_id();
+	if ((j = write_job_new(r, "Patient", pid, pid, in)) == NULL)
+		return;
+	pv_req_write(r, break_glass_work);
 }
 
 /* ---- metadata ---------------------------------------------------------------- */

@@ -9,6 +9,7 @@
 #include "core/vault.h"
 
 #include <jansson.h>
+#include <stdio.h>
 
 /* Per-caller memo of the last actor id -> username lookup. */
 struct pv_auditevent_cache {
@@ -64,5 +65,46 @@ PV_MUST_CHECK pv_status pv_incident_report(struct pv_vault *v, int64_t actor,
 
 /* "2026-11-25", "2026-11-25T10:00:00Z" or epoch seconds -> seconds. */
 PV_MUST_CHECK pv_status pv_parse_time(const char *s, int64_t *out);
+
+/* ---- retention (retention.c) ---- */
+
+struct pv_audit;
+
+struct pv_purge_report {
+	size_t resources_purged;	/* every version deleted */
+	size_t patients_shredded;	/* whole patient: DEK destroyed */
+	size_t held_skipped;		/* under legal hold */
+	size_t examined;
+};
+
+/*
+ * Applies [retention]: a resource whose last update is older than its
+ * type's rule ("*" for all; no rule = kept) is deleted, every version.
+ * A patient whose Patient resource and whole compartment have expired is
+ * crypto-shredded (pv_erase_patient). Legal holds are skipped. With
+ * dry_run nothing changes and the report says what would. Each purge is
+ * audited through audit (may be NULL only for dry runs); cb (may be NULL)
+ * sees each decision (type, id, patient, what).
+ */
+PV_MUST_CHECK pv_status pv_retention_purge(struct pv_vault *v,
+    struct pv_audit *audit, int64_t now, bool dry_run,
+    void (*cb)(void *arg, const char *type, const char *id,
+    const char *patient, const char *what), void *arg,
+    struct pv_purge_report *rep);
+
+/* ---- de-identified export (export.c) ---- */
+
+struct pv_deid_report;
+
+/*
+ * Writes every resource, de-identified per HIPAA Safe Harbor with keyed
+ * pseudonyms (key: PV_KEY_BYTES), as NDJSON or CSV to out, but only when
+ * the released set is k-anonymous over [deid] quasi_identifiers: the
+ * export is built in tmp (an open, empty, unlinked-or-private file) and
+ * copied to out after the check, so a violating file is never produced.
+ */
+PV_MUST_CHECK pv_status pv_deid_export(struct pv_vault *v,
+    const unsigned char key[PV_KEY_BYTES], bool csv, FILE *tmp, FILE *out,
+    struct pv_deid_report *rep, size_t *written);
 
 #endif

@@ -236,8 +236,8 @@ static const char *const sql_text[Q_N] = {
 	    " AND r.is_current = 1 AND r.deleted = 0"
 	    " WHERE b.type = ?1 AND b.digest = ?2 ORDER BY r.id",
 	[Q_GRANT_INSERT] = "INSERT INTO grants (user_id, patient_id,"
-	    " created_at, expires_at, reason_sealed)"
-	    " VALUES (?1, ?2, ?3, ?4, ?5)",
+	    " created_at, expires_at, reason_sealed, id)"
+	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 	[Q_GRANT_ACTIVE] = "SELECT id FROM grants WHERE user_id = ?1"
 	    " AND patient_id = ?2 AND expires_at > ?3"
 	    " ORDER BY expires_at DESC LIMIT 1",
@@ -1400,6 +1400,8 @@ sq_grant_insert(struct pv_store *store, struct pv_grant *g)
 	sqlite3_bind_int64(q, 3, g->created_at);
 	sqlite3_bind_int64(q, 4, g->expires_at);
 	bind_blob(q, 5, g->reason_sealed, g->reason_sealed_len);
+	if (g->id > 0)		/* chosen by the caller (audited first) */
+		sqlite3_bind_int64(q, 6, g->id);
 	if ((st = run(q)) != PV_OK ||
 	    (st = conn_get(S(store), &c)) != PV_OK)
 		return st;

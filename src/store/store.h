@@ -178,6 +178,7 @@ struct pv_store_ops {
 	pv_status (*index_find)(struct pv_store *, const char *,
 	    const unsigned char[PV_HASH_BYTES], pv_resource_cb, void *);
 
+	/* Inserts g; g->id > 0 is used as the id, else one is assigned. */
 	pv_status (*grant_insert)(struct pv_store *, struct pv_grant *);
 	pv_status (*grant_active)(struct pv_store *, int64_t, const char *,
 	    int64_t, int64_t *);

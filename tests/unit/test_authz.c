@@ -200,7 +200,7 @@ test_decisions(void **state)
 	    PV_CLASS_NORMAL, NULL));
 	assert_int_equal(pv_dek_get(v, "p3", true, (unsigned char[32]){ 0 }),
 	    PV_OK);
-	assert_int_equal(pv_breakglass_open(v, &doc, "p3", "ER, unconscious",
+	assert_int_equal(pv_breakglass_open(v, &doc, "p3", "ER, unconscious", 0,
 	    &g), PV_OK);
 	{
 		struct pv_authz_request rq = { &doc, PV_ACT_READ, "Observation",
@@ -215,7 +215,7 @@ test_decisions(void **state)
 		pv_authz_decide(&pol, v, &rq, &d);
 		assert_false(d.is_allowed);
 	}
-	assert_int_equal(pv_breakglass_open(v, &doc, "p3", "", &g), PV_EINVAL);
+	assert_int_equal(pv_breakglass_open(v, &doc, "p3", "", 0, &g), PV_EINVAL);
 	/* Fail closed: unknown role, patient account without a link. */
 	ghost = doc;
 	strcpy(ghost.role, "wizard");
