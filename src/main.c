@@ -21,6 +21,11 @@ static const struct pv_cmd commands[] = {
 	{ "access-review", "report accounts, unused rights, break-glass; "
 	    "disable dormant accounts", cmd_access_review },
 	{ "incident", "report the patients an actor touched", cmd_incident },
+	{ "purge", "apply retention rules (crypto-shred expired patients)",
+	    cmd_purge },
+	{ "deid", "de-identified export (HIPAA Safe Harbor, k-anonymity)",
+	    cmd_deid },
+	{ "import", "bulk-load FHIR resources from NDJSON", cmd_import },
 };
 
 static void

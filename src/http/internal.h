@@ -85,6 +85,10 @@ struct pv_server {
 	struct pv_alerts *alerts;
 	struct pv_policy policy;
 	json_t *capability;		/* CapabilityStatement, built once */
+	pthread_t purger;		/* periodic retention job */
+	bool has_purger;
+	pthread_mutex_t purge_lock;
+	pthread_cond_t purge_cv;
 	struct pv_iplock *iplock;	/* per-address login failures */
 	struct pv_nonces *nonces;	/* RFC 9421 replay defence */
 	struct pv_ratelimit *ratelimit;
@@ -138,6 +142,8 @@ struct pv_req {
 	char headers[PV_EXTRA_HEADERS][2][256];
 	size_t headers_n;
 	int64_t retry_after;		/* seconds; 0 = no header */
+	int resp_fd;			/* > 0: body streamed from this file */
+	uint64_t resp_fd_size;
 };
 
 /* ---- reply.c ---- */
@@ -159,6 +165,9 @@ void pv_reply_error(struct pv_req *r, unsigned status, const char *code,
  * issue.details.coding (e.g. "mfa_required", "locked_out"). */
 void pv_reply_error_detail(struct pv_req *r, unsigned status,
     const char *code, const char *detail, const char *diag);
+/* Streams a file as the body; takes ownership of fd (MHD closes it). */
+void pv_reply_fd(struct pv_req *r, unsigned status, const char *ctype, int fd,
+    uint64_t size);
 /* Adds a response header (name and value copied; dropped if too long). */
 void pv_reply_header(struct pv_req *r, const char *name, const char *value);
 /* Builds the MHD response with the security headers and queues it. */
@@ -284,6 +293,7 @@ void route_audit_consistency(struct pv_req *r);
 void route_admin_careteam_add(struct pv_req *r);
 void route_admin_careteam_remove(struct pv_req *r);
 void route_admin_erase(struct pv_req *r);
+void route_deid_export(struct pv_req *r);
 
 /* ---- shared by the FHIR handlers (route_fhir.c) ---- */
 

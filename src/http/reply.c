@@ -16,6 +16,7 @@
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *const security_headers[][2] = {
 	{ "Strict-Transport-Security", "max-age=63072000; includeSubDomains" },
@@ -31,6 +32,10 @@ void
 pv_reply_raw(struct pv_req *r, unsigned status, const char *ctype, char *buf,
     size_t len)
 {
+	if (r->resp_fd > 0) {		/* an error replaces a file body */
+		close(r->resp_fd);
+		r->resp_fd = 0;
+	}
 	if (r->resp != NULL) {
 		sodium_memzero(r->resp, r->resp_len);
 		free(r->resp);
@@ -116,14 +121,59 @@ wipe_free(void *p)
 	free(hdr);
 }
 
+void
+pv_reply_fd(struct pv_req *r, unsigned status, const char *ctype, int fd,
+    uint64_t size)
+{
+	pv_reply_raw(r, status, ctype, NULL, 0);
+	r->resp_fd = fd;
+	r->resp_fd_size = size;
+}
+
+static void
+add_headers(struct pv_req *r, struct MHD_Response *resp)
+{
+	size_t i;
+	char ra[32];
+
+	for (i = 0; i < PV_ARRAY_LEN(security_headers); i++)
+		MHD_add_response_header(resp, security_headers[i][0],
+		    security_headers[i][1]);
+	MHD_add_response_header(resp, "X-Request-Id", r->rid);
+	if (r->content_type != NULL)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+		    r->content_type);
+	for (i = 0; i < r->headers_n; i++)
+		MHD_add_response_header(resp, r->headers[i][0],
+		    r->headers[i][1]);
+	if (atomic_load(&r->srv->is_stopping))
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION,
+		    "close");
+	if (r->retry_after > 0 &&
+	    pv_snprintf(ra, sizeof(ra), "%lld", (long long)r->retry_after) ==
+	    PV_OK)
+		MHD_add_response_header(resp, "Retry-After", ra);
+}
+
 enum MHD_Result
 pv_reply_queue(struct pv_req *r)
 {
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
-	size_t i, *hdr;
-	char ra[32];
+	size_t *hdr;
 
+	if (r->resp_fd > 0) {
+		resp = MHD_create_response_from_fd64(r->resp_fd_size,
+		    r->resp_fd);
+		if (resp == NULL)
+			return MHD_NO;
+		r->resp_fd = 0;	/* MHD owns it now */
+		add_headers(r, resp);
+		ret = MHD_queue_response(r->conn, r->status, resp);
+		MHD_destroy_response(resp);
+		r->phase = PV_PHASE_QUEUED;
+		return ret;
+	}
 	if (r->resp == NULL)
 		pv_reply_error(r, 500, "exception", "no response was produced");
 	/* Copy into a length-prefixed buffer so the free callback can wipe. */
@@ -142,23 +192,7 @@ pv_reply_queue(struct pv_req *r)
 		free(hdr);
 		return MHD_NO;
 	}
-	for (i = 0; i < PV_ARRAY_LEN(security_headers); i++)
-		MHD_add_response_header(resp, security_headers[i][0],
-		    security_headers[i][1]);
-	MHD_add_response_header(resp, "X-Request-Id", r->rid);
-	if (r->content_type != NULL)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-		    r->content_type);
-	for (i = 0; i < r->headers_n; i++)
-		MHD_add_response_header(resp, r->headers[i][0],
-		    r->headers[i][1]);
-	if (atomic_load(&r->srv->is_stopping))
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION,
-		    "close");
-	if (r->retry_after > 0 &&
-	    pv_snprintf(ra, sizeof(ra), "%lld", (long long)r->retry_after) ==
-	    PV_OK)
-		MHD_add_response_header(resp, "Retry-After", ra);
+	add_headers(r, resp);
 	ret = MHD_queue_response(r->conn, r->status, resp);
 	MHD_destroy_response(resp);
 	r->phase = PV_PHASE_QUEUED;

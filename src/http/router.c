@@ -65,6 +65,8 @@ static const struct pv_route routes[] = {
 	    PV_AUTH_SESSION, "careteam.remove", false },
 	{ "POST", "/admin/erase", route_admin_erase, PV_AUTH_SESSION, "erase",
 	    true },
+	{ "GET", "/deid/export", route_deid_export, PV_AUTH_ANY, "deid.export",
+	    true },
 };
 
 #define ROUTES_N PV_ARRAY_LEN(routes)

@@ -19,6 +19,7 @@
  * only then stops the daemon.
  */
 #include "http/internal.h"
+#include "lifecycle/lifecycle.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -43,6 +44,8 @@ req_free(struct pv_req *r)
 		return;
 	if (r->job != NULL && r->job_free != NULL)
 		r->job_free(r->job);
+	if (r->resp_fd > 0)
+		close(r->resp_fd);
 	if (r->body != NULL) {
 		sodium_memzero(r->body, r->body_cap);
 		free(r->body);
@@ -521,6 +524,42 @@ pool_size(const struct pv_config *cfg)
 	return n > 0 ? (unsigned)n : 2;
 }
 
+/*
+ * The periodic retention job ([retention] purge_interval): the same purge
+ * as `phivault purge`, audited through the server's trail.
+ */
+static void *
+purge_main(void *arg)
+{
+	struct pv_server *srv = arg;
+	struct pv_purge_report rep;
+	struct timespec ts;
+	char a[24], b[24];
+
+	pthread_mutex_lock(&srv->purge_lock);
+	while (!atomic_load(&srv->is_stopping)) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += srv->vault->cfg.purge_interval;
+		pthread_cond_timedwait(&srv->purge_cv, &srv->purge_lock, &ts);
+		if (atomic_load(&srv->is_stopping))
+			break;
+		pthread_mutex_unlock(&srv->purge_lock);
+		if (pv_retention_purge(srv->vault, srv->audit, pv_now(), false,
+		    NULL, NULL, &rep) != PV_OK)
+			pv_log(PV_LOG_ERROR, "purge_failed", NULL,
+			    (const char *)NULL);
+		PV_IGNORE(pv_snprintf(a, sizeof(a), "%zu",
+		    rep.resources_purged));
+		PV_IGNORE(pv_snprintf(b, sizeof(b), "%zu",
+		    rep.patients_shredded));
+		pv_log(PV_LOG_INFO, "purge", NULL, "resources_purged", a,
+		    "patients_shredded", b, (const char *)NULL);
+		pthread_mutex_lock(&srv->purge_lock);
+	}
+	pthread_mutex_unlock(&srv->purge_lock);
+	return NULL;
+}
+
 /* Argon2id workers: default half the CPUs, at least one. */
 static unsigned
 hash_workers(const struct pv_config *cfg)
@@ -601,6 +640,11 @@ pv_server_start(struct pv_vault *v, const char *listen, struct pv_server **out,
 		return PV_EIO;
 	}
 	srv->capability = pv_http_capability_statement();
+	pthread_mutex_init(&srv->purge_lock, NULL);
+	pthread_cond_init(&srv->purge_cv, NULL);
+	if (cfg->retention_n > 0 &&
+	    pthread_create(&srv->purger, NULL, purge_main, srv) == 0)
+		srv->has_purger = true;
 	if (pv_nonces_new((size_t)cfg->nonce_cache_max, &srv->nonces) != PV_OK) {
 		PV_IGNORE(pv_strlcpy(err, "cannot allocate the nonce cache",
 		    errsz));
@@ -663,8 +707,14 @@ pv_server_stop(struct pv_server *srv)
 
 	if (srv == NULL)
 		return;
+	atomic_store(&srv->is_stopping, true);
+	if (srv->has_purger) {
+		pthread_mutex_lock(&srv->purge_lock);
+		pthread_cond_broadcast(&srv->purge_cv);
+		pthread_mutex_unlock(&srv->purge_lock);
+		pthread_join(srv->purger, NULL);
+	}
 	if (srv->daemon != NULL) {
-		atomic_store(&srv->is_stopping, true);
 		lfd = MHD_quiesce_daemon(srv->daemon);
 		if (lfd != MHD_INVALID_SOCKET)
 			close(lfd);
