@@ -19,12 +19,14 @@
 #define BATCH 500
 
 static const char usage_text[] =
-    "usage: phivault import DIR FILE.ndjson\n"
+    "usage: phivault import DIR FILE.ndjson [--careteam NAME]\n"
     "\n"
     "Loads FHIR R4 resources, one JSON object per line (Patient, Observation,\n"
     "Condition, Encounter, MedicationRequest, AllergyIntolerance,\n"
     "DocumentReference, Communication). A Patient must come before the\n"
-    "resources that reference it. Prints the count loaded and refused.\n";
+    "resources that reference it. Prints the count loaded and refused.\n"
+    "  --careteam NAME  put this clinician, nurse or service client on the\n"
+    "                   care team of every imported patient\n";
 
 struct idmap {
 	char (*from)[PV_RES_ID_MAX + 1];
@@ -84,7 +86,7 @@ relink(json_t *res, const char *newpid)
 }
 
 static pv_status
-load_one(struct pv_vault *v, struct idmap *m, json_t *res)
+load_one(struct pv_vault *v, struct idmap *m, json_t *res, int64_t team)
 {
 	const char *type = json_string_value(json_object_get(res,
 	    "resourceType")), *why, *old;
@@ -102,7 +104,7 @@ load_one(struct pv_vault *v, struct idmap *m, json_t *res)
 		old = json_string_value(json_object_get(res, "id"));
 		if (old != NULL && !map_add(m, old, id))
 			return PV_ENOMEM;
-		st = pv_record_create(v, type, NULL, id, res, 0, &rec);
+		st = pv_record_create(v, type, NULL, id, res, team, &rec);
 	} else {
 		if ((mapped = map_find(m, pid)) == NULL)
 			return PV_ENOTFOUND;
@@ -117,8 +119,10 @@ load_one(struct pv_vault *v, struct idmap *m, json_t *res)
 int
 cmd_import(int argc, char **argv)
 {
-	const char *pos[2];
+	static const char *const names[] = { "careteam" };
+	const char *pos[2], *o[1];
 	struct idmap m = { NULL, NULL, 0, 0 };
+	int64_t team = 0;
 	struct pv_vault *v;
 	struct pv_store *s;
 	char *line = NULL;
@@ -130,7 +134,7 @@ cmd_import(int argc, char **argv)
 
 	if (pv_cli_wants_help(argc, argv, usage_text))
 		return PV_EXIT_OK;
-	if (!pv_cli_parse(argc, argv, NULL, NULL, 0, NULL, NULL, 0, pos, 2,
+	if (!pv_cli_parse(argc, argv, names, o, 1, NULL, NULL, 0, pos, 2,
 	    &npos) || npos != 2) {
 		fputs(usage_text, stderr);
 		return PV_EXIT_USAGE;
@@ -144,13 +148,28 @@ cmd_import(int argc, char **argv)
 		return PV_EXIT_FAIL;
 	}
 	s = v->store;
+	if (o[0] != NULL) {
+		struct pv_user u;
+
+		if (s->ops->user_get_by_name(s, o[0], &u) != PV_OK ||
+		    (strcmp(u.role, "clinician") != 0 &&
+		    strcmp(u.role, "nurse") != 0 &&
+		    strcmp(u.role, "service") != 0)) {
+			fprintf(stderr, "phivault: --careteam needs a clinician, "
+			    "nurse or service account\n");
+			fclose(f);
+			pv_vault_close(v);
+			return PV_EXIT_USAGE;
+		}
+		team = u.id;
+	}
 	while ((len = getline(&line, &cap, f)) > 0) {
 		json_t *res;
 
 		if (in_batch == 0 && (st = s->ops->begin(s)) != PV_OK)
 			break;
 		res = json_loadb(line, (size_t)len, JSON_REJECT_DUPLICATES, NULL);
-		if (res == NULL || load_one(v, &m, res) != PV_OK)
+		if (res == NULL || load_one(v, &m, res, team) != PV_OK)
 			refused++;
 		else
 			loaded++;
