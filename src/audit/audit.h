@@ -61,6 +61,8 @@ struct pv_audit_opts {
 	const unsigned char *sign_pk;	/* borrowed, PV_SIGN_PK_BYTES */
 	const char *key_id;		/* borrowed */
 	bool keep_index;		/* leaves + per-patient index (server) */
+	int64_t cp_sync_interval;	/* fsync checkpoints at least this
+					 * often, seconds (0 = 60) */
 };
 
 /*

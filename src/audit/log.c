@@ -104,6 +104,7 @@ struct pv_audit {
 
 	_Atomic bool is_healthy;
 	int64_t last_cp_sync;
+	int64_t cp_sync_interval;
 	uint64_t last_cp_size;
 };
 
@@ -570,7 +571,7 @@ write_checkpoint(struct pv_audit *a, bool do_sync)
 		    (const char *)NULL);
 	}
 	free(text);
-	if (do_sync || pv_now() - a->last_cp_sync >= 60) {
+	if (do_sync || pv_now() - a->last_cp_sync >= a->cp_sync_interval) {
 		(void)fdatasync(a->cp_fd);
 		a->last_cp_sync = pv_now();
 	}
@@ -780,6 +781,8 @@ pv_audit_open(const struct pv_audit_opts *o, struct pv_audit **out)
 	a->sk = o->sign_sk;
 	a->pk = o->sign_pk;
 	a->keep_index = o->keep_index;
+	a->cp_sync_interval = o->cp_sync_interval > 0 ? o->cp_sync_interval :
+	    60;
 	a->is_healthy = true;
 	pthread_mutex_init(&a->lock, NULL);
 	pthread_cond_init(&a->cv, NULL);

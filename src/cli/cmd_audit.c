@@ -120,7 +120,7 @@ static int
 audit_checkpoint(struct pv_vault *v)
 {
 	struct pv_audit_opts ao = { v->dir, v->sign_sk, v->sign_pk,
-		v->sign_key_id, false };
+		v->sign_key_id, false, 0 };
 	struct pv_checkpoint c;
 	struct pv_audit *a;
 	char pk[64], *text;

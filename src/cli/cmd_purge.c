@@ -46,7 +46,7 @@ cmd_purge(int argc, char **argv)
 		return PV_EXIT_FAIL;
 	if (!flags[0]) {
 		struct pv_audit_opts ao = { v->dir, v->sign_sk, v->sign_pk,
-			v->sign_key_id, false };
+			v->sign_key_id, false, 0 };
 
 		if (pv_audit_open(&ao, &a) != PV_OK) {
 			fprintf(stderr, "phivault: the audit trail cannot be "

@@ -110,7 +110,7 @@ pv_cli_audit(struct pv_vault *v, const char *action, const char *type,
     const char *id, const char *patient, pv_status result)
 {
 	struct pv_audit_opts ao = { v->dir, v->sign_sk, v->sign_pk,
-		v->sign_key_id, false };
+		v->sign_key_id, false, 0 };
 	struct pv_audit_event ev;
 	struct pv_audit *a = NULL;
 

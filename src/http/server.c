@@ -612,7 +612,7 @@ pv_server_start(struct pv_vault *v, const char *listen, struct pv_server **out,
 	}
 	{
 		struct pv_audit_opts ao = { v->dir, v->sign_sk, v->sign_pk,
-			v->sign_key_id, true };
+			v->sign_key_id, true, cfg->checkpoint_interval };
 		if ((st = pv_audit_open(&ao, &srv->audit)) != PV_OK) {
 			PV_IGNORE(pv_strlcpy(err, st == PV_ECRYPTO ?
 			    "the audit log does not verify; run 'phivault "

@@ -22,7 +22,9 @@ pv_teardown() {
   local rc=$?
   if [ -n "$PV_PID" ] && kill -0 "$PV_PID" 2>/dev/null; then
     kill -TERM "$PV_PID" 2>/dev/null || true
-    wait "$PV_PID" 2>/dev/null || true
+    local src=0
+    wait "$PV_PID" 2>/dev/null || src=$?
+    [ "$src" -eq 0 ] || fail "server exited with status $src"
   fi
   if [ "$rc" -ne 0 ] || [ "$PV_FAILS" -ne 0 ]; then
     echo "--- server log (tail) ---" >&2
@@ -95,6 +97,9 @@ pv_stop() {
   kill -TERM "$PV_PID"
   wait "$PV_PID" || PV_RC=$?
   PV_PID=""
+  # A clean stop exits 0; under the sanitizers a leak or UB report
+  # changes the status, so every test checks for them on every stop.
+  [ "$PV_RC" -eq 0 ] || fail "server exited with status $PV_RC"
 }
 
 pcurl() { curl -sS --cacert "$VAULT/tls/cert.pem" "$@"; }
