@@ -137,7 +137,7 @@ enum sql_id {
 	Q_GRANT_GET, Q_GRANT_REVIEW,
 	Q_HOLD_SET, Q_HOLD_CLEAR, Q_HOLD_HAS,
 	Q_DEK_GET, Q_DEK_INSERT, Q_DEK_REWRAP, Q_DEK_DELETE, Q_DEK_TOMB, Q_DEK_IS_SHRED,
-	Q_DEK_COUNT_VER, Q_DEK_LIST_OLD, Q_KEK_SET, Q_KEK_GET,
+	Q_DEK_COUNT_VER, Q_DEK_LIST_OLD, Q_KEK_SET, Q_KEK_GET, Q_KEYS_VERSION,
 	Q_N
 };
 
@@ -272,6 +272,7 @@ static const char *const sql_text[Q_N] = {
 	[Q_KEK_SET] = "UPDATE k.meta SET v = ?1 WHERE k = 'kek_current'"
 	    " AND v <= ?1",
 	[Q_KEK_GET] = "SELECT v FROM k.meta WHERE k = 'kek_current'",
+	[Q_KEYS_VERSION] = "PRAGMA k.data_version",
 };
 
 /* ---- connections --------------------------------------------------- */
@@ -634,19 +635,17 @@ sq_schema_version(struct pv_store *store, int *out)
 	return pragma_int(c->db, "PRAGMA user_version", out);
 }
 
+static pv_status one_int(sqlite3_stmt *q, int64_t *out, bool *found);
+
+/* Cached statement: this runs on every DEK lookup. */
 static pv_status
 sq_keys_version(struct pv_store *store, int64_t *out)
 {
-	struct conn *c;
-	pv_status st;
-	int v = 0;
+	sqlite3_stmt *q = stmt(store, Q_KEYS_VERSION);
+	bool found;
+	pv_status st = one_int(q, out, &found);
 
-	if ((st = conn_get(S(store), &c)) != PV_OK)
-		return st;
-	if ((st = pragma_int(c->db, "PRAGMA k.data_version", &v)) != PV_OK)
-		return st;
-	*out = v;
-	return PV_OK;
+	return st == PV_OK && !found ? PV_EIO : st;
 }
 
 static pv_status
