@@ -40,6 +40,14 @@ read_key(const char *path, unsigned char key[PV_KEY_BYTES])
 	return n == PV_KEY_BYTES ? PV_OK : PV_EINVAL;
 }
 
+static void
+progress(void *arg, size_t n)
+{
+	(void)arg;
+	if (isatty(STDERR_FILENO))
+		fprintf(stderr, "\rde-identified %zu records", n);
+}
+
 int
 cmd_deid(int argc, char **argv)
 {
@@ -82,7 +90,10 @@ cmd_deid(int argc, char **argv)
 		    "must not exist)\n");
 		goto done;
 	}
-	st = pv_deid_export(v, key, csv, tmp, out, &rep, &written);
+	st = pv_deid_export(v, key, csv, tmp, out, &rep, &written, progress,
+	    NULL);
+	if (isatty(STDERR_FILENO))
+		fputc('\n', stderr);
 	pv_cli_audit(v, "deid.export", NULL, NULL, NULL, st);
 	fprintf(stderr, "de-identified export: %zu patients, %zu released in "
 	    "%zu groups (smallest %zu), %zu suppressed (k=%lld); %zu records "

@@ -6,6 +6,7 @@
 #include "lifecycle/lifecycle.h"
 
 #include <string.h>
+#include <unistd.h>
 
 static const char usage_text[] =
     "usage: phivault purge DIR [--dry-run] [--verbose]\n"
@@ -15,12 +16,21 @@ static const char usage_text[] =
     "under legal hold are skipped. Every purge is audited. --dry-run only\n"
     "reports what would be purged; --verbose lists each decision.\n";
 
+struct show_ctx {
+	bool is_verbose;
+	size_t n;
+};
+
 static void
 show(void *arg, const char *type, const char *id, const char *patient,
     const char *what)
 {
-	(void)arg;
-	printf("%-6s %s/%s (patient %s)\n", what, type, id, patient);
+	struct show_ctx *c = arg;
+
+	if (c->is_verbose)
+		printf("%-6s %s/%s (patient %s)\n", what, type, id, patient);
+	else if (isatty(STDERR_FILENO) && (++c->n & 0x3ff) == 0)
+		fprintf(stderr, "\r%zu decisions", c->n);
 }
 
 int
@@ -55,8 +65,11 @@ cmd_purge(int argc, char **argv)
 			return PV_EXIT_FAIL;
 		}
 	}
-	st = pv_retention_purge(v, a, pv_now(), flags[0],
-	    flags[1] ? show : NULL, NULL, &rep);
+	struct show_ctx sc = { flags[1], 0 };
+
+	st = pv_retention_purge(v, a, pv_now(), flags[0], show, &sc, &rep);
+	if (!flags[1] && sc.n >= 0x400 && isatty(STDERR_FILENO))
+		fputc('\n', stderr);
 	pv_audit_close(a);
 	pv_vault_close(v);
 	printf("%s%zu resources examined, %zu purged, %zu patients "

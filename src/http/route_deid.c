@@ -35,7 +35,7 @@ export_work(struct pv_req *r)
 	pv_vault_subkey(r->srv->vault, "deidexp", 1, key);
 	if (tmp != NULL && out != NULL)
 		st = pv_deid_export(r->srv->vault, key, csv, tmp, out, &rep,
-		    &written);
+		    &written, NULL, NULL);
 	sodium_memzero(key, sizeof(key));
 	if (tmp != NULL)
 		fclose(tmp);

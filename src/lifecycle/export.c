@@ -22,7 +22,9 @@ struct pass_ctx {
 	struct pv_deid *d;
 	FILE *f;
 	bool is_csv;
-	size_t written;
+	size_t written, seen;
+	void (*progress)(void *, size_t);
+	void *arg;
 	pv_status st;
 };
 
@@ -56,6 +58,8 @@ pass_resources(void *arg, struct pv_record *rec, pv_status st)
 	bool suppressed = false;
 	char *line = NULL;
 
+	if (c->progress != NULL && (++c->seen & 0x3fff) == 0)
+		c->progress(c->arg, c->seen);
 	if (st == PV_EGONE || rec->is_deleted ||
 	    !pv_deid_type_is_supported(rec->type))
 		return true;
@@ -100,9 +104,9 @@ this_year(void)
 pv_status
 pv_deid_export(struct pv_vault *v, const unsigned char key[PV_KEY_BYTES],
     bool csv, FILE *tmp, FILE *out, struct pv_deid_report *rep,
-    size_t *written)
+    size_t *written, void (*progress)(void *arg, size_t records), void *arg)
 {
-	struct pass_ctx c = { v, NULL, tmp, csv, 0, PV_OK };
+	struct pass_ctx c = { v, NULL, tmp, csv, 0, 0, progress, arg, PV_OK };
 	char buf[65536];
 	size_t n;
 	pv_status st;

@@ -105,6 +105,7 @@ struct pv_deid_report;
  */
 PV_MUST_CHECK pv_status pv_deid_export(struct pv_vault *v,
     const unsigned char key[PV_KEY_BYTES], bool csv, FILE *tmp, FILE *out,
-    struct pv_deid_report *rep, size_t *written);
+    struct pv_deid_report *rep, size_t *written,
+    void (*progress)(void *arg, size_t records), void *arg);
 
 #endif
