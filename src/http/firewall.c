@@ -21,78 +21,6 @@
 #include <string.h>
 #include <strings.h>
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/*
- * Decodes one component (path or query) and checks it. in_path: slashes
- * delimit segments; %2F / %5C are refused and segments "." ".." too.
- */
-static const char *
-check_component(const char *s, size_t len, bool in_path)
-{
-	char seg[8];
-	size_t seglen = 0, i;
-	unsigned char dec[PV_PATH_BYTES];
-	size_t n = 0;
-
-	for (i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c < 0x21 || c == 0x7f)
-			return "control characters in the request target";
-		if (c == '%') {
-			int hi, lo;
-
-			if (i + 2 >= len)
-				return "malformed %-escape";
-			hi = hexval(s[i + 1]);
-			lo = hexval(s[i + 2]);
-			if (hi < 0 || lo < 0)
-				return "malformed %-escape";
-			c = (unsigned char)(hi * 16 + lo);
-			i += 2;
-			if (c == 0)
-				return "NUL byte in the request target";
-			if (in_path && (c == '/' || c == '\\'))
-				return "encoded slash in the path";
-			if (c < 0x20 || c == 0x7f)
-				return "control characters in the request target";
-		} else if (in_path && c == '\\') {
-			return "backslash in the path";
-		}
-		if (n < sizeof(dec))
-			dec[n++] = c;
-		if (in_path) {
-			if (c == '/') {
-				if ((seglen == 1 && seg[0] == '.') ||
-				    (seglen == 2 && seg[0] == '.' && seg[1] == '.'))
-					return "path traversal";
-				seglen = 0;
-			} else if (seglen < sizeof(seg)) {
-				seg[seglen++] = (char)c;
-			} else {
-				seglen = sizeof(seg) + 1;
-			}
-		}
-	}
-	if (in_path && ((seglen == 1 && seg[0] == '.') ||
-	    (seglen == 2 && seg[0] == '.' && seg[1] == '.')))
-		return "path traversal";
-	if (!pv_utf8_is_valid((const char *)dec, n))
-		return "the request target is not valid UTF-8";
-	return NULL;
-}
-
 struct hdr_scan {
 	size_t count, content_length, transfer_encoding, host;
 	bool is_bad_value, is_bad_te;
@@ -136,23 +64,14 @@ unsigned
 pv_firewall_check(struct pv_req *r, const char **why)
 {
 	struct hdr_scan h = { 0, 0, 0, 0, false, false };
-	const char *q, *w;
-	size_t plen;
+	const char *w;
 
 	*why = NULL;
 	if (!method_known(r->method)) {
 		*why = "method not supported";
 		return 405;
 	}
-	if (r->raw_uri[0] != '/') {
-		*why = "the request target must be an absolute path";
-		return 400;
-	}
-	q = strchr(r->raw_uri, '?');
-	plen = q != NULL ? (size_t)(q - r->raw_uri) : strlen(r->raw_uri);
-	if ((w = check_component(r->raw_uri, plen, true)) != NULL ||
-	    (q != NULL && (w = check_component(q + 1, strlen(q + 1),
-	    false)) != NULL)) {
+	if ((w = pv_uri_check(r->raw_uri)) != NULL) {
 		*why = w;
 		return 400;
 	}

@@ -219,6 +219,9 @@ const char *pv_req_header_joined(struct pv_req *r, const char *name,
 
 /* ---- firewall.c, ratelimit.c ---- */
 
+/* NULL when the raw request target passes the firewall's URI rules;
+ * else a constant sentence naming the rule (uri.c, fuzzed). */
+const char *pv_uri_check(const char *raw_uri);
 /* 0 when r passes the input firewall; else the status and *why. */
 unsigned pv_firewall_check(struct pv_req *r, const char **why);
 
