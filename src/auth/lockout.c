@@ -15,29 +15,26 @@
  * many accounts from one source (credential stuffing).
  */
 #include "auth/auth.h"
+#include "common/slots.h"
 
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define IP_MAX 64
 #define USERS_TRACKED 8		/* distinct accounts remembered per address */
 
 struct ipent {
-	char ip[IP_MAX];
+	struct pv_slot slot;		/* key: the address; last: last failure */
 	int64_t failures;
 	int64_t window_start;
 	int64_t blocked_until;
-	int64_t last;
 	uint64_t users[USERS_TRACKED];	/* short hashes of tried names */
 	int64_t distinct;
-	bool is_used;
 };
 
 struct pv_iplock {
 	pthread_mutex_t lock;
-	struct ipent *tab;
-	size_t cap;
+	struct pv_slots slots;
 	unsigned char hkey[crypto_shorthash_KEYBYTES];
 };
 
@@ -58,14 +55,14 @@ pv_status
 pv_iplock_new(size_t max_tracked, struct pv_iplock **out)
 {
 	struct pv_iplock *l = calloc(1, sizeof(*l));
+	pv_status st;
 
 	if (l == NULL)
 		return PV_ENOMEM;
-	l->cap = max_tracked;
-	l->tab = calloc(max_tracked, sizeof(*l->tab));
-	if (l->tab == NULL) {
+	if ((st = pv_slots_init(&l->slots, max_tracked, sizeof(struct ipent))) !=
+	    PV_OK) {
 		free(l);
-		return PV_ENOMEM;
+		return st;
 	}
 	randombytes_buf(l->hkey, sizeof(l->hkey));
 	pthread_mutex_init(&l->lock, NULL);
@@ -79,7 +76,7 @@ pv_iplock_free(struct pv_iplock *l)
 	if (l == NULL)
 		return;
 	pthread_mutex_destroy(&l->lock);
-	free(l->tab);
+	pv_slots_free(&l->slots);
 	free(l);
 }
 
@@ -94,32 +91,17 @@ h64(const struct pv_iplock *l, const char *s)
 	return v;
 }
 
-/* Open addressing with linear probing over a short run; evicts stalest. */
 static struct ipent *
 find(struct pv_iplock *l, const char *ip, bool create, int64_t now)
 {
-	size_t start = (size_t)(h64(l, ip) % l->cap), i, probe = 16;
-	struct ipent *victim = NULL;
+	struct ipent *e = (struct ipent *)(void *)pv_slots_find(&l->slots, ip,
+	    create);
 
-	if (probe > l->cap)
-		probe = l->cap;
-	for (i = 0; i < probe; i++) {
-		struct ipent *e = &l->tab[(start + i) % l->cap];
-
-		if (e->is_used && strcmp(e->ip, ip) == 0)
-			return e;
-		if (!e->is_used || victim == NULL ||
-		    (victim->is_used && e->last < victim->last))
-			victim = e;
+	if (e != NULL && e->window_start == 0) {	/* fresh slot */
+		e->window_start = now;
+		e->slot.last = now;
 	}
-	if (!create || strlen(ip) >= IP_MAX)
-		return NULL;
-	memset(victim, 0, sizeof(*victim));
-	strcpy(victim->ip, ip);
-	victim->is_used = true;
-	victim->window_start = now;
-	victim->last = now;
-	return victim;
+	return e;
 }
 
 int64_t
@@ -160,7 +142,7 @@ pv_iplock_fail(struct pv_iplock *l, const struct pv_config *cfg,
 		e->window_start = now;
 	}
 	e->failures++;
-	e->last = now;
+	e->slot.last = now;
 	for (i = 0; i < USERS_TRACKED && e->users[i] != uh; i++)
 		if (e->users[i] == 0) {
 			e->users[i] = uh;

@@ -275,35 +275,41 @@ parse_scope(const char *s, size_t len, char *ctx, char *type, size_t typesz,
 	return true;
 }
 
+/* Next space-separated word of *p: sets *w and returns its length. */
+static size_t
+next_word(const char **p, const char **w)
+{
+	size_t len;
+
+	while (**p == ' ')
+		(*p)++;
+	*w = *p;
+	len = strcspn(*p, " ");
+	*p += len;
+	return len;
+}
+
 bool
 pv_scopes_allow(const char *scopes, const char *type, pv_action action,
     char *context)
 {
-	const char *p = scopes;
-	char best = 0;
+	const char *p = scopes, *w;
+	char best = 0, ctx, stype[PV_TYPE_MAX + 1];
+	unsigned perms;
+	size_t len;
 
 	*context = 0;
 	if (action > PV_ACT_SEARCH)
 		return false;
-	while (*p != '\0') {
-		size_t len;
-		char ctx, stype[PV_TYPE_MAX + 1];
-		unsigned perms;
-
-		while (*p == ' ')
-			p++;
-		len = strcspn(p, " ");
-		if (len > 0 && parse_scope(p, len, &ctx, stype, sizeof(stype),
-		    &perms) && (strcmp(stype, "*") == 0 ||
-		    (type != NULL && strcmp(stype, type) == 0)) &&
-		    (perms & A(action)) != 0) {
-			/* The broadest context that allows it wins: system/
-			 * reaches every patient, patient/ and user/ only the
-			 * client's own. */
-			if (ctx == 's' || best == 0)
-				best = ctx;
-		}
-		p += len;
+	while ((len = next_word(&p, &w)) > 0) {
+		if (!parse_scope(w, len, &ctx, stype, sizeof(stype), &perms) ||
+		    (strcmp(stype, "*") != 0 && (type == NULL ||
+		    strcmp(stype, type) != 0)) || (perms & A(action)) == 0)
+			continue;
+		/* The broadest context that allows it wins: system/ reaches
+		 * every patient, patient/ and user/ only the client's own. */
+		if (ctx == 's' || best == 0)
+			best = ctx;
 	}
 	*context = best;
 	return best != 0;
@@ -312,24 +318,16 @@ pv_scopes_allow(const char *scopes, const char *type, pv_action action,
 bool
 pv_scopes_valid(const char *scopes)
 {
-	const char *p = scopes;
-	size_t n = 0;
+	const char *p = scopes, *w;
+	char ctx, stype[PV_TYPE_MAX + 1];
+	unsigned perms;
+	size_t len, n = 0;
 
-	while (*p != '\0') {
-		size_t len;
-		char ctx, stype[PV_TYPE_MAX + 1];
-		unsigned perms;
-
-		while (*p == ' ')
-			p++;
-		len = strcspn(p, " ");
-		if (len == 0)
-			break;
-		if (!(len == 19 && strncmp(p, "phivault/restricted", 19) == 0) &&
-		    !parse_scope(p, len, &ctx, stype, sizeof(stype), &perms))
+	while ((len = next_word(&p, &w)) > 0) {
+		if (!(len == 19 && strncmp(w, "phivault/restricted", 19) == 0) &&
+		    !parse_scope(w, len, &ctx, stype, sizeof(stype), &perms))
 			return false;
 		n++;
-		p += len;
 	}
 	return n > 0;
 }

@@ -384,6 +384,18 @@ pv_record_delete(struct pv_vault *v, const char *type, const char *id,
 
 /* ---- reads ------------------------------------------------------------------ */
 
+/* The stored row of (type, id, version); an unknown type or bad id is
+ * simply not found. */
+static pv_status
+get_row(struct pv_vault *v, const char *type, const char *id,
+    int64_t version, struct pv_resource *row, struct pv_record *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!pv_fhir_type_is_known(type) || !pv_fhir_id_is_valid(id))
+		return PV_ENOTFOUND;
+	return v->store->ops->resource_get(v->store, type, id, version, row);
+}
+
 pv_status
 pv_record_meta(struct pv_vault *v, const char *type, const char *id,
     int64_t version, struct pv_record *out)
@@ -391,11 +403,7 @@ pv_record_meta(struct pv_vault *v, const char *type, const char *id,
 	struct pv_resource row;
 	pv_status st;
 
-	memset(out, 0, sizeof(*out));
-	if (!pv_fhir_type_is_known(type) || !pv_fhir_id_is_valid(id))
-		return PV_ENOTFOUND;
-	if ((st = v->store->ops->resource_get(v->store, type, id, version,
-	    &row)) != PV_OK)
+	if ((st = get_row(v, type, id, version, &row, out)) != PV_OK)
 		return st;
 	fill_out(out, &row, NULL);
 	pv_resource_clear(&row);
@@ -423,11 +431,7 @@ pv_record_open(struct pv_vault *v, const char *type, const char *id,
 	struct pv_resource row;
 	pv_status st;
 
-	memset(out, 0, sizeof(*out));
-	if (!pv_fhir_type_is_known(type) || !pv_fhir_id_is_valid(id))
-		return PV_ENOTFOUND;
-	if ((st = v->store->ops->resource_get(v->store, type, id, version,
-	    &row)) != PV_OK)
+	if ((st = get_row(v, type, id, version, &row, out)) != PV_OK)
 		return st;
 	st = open_checked(v, &row, out);
 	pv_resource_clear(&row);

@@ -304,6 +304,9 @@ void route_deid_export(struct pv_req *r);
  * outcome and returns false. *grant gets the break-glass grant relied on. */
 bool pv_http_authorize(struct pv_req *r, pv_action action, const char *type,
     const char *patient, pv_data_class cls, int64_t *grant);
+/* _count (default def, 1..max) and _offset (>= 0); 400 when malformed. */
+bool pv_http_paging(struct pv_req *r, int64_t def, int64_t max,
+    int64_t *count, int64_t *offset);
 /* Built once at start-up into srv->capability. */
 json_t *pv_http_capability_statement(void);
 /* "https://host" from the Host header (validated), for Bundle links. */

@@ -13,43 +13,36 @@
  * bucket comes back full: bounded memory wins over perfect memory).
  */
 #include "http/internal.h"
+#include "common/slots.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define KEY_MAX 80
-#define PROBE 16
-
 struct bucket {
-	char key[KEY_MAX];
+	struct pv_slot slot;	/* key: "kind:id"; last: refill time, ns */
 	double tokens;
-	uint64_t last_ns;
-	bool is_used;
 };
 
 struct pv_ratelimit {
 	pthread_mutex_t lock;
-	struct bucket *tab;
-	size_t cap;
-	unsigned char hkey[crypto_shorthash_KEYBYTES];
+	struct pv_slots slots;
 };
 
 pv_status
 pv_ratelimit_new(size_t max, struct pv_ratelimit **out)
 {
 	struct pv_ratelimit *rl = calloc(1, sizeof(*rl));
+	pv_status st;
 
 	*out = NULL;
 	if (rl == NULL)
 		return PV_ENOMEM;
-	rl->tab = calloc(max, sizeof(*rl->tab));
-	if (rl->tab == NULL) {
+	if ((st = pv_slots_init(&rl->slots, max, sizeof(struct bucket))) !=
+	    PV_OK) {
 		free(rl);
-		return PV_ENOMEM;
+		return st;
 	}
-	rl->cap = max;
-	randombytes_buf(rl->hkey, sizeof(rl->hkey));
 	pthread_mutex_init(&rl->lock, NULL);
 	*out = rl;
 	return PV_OK;
@@ -61,35 +54,8 @@ pv_ratelimit_free(struct pv_ratelimit *rl)
 	if (rl == NULL)
 		return;
 	pthread_mutex_destroy(&rl->lock);
-	free(rl->tab);
+	pv_slots_free(&rl->slots);
 	free(rl);
-}
-
-static struct bucket *
-find(struct pv_ratelimit *rl, const char *key, double burst, uint64_t now)
-{
-	unsigned char h[crypto_shorthash_BYTES];
-	struct bucket *victim = NULL;
-	uint64_t start;
-	size_t i;
-
-	crypto_shorthash(h, (const unsigned char *)key, strlen(key), rl->hkey);
-	memcpy(&start, h, sizeof(start));
-	for (i = 0; i < PROBE && i < rl->cap; i++) {
-		struct bucket *b = &rl->tab[(start + i) % rl->cap];
-
-		if (b->is_used && strcmp(b->key, key) == 0)
-			return b;
-		if (victim == NULL || !b->is_used ||
-		    (victim->is_used && b->last_ns < victim->last_ns))
-			victim = b;
-	}
-	memset(victim, 0, sizeof(*victim));
-	PV_IGNORE(pv_strlcpy(victim->key, key, sizeof(victim->key)));
-	victim->tokens = burst;
-	victim->last_ns = now;
-	victim->is_used = true;
-	return victim;
 }
 
 int64_t
@@ -103,24 +69,31 @@ pv_ratelimit_take(struct pv_ratelimit *rl, const char *key, double rate,
 	if (rl == NULL || rate <= 0)
 		return 0;
 	pthread_mutex_lock(&rl->lock);
-	b = find(rl, key, burst, now);
-	b->tokens += (double)(now - b->last_ns) / 1e9 * rate;
+	b = (struct bucket *)(void *)pv_slots_find(&rl->slots, key, true);
+	if (b == NULL) {	/* key too long: no bucket, no limit */
+		pthread_mutex_unlock(&rl->lock);
+		return 0;
+	}
+	if (b->slot.last == 0)	/* a new (or evicted) bucket starts full */
+		b->tokens = burst;
+	else
+		b->tokens += (double)(now - (uint64_t)b->slot.last) / 1e9 * rate;
 	if (b->tokens > burst)
 		b->tokens = burst;
-	b->last_ns = now;
+	b->slot.last = (int64_t)now;
 	if (b->tokens >= 1.0)
 		b->tokens -= 1.0;
 	else
 		wait = (int64_t)ceil((1.0 - b->tokens) / rate);
 	pthread_mutex_unlock(&rl->lock);
-	return wait < 0 ? 0 : (wait == 0 && b->tokens < 0 ? 1 : wait);
+	return wait;
 }
 
 bool
 pv_http_rate_limited(struct pv_req *r, const char *kind, const char *id,
     double rate, double burst)
 {
-	char key[KEY_MAX];
+	char key[PV_SLOT_KEY_MAX];
 	int64_t wait;
 
 	if (!r->srv->vault->cfg.ratelimit_enabled ||

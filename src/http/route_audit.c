@@ -70,46 +70,47 @@ reply_proof(struct pv_req *r, pv_status st,
 	pv_reply_json(r, 200, extra);
 }
 
-void
-route_audit_inclusion(struct pv_req *r)
+/*
+ * Both proof endpoints: two unsigned query arguments, a proof function,
+ * the proof as base64 hashes. Rate-limited per address: a proof re-hashes
+ * up to the whole log.
+ */
+static void
+proof(struct pv_req *r, const char *a_name, const char *b_name,
+    pv_status (*fn)(struct pv_audit *, uint64_t, uint64_t,
+    unsigned char (*)[PV_AUDIT_HASH_BYTES], size_t *))
 {
-	unsigned char proof[PV_AUDIT_MAX_PROOF][PV_AUDIT_HASH_BYTES];
-	uint64_t index, size;
+	unsigned char p[PV_AUDIT_MAX_PROOF][PV_AUDIT_HASH_BYTES];
+	uint64_t a, b;
 	size_t n = 0;
+	char usage[64];
 	pv_status st;
 
 	if (pv_http_rate_limited(r, "proof", r->ip,
 	    (double)r->srv->vault->cfg.rl_proof_rate,
 	    (double)r->srv->vault->cfg.rl_proof_burst))
 		return;
-	if (!query_u64(r, "index", &index) || !query_u64(r, "size", &size)) {
-		pv_reply_error(r, 400, "invalid", "send ?index=N&size=M");
+	if (!query_u64(r, a_name, &a) || !query_u64(r, b_name, &b)) {
+		PV_IGNORE(pv_snprintf(usage, sizeof(usage), "send ?%s=N&%s=M",
+		    a_name, b_name));
+		pv_reply_error(r, 400, "invalid", usage);
 		return;
 	}
-	st = pv_audit_inclusion(r->srv->audit, index, size, proof, &n);
-	reply_proof(r, st, proof, n, json_pack("{s:I, s:I}", "index",
-	    (json_int_t)index, "size", (json_int_t)size));
+	st = fn(r->srv->audit, a, b, p, &n);
+	reply_proof(r, st, p, n, json_pack("{s:I, s:I}", a_name, (json_int_t)a,
+	    b_name, (json_int_t)b));
+}
+
+void
+route_audit_inclusion(struct pv_req *r)
+{
+	proof(r, "index", "size", pv_audit_inclusion);
 }
 
 void
 route_audit_consistency(struct pv_req *r)
 {
-	unsigned char proof[PV_AUDIT_MAX_PROOF][PV_AUDIT_HASH_BYTES];
-	uint64_t from, to;
-	size_t n = 0;
-	pv_status st;
-
-	if (pv_http_rate_limited(r, "proof", r->ip,
-	    (double)r->srv->vault->cfg.rl_proof_rate,
-	    (double)r->srv->vault->cfg.rl_proof_burst))
-		return;
-	if (!query_u64(r, "from", &from) || !query_u64(r, "to", &to)) {
-		pv_reply_error(r, 400, "invalid", "send ?from=A&to=B");
-		return;
-	}
-	st = pv_audit_consistency(r->srv->audit, from, to, proof, &n);
-	reply_proof(r, st, proof, n, json_pack("{s:I, s:I}", "from",
-	    (json_int_t)from, "to", (json_int_t)to));
+	proof(r, "from", "to", pv_audit_consistency);
 }
 
 /* ---- AuditEvent ---------------------------------------------------------------- */
@@ -147,14 +148,11 @@ route_fhir_audit_events(struct pv_req *r)
 {
 	struct ae_ctx c;
 	const char *pid = pv_req_query(r, "patient");
-	const char *cs = pv_req_query(r, "_count"), *os = pv_req_query(r,
-	    "_offset");
 	char bid[PV_ID_HEX_LEN + 1];
 	json_t *out;
 
 	memset(&c, 0, sizeof(c));
 	c.r = r;
-	c.count = PV_FHIR_PAGE_DEFAULT * 2;
 	if (pid != NULL && strncmp(pid, "Patient/", 8) == 0)
 		pid += 8;
 	pv_req_audit_subject(r, "AuditEvent", NULL, pid);
@@ -163,13 +161,9 @@ route_fhir_audit_events(struct pv_req *r)
 		    "send ?patient={id}: whose access log to show");
 		return;
 	}
-	if (cs != NULL) {
-		c.count = strtoll(cs, NULL, 10);
-		if (c.count < 1 || c.count > PV_FHIR_PAGE_MAX * 5)
-			c.count = PV_FHIR_PAGE_DEFAULT * 2;
-	}
-	if (os != NULL && (c.skip = strtoll(os, NULL, 10)) < 0)
-		c.skip = 0;
+	if (!pv_http_paging(r, PV_FHIR_PAGE_DEFAULT * 2, PV_FHIR_PAGE_MAX * 5,
+	    &c.count, &c.skip))
+		return;
 	if (!pv_http_authorize(r, PV_ACT_SEARCH, "AuditEvent", pid,
 	    PV_CLASS_NORMAL, NULL))
 		return;

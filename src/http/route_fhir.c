@@ -659,35 +659,40 @@ route_fhir_history(struct pv_req *r)
 	pv_reply_json(r, 200, out);
 }
 
-/* _count and _offset, bounded. */
+/* A decimal query argument within [lo, hi]; absent leaves *out alone. */
 static bool
-paging(struct pv_req *r, int64_t *count, int64_t *offset)
+query_number(struct pv_req *r, const char *name, int64_t lo, int64_t hi,
+    int64_t *out)
 {
-	const char *c = pv_req_query(r, "_count");
-	const char *o = pv_req_query(r, "_offset");
+	const char *v = pv_req_query(r, name);
 	char *end;
+	long long n;
 
-	*count = PV_FHIR_PAGE_DEFAULT;
+	if (v == NULL)
+		return true;
+	errno = 0;
+	n = strtoll(v, &end, 10);
+	if (errno != 0 || end == v || *end != '\0' || n < lo || n > hi)
+		return false;
+	*out = n;
+	return true;
+}
+
+bool
+pv_http_paging(struct pv_req *r, int64_t def, int64_t max, int64_t *count,
+    int64_t *offset)
+{
+	*count = def;
 	*offset = 0;
-	if (c != NULL) {
-		errno = 0;
-		*count = strtoll(c, &end, 10);
-		if (errno != 0 || *end != '\0' || *count < 1 ||
-		    *count > PV_FHIR_PAGE_MAX) {
-			pv_reply_error(r, 400, "invalid",
-			    "_count must be between 1 and 200");
-			return false;
-		}
+	if (!query_number(r, "_count", 1, max, count)) {
+		pv_reply_error(r, 400, "invalid", "_count must be between 1 and "
+		    "the page limit (see docs/API.md)");
+		return false;
 	}
-	if (o != NULL) {
-		errno = 0;
-		*offset = strtoll(o, &end, 10);
-		if (errno != 0 || *end != '\0' || *offset < 0 ||
-		    *offset > 100000000) {
-			pv_reply_error(r, 400, "invalid",
-			    "_offset must be a non-negative number");
-			return false;
-		}
+	if (!query_number(r, "_offset", 0, 100000000, offset)) {
+		pv_reply_error(r, 400, "invalid",
+		    "_offset must be a non-negative number");
+		return false;
 	}
 	return true;
 }
@@ -717,7 +722,8 @@ compartment_search(struct pv_req *r, const char *type, const char *pid,
 	char bid[PV_ID_HEX_LEN + 1];
 
 	pv_req_audit_subject(r, type, NULL, pid);
-	if (!paging(r, &count, &offset) ||
+	if (!pv_http_paging(r, PV_FHIR_PAGE_DEFAULT, PV_FHIR_PAGE_MAX, &count,
+	    &offset) ||
 	    !pv_http_authorize(r, PV_ACT_SEARCH, type, pid, PV_CLASS_NORMAL,
 	    NULL)) {
 		json_decref(b.entries);
