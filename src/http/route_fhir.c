@@ -118,7 +118,7 @@ record_error(struct pv_req *r, pv_status st)
 		pv_reply_error(r, 500, "exception", "the operation failed");
 		break;
 	}
-	pv_req_audit_outcome(r, st == PV_ECRYPTO ? "error" : "failed",
+	pv_req_audit_outcome(r, r->status >= 500 ? "error" : "failed",
 	    pv_status_name(st));
 	return true;
 }

@@ -16,6 +16,7 @@
  * migrations[] moves it up by one inside a transaction.
  */
 #include "store/store.h"
+#include "common/fault.h"
 
 #include <pthread.h>
 #include <sqlite3.h>
@@ -1160,6 +1161,8 @@ sq_resource_put(struct pv_store *store, const struct pv_resource *r)
 	bool found;
 	pv_status st;
 
+	if (pv_fault("store_write"))	/* tests: a failing disk */
+		return PV_EIO;
 	if (q == NULL)
 		return PV_EIO;
 	bind_text(q, 1, r->type);

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Fault injection (non-Release builds): a failing store write, a failing
+# audit fsync. Each request is refused and nothing is half-written: no
+# record without its audit entry, no audit entry claiming a change that
+# did not happen.
+source "$(dirname "$0")/lib.sh"
+pv_setup
+pv_init
+pv_conf auth mfa_required_roles admin
+pv_user doc clinician "Clinician-pass-1234"
+mkdir -p "$T/faults"
+export PHIVAULT_FAULT_DIR=$T/faults
+pv_start
+tok=$(login doc "Clinician-pass-1234")
+pid=$(jpost /fhir/Patient '{"resourceType":"Patient","gender":"male"}' -H "$(auth "$tok")" | jq -r .id)
+obs() { printf '{"resourceType":"Observation","status":"final","code":{"text":"hr"},"subject":{"reference":"Patient/%s"}}' "$pid"; }
+count() { sqlite3 "$VAULT/phivault.db" "select count(*) from resources"; }
+
+# --- the store write fails ---------------------------------------------------
+before=$(count); lines=$(wc -l <"$VAULT/audit/log.jsonl")
+touch "$T/faults/store_write"
+out=$(jpost /fhir/Observation "$(obs)" -H "$(auth "$tok")" -D "$T/h")
+rm "$T/faults/store_write"
+expect_contains "failed write answers 500" "$(head -n1 "$T/h")" " 500"
+expect_eq "500 is an OperationOutcome" OperationOutcome "$(jq -r .resourceType <<<"$out")"
+expect_eq "nothing stored" "$before" "$(count)"
+new=$(tail -n +"$((lines + 1))" "$VAULT/audit/log.jsonl")
+expect_eq "two entries: the intent, then the failure" 2 "$(wc -l <<<"$new")"
+expect_eq "first entry: allowed create (write-ahead)" "allowed create" \
+  "$(head -n1 <<<"$new" | jq -r '.outcome + " " + .action')"
+expect_eq "second entry: error for the same request" "error" "$(tail -n1 <<<"$new" | jq -r .outcome)"
+expect_eq "same request id" "$(head -n1 <<<"$new" | jq -r .rid)" "$(tail -n1 <<<"$new" | jq -r .rid)"
+expect_eq "the store recovers" 201 "$(http_status POST /fhir/Observation -H "$(auth "$tok")" -H 'Content-Type: application/fhir+json' -d "$(obs)")"
+
+# --- the audit fsync fails: writes and reads refused, nothing changes --------
+before=$(count); lines=$(wc -l <"$VAULT/audit/log.jsonl")
+touch "$T/faults/audit_fsync"
+expect_eq "write refused while the audit cannot sync" 503 \
+  "$(http_status POST /fhir/Observation -H "$(auth "$tok")" -H 'Content-Type: application/fhir+json' -d "$(obs)")"
+body=$(pcurl -H "$(auth "$tok")" "$BASE/fhir/Patient/$pid")
+expect_eq "read refused too" audit_unavailable "$(jq -r '.issue[0].details.coding[0].code' <<<"$body")"
+expect_not_contains "no PHI in the refusal" "$body" '"gender"'
+rm "$T/faults/audit_fsync"
+expect_eq "no record written during the outage" "$before" "$(count)"
+expect_eq "no partial entry left behind" "$lines" "$(wc -l <"$VAULT/audit/log.jsonl")"
+for i in 1 2 3; do
+  [ "$(http_status GET "/fhir/Patient/$pid" -H "$(auth "$tok")")" == 200 ] && break
+done
+expect_eq "service resumes once the disk is back" 200 "$(http_status GET "/fhir/Patient/$pid" -H "$(auth "$tok")")"
+pv_stop
+"$PHIVAULT" audit verify "$VAULT" >/dev/null && pass "trail verifies after the faults" || fail "trail broken"
