@@ -253,12 +253,19 @@ void pv_login(struct pv_vault *v, const char *username, const char *password,
     const char *otp, int64_t now, struct pv_login_outcome *out);
 
 /*
- * Password change: verifies old, checks and hashes new, revokes every
- * other session of the user. PV_EAUTH when old is wrong, PV_EINVAL with
- * *verdict when new fails the policy.
+ * Password change, in two steps so the caller can audit between them:
+ * pv_password_prepare checks the account is not locked, verifies old
+ * (a wrong one counts towards lockout, as at login), checks new against
+ * the policy and hashes it into hash_out. PV_EAUTH when old is wrong or
+ * the account locked, PV_EINVAL with *verdict when new is refused.
+ * pv_password_commit stores the hash and revokes every other session of
+ * the user (keep_session stays), in one transaction.
  */
-PV_MUST_CHECK pv_status pv_password_change(struct pv_vault *v, int64_t user_id,
-    const char *old_pw, const char *new_pw, const char *keep_session,
-    pv_pw_verdict *verdict);
+PV_MUST_CHECK pv_status pv_password_prepare(struct pv_vault *v,
+    int64_t user_id, const char *old_pw, const char *new_pw,
+    char hash_out[PV_PWHASH_MAX], pv_pw_verdict *verdict);
+PV_MUST_CHECK pv_status pv_password_commit(struct pv_vault *v,
+    int64_t user_id, const char hash[PV_PWHASH_MAX],
+    const char *keep_session);
 
 #endif

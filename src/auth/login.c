@@ -155,17 +155,26 @@ done:
 }
 
 pv_status
-pv_password_change(struct pv_vault *v, int64_t user_id, const char *old_pw,
-    const char *new_pw, const char *keep_session, pv_pw_verdict *verdict)
+pv_password_prepare(struct pv_vault *v, int64_t user_id, const char *old_pw,
+    const char *new_pw, char hash_out[PV_PWHASH_MAX], pv_pw_verdict *verdict)
 {
-	struct pv_store *s = v->store;
 	struct pv_user u;
 	pv_status st;
 
 	*verdict = PV_PW_OK;
-	if ((st = s->ops->user_get_by_id(s, user_id, &u)) != PV_OK)
+	if ((st = v->store->ops->user_get_by_id(v->store, user_id, &u)) != PV_OK)
 		return st;
+	/* Same lockout as login: a stolen session cannot be used to guess
+	 * the password through this endpoint. */
+	if (u.locked_until > pv_now()) {
+		st = PV_EAUTH;
+		goto done;
+	}
 	if (pv_password_verify(u.pw_hash, old_pw) != PV_OK) {
+		struct pv_login_outcome o;
+
+		memset(&o, 0, sizeof(o));
+		record_failure(v, &u, pv_now(), &o);
 		st = PV_EAUTH;
 		goto done;
 	}
@@ -174,18 +183,30 @@ pv_password_change(struct pv_vault *v, int64_t user_id, const char *old_pw,
 		st = PV_EINVAL;
 		goto done;
 	}
-	if ((st = pv_password_hash(&v->cfg, new_pw, u.pw_hash,
-	    sizeof(u.pw_hash))) != PV_OK)
-		goto done;
-	if ((st = s->ops->begin(s)) != PV_OK)
-		goto done;
-	if ((st = s->ops->user_update(s, &u)) != PV_OK ||
-	    (st = pv_session_revoke_all(v, u.id, keep_session)) != PV_OK) {
-		s->ops->rollback(s);
-		goto done;
-	}
-	st = s->ops->commit(s);
+	st = pv_password_hash(&v->cfg, new_pw, hash_out, PV_PWHASH_MAX);
 done:
 	sodium_memzero(&u, sizeof(u));
 	return st;
+}
+
+pv_status
+pv_password_commit(struct pv_vault *v, int64_t user_id,
+    const char hash[PV_PWHASH_MAX], const char *keep_session)
+{
+	struct pv_store *s = v->store;
+	struct pv_user u;
+	pv_status st;
+
+	if ((st = s->ops->begin(s)) != PV_OK)
+		return st;
+	if ((st = s->ops->user_get_by_id(s, user_id, &u)) != PV_OK ||
+	    (st = pv_strlcpy(u.pw_hash, hash, sizeof(u.pw_hash))) != PV_OK ||
+	    (st = s->ops->user_update(s, &u)) != PV_OK ||
+	    (st = pv_session_revoke_all(v, u.id, keep_session)) != PV_OK) {
+		s->ops->rollback(s);
+		sodium_memzero(&u, sizeof(u));
+		return st;
+	}
+	sodium_memzero(&u, sizeof(u));
+	return s->ops->commit(s);
 }

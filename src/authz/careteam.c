@@ -27,13 +27,29 @@ member_user(struct pv_vault *v, const char *user, const char *patient,
 	return PV_OK;
 }
 
+/* A care team is for an existing, not deleted, Patient. */
+static pv_status
+patient_exists(struct pv_vault *v, const char *patient)
+{
+	struct pv_resource row;
+	pv_status st;
+
+	st = v->store->ops->resource_get(v->store, "Patient", patient, 0, &row);
+	if (st != PV_OK)
+		return st;
+	st = row.is_deleted ? PV_ENOTFOUND : PV_OK;
+	pv_resource_clear(&row);
+	return st;
+}
+
 pv_status
 pv_careteam_add(struct pv_vault *v, const char *user, const char *patient)
 {
 	struct pv_user u;
 	pv_status st;
 
-	if ((st = member_user(v, user, patient, &u)) != PV_OK)
+	if ((st = member_user(v, user, patient, &u)) != PV_OK ||
+	    (st = patient_exists(v, patient)) != PV_OK)
 		return st;
 	return v->store->ops->careteam_add(v->store, u.id, patient);
 }

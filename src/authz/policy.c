@@ -402,6 +402,13 @@ relation_holds(struct pv_vault *v, const struct pv_authz_request *rq,
 		}
 		if (member) {
 			*reason = "careteam";
+			/* A team member without clearance for restricted data
+			 * may still reach it in an emergency through their own
+			 * break-glass grant (marked like any other). */
+			if (rq->cls == PV_CLASS_RESTRICTED &&
+			    s->ops->grant_active(s, who->user_id, rq->patient,
+			    rq->now, grant) == PV_OK)
+				*reason = "break_glass";
 			return true;
 		}
 		if (s->ops->grant_active(s, who->user_id, rq->patient, rq->now,

@@ -62,11 +62,20 @@ PV_MUST_CHECK pv_status pv_cli_open(const char *dir, struct pv_vault **out);
 PV_MUST_CHECK pv_status pv_cli_read_line(char *buf, size_t bufsz);
 
 /*
- * Records an admin action taken from the command line in the audit trail
- * (actor 0, role "operator", source "local"). A failure to audit is
- * reported on stderr: the action already happened, the operator must know.
+ * Admin actions from the command line are audited write-ahead, like the
+ * server's changes: pv_cli_begin makes the entry (actor 0, role
+ * "operator", source "local") durable before anything changes and
+ * returns NULL (after printing why) when it cannot — the caller must
+ * then change nothing. pv_cli_end records a follow-up entry when the
+ * action failed, and frees. type/id/patient name the target (may be NULL).
  */
-void pv_cli_audit(struct pv_vault *v, const char *action, const char *type,
-    const char *id, const char *patient, pv_status result);
+struct pv_cli_change;
+struct pv_cli_change *pv_cli_begin(struct pv_vault *v, const char *action,
+    const char *type, const char *id, const char *patient);
+void pv_cli_end(struct pv_cli_change *c, pv_status result);
+
+/* The account's numeric id as text (the audit trail names no one), "" if
+ * there is no such account. */
+void pv_cli_user_ref(struct pv_vault *v, const char *name, char out[24]);
 
 #endif

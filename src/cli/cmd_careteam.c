@@ -21,7 +21,9 @@ cmd_careteam(int argc, char **argv)
 {
 	static const char *const names[] = { "user", "patient" };
 	const char *o[2], *pos[1];
+	struct pv_cli_change *c;
 	struct pv_vault *v;
+	char ref[24];
 	bool add;
 	size_t npos;
 	pv_status st;
@@ -38,14 +40,19 @@ cmd_careteam(int argc, char **argv)
 	}
 	if (pv_cli_open(pos[0], &v) != PV_OK)
 		return PV_EXIT_FAIL;
+	pv_cli_user_ref(v, o[0], ref);
+	if ((c = pv_cli_begin(v, add ? "careteam.add" : "careteam.remove",
+	    "CareTeam", ref, o[1])) == NULL) {
+		pv_vault_close(v);
+		return PV_EXIT_FAIL;
+	}
 	st = add ? pv_careteam_add(v, o[0], o[1]) :
 	    pv_careteam_remove(v, o[0], o[1]);
-	pv_cli_audit(v, add ? "careteam.add" : "careteam.remove", "CareTeam",
-	    NULL, o[1], st);
+	pv_cli_end(c, st);
 	pv_vault_close(v);
 	if (st == PV_ENOTFOUND) {
-		fprintf(stderr, "phivault: no such user%s\n", add ? "" :
-		    " or membership");
+		fprintf(stderr, "phivault: no such user%s\n", add ?
+		    " or patient" : " or membership");
 		return PV_EXIT_FAIL;
 	}
 	if (st == PV_EINVAL) {

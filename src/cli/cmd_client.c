@@ -28,6 +28,7 @@ cmd_client(int argc, char **argv)
 	const char *o[2], *pos[1];
 	unsigned char pk[PV_SIGN_PK_BYTES];
 	char line[128], key_id[PV_ID_HEX_LEN + 1];
+	struct pv_cli_change *c;
 	struct pv_vault *v;
 	size_t npos, n = 0;
 	pv_status st;
@@ -51,8 +52,12 @@ cmd_client(int argc, char **argv)
 	}
 	if (pv_cli_open(pos[0], &v) != PV_OK)
 		return PV_EXIT_FAIL;
+	if ((c = pv_cli_begin(v, "client.add", "User", NULL, NULL)) == NULL) {
+		pv_vault_close(v);
+		return PV_EXIT_FAIL;
+	}
 	st = pv_client_add(v, o[0], o[1], pk, key_id);
-	pv_cli_audit(v, "client.add", NULL, NULL, NULL, st);
+	pv_cli_end(c, st);
 	pv_vault_close(v);
 	if (st == PV_EINVAL) {
 		fprintf(stderr, "phivault: invalid name or scopes (SMART v2, "

@@ -55,6 +55,7 @@ cmd_deid(int argc, char **argv)
 	const char *o[3], *pos[1];
 	unsigned char key[PV_KEY_BYTES];
 	struct pv_deid_report rep;
+	struct pv_cli_change *c;
 	struct pv_vault *v;
 	FILE *tmp = NULL, *out = stdout;
 	size_t npos, written = 0;
@@ -90,11 +91,14 @@ cmd_deid(int argc, char **argv)
 		    "must not exist)\n");
 		goto done;
 	}
+	/* Reading every record is audited before it starts. */
+	if ((c = pv_cli_begin(v, "deid.export", NULL, NULL, NULL)) == NULL)
+		goto done;
 	st = pv_deid_export(v, key, csv, tmp, out, &rep, &written, progress,
 	    NULL);
+	pv_cli_end(c, st);
 	if (isatty(STDERR_FILENO))
 		fputc('\n', stderr);
-	pv_cli_audit(v, "deid.export", NULL, NULL, NULL, st);
 	fprintf(stderr, "de-identified export: %zu patients, %zu released in "
 	    "%zu groups (smallest %zu), %zu suppressed (k=%lld); %zu records "
 	    "written\n", rep.patients, rep.patients_released,

@@ -26,6 +26,7 @@ cmd_erase(int argc, char **argv)
 {
 	static const char *const names[] = { "patient" };
 	const char *o[1], *pos[1];
+	struct pv_cli_change *c;
 	struct pv_vault *v;
 	size_t npos;
 	pv_status st;
@@ -39,8 +40,12 @@ cmd_erase(int argc, char **argv)
 	}
 	if (pv_cli_open(pos[0], &v) != PV_OK)
 		return PV_EXIT_FAIL;
+	if ((c = pv_cli_begin(v, "erase", "Patient", o[0], o[0])) == NULL) {
+		pv_vault_close(v);
+		return PV_EXIT_FAIL;
+	}
 	st = pv_erase_patient(v, o[0]);
-	pv_cli_audit(v, "erase", "Patient", o[0], o[0], st);
+	pv_cli_end(c, st);
 	pv_vault_close(v);
 	switch (st) {
 	case PV_OK:
@@ -68,6 +73,7 @@ cmd_hold(int argc, char **argv)
 {
 	static const char *const names[] = { "patient" };
 	const char *o[1], *pos[1];
+	struct pv_cli_change *c;
 	struct pv_vault *v;
 	size_t npos;
 	bool on;
@@ -85,10 +91,18 @@ cmd_hold(int argc, char **argv)
 	}
 	if (pv_cli_open(pos[0], &v) != PV_OK)
 		return PV_EXIT_FAIL;
+	if ((c = pv_cli_begin(v, on ? "hold.add" : "hold.remove", "Patient",
+	    o[0], o[0])) == NULL) {
+		pv_vault_close(v);
+		return PV_EXIT_FAIL;
+	}
 	st = pv_hold_set(v, o[0], on);
-	pv_cli_audit(v, on ? "hold.add" : "hold.remove", "Patient", o[0], o[0],
-	    st);
+	pv_cli_end(c, st);
 	pv_vault_close(v);
+	if (st == PV_ENOTFOUND) {
+		fprintf(stderr, "phivault: no such patient\n");
+		return PV_EXIT_FAIL;
+	}
 	if (st != PV_OK) {
 		fprintf(stderr, "phivault: failed (%s)\n", pv_status_name(st));
 		return st == PV_EINVAL ? PV_EXIT_USAGE : PV_EXIT_FAIL;

@@ -123,6 +123,7 @@ cmd_import(int argc, char **argv)
 	const char *pos[2], *o[1];
 	struct idmap m = { NULL, NULL, 0, 0 };
 	int64_t team = 0;
+	struct pv_cli_change *c;
 	struct pv_vault *v;
 	struct pv_store *s;
 	char *line = NULL;
@@ -148,6 +149,11 @@ cmd_import(int argc, char **argv)
 		return PV_EXIT_FAIL;
 	}
 	s = v->store;
+	if ((c = pv_cli_begin(v, "import", NULL, NULL, NULL)) == NULL) {
+		fclose(f);
+		pv_vault_close(v);
+		return PV_EXIT_FAIL;
+	}
 	if (o[0] != NULL) {
 		struct pv_user u;
 
@@ -157,6 +163,7 @@ cmd_import(int argc, char **argv)
 		    strcmp(u.role, "service") != 0)) {
 			fprintf(stderr, "phivault: --careteam needs a clinician, "
 			    "nurse or service account\n");
+			pv_cli_end(c, PV_EINVAL);
 			fclose(f);
 			pv_vault_close(v);
 			return PV_EXIT_USAGE;
@@ -192,7 +199,7 @@ cmd_import(int argc, char **argv)
 	fclose(f);
 	free(m.from);
 	free(m.to);
-	pv_cli_audit(v, "import", NULL, NULL, NULL, st);
+	pv_cli_end(c, st);
 	if (isatty(STDERR_FILENO))
 		fputc('\n', stderr);
 	if (st == PV_OK) {

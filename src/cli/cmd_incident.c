@@ -25,8 +25,11 @@ cmd_incident(int argc, char **argv)
 	static const char *const flag_n[] = { "json" };
 	const char *o[3], *pos[1];
 	bool is_json;
+	struct pv_cli_change *c;
 	struct pv_vault *v;
 	struct pv_user u;
+	char ref[24];
+	pv_status st;
 	int64_t since, until;
 	json_t *rep = NULL, *p;
 	size_t npos, i;
@@ -51,11 +54,16 @@ cmd_incident(int argc, char **argv)
 		fprintf(stderr, "phivault: no such account\n");
 		goto done;
 	}
-	if (pv_incident_report(v, u.id, since, until, &rep) != PV_OK) {
+	PV_IGNORE(pv_snprintf(ref, sizeof(ref), "%lld", (long long)u.id));
+	if ((c = pv_cli_begin(v, "incident.report", "User", ref, NULL)) ==
+	    NULL)
+		goto done;
+	st = pv_incident_report(v, u.id, since, until, &rep);
+	pv_cli_end(c, st);
+	if (st != PV_OK) {
 		fprintf(stderr, "phivault: cannot read the audit trail\n");
 		goto done;
 	}
-	pv_cli_audit(v, "incident.report", NULL, NULL, NULL, PV_OK);
 	if (is_json) {
 		char *t = json_dumps(rep, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 		if (t != NULL)

@@ -30,6 +30,7 @@ int
 cmd_key(int argc, char **argv)
 {
 	const char *pos[1];
+	struct pv_cli_change *c;
 	struct pv_vault *v;
 	size_t npos, rewrapped = 0, retired = 0;
 	uint32_t nv = 0;
@@ -46,10 +47,14 @@ cmd_key(int argc, char **argv)
 	}
 	if (pv_cli_open(pos[0], &v) != PV_OK)
 		return PV_EXIT_FAIL;
+	if ((c = pv_cli_begin(v, "key.rotate", NULL, NULL, NULL)) == NULL) {
+		pv_vault_close(v);
+		return PV_EXIT_FAIL;
+	}
 	st = pv_dek_rotate(v, &nv, &rewrapped, &retired, progress, NULL);
 	if (isatty(STDERR_FILENO))
 		fputc('\n', stderr);
-	pv_cli_audit(v, "key.rotate", NULL, NULL, NULL, st);
+	pv_cli_end(c, st);
 	pv_vault_close(v);
 	if (st != PV_OK) {
 		fprintf(stderr, "phivault: rotation failed (%s); the vault is "

@@ -66,6 +66,7 @@ cmd_access_review(int argc, char **argv)
 	static const char *const flags_n[] = { "apply", "json" };
 	const char *o[1], *pos[1];
 	bool flags[2];
+	struct pv_cli_change *c;
 	struct pv_policy policy;
 	struct pv_vault *v;
 	json_t *rep = NULL;
@@ -84,9 +85,14 @@ cmd_access_review(int argc, char **argv)
 	if (pv_cli_open(pos[0], &v) != PV_OK)
 		return PV_EXIT_FAIL;
 	if (o[0] != NULL) {
+		if ((c = pv_cli_begin(v, "break-glass.review", "Grant", o[0],
+		    NULL)) == NULL) {
+			pv_vault_close(v);
+			return PV_EXIT_FAIL;
+		}
 		st = v->store->ops->grant_review(v->store, strtoll(o[0], NULL,
 		    10), pv_now());
-		pv_cli_audit(v, "break-glass.review", NULL, o[0], NULL, st);
+		pv_cli_end(c, st);
 		if (st != PV_OK)
 			fprintf(stderr, "phivault: no such grant awaiting "
 			    "review\n");
@@ -104,9 +110,12 @@ cmd_access_review(int argc, char **argv)
 	} else {
 		pv_policy_defaults(&policy);
 	}
+	c = NULL;
+	if (flags[0] && (c = pv_cli_begin(v, "access-review.apply", NULL, NULL,
+	    NULL)) == NULL)
+		goto done;
 	st = pv_access_review(v, &policy, pv_now(), flags[0], &rep);
-	if (flags[0])
-		pv_cli_audit(v, "access-review.apply", NULL, NULL, NULL, st);
+	pv_cli_end(c, st);
 	if (st != PV_OK) {
 		fprintf(stderr, "phivault: review failed (%s)\n",
 		    pv_status_name(st));

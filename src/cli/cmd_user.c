@@ -45,6 +45,7 @@ static const char *const opt_names[O_N] = { "name", "role", "patient",
 static int
 user_add(const char *dir, const char **o)
 {
+	struct pv_cli_change *c;
 	struct pv_vault *v = NULL;
 	char *pw = NULL;
 	pv_pw_verdict verdict;
@@ -72,9 +73,12 @@ user_add(const char *dir, const char **o)
 		fprintf(stderr, "phivault: expected the password on stdin\n");
 		goto done;
 	}
+	if ((c = pv_cli_begin(v, "user.add", "User", NULL, o[O_PATIENT])) ==
+	    NULL)
+		goto done;
 	st = pv_account_create(v, o[O_NAME], o[O_ROLE], o[O_PATIENT], pw,
 	    &verdict, NULL);
-	pv_cli_audit(v, "user.add", NULL, NULL, o[O_PATIENT], st);
+	pv_cli_end(c, st);
 	if (st == PV_EINVAL && verdict != PV_PW_OK)
 		fprintf(stderr, "phivault: %s\n", pv_password_verdict_text(verdict));
 	else if (st == PV_EEXISTS)
@@ -217,6 +221,8 @@ int
 cmd_user(int argc, char **argv)
 {
 	const char *o[O_N], *pos[2];
+	struct pv_cli_change *c;
+	char ref[24], action[32];
 	struct pv_vault *v;
 	size_t npos;
 	const char *sub;
@@ -250,33 +256,34 @@ cmd_user(int argc, char **argv)
 	}
 	if (pv_cli_open(pos[0], &v) != PV_OK)
 		return PV_EXIT_FAIL;
+	pv_cli_user_ref(v, o[O_NAME], ref);
+	PV_IGNORE(pv_snprintf(action, sizeof(action), "user.%s", sub));
+	if ((c = pv_cli_begin(v, action, "User", ref, NULL)) == NULL) {
+		pv_vault_close(v);
+		return PV_EXIT_FAIL;
+	}
 	if (strcmp(sub, "disable") == 0) {
 		st = pv_account_disable(v, o[O_NAME]);
-		pv_cli_audit(v, "user.disable", NULL, NULL, NULL, st);
 		rc = report(st, "account disabled; its sessions are revoked");
 	} else if (strcmp(sub, "role") == 0) {
 		st = pv_account_set_role(v, o[O_NAME], o[O_ROLE]);
-		pv_cli_audit(v, "user.role", NULL, NULL, NULL, st);
 		rc = report(st, "role changed; the account's sessions are "
 		    "revoked");
 	} else if (strcmp(sub, "grant") == 0 || strcmp(sub, "revoke") == 0) {
 		bool grant = strcmp(sub, "grant") == 0;
 
 		st = pv_account_permission(v, o[O_NAME], o[O_PERM], grant);
-		pv_cli_audit(v, grant ? "user.grant" : "user.revoke", NULL, NULL,
-		    NULL, st);
 		rc = report(st, grant ? "permission granted; the account's "
 		    "sessions are revoked" : "permission revoked; the "
 		    "account's sessions are revoked");
 	} else if (strcmp(sub, "unlock") == 0) {
 		st = unlock(v, o[O_NAME]);
-		pv_cli_audit(v, "user.unlock", NULL, NULL, NULL, st);
 		rc = report(st, "account unlocked");
 	} else {
 		rc = user_mfa(v, o[O_NAME]);
-		pv_cli_audit(v, "user.mfa", NULL, NULL, NULL,
-		    rc == PV_EXIT_OK ? PV_OK : PV_EINVAL);
+		st = rc == PV_EXIT_OK ? PV_OK : PV_EINVAL;
 	}
+	pv_cli_end(c, st);
 	pv_vault_close(v);
 	return rc;
 }

@@ -4,6 +4,7 @@
 #include "cli/cli.h"
 #include "audit/audit.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -105,30 +106,68 @@ pv_cli_read_line(char *buf, size_t bufsz)
 	return n == 0 ? PV_EINVAL : PV_OK;
 }
 
-void
-pv_cli_audit(struct pv_vault *v, const char *action, const char *type,
-    const char *id, const char *patient, pv_status result)
+struct pv_cli_change {
+	struct pv_audit *a;
+	struct pv_audit_event ev;
+};
+
+struct pv_cli_change *
+pv_cli_begin(struct pv_vault *v, const char *action, const char *type,
+    const char *id, const char *patient)
 {
 	struct pv_audit_opts ao = { v->dir, v->sign_sk, v->sign_pk,
 		v->sign_key_id, false, 0 };
-	struct pv_audit_event ev;
-	struct pv_audit *a = NULL;
+	struct pv_cli_change *c = calloc(1, sizeof(*c));
+	struct pv_audit_event *ev;
 
-	memset(&ev, 0, sizeof(ev));
-	PV_IGNORE(pv_strlcpy(ev.role, "operator", sizeof(ev.role)));
-	PV_IGNORE(pv_strlcpy(ev.action, action, sizeof(ev.action)));
+	if (c == NULL)
+		return NULL;
+	ev = &c->ev;
+	PV_IGNORE(pv_strlcpy(ev->role, "operator", sizeof(ev->role)));
+	PV_IGNORE(pv_strlcpy(ev->action, action, sizeof(ev->action)));
 	if (type != NULL)
-		PV_IGNORE(pv_strlcpy(ev.type, type, sizeof(ev.type)));
-	if (id != NULL)
-		PV_IGNORE(pv_strlcpy(ev.id, id, sizeof(ev.id)));
-	if (patient != NULL)
-		PV_IGNORE(pv_strlcpy(ev.patient, patient, sizeof(ev.patient)));
-	PV_IGNORE(pv_strlcpy(ev.src, "local", sizeof(ev.src)));
-	pv_random_id(ev.rid);
-	ev.outcome = result == PV_OK ? "allowed" : "failed";
-	ev.reason = result == PV_OK ? "cli" : pv_status_name(result);
-	if (pv_audit_open(&ao, &a) != PV_OK || pv_audit_append(a, &ev) != PV_OK)
-		fprintf(stderr, "phivault: WARNING: could not write the audit "
-		    "entry for this action\n");
-	pv_audit_close(a);
+		PV_IGNORE(pv_strlcpy(ev->type, type, sizeof(ev->type)));
+	if (id != NULL && pv_fhir_id_is_valid(id))
+		PV_IGNORE(pv_strlcpy(ev->id, id, sizeof(ev->id)));
+	if (patient != NULL && pv_fhir_id_is_valid(patient))
+		PV_IGNORE(pv_strlcpy(ev->patient, patient, sizeof(ev->patient)));
+	PV_IGNORE(pv_strlcpy(ev->src, "local", sizeof(ev->src)));
+	pv_random_id(ev->rid);
+	ev->outcome = "allowed";
+	ev->reason = "cli";
+	if (pv_audit_open(&ao, &c->a) != PV_OK ||
+	    pv_audit_append(c->a, ev) != PV_OK) {
+		fprintf(stderr, "phivault: the audit trail cannot be written; "
+		    "nothing was changed\n");
+		pv_audit_close(c->a);
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void
+pv_cli_end(struct pv_cli_change *c, pv_status result)
+{
+	if (c == NULL)
+		return;
+	if (result != PV_OK) {
+		c->ev.outcome = "failed";
+		c->ev.reason = pv_status_name(result);
+		if (pv_audit_append(c->a, &c->ev) != PV_OK)
+			fprintf(stderr, "phivault: WARNING: could not record the "
+			    "failure in the audit trail\n");
+	}
+	pv_audit_close(c->a);
+	free(c);
+}
+
+void
+pv_cli_user_ref(struct pv_vault *v, const char *name, char out[24])
+{
+	struct pv_user u;
+
+	out[0] = '\0';
+	if (v->store->ops->user_get_by_name(v->store, name, &u) == PV_OK)
+		PV_IGNORE(pv_snprintf(out, 24, "%lld", (long long)u.id));
 }

@@ -258,6 +258,14 @@ void pv_http_reload_nonces(struct pv_server *srv);
  * the change; if fn ends in an error, a second entry records that.
  */
 void pv_req_write(struct pv_req *r, void (*fn)(struct pv_req *r));
+/*
+ * The two halves of pv_req_write for handlers already on a worker: the
+ * intent entry (false, with a 503 set, when it cannot be written: do not
+ * change anything), and after the change, a follow-up entry when the
+ * response is an error.
+ */
+bool pv_req_audit_intent(struct pv_req *r);
+void pv_req_audit_followup(struct pv_req *r);
 
 /* The session token presented (Authorization: Bearer, else cookie). */
 const char *pv_req_token(struct pv_req *r, char *buf, size_t bufsz);

@@ -256,26 +256,42 @@ pv_req_audit_finish_sync(struct pv_req *r)
 	r->has_event = false;
 }
 
-static void
-run_write(struct pv_req *r)
+bool
+pv_req_audit_intent(struct pv_req *r)
 {
-	/* Write-ahead audit: the entry first (outcome as authorized). */
+	if (r->ev.outcome == NULL)
+		pv_req_audit_outcome(r, "allowed", "ok");
 	pv_req_audit_settle(r);
 	r->has_event = false;
 	if (pv_audit_append(r->srv->audit, &r->ev) != PV_OK) {
 		pv_reply_audit_unavailable(r);
+		return false;
+	}
+	return true;
+}
+
+void
+pv_req_audit_followup(struct pv_req *r)
+{
+	if (r->status < 400)
 		return;
-	}
+	/* The change did not happen: a second entry says why. */
+	if (r->ev.outcome == NULL || strcmp(r->ev.outcome, "allowed") == 0)
+		pv_req_audit_outcome(r, r->status >= 500 ? "error" : "failed",
+		    "write_failed");
+	if (pv_audit_append(r->srv->audit, &r->ev) != PV_OK)
+		pv_log(PV_LOG_ERROR, "audit_followup_failed", r->rid,
+		    (const char *)NULL);
+}
+
+static void
+run_write(struct pv_req *r)
+{
+	/* Write-ahead audit: the entry first (outcome as authorized). */
+	if (!pv_req_audit_intent(r))
+		return;
 	r->write_fn(r);
-	if (r->status >= 400) {
-		/* The change did not happen: a second entry says why. */
-		if (r->ev.outcome == NULL || strcmp(r->ev.outcome, "allowed") == 0)
-			pv_req_audit_outcome(r, r->status >= 500 ? "error" :
-			    "failed", "write_failed");
-		if (pv_audit_append(r->srv->audit, &r->ev) != PV_OK)
-			pv_log(PV_LOG_ERROR, "audit_followup_failed", r->rid,
-			    (const char *)NULL);
-	}
+	pv_req_audit_followup(r);
 }
 
 void

@@ -7,45 +7,65 @@
 #include "http/internal.h"
 #include "lifecycle/lifecycle.h"
 
+#include <stdlib.h>
 #include <string.h>
 
-static void
-careteam(struct pv_req *r, bool add)
-{
-	const char *user, *patient;
-	json_t *in;
-	pv_status st;
+struct team_job {
+	char user[PV_USERNAME_MAX + 1];
+	char patient[PV_PATIENT_ID_MAX + 1];
+	bool is_add;
+};
 
-	if ((in = pv_req_json_object(r)) == NULL)
-		return;
-	user = pv_json_str(in, "user", PV_USERNAME_MAX);
-	patient = pv_json_str(in, "patient", PV_PATIENT_ID_MAX);
-	pv_req_audit_subject(r, "CareTeam", NULL, patient);
-	if (user == NULL || patient == NULL) {
-		json_decref(in);
-		pv_reply_error(r, 400, "invalid",
-		    "send {\"user\": NAME, \"patient\": ID}");
-		return;
-	}
-	if (!pv_http_authorize(r, PV_ACT_ADMIN, "CareTeam", NULL,
-	    PV_CLASS_NORMAL, NULL)) {
-		json_decref(in);
-		return;
-	}
-	st = add ? pv_careteam_add(r->srv->vault, user, patient) :
-	    pv_careteam_remove(r->srv->vault, user, patient);
-	json_decref(in);
+static void
+careteam_work(struct pv_req *r)
+{
+	struct team_job *j = r->job;
+	pv_status st = j->is_add ? pv_careteam_add(r->srv->vault, j->user,
+	    j->patient) : pv_careteam_remove(r->srv->vault, j->user, j->patient);
+
 	if (st == PV_ENOTFOUND)
-		pv_reply_error(r, 404, "not-found", add ? "no such user" :
-		    "no such user or membership");
+		pv_reply_error(r, 404, "not-found", j->is_add ?
+		    "no such user or patient" : "no such user or membership");
 	else if (st == PV_EINVAL)
 		pv_reply_error(r, 422, "processing", "care teams take clinicians, "
 		    "nurses and service clients, and a valid patient id");
 	else if (st != PV_OK)
 		pv_reply_error(r, 500, "exception", "care team change failed");
 	else
-		pv_reply_json(r, 200, json_pack("{s:s}", "status", add ?
+		pv_reply_json(r, 200, json_pack("{s:s}", "status", j->is_add ?
 		    "added" : "removed"));
+}
+
+static void
+careteam(struct pv_req *r, bool add)
+{
+	const char *user, *patient;
+	struct team_job *j;
+	json_t *in;
+
+	if ((in = pv_req_json_object(r)) == NULL)
+		return;
+	user = pv_json_str(in, "user", PV_USERNAME_MAX);
+	patient = pv_json_str(in, "patient", PV_PATIENT_ID_MAX);
+	pv_req_audit_subject(r, "CareTeam", NULL, patient);
+	if (user == NULL || patient == NULL ||
+	    (j = calloc(1, sizeof(*j))) == NULL) {
+		json_decref(in);
+		pv_reply_error(r, 400, "invalid",
+		    "send {\"user\": NAME, \"patient\": ID}");
+		return;
+	}
+	PV_IGNORE(pv_strlcpy(j->user, user, sizeof(j->user)));
+	PV_IGNORE(pv_strlcpy(j->patient, patient, sizeof(j->patient)));
+	j->is_add = add;
+	r->job = j;
+	r->job_free = free;
+	json_decref(in);
+	if (!pv_http_authorize(r, PV_ACT_ADMIN, "CareTeam", NULL,
+	    PV_CLASS_NORMAL, NULL))
+		return;
+	/* A membership grants access: it is on record before it exists. */
+	pv_req_write(r, careteam_work);
 }
 
 void

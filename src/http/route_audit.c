@@ -177,8 +177,15 @@ route_fhir_audit_events(struct pv_req *r)
 	    "searchset", "entry", c.entries);
 	pv_random_id(bid);
 	json_object_set_new(out, "id", json_string(bid));
-	if (c.has_more)
-		json_object_set_new(out, "link", json_pack("[{s:s, s:s}]",
-		    "relation", "next", "url", "?_offset=more"));
+	if (c.has_more) {
+		char base[300], url[600];
+
+		pv_http_base(r, base, sizeof(base));
+		if (pv_snprintf(url, sizeof(url), "%s/fhir/AuditEvent?patient=%s"
+		    "&_count=%lld&_offset=%lld", base, pid, (long long)c.count,
+		    (long long)(c.skip + c.count)) == PV_OK)
+			json_object_set_new(out, "link", json_pack(
+			    "[{s:s, s:s}]", "relation", "next", "url", url));
+	}
 	pv_reply_json(r, 200, out);
 }

@@ -339,17 +339,50 @@ confirm_tx(struct pv_vault *v, struct pv_user *u, const char *old_session,
 	return s->ops->commit(s);
 }
 
+struct mfa_job {
+	struct pv_user u;	/* with the verified step; wiped on free */
+};
+
+static void
+mfa_job_free(void *p)
+{
+	sodium_memzero(p, sizeof(struct mfa_job));
+	free(p);
+}
+
+static void
+mfa_confirm_work(struct pv_req *r)
+{
+	struct mfa_job *j = r->job;
+	char codes[PV_RECOVERY_CODES][PV_RECOVERY_CODE_LEN + 1];
+	char token[PV_TOKEN_TEXT_LEN + 1];
+	struct pv_session sess;
+	json_t *arr, *body;
+	size_t i;
+
+	if (confirm_tx(r->srv->vault, &j->u, r->who.session_id, codes, token,
+	    &sess) != PV_OK) {
+		pv_reply_error(r, 500, "exception", "cannot enable MFA");
+		return;
+	}
+	arr = json_array();
+	for (i = 0; i < PV_RECOVERY_CODES; i++)
+		json_array_append_new(arr, json_string(codes[i]));
+	body = session_reply(r, token, sess.expires_at);
+	json_object_set_new(body, "recovery_codes", arr);
+	log_auth(r, "mfa_enabled", j->u.id, "ok");
+	pv_reply_json(r, 200, body);
+	sodium_memzero(codes, sizeof(codes));
+	sodium_memzero(token, sizeof(token));
+}
+
 void
 route_auth_mfa_confirm(struct pv_req *r)
 {
 	struct pv_vault *v = r->srv->vault;
-	char codes[PV_RECOVERY_CODES][PV_RECOVERY_CODE_LEN + 1];
-	char token[PV_TOKEN_TEXT_LEN + 1];
-	struct pv_session sess;
-	struct pv_user u;
-	json_t *in, *arr, *body;
+	struct mfa_job *j;
+	json_t *in;
 	const char *otp;
-	size_t i;
 
 	if ((in = pv_req_json_object(r)) == NULL)
 		return;
@@ -359,43 +392,34 @@ route_auth_mfa_confirm(struct pv_req *r)
 		pv_reply_error(r, 400, "invalid", "send {\"otp\": \"123456\"}");
 		return;
 	}
-	if (v->store->ops->user_get_by_id(v->store, r->who.user_id, &u) !=
+	if ((j = calloc(1, sizeof(*j))) == NULL ||
+	    v->store->ops->user_get_by_id(v->store, r->who.user_id, &j->u) !=
 	    PV_OK) {
+		free(j);
 		json_decref(in);
 		pv_reply_error(r, 500, "exception", "cannot load the account");
 		return;
 	}
-	if (u.has_mfa || u.mfa_sealed_len == 0) {
+	r->job = j;
+	r->job_free = mfa_job_free;
+	if (j->u.has_mfa || j->u.mfa_sealed_len == 0) {
 		json_decref(in);
 		pv_reply_error_detail(r, 409, "conflict", "mfa_not_pending",
-		    u.has_mfa ? "MFA is already enabled" :
+		    j->u.has_mfa ? "MFA is already enabled" :
 		    "start with POST /auth/mfa/enroll");
 		return;
 	}
-	if (pv_totp_verify(v, &u, otp, pv_now()) != PV_OK) {
+	if (pv_totp_verify(v, &j->u, otp, pv_now()) != PV_OK) {
 		json_decref(in);
 		pv_metric_inc(PV_M_MFA_FAILED);
-		log_auth(r, "mfa_confirm_failed", u.id, "invalid_otp");
+		log_auth(r, "mfa_confirm_failed", j->u.id, "invalid_otp");
 		pv_reply_error_detail(r, 401, "login", "invalid_otp",
 		    "the one-time code is wrong or already used");
 		return;
 	}
 	json_decref(in);
-	if (confirm_tx(v, &u, r->who.session_id, codes, token, &sess) !=
-	    PV_OK) {
-		pv_reply_error(r, 500, "exception", "cannot enable MFA");
-		return;
-	}
-	arr = json_array();
-	for (i = 0; i < PV_RECOVERY_CODES; i++)
-		json_array_append_new(arr, json_string(codes[i]));
-	body = session_reply(r, token, sess.expires_at);
-	json_object_set_new(body, "recovery_codes", arr);
-	log_auth(r, "mfa_enabled", u.id, "ok");
-	pv_reply_json(r, 200, body);
-	sodium_memzero(codes, sizeof(codes));
-	sodium_memzero(token, sizeof(token));
-	sodium_memzero(&u, sizeof(u));
+	/* Turning MFA on (and swapping the session) is audited first. */
+	pv_req_write(r, mfa_confirm_work);
 }
 
 /* ---- POST /auth/password --------------------------------------------- */
@@ -405,30 +429,42 @@ password_work(struct pv_req *r)
 {
 	struct login_job *j = r->job;
 	pv_pw_verdict verdict = PV_PW_OK;
+	char hash[PV_PWHASH_MAX];
 	pv_status st;
 
-	st = pv_password_change(r->srv->vault, r->who.user_id, j->password,
-	    j->password2, r->who.session_id, &verdict);
-	switch (st) {
-	case PV_OK:
-		log_auth(r, "password_changed", r->who.user_id, "ok");
-		pv_reply_json(r, 200, json_pack("{s:s}", "status",
-		    "password changed; other sessions revoked"));
-		break;
-	case PV_EAUTH:
+	st = pv_password_prepare(r->srv->vault, r->who.user_id, j->password,
+	    j->password2, hash, &verdict);
+	if (st == PV_EAUTH) {
 		log_auth(r, "password_change_failed", r->who.user_id,
 		    "bad_password");
+		pv_req_audit_outcome(r, "denied", "bad_password");
 		pv_reply_error_detail(r, 403, "security", "wrong_password",
-		    "the current password is wrong");
-		break;
-	case PV_EINVAL:
+		    "the current password is wrong (or the account is locked)");
+		return;
+	}
+	if (st == PV_EINVAL) {
 		pv_reply_error_detail(r, 422, "invalid", "weak_password",
 		    pv_password_verdict_text(verdict));
-		break;
-	default:
-		pv_reply_error(r, 500, "exception", "cannot change the password");
-		break;
+		return;
 	}
+	if (st != PV_OK) {
+		pv_reply_error(r, 500, "exception", "cannot change the password");
+		return;
+	}
+	/* Write-ahead: the change is on record before it is made. */
+	if (pv_req_audit_intent(r)) {
+		if (pv_password_commit(r->srv->vault, r->who.user_id, hash,
+		    r->who.session_id) == PV_OK) {
+			log_auth(r, "password_changed", r->who.user_id, "ok");
+			pv_reply_json(r, 200, json_pack("{s:s}", "status",
+			    "password changed; other sessions revoked"));
+		} else {
+			pv_reply_error(r, 500, "exception",
+			    "cannot change the password");
+		}
+		pv_req_audit_followup(r);
+	}
+	sodium_memzero(hash, sizeof(hash));
 }
 
 void

@@ -699,18 +699,21 @@ pv_http_paging(struct pv_req *r, int64_t def, int64_t max, int64_t *count,
 
 static void
 add_link(json_t *links, const char *rel, const char *base, const char *path,
-    const char *param, const char *pid, int64_t count, int64_t offset)
+    const char *query, int64_t count, int64_t offset)
 {
 	char url[700];
 
-	if (pv_snprintf(url, sizeof(url), "%s%s?%s%s%s_count=%lld&_offset=%lld",
-	    base, path, param, pid, param[0] ? "&" : "", (long long)count,
+	if (pv_snprintf(url, sizeof(url), "%s%s?%s%s_count=%lld&_offset=%lld",
+	    base, path, query, query[0] ? "&" : "", (long long)count,
 	    (long long)offset) == PV_OK)
 		json_array_append_new(links, json_pack("{s:s, s:s}", "relation",
 		    rel, "url", url));
 }
 
-/* The compartment search itself; type NULL would mean every type. */
+/*
+ * A paging link: base + path, then "query&" when the search has a query
+ * of its own (e.g. "patient=ID"), then _count and _offset.
+ */
 static void
 compartment_search(struct pv_req *r, const char *type, const char *pid,
     const char *path, const char *param)
@@ -719,7 +722,7 @@ compartment_search(struct pv_req *r, const char *type, const char *pid,
 	int64_t count, offset;
 	bool more = false;
 	json_t *out, *links;
-	char bid[PV_ID_HEX_LEN + 1];
+	char bid[PV_ID_HEX_LEN + 1], query[PV_PATIENT_ID_MAX + 16] = "";
 
 	pv_req_audit_subject(r, type, NULL, pid);
 	if (!pv_http_paging(r, PV_FHIR_PAGE_DEFAULT, PV_FHIR_PAGE_MAX, &count,
@@ -754,12 +757,14 @@ compartment_search(struct pv_req *r, const char *type, const char *pid,
 	pv_random_id(bid);
 	json_object_set_new(out, "id", json_string(bid));
 	links = json_array();
-	add_link(links, "self", b.base, path, param, pid, count, offset);
+	if (param[0] != '\0')
+		PV_IGNORE(pv_snprintf(query, sizeof(query), "%s%s", param, pid));
+	add_link(links, "self", b.base, path, query, count, offset);
 	if (more)
-		add_link(links, "next", b.base, path, param, pid, count,
+		add_link(links, "next", b.base, path, query, count,
 		    offset + count);
 	if (offset > 0)
-		add_link(links, "previous", b.base, path, param, pid, count,
+		add_link(links, "previous", b.base, path, query, count,
 		    offset > count ? offset - count : 0);
 	json_object_set_new(out, "link", links);
 	pv_reply_json(r, 200, out);

@@ -75,7 +75,17 @@ pv_erase_patient(struct pv_vault *v, const char *patient)
 pv_status
 pv_hold_set(struct pv_vault *v, const char *patient, bool on)
 {
+	struct pv_resource row;
+	pv_status st;
+
 	if (!pv_fhir_id_is_valid(patient))
 		return PV_EINVAL;
+	if (on) {	/* a hold names a patient that exists */
+		st = v->store->ops->resource_get(v->store, "Patient", patient,
+		    0, &row);
+		if (st != PV_OK)
+			return st;
+		pv_resource_clear(&row);
+	}
 	return v->store->ops->hold_set(v->store, patient, on);
 }
