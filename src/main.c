@@ -5,12 +5,15 @@
 #include "fhir/fhir.h"
 
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 static const struct pv_cmd commands[] = {
 	{ "init", "create a new vault directory", cmd_init },
 	{ "serve", "run the HTTPS server on a vault", cmd_serve },
-	{ "user", "add, list, disable, change role of, unlock accounts", cmd_user },
+	{ "user", "add, list, disable, role, unlock, grant, mfa: accounts",
+	    cmd_user },
 	{ "careteam", "add or remove care-team members", cmd_careteam },
 	{ "client", "register a service client (Ed25519, SMART scopes)",
 	    cmd_client },
@@ -46,6 +49,14 @@ main(int argc, char **argv)
 	size_t i;
 
 	umask(077);	/* every file a vault creates is private */
+	{
+		/* Keys and decrypted records must never land in a core file
+		 * or be readable through ptrace by the same user. */
+		struct rlimit no_core = { 0, 0 };
+
+		(void)setrlimit(RLIMIT_CORE, &no_core);
+		(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	}
 	pv_fhir_json_init();	/* before any JSON exists */
 	if (argc < 2) {
 		usage(stderr);

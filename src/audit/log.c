@@ -824,6 +824,12 @@ pv_audit_open(const struct pv_audit_opts *o, struct pv_audit **out)
 	}
 	a->has_writer = true;
 	a->last_cp_sync = pv_now();
+	{	/* No new checkpoint line unless the log grew past the last. */
+		struct pv_checkpoint last;
+
+		if (pv_audit_latest_checkpoint(o->vault_dir, &last) == PV_OK)
+			a->last_cp_size = last.size;
+	}
 	*out = a;
 	return PV_OK;
 fail:
@@ -961,14 +967,23 @@ pv_audit_size(struct pv_audit *a)
 	return n;
 }
 
+/*
+ * "Every entry appended before the request" includes what another
+ * process (the CLI) appended: read it in first, under the writers' lock.
+ */
 pv_status
 pv_audit_checkpoint(struct pv_audit *a, struct pv_checkpoint *out)
 {
 	pv_status st;
 
-	pthread_rwlock_rdlock(&a->tree_lock);
-	st = sign_head(a, out);
+	if (flock(a->fd, LOCK_EX) != 0)
+		return PV_EIO;
+	pthread_rwlock_wrlock(&a->tree_lock);
+	st = catch_up(a, false);
+	if (st == PV_OK)
+		st = sign_head(a, out);
 	pthread_rwlock_unlock(&a->tree_lock);
+	flock(a->fd, LOCK_UN);
 	return st;
 }
 

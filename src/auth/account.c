@@ -12,20 +12,6 @@
 
 #include <string.h>
 
-static const char *const known_roles[] = { "patient", "clinician", "nurse",
-	"admin", "auditor", "researcher", "service" };
-
-bool
-pv_role_is_known(const char *role)
-{
-	size_t i;
-
-	for (i = 0; i < PV_ARRAY_LEN(known_roles); i++)
-		if (strcmp(role, known_roles[i]) == 0)
-			return true;
-	return false;
-}
-
 bool
 pv_role_needs_mfa(const struct pv_config *cfg, const char *role)
 {

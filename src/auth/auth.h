@@ -9,6 +9,7 @@
 #define PV_AUTH_AUTH_H
 
 #include "core/vault.h"
+#include "common/domain.h"
 #include "common/metrics.h"
 #include "auth/signature.h"	/* RFC 9421 parsing and verification */
 
@@ -18,8 +19,7 @@
 
 /* ---- roles ---- */
 
-/* True for the roles SPEC.md defines. */
-bool pv_role_is_known(const char *role);
+/* pv_role_is_known: common/domain.h. */
 /* True when [auth] mfa_required_roles lists role. */
 bool pv_role_needs_mfa(const struct pv_config *cfg, const char *role);
 

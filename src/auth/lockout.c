@@ -7,8 +7,9 @@
  * account row so it survives restarts and is shared with the CLI.
  *
  * Per address: failures from one source address across any accounts are
- * counted in memory; past ip_lockout_threshold within the base delay the
- * address waits, with the same growing delay. The table is bounded
+ * counted in memory (a count ages out after lockout_max_delay without a
+ * reset); past ip_lockout_threshold the address waits, with the same
+ * growing delay. The table is bounded
  * ([ratelimit] max_tracked); when full, the stalest entry is evicted.
  *
  * Defends against: online guessing of one account (brute force) and of

@@ -1,8 +1,9 @@
 /*
  * breakglass.c — emergency access ("break the glass").
  *
- * A clinician who is not on a patient's care team may open a grant for
- * that one patient by stating a reason. The grant lasts [authz]
+ * A clinician may open a grant for one patient by stating a reason: for
+ * a patient not on their care team it opens the record; for one on it,
+ * it reaches restricted data they are not cleared for. The grant lasts [authz]
  * break_glass_duration (default 60 min), every access under it carries
  * the grant id in the audit trail, an alert is raised when it opens, and
  * it stays listed in `access-review` until reviewed.

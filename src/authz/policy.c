@@ -25,7 +25,8 @@
  * break-glass grant.
  *
  * Cost: a decision scans at most PV_POLICY_RULES_MAX short rows and does
- * at most two indexed lookups (care team, grant) — see bench/authz.
+ * at most two indexed lookups (care team, grant) — see
+ * bench/micro/authz_bench.c.
  *
  * Defends against: horizontal privilege escalation (another patient's
  * data), role creep (admins and auditors never read clinical data), and

@@ -102,8 +102,13 @@ cmd_access_review(int argc, char **argv)
 		return st == PV_OK ? PV_EXIT_OK : PV_EXIT_FAIL;
 	}
 	if (v->cfg.policy_file[0] != '\0') {
-		if (pv_policy_load(&policy, v->cfg.policy_file, perr,
-		    sizeof(perr)) != PV_OK) {
+		char ppath[PV_PATH_MAX];
+
+		if ((v->cfg.policy_file[0] == '/' ? pv_strlcpy(ppath,
+		    v->cfg.policy_file, sizeof(ppath)) : pv_vault_path(v,
+		    v->cfg.policy_file, ppath, sizeof(ppath))) != PV_OK ||
+		    pv_policy_load(&policy, ppath, perr, sizeof(perr)) !=
+		    PV_OK) {
 			fprintf(stderr, "phivault: %s\n", perr);
 			goto done;
 		}

@@ -6,6 +6,7 @@
  * in docs/CONFIG.md. Anything the table does not know is rejected.
  */
 #include "common/config.h"
+#include "common/domain.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -82,7 +83,7 @@ static const struct conf_key conf_keys[] = {
 	S("alerts", "webhook", alert_webhook),
 	S("alerts", "webhook_cafile", alert_webhook_cafile),
 	I("alerts", "stuffing_accounts", stuffing_accounts, 2, 1000000),
-	I("alerts", "snoop_patients", snoop_patients, 2, 1000000),
+	I("alerts", "snoop_patients", snoop_patients, 2, 256),
 	D("alerts", "snoop_window", snoop_window, 1, 86400),
 	D("retention", "purge_interval", purge_interval, 1, 30 * 86400),
 	I("deid", "k", deid_k, 2, 1000),
@@ -269,6 +270,8 @@ set_retention(struct load_ctx *lc, const char *name, const char *value)
 		return -1;	/* handled by the table */
 	if (cfg->retention_n >= PV_CONF_RETENTION_MAX)
 		return fail(lc, "too many retention rules", "retention", name);
+	if (strcmp(name, "*") != 0 && !pv_fhir_type_is_known(name))
+		return fail(lc, "unknown resource type", "retention", name);
 	if (pv_config_parse_duration(value, &secs) != PV_OK || secs <= 0)
 		return fail(lc, "invalid duration", "retention", name);
 	r = &cfg->retention[cfg->retention_n];
@@ -329,6 +332,83 @@ on_pair(void *user, const char *section, const char *name, const char *value)
 	return fail(lc, "unknown setting", section, name);
 }
 
+/* Every item of a comma list passes ok(); else *bad names the first. */
+static bool
+list_ok(const char *csv, bool (*ok)(const char *), char *bad, size_t badsz)
+{
+	const char *p = csv;
+
+	while (*p != '\0') {
+		char item[PV_CONF_STR_MAX];
+		size_t len;
+
+		while (*p == ' ' || *p == ',')
+			p++;
+		len = strcspn(p, ",");
+		while (len > 0 && p[len - 1] == ' ')
+			len--;
+		if (len == 0)
+			break;
+		if (len >= sizeof(item))
+			return false;
+		memcpy(item, p, len);
+		item[len] = '\0';
+		if (!ok(item)) {
+			PV_IGNORE(pv_strlcpy(bad, item, badsz));
+			return false;
+		}
+		p += strcspn(p, ",");
+	}
+	return true;
+}
+
+static bool
+is_quasi(const char *s)
+{
+	return strcmp(s, "birth_year") == 0 || strcmp(s, "sex") == 0 ||
+	    strcmp(s, "zip3") == 0;
+}
+
+/* "Type.field" with a known type and a plain field name. */
+static bool
+is_type_field(const char *s)
+{
+	const char *dot = strchr(s, '.');
+	char type[64];
+
+	if (dot == NULL || dot == s || (size_t)(dot - s) >= sizeof(type) ||
+	    dot[1] == '\0' || strchr(dot + 1, '.') != NULL)
+		return false;
+	memcpy(type, s, (size_t)(dot - s));
+	type[dot - s] = '\0';
+	return pv_fhir_type_is_known(type);
+}
+
+/* Settings whose values are lists of names: a typo must not pass. */
+static pv_status
+check_lists(const struct pv_config *cfg, char *err, size_t errsz)
+{
+	char bad[PV_CONF_STR_MAX] = "";
+
+	if (!list_ok(cfg->mfa_required_roles, pv_role_is_known, bad,
+	    sizeof(bad))) {
+		PV_IGNORE(pv_snprintf(err, errsz, "[auth] mfa_required_roles: "
+		    "unknown role '%.40s'", bad));
+		return PV_EINVAL;
+	}
+	if (!list_ok(cfg->deid_quasi, is_quasi, bad, sizeof(bad))) {
+		PV_IGNORE(pv_snprintf(err, errsz, "[deid] quasi_identifiers: "
+		    "'%.40s' is not birth_year, sex or zip3", bad));
+		return PV_EINVAL;
+	}
+	if (!list_ok(cfg->drop_fields, is_type_field, bad, sizeof(bad))) {
+		PV_IGNORE(pv_snprintf(err, errsz, "[minimization] drop_fields: "
+		    "'%.40s' is not Type.field with a known type", bad));
+		return PV_EINVAL;
+	}
+	return PV_OK;
+}
+
 pv_status
 pv_config_load(struct pv_config *cfg, const char *path, char *err,
     size_t errsz)
@@ -357,7 +437,7 @@ pv_config_load(struct pv_config *cfg, const char *path, char *err,
 		    errsz));
 		return PV_EINVAL;
 	}
-	return PV_OK;
+	return check_lists(cfg, err, errsz);
 }
 
 static const char default_conf[] =

@@ -16,7 +16,7 @@ typedef enum {
 	PV_M_LOCKOUTS,
 	PV_M_MFA_FAILED,
 	PV_M_SESSIONS_CREATED,
-	PV_M_HASH_REJECTED,		/* hash queue full */
+	PV_M_QUEUE_REJECTED,		/* a worker queue was full */
 	PV_M_AUDIT_ENTRIES,
 	PV_M_AUDIT_FSYNCS,
 	PV_M_AUDIT_FAILURES,

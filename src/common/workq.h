@@ -2,7 +2,8 @@
  * workq.h — a bounded pool of worker threads.
  *
  * Used for work that must not run on an HTTP thread: Argon2id hashing
- * (tens of milliseconds of CPU and 19 MiB each). The queue is bounded so
+ * (tens of milliseconds of CPU and 19 MiB each), audited changes (the
+ * write-ahead audit entry waits for an fsync), exports. The queue is bounded so
  * a flood of logins is refused with 503 instead of exhausting memory, and
  * the pool size bounds how many hashes run at once, leaving CPU for
  * record requests.

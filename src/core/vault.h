@@ -7,7 +7,8 @@
  *     keys/              0700  master-N.key, audit-signing.key/.pub,
  *                              index.key, keys.db (wrapped DEKs)
  *     tls/               0700  cert.pem, key.pem
- *     audit/             0700  log.jsonl, checkpoints.jsonl
+ *     audit/             0700  log.jsonl, checkpoints.jsonl, state
+ *                              (resume hint for short-lived writers)
  *     alerts.jsonl       0600  alert file sink
  *
  * Both `serve` and every admin subcommand open a vault the same way, so

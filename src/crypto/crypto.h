@@ -68,8 +68,10 @@ bool pv_ct_equal(const void *a, const void *b, size_t n);
 
 /*
  * Record AEAD. pv_aead_seal writes ptlen + pv_aead_overhead() bytes to out.
- * The alg byte stored in the blob lets a vault moved to a CPU without
- * AES-NI still read what it wrote before (XChaCha rows keep opening).
+ * Each blob starts with an algorithm byte. libsodium's AES-256-GCM needs
+ * AES-NI: a vault written on such a CPU must stay on one (its AES rows
+ * do not open elsewhere); a vault written without AES-NI uses
+ * XChaCha20-Poly1305, which opens anywhere.
  */
 size_t pv_aead_overhead(void);
 PV_MUST_CHECK pv_status pv_aead_seal(unsigned char *out, size_t *outlen,

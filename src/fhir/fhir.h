@@ -15,6 +15,7 @@
 #define PV_FHIR_FHIR_H
 
 #include "core/vault.h"
+#include "common/domain.h"
 
 #include <jansson.h>
 
@@ -26,11 +27,9 @@
  * jansson strings); call once before any JSON is made. */
 void pv_fhir_json_init(void);
 
-bool pv_fhir_type_is_known(const char *type);
+/* pv_fhir_types and pv_fhir_type_is_known: common/domain.h. */
 /* Every known type but Patient belongs to a patient's compartment. */
 bool pv_fhir_type_is_compartment(const char *type);
-/* The types in order (NULL-terminated), for the CapabilityStatement. */
-extern const char *const pv_fhir_types[];
 
 /*
  * Checks res for a write to type: an object, resourceType == type,

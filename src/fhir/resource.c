@@ -18,10 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *const pv_fhir_types[] = { "Patient", "Observation", "Condition",
-	"Encounter", "MedicationRequest", "AllergyIntolerance",
-	"DocumentReference", "Communication", NULL };
-
 /* ---- wiping allocator for jansson ------------------------------------ */
 
 /*
@@ -45,17 +41,6 @@ pv_fhir_json_init(void)
 }
 
 /* ---- types ------------------------------------------------------------ */
-
-bool
-pv_fhir_type_is_known(const char *type)
-{
-	size_t i;
-
-	for (i = 0; pv_fhir_types[i] != NULL; i++)
-		if (strcmp(pv_fhir_types[i], type) == 0)
-			return true;
-	return false;
-}
 
 bool
 pv_fhir_type_is_compartment(const char *type)

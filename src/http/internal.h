@@ -3,9 +3,11 @@
  * the route table entry, and the reply helpers. Not used outside src/http.
  *
  * Request life (see docs/ARCHITECTURE.md):
- *   MHD access handler, first call -> pv_req allocated, id assigned,
- *     firewall checks on method/URL/headers (no reply queued yet, so
- *     keep-alive survives);
+ *   request line read -> pv_req allocated (on_uri), id assigned, raw
+ *     target kept;
+ *   MHD access handler, first call -> firewall, address rate limit and
+ *     size checks on method/URL/headers (a refusal is queued at once;
+ *     otherwise nothing is, so keep-alive survives);
  *   further calls -> body accumulated up to [server] max_body;
  *   last call -> router picks the route, authentication runs, the handler
  *     runs and leaves a response in req;

@@ -4,7 +4,8 @@
  * Every endpoint phivault serves is a row below: method, path pattern,
  * handler, and what authentication it needs. The pattern is also the
  * route's label in /metrics and in access logs, so logs name "/fhir/
- * {type}/{id}", never the id itself. Rows are tried in order; literal
+ * {type}/{id}", never the id itself. The audit column names the action
+ * each request to the route is audited as (NULL: not audited). Rows are tried in order; literal
  * routes come before the parameterised ones they would shadow.
  */
 #include "http/internal.h"

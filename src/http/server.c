@@ -623,10 +623,12 @@ pv_server_start(struct pv_vault *v, const char *listen, struct pv_server **out,
 		}
 	}
 	if (cfg->policy_file[0] != '\0') {
-		char perr[200];
+		char perr[200], ppath[PV_PATH_MAX];
 
-		if (pv_policy_load(&srv->policy, cfg->policy_file, perr,
-		    sizeof(perr)) != PV_OK) {
+		/* A relative path is relative to the vault, like [tls]. */
+		if (tls_path(v, cfg->policy_file, ppath, sizeof(ppath)) != PV_OK ||
+		    pv_policy_load(&srv->policy, ppath, perr, sizeof(perr)) !=
+		    PV_OK) {
 			PV_IGNORE(pv_strlcpy(err, perr, errsz));
 			pv_server_stop(srv);
 			return PV_EINVAL;

@@ -8,8 +8,9 @@
  * database so that a database backup never holds a usable key).
  *
  * A backend is a struct pv_store_ops (function pointers, as GNU Taler's
- * database plugins are). src/store/sqlite.c is the embedded default; a
- * PostgreSQL backend implements the same table. Callers use the
+ * database plugins are). src/store/sqlite.c is the embedded default and,
+ * today, the only backend; a PostgreSQL backend (multi-node) would
+ * implement the same table. Callers use the
  * pv_store_* wrappers below and never see SQL.
  *
  * Contract for every backend:

@@ -119,6 +119,16 @@ test_fail_closed(void **state)
 	expect_rejected("[ratelimit]\nenabled = maybe\n", "true or false");
 	expect_rejected("[auth]\nsession_lifetime = forever\n", "duration");
 	expect_rejected("[retention]\nObservation = soon\n", "duration");
+	/* Lists of names: a typo must stop start-up, not weaken a control. */
+	expect_rejected("[auth]\nmfa_required_roles = clinician,nurses\n",
+	    "unknown role 'nurses'");
+	expect_rejected("[retention]\nObservations = 7y\n",
+	    "unknown resource type");
+	expect_rejected("[deid]\nquasi_identifiers = birth_year,zip5\n",
+	    "'zip5'");
+	expect_rejected("[minimization]\ndrop_fields = Patient.photo,Pateint.x\n",
+	    "'Pateint.x'");
+	expect_rejected("[alerts]\nsnoop_patients = 1000\n", "out of range");
 }
 
 int

@@ -1,0 +1,36 @@
+/*
+ * domain.c — roles and resource types (see domain.h).
+ */
+#include "common/domain.h"
+
+#include <string.h>
+
+const char *const pv_roles[] = { "patient", "clinician", "nurse", "admin",
+	"auditor", "researcher", "service", NULL };
+
+const char *const pv_fhir_types[] = { "Patient", "Observation", "Condition",
+	"Encounter", "MedicationRequest", "AllergyIntolerance",
+	"DocumentReference", "Communication", NULL };
+
+static bool
+in(const char *const *list, const char *s)
+{
+	size_t i;
+
+	for (i = 0; list[i] != NULL; i++)
+		if (strcmp(list[i], s) == 0)
+			return true;
+	return false;
+}
+
+bool
+pv_role_is_known(const char *role)
+{
+	return in(pv_roles, role);
+}
+
+bool
+pv_fhir_type_is_known(const char *type)
+{
+	return in(pv_fhir_types, type);
+}
