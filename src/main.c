@@ -29,6 +29,8 @@ static const struct pv_cmd commands[] = {
 	{ "deid", "de-identified export (HIPAA Safe Harbor, k-anonymity)",
 	    cmd_deid },
 	{ "import", "bulk-load FHIR resources from NDJSON", cmd_import },
+	{ "compliance", "check the vault's controls (exit 1 on a failure)",
+	    cmd_compliance },
 };
 
 static void

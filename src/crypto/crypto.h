@@ -146,5 +146,8 @@ PV_MUST_CHECK pv_status pv_keyring_unwrap(struct pv_keyring *kr,
  */
 PV_MUST_CHECK pv_status pv_tlscert_generate(const char *cert_path,
     const char *key_path);
+/* The notAfter time of the first certificate in a PEM file. */
+PV_MUST_CHECK pv_status pv_tlscert_expiry(const char *cert_path,
+    int64_t *not_after);
 
 #endif

@@ -104,3 +104,25 @@ done:
 		gnutls_x509_privkey_deinit(key);
 	return st;
 }
+
+pv_status
+pv_tlscert_expiry(const char *cert_path, int64_t *not_after)
+{
+	gnutls_x509_crt_t crt = NULL;
+	gnutls_datum_t pem = { NULL, 0 };
+	pv_status st = PV_EINVAL;
+	time_t t;
+
+	if (gnutls_load_file(cert_path, &pem) < 0)
+		return PV_EIO;
+	if (gnutls_x509_crt_init(&crt) >= 0 &&
+	    gnutls_x509_crt_import(crt, &pem, GNUTLS_X509_FMT_PEM) >= 0 &&
+	    (t = gnutls_x509_crt_get_expiration_time(crt)) != (time_t)-1) {
+		*not_after = (int64_t)t;
+		st = PV_OK;
+	}
+	if (crt != NULL)
+		gnutls_x509_crt_deinit(crt);
+	gnutls_free(pem.data);
+	return st;
+}

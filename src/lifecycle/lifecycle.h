@@ -108,4 +108,18 @@ PV_MUST_CHECK pv_status pv_deid_export(struct pv_vault *v,
     struct pv_deid_report *rep, size_t *written,
     void (*progress)(void *arg, size_t records), void *arg);
 
+/* ---- compliance checks (compliance.c) ---- */
+
+/*
+ * Automated compliance monitoring (seed): one pass over the vault's
+ * controls — audit trail integrity, MFA coverage of the roles that need
+ * it, key hygiene, TLS certificate lifetime, security settings against
+ * their safe defaults, dormant accounts, pending break-glass reviews,
+ * retention backlog, legal holds. Returns {"checks":[{"check","status",
+ * "detail"}],"failed":N,"warnings":M}; status is pass, warn, fail or
+ * info. policy may be NULL (the built-in one).
+ */
+PV_MUST_CHECK pv_status pv_compliance_report(struct pv_vault *v,
+    const struct pv_policy *policy, json_t **out);
+
 #endif

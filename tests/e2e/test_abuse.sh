@@ -109,6 +109,10 @@ pv_stop
 sed -i '3s/"outcome":"[a-z]*"/"outcome":"allowed"/; 3s/"actor":[0-9]*/"actor":999/' "$VAULT/audit/log.jsonl"
 rc=0; "$PHIVAULT" audit verify "$VAULT" >/dev/null || rc=$?
 expect_eq "tampered trail fails verify" 1 "$rc"
+rc=0; out=$("$PHIVAULT" compliance "$VAULT" --json) || rc=$?
+expect_eq "compliance check fails on a tampered trail" 1 "$rc"
+expect_eq "the failing check is the audit trail" fail \
+  "$(jq -r '.checks[] | select(.check=="audit_trail") | .status' <<<"$out")"
 expect_contains "audit-verify failure alert" "$(cat "$VAULT/alerts.jsonl")" '"rule":"audit_verify_failed"'
 
 # --- every rule reached the webhook as well --------------------------------------

@@ -155,3 +155,15 @@ expect_eq "erased patient is gone" 410 "$(http_status GET "/fhir/Patient/$P5" -H
 expect_eq "a clinician cannot erase" 403 "$(http_status POST /admin/erase -H "$(auth "$dt")" -H 'Content-Type: application/json' -d "{\"patient\":\"$P1\"}")"
 tail -n 3 "$VAULT/audit/log.jsonl" | grep -q "\"action\":\"erase\",\"type\":\"Patient\",\"id\":\"$P5\"" &&
   pass "erasure audited with the pseudonymous id only" || fail "erasure not audited"
+
+# --- compliance report: the controls above, checked in one pass -----------
+pv_stop
+pv_user second-admin admin "Another-admin-pass-2"   # not enrolled in MFA
+out=$("$PHIVAULT" compliance "$VAULT" --json) && rc=0 || rc=$?
+expect_eq "compliance passes on a healthy vault" 0 "$rc"
+expect_eq "audit trail check passes" pass \
+  "$(jq -r '.checks[] | select(.check=="audit_trail") | .status' <<<"$out")"
+expect_eq "the TLS certificate is checked" pass \
+  "$(jq -r '.checks[] | select(.check=="tls_certificate") | .status' <<<"$out")"
+expect_eq "the unenrolled admin is reported" warn \
+  "$(jq -r '.checks[] | select(.check=="mfa_coverage") | .status' <<<"$out")"
