@@ -43,6 +43,13 @@ bool pv_crypto_has_aes(void);
 void *pv_secret_alloc(size_t n);
 /* Wipes and frees; NULL-safe. */
 void pv_secret_free(void *p, size_t n);
+/*
+ * This thread's key scratch: PV_KEY_BYTES of guarded memory allocated
+ * once per thread (sodium_malloc costs several system calls, too many
+ * for every request). The caller wipes it (sodium_memzero) when done and
+ * never frees it; it is freed when the thread exits. NULL on failure.
+ */
+unsigned char *pv_secret_key_scratch(void);
 
 /* Random ids: 128 bits as 32 lowercase hex chars + NUL. */
 void pv_random_id(char out[PV_ID_HEX_LEN + 1]);

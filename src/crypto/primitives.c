@@ -9,6 +9,7 @@
  */
 #include "crypto/crypto.h"
 
+#include <pthread.h>
 #include <string.h>
 
 static bool has_aes;
@@ -41,6 +42,38 @@ pv_secret_free(void *p, size_t n)
 		return;
 	sodium_memzero(p, n);
 	sodium_free(p);
+}
+
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+
+static void
+scratch_free(void *p)
+{
+	pv_secret_free(p, PV_KEY_BYTES);
+}
+
+static void
+scratch_init(void)
+{
+	(void)pthread_key_create(&scratch_key, scratch_free);
+}
+
+unsigned char *
+pv_secret_key_scratch(void)
+{
+	unsigned char *p;
+
+	pthread_once(&scratch_once, scratch_init);
+	p = pthread_getspecific(scratch_key);
+	if (p == NULL) {
+		p = pv_secret_alloc(PV_KEY_BYTES);
+		if (p != NULL && pthread_setspecific(scratch_key, p) != 0) {
+			pv_secret_free(p, PV_KEY_BYTES);
+			p = NULL;
+		}
+	}
+	return p;
 }
 
 void

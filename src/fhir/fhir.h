@@ -66,8 +66,14 @@ struct pv_record {
 	int64_t updated_at;
 	bool is_deleted;
 	json_t *res;		/* owned; NULL when deleted or not opened */
+	unsigned char *sealed;	/* owned; pv_record_fetch's ciphertext */
+	size_t sealed_len;
+	char *text;		/* owned, NUL-terminated; the plaintext JSON
+				 * of pv_record_unseal(parse = false) */
+	size_t text_len;
 };
 
+/* Releases res, sealed and text (text is wiped); the metadata stays. */
 void pv_record_clear(struct pv_record *r);
 
 /*
@@ -98,6 +104,25 @@ PV_MUST_CHECK pv_status pv_record_delete(struct pv_vault *v, const char *type,
 /* Metadata of a version (0 = current) without decrypting. */
 PV_MUST_CHECK pv_status pv_record_meta(struct pv_vault *v, const char *type,
     const char *id, int64_t version, struct pv_record *out);
+
+/*
+ * Metadata and ciphertext of a version (0 = current), not decrypted:
+ * authorize on the metadata, then pv_record_unseal — one row read.
+ */
+PV_MUST_CHECK pv_status pv_record_fetch(struct pv_vault *v, const char *type,
+    const char *id, int64_t version, struct pv_record *out);
+
+/*
+ * Decrypts a fetched record (statuses as pv_record_open). parse: into
+ * rec->res; else into rec->text, the stored JSON bytes unparsed (for
+ * answering them as they are). The ciphertext is released either way.
+ */
+PV_MUST_CHECK pv_status pv_record_unseal(struct pv_vault *v,
+    struct pv_record *rec, bool parse);
+
+/* Parses rec->text into rec->res (and wipes the text); PV_ECRYPTO if it
+ * is not this record's type and id. */
+PV_MUST_CHECK pv_status pv_record_parse(struct pv_record *rec);
 
 /*
  * Opens a version (0 = current). PV_ENOTFOUND, PV_EGONE (patient erased),

@@ -26,7 +26,19 @@ pv_record_clear(struct pv_record *r)
 {
 	json_decref(r->res);
 	r->res = NULL;
+	free(r->sealed);
+	r->sealed = NULL;
+	r->sealed_len = 0;
+	if (r->text != NULL) {
+		sodium_memzero(r->text, r->text_len);
+		free(r->text);
+	}
+	r->text = NULL;
+	r->text_len = 0;
 }
+
+static void fill_out(struct pv_record *out, const struct pv_resource *row,
+    json_t *res);
 
 static pv_status
 make_ad(char *ad, size_t adsz, const char *type, const char *id,
@@ -67,7 +79,7 @@ seal(struct pv_vault *v, const json_t *res, struct pv_resource *row,
 	size_t tlen = 0, clen = 0;
 	pv_status st;
 
-	dek = pv_secret_alloc(PV_DEK_BYTES);
+	dek = pv_secret_key_scratch();
 	text = json_dumps(res, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	if (dek == NULL || text == NULL) {
 		st = PV_ENOMEM;
@@ -93,69 +105,96 @@ done:
 	}
 	if (text != NULL) {
 		sodium_memzero(text, tlen);
-		free(text);	/* jansson's allocator: also wipes */
+		free(text);
 	}
-	pv_secret_free(dek, PV_DEK_BYTES);
+	if (dek != NULL)
+		sodium_memzero(dek, PV_DEK_BYTES);
 	return st;
 }
 
-/* Opens row into out->res. */
+/* Decrypts row's sealed bytes into *pt (malloc'd, NUL-terminated, the
+ * caller wipes and frees it). */
 static pv_status
-open_row(struct pv_vault *v, const struct pv_resource *row,
-    struct pv_record *out)
+decrypt_row(struct pv_vault *v, const struct pv_resource *row, char **pt,
+    size_t *plen)
 {
-	unsigned char *dek = NULL, *pt = NULL;
+	unsigned char *dek, *buf;
 	char ad[256];
-	size_t plen = 0;
-	json_t *res = NULL;
-	const char *rt, *rid;
 	pv_status st;
 
-	memset(out, 0, sizeof(*out));
-	memcpy(out->type, row->type, sizeof(out->type));
-	memcpy(out->id, row->id, sizeof(out->id));
-	memcpy(out->patient, row->patient_id, sizeof(out->patient));
-	out->version = row->version;
-	out->updated_at = row->updated_at;
-	out->is_deleted = row->is_deleted;
-	if (row->is_deleted)
-		return PV_OK;
+	*pt = NULL;
+	*plen = 0;
 	if (row->sealed == NULL)
 		return PV_ECRYPTO;
-	dek = pv_secret_alloc(PV_DEK_BYTES);
-	pt = malloc(row->sealed_len + 1);
-	if (dek == NULL || pt == NULL) {
-		st = PV_ENOMEM;
-		goto done;
+	dek = pv_secret_key_scratch();
+	buf = malloc(row->sealed_len + 1);
+	if (dek == NULL || buf == NULL) {
+		free(buf);
+		return PV_ENOMEM;
 	}
 	if ((st = make_ad(ad, sizeof(ad), row->type, row->id, row->version,
-	    row->patient_id)) != PV_OK)
-		goto done;
-	st = pv_dek_get(v, row->patient_id, false, dek);
-	if (st == PV_ENOTFOUND)
-		st = PV_ECRYPTO;	/* a sealed row without a key */
-	if (st != PV_OK)
-		goto done;
-	if ((st = pv_aead_open(pt, &plen, row->sealed, row->sealed_len,
-	    (unsigned char *)ad, strlen(ad), dek)) != PV_OK)
-		goto done;	/* counted (once) where it is reported */
-	res = json_loadb((const char *)pt, plen, 0, NULL);
-	rt = json_string_value(json_object_get(res, "resourceType"));
-	rid = json_string_value(json_object_get(res, "id"));
+	    row->patient_id)) == PV_OK) {
+		st = pv_dek_get(v, row->patient_id, false, dek);
+		if (st == PV_ENOTFOUND)
+			st = PV_ECRYPTO;	/* a sealed row without a key */
+	}
+	if (st == PV_OK)	/* a failure is counted where it is reported */
+		st = pv_aead_open(buf, plen, row->sealed, row->sealed_len,
+		    (unsigned char *)ad, strlen(ad), dek);
+	sodium_memzero(dek, PV_DEK_BYTES);
+	if (st != PV_OK) {
+		sodium_memzero(buf, row->sealed_len + 1);
+		free(buf);
+		return st;
+	}
+	buf[*plen] = '\0';
+	*pt = (char *)buf;
+	return PV_OK;
+}
+
+/* Parses opened text; the JSON must be this type and id. */
+static pv_status
+parse_text(const char *type, const char *id, const char *pt, size_t plen,
+    json_t **out)
+{
+	json_t *res = json_loadb(pt, plen, 0, NULL);
+	const char *rt = json_string_value(json_object_get(res, "resourceType"));
+	const char *rid = json_string_value(json_object_get(res, "id"));
+
 	if (res == NULL || rt == NULL || rid == NULL ||
-	    strcmp(rt, row->type) != 0 || strcmp(rid, row->id) != 0) {
+	    strcmp(rt, type) != 0 || strcmp(rid, id) != 0) {
 		json_decref(res);
-		st = PV_ECRYPTO;
-		goto done;
+		return PV_ECRYPTO;
 	}
-	out->res = res;
-	st = PV_OK;
-done:
-	if (pt != NULL) {
-		sodium_memzero(pt, row->sealed_len + 1);
-		free(pt);
+	*out = res;
+	return PV_OK;
+}
+
+/* Opens row into out->res (parse) or out->text. */
+static pv_status
+open_row(struct pv_vault *v, const struct pv_resource *row,
+    struct pv_record *out, bool parse)
+{
+	char *pt;
+	size_t plen;
+	pv_status st;
+
+	fill_out(out, row, NULL);
+	if (row->is_deleted)
+		return PV_OK;
+	if ((st = decrypt_row(v, row, &pt, &plen)) != PV_OK)
+		return st;
+	if (!parse) {
+		/* The AEAD's associated data binds type, id, version and
+		 * patient, and only this vault seals (after stamping the
+		 * id), so the text is this row's resource without parsing. */
+		out->text = pt;
+		out->text_len = plen;
+		return PV_OK;
 	}
-	pv_secret_free(dek, PV_DEK_BYTES);
+	st = parse_text(row->type, row->id, pt, plen, &out->res);
+	sodium_memzero(pt, plen);
+	free(pt);
 	return st;
 }
 
@@ -411,11 +450,11 @@ pv_record_meta(struct pv_vault *v, const char *type, const char *id,
 }
 
 static pv_status
-open_checked(struct pv_vault *v, struct pv_resource *row,
-    struct pv_record *out)
+open_checked(struct pv_vault *v, const struct pv_resource *row,
+    struct pv_record *out, bool parse)
 {
 	bool gone = false;
-	pv_status st = open_row(v, row, out);
+	pv_status st = open_row(v, row, out, parse);
 
 	/* A shredded key: report the patient's data as gone, not broken. */
 	if (st != PV_OK && st != PV_ENOMEM &&
@@ -433,7 +472,61 @@ pv_record_open(struct pv_vault *v, const char *type, const char *id,
 
 	if ((st = get_row(v, type, id, version, &row, out)) != PV_OK)
 		return st;
-	st = open_checked(v, &row, out);
+	st = open_checked(v, &row, out, true);
+	pv_resource_clear(&row);
+	return st;
+}
+
+pv_status
+pv_record_fetch(struct pv_vault *v, const char *type, const char *id,
+    int64_t version, struct pv_record *out)
+{
+	struct pv_resource row;
+	pv_status st;
+
+	if ((st = get_row(v, type, id, version, &row, out)) != PV_OK)
+		return st;
+	fill_out(out, &row, NULL);
+	out->sealed = row.sealed;	/* ownership moves */
+	out->sealed_len = row.sealed_len;
+	return PV_OK;
+}
+
+pv_status
+pv_record_parse(struct pv_record *rec)
+{
+	pv_status st;
+
+	if (rec->res != NULL || rec->text == NULL)
+		return rec->res != NULL || rec->is_deleted ? PV_OK : PV_EINVAL;
+	st = parse_text(rec->type, rec->id, rec->text, rec->text_len,
+	    &rec->res);
+	sodium_memzero(rec->text, rec->text_len);
+	free(rec->text);
+	rec->text = NULL;
+	rec->text_len = 0;
+	return st;
+}
+
+pv_status
+pv_record_unseal(struct pv_vault *v, struct pv_record *rec, bool parse)
+{
+	struct pv_resource row;
+	pv_status st;
+
+	memset(&row, 0, sizeof(row));
+	memcpy(row.type, rec->type, sizeof(row.type));
+	memcpy(row.id, rec->id, sizeof(row.id));
+	memcpy(row.patient_id, rec->patient, sizeof(row.patient_id));
+	row.version = rec->version;
+	row.updated_at = rec->updated_at;
+	row.is_deleted = rec->is_deleted;
+	row.sealed = rec->sealed;	/* ownership moves */
+	row.sealed_len = rec->sealed_len;
+	rec->sealed = NULL;
+	rec->sealed_len = 0;
+	pv_record_clear(rec);
+	st = open_checked(v, &row, rec, parse);
 	pv_resource_clear(&row);
 	return st;
 }
@@ -459,7 +552,7 @@ each_row(void *arg, const struct pv_resource *row)
 	if (it->limit > 0 && it->seen > it->limit)
 		return false;	/* the look-ahead row: only counted */
 	if (it->open)
-		st = open_checked(it->v, (struct pv_resource *)row, &rec);
+		st = open_checked(it->v, row, &rec, true);
 	else
 		fill_out(&rec, row, NULL);
 	more = it->cb(it->arg, &rec, st);
