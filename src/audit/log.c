@@ -229,15 +229,16 @@ pidx_find(struct pv_audit *a, const char *patient, bool create)
 	return &a->pidx[i];
 }
 
+/* Grows *p to hold need elements, doubling from first. */
 static bool
-grow(void **p, size_t *cap, size_t need, size_t elem)
+grow_from(void **p, size_t *cap, size_t need, size_t elem, size_t first)
 {
 	size_t ncap;
 	void *np;
 
 	if (need <= *cap)
 		return true;
-	ncap = *cap ? *cap : 1024;
+	ncap = *cap ? *cap : first;
 	while (ncap < need)
 		ncap *= 2;
 	if (ncap > SIZE_MAX / elem)
@@ -248,6 +249,12 @@ grow(void **p, size_t *cap, size_t need, size_t elem)
 	*p = np;
 	*cap = ncap;
 	return true;
+}
+
+static bool
+grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+	return grow_from(p, cap, need, elem, 1024);
 }
 
 /* Extracts the string value of "key":"..." from a line we wrote. */
@@ -335,8 +342,10 @@ absorb(struct pv_audit *a, const char *line, size_t len, off_t offset)
 		    patient[0] != '\0') {
 			struct pindex *pi = pidx_find(a, patient, true);
 
-			if (pi == NULL || !grow((void **)&pi->seqs, &pi->cap,
-			    pi->n + 1, sizeof(uint64_t)))
+			/* Most patients have few entries: start small (a
+			 * 1024-slot start cost ~8 KiB per patient ever seen). */
+			if (pi == NULL || !grow_from((void **)&pi->seqs,
+			    &pi->cap, pi->n + 1, sizeof(uint64_t), 8))
 				return PV_ENOMEM;
 			pi->seqs[pi->n++] = a->size;
 		}

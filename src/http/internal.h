@@ -83,6 +83,7 @@ struct pv_server {
 	_Atomic bool is_stopping;
 	struct pv_workq *hashq;		/* Argon2id work, off HTTP threads */
 	struct pv_workq *writeq;	/* audited changes (pv_req_write) */
+	struct pv_batcher *batcher;	/* record changes, group commit */
 	struct pv_audit *audit;
 	struct pv_alerts *alerts;
 	struct pv_policy policy;
@@ -260,6 +261,23 @@ void pv_http_reload_nonces(struct pv_server *srv);
  * the change; if fn ends in an error, a second entry records that.
  */
 void pv_req_write(struct pv_req *r, void (*fn)(struct pv_req *r));
+
+/* ---- batch.c ---- */
+/*
+ * pv_req_write for record changes (FHIR create, update, delete), with
+ * group commit: the same guarantees, one audit fsync and one store
+ * commit per batch of queued changes. fn may only use the store through
+ * this thread's connection (it joins the batch's transaction) and must
+ * not begin or commit one itself; it runs inside a savepoint that is
+ * rolled back when it ends with an error status.
+ */
+void pv_req_write_batched(struct pv_req *r, void (*fn)(struct pv_req *r));
+struct pv_batcher;
+/* depth: queued changes before 503 busy. */
+PV_MUST_CHECK pv_status pv_batcher_start(struct pv_server *srv, size_t depth,
+    struct pv_batcher **out);
+/* Runs what is queued, then stops; NULL-safe. */
+void pv_batcher_stop(struct pv_batcher *b);
 /*
  * The two halves of pv_req_write for handlers already on a worker: the
  * intent entry (false, with a 503 set, when it cannot be written: do not

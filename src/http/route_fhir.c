@@ -310,10 +310,12 @@ reply_created(struct pv_req *r, struct pv_record *rec,
 }
 
 /*
- * Writes run on the write workers (pv_req_write): the audit entry of the
- * change is made durable first, then the change is made; a change that
- * then fails leaves a second entry saying so. So no change is ever in
- * the store without its entry in the trail (fail closed on audit loss).
+ * Writes run on the write batcher (pv_req_write_batched, batch.c): the
+ * audit entry of the change is made durable first, then the change is
+ * made; a change that then fails leaves a second entry saying so. So no
+ * change is ever in the store without its entry in the trail (fail
+ * closed on audit loss). Many changes share one audit fsync and one
+ * store commit.
  */
 struct write_job {
 	char type[PV_TYPE_MAX + 1];
@@ -415,7 +417,7 @@ route_fhir_create(struct pv_req *r)
 	if (is_patient && (strcmp(r->who.role, "clinician") == 0 ||
 	    strcmp(r->who.role, "service") == 0))
 		j->creator = r->who.user_id;
-	pv_req_write(r, create_work);
+	pv_req_write_batched(r, create_work);
 }
 
 /* ---- update / delete ------------------------------------------------------- */
@@ -504,7 +506,7 @@ route_fhir_update(struct pv_req *r)
 	j->match = match;
 	j->ndropped = pv_fhir_minimize(res, type,
 	    r->srv->vault->cfg.drop_fields, j->dropped, PV_ARRAY_LEN(j->dropped));
-	pv_req_write(r, update_work);
+	pv_req_write_batched(r, update_work);
 }
 
 static void
@@ -554,7 +556,7 @@ route_fhir_delete(struct pv_req *r)
 	if ((j = write_job_new(r, type, id, cur.patient, NULL)) == NULL)
 		return;
 	j->match = match;
-	pv_req_write(r, delete_work);
+	pv_req_write_batched(r, delete_work);
 }
 
 /* ---- bundles: history and search ------------------------------------------- */

@@ -605,6 +605,7 @@ pv_server_start(struct pv_vault *v, const char *listen, struct pv_server **out,
 	if (pv_workq_start(hash_workers(cfg), (size_t)cfg->hash_queue, 5,
 	    &srv->hashq) != PV_OK ||
 	    pv_workq_start(8, 4096, 0, &srv->writeq) != PV_OK ||
+	    pv_batcher_start(srv, 4096, &srv->batcher) != PV_OK ||
 	    pv_iplock_new((size_t)cfg->rl_max_tracked, &srv->iplock) != PV_OK) {
 		PV_IGNORE(pv_strlcpy(err, "cannot start worker threads", errsz));
 		pv_server_stop(srv);
@@ -731,6 +732,7 @@ pv_server_stop(struct pv_server *srv)
 	}
 	pv_workq_stop(srv->hashq);
 	pv_workq_stop(srv->writeq);
+	pv_batcher_stop(srv->batcher);
 	pv_iplock_free(srv->iplock);
 	pv_nonces_free(srv->nonces);
 	pv_ratelimit_free(srv->ratelimit);
