@@ -172,12 +172,13 @@ bench_build_phivault() {
   [ -x "$PHIVAULT" ] || bench_die "no binary at $PHIVAULT"
 }
 
-# bench_vault_create [CONF_SNIPPET] — a fresh vault in $BENCH_TMP/vault.
+# bench_vault_create [CONF_SNIPPET] — a fresh vault in $BENCH_TMP/vault
+# (or in $BENCH_VAULT_DIR when set: a benchmark may need several).
 # The rate limiter is disabled (a load generator is one client hammering
 # from one address) and the connection limits are raised to fit
 # BENCH_CONNS. CONF_SNIPPET, if given, is appended last (later keys win).
 bench_vault_create() {
-  VAULT=$BENCH_TMP/vault
+  VAULT=${BENCH_VAULT_DIR:-$BENCH_TMP/vault}
   printf '%s\n' "$BENCH_ADMIN_PW" |
     timeout 60 "$PHIVAULT" init "$VAULT" >"$BENCH_TMP/init.log" 2>&1 ||
     { cat "$BENCH_TMP/init.log" >&2; bench_die "phivault init failed"; }
