@@ -246,8 +246,13 @@ def print_table(doc, facts, med, ratios, goals, warnings, out):
     for key, label in (("rss_main_kib", "peak RSS (VmHWM) after main rounds"),
                        ("rss_1m_kib", "peak RSS (VmHWM), 1M vault server")):
         if key in facts:
-            print("%-44s %-15s %9s  %.1f MiB" % (label, "phivault", "",
-                                                 facts[key] / 1024.0))
+            split = key.replace("rss_", "rss_anon_"), key.replace("rss_", "rss_file_")
+            extra = ""
+            if split[0] in facts and split[1] in facts:
+                extra = " (now: %.1f MiB private, %.1f MiB mapped database file)" % (
+                    facts[split[0]] / 1024.0, facts[split[1]] / 1024.0)
+            print("%-44s %-15s %9s  %.1f MiB%s" % (label, "phivault", "",
+                                                   facts[key] / 1024.0, extra))
     print()
     for gl in goals:
         v = gl.get("value")

@@ -11,7 +11,7 @@
 #   pv_start NAME LOGFILE     serve on a free 127.0.0.1 port (PV_WRAPPER, an
 #                             array, may prefix the command, e.g. valgrind)
 #   pv_stop PID, pv_login NAME, pv_url NAME, pv_curl NAME ARGS, pv_count NAME,
-#   pv_hwm_kib NAME, fact KEY VALUE (-> $FACTS), tree_ticks PID
+#   pv_hwm_kib NAME, pv_rss_kib NAME RssAnon|RssFile, fact KEY VALUE (-> $FACTS), tree_ticks PID
 #
 # Per-instance state lives in associative arrays keyed by NAME: PV_PID,
 # PV_PORT, PV_CERT, PV_DIR, PV_LOG, TOKEN. Needs PHIVAULT (bench/lib.sh),
@@ -157,3 +157,7 @@ pv_login() {
 }
 
 pv_hwm_kib() { sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/${PV_PID[$1]}/status"; }
+# pv_rss_kib NAME FIELD — current RssAnon (private heap, stacks, keys) or
+# RssFile (pages of the SQLite file mapped by PRAGMA mmap_size: shared
+# with the page cache, reclaimable by the kernel) in KiB.
+pv_rss_kib() { sed -n "s/^$2:[[:space:]]*\([0-9]*\) kB/\1/p" "/proc/${PV_PID[$1]}/status"; }
