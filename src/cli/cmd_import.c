@@ -7,7 +7,8 @@
  * subject/patient references) land on the right new patient. Everything
  * goes through the same record service as the API (validation, sealing
  * under per-patient keys, blind index, data minimisation), in
- * transactions of 500. The import is audited before it starts (and
+ * transactions of 500 lines; the keys of a chunk's new patients are
+ * committed first, in their own keys.db transaction. The import is audited before it starts (and
  * again if it fails); the count is printed.
  */
 #include "cli/cli.h"
@@ -86,8 +87,10 @@ relink(json_t *res, const char *newpid)
 			    "reference", json_string(ref));
 }
 
+/* Loads one resource; a Patient gets preset_id (its key already made). */
 static pv_status
-load_one(struct pv_vault *v, struct idmap *m, json_t *res, int64_t team)
+load_one(struct pv_vault *v, struct idmap *m, json_t *res, int64_t team,
+    const char *preset_id)
 {
 	const char *type = json_string_value(json_object_get(res,
 	    "resourceType")), *why, *old;
@@ -106,6 +109,9 @@ load_one(struct pv_vault *v, struct idmap *m, json_t *res, int64_t team)
 	    PV_ARRAY_LEN(dropped));
 	pv_random_id(id);
 	if (strcmp(type, "Patient") == 0) {
+		if (preset_id == NULL ||
+		    pv_strlcpy(id, preset_id, sizeof(id)) != PV_OK)
+			return PV_EINTERNAL;
 		old = json_string_value(json_object_get(res, "id"));
 		if (old != NULL && !map_add(m, old, id))
 			return PV_ENOMEM;
@@ -121,6 +127,95 @@ load_one(struct pv_vault *v, struct idmap *m, json_t *res, int64_t team)
 	return st;
 }
 
+/* Up to BATCH parsed lines (NULL: unparsable) and the Patients' ids. */
+struct chunk {
+	json_t *res[BATCH];
+	char id[BATCH][PV_ID_HEX_LEN + 1];
+	size_t n;
+};
+
+static void
+chunk_clear(struct chunk *ch)
+{
+	size_t i;
+
+	for (i = 0; i < ch->n; i++)
+		json_decref(ch->res[i]);
+	ch->n = 0;
+}
+
+/* Reads up to BATCH lines into ch; 0 at the end of the input. */
+static size_t
+chunk_read(FILE *f, char **line, size_t *cap, struct chunk *ch)
+{
+	ssize_t len;
+
+	ch->n = 0;
+	while (ch->n < BATCH && (len = getline(line, cap, f)) > 0) {
+		ch->res[ch->n] = json_loadb(*line, (size_t)len,
+		    JSON_REJECT_DUPLICATES, NULL);
+		ch->id[ch->n][0] = '\0';
+		ch->n++;
+	}
+	return ch->n;
+}
+
+static bool
+is_patient(const json_t *res)
+{
+	const char *type = json_string_value(json_object_get(res,
+	    "resourceType"));
+
+	return type != NULL && strcmp(type, "Patient") == 0;
+}
+
+/*
+ * The chunk's new patients' keys, committed before the chunk's own
+ * transaction (keys.db and phivault.db are not committed atomically
+ * together: a record must never be durable without its key). On failure
+ * the chunk's Patients are refused (their compartment resources follow).
+ */
+static void
+chunk_prepare(struct pv_vault *v, struct chunk *ch)
+{
+	const char *ids[BATCH];
+	size_t i, n = 0;
+
+	for (i = 0; i < ch->n; i++)
+		if (ch->res[i] != NULL && is_patient(ch->res[i])) {
+			pv_random_id(ch->id[i]);
+			ids[n++] = ch->id[i];
+		}
+	if (pv_record_prepare_patients(v, ids, n) == PV_OK)
+		return;
+	for (i = 0; i < ch->n; i++)
+		ch->id[i][0] = '\0';
+}
+
+/* One chunk in one transaction; counts what loaded and what was refused. */
+static pv_status
+chunk_load(struct pv_vault *v, struct idmap *m, struct chunk *ch,
+    int64_t team, size_t *loaded, size_t *refused)
+{
+	struct pv_store *s = v->store;
+	pv_status st;
+	size_t i;
+
+	chunk_prepare(v, ch);
+	if ((st = s->ops->begin(s)) != PV_OK)
+		return st;
+	for (i = 0; i < ch->n; i++) {
+		if (ch->res[i] == NULL || load_one(v, m, ch->res[i], team,
+		    ch->id[i][0] != '\0' ? ch->id[i] : NULL) != PV_OK)
+			(*refused)++;
+		else
+			(*loaded)++;
+	}
+	if ((st = s->ops->commit(s)) != PV_OK && s->ops->in_tx(s))
+		s->ops->rollback(s);
+	return st;
+}
+
 int
 cmd_import(int argc, char **argv)
 {
@@ -132,8 +227,8 @@ cmd_import(int argc, char **argv)
 	struct pv_vault *v;
 	struct pv_store *s;
 	char *line = NULL;
-	size_t npos, cap = 0, loaded = 0, refused = 0, in_batch = 0;
-	ssize_t len;
+	size_t npos, cap = 0, loaded = 0, refused = 0;
+	struct chunk *ch;
 	pv_status st = PV_OK;
 	FILE *f;
 	int rc = PV_EXIT_FAIL;
@@ -175,29 +270,19 @@ cmd_import(int argc, char **argv)
 		}
 		team = u.id;
 	}
-	while ((len = getline(&line, &cap, f)) > 0) {
-		json_t *res;
-
-		if (in_batch == 0 && (st = s->ops->begin(s)) != PV_OK)
-			break;
-		res = json_loadb(line, (size_t)len, JSON_REJECT_DUPLICATES, NULL);
-		if (res == NULL || load_one(v, &m, res, team) != PV_OK)
-			refused++;
-		else
-			loaded++;
-		json_decref(res);
-		if (++in_batch == BATCH) {
-			if ((st = s->ops->commit(s)) != PV_OK)
-				break;
-			in_batch = 0;
-			if (isatty(STDERR_FILENO))
-				fprintf(stderr, "\rloaded %zu", loaded);
-		}
+	if ((ch = calloc(1, sizeof(*ch))) == NULL) {
+		pv_cli_end(c, PV_ENOMEM);
+		fclose(f);
+		pv_vault_close(v);
+		return PV_EXIT_FAIL;
 	}
-	if (st == PV_OK && in_batch > 0)
-		st = s->ops->commit(s);
-	else if (st != PV_OK && s->ops->in_tx(s))
-		s->ops->rollback(s);
+	while (st == PV_OK && chunk_read(f, &line, &cap, ch) > 0) {
+		st = chunk_load(v, &m, ch, team, &loaded, &refused);
+		chunk_clear(ch);
+		if (st == PV_OK && isatty(STDERR_FILENO))
+			fprintf(stderr, "\rloaded %zu", loaded);
+	}
+	free(ch);
 	if (line != NULL)
 		sodium_memzero(line, cap);
 	free(line);

@@ -110,7 +110,7 @@ pv_workq_submit(struct pv_workq *q, pv_work_fn fn, void *arg)
 }
 
 void
-pv_workq_stop(struct pv_workq *q)
+pv_workq_drain(struct pv_workq *q)
 {
 	unsigned i;
 
@@ -122,6 +122,15 @@ pv_workq_stop(struct pv_workq *q)
 	pthread_mutex_unlock(&q->lock);
 	for (i = 0; i < q->nthreads; i++)
 		pthread_join(q->threads[i], NULL);
+	q->nthreads = 0;	/* joined: a second drain joins nothing */
+}
+
+void
+pv_workq_stop(struct pv_workq *q)
+{
+	if (q == NULL)
+		return;
+	pv_workq_drain(q);
 	pthread_cond_destroy(&q->cv);
 	pthread_mutex_destroy(&q->lock);
 	free(q->ring);

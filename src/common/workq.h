@@ -26,7 +26,14 @@ PV_MUST_CHECK pv_status pv_workq_start(unsigned nthreads, size_t depth,
 /* Queues fn(arg); PV_EBUSY when the queue is full (fn is not called). */
 PV_MUST_CHECK pv_status pv_workq_submit(struct pv_workq *q, pv_work_fn fn,
     void *arg);
-/* Runs what is queued, then joins the workers and frees q. NULL-safe. */
+/*
+ * Refuses new jobs (submit answers PV_EBUSY), runs what is queued, joins
+ * the workers; q stays valid for submit until pv_workq_stop. Idempotent,
+ * NULL-safe. Lets the server finish queued work while its HTTP threads
+ * can still answer (graceful shutdown).
+ */
+void pv_workq_drain(struct pv_workq *q);
+/* pv_workq_drain, then frees q. NULL-safe. */
 void pv_workq_stop(struct pv_workq *q);
 
 #endif

@@ -226,6 +226,12 @@ pv_dek_get(struct pv_vault *v, const char *key_id, bool create_missing,
 		if (!create_missing)
 			return PV_ENOTFOUND;
 		st = create(v, key_id, dek);
+		/* Made inside a transaction, the key is not durable until
+		 * the caller commits, and a rollback would leave the cache
+		 * holding a key keys.db does not have: records sealed with
+		 * it could never be opened. Cache it once it is loaded. */
+		if (st != PV_OK || v->store->ops->in_tx(v->store))
+			return st;
 	}
 	if (st == PV_OK)
 		cache_put(v->deks, key_id, dek);

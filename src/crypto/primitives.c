@@ -45,6 +45,7 @@ pv_secret_free(void *p, size_t n)
 }
 
 static pthread_key_t scratch_key;
+static bool scratch_key_ok;
 static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
 
 static void
@@ -56,7 +57,7 @@ scratch_free(void *p)
 static void
 scratch_init(void)
 {
-	(void)pthread_key_create(&scratch_key, scratch_free);
+	scratch_key_ok = pthread_key_create(&scratch_key, scratch_free) == 0;
 }
 
 unsigned char *
@@ -64,7 +65,10 @@ pv_secret_key_scratch(void)
 {
 	unsigned char *p;
 
-	pthread_once(&scratch_once, scratch_init);
+	/* Without a key of our own, getspecific could return another
+	 * module's memory: refuse instead (callers fail closed). */
+	if (pthread_once(&scratch_once, scratch_init) != 0 || !scratch_key_ok)
+		return NULL;
 	p = pthread_getspecific(scratch_key);
 	if (p == NULL) {
 		p = pv_secret_alloc(PV_KEY_BYTES);

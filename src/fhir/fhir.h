@@ -78,8 +78,10 @@ void pv_record_clear(struct pv_record *r);
 
 /*
  * Creates version 1 of a new resource with id (NULL: a random one;
- * Patient: it becomes the patient id), sets meta.versionId/lastUpdated, seals under
- * the patient's DEK (made for a new Patient) and stores it; Patient
+ * Patient: it becomes the patient id), sets meta.versionId/lastUpdated,
+ * seals under the patient's DEK (made for a new Patient when called
+ * outside a transaction; inside one, pv_record_prepare_patients must have
+ * made it) and stores it; Patient
  * identifiers go to the blind index. res is borrowed and modified (id,
  * meta). If creator_id > 0 the creator joins the new Patient's care team
  * in the same transaction. PV_ENOTFOUND when a compartment resource's
@@ -88,6 +90,17 @@ void pv_record_clear(struct pv_record *r);
 PV_MUST_CHECK pv_status pv_record_create(struct pv_vault *v, const char *type,
     const char *patient, const char *id, json_t *res, int64_t creator_id,
     struct pv_record *out);
+/*
+ * Makes the DEKs of n new patients (random ids) and commits them on
+ * their own, in one keys.db transaction. Must run outside any store
+ * transaction: keys.db is a second SQLite database, and SQLite does not
+ * commit two WAL databases atomically, so a Patient created inside a
+ * caller's transaction (the write batcher, bulk import) needs its key
+ * made durable first; pv_record_create there only finds it, never
+ * creates it. PV_EINTERNAL inside a transaction. ids are borrowed.
+ */
+PV_MUST_CHECK pv_status pv_record_prepare_patients(struct pv_vault *v,
+    const char *const *ids, size_t n);
 
 /*
  * New version of (type, id). if_match > 0 must equal the current version

@@ -242,6 +242,33 @@ identifier_digests(struct pv_vault *v, const json_t *res,
 
 /* ---- writes ----------------------------------------------------------------- */
 
+pv_status
+pv_record_prepare_patients(struct pv_vault *v, const char *const *ids,
+    size_t n)
+{
+	struct pv_store *s = v->store;
+	unsigned char *dek;
+	pv_status st = PV_OK;
+	size_t i;
+
+	if (n == 0)
+		return PV_OK;
+	if (s->ops->in_tx(s))
+		return PV_EINTERNAL;
+	if ((dek = pv_secret_key_scratch()) == NULL)
+		return PV_ENOMEM;
+	if (n > 1 && (st = s->ops->begin(s)) != PV_OK)
+		return st;
+	for (i = 0; i < n && st == PV_OK; i++)
+		st = pv_dek_get(v, ids[i], true, dek);
+	sodium_memzero(dek, PV_DEK_BYTES);
+	if (n > 1 && st == PV_OK)
+		st = s->ops->commit(s);
+	if (st != PV_OK && s->ops->in_tx(s))
+		s->ops->rollback(s);
+	return st;
+}
+
 static pv_status
 write_version(struct pv_vault *v, struct pv_resource *row, const json_t *res,
     bool create_dek, int64_t creator_id)
@@ -252,7 +279,11 @@ write_version(struct pv_vault *v, struct pv_resource *row, const json_t *res,
 	bool own_tx;
 	pv_status st;
 
-	if (res != NULL && (st = seal(v, res, row, create_dek)) != PV_OK)
+	/* Inside a caller's transaction the key must already exist
+	 * (pv_record_prepare_patients): never commit a record and its new
+	 * key in one transaction across two WAL databases. */
+	if (res != NULL && (st = seal(v, res, row,
+	    create_dek && !s->ops->in_tx(s))) != PV_OK)
 		return st;
 	if (res != NULL && strcmp(row->type, "Patient") == 0)
 		nd = identifier_digests(v, res, digests, PV_ARRAY_LEN(digests));

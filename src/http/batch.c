@@ -8,12 +8,18 @@
  *   1. submits all their write-ahead audit entries at once and waits
  *      until they are durable (one group commit of the trail); a change
  *      whose entry cannot be written gets 503 and is not made;
- *   2. opens one store transaction and runs each change inside its own
+ *   2. runs each change's prepare step, outside any transaction (a new
+ *      patient's DEK is committed to keys.db on its own: SQLite does not
+ *      commit two WAL databases atomically, and a record must never be
+ *      durable without its key; an orphan key is harmless);
+ *   3. opens one store transaction and runs each change inside its own
  *      savepoint: a change that fails is rolled back alone, the others
- *      stay;
- *   3. commits once (one fsync for the whole batch); if that commit
- *      fails, every change of the batch that looked successful is
- *      answered 503 instead: nothing of it was stored;
+ *      stay; commits once (one fsync for the whole batch). If the
+ *      transaction is lost midway (SQLite rolls it back by itself on a
+ *      full disk, I/O error or out of memory), a savepoint cannot be
+ *      closed, or the commit fails, the batch is rolled back and every
+ *      change in it is answered 503 not_stored: nothing of it was
+ *      stored;
  *   4. writes the follow-up audit entry of every change that failed, and
  *      resumes the connections.
  *
@@ -25,8 +31,8 @@
  *
  * What a change may do: only store operations through the thread's
  * connection (they join the batch's transaction) and in-memory work.
- * A DEK made for a new Patient whose change is rolled back stays in the
- * key cache under a random id nothing refers to.
+ * A DEK made for a new Patient whose change is then refused stays in
+ * keys.db and the cache under a random id nothing refers to.
  */
 #include "http/internal.h"
 #include "common/log.h"
@@ -128,51 +134,100 @@ reply_not_stored(struct pv_req *r)
 	r->headers_n = 0;	/* drop Location and ETag */
 }
 
-/* Steps 2 and 3: the changes in one transaction, a savepoint each. */
+/* Step 2a: work that must commit outside the batch's transaction (a new
+ * patient's DEK in keys.db). An error status drops the change. */
 static void
-run_changes(struct pv_server *srv, struct pv_req **rs, size_t n,
-    const bool *live)
+run_prepares(struct pv_req **rs, size_t n, bool *live, bool *ready)
 {
-	struct pv_store *s = srv->vault->store;
-	bool began = s->ops->begin(s) == PV_OK;
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		struct pv_req *r = rs[i];
+		ready[i] = live[i];
+		if (!live[i] || rs[i]->prepare_fn == NULL)
+			continue;
+		rs[i]->prepare_fn(rs[i]);
+		if (rs[i]->status >= 400)
+			ready[i] = false;
+	}
+}
 
-		if (!live[i])
+/*
+ * The transaction is gone (SQLite rolls the whole of it back by itself
+ * on SQLITE_FULL, IOERR or NOMEM) or a savepoint could not be closed:
+ * roll back what is left and answer every change not yet refused
+ * not_stored, the earlier ones included (their work went with the
+ * transaction). Never run a change outside the transaction: it would
+ * autocommit.
+ */
+static void
+abandon_batch(struct pv_store *s, struct pv_req **rs, size_t n,
+    const bool *ready)
+{
+	size_t i;
+
+	if (s->ops->in_tx(s))
+		s->ops->rollback(s);
+	pv_log(PV_LOG_ERROR, "store_batch_failed", NULL, (const char *)NULL);
+	for (i = 0; i < n; i++)
+		if (ready[i] && rs[i]->status < 400)
+			reply_not_stored(rs[i]);
+}
+
+/* One change in its savepoint; false when the batch must be abandoned. */
+static bool
+run_one(struct pv_store *s, struct pv_req *r)
+{
+	if (s->ops->savepoint(s) != PV_OK || !s->ops->in_tx(s))
+		return false;
+	r->write_fn(r);
+	if (!s->ops->in_tx(s))
+		return false;
+	if (r->status >= 400)
+		return s->ops->rollback_to(s) == PV_OK;
+	return s->ops->release(s) == PV_OK;
+}
+
+/* Steps 2b and 3: the changes in one transaction, a savepoint each. */
+static void
+run_changes(struct pv_server *srv, struct pv_req **rs, size_t n,
+    const bool *ready)
+{
+	struct pv_store *s = srv->vault->store;
+	size_t i;
+
+	for (i = 0; i < n && !ready[i]; i++)
+		;
+	if (i == n)
+		return;		/* nothing to run: no transaction */
+	if (s->ops->begin(s) != PV_OK) {
+		abandon_batch(s, rs, n, ready);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		if (!ready[i])
 			continue;
-		if (!began || s->ops->savepoint(s) != PV_OK) {
-			reply_not_stored(r);
-			continue;
-		}
-		r->write_fn(r);
-		if (r->status >= 400)
-			s->ops->rollback_to(s);
-		else if (s->ops->release(s) != PV_OK) {
-			s->ops->rollback_to(s);
-			reply_not_stored(r);
+		if (!run_one(s, rs[i])) {
+			/* the failing change itself: not_stored too, even if
+			 * write_fn had answered an error */
+			rs[i]->status = 0;
+			abandon_batch(s, rs, n, ready);
+			return;
 		}
 	}
-	if (!began)
-		return;
 	if (s->ops->commit(s) == PV_OK)
 		return;
-	s->ops->rollback(s);
-	pv_log(PV_LOG_ERROR, "store_commit_failed", NULL, (const char *)NULL);
-	for (i = 0; i < n; i++)
-		if (live[i] && rs[i]->status < 400)
-			reply_not_stored(rs[i]);
+	abandon_batch(s, rs, n, ready);
 }
 
 static void
 run_batch(struct pv_server *srv, struct pv_req **rs, size_t n)
 {
-	bool live[BATCH_MAX];
+	bool live[BATCH_MAX], ready[BATCH_MAX];
 	size_t i;
 
 	write_intents(srv, rs, n, live);
-	run_changes(srv, rs, n, live);
+	run_prepares(rs, n, live, ready);
+	run_changes(srv, rs, n, ready);
 	for (i = 0; i < n; i++) {
 		if (live[i])
 			pv_req_audit_followup(rs[i]);
@@ -232,17 +287,24 @@ pv_batcher_start(struct pv_server *srv, size_t depth, struct pv_batcher **out)
 }
 
 void
+pv_batcher_drain(struct pv_batcher *b)
+{
+	if (b == NULL || !b->has_thread)
+		return;
+	pthread_mutex_lock(&b->lock);
+	b->is_stopping = true;
+	pthread_cond_signal(&b->cv);
+	pthread_mutex_unlock(&b->lock);
+	pthread_join(b->thread, NULL);
+	b->has_thread = false;
+}
+
+void
 pv_batcher_stop(struct pv_batcher *b)
 {
 	if (b == NULL)
 		return;
-	if (b->has_thread) {
-		pthread_mutex_lock(&b->lock);
-		b->is_stopping = true;
-		pthread_cond_signal(&b->cv);
-		pthread_mutex_unlock(&b->lock);
-		pthread_join(b->thread, NULL);
-	}
+	pv_batcher_drain(b);
 	pthread_cond_destroy(&b->cv);
 	pthread_mutex_destroy(&b->lock);
 	free(b->ring);
@@ -274,6 +336,5 @@ pv_req_write_batched(struct pv_req *r, void (*fn)(struct pv_req *r))
 	r->retry_after = 2;
 	pv_reply_error_detail(r, 503, "transient", "busy",
 	    "the server is busy; retry after the Retry-After delay");
-	r->phase = PV_PHASE_READY;
-	MHD_resume_connection(r->conn);
+	pv_req_resume_refused(r);
 }

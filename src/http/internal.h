@@ -134,6 +134,9 @@ struct pv_req {
 	/* deferred work (see pv_req_defer) and its private state */
 	void (*deferred)(struct pv_req *r);
 	void (*write_fn)(struct pv_req *r);
+	/* batch.c: runs before the batch's transaction opens (outside it);
+	 * an error status there skips write_fn. NULL: nothing to prepare. */
+	void (*prepare_fn)(struct pv_req *r);
 	void *job;
 	void (*job_free)(void *job);	/* wipes and frees job; NULL-safe */
 
@@ -261,6 +264,12 @@ void pv_http_reload_nonces(struct pv_server *srv);
  * the change; if fn ends in an error, a second entry records that.
  */
 void pv_req_write(struct pv_req *r, void (*fn)(struct pv_req *r));
+/*
+ * server.c: a suspended request refused before its work ran (a full
+ * queue) has its reply set; this writes its audit entry, like any
+ * answered request, and resumes the connection when it is durable.
+ */
+void pv_req_resume_refused(struct pv_req *r);
 
 /* ---- batch.c ---- */
 /*
@@ -269,14 +278,21 @@ void pv_req_write(struct pv_req *r, void (*fn)(struct pv_req *r));
  * commit per batch of queued changes. fn may only use the store through
  * this thread's connection (it joins the batch's transaction) and must
  * not begin or commit one itself; it runs inside a savepoint that is
- * rolled back when it ends with an error status.
+ * rolled back when it ends with an error status. r->prepare_fn, when
+ * set, runs first, after the audit entry is durable and outside the
+ * transaction: for store work that must be committed on its own (a new
+ * patient's key lives in keys.db, and SQLite does not commit two WAL
+ * databases atomically).
  */
 void pv_req_write_batched(struct pv_req *r, void (*fn)(struct pv_req *r));
 struct pv_batcher;
 /* depth: queued changes before 503 busy. */
 PV_MUST_CHECK pv_status pv_batcher_start(struct pv_server *srv, size_t depth,
     struct pv_batcher **out);
-/* Runs what is queued, then stops; NULL-safe. */
+/* Refuses new changes (503 busy), runs what is queued and joins the
+ * thread; b stays valid until pv_batcher_stop. Idempotent, NULL-safe. */
+void pv_batcher_drain(struct pv_batcher *b);
+/* pv_batcher_drain, then frees b; NULL-safe. */
 void pv_batcher_stop(struct pv_batcher *b);
 /*
  * The two halves of pv_req_write for handlers already on a worker: the

@@ -162,8 +162,7 @@ pv_req_defer(struct pv_req *r, struct pv_workq *q,
 	r->retry_after = 2;
 	pv_reply_error_detail(r, 503, "transient", "busy",
 	    "the server is busy; retry after the Retry-After delay");
-	r->phase = PV_PHASE_READY;
-	MHD_resume_connection(r->conn);
+	pv_req_resume_refused(r);
 }
 
 static void

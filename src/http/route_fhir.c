@@ -376,6 +376,18 @@ create_work(struct pv_req *r)
 	pv_record_clear(&rec);
 }
 
+/* Outside the batch's transaction: the new patient's key, committed
+ * before the record (see pv_record_prepare_patients). */
+static void
+create_prepare(struct pv_req *r)
+{
+	struct write_job *j = r->job;
+	const char *ids[1] = { j->patient };
+
+	(void)record_error(r, pv_record_prepare_patients(r->srv->vault, ids,
+	    1));
+}
+
 void
 route_fhir_create(struct pv_req *r)
 {
@@ -417,6 +429,8 @@ route_fhir_create(struct pv_req *r)
 	if (is_patient && (strcmp(r->who.role, "clinician") == 0 ||
 	    strcmp(r->who.role, "service") == 0))
 		j->creator = r->who.user_id;
+	if (is_patient)
+		r->prepare_fn = create_prepare;
 	pv_req_write_batched(r, create_work);
 }
 

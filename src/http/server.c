@@ -358,6 +358,20 @@ on_audited(void *arg, pv_status st)
 	MHD_resume_connection(r->conn);
 }
 
+void
+pv_req_resume_refused(struct pv_req *r)
+{
+	if (!r->has_event) {
+		r->phase = PV_PHASE_READY;
+		MHD_resume_connection(r->conn);
+		return;
+	}
+	pv_req_audit_settle(r);
+	r->has_event = false;
+	if (pv_audit_submit(r->srv->audit, &r->ev, on_audited, r) != PV_OK)
+		on_audited(r, PV_EUNAVAIL);
+}
+
 /*
  * Holds the response until its audit entry is durable: the connection is
  * suspended and the audit writer resumes it after the group commit.
@@ -728,6 +742,13 @@ pv_server_stop(struct pv_server *srv)
 			struct timespec ts = { 0, 10 * 1000 * 1000 };
 			nanosleep(&ts, NULL);
 		}
+		/* Work still queued finishes and resumes its connections
+		 * while the daemon runs: MHD must not be stopped with a
+		 * worker still holding a suspended connection. New work is
+		 * refused with 503 meanwhile. */
+		pv_batcher_drain(srv->batcher);
+		pv_workq_drain(srv->writeq);
+		pv_workq_drain(srv->hashq);
 		MHD_stop_daemon(srv->daemon);
 	}
 	pv_workq_stop(srv->hashq);

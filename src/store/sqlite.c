@@ -631,12 +631,17 @@ sq_release(struct pv_store *store)
 	return tx_simple(store, Q_RELEASE);
 }
 
-static void
+static pv_status
 sq_rollback_to(struct pv_store *store)
 {
-	/* ROLLBACK TO keeps the savepoint open; RELEASE closes it. */
-	(void)tx_simple(store, Q_ROLLBACK_TO);
-	(void)tx_simple(store, Q_RELEASE);
+	pv_status st;
+
+	/* ROLLBACK TO keeps the savepoint open; RELEASE closes it. A failed
+	 * ROLLBACK TO must not be followed by RELEASE: that would keep the
+	 * change. */
+	if ((st = tx_simple(store, Q_ROLLBACK_TO)) != PV_OK)
+		return st;
+	return tx_simple(store, Q_RELEASE);
 }
 
 static pv_status
@@ -1192,6 +1197,12 @@ sq_resource_put(struct pv_store *store, const struct pv_resource *r)
 
 	if (pv_fault("store_write"))	/* tests: a failing disk */
 		return PV_EIO;
+	/* tests: a full disk, on which SQLite rolls the whole transaction
+	 * back by itself (SQLITE_FULL) */
+	if (pv_fault("store_tx_lost")) {
+		(void)tx_simple(store, Q_ROLLBACK);
+		return PV_EIO;
+	}
 	if (q == NULL)
 		return PV_EIO;
 	bind_text(q, 1, r->type);

@@ -123,10 +123,12 @@ struct pv_store_ops {
 	pv_status (*commit)(struct pv_store *);
 	void (*rollback)(struct pv_store *);
 	/* One change inside a transaction (group commit): savepoint opens
-	 * it, release keeps it, rollback_to undoes just it. Not nested. */
+	 * it, release keeps it, rollback_to undoes just it and closes the
+	 * savepoint. Not nested. On any error the caller must treat the
+	 * whole transaction as failed and roll it back. */
 	pv_status (*savepoint)(struct pv_store *);
 	pv_status (*release)(struct pv_store *);
-	void (*rollback_to)(struct pv_store *);
+	pv_status (*rollback_to)(struct pv_store *);
 	pv_status (*schema_version)(struct pv_store *, int *);
 
 	pv_status (*user_insert)(struct pv_store *, struct pv_user *);

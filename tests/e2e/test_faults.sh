@@ -32,6 +32,30 @@ expect_eq "second entry: error for the same request" "error" "$(tail -n1 <<<"$ne
 expect_eq "same request id" "$(head -n1 <<<"$new" | jq -r .rid)" "$(tail -n1 <<<"$new" | jq -r .rid)"
 expect_eq "the store recovers" 201 "$(http_status POST /fhir/Observation -H "$(auth "$tok")" -H 'Content-Type: application/fhir+json' -d "$(obs)")"
 
+# --- the store loses the batch's whole transaction (a full disk: SQLite rolls
+# it back by itself). Every change of the batch is answered 503 not_stored,
+# none of them is stored, none leaks out through an autocommit -------------
+before=$(count); lines=$(wc -l <"$VAULT/audit/log.jsonl")
+touch "$T/faults/store_tx_lost"
+jobs_=()
+for i in 1 2 3 4 5 6; do
+  jpost /fhir/Observation "$(obs)" -H "$(auth "$tok")" -D "$T/h$i" >"$T/o$i" &
+  jobs_+=($!)
+done
+wait "${jobs_[@]}"
+rm "$T/faults/store_tx_lost"
+codes=""
+for i in 1 2 3 4 5 6; do
+  codes+="$(head -n1 "$T/h$i" | awk '{print $2}') $(jq -r '.issue[0].details.coding[0].code' <"$T/o$i");"
+done
+expect_eq "every change of the lost batch answered 503 not_stored" \
+  "503 not_stored;503 not_stored;503 not_stored;503 not_stored;503 not_stored;503 not_stored;" "$codes"
+expect_eq "nothing of the lost batch stored" "$before" "$(count)"
+new=$(tail -n +"$((lines + 1))" "$VAULT/audit/log.jsonl")
+expect_eq "each change: the intent, then its failure" "6 6" \
+  "$(grep -c '"outcome":"allowed"' <<<"$new") $(grep -c '"outcome":"error"' <<<"$new")"
+expect_eq "the store recovers after the lost transaction" 201 "$(http_status POST /fhir/Observation -H "$(auth "$tok")" -H 'Content-Type: application/fhir+json' -d "$(obs)")"
+
 # --- the audit fsync fails: writes and reads refused, nothing changes --------
 before=$(count); lines=$(wc -l <"$VAULT/audit/log.jsonl")
 touch "$T/faults/audit_fsync"
