@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Fault injection (non-Release builds): a failing store write, a failing
-# audit fsync. Each request is refused and nothing is half-written: no
+# Fault injection (non-Release builds): a failing store write, a store
+# transaction lost midway (full disk), a failing audit fsync. Each request
+# is refused and nothing is half-written: no
 # record without its audit entry, no audit entry claiming a change that
 # did not happen.
 source "$(dirname "$0")/lib.sh"
