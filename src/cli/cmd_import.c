@@ -192,28 +192,68 @@ chunk_prepare(struct pv_vault *v, struct chunk *ch)
 		ch->id[i][0] = '\0';
 }
 
-/* One chunk in one transaction; counts what loaded and what was refused. */
+/*
+ * One line in its savepoint: a refused line leaves nothing behind (not
+ * even a partial row). false when the chunk must be abandoned: the
+ * transaction is gone (SQLite rolls it back by itself on a full disk or
+ * an I/O error; a later line must never autocommit on its own) or a
+ * savepoint could not be closed.
+ */
+static bool
+line_load(struct pv_vault *v, struct idmap *m, struct chunk *ch, size_t i,
+    int64_t team, bool *ok)
+{
+	struct pv_store *s = v->store;
+	pv_status st;
+
+	if (s->ops->savepoint(s) != PV_OK || !s->ops->in_tx(s))
+		return false;
+	st = load_one(v, m, ch->res[i], team,
+	    ch->id[i][0] != '\0' ? ch->id[i] : NULL);
+	if (!s->ops->in_tx(s))
+		return false;
+	*ok = st == PV_OK;
+	return (*ok ? s->ops->release(s) : s->ops->rollback_to(s)) == PV_OK;
+}
+
+/* One chunk in one transaction; adds what loaded and what was refused
+ * once it is committed. */
 static pv_status
 chunk_load(struct pv_vault *v, struct idmap *m, struct chunk *ch,
     int64_t team, size_t *loaded, size_t *refused)
 {
 	struct pv_store *s = v->store;
+	size_t i, nl = 0, nr = 0;
 	pv_status st;
-	size_t i;
+	bool ok;
 
 	chunk_prepare(v, ch);
 	if ((st = s->ops->begin(s)) != PV_OK)
 		return st;
 	for (i = 0; i < ch->n; i++) {
-		if (ch->res[i] == NULL || load_one(v, m, ch->res[i], team,
-		    ch->id[i][0] != '\0' ? ch->id[i] : NULL) != PV_OK)
-			(*refused)++;
+		if (ch->res[i] == NULL) {
+			nr++;
+			continue;
+		}
+		if (!line_load(v, m, ch, i, team, &ok)) {
+			st = PV_EIO;
+			break;
+		}
+		if (ok)
+			nl++;
 		else
-			(*loaded)++;
+			nr++;
 	}
-	if ((st = s->ops->commit(s)) != PV_OK && s->ops->in_tx(s))
-		s->ops->rollback(s);
-	return st;
+	if (st == PV_OK)
+		st = s->ops->commit(s);
+	if (st != PV_OK) {
+		if (s->ops->in_tx(s))
+			s->ops->rollback(s);
+		return st;
+	}
+	*loaded += nl;
+	*refused += nr;
+	return PV_OK;
 }
 
 int
@@ -296,8 +336,9 @@ cmd_import(int argc, char **argv)
 		printf("imported %zu resources, refused %zu\n", loaded, refused);
 		rc = refused == 0 ? PV_EXIT_OK : PV_EXIT_FAIL;
 	} else {
-		fprintf(stderr, "phivault: import failed (%s)\n",
-		    pv_status_name(st));
+		fprintf(stderr, "phivault: import failed (%s); the %zu "
+		    "resources of the chunks before the failure are stored\n",
+		    pv_status_name(st), loaded);
 	}
 	pv_vault_close(v);
 	return rc;

@@ -232,7 +232,7 @@ run_batch(struct pv_server *srv, struct pv_req **rs, size_t n)
 		if (live[i])
 			pv_req_audit_followup(rs[i]);
 		rs[i]->phase = PV_PHASE_READY;
-		MHD_resume_connection(rs[i]->conn);
+		pv_req_resume(rs[i]);
 	}
 }
 
@@ -320,7 +320,7 @@ pv_req_write_batched(struct pv_req *r, void (*fn)(struct pv_req *r))
 	r->write_fn = fn;
 	r->deferred = fn;	/* marks the request as handed off */
 	r->phase = PV_PHASE_WAITING;
-	MHD_suspend_connection(r->conn);
+	pv_req_suspend(r);
 	pthread_mutex_lock(&b->lock);
 	if (b->n < b->depth && !b->is_stopping) {
 		b->ring[(b->head + b->n) % b->depth] = r;

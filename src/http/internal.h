@@ -80,7 +80,12 @@ struct pv_server {
 	struct MHD_Daemon *daemon;
 	uint16_t port;
 	_Atomic int64_t in_flight;	/* requests between first call and done */
+	_Atomic int64_t suspended;	/* connections suspended (pv_req_suspend) */
 	_Atomic bool is_stopping;
+	/* Set at shutdown once the queues are drained: nothing suspends any
+	 * more (audit entries are written synchronously), so MHD can stop
+	 * with no connection left suspended. */
+	_Atomic bool is_closing;
 	struct pv_workq *hashq;		/* Argon2id work, off HTTP threads */
 	struct pv_workq *writeq;	/* audited changes (pv_req_write) */
 	struct pv_batcher *batcher;	/* record changes, group commit */
@@ -270,6 +275,10 @@ void pv_req_write(struct pv_req *r, void (*fn)(struct pv_req *r));
  * answered request, and resumes the connection when it is durable.
  */
 void pv_req_resume_refused(struct pv_req *r);
+/* MHD_suspend/resume_connection, counted in srv->suspended (shutdown
+ * waits for zero before stopping MHD). */
+void pv_req_suspend(struct pv_req *r);
+void pv_req_resume(struct pv_req *r);
 
 /* ---- batch.c ---- */
 /*

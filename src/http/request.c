@@ -145,7 +145,7 @@ run_deferred(void *arg)
 	r->deferred(r);
 	pv_req_audit_finish_sync(r);
 	r->phase = PV_PHASE_READY;
-	MHD_resume_connection(r->conn);
+	pv_req_resume(r);
 }
 
 void
@@ -154,7 +154,7 @@ pv_req_defer(struct pv_req *r, struct pv_workq *q,
 {
 	r->deferred = fn;
 	r->phase = PV_PHASE_WAITING;
-	MHD_suspend_connection(r->conn);
+	pv_req_suspend(r);
 	if (pv_workq_submit(q, run_deferred, r) == PV_OK)
 		return;
 	/* Queue full: refuse now rather than pile up memory. */

@@ -355,15 +355,33 @@ on_audited(void *arg, pv_status st)
 	if (st != PV_OK)
 		pv_reply_audit_unavailable(r);
 	r->phase = PV_PHASE_READY;
+	pv_req_resume(r);
+}
+
+void
+pv_req_suspend(struct pv_req *r)
+{
+	atomic_fetch_add(&r->srv->suspended, 1);
+	MHD_suspend_connection(r->conn);
+}
+
+void
+pv_req_resume(struct pv_req *r)
+{
+	struct pv_server *srv = r->srv;	/* r may be freed once resumed */
+
 	MHD_resume_connection(r->conn);
+	atomic_fetch_sub(&srv->suspended, 1);
 }
 
 void
 pv_req_resume_refused(struct pv_req *r)
 {
+	if (atomic_load(&r->srv->is_closing))
+		pv_req_audit_finish_sync(r);	/* shutdown: no async wait */
 	if (!r->has_event) {
 		r->phase = PV_PHASE_READY;
-		MHD_resume_connection(r->conn);
+		pv_req_resume(r);
 		return;
 	}
 	pv_req_audit_settle(r);
@@ -382,10 +400,16 @@ audit_hold(struct pv_req *r)
 {
 	if (!r->has_event)
 		return false;
+	if (atomic_load(&r->srv->is_closing)) {
+		/* Shutdown: the entry is made durable here, before the
+		 * reply, without suspending (MHD is about to stop). */
+		pv_req_audit_finish_sync(r);
+		return false;
+	}
 	pv_req_audit_settle(r);
 	r->has_event = false;
 	r->phase = PV_PHASE_WAITING;
-	MHD_suspend_connection(r->conn);
+	pv_req_suspend(r);
 	if (pv_audit_submit(r->srv->audit, &r->ev, on_audited, r) != PV_OK)
 		on_audited(r, PV_EUNAVAIL);
 	return true;
@@ -749,6 +773,19 @@ pv_server_stop(struct pv_server *srv)
 		pv_batcher_drain(srv->batcher);
 		pv_workq_drain(srv->writeq);
 		pv_workq_drain(srv->hashq);
+		/* From now on nothing suspends; wait (bounded) for the
+		 * connections still waiting on the audit writer, which
+		 * runs until pv_audit_close below. */
+		atomic_store(&srv->is_closing, true);
+		deadline = pv_mono_ns() + 10ull * 1000000000u;
+		while (atomic_load(&srv->suspended) > 0 &&
+		    pv_mono_ns() < deadline) {
+			struct timespec ts = { 0, 5 * 1000 * 1000 };
+			nanosleep(&ts, NULL);
+		}
+		if (atomic_load(&srv->suspended) > 0)
+			pv_log(PV_LOG_ERROR, "shutdown_suspended_left", NULL,
+			    (const char *)NULL);
 		MHD_stop_daemon(srv->daemon);
 	}
 	pv_workq_stop(srv->hashq);

@@ -57,6 +57,25 @@ expect_eq "each change: the intent, then its failure" "6 6" \
   "$(grep -c '"outcome":"allowed"' <<<"$new") $(grep -c '"outcome":"error"' <<<"$new")"
 expect_eq "the store recovers after the lost transaction" 201 "$(http_status POST /fhir/Observation -H "$(auth "$tok")" -H 'Content-Type: application/fhir+json' -d "$(obs)")"
 
+# --- import: the chunk's transaction is lost at its 3rd row. The whole chunk
+# is rolled back: no line after the loss may autocommit on its own ---------
+{
+  echo '{"resourceType":"Patient","id":"old1","gender":"female"}'
+  for i in 1 2; do echo '{"resourceType":"Observation","status":"final","code":{"text":"hr"},"subject":{"reference":"Patient/old1"}}'; done
+  echo '{"resourceType":"Patient","id":"old2","gender":"male"}'
+  for i in 1 2 3; do echo '{"resourceType":"Observation","status":"final","code":{"text":"hr"},"subject":{"reference":"Patient/old2"}}'; done
+} >"$T/imp.ndjson"
+before=$(count)
+echo 3 >"$T/faults/store_tx_lost"
+"$PHIVAULT" import "$VAULT" "$T/imp.ndjson" >"$T/imp.out" 2>"$T/imp.err" && irc=0 || irc=$?
+rm "$T/faults/store_tx_lost"
+expect_eq "import whose transaction is lost fails" 1 "$irc"
+expect_contains "and says so" "$(cat "$T/imp.err")" "import failed"
+expect_eq "nothing of the lost chunk stored" "$before" "$(count)"
+expect_contains "the same file imports once the disk is back" \
+  "$("$PHIVAULT" import "$VAULT" "$T/imp.ndjson")" "imported 7 resources, refused 0"
+expect_eq "all of it" "$((before + 7))" "$(count)"
+
 # --- the audit fsync fails: writes and reads refused, nothing changes --------
 before=$(count); lines=$(wc -l <"$VAULT/audit/log.jsonl")
 touch "$T/faults/audit_fsync"

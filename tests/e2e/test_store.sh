@@ -343,3 +343,26 @@ expect_eq "canary tail in no file (stopped)" "" \
   "$(grep -rlai -e "${CAN#Cnry}" "$VAULT" "$T/serve.log" 2>/dev/null || true)"
 expect_eq "records database holds the canary rows (sealed)" 1 \
   "$(sqlite3 "$VAULT/phivault.db" "select count(*) from resources where type='Patient' and id='$CPID' and is_current=1 and length(sealed) > 100")"
+
+# --- 7. SIGTERM under read and write load, with no grace period: the queues
+# drain, nothing is left suspended when libmicrohttpd stops (it aborts if
+# a connection is), the server exits 0 and the trail verifies -------------
+pv_conf server shutdown_grace 0s
+pv_start
+load_() { # bounded: 30 reads and 30 writes, each failing fast once the server is gone
+  local i
+  for i in $(seq 1 30); do
+    pcurl -o /dev/null -H "$(auth "$TOK")" "$BASE/fhir/Patient/$PID" 2>/dev/null || true
+    pcurl -o /dev/null -X POST -H "$(auth "$TOK")" -H "$CT" \
+      --data-binary "$(obs "$PID" "$i")" "$BASE/fhir/Observation" 2>/dev/null || true
+  done
+}
+jobs_=()
+for k in 1 2 3 4 5 6; do load_ & jobs_+=($!); done
+sleep 1
+pv_stop
+expect_eq "SIGTERM under load, no grace: exit 0" 0 "$PV_RC"
+wait "${jobs_[@]}" || true
+expect_not_contains "nothing left suspended at stop" "$(cat "$T/serve.log")" shutdown_suspended_left
+"$PHIVAULT" audit verify "$VAULT" >/dev/null && pass "trail verifies after a stop under load" ||
+  fail "trail does not verify after a stop under load"
