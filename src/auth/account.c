@@ -149,12 +149,9 @@ change_permission(struct pv_user *u, const void *arg)
 	if (strcmp(u->role, "service") == 0 || strcmp(u->role, "patient") == 0)
 		return PV_EINVAL;
 	if (pc->grant && !has) {
-		if (strlen(u->scopes) + strlen(pc->permission) + 2 >
-		    sizeof(u->scopes))
+		if (pv_csv_append(u->scopes, sizeof(u->scopes), pc->permission,
+		    strlen(pc->permission)) != PV_OK)
 			return PV_ETOOBIG;
-		if (u->scopes[0] != '\0')
-			strcat(u->scopes, ",");
-		strcat(u->scopes, pc->permission);
 	} else if (!pc->grant && has) {
 		char out[PV_SCOPES_MAX] = "";
 		const char *p = u->scopes;
@@ -162,12 +159,11 @@ change_permission(struct pv_user *u, const void *arg)
 		while (*p != '\0') {
 			size_t len = strcspn(p, ",");
 
+			/* out is no longer than the list it filters */
 			if (len > 0 && !(len == strlen(pc->permission) &&
-			    strncmp(p, pc->permission, len) == 0)) {
-				if (out[0] != '\0')
-					strcat(out, ",");
-				strncat(out, p, len);
-			}
+			    strncmp(p, pc->permission, len) == 0))
+				PV_IGNORE(pv_csv_append(out, sizeof(out), p,
+				    len));
 			p += len;
 			if (*p == ',')
 				p++;

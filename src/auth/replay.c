@@ -99,7 +99,7 @@ pv_nonces_add(struct pv_nonces *n, const char *digest, int64_t expires,
 	for (i = 0; i < probes; i++) {
 		struct slot *s = &n->tab[(start + i) % n->cap];
 
-		if (s->expires > now && memcmp(s->d, d, sizeof(d)) == 0) {
+		if (s->expires > now && sodium_memcmp(s->d, d, sizeof(d)) == 0) {
 			st = PV_EEXISTS;	/* replay */
 			goto done;
 		}

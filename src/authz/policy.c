@@ -166,14 +166,9 @@ load_line(struct pv_policy *p, char *line)
 	if (strcmp(w[0], "restricted") == 0 && n == 2) {
 		if (!pv_role_is_known(w[1]))
 			return PV_EINVAL;
-		if (p->restricted_roles[0] != '\0' &&
-		    strlen(p->restricted_roles) + 1 < sizeof(p->restricted_roles))
-			strcat(p->restricted_roles, ",");
-		if (strlen(p->restricted_roles) + strlen(w[1]) + 1 >
-		    sizeof(p->restricted_roles))
-			return PV_EINVAL;
-		strcat(p->restricted_roles, w[1]);
-		return PV_OK;
+		return pv_csv_append(p->restricted_roles,
+		    sizeof(p->restricted_roles), w[1], strlen(w[1])) == PV_OK ?
+		    PV_OK : PV_EINVAL;
 	}
 	return PV_EINVAL;
 }

@@ -77,12 +77,12 @@ cmd_incident(int argc, char **argv)
 			json_t *a;
 			size_t k;
 
-			json_array_foreach(json_object_get(p, "actions"), k, a) {
-				if (k > 0)
-					strcat(acts, ",");
-				strncat(acts, json_string_value(a),
-				    sizeof(acts) - strlen(acts) - 1);
-			}
+			/* display only: actions that do not fit are left out */
+			json_array_foreach(json_object_get(p, "actions"), k, a)
+				if (json_is_string(a))
+					PV_IGNORE(pv_csv_append(acts,
+					    sizeof(acts), json_string_value(a),
+					    json_string_length(a)));
 			printf("%-34s %-8lld %-8lld %-24s %-24s %s\n",
 			    json_string_value(json_object_get(p, "patient")),
 			    (long long)json_integer_value(json_object_get(p,

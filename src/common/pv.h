@@ -52,6 +52,14 @@ const char *pv_status_name(pv_status st);
  */
 PV_MUST_CHECK pv_status pv_strlcpy(char *dst, const char *src, size_t dstsz);
 
+/*
+ * Appends the first len bytes of item to the comma-separated list in dst
+ * (size dstsz), after a comma unless dst is empty. PV_ETOOBIG, dst
+ * unchanged, when the result would not fit.
+ */
+PV_MUST_CHECK pv_status pv_csv_append(char *dst, size_t dstsz,
+    const char *item, size_t len);
+
 /* snprintf that reports truncation or encoding failure as PV_ETOOBIG. */
 PV_MUST_CHECK pv_status pv_snprintf(char *dst, size_t dstsz, const char *fmt,
     ...) PV_PRINTF(3, 4);

@@ -54,6 +54,20 @@ pv_strlcpy(char *dst, const char *src, size_t dstsz)
 }
 
 pv_status
+pv_csv_append(char *dst, size_t dstsz, const char *item, size_t len)
+{
+	size_t used = strnlen(dst, dstsz), comma = used > 0 ? 1 : 0;
+
+	if (used >= dstsz || len >= dstsz - used - comma)
+		return PV_ETOOBIG;
+	if (comma)
+		dst[used++] = ',';
+	memcpy(dst + used, item, len);
+	dst[used + len] = '\0';
+	return PV_OK;
+}
+
+pv_status
 pv_snprintf(char *dst, size_t dstsz, const char *fmt, ...)
 {
 	va_list ap;

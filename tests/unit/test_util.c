@@ -1,4 +1,4 @@
-/* Unit tests for common/util.c: bounded copies, UTF-8, FHIR ids. */
+/* Unit tests for common/util.c: bounded copies and lists, UTF-8, FHIR ids. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -21,6 +21,24 @@ test_strlcpy(void **state)
 	assert_int_equal(pv_snprintf(buf, sizeof(buf), "%d", 123), PV_OK);
 	assert_int_equal(pv_snprintf(buf, sizeof(buf), "%d", 1234), PV_ETOOBIG);
 	assert_string_equal(buf, "");
+}
+
+static void
+test_csv_append(void **state)
+{
+	char buf[8] = "";
+
+	(void)state;
+	assert_int_equal(pv_csv_append(buf, sizeof(buf), "ab", 2), PV_OK);
+	assert_string_equal(buf, "ab");
+	assert_int_equal(pv_csv_append(buf, sizeof(buf), "cdXX", 2), PV_OK);
+	assert_string_equal(buf, "ab,cd");
+	/* "ab,cd,ef" needs 9 bytes: refused, unchanged */
+	assert_int_equal(pv_csv_append(buf, sizeof(buf), "ef", 2),
+	    PV_ETOOBIG);
+	assert_string_equal(buf, "ab,cd");
+	assert_int_equal(pv_csv_append(buf, sizeof(buf), "e", 1), PV_OK);
+	assert_string_equal(buf, "ab,cd,e");	/* exactly full */
 }
 
 static void
@@ -63,6 +81,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_strlcpy),
+		cmocka_unit_test(test_csv_append),
 		cmocka_unit_test(test_utf8),
 		cmocka_unit_test(test_fhir_id),
 	};
