@@ -192,28 +192,25 @@ chunk_prepare(struct pv_vault *v, struct chunk *ch)
 		ch->id[i][0] = '\0';
 }
 
-/*
- * One line in its savepoint: a refused line leaves nothing behind (not
- * even a partial row). false when the chunk must be abandoned: the
- * transaction is gone (SQLite rolls it back by itself on a full disk or
- * an I/O error; a later line must never autocommit on its own) or a
- * savepoint could not be closed.
- */
-static bool
-line_load(struct pv_vault *v, struct idmap *m, struct chunk *ch, size_t i,
-    int64_t team, bool *ok)
-{
-	struct pv_store *s = v->store;
-	pv_status st;
+/* One line (in its savepoint, so a refused line leaves nothing behind,
+ * not even a partial row): kept when it loaded. */
+struct line {
+	struct pv_vault *v;
+	struct idmap *m;
+	struct chunk *ch;
+	size_t i;
+	int64_t team;
+	bool ok;
+};
 
-	if (s->ops->savepoint(s) != PV_OK || !s->ops->in_tx(s))
-		return false;
-	st = load_one(v, m, ch->res[i], team,
-	    ch->id[i][0] != '\0' ? ch->id[i] : NULL);
-	if (!s->ops->in_tx(s))
-		return false;
-	*ok = st == PV_OK;
-	return (*ok ? s->ops->release(s) : s->ops->rollback_to(s)) == PV_OK;
+static bool
+line_load(void *arg)
+{
+	struct line *l = arg;
+
+	l->ok = load_one(l->v, l->m, l->ch->res[l->i], l->team,
+	    l->ch->id[l->i][0] != '\0' ? l->ch->id[l->i] : NULL) == PV_OK;
+	return l->ok;
 }
 
 /* One chunk in one transaction; adds what loaded and what was refused
@@ -223,26 +220,25 @@ chunk_load(struct pv_vault *v, struct idmap *m, struct chunk *ch,
     int64_t team, size_t *loaded, size_t *refused)
 {
 	struct pv_store *s = v->store;
-	size_t i, nl = 0, nr = 0;
+	struct line l = { v, m, ch, 0, team, false };
+	size_t nl = 0, nr = 0;
 	pv_status st;
-	bool ok;
 
 	chunk_prepare(v, ch);
 	if ((st = s->ops->begin(s)) != PV_OK)
 		return st;
-	for (i = 0; i < ch->n; i++) {
-		if (ch->res[i] == NULL) {
+	/* A lost transaction abandons the chunk: no later line may
+	 * autocommit on its own. */
+	for (l.i = 0; l.i < ch->n && st == PV_OK; l.i++) {
+		if (ch->res[l.i] == NULL)
 			nr++;
-			continue;
+		else if ((st = pv_store_in_savepoint(s, line_load, &l)) ==
+		    PV_OK) {
+			if (l.ok)
+				nl++;
+			else
+				nr++;
 		}
-		if (!line_load(v, m, ch, i, team, &ok)) {
-			st = PV_EIO;
-			break;
-		}
-		if (ok)
-			nl++;
-		else
-			nr++;
 	}
 	if (st == PV_OK)
 		st = s->ops->commit(s);

@@ -173,18 +173,14 @@ abandon_batch(struct pv_store *s, struct pv_req **rs, size_t n,
 			reply_not_stored(rs[i]);
 }
 
-/* One change in its savepoint; false when the batch must be abandoned. */
+/* One change (in its savepoint): kept unless it answered an error. */
 static bool
-run_one(struct pv_store *s, struct pv_req *r)
+run_one(void *arg)
 {
-	if (s->ops->savepoint(s) != PV_OK || !s->ops->in_tx(s))
-		return false;
+	struct pv_req *r = arg;
+
 	r->write_fn(r);
-	if (!s->ops->in_tx(s))
-		return false;
-	if (r->status >= 400)
-		return s->ops->rollback_to(s) == PV_OK;
-	return s->ops->release(s) == PV_OK;
+	return r->status < 400;
 }
 
 /* Steps 2b and 3: the changes in one transaction, a savepoint each. */
@@ -206,7 +202,7 @@ run_changes(struct pv_server *srv, struct pv_req **rs, size_t n,
 	for (i = 0; i < n; i++) {
 		if (!ready[i])
 			continue;
-		if (!run_one(s, rs[i])) {
+		if (pv_store_in_savepoint(s, run_one, rs[i]) != PV_OK) {
 			/* the failing change itself: not_stored too, even if
 			 * write_fn had answered an error */
 			rs[i]->status = 0;

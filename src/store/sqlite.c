@@ -644,6 +644,20 @@ sq_rollback_to(struct pv_store *store)
 	return tx_simple(store, Q_RELEASE);
 }
 
+pv_status
+pv_store_in_savepoint(struct pv_store *s, bool (*fn)(void *arg), void *arg)
+{
+	bool keep;
+
+	if (s->ops->savepoint(s) != PV_OK || !s->ops->in_tx(s))
+		return PV_EIO;
+	keep = fn(arg);
+	if (!s->ops->in_tx(s))
+		return PV_EIO;
+	return (keep ? s->ops->release(s) : s->ops->rollback_to(s)) == PV_OK ?
+	    PV_OK : PV_EIO;
+}
+
 static pv_status
 pragma_int(sqlite3 *db, const char *sql, int *out)
 {

@@ -228,6 +228,17 @@ struct pv_store {
 };
 
 /* Opens (creating and migrating) the SQLite backend. */
+/*
+ * Runs fn(arg) in a savepoint of the open transaction: kept when fn
+ * returns true, undone when it returns false. PV_EIO when the transaction
+ * is gone (SQLite rolls it back by itself on a full disk, an I/O error or
+ * out of memory) or the savepoint could not be closed: the caller must
+ * then roll back and abandon the whole transaction, never run further
+ * statements (they would autocommit on their own).
+ */
+PV_MUST_CHECK pv_status pv_store_in_savepoint(struct pv_store *s,
+    bool (*fn)(void *arg), void *arg);
+
 PV_MUST_CHECK pv_status pv_store_open_sqlite(const struct pv_store_opts *o,
     struct pv_store **out);
 /* Schema version the code expects after migrations. */
