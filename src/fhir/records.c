@@ -276,19 +276,18 @@ write_version(struct pv_vault *v, struct pv_resource *row, const json_t *res,
 	struct pv_store *s = v->store;
 	unsigned char digests[MAX_IDENTIFIERS * 2][PV_HASH_BYTES];
 	size_t nd = 0;
-	bool own_tx;
+	/* Inside a caller's transaction (the batcher, bulk import) we join
+	 * it, and the key must already exist (pv_record_prepare_patients):
+	 * never commit a record and its new key in one transaction across
+	 * two WAL databases. */
+	bool own_tx = !s->ops->in_tx(s);
 	pv_status st;
 
-	/* Inside a caller's transaction the key must already exist
-	 * (pv_record_prepare_patients): never commit a record and its new
-	 * key in one transaction across two WAL databases. */
-	if (res != NULL && (st = seal(v, res, row,
-	    create_dek && !s->ops->in_tx(s))) != PV_OK)
+	if (res != NULL && (st = seal(v, res, row, create_dek && own_tx)) !=
+	    PV_OK)
 		return st;
 	if (res != NULL && strcmp(row->type, "Patient") == 0)
 		nd = identifier_digests(v, res, digests, PV_ARRAY_LEN(digests));
-	/* Inside a caller's transaction (bulk import) we join it. */
-	own_tx = !s->ops->in_tx(s);
 	if (own_tx && (st = s->ops->begin(s)) != PV_OK)
 		goto done;
 	if ((st = s->ops->resource_put(s, row)) != PV_OK ||
