@@ -121,6 +121,7 @@ struct pv_req {
 	unsigned char *body;
 	size_t body_len, body_cap;
 	bool is_body_too_big;
+	bool is_draining;	/* refused from its headers; body dropped */
 	uint64_t content_length;	/* declared, or 0 */
 
 	/* routing */

@@ -12,7 +12,10 @@
  *    declared or received length passes it), and an idle timeout that
  *    closes silent or trickling connections (slowloris);
  *  - keep-alive: no response is queued on the first call for a request,
- *    so MHD never has to close a connection to discard an unread body.
+ *    so MHD never has to close a connection to discard an unread body;
+ *    a refusal decided from the headers (413, 429) of a request whose
+ *    body is on its way drains that body first (up to 4 × max_body), so
+ *    the reply is not lost to the reset a close with unread data causes.
  *
  * Shutdown: pv_server_stop quiesces the listener, asks keep-alive clients
  * to close, waits for in-flight requests (bounded by shutdown_grace) and
@@ -156,6 +159,33 @@ on_mhd_log(void *cls, const char *fmt, va_list ap)
 
 /* ---- the access handler -------------------------------------------- */
 
+/*
+ * Ends a request whose refusal was decided from its headers. Closing a
+ * connection while the client is still sending makes the kernel answer
+ * with a reset, which can destroy the reply before the client reads it;
+ * so a body on its way is read and dropped (up to 4 × max_body) and the
+ * reply goes out after it, on a connection that stays open. Answered at
+ * once, and the connection closed: a request without a body, a client
+ * waiting for "100 Continue" (it has sent nothing yet), and a declared
+ * body past the drain limit.
+ */
+static void
+refuse_from_headers(struct pv_req *r)
+{
+	uint64_t drain_max = 4 * (uint64_t)r->srv->vault->cfg.max_body;
+	const char *te = MHD_lookup_connection_value(r->conn,
+	    MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+	const char *expect = MHD_lookup_connection_value(r->conn,
+	    MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+	bool has_body = r->content_length > 0 || te != NULL;
+
+	r->phase = PV_PHASE_READY;
+	if (!has_body || r->content_length > drain_max || expect != NULL)
+		return;
+	r->is_draining = true;
+	r->phase = PV_PHASE_BODY;
+}
+
 /* First call: headers are complete. Checks that need no body. */
 static void
 on_headers(struct pv_req *r, const char *url, const char *method)
@@ -202,7 +232,7 @@ on_headers(struct pv_req *r, const char *url, const char *method)
 
 		if (pv_http_rate_limited(r, "ip", r->ip, (double)cfg->rl_ip_rate,
 		    (double)cfg->rl_ip_burst)) {
-			r->phase = PV_PHASE_READY;
+			refuse_from_headers(r);
 			return;
 		}
 	}
@@ -210,7 +240,7 @@ on_headers(struct pv_req *r, const char *url, const char *method)
 		pv_reply_error(r, 413, "too-costly",
 		    "the request body exceeds the size limit ([server] "
 		    "max_body)");
-		r->phase = PV_PHASE_READY;
+		refuse_from_headers(r);
 		return;
 	}
 	r->phase = PV_PHASE_BODY;
@@ -227,6 +257,10 @@ on_body(struct pv_req *r, const char *data, size_t n)
 {
 	size_t max = (size_t)r->srv->vault->cfg.max_body;
 
+	if (r->is_draining) {
+		r->body_len += n;
+		return r->body_len > 4 * max ? MHD_NO : MHD_YES;
+	}
 	if (r->is_body_too_big || r->body_len + n > max) {
 		r->is_body_too_big = true;
 		r->body_len += n;
@@ -443,12 +477,15 @@ on_access(void *cls, struct MHD_Connection *conn, const char *url,
 			*upload_data_size = 0;
 			return ok;
 		}
-		if (r->is_body_too_big)
+		if (r->is_draining) {
+			/* the refusal was prepared from the headers */
+		} else if (r->is_body_too_big) {
 			pv_reply_error(r, 413, "too-costly",
 			    "the request body exceeds the size limit ([server] "
 			    "max_body)");
-		else
+		} else {
 			dispatch(r);
+		}
 		/* Deferred: the connection is suspended; the resume (after the
 		 * worker ran, or after a refusal) brings us back in READY. */
 		if (r->deferred != NULL || audit_hold(r))

@@ -70,6 +70,17 @@ head -c 70000 /dev/zero | tr '\0' 'a' >"$T/big"
 expect_eq "declared oversize body 413" 413 "$(http_status POST /healthz --data-binary @"$T/big")"
 body=$(pcurl -X POST --data-binary @"$T/big" "$BASE/healthz")
 expect_eq "413 is an OperationOutcome" OperationOutcome "$(jq -r .resourceType <<<"$body")"
+# A refused body is drained, so the reply survives and the connection stays.
+out=$(pcurl -v -o /dev/null -X POST --data-binary @"$T/big" "$BASE/healthz" \
+  --next --cacert "$VAULT/tls/cert.pem" -o /dev/null "$BASE/healthz" 2>&1)
+expect_contains "413 then GET on one connection" "$out" "Re-using existing connection"
+expect_eq "… both answered (413, 200)" "413 200" \
+  "$(grep -o '^< HTTP/1.1 [0-9]*' <<<"$out" | awk '{printf "%s%s", s, $3; s=" "}')"
+# A client waiting for 100 Continue is refused before it sends the body.
+out=$(pcurl -v -o /dev/null -H 'Expect: 100-continue' -X POST \
+  --data-binary @"$T/big" "$BASE/healthz" 2>&1)
+expect_contains "Expect: 100-continue gets 413 at once" "$out" "< HTTP/1.1 413"
+expect_not_contains "… and no 100 Continue" "$out" "HTTP/1.1 100"
 expect_eq "chunked oversize body 413" 413 \
   "$(http_status POST /healthz -H 'Transfer-Encoding: chunked' --data-binary @"$T/big")"
 printf 'GET /healthz HTTP/1.1\r\nHost: localhost\r\nthis is not a header\r\n\r\n' >"$T/bad"
