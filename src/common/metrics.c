@@ -49,6 +49,11 @@ static const char *const metric_names[PV_M_N][2] = {
 	    "Alerts dropped by a full webhook queue" },
 	[PV_M_BREAK_GLASS] = { "phivault_break_glass_total",
 	    "Break-glass grants issued" },
+	[PV_M_DEK_UNWRAPS] = { "phivault_dek_unwraps_total",
+	    "Patient data keys read from keys.db and unwrapped (key cache "
+	    "misses)" },
+	[PV_M_DEK_CACHE_FLUSHES] = { "phivault_dek_cache_flushes_total",
+	    "Times the data-key cache was emptied (a key was shredded)" },
 };
 
 static _Atomic uint64_t counters[PV_M_N];

@@ -29,6 +29,8 @@ typedef enum {
 	PV_M_ALERTS,
 	PV_M_ALERTS_DROPPED,
 	PV_M_BREAK_GLASS,
+	PV_M_DEK_UNWRAPS,		/* DEK cache misses */
+	PV_M_DEK_CACHE_FLUSHES,
 	PV_M_N
 } pv_metric;
 

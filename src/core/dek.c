@@ -6,19 +6,31 @@
  * is stored only wrapped, in keys/keys.db, never in phivault.db.
  *
  * Cache: unwrapped DEKs are kept in one sodium_malloc'd (guard-paged,
- * mlocked) table, direct-mapped by a keyed hash of the id. Every lookup
- * first compares keys.db's data_version with the one this thread last
- * saw; any commit to keys.db by another connection (a shred or a new key
- * from the CLI or another thread) empties the cache, so a shredded key is
- * never served from memory.
+ * mlocked) table, direct-mapped by a keyed hash of the id. A shredded key
+ * is never served from memory:
+ *  - every lookup first compares keys.db's data_version with the one this
+ *    thread's connection last saw; when another connection (thread or
+ *    process) committed to keys.db, it reads the shred epoch (grows with
+ *    every tombstone, and only then) and empties the cache if the epoch
+ *    passed the one the cache last synced with. New keys and rotations
+ *    (re-wraps of unchanged keys) commit to keys.db too but leave the
+ *    cache alone: emptying it for every new patient made every thread
+ *    unwrap again (bench/dek_churn.sh);
+ *  - a shred in this process empties the cache itself after its commit;
+ *  - a lookup that missed and loaded a key caches it only if no flush
+ *    happened since the lookup began (the flush generation is unchanged),
+ *    so a key read just before a shred committed cannot be put back after
+ *    the flush that followed it.
  *
  * Guarantees: a DEK leaves this file only into a caller-provided secret
  * buffer; a key that fails to unwrap is an integrity failure (PV_ECRYPTO),
  * never a silent regeneration.
  */
 #include "core/vault.h"
+#include "common/metrics.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,8 +48,16 @@ struct pv_dek_cache {
 	pthread_mutex_t lock;
 	struct slot *slots;		/* sodium_malloc'd, CACHE_SLOTS */
 	unsigned char hkey[crypto_shorthash_KEYBYTES];
+	_Atomic uint64_t gen;		/* flushes so far; bumped under lock */
+	int64_t shred_epoch;		/* under lock: keys.db's at the last
+					 * sync; -1 before the first */
+	uint64_t id;			/* unique in this process */
 };
 
+/* What this thread's store connection last saw, and for which cache (an
+ * id, not the address, which a later vault's cache may reuse). */
+static _Atomic uint64_t last_cache_id;
+static _Thread_local uint64_t seen_cache_id;
 static _Thread_local int64_t seen_keys_version = -1;
 
 pv_status pv_dek_cache_init(struct pv_vault *v);
@@ -59,6 +79,8 @@ pv_dek_cache_init(struct pv_vault *v)
 	}
 	sodium_memzero(c->slots, CACHE_SLOTS * sizeof(struct slot));
 	randombytes_buf(c->hkey, sizeof(c->hkey));
+	c->shred_epoch = -1;
+	c->id = atomic_fetch_add(&last_cache_id, 1) + 1;
 	pthread_mutex_init(&c->lock, NULL);
 	v->deks = c;
 	return PV_OK;
@@ -93,27 +115,55 @@ slot_for(struct pv_dek_cache *c, const char *key_id)
 	return &c->slots[idx % CACHE_SLOTS];
 }
 
+/* Called with c->lock held. */
+static void
+flush_locked(struct pv_dek_cache *c)
+{
+	pv_metric_inc(PV_M_DEK_CACHE_FLUSHES);
+	sodium_memzero(c->slots, CACHE_SLOTS * sizeof(struct slot));
+	atomic_fetch_add(&c->gen, 1);
+}
+
 static void
 cache_flush(struct pv_dek_cache *c)
 {
 	pthread_mutex_lock(&c->lock);
-	sodium_memzero(c->slots, CACHE_SLOTS * sizeof(struct slot));
+	flush_locked(c);
 	pthread_mutex_unlock(&c->lock);
 }
 
-/* Empties the cache if keys.db changed under this thread since last look. */
+/*
+ * Brings the cache up to date with shreds committed by other connections,
+ * then returns (in *gen) the flush generation a later cache_put must still
+ * find. data_version is read before the epoch, so any shred committed
+ * after the epoch read moves data_version past what this thread saw.
+ */
 static pv_status
-cache_sync(struct pv_vault *v)
+cache_sync(struct pv_vault *v, uint64_t *gen)
 {
-	int64_t kv;
+	struct pv_dek_cache *c = v->deks;
+	int64_t kv, epoch;
 	pv_status st;
 
 	if ((st = v->store->ops->keys_version(v->store, &kv)) != PV_OK)
 		return st;
-	if (kv != seen_keys_version) {
-		cache_flush(v->deks);
-		seen_keys_version = kv;
+	if (seen_cache_id == c->id && kv == seen_keys_version) {
+		*gen = atomic_load(&c->gen);
+		return PV_OK;
 	}
+	if ((st = v->store->ops->keys_shred_epoch(v->store, &epoch)) != PV_OK)
+		return st;
+	pthread_mutex_lock(&c->lock);
+	if (epoch > c->shred_epoch) {
+		/* The first sync lands here too (epoch -1): the empty cache is
+		 * wiped once more, harmlessly. */
+		flush_locked(c);
+		c->shred_epoch = epoch;
+	}
+	*gen = atomic_load(&c->gen);
+	pthread_mutex_unlock(&c->lock);
+	seen_cache_id = c->id;
+	seen_keys_version = kv;
 	return PV_OK;
 }
 
@@ -134,8 +184,9 @@ cache_get(struct pv_dek_cache *c, const char *key_id,
 	return hit;
 }
 
+/* Caches a loaded key unless the cache was flushed since generation gen. */
 static void
-cache_put(struct pv_dek_cache *c, const char *key_id,
+cache_put(struct pv_dek_cache *c, uint64_t gen, const char *key_id,
     const unsigned char dek[PV_DEK_BYTES])
 {
 	struct slot *s;
@@ -143,10 +194,12 @@ cache_put(struct pv_dek_cache *c, const char *key_id,
 	if (strlen(key_id) >= sizeof(s->key_id))
 		return;
 	pthread_mutex_lock(&c->lock);
-	s = slot_for(c, key_id);
-	strcpy(s->key_id, key_id);
-	memcpy(s->dek, dek, PV_DEK_BYTES);
-	s->is_used = true;
+	if (atomic_load(&c->gen) == gen) {
+		s = slot_for(c, key_id);
+		strcpy(s->key_id, key_id);
+		memcpy(s->dek, dek, PV_DEK_BYTES);
+		s->is_used = true;
+	}
 	pthread_mutex_unlock(&c->lock);
 }
 
@@ -163,6 +216,7 @@ load(struct pv_vault *v, const char *key_id, unsigned char dek[PV_DEK_BYTES])
 		st = v->store->ops->dek_get(v->store, key_id, &ver, wrapped);
 		if (st != PV_OK)
 			return st;
+		pv_metric_inc(PV_M_DEK_UNWRAPS);
 		st = pv_keyring_unwrap(v->keyring, key_id, ver, wrapped, dek);
 		/* PV_ENOTFOUND: `key rotate` re-wrapped the row and retired
 		 * the version between our read and our unwrap: read again. */
@@ -211,8 +265,9 @@ pv_dek_get(struct pv_vault *v, const char *key_id, bool create_missing,
 {
 	pv_status st;
 	bool gone = false;
+	uint64_t gen;
 
-	if ((st = cache_sync(v)) != PV_OK)
+	if ((st = cache_sync(v, &gen)) != PV_OK)
 		return st;
 	if (cache_get(v->deks, key_id, dek))
 		return PV_OK;
@@ -234,7 +289,7 @@ pv_dek_get(struct pv_vault *v, const char *key_id, bool create_missing,
 			return st;
 	}
 	if (st == PV_OK)
-		cache_put(v->deks, key_id, dek);
+		cache_put(v->deks, gen, key_id, dek);
 	return st;
 }
 

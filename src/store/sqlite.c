@@ -141,6 +141,7 @@ enum sql_id {
 	Q_HOLD_SET, Q_HOLD_CLEAR, Q_HOLD_HAS,
 	Q_DEK_GET, Q_DEK_INSERT, Q_DEK_REWRAP, Q_DEK_DELETE, Q_DEK_TOMB, Q_DEK_IS_SHRED,
 	Q_DEK_COUNT_VER, Q_DEK_LIST_OLD, Q_KEK_SET, Q_KEK_GET, Q_KEYS_VERSION,
+	Q_KEYS_SHRED_EPOCH,
 	Q_N
 };
 
@@ -279,6 +280,9 @@ static const char *const sql_text[Q_N] = {
 	    " AND v <= ?1",
 	[Q_KEK_GET] = "SELECT v FROM k.meta WHERE k = 'kek_current'",
 	[Q_KEYS_VERSION] = "PRAGMA k.data_version",
+	/* Tombstones are never deleted, so the largest rowid only grows,
+	 * and only when a key is shredded. */
+	[Q_KEYS_SHRED_EPOCH] = "SELECT coalesce(max(rowid), 0) FROM k.shredded",
 };
 
 /* ---- connections --------------------------------------------------- */
@@ -691,6 +695,17 @@ static pv_status
 sq_keys_version(struct pv_store *store, int64_t *out)
 {
 	sqlite3_stmt *q = stmt(store, Q_KEYS_VERSION);
+	bool found;
+	pv_status st = one_int(q, out, &found);
+
+	return st == PV_OK && !found ? PV_EIO : st;
+}
+
+/* Cached statement: runs whenever keys.db's data_version moved. */
+static pv_status
+sq_keys_shred_epoch(struct pv_store *store, int64_t *out)
+{
+	sqlite3_stmt *q = stmt(store, Q_KEYS_SHRED_EPOCH);
 	bool found;
 	pv_status st = one_int(q, out, &found);
 
@@ -1788,4 +1803,5 @@ static const struct pv_store_ops sqlite_ops = {
 	.kek_current_set = sq_kek_current_set,
 	.kek_current_get = sq_kek_current_get,
 	.keys_version = sq_keys_version,
+	.keys_shred_epoch = sq_keys_shred_epoch,
 };

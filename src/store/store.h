@@ -218,6 +218,10 @@ struct pv_store_ops {
 	/* keys.db's PRAGMA data_version on this thread's connection: changes
 	 * when another connection (thread or process) commits to it. */
 	pv_status (*keys_version)(struct pv_store *, int64_t *);
+	/* A number that grows with every DEK shredded in keys.db (by any
+	 * connection) and changes for nothing else: the DEK cache empties
+	 * itself only when it moves. */
+	pv_status (*keys_shred_epoch)(struct pv_store *, int64_t *);
 	/* Folds the WALs into the databases and truncates them, so deleted
 	 * (secure_delete-overwritten) pages leave no copy in a WAL file. */
 	pv_status (*checkpoint)(struct pv_store *);

@@ -117,3 +117,24 @@ expect_eq "restored backup: still no DEK for the patient" 0 \
 expect_eq "restored backup: other patient reads fine" "200 200" "$(codes "Patient/$Q" "Observation/$QO")"
 expect_contains "… with its content" "$(cat "$T/out")" KeeperObs
 expect_not_contains "restored backup: log has no PHI" "$(cat "$T/serve.log")" "$SECRET"
+
+# The server's key cache: a new patient's key (committed by another
+# connection) leaves it warm; an erasure by another process empties it.
+metric() { pcurl "$BASE/metrics" | { grep "^$1 " || echo "$1 0"; } | awk '{print $2}'; }
+expect_eq "cache warm: other patient reads" "200 200" "$(codes "Patient/$Q" "Observation/$QO")"
+f0=$(metric phivault_dek_cache_flushes_total); u0=$(metric phivault_dek_unwraps_total)
+send POST /fhir/Patient '{"resourceType":"Patient","name":[{"family":"Newcomer"}]}' >/dev/null
+R=$(jq -r .id "$T/out")
+send POST /fhir/Observation "$(obs "$R" 5 NewObs)" >/dev/null; RO=$(jq -r .id "$T/out")
+for _ in 1 2 3 4; do codes "Patient/$Q" "Observation/$QO" "Observation/$RO" >/dev/null; done
+expect_eq "a new patient's key does not empty the cache" "$f0" "$(metric phivault_dek_cache_flushes_total)"
+expect_eq "… and cached keys are not unwrapped again" "$u0" "$(metric phivault_dek_unwraps_total)"
+rc=0; "$PHIVAULT" erase "$VAULT" --patient "$R" >/dev/null 2>&1 || rc=$?
+expect_eq "erase the newcomer (another process): exit 0" 0 "$rc"
+expect_eq "the server refuses the erased patient's data at once" "410 410" \
+  "$(codes "Patient/$R" "Observation/$RO")"
+expect_eq "other patient still reads" "200 200" "$(codes "Patient/$Q" "Observation/$QO")"
+# (The 410s above come from the purged rows; the next key lookup syncs.)
+f1=$(metric phivault_dek_cache_flushes_total)
+if [ "$f1" -gt "$f0" ]; then pass "the erasure emptied the key cache"
+else fail "the erasure did not empty the key cache ($f0 -> $f1)"; fi
