@@ -16,11 +16,16 @@
  *    (re-wraps of unchanged keys) commit to keys.db too but leave the
  *    cache alone: emptying it for every new patient made every thread
  *    unwrap again (bench/dek_churn.sh);
- *  - a shred in this process empties the cache itself after its commit;
- *  - a lookup that missed and loaded a key caches it only if no flush
- *    happened since the lookup began (the flush generation is unchanged),
- *    so a key read just before a shred committed cannot be put back after
- *    the flush that followed it.
+ *  - a shred in this process empties the cache itself after its commit
+ *    and records the new epoch;
+ *  - a lookup that missed and loaded a key caches it only if this
+ *    thread's view of keys.db is not older than the newest shred the
+ *    cache knows of, and no flush happened since the lookup began. A
+ *    thread whose view is pinned (a lookup made while one of its
+ *    statements is still stepping, e.g. a scan that decrypts row by row,
+ *    keeps the snapshot the scan began with) may still open what that
+ *    snapshot holds, as any read that began before the shred may, but
+ *    cannot put a shredded key back into the shared cache.
  *
  * Guarantees: a DEK leaves this file only into a caller-provided secret
  * buffer; a key that fails to unwrap is an integrity failure (PV_ECRYPTO),
@@ -59,6 +64,7 @@ struct pv_dek_cache {
 static _Atomic uint64_t last_cache_id;
 static _Thread_local uint64_t seen_cache_id;
 static _Thread_local int64_t seen_keys_version = -1;
+static _Thread_local int64_t seen_shred_epoch = -1;
 
 pv_status pv_dek_cache_init(struct pv_vault *v);
 
@@ -124,14 +130,6 @@ flush_locked(struct pv_dek_cache *c)
 	atomic_fetch_add(&c->gen, 1);
 }
 
-static void
-cache_flush(struct pv_dek_cache *c)
-{
-	pthread_mutex_lock(&c->lock);
-	flush_locked(c);
-	pthread_mutex_unlock(&c->lock);
-}
-
 /*
  * Brings the cache up to date with shreds committed by other connections,
  * then returns (in *gen) the flush generation a later cache_put must still
@@ -155,15 +153,16 @@ cache_sync(struct pv_vault *v, uint64_t *gen)
 		return st;
 	pthread_mutex_lock(&c->lock);
 	if (epoch > c->shred_epoch) {
-		/* The first sync lands here too (epoch -1): the empty cache is
-		 * wiped once more, harmlessly. */
-		flush_locked(c);
+		/* Before the first sync nothing can have been cached. */
+		if (c->shred_epoch >= 0)
+			flush_locked(c);
 		c->shred_epoch = epoch;
 	}
 	*gen = atomic_load(&c->gen);
 	pthread_mutex_unlock(&c->lock);
 	seen_cache_id = c->id;
 	seen_keys_version = kv;
+	seen_shred_epoch = epoch;
 	return PV_OK;
 }
 
@@ -184,7 +183,11 @@ cache_get(struct pv_dek_cache *c, const char *key_id,
 	return hit;
 }
 
-/* Caches a loaded key unless the cache was flushed since generation gen. */
+/*
+ * Caches a key this thread loaded, unless the cache was flushed since
+ * generation gen or this thread's view of keys.db predates a shred the
+ * cache knows of (its snapshot may still hold the shredded key).
+ */
 static void
 cache_put(struct pv_dek_cache *c, uint64_t gen, const char *key_id,
     const unsigned char dek[PV_DEK_BYTES])
@@ -194,7 +197,7 @@ cache_put(struct pv_dek_cache *c, uint64_t gen, const char *key_id,
 	if (strlen(key_id) >= sizeof(s->key_id))
 		return;
 	pthread_mutex_lock(&c->lock);
-	if (atomic_load(&c->gen) == gen) {
+	if (atomic_load(&c->gen) == gen && seen_shred_epoch >= c->shred_epoch) {
 		s = slot_for(c, key_id);
 		strcpy(s->key_id, key_id);
 		memcpy(s->dek, dek, PV_DEK_BYTES);
@@ -299,6 +302,29 @@ pv_dek_is_shredded(struct pv_vault *v, const char *key_id, bool *out)
 	return v->store->ops->dek_is_shredded(v->store, key_id, out);
 }
 
+/*
+ * After this process shredded a key: empty the cache and record the new
+ * epoch, so other threads neither flush again nor, while their view is
+ * older, put the key back. This thread's own connection does not see its
+ * commit as a data_version move, so its view is advanced here.
+ */
+static void
+forget_shredded(struct pv_vault *v)
+{
+	struct pv_dek_cache *c = v->deks;
+	int64_t epoch;
+	bool known = v->store->ops->keys_shred_epoch(v->store, &epoch) ==
+	    PV_OK;
+
+	pthread_mutex_lock(&c->lock);
+	flush_locked(c);
+	if (known && epoch > c->shred_epoch)
+		c->shred_epoch = epoch;
+	pthread_mutex_unlock(&c->lock);
+	if (known && seen_cache_id == c->id && epoch > seen_shred_epoch)
+		seen_shred_epoch = epoch;
+}
+
 pv_status
 pv_dek_shred(struct pv_vault *v, const char *key_id)
 {
@@ -313,7 +339,7 @@ pv_dek_shred(struct pv_vault *v, const char *key_id)
 	}
 	if ((st = s->ops->commit(s)) != PV_OK)
 		return st;
-	cache_flush(v->deks);
+	forget_shredded(v);
 	/* Fold the WAL so the overwritten page has no older copy on disk;
 	 * a reader holding the WAL open can make this partial (best effort),
 	 * the tombstone and the overwrite are already durable. */
