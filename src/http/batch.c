@@ -328,9 +328,5 @@ pv_req_write_batched(struct pv_req *r, void (*fn)(struct pv_req *r))
 	if (queued)
 		return;
 	/* Queue full: refuse now rather than pile up memory. */
-	pv_metric_inc(PV_M_QUEUE_REJECTED);
-	r->retry_after = 2;
-	pv_reply_error_detail(r, 503, "transient", "busy",
-	    "the server is busy; retry after the Retry-After delay");
-	pv_req_resume_refused(r);
+	pv_req_refuse_busy(r);
 }

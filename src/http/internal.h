@@ -276,6 +276,9 @@ void pv_req_write(struct pv_req *r, void (*fn)(struct pv_req *r));
  * answered request, and resumes the connection when it is durable.
  */
 void pv_req_resume_refused(struct pv_req *r);
+/* A suspended request whose queue was full: 503 busy with Retry-After,
+ * counted, audited with reason "busy", then pv_req_resume_refused. */
+void pv_req_refuse_busy(struct pv_req *r);
 /* MHD_suspend/resume_connection, counted in srv->suspended (shutdown
  * waits for zero before stopping MHD). */
 void pv_req_suspend(struct pv_req *r);

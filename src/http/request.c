@@ -158,8 +158,15 @@ pv_req_defer(struct pv_req *r, struct pv_workq *q,
 	if (pv_workq_submit(q, run_deferred, r) == PV_OK)
 		return;
 	/* Queue full: refuse now rather than pile up memory. */
+	pv_req_refuse_busy(r);
+}
+
+void
+pv_req_refuse_busy(struct pv_req *r)
+{
 	pv_metric_inc(PV_M_QUEUE_REJECTED);
 	r->retry_after = 2;
+	pv_req_audit_outcome(r, "error", "busy");
 	pv_reply_error_detail(r, 503, "transient", "busy",
 	    "the server is busy; retry after the Retry-After delay");
 	pv_req_resume_refused(r);

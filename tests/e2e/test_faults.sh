@@ -93,3 +93,33 @@ done
 expect_eq "service resumes once the disk is back" 200 "$(http_status GET "/fhir/Patient/$pid" -H "$(auth "$tok")")"
 pv_stop
 "$PHIVAULT" audit verify "$VAULT" >/dev/null && pass "trail verifies after the faults" || fail "trail broken"
+
+# --- a full work queue: 503 busy with Retry-After, audited as "busy" -------
+# One hash worker and one waiting slot: of 12 logins sent at once, most
+# find the queue full.
+pv_conf auth hash_workers 1
+pv_conf auth hash_queue 1
+pv_start
+lines=$(wc -l <"$VAULT/audit/log.jsonl")
+jobs_=()
+for i in $(seq 1 12); do
+  pcurl -o "$T/busy.$i" -D "$T/busyh.$i" -w '%{http_code}\n' -X POST -H 'Content-Type: application/json' \
+    -d '{"username":"doc","password":"Clinician-pass-1234"}' "$BASE/auth/login" >"$T/busyc.$i" &
+  jobs_+=("$!")
+done
+wait "${jobs_[@]}"
+n503=$(cat "$T"/busyc.* | grep -c '^503$' || true)
+n200=$(cat "$T"/busyc.* | grep -c '^200$' || true)
+if [ "$n503" -ge 1 ]; then pass "a full hash queue answers 503 ($n503 of 12)"
+else fail "no 503 from 12 logins on a one-slot queue"; fi
+expect_eq "every login answered 200 or 503" 12 "$((n200 + n503))"
+f=$(grep -l '^503$' "$T"/busyc.* | head -n1); f=${f/busyc/busy}
+expect_eq "503 says busy" busy "$(jq -r '.issue[0].details.coding[0].code' "$f")"
+expect_contains "503 carries Retry-After" "$(cat "${f/busy./busyh.}")" "Retry-After: 2"
+new=$(tail -n +"$((lines + 1))" "$VAULT/audit/log.jsonl")
+expect_eq "each refusal is audited with reason busy" "$n503" \
+  "$(jq -s '[.[] | select(.action == "login" and .reason == "busy" and .outcome == "error")] | length' <<<"$new")"
+expect_eq "each answered login is audited" "$n200" \
+  "$(jq -s '[.[] | select(.action == "login" and .outcome == "allowed")] | length' <<<"$new")"
+pv_stop
+"$PHIVAULT" audit verify "$VAULT" >/dev/null && pass "trail verifies after the busy refusals" || fail "trail broken"
