@@ -95,6 +95,7 @@ struct pv_audit {
 	uint64_t size;
 	off_t end;
 	pv_mhash *leaves;
+	struct pv_merkle_cache mcache;	/* subtree hashes over leaves */
 	off_t *offsets;
 	size_t idx_cap;
 	struct pindex *pidx;		/* open addressing */
@@ -364,6 +365,13 @@ absorb(struct pv_audit *a, const char *line, size_t len, off_t offset)
 	}
 	a->size++;
 	a->end = offset + (off_t)len + 1;
+	/* Each full chunk of leaves adds its subtree hashes. Out of memory,
+	 * the cache stays behind (proofs only cost more) and catches up at
+	 * the next chunk. */
+	if (a->keep_index &&
+	    a->size % ((uint64_t)1 << PV_MERKLE_CACHE_SHIFT) == 0)
+		PV_IGNORE(pv_merkle_cache_extend(&a->mcache,
+		    (const pv_mhash *)a->leaves, (size_t)a->size));
 	return PV_OK;
 }
 
@@ -759,8 +767,8 @@ check_latest_checkpoint(struct pv_audit *a, const char *vault_dir)
 	if (c.size > a->size ||
 	    pv_checkpoint_message(&c, msg, sizeof(msg)) != PV_OK ||
 	    pv_sign_verify(c.sig, msg, strlen(msg), a->pk) != PV_OK ||
-	    pv_merkle_root((const pv_mhash *)a->leaves, (size_t)c.size,
-	    root) != PV_OK ||
+	    pv_merkle_root_cached((const pv_mhash *)a->leaves, &a->mcache,
+	    (size_t)c.size, root) != PV_OK ||
 	    sodium_memcmp(root, c.root, sizeof(root)) != 0) {
 		pv_log(PV_LOG_ERROR, "audit_checkpoint_mismatch", NULL,
 		    (const char *)NULL);
@@ -880,6 +888,7 @@ pv_audit_close(struct pv_audit *a)
 	}
 	free(a->pidx);
 	free(a->leaves);
+	pv_merkle_cache_free(&a->mcache);
 	free(a->offsets);
 	free(a->nonces);
 	free(a->q);
@@ -1006,8 +1015,9 @@ pv_audit_inclusion(struct pv_audit *a, uint64_t index, uint64_t size,
 	if (!a->keep_index || size > a->size || index >= size)
 		st = PV_EINVAL;
 	else
-		st = pv_merkle_inclusion_proof((const pv_mhash *)a->leaves,
-		    (size_t)size, (size_t)index, (pv_mhash *)proof, proof_len);
+		st = pv_merkle_inclusion_proof_cached(
+		    (const pv_mhash *)a->leaves, &a->mcache, (size_t)size,
+		    (size_t)index, (pv_mhash *)proof, proof_len);
 	pthread_rwlock_unlock(&a->tree_lock);
 	return st;
 }
@@ -1022,8 +1032,9 @@ pv_audit_consistency(struct pv_audit *a, uint64_t from, uint64_t to,
 	if (!a->keep_index || to > a->size || from == 0 || from > to)
 		st = PV_EINVAL;
 	else
-		st = pv_merkle_consistency_proof((const pv_mhash *)a->leaves,
-		    (size_t)from, (size_t)to, (pv_mhash *)proof, proof_len);
+		st = pv_merkle_consistency_proof_cached(
+		    (const pv_mhash *)a->leaves, &a->mcache, (size_t)from,
+		    (size_t)to, (pv_mhash *)proof, proof_len);
 	pthread_rwlock_unlock(&a->tree_lock);
 	return st;
 }

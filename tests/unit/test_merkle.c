@@ -913,6 +913,101 @@ test_larger_tree(void **state)
 	}
 }
 
+/* ---- subtree cache: same results, fewer hashes ------------------------- */
+
+/* Checks root, audit paths and consistency proofs over the first n
+ * leaves with cache c against the cache-free functions. */
+static void
+check_cached_matches(const pv_mhash *leaves, const struct pv_merkle_cache *c,
+    size_t n)
+{
+	pv_mhash want_root, got_root, want[PV_MERKLE_MAX_PROOF],
+	    got[PV_MERKLE_MAX_PROOF];
+	size_t picks[] = { 0, 1, 15, 16, 17, 255, 256, 257, n / 3, n / 2,
+	    n - 257, n - 17, n - 2, n - 1 };
+	size_t i, wl, gl;
+
+	assert_int_equal(pv_merkle_root(leaves, n, want_root), PV_OK);
+	assert_int_equal(pv_merkle_root_cached(leaves, c, n, got_root), PV_OK);
+	assert_memory_equal(want_root, got_root, sizeof(want_root));
+	for (i = 0; i < sizeof(picks) / sizeof(picks[0]); i++) {
+		size_t m = picks[i];
+
+		if (m >= n)
+			continue;
+		assert_int_equal(pv_merkle_inclusion_proof(leaves, n, m, want,
+		    &wl), PV_OK);
+		assert_int_equal(pv_merkle_inclusion_proof_cached(leaves, c, n,
+		    m, got, &gl), PV_OK);
+		assert_int_equal(wl, gl);
+		assert_memory_equal(want, got, wl * sizeof(pv_mhash));
+		assert_int_equal(pv_merkle_verify_inclusion(leaves[m], m, n,
+		    (const pv_mhash *)got, gl, got_root), PV_OK);
+		if (m == 0)
+			continue;
+		assert_int_equal(pv_merkle_consistency_proof(leaves, m, n, want,
+		    &wl), PV_OK);
+		assert_int_equal(pv_merkle_consistency_proof_cached(leaves, c, m,
+		    n, got, &gl), PV_OK);
+		assert_int_equal(wl, gl);
+		assert_memory_equal(want, got, wl * sizeof(pv_mhash));
+	}
+}
+
+static void
+test_cache_matches(void **state)
+{
+	size_t sizes[] = { 1, 2, 15, 16, 17, 33, 255, 256, 257, 511, 512, 513,
+	    1024, 1025,
+	    3 * 256 + 17, 4096, 4096 + 300, 9000 };
+	size_t nmax = 9000, i;
+	pv_mhash *leaves = malloc(nmax * sizeof(pv_mhash));
+	struct pv_merkle_cache full, step, behind;
+
+	(void)state;
+	assert_non_null(leaves);
+	for (i = 0; i < nmax; i++)
+		pv_merkle_leaf_hash(&i, sizeof(i), leaves[i]);
+	pv_merkle_cache_init(&full);
+	pv_merkle_cache_init(&step);
+	pv_merkle_cache_init(&behind);
+	/* Extended leaf by leaf (as the audit log does) or all at once: the
+	 * same levels. */
+	for (i = 1; i <= 5000; i++)
+		assert_int_equal(pv_merkle_cache_extend(&step, leaves, i), PV_OK);
+	assert_int_equal(pv_merkle_cache_extend(&full, leaves, 5000), PV_OK);
+	for (i = 0; i < PV_MERKLE_CACHE_LEVELS; i++) {
+		assert_int_equal(step.len[i], full.len[i]);
+		if (full.len[i] > 0)
+			assert_memory_equal(step.level[i], full.level[i],
+			    full.len[i] * sizeof(pv_mhash));
+	}
+	assert_int_equal(full.len[0], 5000 >> PV_MERKLE_CACHE_SHIFT);
+	assert_int_equal(full.len[12 - PV_MERKLE_CACHE_SHIFT], 5000 / 4096);
+	assert_int_equal(pv_merkle_cache_extend(&full, leaves, nmax), PV_OK);
+	assert_int_equal(pv_merkle_cache_extend(&behind, leaves, 3000), PV_OK);
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		check_cached_matches(leaves, &full, sizes[i]);	/* ahead */
+		check_cached_matches(leaves, &behind, sizes[i]);	/* behind */
+	}
+	/* A cache holding a wrong subtree changes the answer: it is used
+	 * (the subtree of the first 4096 leaves). */
+	full.level[12 - PV_MERKLE_CACHE_SHIFT][0][0] ^= 1;
+	{
+		pv_mhash want, got;
+
+		assert_int_equal(pv_merkle_root(leaves, 4096, want), PV_OK);
+		assert_int_equal(pv_merkle_root_cached(leaves, &full, 4096, got),
+		    PV_OK);
+		assert_memory_not_equal(want, got, sizeof(want));
+	}
+	pv_merkle_cache_free(&full);
+	pv_merkle_cache_free(&step);
+	pv_merkle_cache_free(&behind);
+	assert_int_equal(full.len[0], 0);
+	free(leaves);
+}
+
 int
 main(void)
 {
@@ -930,6 +1025,7 @@ main(void)
 		cmocka_unit_test(test_inclusion_properties),
 		cmocka_unit_test(test_consistency_properties),
 		cmocka_unit_test(test_larger_tree),
+		cmocka_unit_test(test_cache_matches),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);
