@@ -303,25 +303,22 @@ pv_dek_is_shredded(struct pv_vault *v, const char *key_id, bool *out)
 }
 
 /*
- * After this process shredded a key: empty the cache and record the new
- * epoch, so other threads neither flush again nor, while their view is
- * older, put the key back. This thread's own connection does not see its
- * commit as a data_version move, so its view is advanced here.
+ * After this process shredded a key: empty the cache and record the
+ * shred's epoch, so other threads neither flush again nor, while their
+ * view is older, put the key back. This thread's own connection does not
+ * see its commit as a data_version move, so its view is advanced here.
  */
 static void
-forget_shredded(struct pv_vault *v)
+forget_shredded(struct pv_vault *v, int64_t epoch)
 {
 	struct pv_dek_cache *c = v->deks;
-	int64_t epoch;
-	bool known = v->store->ops->keys_shred_epoch(v->store, &epoch) ==
-	    PV_OK;
 
 	pthread_mutex_lock(&c->lock);
 	flush_locked(c);
-	if (known && epoch > c->shred_epoch)
+	if (epoch > c->shred_epoch)
 		c->shred_epoch = epoch;
 	pthread_mutex_unlock(&c->lock);
-	if (known && seen_cache_id == c->id && epoch > seen_shred_epoch)
+	if (seen_cache_id == c->id && epoch > seen_shred_epoch)
 		seen_shred_epoch = epoch;
 }
 
@@ -329,17 +326,25 @@ pv_status
 pv_dek_shred(struct pv_vault *v, const char *key_id)
 {
 	struct pv_store *s = v->store;
+	int64_t epoch;
 	pv_status st;
 
 	if ((st = s->ops->begin(s)) != PV_OK)
 		return st;
-	if ((st = s->ops->dek_shred(s, key_id)) != PV_OK) {
+	/* The epoch read inside the write transaction is exactly the one
+	 * the commit publishes; if it cannot be read, nothing is shredded
+	 * (a shred whose epoch the cache did not learn could be put back by
+	 * a thread with an older view). */
+	if ((st = s->ops->dek_shred(s, key_id)) != PV_OK ||
+	    (st = s->ops->keys_shred_epoch(s, &epoch)) != PV_OK) {
 		s->ops->rollback(s);
 		return st;
 	}
-	if ((st = s->ops->commit(s)) != PV_OK)
+	if ((st = s->ops->commit(s)) != PV_OK) {
+		s->ops->rollback(s);
 		return st;
-	forget_shredded(v);
+	}
+	forget_shredded(v, epoch);
 	/* Fold the WAL so the overwritten page has no older copy on disk;
 	 * a reader holding the WAL open can make this partial (best effort),
 	 * the tombstone and the overwrite are already durable. */

@@ -17,9 +17,11 @@
 
 #include <pthread.h>
 #include <semaphore.h>
+#include <stdatomic.h>
 
 #include "common/metrics.h"
 #include "fhir/fhir.h"
+#include "store/store.h"
 #include "testvault.h"
 
 #define NKEYS 8
@@ -129,8 +131,11 @@ test_shred_elsewhere_forgets(void **state)
 	unwraps = pv_metric_get(PV_M_DEK_UNWRAPS);
 	read_all(v, saved, 3);
 	assert_int_equal(pv_metric_get(PV_M_DEK_UNWRAPS), unwraps + NKEYS - 1);
-	/* A shred in this process (v itself) is forgotten at once as well. */
+	/* A shred in this process (v itself) is forgotten at once as well,
+	 * and by the other process, which had the key cached. */
 	key_name(id, sizeof(id), 5);
+	assert_int_equal(pv_dek_get(w, id, false, dek), PV_OK);
+	assert_int_equal(pv_dek_get(w, id, false, dek), PV_OK);
 	assert_int_equal(pv_dek_shred(v, id), PV_OK);
 	assert_int_equal(pv_dek_get(v, id, false, dek), PV_EGONE);
 	assert_int_equal(pv_dek_get(w, id, false, dek), PV_EGONE);
@@ -175,6 +180,7 @@ static struct {
 	sem_t go, done;
 	struct pv_vault *v;
 	const char *id;		/* NULL: stop */
+	bool is_shred;		/* pv_dek_shred instead of pv_dek_get */
 	pv_status st;
 } peer;
 
@@ -188,7 +194,8 @@ peer_main(void *arg)
 		sem_wait(&peer.go);
 		if (peer.id == NULL)
 			break;
-		peer.st = pv_dek_get(peer.v, peer.id, false, dek);
+		peer.st = peer.is_shred ? pv_dek_shred(peer.v, peer.id) :
+		    pv_dek_get(peer.v, peer.id, false, dek);
 		sem_post(&peer.done);
 	}
 	sodium_memzero(dek, sizeof(dek));
@@ -204,14 +211,28 @@ peer_start(struct pv_vault *v)
 	assert_int_equal(pthread_create(&peer.tid, NULL, peer_main, NULL), 0);
 }
 
+static pv_status
+peer_do(const char *id, bool is_shred)
+{
+	peer.id = id;
+	peer.is_shred = is_shred;
+	sem_post(&peer.go);
+	sem_wait(&peer.done);
+	return peer.st;
+}
+
 /* pv_dek_get(id) on the peer thread. */
 static pv_status
 peer_get(const char *id)
 {
-	peer.id = id;
-	sem_post(&peer.go);
-	sem_wait(&peer.done);
-	return peer.st;
+	return peer_do(id, false);
+}
+
+/* pv_dek_shred(id) on the peer thread. */
+static pv_status
+peer_shred(const char *id)
+{
+	return peer_do(id, true);
 }
 
 static void
@@ -241,7 +262,7 @@ create_patient(struct pv_vault *v, const char *id)
 struct scan_ctx {
 	struct pv_vault *v;
 	int rows;
-	pv_status peer_after_shred;
+	pv_status shred, peer_after_shred, in_scan;
 };
 
 /*
@@ -261,13 +282,15 @@ shred_during_scan(void *arg, struct pv_record *rec, pv_status st)
 	(void)st;
 	if (x->rows++ > 0)
 		return true;
+	/* Results are recorded, asserted after the scan: an assert here
+	 * would jump out of the scan with the peer thread still running. */
 	w = second_handle();
-	assert_int_equal(pv_dek_shred(w, "X"), PV_OK);
+	x->shred = pv_dek_shred(w, "X");
 	pv_vault_close(w);
 	x->peer_after_shred = peer_get("X");
-	/* The old view may still open X (the scan began before the shred);
+	/* The old view still opens X (the scan began before the shred);
 	 * what matters is that this does not put X back into the cache. */
-	PV_IGNORE(pv_dek_get(x->v, "X", false, dek));
+	x->in_scan = pv_dek_get(x->v, "X", false, dek);
 	sodium_memzero(dek, sizeof(dek));
 	return true;
 }
@@ -277,31 +300,40 @@ static void
 test_pinned_view_cannot_recache(void **state)
 {
 	struct pv_vault *v = tv_open(NULL), *w;
-	struct scan_ctx x = { NULL, 0, PV_OK };
+	struct scan_ctx x = { NULL, 0, PV_OK, PV_OK, PV_OK };
 	unsigned char dek[PV_DEK_BYTES];
+	pv_status scan, got[6];
 
 	(void)state;
 	assert_non_null(v);
 	x.v = v;
-	peer_start(v);
 	assert_int_equal(create_patient(v, "A"), PV_OK);
 	assert_int_equal(create_patient(v, "X"), PV_OK);
-	assert_int_equal(peer_get("A"), PV_OK);
-	assert_int_equal(pv_record_scan(v, true, shred_during_scan, &x), PV_OK);
-	assert_true(x.rows >= 2);
-	assert_int_equal(x.peer_after_shred, PV_EGONE);
+	peer_start(v);
+	got[0] = peer_get("A");
+	scan = pv_record_scan(v, true, shred_during_scan, &x);
 	/* After the scan, from every thread, and after more commits. */
-	assert_int_equal(peer_get("X"), PV_EGONE);
-	assert_int_equal(pv_dek_get(v, "X", false, dek), PV_EGONE);
+	got[1] = peer_get("X");
+	got[2] = pv_dek_get(v, "X", false, dek);
 	w = second_handle();
-	assert_int_equal(pv_dek_get(w, "Y", true, dek), PV_OK);
+	got[3] = pv_dek_get(w, "Y", true, dek);
 	pv_vault_close(w);
-	assert_int_equal(peer_get("X"), PV_EGONE);
-	assert_int_equal(pv_dek_get(v, "X", false, dek), PV_EGONE);
-	assert_int_equal(peer_get("A"), PV_OK);
+	got[4] = peer_get("X");
+	got[5] = pv_dek_get(v, "X", false, dek);
 	sodium_memzero(dek, sizeof(dek));
 	peer_stop();
 	tv_close(v);
+	assert_int_equal(got[0], PV_OK);
+	assert_int_equal(scan, PV_OK);
+	assert_true(x.rows >= 2);
+	assert_int_equal(x.shred, PV_OK);
+	assert_int_equal(x.peer_after_shred, PV_EGONE);
+	assert_int_equal(x.in_scan, PV_OK);	/* the view was pinned */
+	assert_int_equal(got[1], PV_EGONE);
+	assert_int_equal(got[2], PV_EGONE);
+	assert_int_equal(got[3], PV_OK);
+	assert_int_equal(got[4], PV_EGONE);
+	assert_int_equal(got[5], PV_EGONE);
 }
 
 /* A shred in this process: gone for every thread, one flush in all. */
@@ -313,15 +345,20 @@ test_local_shred(void **state)
 	uint64_t flushes, unwraps;
 	char id[32];
 
+	pv_status before, after;
+
 	(void)state;
 	assert_non_null(v);
-	peer_start(v);
 	warm(v, saved);
 	key_name(id, sizeof(id), 2);
-	assert_int_equal(peer_get(id), PV_OK);		/* cached */
+	peer_start(v);
+	before = peer_get(id);		/* cached */
 	flushes = pv_metric_get(PV_M_DEK_CACHE_FLUSHES);
 	assert_int_equal(pv_dek_shred(v, id), PV_OK);
-	assert_int_equal(peer_get(id), PV_EGONE);
+	after = peer_get(id);
+	peer_stop();
+	assert_int_equal(before, PV_OK);
+	assert_int_equal(after, PV_EGONE);
 	assert_int_equal(pv_dek_get(v, id, false, dek), PV_EGONE);
 	assert_int_equal(pv_metric_get(PV_M_DEK_CACHE_FLUSHES), flushes + 1);
 	/* The shredding thread caches again afterwards. */
@@ -330,8 +367,122 @@ test_local_shred(void **state)
 	read_all(v, saved, 2);
 	assert_int_equal(pv_metric_get(PV_M_DEK_UNWRAPS), unwraps);
 	sodium_memzero(saved, sizeof(saved));
-	peer_stop();
+	sodium_memzero(dek, sizeof(dek));
 	tv_close(v);
+}
+
+/* ---- the store failing to report the shred epoch ------------------- */
+
+static struct pv_store_ops faulty_ops;
+static const struct pv_store_ops *real_ops;
+static atomic_int fail_epoch;		/* fail the next N epoch reads */
+
+static pv_status
+faulty_shred_epoch(struct pv_store *st, int64_t *out)
+{
+	if (atomic_load(&fail_epoch) > 0) {
+		atomic_fetch_sub(&fail_epoch, 1);
+		return PV_EIO;
+	}
+	return real_ops->keys_shred_epoch(st, out);
+}
+
+static void
+install_faulty(struct pv_vault *v)
+{
+	real_ops = v->store->ops;
+	faulty_ops = *real_ops;
+	faulty_ops.keys_shred_epoch = faulty_shred_epoch;
+	v->store->ops = &faulty_ops;
+}
+
+struct local_ctx {
+	struct pv_vault *v;
+	int rows;
+	int fail;		/* epoch reads to fail during the shred */
+	pv_status shred, in_scan;
+};
+
+/* Row 1 of a scan (this thread's view pinned): the peer thread shreds X
+ * in this process, then this thread looks X up from its old view. */
+static bool
+local_shred_during_scan(void *arg, struct pv_record *rec, pv_status st)
+{
+	struct local_ctx *x = arg;
+	unsigned char dek[PV_DEK_BYTES];
+
+	(void)rec;
+	(void)st;
+	if (x->rows++ > 0)
+		return true;
+	atomic_store(&fail_epoch, x->fail);
+	x->shred = peer_shred("X");
+	atomic_store(&fail_epoch, 0);
+	x->in_scan = pv_dek_get(x->v, "X", false, dek);
+	sodium_memzero(dek, sizeof(dek));
+	return true;
+}
+
+/*
+ * A shred by another thread of this process while this thread's view is
+ * pinned: lookups that start after it get PV_EGONE on every thread. If
+ * the shred's epoch cannot be read, the shred is refused as a whole
+ * (then X is simply still there) rather than half-announced.
+ */
+static void
+run_local_shred_pinned(int fail)
+{
+	struct pv_vault *v = tv_open(NULL);
+	struct local_ctx x = { NULL, 0, fail, PV_OK, PV_OK };
+	unsigned char dek[PV_DEK_BYTES];
+	pv_status scan, got[4];
+	bool gone = true;
+
+	assert_non_null(v);
+	install_faulty(v);
+	x.v = v;
+	assert_int_equal(create_patient(v, "A"), PV_OK);
+	assert_int_equal(create_patient(v, "X"), PV_OK);
+	peer_start(v);
+	got[0] = peer_get("A");			/* the peer has synced */
+	scan = pv_record_scan(v, true, local_shred_during_scan, &x);
+	got[1] = peer_get("X");
+	got[2] = peer_get("X");
+	got[3] = pv_dek_get(v, "X", false, dek);
+	sodium_memzero(dek, sizeof(dek));
+	peer_stop();
+	PV_IGNORE(pv_dek_is_shredded(v, "X", &gone));
+	v->store->ops = real_ops;
+	tv_close(v);
+	assert_int_equal(got[0], PV_OK);
+	assert_int_equal(scan, PV_OK);
+	assert_int_equal(x.in_scan, PV_OK);	/* pinned: the old view */
+	if (fail == 0) {
+		assert_int_equal(x.shred, PV_OK);
+		assert_true(gone);
+		assert_int_equal(got[1], PV_EGONE);
+		assert_int_equal(got[2], PV_EGONE);
+		assert_int_equal(got[3], PV_EGONE);
+	} else {
+		assert_int_not_equal(x.shred, PV_OK);
+		assert_false(gone);
+		assert_int_equal(got[1], PV_OK);
+		assert_int_equal(got[3], PV_OK);
+	}
+}
+
+static void
+test_local_shred_while_pinned(void **state)
+{
+	(void)state;
+	run_local_shred_pinned(0);
+}
+
+static void
+test_shred_refused_without_epoch(void **state)
+{
+	(void)state;
+	run_local_shred_pinned(1);
 }
 
 int
@@ -343,6 +494,8 @@ main(void)
 		cmocka_unit_test(test_rotation_elsewhere_keeps_cache),
 		cmocka_unit_test(test_pinned_view_cannot_recache),
 		cmocka_unit_test(test_local_shred),
+		cmocka_unit_test(test_local_shred_while_pinned),
+		cmocka_unit_test(test_shred_refused_without_epoch),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
