@@ -13,11 +13,12 @@
  *  - hashes are exactly RFC 6962 2.1 with SHA-256 (libsodium), checked
  *    against the certificate-transparency known answers in
  *    tests/unit/test_merkle.c;
- *  - nothing recurses: the RFC's recursive definitions are walked as one
- *    root-to-leaf loop of at most 64 steps, and every subtree hash the walk
- *    needs is computed bottom-up by a compact range on the stack, so a
- *    proof over n leaves costs at most n - 1 node hashes, O(log n) stack
- *    and no heap;
+ *  - the RFC's recursive definitions are walked as one root-to-leaf loop
+ *    of at most 64 steps, and every subtree hash the walk needs is
+ *    computed bottom-up by a compact range on the stack, so a proof over
+ *    n leaves costs at most n - 1 node hashes, O(log n) stack and no
+ *    heap (the one recursion, over a subtree cache that fell behind, is
+ *    bounded by its 60 levels);
  *  - the verifiers follow RFC 9162 step by step, reject a proof with a
  *    component too many or too few (the sn == 0 checks), and compare the
  *    result with pv_ct_equal.
@@ -128,14 +129,23 @@ log2_exact(size_t k)
 /*
  * MTH of the k = 2^j leaves from p: from the cache when the subtree is
  * aligned (p a multiple of k), at least a chunk, and already cached
- * (always, for a cache extended over the leaves in use); else from the
- * leaves.
+ * (always, for a cache extended over the leaves in use). An aligned
+ * subtree the cache lacks (it fell behind on an allocation failure) is
+ * built from its two halves, which lower levels may hold, so one missing
+ * entry costs a few hashes, not a re-hash of its leaves; the recursion
+ * is at most PV_MERKLE_CACHE_LEVELS deep. The rest comes from the leaves.
  */
 static void
 perfect_root(const pv_mhash *leaves, const struct pv_merkle_cache *c,
     size_t p, size_t k, pv_mhash out)
 {
-	if (c != NULL && k >= CHUNK && p % k == 0) {
+	pv_mhash l, r;
+
+	if (c == NULL || k < CHUNK || p % k != 0) {
+		leaves_root(leaves, p, p + k, out);
+		return;
+	}
+	{
 		unsigned int j = log2_exact(k) - PV_MERKLE_CACHE_SHIFT;
 
 		if (j < PV_MERKLE_CACHE_LEVELS && p / k < c->len[j]) {
@@ -143,7 +153,13 @@ perfect_root(const pv_mhash *leaves, const struct pv_merkle_cache *c,
 			return;
 		}
 	}
-	leaves_root(leaves, p, p + k, out);
+	if (k == CHUNK) {
+		leaves_root(leaves, p, p + k, out);
+		return;
+	}
+	perfect_root(leaves, c, p, k / 2, l);
+	perfect_root(leaves, c, p + k / 2, k / 2, r);
+	pv_merkle_node_hash(l, r, out);
 }
 
 /* The largest power of two <= n, for n >= 1. */

@@ -990,6 +990,15 @@ test_cache_matches(void **state)
 		check_cached_matches(leaves, &full, sizes[i]);	/* ahead */
 		check_cached_matches(leaves, &behind, sizes[i]);	/* behind */
 	}
+	/* A level missing above cached ones (an extend that failed midway):
+	 * still the same results, built from the halves. */
+	{
+		size_t keep = full.len[12 - PV_MERKLE_CACHE_SHIFT];
+
+		full.len[12 - PV_MERKLE_CACHE_SHIFT] = 0;
+		check_cached_matches(leaves, &full, 9000);
+		full.len[12 - PV_MERKLE_CACHE_SHIFT] = keep;
+	}
 	/* A cache holding a wrong subtree changes the answer: it is used
 	 * (the subtree of the first 4096 leaves). */
 	full.level[12 - PV_MERKLE_CACHE_SHIFT][0][0] ^= 1;
