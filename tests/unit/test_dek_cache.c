@@ -245,20 +245,6 @@ peer_stop(void)
 	sem_destroy(&peer.done);
 }
 
-static pv_status
-create_patient(struct pv_vault *v, const char *id)
-{
-	json_t *res = json_pack("{s:s}", "resourceType", "Patient");
-	struct pv_record rec;
-	pv_status st;
-
-	st = pv_record_create(v, "Patient", NULL, id, res, 0, &rec);
-	if (st == PV_OK)
-		pv_record_clear(&rec);
-	json_decref(res);
-	return st;
-}
-
 struct scan_ctx {
 	struct pv_vault *v;
 	int rows;
@@ -307,8 +293,8 @@ test_pinned_view_cannot_recache(void **state)
 	(void)state;
 	assert_non_null(v);
 	x.v = v;
-	assert_int_equal(create_patient(v, "A"), PV_OK);
-	assert_int_equal(create_patient(v, "X"), PV_OK);
+	assert_int_equal(tv_create_patient(v, "A"), PV_OK);
+	assert_int_equal(tv_create_patient(v, "X"), PV_OK);
 	peer_start(v);
 	got[0] = peer_get("A");
 	scan = pv_record_scan(v, true, shred_during_scan, &x);
@@ -441,8 +427,8 @@ run_local_shred_pinned(int fail)
 	assert_non_null(v);
 	install_faulty(v);
 	x.v = v;
-	assert_int_equal(create_patient(v, "A"), PV_OK);
-	assert_int_equal(create_patient(v, "X"), PV_OK);
+	assert_int_equal(tv_create_patient(v, "A"), PV_OK);
+	assert_int_equal(tv_create_patient(v, "X"), PV_OK);
 	peer_start(v);
 	got[0] = peer_get("A");			/* the peer has synced */
 	scan = pv_record_scan(v, true, local_shred_during_scan, &x);

@@ -15,20 +15,6 @@
 #include "store/store.h"
 #include "testvault.h"
 
-static pv_status
-create_patient(struct pv_vault *v, const char *id)
-{
-	json_t *res = json_pack("{s:s}", "resourceType", "Patient");
-	struct pv_record rec;
-	pv_status st;
-
-	st = pv_record_create(v, "Patient", NULL, id, res, 0, &rec);
-	if (st == PV_OK)
-		pv_record_clear(&rec);
-	json_decref(res);
-	return st;
-}
-
 /* Inside a transaction, creating a Patient never creates its key. */
 static void
 test_no_key_inside_transaction(void **state)
@@ -41,7 +27,7 @@ test_no_key_inside_transaction(void **state)
 	assert_non_null(v);
 	s = v->store;
 	assert_int_equal(s->ops->begin(s), PV_OK);
-	assert_int_not_equal(create_patient(v, "a1"), PV_OK);
+	assert_int_not_equal(tv_create_patient(v, "a1"), PV_OK);
 	s->ops->rollback(s);
 	assert_int_equal(pv_dek_get(v, "a1", false, dek), PV_ENOTFOUND);
 
@@ -52,8 +38,8 @@ test_no_key_inside_transaction(void **state)
 		assert_int_equal(pv_record_prepare_patients(v, ids, 2), PV_OK);
 	}
 	assert_int_equal(s->ops->begin(s), PV_OK);
-	assert_int_equal(create_patient(v, "a2"), PV_OK);
-	assert_int_equal(create_patient(v, "a3"), PV_OK);
+	assert_int_equal(tv_create_patient(v, "a2"), PV_OK);
+	assert_int_equal(tv_create_patient(v, "a3"), PV_OK);
 	assert_int_equal(s->ops->commit(s), PV_OK);
 	assert_int_equal(pv_dek_get(v, "a2", false, dek), PV_OK);
 
@@ -67,7 +53,7 @@ test_no_key_inside_transaction(void **state)
 		s->ops->rollback(s);
 	}
 	/* Outside any transaction a Patient makes its own key, as before. */
-	assert_int_equal(create_patient(v, "a5"), PV_OK);
+	assert_int_equal(tv_create_patient(v, "a5"), PV_OK);
 	assert_int_equal(pv_dek_get(v, "a5", false, dek), PV_OK);
 	sodium_memzero(dek, sizeof(dek));
 	tv_close(v);
@@ -113,10 +99,10 @@ test_savepoints(void **state)
 	assert_int_equal(pv_record_prepare_patients(v, ids, 2), PV_OK);
 	assert_int_equal(s->ops->begin(s), PV_OK);
 	assert_int_equal(s->ops->savepoint(s), PV_OK);
-	assert_int_equal(create_patient(v, "b1"), PV_OK);
+	assert_int_equal(tv_create_patient(v, "b1"), PV_OK);
 	assert_int_equal(s->ops->release(s), PV_OK);
 	assert_int_equal(s->ops->savepoint(s), PV_OK);
-	assert_int_equal(create_patient(v, "b2"), PV_OK);
+	assert_int_equal(tv_create_patient(v, "b2"), PV_OK);
 	assert_int_equal(s->ops->rollback_to(s), PV_OK);
 	assert_true(s->ops->in_tx(s));
 	assert_int_equal(s->ops->commit(s), PV_OK);

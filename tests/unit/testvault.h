@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/vault.h"
+#include "fhir/fhir.h"
 
 static char tv_dir[128];
 
@@ -53,6 +54,22 @@ tv_close(struct pv_vault *v)
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tv_dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "tv_close: cleanup failed\n");
+}
+
+/* Creates an empty Patient with the given id (outside a transaction it
+ * makes the patient's key as well). */
+static inline pv_status
+tv_create_patient(struct pv_vault *v, const char *id)
+{
+	json_t *res = json_pack("{s:s}", "resourceType", "Patient");
+	struct pv_record rec;
+	pv_status st;
+
+	st = pv_record_create(v, "Patient", NULL, id, res, 0, &rec);
+	if (st == PV_OK)
+		pv_record_clear(&rec);
+	json_decref(res);
+	return st;
 }
 
 #endif
