@@ -47,20 +47,7 @@ bench_log "seeding $NPAT patients x $NOBS Observations"
 feat_seed_records "$TOKEN" "$NPAT" "$NOBS"
 SEED=$BENCH_TMP/seed
 
-cat >"$BENCH_TMP/read.lua" <<EOF
--- GET /fhir/Observation/{id}, cycling over the seeded ids (each thread
--- starts at a different offset).
-local ids = {}
-for line in io.lines("$SEED/observations.txt") do ids[#ids + 1] = line end
-local counter = 0
-function setup(thread) thread:set("offset", counter * 7) counter = counter + 1 end
-local i = 0
-wrk.headers["Authorization"] = "Bearer $TOKEN"
-function request()
-  i = i + 1
-  return wrk.format("GET", "/fhir/Observation/" .. ids[((i + (offset or 0)) % #ids) + 1])
-end
-EOF
+feat_read_lua "$BENCH_TMP/read.lua" "$SEED/observations.txt" "$TOKEN"
 
 # churn SECONDS — creates RATE Patients per second for SECONDS seconds
 # (bounded: RATE x SECONDS requests, 10 s timeout each); prints how many

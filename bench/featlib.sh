@@ -15,6 +15,7 @@
 #   feat_api METHOD PATH TOKEN [BODYFILE]   one request, body on stdout
 #   feat_seed_records TOKEN NPAT NOBS       patients + ~1 KiB Observations
 #                                (bench/seed.py)
+#   feat_read_lua OUT IDS TOKEN  wrk script reading those Observations
 #   feat_metric NAME             a counter from /metrics
 #   feat_wait_quiet NAME [MAX]   until that counter stops moving
 #   feat_wrk LABEL OUT.json DUR THREADS CONNS TIMEOUT URL [wrk args...]
@@ -138,6 +139,26 @@ feat_api() {
 feat_seed_records() {
   timeout 600 python3 "$BENCH_DIR/seed.py" "${FEAT_BASE:-$PV_URL_BASE}" "$BENCH_CERT" \
     "$1" "$2" "$3" "${FEAT_SEED_DIR:-$BENCH_TMP/seed}" || bench_die "seeding failed"
+}
+
+# feat_read_lua OUT IDS TOKEN — a wrk script: GET /fhir/Observation/{id}
+# with bearer TOKEN, cycling over the ids in file IDS (one per line; each
+# wrk thread starts at a different offset).
+feat_read_lua() {
+  cat >"$1" <<EOF
+-- GET /fhir/Observation/{id}, cycling over the seeded ids (each thread
+-- starts at a different offset).
+local ids = {}
+for line in io.lines("$2") do ids[#ids + 1] = line end
+local counter = 0
+function setup(thread) thread:set("offset", counter * 7) counter = counter + 1 end
+local i = 0
+wrk.headers["Authorization"] = "Bearer $3"
+function request()
+  i = i + 1
+  return wrk.format("GET", "/fhir/Observation/" .. ids[((i + (offset or 0)) % #ids) + 1])
+end
+EOF
 }
 
 # feat_metric NAME — one counter from /metrics (0 when absent).
