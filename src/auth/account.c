@@ -3,10 +3,12 @@
  *
  * Guarantees: an account is created only with a policy-conforming
  * password (or, for a service client, none: it authenticates by
- * signature); disabling an account or changing its role deletes every
- * session it holds in the same transaction, so the change is effective
- * from the server's very next request (seed: least privilege; session
- * management).
+ * signature); disabling an account, changing its role or its
+ * permissions deletes every session it holds and ends its break-glass
+ * grants in the same transaction, so the change is effective from the
+ * server's very next request (seed: least privilege; session
+ * management). Each change writes only the columns it changes, so a
+ * login finishing meanwhile cannot undo it (login.c).
  */
 #include "auth/auth.h"
 
@@ -80,7 +82,13 @@ pv_account_create(struct pv_vault *v, const char *name, const char *role,
 
 /*
  * Applies change() to the account (by name, or by id when name is NULL)
- * and drops its sessions, atomically.
+ * and, in the same transaction: bumps its authorization epoch (the
+ * update is conditional on the epoch read, so it cannot overwrite a
+ * change made meanwhile), drops its sessions and ends its open
+ * break-glass grants. A grant was opened under the role and permissions
+ * the account had then; any change to them ends it (outside review,
+ * finding 10). Only role, active and permissions are written: nothing
+ * else of the row read here is written back.
  */
 static pv_status
 update_and_revoke(struct pv_vault *v, const char *name, int64_t id,
@@ -98,13 +106,16 @@ update_and_revoke(struct pv_vault *v, const char *name, int64_t id,
 		goto fail;
 	if ((st = change(&u, arg)) != PV_OK)
 		goto fail;
-	u.authz_epoch++;
-	if ((st = s->ops->user_update(s, &u)) != PV_OK ||
-	    (st = s->ops->session_delete_all(s, u.id, NULL)) != PV_OK)
+	if ((st = s->ops->user_set_access(s, u.id, u.authz_epoch, u.role,
+	    u.is_active, u.scopes)) != PV_OK ||
+	    (st = s->ops->session_delete_all(s, u.id, NULL)) != PV_OK ||
+	    (st = s->ops->grant_end_user(s, u.id, pv_now())) != PV_OK)
 		goto fail;
+	sodium_memzero(&u, sizeof(u));
 	return s->ops->commit(s);
 fail:
 	s->ops->rollback(s);
+	sodium_memzero(&u, sizeof(u));
 	return st;
 }
 

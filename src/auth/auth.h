@@ -140,18 +140,20 @@ PV_MUST_CHECK pv_status pv_totp_code(const unsigned char *secret, size_t len,
     int64_t t, unsigned digits, char *out, size_t outsz);
 
 /*
- * Starts enrolment: a new secret, sealed into u->mfa_sealed (not yet
- * enabled; persisted by the caller). secret_b32 and uri receive the
- * base32 secret and the otpauth:// URI for authenticator apps.
+ * Starts enrolment: a new secret, sealed into u->mfa_sealed and stored as
+ * the account's pending secret (PV_ECONFLICT when MFA is already on).
+ * secret_b32 and uri receive the base32 secret and the otpauth:// URI
+ * for authenticator apps.
  */
 PV_MUST_CHECK pv_status pv_totp_enroll(struct pv_vault *v, struct pv_user *u,
     char *secret_b32, size_t b32sz, char *uri, size_t urisz);
 
 /*
- * Checks otp against u's secret at now, ±1 step. Accepts a step only if
- * it is later than the last accepted one (a code is good once); on
- * success sets u->mfa_last_step (the caller persists u). PV_EAUTH on any
- * mismatch or replay.
+ * Checks otp against u's sealed secret at now, ±1 step, and consumes the
+ * step in the store in one conditional statement: only a step later than
+ * the last accepted one, for that same secret, succeeds, and only once
+ * however many requests race with the same code. Sets u->mfa_last_step
+ * on success. PV_EAUTH on any mismatch or replay.
  */
 PV_MUST_CHECK pv_status pv_totp_verify(struct pv_vault *v, struct pv_user *u,
     const char *otp, int64_t now);
@@ -254,18 +256,21 @@ void pv_login(struct pv_vault *v, const char *username, const char *password,
 
 /*
  * Password change, in two steps so the caller can audit between them:
- * pv_password_prepare checks the account is not locked, verifies old
- * (a wrong one counts towards lockout, as at login), checks new against
- * the policy and hashes it into hash_out. PV_EAUTH when old is wrong or
- * the account locked, PV_EINVAL with *verdict when new is refused.
- * pv_password_commit stores the hash and revokes every other session of
- * the user (keep_session stays), in one transaction.
+ * pv_password_prepare checks new against the policy first (PV_EINVAL
+ * with *verdict, before any hashing), counts the attempt towards the
+ * lockout before verifying old (PV_EAUTH when old is wrong or the
+ * account locked; a right old password gives the count back), and
+ * hashes new into hash_out; old_hash_out gets the hash old matched.
+ * pv_password_commit stores the hash only if the account still has
+ * old_hash (PV_ECONFLICT when another change won) and revokes every
+ * other session of the user (keep_session stays), in one transaction.
  */
 PV_MUST_CHECK pv_status pv_password_prepare(struct pv_vault *v,
     int64_t user_id, const char *old_pw, const char *new_pw,
-    char hash_out[PV_PWHASH_MAX], pv_pw_verdict *verdict);
+    char hash_out[PV_PWHASH_MAX], char old_hash_out[PV_PWHASH_MAX],
+    pv_pw_verdict *verdict);
 PV_MUST_CHECK pv_status pv_password_commit(struct pv_vault *v,
-    int64_t user_id, const char hash[PV_PWHASH_MAX],
-    const char *keep_session);
+    int64_t user_id, const char old_hash[PV_PWHASH_MAX],
+    const char hash[PV_PWHASH_MAX], const char *keep_session);
 
 #endif

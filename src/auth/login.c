@@ -9,6 +9,17 @@
  * Only a correct password on an MFA account reveals itself, by asking
  * for the code (SPEC.md: 401 mfa_required).
  *
+ * Concurrency (outside review, issue 13, finding 1): the account row is
+ * never read, held across the Argon2id time and written back whole.
+ * Each attempt is counted before its verdict (user_attempt_reserve: one
+ * atomic statement that also sets the lock), so parallel guesses stop at
+ * the threshold; a TOTP step or recovery code is consumed by one
+ * conditional statement, so one code opens one session; and success is
+ * one transaction that re-checks the account (active, same password
+ * hash, same MFA state) and creates the session with the epoch the
+ * account has then. A `user disable`, role change or password change
+ * made during a login therefore always wins.
+ *
  * Runs on a hash worker, never on an HTTP thread.
  */
 #include "auth/auth.h"
@@ -22,23 +33,43 @@ fail(struct pv_login_outcome *out, const char *reason)
 	out->reason = reason;
 }
 
-/* Counts a failure on a known account; locks it past the threshold. */
 static void
-record_failure(struct pv_vault *v, struct pv_user *u, int64_t now,
+lockout_rule(const struct pv_config *cfg, struct pv_lockout_rule *rule)
+{
+	rule->threshold = cfg->lockout_threshold;
+	rule->base_delay = cfg->lockout_base_delay;
+	rule->max_delay = cfg->lockout_max_delay;
+}
+
+/*
+ * Counts this attempt before its verdict exists (see store.h): a
+ * failure is then already on record, and past the threshold the account
+ * is locked before any parallel attempt can be hashed.
+ */
+static pv_status
+reserve_attempt(struct pv_vault *v, int64_t user_id, int64_t now,
+    struct pv_attempt *a)
+{
+	struct pv_lockout_rule rule;
+
+	lockout_rule(&v->cfg, &rule);
+	return v->store->ops->user_attempt_reserve(v->store, user_id, now,
+	    &rule, a);
+}
+
+/* A reserved attempt that ended in a failure: did it start a lockout? */
+static void
+note_failure(struct pv_vault *v, const struct pv_attempt *a,
     struct pv_login_outcome *out)
 {
-	u->failed_count++;
-	if (u->failed_count >= v->cfg.lockout_threshold) {
-		u->locked_until = now + pv_lockout_delay(&v->cfg,
-		    u->failed_count);
+	if (a->failed_count >= v->cfg.lockout_threshold) {
 		out->did_lock = true;
 		pv_metric_inc(PV_M_LOCKOUTS);
 	}
-	if (v->store->ops->user_update(v->store, u) != PV_OK)
-		out->result = PV_LOGIN_ERROR;
 }
 
-/* Second factor: a TOTP code, or failing that a recovery code. */
+/* Second factor: a TOTP code, or failing that a recovery code. Both are
+ * consumed atomically in the store: one code, one success. */
 static bool
 second_factor_ok(struct pv_vault *v, struct pv_user *u, const char *otp,
     int64_t now)
@@ -48,26 +79,41 @@ second_factor_ok(struct pv_vault *v, struct pv_user *u, const char *otp,
 	return pv_recovery_use(v, u->id, otp) == PV_OK;
 }
 
+/*
+ * One transaction: the account must still be active, hold the hash that
+ * was verified and have the MFA state the decision assumed (a password
+ * change, `user disable` or MFA confirmation during the Argon2id time
+ * wins; this login then fails), and the session takes the epoch the
+ * account has now.
+ */
 static void
-succeed(struct pv_vault *v, struct pv_user *u, const char *password,
-    int64_t now, bool mfa_done, struct pv_login_outcome *out)
+succeed(struct pv_vault *v, const struct pv_user *u, const char *password,
+    int64_t now, struct pv_login_outcome *out)
 {
 	struct pv_store *s = v->store;
+	struct pv_user cur;
 	char newhash[PV_PWHASH_MAX];
+	const char *upgrade = NULL;
+	pv_status st;
 
-	u->failed_count = 0;
-	u->locked_until = 0;
-	u->last_login_at = now;
+	memset(&cur, 0, sizeof(cur));
 	/* Cost upgrade: re-hash while we hold the plaintext. */
 	if (pv_password_needs_rehash(&v->cfg, u->pw_hash) &&
 	    pv_password_hash(&v->cfg, password, newhash, sizeof(newhash)) ==
 	    PV_OK)
-		memcpy(u->pw_hash, newhash, sizeof(u->pw_hash));
+		upgrade = newhash;
 	if (s->ops->begin(s) != PV_OK)
 		goto error;
-	if (s->ops->user_update(s, u) != PV_OK ||
-	    pv_session_create(v, u, mfa_done, out->token, &out->session) !=
-	    PV_OK) {
+	st = s->ops->user_login_ok(s, u->id, now, u->pw_hash, u->has_mfa,
+	    upgrade, &cur.authz_epoch);
+	if (st == PV_ECONFLICT) {
+		s->ops->rollback(s);
+		fail(out, "account_changed");
+		goto done;
+	}
+	cur.id = u->id;
+	if (st != PV_OK || pv_session_create(v, &cur, u->has_mfa, out->token,
+	    &out->session) != PV_OK) {
 		s->ops->rollback(s);
 		goto error;
 	}
@@ -75,11 +121,13 @@ succeed(struct pv_vault *v, struct pv_user *u, const char *password,
 		goto error;
 	out->result = PV_LOGIN_OK;
 	out->reason = "ok";
-	return;
+	goto done;
 error:
 	sodium_memzero(out->token, sizeof(out->token));
 	out->result = PV_LOGIN_ERROR;
 	out->reason = "internal";
+done:
+	sodium_memzero(newhash, sizeof(newhash));
 }
 
 void
@@ -87,11 +135,13 @@ pv_login(struct pv_vault *v, const char *username, const char *password,
     const char *otp, int64_t now, struct pv_login_outcome *out)
 {
 	struct pv_user u;
+	struct pv_attempt att;
 	const char *hash;
-	bool is_found, is_pw_ok;
+	bool is_found, is_pw_account, is_pw_ok;
 	pv_status st;
 
 	memset(out, 0, sizeof(*out));
+	memset(&att, 0, sizeof(att));
 	st = v->store->ops->user_get_by_name(v->store, username, &u);
 	if (st != PV_OK && st != PV_ENOTFOUND) {
 		out->result = PV_LOGIN_ERROR;
@@ -99,11 +149,23 @@ pv_login(struct pv_vault *v, const char *username, const char *password,
 		return;
 	}
 	is_found = st == PV_OK;
-	hash = is_found ? u.pw_hash : pv_password_dummy_hash(&v->cfg);
-	if (is_found && u.pw_hash[0] != '$')	/* service client: no password */
-		hash = pv_password_dummy_hash(&v->cfg);
+	is_pw_account = is_found && u.pw_hash[0] == '$';
+	/* Only an attempt that will get a verdict is counted: not one for
+	 * an unknown, disabled or service account. */
+	if (is_pw_account && u.is_active && pv_role_is_known(u.role) &&
+	    reserve_attempt(v, u.id, now, &att) != PV_OK) {
+		out->result = PV_LOGIN_ERROR;
+		out->reason = "internal";
+		sodium_memzero(&u, sizeof(u));
+		return;
+	}
+	/* The same Argon2id work on every path (enumeration safety): a
+	 * dummy hash of the configured cost where there is nothing to
+	 * verify, or where the verdict would not be used (locked). */
+	hash = is_pw_account && att.is_reserved ? u.pw_hash :
+	    pv_password_dummy_hash(&v->cfg);
 	is_pw_ok = pv_password_verify(hash, password) == PV_OK &&
-	    is_found && u.pw_hash[0] == '$';
+	    is_pw_account && att.is_reserved;
 	if (!is_found) {
 		fail(out, "unknown_user");
 		goto done;
@@ -120,17 +182,28 @@ pv_login(struct pv_vault *v, const char *username, const char *password,
 		fail(out, "unknown_role");
 		goto done;
 	}
-	if (u.locked_until > now) {
+	if (!is_pw_account) {
+		fail(out, "bad_password");	/* service client */
+		goto done;
+	}
+	if (!att.is_reserved) {
 		fail(out, "locked");
 		goto done;
 	}
 	if (!is_pw_ok) {
 		fail(out, "bad_password");
-		record_failure(v, &u, now, out);
+		note_failure(v, &att, out);
 		goto done;
 	}
 	if (u.has_mfa) {
 		if (otp == NULL || otp[0] == '\0') {
+			/* Step one of a two-step login: not a failure. */
+			if (v->store->ops->user_attempt_refund(v->store, u.id,
+			    &att) != PV_OK) {
+				out->result = PV_LOGIN_ERROR;
+				out->reason = "internal";
+				goto done;
+			}
 			out->result = PV_LOGIN_MFA_REQUIRED;
 			out->reason = "mfa_missing";
 			goto done;
@@ -139,13 +212,11 @@ pv_login(struct pv_vault *v, const char *username, const char *password,
 			out->result = PV_LOGIN_MFA_REQUIRED;
 			out->reason = "mfa_invalid";
 			pv_metric_inc(PV_M_MFA_FAILED);
-			record_failure(v, &u, now, out);
-			if (out->result != PV_LOGIN_ERROR)
-				out->result = PV_LOGIN_MFA_REQUIRED;
+			note_failure(v, &att, out);
 			goto done;
 		}
 	}
-	succeed(v, &u, password, now, u.has_mfa, out);
+	succeed(v, &u, password, now, out);
 done:
 	if (out->result == PV_LOGIN_OK)
 		pv_metric_inc(PV_M_LOGIN_OK);
@@ -156,33 +227,37 @@ done:
 
 pv_status
 pv_password_prepare(struct pv_vault *v, int64_t user_id, const char *old_pw,
-    const char *new_pw, char hash_out[PV_PWHASH_MAX], pv_pw_verdict *verdict)
+    const char *new_pw, char hash_out[PV_PWHASH_MAX],
+    char old_hash_out[PV_PWHASH_MAX], pv_pw_verdict *verdict)
 {
 	struct pv_user u;
+	struct pv_attempt att;
 	pv_status st;
 
 	*verdict = PV_PW_OK;
+	old_hash_out[0] = '\0';
 	if ((st = v->store->ops->user_get_by_id(v->store, user_id, &u)) != PV_OK)
 		return st;
-	/* Same lockout as login: a stolen session cannot be used to guess
-	 * the password through this endpoint. */
-	if (u.locked_until > pv_now()) {
-		st = PV_EAUTH;
-		goto done;
-	}
-	if (pv_password_verify(u.pw_hash, old_pw) != PV_OK) {
-		struct pv_login_outcome o;
-
-		memset(&o, 0, sizeof(o));
-		record_failure(v, &u, pv_now(), &o);
-		st = PV_EAUTH;
-		goto done;
-	}
+	/* The policy first: a refused new password costs no hashing. */
 	*verdict = pv_password_check(new_pw, u.username);
 	if (*verdict != PV_PW_OK) {
 		st = PV_EINVAL;
 		goto done;
 	}
+	/* Same lockout as login, counted before the verdict: a stolen
+	 * session cannot be used to guess the password through this
+	 * endpoint, even with many requests in parallel. */
+	if ((st = reserve_attempt(v, u.id, pv_now(), &att)) != PV_OK)
+		goto done;
+	if (!att.is_reserved || u.pw_hash[0] != '$' ||
+	    pv_password_verify(u.pw_hash, old_pw) != PV_OK) {
+		st = PV_EAUTH;
+		goto done;
+	}
+	if ((st = v->store->ops->user_attempt_refund(v->store, u.id, &att)) !=
+	    PV_OK ||
+	    (st = pv_strlcpy(old_hash_out, u.pw_hash, PV_PWHASH_MAX)) != PV_OK)
+		goto done;
 	st = pv_password_hash(&v->cfg, new_pw, hash_out, PV_PWHASH_MAX);
 done:
 	sodium_memzero(&u, sizeof(u));
@@ -191,22 +266,19 @@ done:
 
 pv_status
 pv_password_commit(struct pv_vault *v, int64_t user_id,
-    const char hash[PV_PWHASH_MAX], const char *keep_session)
+    const char old_hash[PV_PWHASH_MAX], const char hash[PV_PWHASH_MAX],
+    const char *keep_session)
 {
 	struct pv_store *s = v->store;
-	struct pv_user u;
 	pv_status st;
 
 	if ((st = s->ops->begin(s)) != PV_OK)
 		return st;
-	if ((st = s->ops->user_get_by_id(s, user_id, &u)) != PV_OK ||
-	    (st = pv_strlcpy(u.pw_hash, hash, sizeof(u.pw_hash))) != PV_OK ||
-	    (st = s->ops->user_update(s, &u)) != PV_OK ||
-	    (st = pv_session_revoke_all(v, u.id, keep_session)) != PV_OK) {
+	if ((st = s->ops->user_set_password(s, user_id, old_hash, hash)) !=
+	    PV_OK ||
+	    (st = pv_session_revoke_all(v, user_id, keep_session)) != PV_OK) {
 		s->ops->rollback(s);
-		sodium_memzero(&u, sizeof(u));
 		return st;
 	}
-	sodium_memzero(&u, sizeof(u));
 	return s->ops->commit(s);
 }

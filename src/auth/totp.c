@@ -6,7 +6,9 @@
  * database alone reveals no secret and a sealed secret moved to another
  * account does not open. Verification accepts the current step ±1 and
  * only a step later than the last one accepted: each code works once
- * (replay). Codes are compared in constant time.
+ * (replay), enforced by one conditional update in the store so parallel
+ * requests with one code get one success. Codes are compared in
+ * constant time.
  *
  * Recovery codes: 10 random codes of 50 bits, stored as HMAC-SHA-256
  * under a vault subkey (peppered), each consumable once.
@@ -93,6 +95,10 @@ pv_totp_enroll(struct pv_vault *v, struct pv_user *u, char *secret_b32,
 	u->mfa_sealed_len = slen;
 	u->has_mfa = false;		/* until confirmed */
 	u->mfa_last_step = 0;
+	/* Only the pending secret is written, and only while MFA is off. */
+	if ((st = v->store->ops->user_mfa_begin(v->store, u->id, u->mfa_sealed,
+	    slen)) != PV_OK)
+		goto done;
 	if (oath_base32_encode((const char *)secret, PV_TOTP_SECRET_BYTES, &b32,
 	    &b32len) != OATH_OK) {
 		st = PV_EINTERNAL;
@@ -176,13 +182,18 @@ pv_totp_verify(struct pv_vault *v, struct pv_user *u, const char *otp,
 		goto done;
 	}
 	/* Replay: a step at or before the last accepted one is refused,
-	 * even inside the ±1 window. */
+	 * even inside the ±1 window. The check that counts is the store's
+	 * conditional update: two requests racing with one code cannot both
+	 * win it (and a secret replaced meanwhile does not match). */
 	if ((int64_t)counter <= u->mfa_last_step) {
 		st = PV_EAUTH;
 		goto done;
 	}
+	st = v->store->ops->user_totp_consume(v->store, u->id, u->mfa_sealed,
+	    u->mfa_sealed_len, (int64_t)counter);
+	if (st != PV_OK)
+		goto done;
 	u->mfa_last_step = (int64_t)counter;
-	st = PV_OK;
 done:
 	pv_secret_free(secret, sizeof(u->mfa_sealed));
 	pv_secret_free(dek, PV_DEK_BYTES);

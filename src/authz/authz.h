@@ -116,8 +116,13 @@ bool pv_authz_may_see_restricted(const struct pv_policy *p,
  */
 bool pv_scopes_allow(const char *scopes, const char *type, pv_action action,
     char *context);
-/* True when every scope in scopes is well-formed. */
+/* The scope that clears a service client for restricted data. */
+#define PV_SCOPE_RESTRICTED "phivault/restricted"
+/* True when every scope in scopes is well-formed and names a type this
+ * server serves (or "*"), or is PV_SCOPE_RESTRICTED. */
 bool pv_scopes_valid(const char *scopes);
+/* True when scopes (space-separated) holds word as a whole scope. */
+bool pv_scopes_has(const char *scopes, const char *word);
 
 /* ---- care teams and break-glass (careteam.c, breakglass.c) ---- */
 
@@ -128,10 +133,13 @@ PV_MUST_CHECK pv_status pv_careteam_remove(struct pv_vault *v,
     const char *user, const char *patient);
 
 #define PV_BREAK_GLASS_REASON_MAX 500
+/* Visible characters a reason needs (spaces and invisible format
+ * characters such as U+200B do not count). */
+#define PV_BREAK_GLASS_REASON_MIN_VISIBLE 3
 
 /*
- * Opens a break-glass grant for who on patient: reason (1..500 chars of
- * UTF-8) sealed under the patient's DEK; lasts [authz]
+ * Opens a break-glass grant for who on patient: reason (checked with
+ * pv_breakglass_reason_is_valid, else PV_EINVAL) sealed under the patient's DEK; lasts [authz]
  * break_glass_duration. Caller has authorized PV_ACT_BREAK_GLASS.
  * grant_id > 0 is the id to use (chosen beforehand with
  * pv_breakglass_new_id so the audit entry can name it); 0 = assign one.
@@ -141,6 +149,9 @@ PV_MUST_CHECK pv_status pv_breakglass_open(struct pv_vault *v,
     int64_t grant_id, struct pv_grant *out);
 /* A random positive grant id (48 bits). */
 int64_t pv_breakglass_new_id(void);
+/* True when reason is valid UTF-8 of 1..PV_BREAK_GLASS_REASON_MAX code
+ * points with at least PV_BREAK_GLASS_REASON_MIN_VISIBLE visible ones. */
+bool pv_breakglass_reason_is_valid(const char *reason);
 /* Decrypts a grant's reason into out (caller wipes). */
 PV_MUST_CHECK pv_status pv_breakglass_reason(struct pv_vault *v,
     const struct pv_grant *g, char *out, size_t outsz);

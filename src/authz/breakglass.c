@@ -8,6 +8,11 @@
  * the grant id in the audit trail, an alert is raised when it opens, and
  * it stays listed in `access-review` until reviewed.
  *
+ * A reason must hold at least PV_BREAK_GLASS_REASON_MIN_VISIBLE visible
+ * characters: one made only of spaces or invisible format characters
+ * (U+200B, U+3000, U+FEFF...) is refused like an empty one (outside
+ * review, finding 12).
+ *
  * The reason is free text and may itself contain PHI, so it is sealed
  * under the patient's data key (and so is destroyed with the patient by
  * erasure); only its grant id appears in the audit trail.
@@ -22,6 +27,16 @@ reason_ad(const struct pv_grant *g, char *ad, size_t adsz)
 {
 	PV_IGNORE(pv_snprintf(ad, adsz, "phivault-grant-v1|%lld|%s|%lld",
 	    (long long)g->user_id, g->patient_id, (long long)g->created_at));
+}
+
+bool
+pv_breakglass_reason_is_valid(const char *reason)
+{
+	size_t rlen = strlen(reason);
+
+	return rlen > 0 && pv_utf8_is_valid(reason, rlen) &&
+	    pv_utf8_len(reason) <= PV_BREAK_GLASS_REASON_MAX &&
+	    pv_utf8_visible_len(reason) >= PV_BREAK_GLASS_REASON_MIN_VISIBLE;
 }
 
 int64_t
@@ -48,8 +63,8 @@ pv_breakglass_open(struct pv_vault *v, const struct pv_principal *who,
 	pv_status st;
 
 	memset(out, 0, sizeof(*out));
-	if (rlen == 0 || pv_utf8_len(reason) > PV_BREAK_GLASS_REASON_MAX ||
-	    !pv_utf8_is_valid(reason, rlen) || !pv_fhir_id_is_valid(patient))
+	if (!pv_breakglass_reason_is_valid(reason) ||
+	    !pv_fhir_id_is_valid(patient))
 		return PV_EINVAL;
 	out->id = grant_id;
 	out->user_id = who->user_id;

@@ -271,6 +271,13 @@ parse_scope(const char *s, size_t len, char *ctx, char *type, size_t typesz,
 	return true;
 }
 
+/* True when the word w (len bytes, not terminated) is exactly name. */
+static bool
+is_scope_word(const char *w, size_t len, const char *name)
+{
+	return len == strlen(name) && memcmp(w, name, len) == 0;
+}
+
 /* Next space-separated word of *p: sets *w and returns its length. */
 static size_t
 next_word(const char **p, const char **w)
@@ -320,12 +327,30 @@ pv_scopes_valid(const char *scopes)
 	size_t len, n = 0;
 
 	while ((len = next_word(&p, &w)) > 0) {
-		if (!(len == 19 && strncmp(w, "phivault/restricted", 19) == 0) &&
-		    !parse_scope(w, len, &ctx, stype, sizeof(stype), &perms))
+		if (is_scope_word(w, len, PV_SCOPE_RESTRICTED)) {
+			n++;
+			continue;
+		}
+		/* A type this server does not serve is a typo or a scope
+		 * meant for another server: refused, never silently kept. */
+		if (!parse_scope(w, len, &ctx, stype, sizeof(stype), &perms) ||
+		    (strcmp(stype, "*") != 0 && !pv_fhir_type_is_known(stype)))
 			return false;
 		n++;
 	}
 	return n > 0;
+}
+
+bool
+pv_scopes_has(const char *scopes, const char *word)
+{
+	const char *p = scopes, *w;
+	size_t len;
+
+	while ((len = next_word(&p, &w)) > 0)
+		if (is_scope_word(w, len, word))
+			return true;
+	return false;
 }
 
 /* ---- the decision -------------------------------------------------------- */
@@ -336,8 +361,10 @@ pv_authz_may_see_restricted(const struct pv_policy *p,
 {
 	if (pv_config_list_has(p->restricted_roles, who->role))
 		return true;
+	/* Whole scope words only: "x-phivault/restricted-no" is not it
+	 * (outside review, finding 11). */
 	if (strcmp(who->role, "service") == 0)
-		return strstr(who->scopes, "phivault/restricted") != NULL;
+		return pv_scopes_has(who->scopes, PV_SCOPE_RESTRICTED);
 	return pv_config_list_has(who->scopes, "restricted");
 }
 

@@ -160,9 +160,9 @@ unlock(struct pv_vault *v, const char *name)
 
 	if ((st = v->store->ops->user_get_by_name(v->store, name, &u)) != PV_OK)
 		return st;
-	u.failed_count = 0;
-	u.locked_until = 0;
-	return v->store->ops->user_update(v->store, &u);
+	st = v->store->ops->user_unlock(v->store, u.id);
+	sodium_memzero(&u, sizeof(u));
+	return st;
 }
 
 /* Prints a QR code with Unicode half blocks (two modules per glyph). */
@@ -204,8 +204,7 @@ user_mfa(struct pv_vault *v, const char *name)
 		return PV_EXIT_FAIL;
 	}
 	if ((st = pv_totp_enroll(v, &u, secret, sizeof(secret), uri,
-	    sizeof(uri))) != PV_OK ||
-	    (st = v->store->ops->user_update(v->store, &u)) != PV_OK)
+	    sizeof(uri))) != PV_OK)
 		return report(st, "");
 	printf("secret: %s\nuri:    %s\n\n", secret, uri);
 	if (isatty(STDOUT_FILENO))

@@ -75,6 +75,8 @@ static const struct conf_key conf_keys[] = {
 	I("ratelimit", "account_burst", rl_account_burst, 1, 10000000),
 	I("ratelimit", "login_per_minute", rl_login_rate_per_min, 1, 10000000),
 	I("ratelimit", "login_burst", rl_login_burst, 1, 10000000),
+	I("ratelimit", "password_per_hour", rl_password_per_hour, 1, 10000000),
+	I("ratelimit", "password_burst", rl_password_burst, 1, 10000000),
 	I("ratelimit", "proof_rate", rl_proof_rate, 1, 10000000),
 	I("ratelimit", "proof_burst", rl_proof_burst, 1, 10000000),
 	I("ratelimit", "max_tracked", rl_max_tracked, 16, 10000000),
@@ -131,6 +133,8 @@ pv_config_defaults(struct pv_config *cfg)
 	cfg->rl_account_burst = 400;
 	cfg->rl_login_rate_per_min = 20;
 	cfg->rl_login_burst = 20;
+	cfg->rl_password_per_hour = 10;
+	cfg->rl_password_burst = 3;
 	cfg->rl_proof_rate = 20;
 	cfg->rl_proof_burst = 40;
 	cfg->rl_max_tracked = 100000;

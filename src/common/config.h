@@ -64,6 +64,7 @@ struct pv_config {
 	int64_t rl_ip_rate, rl_ip_burst;
 	int64_t rl_account_rate, rl_account_burst;
 	int64_t rl_login_rate_per_min, rl_login_burst;
+	int64_t rl_password_per_hour, rl_password_burst;
 	int64_t rl_proof_rate, rl_proof_burst;
 	int64_t rl_max_tracked;
 	/* [alerts] */

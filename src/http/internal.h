@@ -136,6 +136,12 @@ struct pv_req {
 	/* the audit entry this request will leave (see route->audit) */
 	struct pv_audit_event ev;
 	bool has_event;
+	/* further entries: one per additional patient whose data the
+	 * response holds (pv_req_audit_also); malloc'd, freed with r */
+	struct pv_audit_also *ev_also;
+	size_t ev_also_n;
+	_Atomic int audit_pending;	/* entries not yet durable */
+	_Atomic bool is_audit_failed;
 
 	/* deferred work (see pv_req_defer) and its private state */
 	void (*deferred)(struct pv_req *r);
@@ -208,6 +214,29 @@ void pv_req_defer(struct pv_req *r, struct pv_workq *q,
 /* Names the resource and patient in this request's audit entry. */
 void pv_req_audit_subject(struct pv_req *r, const char *type,
     const char *id, const char *patient);
+/* One more entry for a request whose response names several patients:
+ * a copy of the request's entry naming this resource and patient. */
+#define PV_AUDIT_ALSO_MAX 64
+struct pv_audit_also {
+	char type[33];
+	char id[65];
+	char patient[65];
+	int64_t grant;
+};
+/*
+ * Adds an entry naming (type, id, patient) and grant to what r leaves in
+ * the trail; the response waits until every one of them is durable, and
+ * is replaced by 503 if any cannot be written. False (nothing added) past
+ * PV_AUDIT_ALSO_MAX or out of memory: the caller must refuse to serve
+ * that patient's data.
+ */
+PV_MUST_CHECK bool pv_req_audit_also(struct pv_req *r, const char *type,
+    const char *id, const char *patient, int64_t grant);
+/* Number of entries r leaves (0 when it has no event), and entry i of
+ * them (the extra ones first, the request's own last), settled. */
+size_t pv_req_audit_count(const struct pv_req *r);
+void pv_req_audit_event(const struct pv_req *r, size_t i,
+    struct pv_audit_event *out);
 /* Sets the outcome ("allowed", "denied", "failed") and reason code. */
 void pv_req_audit_outcome(struct pv_req *r, const char *outcome,
     const char *reason);

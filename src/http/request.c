@@ -8,6 +8,7 @@
  */
 #include "http/internal.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 const char *
@@ -206,6 +207,47 @@ pv_req_audit_subject(struct pv_req *r, const char *type, const char *id,
 	copy_id(r->ev.patient, sizeof(r->ev.patient), patient);
 }
 
+bool
+pv_req_audit_also(struct pv_req *r, const char *type, const char *id,
+    const char *patient, int64_t grant)
+{
+	struct pv_audit_also *a;
+
+	if (!r->has_event || r->ev_also_n >= PV_AUDIT_ALSO_MAX)
+		return false;
+	if (r->ev_also == NULL &&
+	    (r->ev_also = calloc(PV_AUDIT_ALSO_MAX, sizeof(*a))) == NULL)
+		return false;
+	a = &r->ev_also[r->ev_also_n++];
+	copy_id(a->type, sizeof(a->type), type);
+	copy_id(a->id, sizeof(a->id), id);
+	copy_id(a->patient, sizeof(a->patient), patient);
+	a->grant = grant;
+	return true;
+}
+
+size_t
+pv_req_audit_count(const struct pv_req *r)
+{
+	return r->has_event ? r->ev_also_n + 1 : 0;
+}
+
+void
+pv_req_audit_event(const struct pv_req *r, size_t i,
+    struct pv_audit_event *out)
+{
+	const struct pv_audit_also *a;
+
+	*out = r->ev;
+	if (i >= r->ev_also_n)
+		return;
+	a = &r->ev_also[i];
+	memcpy(out->type, a->type, sizeof(out->type));
+	memcpy(out->id, a->id, sizeof(out->id));
+	memcpy(out->patient, a->patient, sizeof(out->patient));
+	out->grant = a->grant;
+}
+
 void
 pv_req_audit_outcome(struct pv_req *r, const char *outcome,
     const char *reason)
@@ -254,10 +296,20 @@ pv_reply_audit_unavailable(struct pv_req *r)
 void
 pv_req_audit_finish_sync(struct pv_req *r)
 {
+	struct pv_audit_event ev;
+	bool is_ok = true;
+	size_t i, n;
+
 	if (!r->has_event)
 		return;
 	pv_req_audit_settle(r);
-	if (pv_audit_append(r->srv->audit, &r->ev) != PV_OK)
+	n = pv_req_audit_count(r);
+	for (i = 0; i < n; i++) {
+		pv_req_audit_event(r, i, &ev);
+		if (pv_audit_append(r->srv->audit, &ev) != PV_OK)
+			is_ok = false;
+	}
+	if (!is_ok)
 		pv_reply_audit_unavailable(r);
 	r->has_event = false;
 }

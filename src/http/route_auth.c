@@ -292,6 +292,7 @@ route_auth_mfa_enroll(struct pv_req *r)
 	struct pv_vault *v = r->srv->vault;
 	struct pv_user u;
 	char secret[64], uri[256];
+	pv_status st;
 
 	if (v->store->ops->user_get_by_id(v->store, r->who.user_id, &u) !=
 	    PV_OK) {
@@ -303,8 +304,14 @@ route_auth_mfa_enroll(struct pv_req *r)
 		    "MFA is already enabled for this account");
 		return;
 	}
-	if (pv_totp_enroll(v, &u, secret, sizeof(secret), uri, sizeof(uri)) !=
-	    PV_OK || v->store->ops->user_update(v->store, &u) != PV_OK) {
+	st = pv_totp_enroll(v, &u, secret, sizeof(secret), uri, sizeof(uri));
+	if (st == PV_ECONFLICT) {	/* confirmed by a parallel request */
+		sodium_memzero(&u, sizeof(u));
+		pv_reply_error_detail(r, 409, "conflict", "mfa_already_enabled",
+		    "MFA is already enabled for this account");
+		return;
+	}
+	if (st != PV_OK) {
 		sodium_memzero(&u, sizeof(u));
 		pv_reply_error(r, 500, "exception", "cannot start enrolment");
 		return;
@@ -317,30 +324,40 @@ route_auth_mfa_enroll(struct pv_req *r)
 	sodium_memzero(&u, sizeof(u));
 }
 
-/* Turns MFA on and swaps the session for a new, MFA-verified one. */
+/*
+ * Turns MFA on for the secret the code was checked against, revokes every
+ * session of the account (one opened with the password alone, by anyone,
+ * must not outlive the switch to MFA) and opens a new, MFA-verified one,
+ * in one transaction.
+ */
 static pv_status
-confirm_tx(struct pv_vault *v, struct pv_user *u, const char *old_session,
+confirm_tx(struct pv_vault *v, const struct pv_user *u,
     char codes[PV_RECOVERY_CODES][PV_RECOVERY_CODE_LEN + 1],
     char token[PV_TOKEN_TEXT_LEN + 1], struct pv_session *sess)
 {
 	struct pv_store *s = v->store;
+	struct pv_user cur;
 	pv_status st;
 
 	if ((st = s->ops->begin(s)) != PV_OK)
 		return st;
-	u->has_mfa = true;
-	if ((st = s->ops->user_update(s, u)) != PV_OK ||
+	if ((st = s->ops->user_mfa_enable(s, u->id, u->mfa_sealed,
+	    u->mfa_sealed_len)) != PV_OK ||
 	    (st = pv_recovery_issue(v, u->id, codes)) != PV_OK ||
-	    (st = pv_session_revoke(v, u->id, old_session)) != PV_OK ||
-	    (st = pv_session_create(v, u, true, token, sess)) != PV_OK) {
+	    (st = pv_session_revoke_all(v, u->id, NULL)) != PV_OK ||
+	    (st = s->ops->user_get_by_id(s, u->id, &cur)) != PV_OK ||
+	    (st = pv_session_create(v, &cur, true, token, sess)) != PV_OK) {
 		s->ops->rollback(s);
+		sodium_memzero(&cur, sizeof(cur));
 		return st;
 	}
+	sodium_memzero(&cur, sizeof(cur));
 	return s->ops->commit(s);
 }
 
 struct mfa_job {
-	struct pv_user u;	/* with the verified step; wiped on free */
+	struct pv_user u;	/* the pending secret; wiped on free */
+	char otp[OTP_MAX + 1];
 };
 
 static void
@@ -350,6 +367,12 @@ mfa_job_free(void *p)
 	free(p);
 }
 
+/*
+ * On a write worker (consuming the code's step is a write, which stays
+ * off the HTTP threads). A wrong code is answered and audited once, as a
+ * denial; a right one is followed by the write-ahead pair around the
+ * switch: the intent entry durable first, a follow-up if it fails.
+ */
 static void
 mfa_confirm_work(struct pv_req *r)
 {
@@ -358,11 +381,29 @@ mfa_confirm_work(struct pv_req *r)
 	char token[PV_TOKEN_TEXT_LEN + 1];
 	struct pv_session sess;
 	json_t *arr, *body;
+	pv_status st;
 	size_t i;
 
-	if (confirm_tx(r->srv->vault, &j->u, r->who.session_id, codes, token,
-	    &sess) != PV_OK) {
+	if (pv_totp_verify(r->srv->vault, &j->u, j->otp, pv_now()) != PV_OK) {
+		pv_metric_inc(PV_M_MFA_FAILED);
+		log_auth(r, "mfa_confirm_failed", j->u.id, "invalid_otp");
+		pv_req_audit_outcome(r, "denied", "invalid_otp");
+		pv_reply_error_detail(r, 401, "login", "invalid_otp",
+		    "the one-time code is wrong or already used");
+		return;
+	}
+	if (!pv_req_audit_intent(r))
+		return;
+	st = confirm_tx(r->srv->vault, &j->u, codes, token, &sess);
+	if (st == PV_ECONFLICT) {
+		pv_req_audit_outcome(r, "failed", "mfa_not_pending");
+		pv_reply_error_detail(r, 409, "conflict", "mfa_not_pending",
+		    "MFA was enabled or re-enrolled meanwhile");
+	} else if (st != PV_OK) {
 		pv_reply_error(r, 500, "exception", "cannot enable MFA");
+	}
+	if (st != PV_OK) {
+		pv_req_audit_followup(r);
 		return;
 	}
 	arr = json_array();
@@ -409,17 +450,13 @@ route_auth_mfa_confirm(struct pv_req *r)
 		    "start with POST /auth/mfa/enroll");
 		return;
 	}
-	if (pv_totp_verify(v, &j->u, otp, pv_now()) != PV_OK) {
+	if (pv_strlcpy(j->otp, otp, sizeof(j->otp)) != PV_OK) {
 		json_decref(in);
-		pv_metric_inc(PV_M_MFA_FAILED);
-		log_auth(r, "mfa_confirm_failed", j->u.id, "invalid_otp");
-		pv_reply_error_detail(r, 401, "login", "invalid_otp",
-		    "the one-time code is wrong or already used");
+		pv_reply_error(r, 400, "invalid", "send {\"otp\": \"123456\"}");
 		return;
 	}
 	json_decref(in);
-	/* Turning MFA on (and swapping the session) is audited first. */
-	pv_req_write(r, mfa_confirm_work);
+	pv_req_defer(r, r->srv->writeq, mfa_confirm_work);
 }
 
 /* ---- POST /auth/password --------------------------------------------- */
@@ -429,52 +466,76 @@ password_work(struct pv_req *r)
 {
 	struct login_job *j = r->job;
 	pv_pw_verdict verdict = PV_PW_OK;
-	char hash[PV_PWHASH_MAX];
+	char hash[PV_PWHASH_MAX], old_hash[PV_PWHASH_MAX];
 	pv_status st;
 
 	st = pv_password_prepare(r->srv->vault, r->who.user_id, j->password,
-	    j->password2, hash, &verdict);
+	    j->password2, hash, old_hash, &verdict);
 	if (st == PV_EAUTH) {
 		log_auth(r, "password_change_failed", r->who.user_id,
 		    "bad_password");
 		pv_req_audit_outcome(r, "denied", "bad_password");
 		pv_reply_error_detail(r, 403, "security", "wrong_password",
 		    "the current password is wrong (or the account is locked)");
-		return;
+		goto done;
 	}
 	if (st == PV_EINVAL) {
 		pv_reply_error_detail(r, 422, "invalid", "weak_password",
 		    pv_password_verdict_text(verdict));
-		return;
+		goto done;
 	}
 	if (st != PV_OK) {
 		pv_reply_error(r, 500, "exception", "cannot change the password");
-		return;
+		goto done;
 	}
 	/* Write-ahead: the change is on record before it is made. */
 	if (pv_req_audit_intent(r)) {
-		if (pv_password_commit(r->srv->vault, r->who.user_id, hash,
-		    r->who.session_id) == PV_OK) {
+		st = pv_password_commit(r->srv->vault, r->who.user_id, old_hash,
+		    hash, r->who.session_id);
+		if (st == PV_OK) {
 			log_auth(r, "password_changed", r->who.user_id, "ok");
 			pv_reply_json(r, 200, json_pack("{s:s}", "status",
 			    "password changed; other sessions revoked"));
+		} else if (st == PV_ECONFLICT) {
+			pv_req_audit_outcome(r, "failed", "password_changed_meanwhile");
+			pv_reply_error_detail(r, 409, "conflict",
+			    "password_changed_meanwhile", "the password was "
+			    "changed by another request; nothing was changed");
 		} else {
 			pv_reply_error(r, 500, "exception",
 			    "cannot change the password");
 		}
 		pv_req_audit_followup(r);
 	}
+done:
 	sodium_memzero(hash, sizeof(hash));
+	sodium_memzero(old_hash, sizeof(old_hash));
 }
 
+/*
+ * Checks that cost nothing come first, on the HTTP thread, so that a
+ * session cannot turn this endpoint into a hashing flood (outside review,
+ * finding 7): the new password's policy (422), an MFA-verified session
+ * when the account has MFA (403), and a per-account rate limit on the
+ * attempts that do reach the hash workers (429).
+ */
 void
 route_auth_password(struct pv_req *r)
 {
+	const struct pv_config *cfg = &r->srv->vault->cfg;
 	struct login_job *j;
 	const char *old_pw, *new_pw;
-	json_t *in = pv_req_json_object(r);
+	pv_pw_verdict verdict;
+	json_t *in;
 
-	if (in == NULL)
+	if (r->who.has_mfa && !r->who.is_mfa_satisfied) {
+		pv_req_audit_outcome(r, "denied", "mfa_required");
+		pv_reply_error_detail(r, 403, "security", "mfa_required",
+		    "this account has MFA: log in with the one-time code "
+		    "before changing the password");
+		return;
+	}
+	if ((in = pv_req_json_object(r)) == NULL)
 		return;
 	old_pw = pv_json_str(in, "old", PV_PASSWORD_BUF - 1);
 	new_pw = pv_json_str(in, "new", PV_PASSWORD_BUF - 1);
@@ -482,6 +543,19 @@ route_auth_password(struct pv_req *r)
 		json_decref(in);
 		pv_reply_error(r, 400, "invalid",
 		    "send {\"old\", \"new\"} as non-empty strings");
+		return;
+	}
+	verdict = pv_password_check(new_pw, r->who.username);
+	if (verdict != PV_PW_OK) {
+		json_decref(in);
+		pv_reply_error_detail(r, 422, "invalid", "weak_password",
+		    pv_password_verdict_text(verdict));
+		return;
+	}
+	if (pv_http_rate_limited(r, "pwchange", r->who.username,
+	    (double)cfg->rl_password_per_hour / 3600.0,
+	    (double)cfg->rl_password_burst)) {
+		json_decref(in);
 		return;
 	}
 	j = calloc(1, sizeof(*j));

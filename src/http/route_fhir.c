@@ -808,47 +808,111 @@ compartment_search(struct pv_req *r, const char *type, const char *pid,
 	pv_reply_json(r, 200, out);
 }
 
-/* Patient?identifier=system|value: the blind index. */
+/*
+ * Patient?identifier=system|value: the blind index.
+ *
+ * Outside review, findings 4 and 8. Every Patient returned is named in an
+ * audit entry of its own (the first in the request's entry, the others
+ * through pv_req_audit_also), so it shows in that patient's access log,
+ * incident reports and snooping detection like a read. And a role whose
+ * responses have `identifier` filtered out may not search by it either:
+ * matching is itself an oracle (guess values until one matches).
+ */
+#define PV_IDENT_MATCH_MAX 20
+
+struct ident_ctx {
+	struct bundle_ctx b;
+	size_t n;
+};
+
 static bool
 add_patient_match(void *arg, struct pv_record *rec, pv_status st)
 {
-	struct bundle_ctx *b = arg;
-	struct pv_authz_request rq = { &b->r->who, PV_ACT_SEARCH, "Patient",
+	struct ident_ctx *c = arg;
+	struct pv_req *r = c->b.r;
+	struct pv_authz_request rq = { &r->who, PV_ACT_SEARCH, "Patient",
 		rec->patient, PV_CLASS_NORMAL, pv_now() };
 	struct pv_authz_decision d;
 
 	if (st != PV_OK) {
-		b->failure = st;
+		c->b.failure = st;
 		return false;
 	}
-	pv_authz_decide(&b->r->srv->policy, b->r->srv->vault, &rq, &d);
+	pv_authz_decide(&r->srv->policy, r->srv->vault, &rq, &d);
 	if (!d.is_allowed)
 		return true;	/* only patients this caller may see */
-	return add_entry(arg, rec, st);
+	if (c->n >= PV_IDENT_MATCH_MAX) {
+		c->b.failure = PV_ETOOBIG;
+		return false;
+	}
+	if (c->n == 0) {
+		pv_req_audit_subject(r, "Patient", rec->id, rec->patient);
+		r->ev.grant = d.grant_id;
+	} else if (!pv_req_audit_also(r, "Patient", rec->id, rec->patient,
+	    d.grant_id)) {
+		c->b.failure = PV_ENOMEM;
+		return false;
+	}
+	c->n++;
+	if (strcmp(r->who.role, "patient") != 0)
+		pv_detect_patient_access(r->srv->detect, r->who.user_id,
+		    rec->patient, rq.now, r->rid);
+	return add_entry(&c->b, rec, st);
+}
+
+/* True when the caller's role sees Patient.identifier in responses. */
+static bool
+may_see_identifier(struct pv_req *r)
+{
+	const char *fields[PV_POLICY_FILTERS_MAX];
+	size_t i, n = pv_authz_filters(&r->srv->policy, r->who.role, "Patient",
+	    fields, PV_ARRAY_LEN(fields));
+
+	for (i = 0; i < n; i++)
+		if (strcmp(fields[i], "identifier") == 0)
+			return false;
+	return true;
 }
 
 static void
 identifier_search(struct pv_req *r, const char *token)
 {
-	struct bundle_ctx b = { r, json_array(), "", false, PV_OK, 0 };
+	struct ident_ctx c = { { r, json_array(), "", false, PV_OK, 0 }, 0 };
 	char bid[PV_ID_HEX_LEN + 1];
 	json_t *out;
+	pv_status st;
 
 	pv_req_audit_subject(r, "Patient", NULL, NULL);
-	pv_http_base(r, b.base, sizeof(b.base));
+	pv_http_base(r, c.b.base, sizeof(c.b.base));
 	if (strlen(token) > 256 || !pv_utf8_is_valid(token, strlen(token))) {
-		json_decref(b.entries);
+		json_decref(c.b.entries);
 		pv_reply_error(r, 400, "invalid", "identifier is too long");
 		return;
 	}
-	if (record_error(r, pv_record_find_identifier(r->srv->vault, token,
-	    add_patient_match, &b)) || record_error(r, b.failure)) {
-		json_decref(b.entries);
+	if (!may_see_identifier(r)) {
+		json_decref(c.b.entries);
+		pv_metric_inc(PV_M_AUTHZ_DENIED);
+		pv_req_audit_outcome(r, "denied", "identifier_filtered");
+		pv_reply_error_detail(r, 403, "forbidden", "identifier_filtered",
+		    "your role does not see patient identifiers, so it may not "
+		    "search by them");
 		return;
 	}
-	pv_req_audit_outcome(r, "allowed", json_array_size(b.entries) > 0 ?
+	st = pv_record_find_identifier(r->srv->vault, token, add_patient_match,
+	    &c);
+	if (st == PV_OK && c.b.failure == PV_ETOOBIG) {
+		json_decref(c.b.entries);
+		pv_reply_error(r, 400, "too-costly", "more than 20 patients "
+		    "match this identifier; search with system|value");
+		return;
+	}
+	if (record_error(r, st) || record_error(r, c.b.failure)) {
+		json_decref(c.b.entries);
+		return;
+	}
+	pv_req_audit_outcome(r, "allowed", c.n > 0 ?
 	    "identifier_match" : "identifier_no_match");
-	out = bundle("searchset", b.entries);
+	out = bundle("searchset", c.b.entries);
 	pv_random_id(bid);
 	json_object_set_new(out, "id", json_string(bid));
 	pv_reply_json(r, 200, out);
@@ -918,6 +982,32 @@ route_fhir_compartment(struct pv_req *r)
 
 /* ---- break-glass ------------------------------------------------------------- */
 
+/*
+ * A grant may be opened only on a Patient that exists and is not deleted
+ * (410) or erased (410): a grant on a record that is gone would reach
+ * whatever is later written under that id (outside review, finding 12).
+ * Sets the reply and returns false otherwise.
+ */
+static bool
+patient_is_open(struct pv_req *r, const char *pid)
+{
+	struct pv_record meta;
+	bool is_deleted;
+
+	if (record_error(r, pv_record_meta(r->srv->vault, "Patient", pid, 0,
+	    &meta)))
+		return false;
+	is_deleted = meta.is_deleted;
+	pv_record_clear(&meta);
+	if (is_deleted) {
+		pv_req_audit_outcome(r, "failed", "patient_deleted");
+		pv_reply_error(r, 410, "deleted",
+		    "this Patient was deleted; break-glass needs a live record");
+		return false;
+	}
+	return true;
+}
+
 static void
 break_glass_work(struct pv_req *r)
 {
@@ -928,6 +1018,10 @@ break_glass_work(struct pv_req *r)
 	char ts[32];
 	pv_status st;
 
+	/* Checked again here, after the intent entry: the Patient may have
+	 * been deleted or erased since the handler looked. */
+	if (!patient_is_open(r, j->patient))
+		return;
 	st = pv_breakglass_open(r->srv->vault, &r->who, j->patient, reason,
 	    r->ev.grant, &g);
 	if (st == PV_EINVAL) {
@@ -951,7 +1045,6 @@ void
 route_fhir_break_glass(struct pv_req *r)
 {
 	const char *pid = r->params[0], *reason;
-	struct pv_record meta;
 	struct write_job *j;
 	json_t *in;
 
@@ -959,16 +1052,17 @@ route_fhir_break_glass(struct pv_req *r)
 	if ((in = pv_req_json_object(r)) == NULL)
 		return;
 	reason = pv_json_str(in, "reason", PV_BREAK_GLASS_REASON_MAX * 4);
-	if (reason == NULL || strspn(reason, " \t\r\n") == strlen(reason)) {
+	if (reason == NULL ||
+	    pv_utf8_visible_len(reason) < PV_BREAK_GLASS_REASON_MIN_VISIBLE) {
 		json_decref(in);
 		pv_req_audit_outcome(r, "failed", "no_reason");
 		pv_reply_error_detail(r, 400, "required", "reason_required",
-		    "break-glass needs a non-empty \"reason\"");
+		    "break-glass needs a \"reason\" with at least 3 visible "
+		    "characters");
 		return;
 	}
-	if (record_error(r, pv_record_meta(r->srv->vault, "Patient", pid, 0,
-	    &meta)) || !pv_http_authorize(r, PV_ACT_BREAK_GLASS, "Patient", pid,
-	    PV_CLASS_NORMAL, NULL)) {
+	if (!patient_is_open(r, pid) || !pv_http_authorize(r,
+	    PV_ACT_BREAK_GLASS, "Patient", pid, PV_CLASS_NORMAL, NULL)) {
 		json_decref(in);
 		return;
 	}

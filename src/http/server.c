@@ -57,6 +57,7 @@ req_free(struct pv_req *r)
 		sodium_memzero(r->resp, r->resp_len);
 		free(r->resp);
 	}
+	free(r->ev_also);
 	free(r);
 }
 
@@ -392,6 +393,45 @@ on_audited(void *arg, pv_status st)
 	pv_req_resume(r);
 }
 
+/* One of a request's entries is durable (or failed): the last one to
+ * finish resumes the connection, with the 503 if any failed. */
+static void
+on_audited_part(void *arg, pv_status st)
+{
+	struct pv_req *r = arg;
+
+	if (st != PV_OK)
+		atomic_store(&r->is_audit_failed, true);
+	if (atomic_fetch_sub(&r->audit_pending, 1) != 1)
+		return;
+	on_audited(r, atomic_load(&r->is_audit_failed) ? PV_EUNAVAIL : PV_OK);
+}
+
+/*
+ * Queues every entry of a suspended request (pv_req_audit_also adds some
+ * to the request's own); the connection resumes when all are durable.
+ * r must not be touched after the last submit: its completion may have
+ * resumed (and freed) it already.
+ */
+static void
+audit_submit_all(struct pv_req *r)
+{
+	struct pv_audit_event ev;
+	struct pv_audit *a = r->srv->audit;
+	size_t i, n;
+
+	pv_req_audit_settle(r);
+	n = pv_req_audit_count(r);
+	r->has_event = false;
+	atomic_store(&r->is_audit_failed, false);
+	atomic_store(&r->audit_pending, (int)n);
+	for (i = 0; i < n; i++) {
+		pv_req_audit_event(r, i, &ev);
+		if (pv_audit_submit(a, &ev, on_audited_part, r) != PV_OK)
+			on_audited_part(r, PV_EUNAVAIL);
+	}
+}
+
 void
 pv_req_suspend(struct pv_req *r)
 {
@@ -418,10 +458,7 @@ pv_req_resume_refused(struct pv_req *r)
 		pv_req_resume(r);
 		return;
 	}
-	pv_req_audit_settle(r);
-	r->has_event = false;
-	if (pv_audit_submit(r->srv->audit, &r->ev, on_audited, r) != PV_OK)
-		on_audited(r, PV_EUNAVAIL);
+	audit_submit_all(r);
 }
 
 /*
@@ -440,12 +477,9 @@ audit_hold(struct pv_req *r)
 		pv_req_audit_finish_sync(r);
 		return false;
 	}
-	pv_req_audit_settle(r);
-	r->has_event = false;
 	r->phase = PV_PHASE_WAITING;
 	pv_req_suspend(r);
-	if (pv_audit_submit(r->srv->audit, &r->ev, on_audited, r) != PV_OK)
-		on_audited(r, PV_EUNAVAIL);
+	audit_submit_all(r);
 	return true;
 }
 

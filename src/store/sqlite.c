@@ -126,7 +126,9 @@ pv_store_sqlite_schema_version(void)
 enum sql_id {
 	Q_BEGIN, Q_COMMIT, Q_ROLLBACK, Q_SAVEPOINT, Q_RELEASE, Q_ROLLBACK_TO,
 	Q_USER_INSERT, Q_USER_BY_NAME, Q_USER_BY_ID, Q_USER_BY_KEY,
-	Q_USER_LIST, Q_USER_UPDATE,
+	Q_USER_LIST, Q_USER_RESERVE, Q_USER_REFUND, Q_USER_LOGIN_OK,
+	Q_USER_UNLOCK, Q_USER_TOTP_USE, Q_USER_MFA_BEGIN, Q_USER_MFA_ENABLE,
+	Q_USER_SET_PW, Q_USER_SET_ACCESS,
 	Q_SESS_INSERT, Q_SESS_GET, Q_SESS_TOUCH, Q_SESS_DELETE,
 	Q_SESS_DELETE_ALL, Q_SESS_LIST,
 	Q_REC_CLEAR, Q_REC_INSERT, Q_REC_CONSUME,
@@ -137,7 +139,7 @@ enum sql_id {
 	Q_PAT_PURGE_OLD, Q_PAT_PURGE_RES, Q_PAT_PURGE_CT, Q_PAT_PURGE_IDX, Q_PAT_PURGE_GRANTS,
 	Q_IDX_DELETE, Q_IDX_INSERT, Q_IDX_FIND,
 	Q_GRANT_INSERT, Q_GRANT_ACTIVE, Q_GRANT_LIST_ALL, Q_GRANT_LIST_OPEN,
-	Q_GRANT_GET, Q_GRANT_REVIEW,
+	Q_GRANT_GET, Q_GRANT_REVIEW, Q_GRANT_END_USER,
 	Q_HOLD_SET, Q_HOLD_CLEAR, Q_HOLD_HAS,
 	Q_DEK_GET, Q_DEK_INSERT, Q_DEK_REWRAP, Q_DEK_DELETE, Q_DEK_TOMB, Q_DEK_IS_SHRED,
 	Q_DEK_COUNT_VER, Q_DEK_LIST_OLD, Q_KEK_SET, Q_KEK_GET, Q_KEYS_VERSION,
@@ -166,11 +168,39 @@ static const char *const sql_text[Q_N] = {
 	[Q_USER_BY_ID] = "SELECT " USER_COLS " FROM users WHERE id = ?1",
 	[Q_USER_BY_KEY] = "SELECT " USER_COLS " FROM users WHERE key_id = ?1",
 	[Q_USER_LIST] = "SELECT " USER_COLS " FROM users ORDER BY username",
-	[Q_USER_UPDATE] = "UPDATE users SET role = ?2, active = ?3,"
-	    " pw_hash = ?4, patient_id = ?5, mfa_sealed = ?6,"
-	    " mfa_enabled = ?7, mfa_last_step = ?8, failed_count = ?9,"
-	    " locked_until = ?10, last_login_at = ?11, authz_epoch = ?12,"
-	    " scopes = ?13 WHERE id = ?1",
+	/* The lock delay is base * 2^(failures - threshold), capped: the
+	 * same rule as pv_lockout_delay (the shift is bounded so the product
+	 * cannot overflow: base <= 1 day, 2^30). Column names on the right
+	 * of SET are the values before this update. */
+	[Q_USER_RESERVE] = "UPDATE users SET failed_count = failed_count + 1,"
+	    " locked_until = CASE WHEN failed_count + 1 >= ?3"
+	    " THEN ?2 + min(?5, ?4 * (1 << min(failed_count + 1 - ?3, 30)))"
+	    " ELSE locked_until END"
+	    " WHERE id = ?1 AND locked_until <= ?2"
+	    " RETURNING failed_count, locked_until",
+	/* A refund only lifts a lock that its own reservation set: no
+	 * reservation can follow a lock, so the count is still ours then. */
+	[Q_USER_REFUND] = "UPDATE users SET failed_count = failed_count - 1,"
+	    " locked_until = CASE WHEN failed_count = ?2 THEN 0"
+	    " ELSE locked_until END WHERE id = ?1 AND failed_count > 0",
+	[Q_USER_LOGIN_OK] = "UPDATE users SET failed_count = 0,"
+	    " locked_until = 0, last_login_at = ?2,"
+	    " pw_hash = coalesce(?5, pw_hash)"
+	    " WHERE id = ?1 AND active = 1 AND pw_hash = ?3"
+	    " AND mfa_enabled = ?4 RETURNING authz_epoch",
+	[Q_USER_UNLOCK] = "UPDATE users SET failed_count = 0, locked_until = 0"
+	    " WHERE id = ?1",
+	[Q_USER_TOTP_USE] = "UPDATE users SET mfa_last_step = ?3"
+	    " WHERE id = ?1 AND mfa_sealed = ?2 AND mfa_last_step < ?3",
+	[Q_USER_MFA_BEGIN] = "UPDATE users SET mfa_sealed = ?2,"
+	    " mfa_last_step = 0 WHERE id = ?1 AND mfa_enabled = 0",
+	[Q_USER_MFA_ENABLE] = "UPDATE users SET mfa_enabled = 1"
+	    " WHERE id = ?1 AND mfa_enabled = 0 AND mfa_sealed = ?2",
+	[Q_USER_SET_PW] = "UPDATE users SET pw_hash = ?3"
+	    " WHERE id = ?1 AND pw_hash = ?2",
+	[Q_USER_SET_ACCESS] = "UPDATE users SET role = ?3, active = ?4,"
+	    " scopes = ?5, authz_epoch = authz_epoch + 1"
+	    " WHERE id = ?1 AND authz_epoch = ?2",
 	[Q_SESS_INSERT] = "INSERT INTO sessions (id, token_hash, user_id,"
 	    " created_at, last_seen, expires_at, mfa_verified, authz_epoch)"
 	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -254,6 +284,8 @@ static const char *const sql_text[Q_N] = {
 	[Q_GRANT_GET] = "SELECT " GRANT_COLS " FROM grants WHERE id = ?1",
 	[Q_GRANT_REVIEW] = "UPDATE grants SET reviewed_at = ?2 WHERE id = ?1"
 	    " AND reviewed_at = 0",
+	[Q_GRANT_END_USER] = "UPDATE grants SET expires_at = ?2"
+	    " WHERE user_id = ?1 AND expires_at > ?2",
 	[Q_HOLD_SET] = "INSERT OR IGNORE INTO legal_holds (patient_id,"
 	    " created_at) VALUES (?1, ?2)",
 	[Q_HOLD_CLEAR] = "DELETE FROM legal_holds WHERE patient_id = ?1",
@@ -918,31 +950,179 @@ sq_user_list(struct pv_store *store, pv_user_cb cb, void *arg)
 	return st;
 }
 
+/* Steps a statement once for a RETURNING row of integers: PV_OK with
+ * out[] filled, PV_ENOTFOUND when no row matched; resets it. */
 static pv_status
-sq_user_update(struct pv_store *store, const struct pv_user *u)
+run_returning(sqlite3_stmt *q, int64_t *out, int n)
 {
-	sqlite3_stmt *q = stmt(store, Q_USER_UPDATE);
+	int rc, i;
+
+	if (q == NULL)
+		return PV_EIO;
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		for (i = 0; i < n; i++)
+			out[i] = sqlite3_column_int64(q, i);
+		rc = sqlite3_step(q);	/* one row at most: the id is unique */
+	} else if (rc == SQLITE_DONE) {
+		sqlite3_reset(q);
+		return PV_ENOTFOUND;
+	}
+	sqlite3_reset(q);
+	return rc == SQLITE_DONE ? PV_OK : map_rc(rc);
+}
+
+/* Runs q; PV_OK when it changed exactly one row, else `none`. */
+static pv_status
+run_one(struct pv_store *store, sqlite3_stmt *q, pv_status none)
+{
+	pv_status st;
+
+	if ((st = run(q)) != PV_OK)
+		return st;
+	return changes(store) == 1 ? PV_OK : none;
+}
+
+static pv_status
+sq_user_attempt_reserve(struct pv_store *store, int64_t id, int64_t now,
+    const struct pv_lockout_rule *rule, struct pv_attempt *a)
+{
+	sqlite3_stmt *q = stmt(store, Q_USER_RESERVE);
+	int64_t row[2] = { 0, 0 };
+	pv_status st;
+
+	memset(a, 0, sizeof(*a));
+	if (q == NULL)
+		return PV_EIO;
+	sqlite3_bind_int64(q, 1, id);
+	sqlite3_bind_int64(q, 2, now);
+	sqlite3_bind_int64(q, 3, rule->threshold);
+	sqlite3_bind_int64(q, 4, rule->base_delay);
+	sqlite3_bind_int64(q, 5, rule->max_delay);
+	st = run_returning(q, row, 2);
+	if (st == PV_ENOTFOUND)
+		return PV_OK;		/* locked: not reserved */
+	if (st != PV_OK)
+		return st;
+	a->is_reserved = true;
+	a->failed_count = row[0];
+	a->locked_until = row[1];
+	return PV_OK;
+}
+
+static pv_status
+sq_user_attempt_refund(struct pv_store *store, int64_t id,
+    const struct pv_attempt *a)
+{
+	sqlite3_stmt *q = stmt(store, Q_USER_REFUND);
+
+	if (q == NULL)
+		return PV_EIO;
+	sqlite3_bind_int64(q, 1, id);
+	sqlite3_bind_int64(q, 2, a->failed_count);
+	return run(q);
+}
+
+static pv_status
+sq_user_login_ok(struct pv_store *store, int64_t id, int64_t now,
+    const char *verified_hash, bool has_mfa, const char *new_hash,
+    int64_t *epoch)
+{
+	sqlite3_stmt *q = stmt(store, Q_USER_LOGIN_OK);
 	pv_status st;
 
 	if (q == NULL)
 		return PV_EIO;
-	sqlite3_bind_int64(q, 1, u->id);
-	bind_text(q, 2, u->role);
-	sqlite3_bind_int(q, 3, u->is_active ? 1 : 0);
-	bind_text(q, 4, u->pw_hash);
-	bind_text(q, 5, u->patient_id);
-	bind_blob(q, 6, u->mfa_sealed_len > 0 ? u->mfa_sealed : NULL,
-	    u->mfa_sealed_len);
-	sqlite3_bind_int(q, 7, u->has_mfa ? 1 : 0);
-	sqlite3_bind_int64(q, 8, u->mfa_last_step);
-	sqlite3_bind_int64(q, 9, u->failed_count);
-	sqlite3_bind_int64(q, 10, u->locked_until);
-	sqlite3_bind_int64(q, 11, u->last_login_at);
-	sqlite3_bind_int64(q, 12, u->authz_epoch);
-	bind_text(q, 13, u->scopes);
-	if ((st = run(q)) != PV_OK)
-		return st;
-	return changes(store) == 1 ? PV_OK : PV_ENOTFOUND;
+	sqlite3_bind_int64(q, 1, id);
+	sqlite3_bind_int64(q, 2, now);
+	bind_text(q, 3, verified_hash);
+	sqlite3_bind_int(q, 4, has_mfa ? 1 : 0);
+	if (new_hash != NULL)
+		bind_text(q, 5, new_hash);
+	st = run_returning(q, epoch, 1);
+	return st == PV_ENOTFOUND ? PV_ECONFLICT : st;
+}
+
+static pv_status
+sq_user_unlock(struct pv_store *store, int64_t id)
+{
+	sqlite3_stmt *q = stmt(store, Q_USER_UNLOCK);
+
+	if (q != NULL)
+		sqlite3_bind_int64(q, 1, id);
+	return run_one(store, q, PV_ENOTFOUND);
+}
+
+static pv_status
+sq_user_totp_consume(struct pv_store *store, int64_t id,
+    const unsigned char *sealed, size_t sealed_len, int64_t step)
+{
+	sqlite3_stmt *q = stmt(store, Q_USER_TOTP_USE);
+
+	if (q != NULL) {
+		sqlite3_bind_int64(q, 1, id);
+		bind_blob(q, 2, sealed, sealed_len);
+		sqlite3_bind_int64(q, 3, step);
+	}
+	return run_one(store, q, PV_EAUTH);
+}
+
+/* The two MFA transitions share their shape: id, sealed secret. */
+static pv_status
+mfa_change(struct pv_store *store, enum sql_id id_q, int64_t id,
+    const unsigned char *sealed, size_t sealed_len)
+{
+	sqlite3_stmt *q = stmt(store, id_q);
+
+	if (q != NULL) {
+		sqlite3_bind_int64(q, 1, id);
+		bind_blob(q, 2, sealed, sealed_len);
+	}
+	return run_one(store, q, PV_ECONFLICT);
+}
+
+static pv_status
+sq_user_mfa_begin(struct pv_store *store, int64_t id,
+    const unsigned char *sealed, size_t sealed_len)
+{
+	return mfa_change(store, Q_USER_MFA_BEGIN, id, sealed, sealed_len);
+}
+
+static pv_status
+sq_user_mfa_enable(struct pv_store *store, int64_t id,
+    const unsigned char *sealed, size_t sealed_len)
+{
+	return mfa_change(store, Q_USER_MFA_ENABLE, id, sealed, sealed_len);
+}
+
+static pv_status
+sq_user_set_password(struct pv_store *store, int64_t id,
+    const char *old_hash, const char *new_hash)
+{
+	sqlite3_stmt *q = stmt(store, Q_USER_SET_PW);
+
+	if (q != NULL) {
+		sqlite3_bind_int64(q, 1, id);
+		bind_text(q, 2, old_hash);
+		bind_text(q, 3, new_hash);
+	}
+	return run_one(store, q, PV_ECONFLICT);
+}
+
+static pv_status
+sq_user_set_access(struct pv_store *store, int64_t id, int64_t epoch,
+    const char *role, bool is_active, const char *scopes)
+{
+	sqlite3_stmt *q = stmt(store, Q_USER_SET_ACCESS);
+
+	if (q != NULL) {
+		sqlite3_bind_int64(q, 1, id);
+		sqlite3_bind_int64(q, 2, epoch);
+		bind_text(q, 3, role);
+		sqlite3_bind_int(q, 4, is_active ? 1 : 0);
+		bind_text(q, 5, scopes);
+	}
+	return run_one(store, q, PV_ECONFLICT);
 }
 
 /* ---- sessions ------------------------------------------------------ */
@@ -1558,6 +1738,18 @@ sq_grant_review(struct pv_store *store, int64_t id, int64_t now)
 }
 
 static pv_status
+sq_grant_end_user(struct pv_store *store, int64_t user_id, int64_t now)
+{
+	sqlite3_stmt *q = stmt(store, Q_GRANT_END_USER);
+
+	if (q == NULL)
+		return PV_EIO;
+	sqlite3_bind_int64(q, 1, user_id);
+	sqlite3_bind_int64(q, 2, now);
+	return run(q);
+}
+
+static pv_status
 sq_checkpoint(struct pv_store *store)
 {
 	struct conn *c;
@@ -1763,7 +1955,15 @@ static const struct pv_store_ops sqlite_ops = {
 	.user_get_by_id = sq_user_get_by_id,
 	.user_get_by_key_id = sq_user_get_by_key_id,
 	.user_list = sq_user_list,
-	.user_update = sq_user_update,
+	.user_attempt_reserve = sq_user_attempt_reserve,
+	.user_attempt_refund = sq_user_attempt_refund,
+	.user_login_ok = sq_user_login_ok,
+	.user_unlock = sq_user_unlock,
+	.user_totp_consume = sq_user_totp_consume,
+	.user_mfa_begin = sq_user_mfa_begin,
+	.user_mfa_enable = sq_user_mfa_enable,
+	.user_set_password = sq_user_set_password,
+	.user_set_access = sq_user_set_access,
 	.session_insert = sq_session_insert,
 	.session_get = sq_session_get,
 	.session_touch = sq_session_touch,
@@ -1790,6 +1990,7 @@ static const struct pv_store_ops sqlite_ops = {
 	.grant_list = sq_grant_list,
 	.grant_get = sq_grant_get,
 	.grant_review = sq_grant_review,
+	.grant_end_user = sq_grant_end_user,
 	.checkpoint = sq_checkpoint,
 	.hold_set = sq_hold_set,
 	.hold_has = sq_hold_has,

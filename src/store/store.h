@@ -65,6 +65,20 @@ struct pv_user {
 	char scopes[PV_SCOPES_MAX];
 };
 
+/* The lockout policy an attempt reservation applies. */
+struct pv_lockout_rule {
+	int64_t threshold;		/* failures before a lock */
+	int64_t base_delay;		/* seconds, doubled per failure past it */
+	int64_t max_delay;
+};
+
+/* One reserved attempt (user_attempt_reserve). */
+struct pv_attempt {
+	bool is_reserved;		/* false: locked, nothing was counted */
+	int64_t failed_count;		/* after this attempt */
+	int64_t locked_until;		/* after this attempt */
+};
+
 struct pv_session {
 	char id[PV_SESSION_ID_LEN + 1];		/* public id, for listing */
 	unsigned char token_hash[PV_HASH_BYTES];
@@ -139,7 +153,57 @@ struct pv_store_ops {
 	pv_status (*user_get_by_key_id)(struct pv_store *, const char *,
 	    struct pv_user *);
 	pv_status (*user_list)(struct pv_store *, pv_user_cb, void *);
-	pv_status (*user_update)(struct pv_store *, const struct pv_user *);
+	/*
+	 * Account state changes. There is no "write the whole row back":
+	 * each change below is one targeted statement, conditional where a
+	 * concurrent change could make it wrong, so a slow step between a
+	 * read and a write (Argon2id) can never undo another change.
+	 */
+	/* Counts a login or password-change attempt BEFORE its verdict is
+	 * computed: failed_count + 1, and when that reaches the threshold,
+	 * locked_until = now + growing delay. Refused (a->is_reserved =
+	 * false) while the account is locked, so past the threshold no
+	 * further guess is even hashed, however many run in parallel. */
+	pv_status (*user_attempt_reserve)(struct pv_store *, int64_t id,
+	    int64_t now, const struct pv_lockout_rule *,
+	    struct pv_attempt *a);
+	/* Gives back a reservation whose attempt was not a failure (the
+	 * password was right but the one-time code had not been sent). */
+	pv_status (*user_attempt_refund)(struct pv_store *, int64_t id,
+	    const struct pv_attempt *a);
+	/* A successful login, inside the caller's transaction: resets the
+	 * failure count and records the time, only if the account is still
+	 * active, still has the password hash that was verified and the MFA
+	 * state the decision assumed; new_hash (may be NULL) replaces the
+	 * hash (cost upgrade). *epoch gets the current authz epoch (for the
+	 * session). PV_ECONFLICT when the account changed meanwhile. */
+	pv_status (*user_login_ok)(struct pv_store *, int64_t id, int64_t now,
+	    const char *verified_hash, bool has_mfa, const char *new_hash,
+	    int64_t *epoch);
+	/* Clears failures and lockout (`user unlock`). */
+	pv_status (*user_unlock)(struct pv_store *, int64_t id);
+	/* Uses TOTP step for the account's current sealed secret: PV_OK
+	 * once; PV_EAUTH when that step (or a later one) was already used
+	 * or the secret changed. Atomic: one code, one success. */
+	pv_status (*user_totp_consume)(struct pv_store *, int64_t id,
+	    const unsigned char *sealed, size_t sealed_len, int64_t step);
+	/* Stores a pending (unconfirmed) TOTP secret; PV_ECONFLICT when MFA
+	 * is already on. */
+	pv_status (*user_mfa_begin)(struct pv_store *, int64_t id,
+	    const unsigned char *sealed, size_t sealed_len);
+	/* Turns MFA on for exactly that pending secret; PV_ECONFLICT when it
+	 * is on already or the pending secret was replaced. */
+	pv_status (*user_mfa_enable)(struct pv_store *, int64_t id,
+	    const unsigned char *sealed, size_t sealed_len);
+	/* Replaces the password hash if it is still old_hash (PV_ECONFLICT
+	 * otherwise: another change won). */
+	pv_status (*user_set_password)(struct pv_store *, int64_t id,
+	    const char *old_hash, const char *new_hash);
+	/* Sets role, active and staff permissions and bumps the authz
+	 * epoch, if the epoch is still epoch (PV_ECONFLICT otherwise). */
+	pv_status (*user_set_access)(struct pv_store *, int64_t id,
+	    int64_t epoch, const char *role, bool is_active,
+	    const char *scopes);
 
 	pv_status (*session_insert)(struct pv_store *,
 	    const struct pv_session *);
@@ -193,6 +257,10 @@ struct pv_store_ops {
 	pv_status (*grant_list)(struct pv_store *, bool, pv_grant_cb, void *);
 	pv_status (*grant_get)(struct pv_store *, int64_t, struct pv_grant *);
 	pv_status (*grant_review)(struct pv_store *, int64_t, int64_t);
+	/* Ends every open grant of a user now (role, permission or active
+	 * change): the grant rows stay for review. */
+	pv_status (*grant_end_user)(struct pv_store *, int64_t user_id,
+	    int64_t now);
 
 	pv_status (*hold_set)(struct pv_store *, const char *, bool);
 	pv_status (*hold_has)(struct pv_store *, const char *, bool *);
