@@ -56,7 +56,7 @@ seed_authz() {
   pv_setup
   pv_init admin
   pv_conf auth mfa_required_roles admin
-  pv_conf authz break_glass_duration 3s
+  pv_conf authz break_glass_duration "${BG_DURATION:-3s}"
   local u
   for u in doc1 doc2 doc3 psy wiz; do pv_user "$u" clinician "$UPW"; done
   pv_user nurse1 nurse "$UPW"

@@ -37,6 +37,17 @@ test_scopes(void **state)
 	assert_false(pv_scopes_valid("patient/Observation.x"));
 	assert_false(pv_scopes_valid("admin/*.r"));
 	assert_false(pv_scopes_valid(""));
+	/* Outside review, finding 11: a "type" that only embeds the
+	 * restricted scope's text is no type this server serves. */
+	assert_false(pv_scopes_valid("system/phivault/restricted.rs"));
+	assert_false(pv_scopes_valid("system/Foo.rs"));
+	assert_false(pv_scopes_valid("system/Observation.rs x/phivault/restricted"));
+	assert_true(pv_scopes_has("system/*.rs phivault/restricted",
+	    PV_SCOPE_RESTRICTED));
+	assert_false(pv_scopes_has("system/phivault/restricted.rs",
+	    PV_SCOPE_RESTRICTED));
+	assert_false(pv_scopes_has("phivault/restricted-x", PV_SCOPE_RESTRICTED));
+	assert_false(pv_scopes_has("xphivault/restricted", PV_SCOPE_RESTRICTED));
 	assert_true(pv_scopes_allow("patient/Observation.rs", "Observation",
 	    PV_ACT_READ, &ctx));
 	assert_int_equal(ctx, 'p');
@@ -49,6 +60,26 @@ test_scopes(void **state)
 	assert_int_equal(ctx, 's');	/* the broadest wins */
 	assert_false(pv_scopes_allow("system/*.cruds", "Patient",
 	    PV_ACT_BREAK_GLASS, &ctx));
+}
+
+/* A client registered before the fix with a scope that merely contains
+ * the restricted scope's text is not cleared for restricted data. */
+static void
+test_restricted_scope_is_a_whole_word(void **state)
+{
+	struct pv_policy p;
+	struct pv_principal who;
+
+	(void)state;
+	pv_policy_defaults(&p);
+	memset(&who, 0, sizeof(who));
+	strcpy(who.role, "service");
+	strcpy(who.scopes, "system/*.rs system/phivault/restricted.rs");
+	assert_false(pv_authz_may_see_restricted(&p, &who));
+	strcpy(who.scopes, "system/*.rs phivault/restricted-not");
+	assert_false(pv_authz_may_see_restricted(&p, &who));
+	strcpy(who.scopes, "system/*.rs phivault/restricted");
+	assert_true(pv_authz_may_see_restricted(&p, &who));
 }
 
 static char policy_path[64];
@@ -255,6 +286,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_scopes),
+		cmocka_unit_test(test_restricted_scope_is_a_whole_word),
 		cmocka_unit_test(test_policy_file),
 		cmocka_unit_test(test_decisions),
 	};
