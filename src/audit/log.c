@@ -50,7 +50,8 @@
 
 #define QUEUE_MAX 65536
 #define LINE_MAX_BYTES 2048
-#define NONCE_KEEP_SECONDS 3600
+/* Longer than the largest replay window plus future skew (config.c). */
+#define NONCE_KEEP_SECONDS 3700
 #define STATE_MAGIC "phivault-audit-state-v1"
 
 struct pending {

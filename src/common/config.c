@@ -67,6 +67,7 @@ static const struct conf_key conf_keys[] = {
 	I("authz", "dormant_days", dormant_days, 1, 3650),
 	D("audit", "checkpoint_interval", checkpoint_interval, 1, 86400),
 	D("signature", "replay_window", replay_window, 1, 3600),
+	D("signature", "max_future_skew", max_future_skew, 0, 60),
 	I("signature", "nonce_cache_max", nonce_cache_max, 16, 10000000),
 	B("ratelimit", "enabled", ratelimit_enabled),
 	I("ratelimit", "ip_rate", rl_ip_rate, 1, 10000000),
@@ -125,6 +126,7 @@ pv_config_defaults(struct pv_config *cfg)
 	cfg->dormant_days = 90;
 	cfg->checkpoint_interval = 60;
 	cfg->replay_window = 300;
+	cfg->max_future_skew = 5;
 	cfg->nonce_cache_max = 1000000;
 	cfg->ratelimit_enabled = true;
 	cfg->rl_ip_rate = 500;

@@ -58,6 +58,7 @@ struct pv_config {
 	int64_t checkpoint_interval;
 	/* [signature] */
 	int64_t replay_window;
+	int64_t max_future_skew;	/* signature created ahead of our clock */
 	int64_t nonce_cache_max;
 	/* [ratelimit] */
 	bool ratelimit_enabled;

@@ -99,6 +99,9 @@ struct pv_server {
 	pthread_cond_t purge_cv;
 	struct pv_iplock *iplock;	/* per-address login failures */
 	struct pv_nonces *nonces;	/* RFC 9421 replay defence */
+	/* Until then signed requests are refused: the start-up reload could
+	 * not remember every nonce of the window (cache full). */
+	_Atomic int64_t nonces_unsafe_until;
 	struct pv_ratelimit *ratelimit;
 	struct pv_detect *detect;
 	char *tls_cert;			/* PEM, freed at stop */

@@ -6,8 +6,9 @@
  *  - the signature must cover @method and the target (@target-uri, or
  *    @authority + @path + @query), and content-digest whenever there is a
  *    body — whose RFC 9530 sha-256 digest must match the bytes received;
- *  - created within [signature] replay_window (default ±300 s) of our
- *    clock, expires (if any) not passed;
+ *  - created at most [signature] replay_window (default 300 s) in the
+ *    past and at most max_future_skew (default 5 s) in the future, expires
+ *    (if any) not passed;
  *  - the key is a registered, active service client;
  *  - the (keyid, nonce) pair is new inside the window (checked after the
  *    signature verifies, so forged requests cannot burn real nonces).
@@ -114,7 +115,10 @@ pv_http_signature_auth(struct pv_req *r)
 	if (p.created < now - window)
 		return refuse(r, "signature_too_old", "created is outside the "
 		    "replay window; sign again", "replay", p.keyid);
-	if (p.created > now + window)
+	/* Only a few seconds ahead: a nonce must be remembered until its
+	 * created leaves the window, and after a restart the reload can
+	 * only bound created by the entry's time plus this skew. */
+	if (p.created > now + v->cfg.max_future_skew)
 		return refuse(r, "signature_in_future", "created is in the "
 		    "future; check your clock", "replay", p.keyid);
 	if (p.has_expires && p.expires < now)
@@ -136,6 +140,14 @@ pv_http_signature_auth(struct pv_req *r)
 	if (pv_sig_verify_ed25519(&p, &sr, u.pubkey) != PV_OK)
 		return refuse(r, "bad_signature", "the signature does not "
 		    "verify for this request", "forged_signature", p.keyid);
+	/* A reload that could not hold every nonce of the window leaves
+	 * replays open until they have all expired: fail closed till then. */
+	if (now < atomic_load(&r->srv->nonces_unsafe_until)) {
+		r->retry_after = 5;
+		pv_reply_error(r, 503, "transient", "replay cache incomplete "
+		    "after a restart; retry later");
+		return false;
+	}
 	/* Only now, with a valid signature, spend the nonce. */
 	pv_nonce_digest(p.keyid, p.nonce, digest);
 	st = pv_nonces_add(r->srv->nonces, digest, (p.created > now ?
@@ -163,31 +175,43 @@ pv_http_signature_auth(struct pv_req *r)
 
 struct reload_ctx {
 	struct pv_nonces *n;
-	int64_t window, now;
-	size_t count;
+	int64_t keep, now;
+	size_t count, lost;
 };
 
 static void
 reload_one(void *arg, int64_t ts, const char *nonce)
 {
 	struct reload_ctx *c = arg;
+	pv_status st = pv_nonces_add(c->n, nonce, ts + c->keep, c->now);
 
-	if (pv_nonces_add(c->n, nonce, ts + c->window + 1, c->now) == PV_OK)
+	if (st == PV_OK)
 		c->count++;
+	else if (st != PV_EEXISTS)
+		c->lost++;
 }
 
+/*
+ * Start-up: every nonce still inside its window is remembered again
+ * (outside review, finding 2). The trail holds the time each entry was
+ * written, not the request's created; but created was at most
+ * max_future_skew ahead of that time when the request was accepted, so
+ * a nonce stays replayable until at most entry time + skew + window:
+ * each digest is kept that long, and every entry that recent is read.
+ */
 void
 pv_http_reload_nonces(struct pv_server *srv)
 {
-	struct reload_ctx c = { srv->nonces, srv->vault->cfg.replay_window,
-		pv_now(), 0 };
-	char n[24];
+	const struct pv_config *cfg = &srv->vault->cfg;
+	struct reload_ctx c = { srv->nonces,
+		cfg->replay_window + cfg->max_future_skew + 1, pv_now(), 0, 0 };
+	char n[24], lost[24];
 
-	/* Entries carry the time they were written, which is at or after
-	 * the request's created: keep each a window past that. */
-	pv_audit_recent_nonces(srv->audit, c.now - c.window - 1, reload_one,
-	    &c);
+	pv_audit_recent_nonces(srv->audit, c.now - c.keep, reload_one, &c);
 	PV_IGNORE(pv_snprintf(n, sizeof(n), "%zu", c.count));
-	pv_log(PV_LOG_INFO, "nonces_reloaded", NULL, "count", n,
-	    (const char *)NULL);
+	PV_IGNORE(pv_snprintf(lost, sizeof(lost), "%zu", c.lost));
+	pv_log(c.lost > 0 ? PV_LOG_ERROR : PV_LOG_INFO, "nonces_reloaded", NULL,
+	    "count", n, "lost", lost, (const char *)NULL);
+	if (c.lost > 0)
+		atomic_store(&srv->nonces_unsafe_until, c.now + c.keep);
 }

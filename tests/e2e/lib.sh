@@ -66,7 +66,8 @@ pv_conf() { # pv_conf SECTION KEY VALUE — appended; later keys win
   printf '\n[%s]\n%s = %s\n' "$1" "$2" "$3" >>"$VAULT/phivault.conf"
 }
 
-# pv_start [--valgrind] — serve on 127.0.0.1:0; sets PORT and BASE.
+# pv_start [--valgrind] — serve on 127.0.0.1:${PV_PORT:-0} (0: any free
+# port; set PV_PORT=$PORT to restart on the same one); sets PORT and BASE.
 pv_start() {
   local wrapper=()
   if [ "${1:-}" == "--valgrind" ]; then
@@ -74,7 +75,7 @@ pv_start() {
       --error-exitcode=99 --track-fds=no --log-file="$T/valgrind.log")
   fi
   : >"$T/serve.log"
-  "${wrapper[@]}" "$PHIVAULT" serve "$VAULT" --listen 127.0.0.1:0 2>>"$T/serve.log" &
+  "${wrapper[@]}" "$PHIVAULT" serve "$VAULT" --listen "127.0.0.1:${PV_PORT:-0}" 2>>"$T/serve.log" &
   PV_PID=$!
   local i
   for i in $(seq 1 600); do

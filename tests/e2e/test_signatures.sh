@@ -85,12 +85,41 @@ h=$(signed_headers GET "/fhir/Observation/$obs" "$pkid" "$T/ward.pem")
 expect_eq "disabled client refused" 401 "$(scurl "$h" GET "/fhir/Observation/$obs" -o /dev/null -w '%{http_code}')"
 
 # --- replay after a restart is still refused --------------------------------
+# Same port after the restart: @target-uri must still match, so the
+# refusal can only come from the nonce (a new port fails the signature).
+detail() { jq -r '.issue[0].details.coding[0].code' "$T/body"; }
 h=$(signed_headers GET "/fhir/Observation/$obs" "$kid" "$T/labsys.pem")
 expect_eq "fresh request accepted" 200 "$(scurl "$h" GET "/fhir/Observation/$obs" -o /dev/null -w '%{http_code}')"
+PV_PORT=$PORT
 pv_stop
 pv_start
-expect_eq "replay after restart refused" 401 "$(scurl "$h" GET "/fhir/Observation/$obs" -o /dev/null -w '%{http_code}')"
+expect_eq "replay after restart refused" 401 "$(scurl "$h" GET "/fhir/Observation/$obs" -o "$T/body" -w '%{http_code}')"
+expect_eq "refused as a replayed nonce" replayed_nonce "$(detail)"
 expect_contains "nonces reloaded from the audit trail" "$(cat "$T/serve.log")" '"event":"nonces_reloaded"'
+
+# --- outside review, finding 2: future skew and the reload bound ----------
+# created far ahead of the clock used to be accepted and outlive the
+# reload (kept for the entry's time + window only): now a few seconds of
+# future skew are all that is accepted.
+h=$(SIG_CREATED=$(( $(date +%s) + 290 )) signed_headers GET "/fhir/Observation/$obs" "$kid" "$T/labsys.pem")
+expect_eq "created now+290 s: refused" 401 "$(scurl "$h" GET "/fhir/Observation/$obs" -o "$T/body" -w '%{http_code}')"
+expect_eq "created now+290 s: signature_in_future" signature_in_future "$(detail)"
+# With a 10 s window, a request created 4 s ahead (inside the 5 s skew) is
+# valid until created + 10; a restart must remember its nonce that long,
+# not just until the entry's time + 10.
+pv_stop
+pv_conf signature replay_window 10s
+pv_start
+t0=$(date +%s)
+h=$(SIG_CREATED=$(( t0 + 4 )) signed_headers GET "/fhir/Observation/$obs" "$kid" "$T/labsys.pem")
+expect_eq "created now+4 s: accepted" 200 "$(scurl "$h" GET "/fhir/Observation/$obs" -o /dev/null -w '%{http_code}')"
+pv_stop
+pv_start
+while [ "$(date +%s)" -le $(( t0 + 11 )) ]; do sleep 0.2; done
+expect_eq "replay after restart, past entry time + window: refused" 401 \
+  "$(scurl "$h" GET "/fhir/Observation/$obs" -o "$T/body" -w '%{http_code}')"
+expect_eq "still refused as a replayed nonce" replayed_nonce "$(detail)"
+unset PV_PORT
 
 # --- alerts: replay and forgery reach the file and the webhook -------------
 wait_for_line "$HOOK_OUT" '"rule":"replay"' 10 && pass "replay alert reached the webhook" || fail "no replay alert at the webhook"
