@@ -63,6 +63,19 @@ PV_MUST_CHECK pv_status pv_cli_open(const char *dir, struct pv_vault **out);
 PV_MUST_CHECK pv_status pv_cli_read_line(char *buf, size_t bufsz);
 
 /*
+ * prompt.c: reads a secret (a password) into buf (secret memory). When
+ * stdin is a terminal, writes prompt to stderr and reads with echo off,
+ * restoring the terminal on every path (signals included: the signal is
+ * re-raised after); with again non-NULL, asks a second time with that
+ * prompt and fails with PV_ECONFLICT unless both match (for a new
+ * secret). When stdin is not a terminal, it is pv_cli_read_line. Also
+ * PV_EINVAL on EOF/empty/interrupted, PV_ETOOBIG, PV_EIO, PV_ENOMEM; buf
+ * is wiped on failure.
+ */
+PV_MUST_CHECK pv_status pv_cli_read_secret(const char *prompt,
+    const char *again, char *buf, size_t bufsz);
+
+/*
  * Admin actions from the command line are audited write-ahead, like the
  * server's changes: pv_cli_begin makes the entry (actor 0, role
  * "operator", source "local") durable before anything changes and

@@ -4,7 +4,9 @@
  * Works on the vault files directly, also while `serve` runs: the server
  * reads accounts and sessions from the store on every request, so a
  * disable or role change takes effect from its next request (sessions
- * are deleted in the same transaction). Passwords come from stdin only.
+ * are deleted in the same transaction). Passwords come from stdin only;
+ * on a terminal they are prompted for on stderr, not echoed, and asked
+ * twice (prompt.c).
  */
 #include "cli/cli.h"
 #include "auth/auth.h"
@@ -24,7 +26,8 @@ static const char usage_text[] =
     "\n"
     "add      creates an account; the password is read from stdin (one\n"
     "         line, 12-128 characters, not a common password, not\n"
-    "         containing the name). ROLE is one of patient, clinician,\n"
+    "         containing the name); on a terminal it is asked for twice\n"
+    "         and not echoed. ROLE is one of patient, clinician,\n"
     "         nurse, admin, auditor, researcher. A patient account needs\n"
     "         --patient, the id of its Patient resource.\n"
     "list     prints every account (name, role, status, MFA, last login).\n"
@@ -68,8 +71,16 @@ user_add(const char *dir, const char **o)
 	}
 	if (pv_cli_open(dir, &v) != PV_OK)
 		return PV_EXIT_FAIL;
-	pw = sodium_malloc(PV_PASSWORD_BUF);
-	if (pw == NULL || pv_cli_read_line(pw, PV_PASSWORD_BUF) != PV_OK) {
+	if ((pw = sodium_malloc(PV_PASSWORD_BUF)) == NULL)
+		goto done;
+	/* on a terminal: prompted on stderr, not echoed, asked twice */
+	st = pv_cli_read_secret("Password for the new account: ",
+	    "Repeat the password: ", pw, PV_PASSWORD_BUF);
+	if (st == PV_ECONFLICT) {
+		fprintf(stderr, "phivault: the passwords do not match\n");
+		goto done;
+	}
+	if (st != PV_OK) {
 		fprintf(stderr, "phivault: expected the password on stdin\n");
 		goto done;
 	}

@@ -3,7 +3,14 @@
  *
  * Guarantees: recording never allocates or locks; rendering reads a
  * consistent-enough snapshot (each counter atomically, not all together,
- * which Prometheus semantics allow).
+ * which Prometheus semantics allow). Every series is rendered once: the
+ * request series are labelled {route, method}, and each route-table row
+ * is one (method, pattern) pair with its own counters. Before issue 13
+ * (outside review, finding 17) they were labelled {route} alone, so the
+ * GET, PUT and DELETE rows of "/fhir/{type}/{id}" each printed a series
+ * with the same labels and a real Prometheus kept one count and lost the
+ * others. Label values are only route patterns and a fixed list of
+ * methods, never anything a client sent.
  */
 #include "common/metrics.h"
 
@@ -71,13 +78,21 @@ static const unsigned tracked_status[] = { 200, 201, 204, 304, 400, 401,
 
 struct route_stats {
 	const char *name;
+	const char *method;
 	_Atomic uint64_t by_status[NSTATUS];
 	_Atomic uint64_t bucket[NBUCKETS + 1];
 	_Atomic uint64_t sum_ns;
 	_Atomic uint64_t count;
 };
 
-static struct route_stats routes[PV_METRIC_ROUTES_MAX];
+/* Methods of unmatched requests; the last one takes any other. */
+static const char *const unmatched_methods[] = { "GET", "HEAD", "POST",
+	"PUT", "DELETE", "PATCH", "OPTIONS", "other" };
+#define NUNMATCHED PV_ARRAY_LEN(unmatched_methods)
+
+/* [0, NUNMATCHED): unmatched, by method; then route i at NUNMATCHED+i-1 */
+#define NSLOTS (NUNMATCHED + PV_METRIC_ROUTES_MAX - 1)
+static struct route_stats routes[NSLOTS];
 
 void
 pv_metric_inc(pv_metric m)
@@ -104,10 +119,36 @@ pv_metric_conn_delta(int d)
 }
 
 void
-pv_metric_route_name(size_t idx, const char *name)
+pv_metric_route_name(size_t idx, const char *method, const char *name)
 {
-	if (idx < PV_METRIC_ROUTES_MAX)
-		routes[idx].name = name;
+	size_t i;
+
+	if (idx == 0) {
+		for (i = 0; i < NUNMATCHED; i++) {
+			routes[i].name = name;
+			routes[i].method = unmatched_methods[i];
+		}
+	} else if (idx < PV_METRIC_ROUTES_MAX) {
+		routes[NUNMATCHED + idx - 1].name = name;
+		routes[NUNMATCHED + idx - 1].method = method;
+	}
+}
+
+/* The stats slot of a request: its route's, or unmatched by method. */
+static struct route_stats *
+slot(size_t route, const char *method)
+{
+	size_t i;
+
+	if (route > 0 && route < PV_METRIC_ROUTES_MAX &&
+	    routes[NUNMATCHED + route - 1].name != NULL)
+		return &routes[NUNMATCHED + route - 1];
+	if (method == NULL)
+		return &routes[NUNMATCHED - 1];		/* "other" */
+	for (i = 0; i < NUNMATCHED - 1; i++)
+		if (strcmp(method, unmatched_methods[i]) == 0)
+			break;
+	return &routes[i];
 }
 
 static size_t
@@ -122,15 +163,13 @@ status_index(unsigned status)
 }
 
 void
-pv_metric_request(size_t route, unsigned status, uint64_t dur_ns)
+pv_metric_request(size_t route, const char *method, unsigned status,
+    uint64_t dur_ns)
 {
-	struct route_stats *r;
+	struct route_stats *r = slot(route, method);
 	double secs = (double)dur_ns / 1e9;
 	size_t b;
 
-	if (route >= PV_METRIC_ROUTES_MAX)
-		route = 0;
-	r = &routes[route];
 	atomic_fetch_add_explicit(&r->by_status[status_index(status)], 1,
 	    memory_order_relaxed);
 	for (b = 0; b < NBUCKETS && secs > bucket_le[b]; b++)
@@ -182,52 +221,58 @@ emit(struct out *o, const char *fmt, ...)
 static void
 render_routes(struct out *o)
 {
+	const struct route_stats *r;
 	size_t i, s, b;
 
-	emit(o, "# HELP phivault_http_requests_total HTTP requests by route "
-	    "and status\n# TYPE phivault_http_requests_total counter\n");
-	for (i = 0; i < PV_METRIC_ROUTES_MAX; i++) {
-		if (routes[i].name == NULL)
+	emit(o, "# HELP phivault_http_requests_total HTTP requests by route, "
+	    "method and status\n# TYPE phivault_http_requests_total counter\n");
+	for (i = 0; i < NSLOTS; i++) {
+		r = &routes[i];
+		if (r->name == NULL)
 			continue;
 		for (s = 0; s < NSTATUS; s++) {
-			uint64_t v = atomic_load(&routes[i].by_status[s]);
+			uint64_t v = atomic_load(&r->by_status[s]);
 			if (v == 0)
 				continue;
 			if (s == NSTATUS - 1)
 				emit(o, "phivault_http_requests_total{route=\"%s\","
-				    "status=\"other\"} %llu\n", routes[i].name,
-				    (unsigned long long)v);
+				    "method=\"%s\",status=\"other\"} %llu\n",
+				    r->name, r->method, (unsigned long long)v);
 			else
 				emit(o, "phivault_http_requests_total{route=\"%s\","
-				    "status=\"%u\"} %llu\n", routes[i].name,
-				    tracked_status[s], (unsigned long long)v);
+				    "method=\"%s\",status=\"%u\"} %llu\n",
+				    r->name, r->method, tracked_status[s],
+				    (unsigned long long)v);
 		}
 	}
 	emit(o, "# HELP phivault_http_request_duration_seconds Request latency"
-	    "\n# TYPE phivault_http_request_duration_seconds histogram\n");
-	for (i = 0; i < PV_METRIC_ROUTES_MAX; i++) {
+	    " by route and method\n"
+	    "# TYPE phivault_http_request_duration_seconds histogram\n");
+	for (i = 0; i < NSLOTS; i++) {
 		uint64_t cum = 0, cnt;
 
-		if (routes[i].name == NULL)
+		r = &routes[i];
+		if (r->name == NULL)
 			continue;
-		cnt = atomic_load(&routes[i].count);
+		cnt = atomic_load(&r->count);
 		if (cnt == 0)
 			continue;
 		for (b = 0; b < NBUCKETS; b++) {
-			cum += atomic_load(&routes[i].bucket[b]);
+			cum += atomic_load(&r->bucket[b]);
 			emit(o, "phivault_http_request_duration_seconds_bucket"
-			    "{route=\"%s\",le=\"%g\"} %llu\n", routes[i].name,
-			    bucket_le[b], (unsigned long long)cum);
+			    "{route=\"%s\",method=\"%s\",le=\"%g\"} %llu\n",
+			    r->name, r->method, bucket_le[b],
+			    (unsigned long long)cum);
 		}
 		emit(o, "phivault_http_request_duration_seconds_bucket"
-		    "{route=\"%s\",le=\"+Inf\"} %llu\n", routes[i].name,
-		    (unsigned long long)cnt);
+		    "{route=\"%s\",method=\"%s\",le=\"+Inf\"} %llu\n",
+		    r->name, r->method, (unsigned long long)cnt);
 		emit(o, "phivault_http_request_duration_seconds_sum"
-		    "{route=\"%s\"} %.6f\n", routes[i].name,
-		    (double)atomic_load(&routes[i].sum_ns) / 1e9);
+		    "{route=\"%s\",method=\"%s\"} %.6f\n", r->name,
+		    r->method, (double)atomic_load(&r->sum_ns) / 1e9);
 		emit(o, "phivault_http_request_duration_seconds_count"
-		    "{route=\"%s\"} %llu\n", routes[i].name,
-		    (unsigned long long)cnt);
+		    "{route=\"%s\",method=\"%s\"} %llu\n", r->name,
+		    r->method, (unsigned long long)cnt);
 	}
 }
 

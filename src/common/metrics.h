@@ -42,12 +42,18 @@ uint64_t pv_metric_get(pv_metric m);
 void pv_metric_conn_delta(int d);
 
 /*
- * Per-route request accounting. Routes are registered once at start-up
- * (index 0 is "unmatched"); pv_metric_request is then lock-free.
+ * Per-route request accounting, labelled {route, method}. Routes are
+ * registered once at start-up, each with its method and pattern (both
+ * borrowed, static); a (method, pattern) pair must be registered once.
+ * Index 0 is "unmatched": its requests are counted per method (GET,
+ * HEAD, POST, PUT, DELETE, PATCH, OPTIONS, anything else as "other"), so
+ * a client-sent method never becomes a label value. pv_metric_request is
+ * lock-free; method may be NULL or empty.
  */
 #define PV_METRIC_ROUTES_MAX 64
-void pv_metric_route_name(size_t idx, const char *name);	/* borrowed */
-void pv_metric_request(size_t route, unsigned status, uint64_t dur_ns);
+void pv_metric_route_name(size_t idx, const char *method, const char *name);
+void pv_metric_request(size_t route, const char *method, unsigned status,
+    uint64_t dur_ns);
 
 /* Renders everything; returns a malloc'd string the caller frees. */
 char *pv_metrics_render(size_t *len);

@@ -4,7 +4,8 @@
  * Every endpoint phivault serves is a row below: method, path pattern,
  * handler, and what authentication it needs. The pattern is also the
  * route's label in /metrics and in access logs, so logs name "/fhir/
- * {type}/{id}", never the id itself. The audit column names the action
+ * {type}/{id}", never the id itself; /metrics labels each row with its
+ * method too, so (method, pattern) must be unique in the table. The audit column names the action
  * each request to the route is audited as (NULL: not audited). Rows are tried in order; literal
  * routes come before the parameterised ones they would shadow.
  */
@@ -77,9 +78,10 @@ pv_router_register_metrics(void)
 {
 	size_t i;
 
-	pv_metric_route_name(0, "unmatched");
+	pv_metric_route_name(0, NULL, "unmatched");
 	for (i = 0; i < ROUTES_N && i + 1 < PV_METRIC_ROUTES_MAX; i++)
-		pv_metric_route_name(i + 1, routes[i].pattern);
+		pv_metric_route_name(i + 1, routes[i].method,
+		    routes[i].pattern);
 }
 
 /*

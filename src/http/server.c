@@ -122,7 +122,7 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	dur = pv_mono_ns() - r->t0;
 	if (r->status == 0)
 		r->status = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? 200 : 499;
-	pv_metric_request(r->route_idx, r->status, dur);
+	pv_metric_request(r->route_idx, r->method, r->status, dur);
 	PV_IGNORE(pv_snprintf(ms, sizeof(ms), "%.3f", (double)dur / 1e6));
 	PV_IGNORE(pv_snprintf(st, sizeof(st), "%u", r->status));
 	pv_log(r->status >= 500 ? PV_LOG_WARN : PV_LOG_INFO, "request", r->rid,

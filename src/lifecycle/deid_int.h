@@ -1,6 +1,7 @@
 /*
  * deid_int.h — what deid.c (keys, quasi-identifiers, k-anonymity),
- * deid_rules.c (the per-type whitelist), deid_reduce.c (applying it) and
+ * deid_rules.c (the per-type whitelist), deid_reduce.c (applying it),
+ * deid_codings.c (the terminology systems), deid_ucum.c (units) and
  * deid_csv.c share. Not an API: nothing outside src/lifecycle/deid*.c
  * includes it.
  */
@@ -14,6 +15,8 @@
 #define DEID_YEAR_90PLUS (-1)		/* birth_year: age 90 or older */
 #define DEID_ZIP3_UNKNOWN (-1)
 #define DEID_AGE_LIMIT_YEARS 90		/* 164.514(b)(2)(i)(C) */
+#define DEID_UNIT_MAX 32		/* a released unit string */
+#define DEID_UCUM_SYSTEM "http://unitsofmeasure.org"
 
 enum deid_sex {
 	DEID_SEX_UNKNOWN = 0,		/* absent, malformed or not released */
@@ -56,6 +59,20 @@ struct deid_rule {
 	const struct deid_rule *sub;	/* R_OBJ: its table */
 	const char *const *vs;		/* R_CODE: allowed codes, or NULL */
 };
+
+/*
+ * deid_codings.c: true when a Coding with this system and code may be
+ * released: the system is one of the known terminology URIs and the code
+ * matches that system's grammar (check digits included). NULL-safe.
+ */
+bool deid_coding_is_released(const char *system, const char *code);
+
+/*
+ * deid_ucum.c: true when s is a UCUM unit expression (at most
+ * DEID_UNIT_MAX chars) built only from the atoms, prefixes and
+ * annotations deid_ucum.c lists. NULL-safe.
+ */
+bool deid_ucum_is_valid(const char *s);
 
 /* deid_rules.c: the whitelist of a compartment type, NULL if none. */
 const struct deid_rule *deid_rules_for(const char *type);

@@ -11,17 +11,20 @@
  * patient, or another one, is refused (PV_EINVAL).
  *
  * Kinds (what survives of a listed element):
- *   CODE      a FHIR code from the element's required value set (listed
- *             below); contentType and language, which have none, must
- *             be a token of [A-Za-z0-9._:/+-], <= 64 chars
+ *   CODE      a FHIR code from the element's value set in deid_rules.c
+ *             (an element without one releases nothing)
  *   BOOL, NUM a JSON boolean / number, as is
  *   YEAR      date, dateTime or instant -> "YYYY" (164.514(b)(2)(i)(C))
  *   PERIOD    {start, end} -> years
- *   CODING    {system, code}: system a URI (http(s), urn:oid, ...); no
- *             display, version or userSelected (displays can be local
- *             free text; a recipient can look codes up)
+ *   CODING    {system, code}, only when deid_codings.c knows the system
+ *             and the code matches its grammar; otherwise the coding is
+ *             dropped. Nothing else of a Coding is ever copied: display,
+ *             version, userSelected, id and extension are free text or
+ *             can carry it (a recipient can look displays up)
  *   CC        CodeableConcept -> {coding: [CODING...]}; text dropped
- *   QTY       Quantity {value, comparator, unit, system, code}; a time
+ *   QTY       Quantity {value, comparator, unit, system, code}: system
+ *             only UCUM, code and unit only UCUM expressions from
+ *             deid_ucum.c's tables (a unit is sender-typed text); a time
  *             quantity of 90 years or more becomes {>= 90 a} (ages over
  *             89, 164.514(b)(2)(i)(C))
  *   AGEQTY    QTY that may be the patient's age (Observation values):
@@ -43,10 +46,7 @@
 #include <string.h>
 #include <strings.h>
 
-#define CODE_MAX 64
-#define SYSTEM_MAX 255
-#define UNIT_MAX 32
-#define UCUM "http://unitsofmeasure.org"
+#define UCUM DEID_UCUM_SYSTEM
 
 struct ctx {
 	const struct pv_deid *d;
@@ -60,23 +60,6 @@ static pv_status apply(struct ctx *, const struct deid_rule *,
 /* ---- value checks ---- */
 
 static bool
-code_is_ok(const char *s)
-{
-	size_t i;
-
-	if (s == NULL || !isalnum((unsigned char)s[0]))
-		return false;
-	for (i = 0; s[i] != '\0'; i++) {
-		if (i >= CODE_MAX)
-			return false;
-		if (!isalnum((unsigned char)s[i]) &&
-		    strchr("._:/+-", s[i]) == NULL)
-			return false;
-	}
-	return true;
-}
-
-static bool
 in_value_set(const char *s, const char *const *vs)
 {
 	if (s == NULL)
@@ -87,31 +70,10 @@ in_value_set(const char *s, const char *const *vs)
 	return false;
 }
 
-static bool
-system_is_ok(const char *s)
-{
-	static const char *const prefixes[] = {
-		"http://", "https://", "urn:oid:", "urn:uuid:", "urn:iso:",
-		"urn:ietf:",
-	};
-	size_t i;
-	bool ok = false;
-
-	if (s == NULL)
-		return false;
-	for (i = 0; i < PV_ARRAY_LEN(prefixes); i++)
-		if (strncmp(s, prefixes[i], strlen(prefixes[i])) == 0)
-			ok = true;
-	for (i = 0; ok && s[i] != '\0'; i++)
-		if (i >= SYSTEM_MAX || s[i] <= ' ' || s[i] > '~' ||
-		    strchr("\"\\<>`{}|^", s[i]) != NULL)
-			ok = false;
-	return ok;
-}
-
 /*
- * Units are human-readable strings, so they get the strictest check that
- * real units pass ("mg", "mm[Hg]", "10*3/uL", "{beats}/min", "%"): short,
+ * Units are human-readable strings a sender types, so a unit is released
+ * only when it is a UCUM expression of deid_ucum.c's atoms ("mg",
+ * "mm[Hg]", "10*3/uL", "{beats}/min", "%"); on top, the older checks:
  * printable, no '@', not spreadsheet-formula-like, no run of 4 digits.
  */
 static bool
@@ -122,14 +84,14 @@ unit_is_ok(const char *s)
 	if (s == NULL || s[0] == '\0' || strchr("=+-@ ", s[0]) != NULL)
 		return false;
 	for (i = 0; s[i] != '\0'; i++) {
-		if (i >= UNIT_MAX || s[i] < ' ' || s[i] > '~' ||
+		if (i >= DEID_UNIT_MAX || s[i] < ' ' || s[i] > '~' ||
 		    strchr("\"\\@,;", s[i]) != NULL)
 			return false;
 		digits = isdigit((unsigned char)s[i]) ? digits + 1 : 0;
 		if (digits >= 4)
 			return false;
 	}
-	return true;
+	return deid_ucum_is_valid(s);
 }
 
 /*
@@ -251,19 +213,19 @@ static pv_status
 coding(const json_t *in, json_t **out)
 {
 	const char *system, *code;
-	const json_t *sys;
 
 	*out = NULL;
 	if (!json_is_object(in))
 		return PV_OK;
 	code = json_string_value(json_object_get(in, "code"));
-	sys = json_object_get(in, "system");
-	system = json_string_value(sys);
-	if (!code_is_ok(code) || (sys != NULL && !system_is_ok(system)))
+	system = json_string_value(json_object_get(in, "system"));
+	/*
+	 * No system, an unknown one, or a code outside its grammar: drop.
+	 * (No released code starts with = + - @: CSV-safe as it stands.)
+	 */
+	if (!deid_coding_is_released(system, code))
 		return PV_OK;
-	*out = system != NULL ?
-	    json_pack("{s:s, s:s}", "system", system, "code", code) :
-	    json_pack("{s:s}", "code", code);
+	*out = json_pack("{s:s, s:s}", "system", system, "code", code);
 	return *out == NULL ? PV_ENOMEM : PV_OK;
 }
 
@@ -308,7 +270,7 @@ quantity(const struct ctx *c, const json_t *in, bool may_be_age,
 	const json_t *value;
 	const char *cmp, *unit, *system, *code;
 	double years, v;
-	bool is_calendar = false;
+	bool is_calendar = false, is_ucum;
 	json_t *o;
 	pv_status st = PV_OK;
 
@@ -321,20 +283,24 @@ quantity(const struct ctx *c, const json_t *in, bool may_be_age,
 	    strcmp(cmp, ">=") != 0 && strcmp(cmp, ">") != 0)
 		cmp = NULL;
 	unit = json_string_value(json_object_get(in, "unit"));
-	unit = unit_is_ok(unit) ? unit : NULL;
 	system = json_string_value(json_object_get(in, "system"));
-	system = system_is_ok(system) ? system : NULL;
 	code = json_string_value(json_object_get(in, "code"));
-	code = unit_is_ok(code) ? code : NULL;
+	is_ucum = system == NULL || strcmp(system, UCUM) == 0;
+
+	/* Ages are recognised from what was sent, released or not. */
+	years = 0;
+	if (code != NULL && is_ucum)
+		years = time_unit_years(code, &is_calendar);
+	if (years == 0 && unit != NULL)
+		years = time_unit_years(unit, &is_calendar);
+	/* What may be released: UCUM only, from deid_ucum.c's tables. */
+	unit = unit_is_ok(unit) ? unit : NULL;
+	code = is_ucum && unit_is_ok(code) ? code : NULL;
+	system = code != NULL ? system : NULL;
 
 	/* a bare number in an Observation value could be an age */
 	if (may_be_age && unit == NULL && code == NULL)
 		return PV_OK;
-	years = 0;
-	if (code != NULL && (system == NULL || strcmp(system, UCUM) == 0))
-		years = time_unit_years(code, &is_calendar);
-	if (years == 0 && unit != NULL)
-		years = time_unit_years(unit, &is_calendar);
 	if (years > 0) {
 		/*
 		 * Age + event year = birth year: not for a patient whose
@@ -460,8 +426,7 @@ reduce(struct ctx *c, const struct deid_rule *r, const json_t *in, json_t **out)
 	*out = NULL;
 	switch (r->kind) {
 	case R_CODE:
-		if (r->vs != NULL ? in_value_set(json_string_value(in), r->vs) :
-		    code_is_ok(json_string_value(in)))
+		if (r->vs != NULL && in_value_set(json_string_value(in), r->vs))
 			*out = json_string(json_string_value(in));
 		else
 			return PV_OK;

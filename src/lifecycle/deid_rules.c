@@ -11,7 +11,9 @@
  * contained, meta, display strings, CodeableConcept.text, free-text
  * dosage, payloads, attachments' url/data/title/hash, performers,
  * authors, locations and every other reference) is dropped because it is
- * not listed; there is no list of "bad" fields to keep up to date.
+ * not listed; there is no list of "bad" fields to keep up to date. Coded
+ * values are whitelisted too: a code element only from its value set
+ * below, a Coding only from a terminology system of deid_codings.c.
  * docs/DEID.md mirrors these tables for compliance review: change both
  * together. Age[x] elements (onsetAge, abatementAge) are deliberately
  * absent: age at onset plus the onset year would give the birth year.
@@ -68,6 +70,27 @@ static const char *const vs_dr_doc_status[] = { "preliminary", "final",
 static const char *const vs_event_status[] = { "preparation",
     "in-progress", "not-done", "on-hold", "stopped", "completed",
     "entered-in-error", "unknown", NULL };
+/*
+ * contentType and language have no required value set in FHIR, so they
+ * get ours: a free-form token ("JaneDoe/1961") could carry a name or a
+ * date. The MIME types of clinical documents, and FHIR's "common
+ * languages" (http://hl7.org/fhir/ValueSet/languages).
+ */
+static const char *const vs_mime[] = { "application/pdf",
+    "application/dicom", "application/json", "application/xml",
+    "application/fhir+json", "application/fhir+xml", "application/hl7-v2",
+    "application/hl7-v2+er7", "application/msword", "application/rtf",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml."
+    "document", "audio/mpeg", "audio/wav", "image/gif", "image/jpeg",
+    "image/png", "image/tiff", "text/csv", "text/html", "text/plain",
+    "text/rtf", "text/xml", "video/mp4", "video/mpeg", NULL };
+static const char *const vs_language[] = { "ar", "bn", "cs", "da", "de",
+    "de-AT", "de-CH", "de-DE", "el", "en", "en-AU", "en-CA", "en-GB",
+    "en-IN", "en-NZ", "en-SG", "en-US", "es", "es-AR", "es-ES", "es-UY",
+    "fi", "fr", "fr-BE", "fr-CH", "fr-FR", "fy", "fy-NL", "hi", "hr", "it",
+    "it-CH", "it-IT", "ja", "ko", "nl", "nl-BE", "nl-NL", "no", "no-NO",
+    "pa", "pl", "pt", "pt-BR", "ru", "ru-RU", "sr", "sr-RS", "sv", "sv-SE",
+    "te", "zh", "zh-CN", "zh-HK", "zh-SG", "zh-TW", NULL };
 
 /* ---- Observation ---- */
 static const struct deid_rule obs_component[] = {
@@ -237,8 +260,8 @@ static const struct deid_rule allergy_intolerance[] = {
 
 /* ---- DocumentReference: metadata only, never the document ---- */
 static const struct deid_rule dr_attachment[] = {
-	CODE("contentType", NULL),
-	CODE("language", NULL),
+	CODE("contentType", vs_mime),
+	CODE("language", vs_language),
 	END
 };
 static const struct deid_rule dr_content[] = {

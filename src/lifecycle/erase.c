@@ -6,6 +6,11 @@
  * of every resource of the patient — here, in the WAL, in any backup of
  * phivault.db — is ciphertext without a key. The rows are deleted after
  * (SQLite secure_delete overwrites freed pages) and the WALs truncated.
+ *
+ * Idempotent: a key is shredded once. Erasing a patient whose tombstone
+ * is already in keys.db does not shred again (which would flush every
+ * thread's key cache for nothing); it only repeats step 2, which finishes
+ * an erasure that stopped between the key and the rows.
  */
 #include "lifecycle/lifecycle.h"
 #include "auth/auth.h"
@@ -35,7 +40,7 @@ pv_erase_patient(struct pv_vault *v, const char *patient)
 	struct pv_store *s = v->store;
 	struct unlink_ctx c = { v, patient, PV_OK };
 	struct pv_resource row;
-	bool held = false, gone = false;
+	bool held = false, gone = false, is_missing;
 	pv_status st;
 
 	if (!pv_fhir_id_is_valid(patient))
@@ -49,13 +54,13 @@ pv_erase_patient(struct pv_vault *v, const char *patient)
 		pv_resource_clear(&row);
 	else if (st != PV_ENOTFOUND)
 		return st;
-	if (st == PV_ENOTFOUND) {
-		if (pv_dek_is_shredded(v, patient, &gone) == PV_OK && gone)
-			return PV_OK;	/* already erased: idempotent */
-		return PV_ENOTFOUND;
-	}
-	/* 1. The key: from here on the data is unrecoverable. */
-	if ((st = pv_dek_shred(v, patient)) != PV_OK)
+	is_missing = st == PV_ENOTFOUND;
+	if ((st = pv_dek_is_shredded(v, patient, &gone)) != PV_OK)
+		return st;
+	if (is_missing)		/* already erased: idempotent */
+		return gone ? PV_OK : PV_ENOTFOUND;
+	/* 1. The key, once: from here on the data is unrecoverable. */
+	if (!gone && (st = pv_dek_shred(v, patient)) != PV_OK)
 		return st;
 	/* 2. The rows and every link to the patient. */
 	if ((st = s->ops->begin(s)) != PV_OK)

@@ -10,6 +10,13 @@
  *     compartment have expired, the patient is crypto-shredded: the data
  *     key is destroyed, so the patient's data in any backup is gone too;
  *   - a patient under legal hold is left untouched;
+ *   - a patient already crypto-shredded (keys.db has its tombstone) is
+ *     left untouched too: erasure keeps one empty, deleted row per
+ *     resource so reads answer 410, and those rows expire like any
+ *     other. Shredding such a patient again destroyed nothing and wrote
+ *     a new "purge.patient" entry on every run (outside review, issue
+ *     13, finding 16), so the purge is idempotent: a second run over
+ *     the same data changes nothing and audits nothing;
  *   - every purge leaves an audit entry (action "purge", reason
  *     "retention"), and the run returns counts for the report.
  */
@@ -99,19 +106,31 @@ flush_patient(struct purge_ctx *c)
 	struct patient_batch *b = &c->b;
 	struct pv_store *s = c->v->store;
 	bool held = false, all_expired = b->n > 0, has_patient = false;
+	bool has_expired = false, is_shredded = false;
 	size_t i;
 
 	if (b->n == 0 || c->st != PV_OK)
 		goto done;
-	if (s->ops->hold_has(s, b->patient, &held) != PV_OK) {
-		c->st = PV_EIO;
-		goto done;
-	}
 	for (i = 0; i < b->n; i++) {
 		if (!b->items[i].is_expired && !b->items[i].is_deleted)
 			all_expired = false;
+		if (b->items[i].is_expired)
+			has_expired = true;
 		if (strcmp(b->items[i].type, "Patient") == 0)
 			has_patient = b->items[i].is_expired;
+	}
+	/* Already erased: its rows are keyless tombstones, nothing to do
+	 * (looked up only when something expired, the rare case). */
+	if (has_expired && pv_dek_is_shredded(c->v, b->patient,
+	    &is_shredded) != PV_OK) {
+		c->st = PV_EIO;
+		goto done;
+	}
+	if (is_shredded)
+		goto done;
+	if (s->ops->hold_has(s, b->patient, &held) != PV_OK) {
+		c->st = PV_EIO;
+		goto done;
 	}
 	if (held) {
 		for (i = 0; i < b->n; i++)

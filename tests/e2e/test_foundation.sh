@@ -34,6 +34,7 @@ chmod 700 "$VAULT"
 
 pv_conf server idle_timeout 2s
 pv_conf server max_body 65536
+pv_user doc clinician "Clinician-pass-1234"
 pv_start
 
 # --- TLS 1.3 only --------------------------------------------------------
@@ -99,9 +100,38 @@ expect_contains "trickling client disconnected" "$out" "closed"
 
 # --- metrics -------------------------------------------------------------
 m=$(pcurl "$BASE/metrics")
-expect_contains "requests by route and status" "$m" 'phivault_http_requests_total{route="/healthz",status="200"}'
-expect_contains "latency histogram" "$m" 'phivault_http_request_duration_seconds_bucket{route="/healthz",le="0.001"}'
+expect_contains "requests by route, method and status" "$m" 'phivault_http_requests_total{route="/healthz",method="GET",status="200"}'
+expect_contains "latency histogram" "$m" 'phivault_http_request_duration_seconds_bucket{route="/healthz",method="GET",le="0.001"}'
 expect_contains "open connections gauge" "$m" "phivault_open_connections"
+# One series per route and method (outside review, issue 13, finding 17):
+# GET and PUT of /fhir/{type}/{id} used to print the same label set, and
+# a Prometheus server keeps one of the two samples. Parsed as a scraper
+# would (tests/e2e/tools/metrics_check.py), and linted by promtool.
+tok=$(mfa_login doc "Clinician-pass-1234")
+pid=$(jpost /fhir/Patient '{"resourceType":"Patient","gender":"female"}' -H "$(auth "$tok")" | jq -r .id)
+codes=""
+for i in 1 2 3; do codes+=$(http_status GET "/fhir/Patient/$pid" -H "$(auth "$tok")")" "; done
+for g in male other; do
+  codes+=$(http_status PUT "/fhir/Patient/$pid" -H "$(auth "$tok")" -H 'Content-Type: application/json' \
+    -d "{\"resourceType\":\"Patient\",\"id\":\"$pid\",\"gender\":\"$g\"}")" "
+done
+expect_eq "metrics: 3 GETs and 2 PUTs of one route pattern" "200 200 200 200 200 " "$codes"
+pcurl -o "$T/metrics.txt" "$BASE/metrics"
+R='route="/fhir/{type}/{id}"'
+out=$(python3 "$PV_SOURCE_DIR/tests/e2e/tools/metrics_check.py" "$T/metrics.txt" \
+  "phivault_http_requests_total{$R,method=\"GET\",status=\"200\"}=3" \
+  "phivault_http_requests_total{$R,method=\"PUT\",status=\"200\"}=2" \
+  "phivault_http_request_duration_seconds_count{$R,method=\"GET\"}=3" \
+  "phivault_http_request_duration_seconds_count{$R,method=\"PUT\"}=2" \
+  "phivault_http_requests_total{route=\"unmatched\",method=\"DELETE\",status=\"405\"}=1" \
+  2>&1) || true
+expect_eq "metrics: no series twice; GET and PUT counted apart, right values" "" "$out"
+if command -v promtool >/dev/null; then
+  out=$(promtool check metrics <"$T/metrics.txt" 2>&1) && rc=0 || rc=$?
+  expect_eq "metrics: promtool check metrics passes${out:+ ($out)}" 0 "$rc"
+else
+  echo "skip: promtool not installed (scripts/deps test installs it)"
+fi
 
 # --- logs: JSON lines with request ids, no query strings -----------------
 pcurl -o /dev/null "$BASE/healthz?name=CANARY-QUERY-VALUE"

@@ -26,6 +26,37 @@ rc=0; "$PHIVAULT" user add "$VAULT" --name x --role wizard </dev/null 2>/dev/nul
 expect_eq "unknown role is a usage error" 2 "$rc"
 expect_contains "user list shows accounts" "$("$PHIVAULT" user list "$VAULT")" "drwho"
 
+# --- user add on a terminal (outside review, issue 13, finding 15) --------
+# A real pseudo-terminal drives the binary: the typed password must never
+# be shown, echo must be off at the prompt and back on after, including
+# when Ctrl-C (SIGINT from the tty) or SIGTERM arrives at the prompt.
+PTY=(python3 "$PV_SOURCE_DIR/tests/e2e/tools/pty_prompt.py")
+TTYPW="Typed-at-a-tty-9431"
+out=$("${PTY[@]}" twice "$TTYPW" -- "$PHIVAULT" user add "$VAULT" --name ttyuser --role clinician)
+expect_eq "tty: user add succeeds" 0 "$(jq .exit <<<"$out")"
+expect_eq "tty: the typed password is not echoed" false "$(jq .echoed <<<"$out")"
+expect_eq "tty: echo is off at the prompt" true "$(jq .echo_off <<<"$out")"
+expect_eq "tty: asked twice" 2 "$(jq .prompts <<<"$out")"
+expect_eq "tty: echo is on again after" true "$(jq .echo_after <<<"$out")"
+[ "$(jq .echoed <<<"$out")" == false ] || echo "terminal showed: $(jq -r .transcript <<<"$out")" >&2
+expect_ne "tty: the account logs in over HTTPS" "" "$(login ttyuser "$TTYPW")"
+out=$("${PTY[@]}" mismatch "$TTYPW" -- "$PHIVAULT" user add "$VAULT" --name ttyuser2 --role clinician)
+expect_eq "tty: two different passwords are refused" 1 "$(jq .exit <<<"$out")"
+expect_contains "tty: … saying why" "$(jq -r .transcript <<<"$out")" "do not match"
+expect_eq "tty: … and no account is made" "" "$(login ttyuser2 "$TTYPW")"
+for sig in sigint sigterm; do
+  out=$("${PTY[@]}" "$sig" "$TTYPW" -- "$PHIVAULT" user add "$VAULT" --name "tty$sig" --role clinician)
+  expect_eq "tty: $sig at the prompt ends the process by that signal" \
+    "$([ $sig == sigint ] && echo -2 || echo -15)" "$(jq .exit <<<"$out")"
+  expect_eq "tty: $sig at the prompt restores echo" true "$(jq .echo_after <<<"$out")"
+  expect_eq "tty: $sig: nothing typed was shown" false "$(jq .echoed <<<"$out")"
+done
+expect_not_contains "tty: no account from an interrupted prompt" \
+  "$("$PHIVAULT" user list "$VAULT")" "ttysig"
+# piped stdin is unchanged: no prompt, one line
+out=$(printf '%s\n' "From-a-pipe-pw-2024" | "$PHIVAULT" user add "$VAULT" --name piped --role nurse 2>&1 || true)
+expect_eq "piped stdin: no prompt, account created" "user piped created (role nurse)" "$out"
+
 # --- password login, patient (no MFA required) ---------------------------
 tok=$(login pat1 "Patient-secret-pw-1")
 expect_ne "patient logs in with password" "" "$tok"

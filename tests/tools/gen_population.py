@@ -7,7 +7,11 @@ MRN-like identifiers, photo URL, a relative as contact) followed by M
 compartment resources (Observation, Condition, Encounter,
 MedicationRequest, AllergyIntolerance, Communication, DocumentReference)
 that name the patient in `subject` or `patient` and are salted with the
-patient's identifiers in free text, displays, identifiers and URLs.
+patient's identifiers in free text, displays, identifiers and URLs, and
+in codings: each Observation's code also carries a local code system
+whose URL names the patient, with the SSN as its code, and the SSN and
+the full birth date as codes of LOINC and SNOMED CT (the outside
+review's case, issue 13).
 
 With --identifiers FILE it also writes every identifying string that
 occurs in the output (names, street lines, cities, full ZIP codes,
@@ -242,7 +246,8 @@ class Population:
         }
         person = {"pid": pid, "given": given, "family": family,
                   "full": full, "phone": home, "mrn": mrn, "city": city,
-                  "birth_year": birth_year, "email": email}
+                  "birth_year": birth_year, "email": email, "ssn": ssn,
+                  "birth": birth}
         return res, person
 
     def subject(self, p):
@@ -264,8 +269,17 @@ class Population:
                 "system": "http://terminology.hl7.org/CodeSystem/"
                           "observation-category",
                 "code": "vital-signs", "display": "Vital Signs"}]}],
-            "code": {"coding": [{"system": LOINC, "code": code,
-                                 "display": disp}], "text": disp},
+            "code": {"coding": [
+                {"system": LOINC, "code": code, "display": disp},
+                # codings that carry the person (no randomness drawn,
+                # so the rest of the population is unchanged)
+                {"system": self.ident(
+                    "http://records.hospital-example.org/%s/%s"
+                    % (p["family"], p["given"])), "code": p["ssn"]},
+                {"system": LOINC, "code": p["birth"]},
+                {"system": SNOMED,
+                 "code": self.ident(p["ssn"].replace("-", ""))},
+            ], "text": disp},
             "subject": self.subject(p),
             "encounter": {"reference": "Encounter/" + enc},
             "effectiveDateTime": self.instant(year),

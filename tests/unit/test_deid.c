@@ -20,6 +20,8 @@
 #include <time.h>
 
 #define NOW 2025
+#define HL7CS "http://terminology.hl7.org/CodeSystem/"
+#define RXNORM "http://www.nlm.nih.gov/research/umls/rxnorm"
 
 static const unsigned char key1[PV_DEID_KEY_BYTES] = {
 	1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
@@ -810,6 +812,154 @@ test_free_text_and_identifiers_gone(void **state)
 	pv_deid_free(d);
 }
 
+/*
+ * Outside review (issue 13), finding 6: a coding's system and code are
+ * sender-typed strings. The reviewer's case, a URL and codes carrying a
+ * name, an SSN and a birth date, must not come out; nor may a Quantity's
+ * unit/system/code or an attachment's contentType/language carry them;
+ * real LOINC, SNOMED CT, ICD-10(-CM), RxNorm, CVX, HL7 and UCUM codes
+ * still do.
+ */
+static void
+test_codings_only_known_systems(void **state)
+{
+	static const char *const leaks[] = {
+		"Jane", "Doe", "jane", "123-45-6789", "123456789", "1961",
+		"04-12", "0412", "example", "ssn", "8867-5", "22298007",
+		"private", "\"x\"", "version", "display", "userSelected",
+		"extension", "\"id\"",
+	};
+	static const char *const kept[][2] = {
+		{ "http://loinc.org", "8867-4" },
+		{ "http://loinc.org", "85354-9" },
+		{ "http://loinc.org", "LA6576-8" },
+		{ "http://snomed.info/sct", "22298006" },
+		{ "http://snomed.info/sct", "44054006" },
+		{ "http://hl7.org/fhir/sid/icd-10", "I21.0" },
+		{ "http://hl7.org/fhir/sid/icd-10-cm", "E11.9" },
+		{ "http://hl7.org/fhir/sid/icd-10-cm", "S72.001A" },
+		{ RXNORM, "860975" },
+		{ "http://hl7.org/fhir/sid/cvx", "140" },
+		{ "http://unitsofmeasure.org", "mm[Hg]" },
+		{ HL7CS "observation-category", "vital-signs" },
+		{ HL7CS "v3-ObservationInterpretation", "H" },
+	};
+	static const char *const dropped[][2] = {
+		/* the reviewer's case */
+		{ "http://jane-doe.example.org/ssn/123-45-6789", "1961-04-12" },
+		{ "http://loinc.org", "JaneDoe-123-45-6789" },
+		{ "http://snomed.info/sct", "123456789" },	/* SSN digits */
+		{ "http://snomed.info/sct", "19610412" },	/* birth date */
+		{ "http://hl7.org/fhir/sid/icd-10-cm", "Jane.Doe" },
+		{ RXNORM, "123456789" },
+		{ HL7CS "jane-doe", "active" },		/* not a known system */
+		{ HL7CS "observation-category", "JaneDoe" }, /* not its code */
+		/* a wrong check digit, an unknown or absent system */
+		{ "http://loinc.org", "8867-5" },
+		{ "http://snomed.info/sct", "22298007" },
+		{ "urn:oid:1.2.3.4", "private" },
+		{ NULL, "x" },
+	};
+	struct pv_deid *d = new_deid(key1, 2, "sex");
+	json_t *res, *codings, *c, *o;
+	char *s, *row;
+	const char *tail;
+	size_t i;
+
+	(void)state;
+	add_demo(d, "p1", NULL, "female", NULL);
+	add_demo(d, "p2", NULL, "female", NULL);
+	finish(d, NULL);
+
+	/* one Observation whose code holds every coding, plus free text in
+	 * every other member of a Coding and a Quantity */
+	res = J("{'resourceType':'Observation','id':'o1','status':'final',"
+	    "'subject':{'reference':'Patient/p1'},'valueQuantity':"
+	    "{'value':1,'unit':'JaneDoe','system':'http://jane.example.org',"
+	    "'code':'123-45-6789'},'component':[{'valueQuantity':{'value':2,"
+	    "'unit':'{Jane Doe}','system':'http://unitsofmeasure.org',"
+	    "'code':'{JaneDoe}'}},{'valueQuantity':{'value':120,"
+	    "'unit':'mmHg','system':'http://unitsofmeasure.org',"
+	    "'code':'mm[Hg]'}}]}");
+	assert_non_null(codings = json_array());
+	for (i = 0; i < PV_ARRAY_LEN(kept); i++) {
+		c = json_pack("{s:s, s:s, s:s, s:s, s:b, s:s, s:[{s:s,s:s}]}",
+		    "system", kept[i][0], "code", kept[i][1], "display",
+		    "Jane Doe 123-45-6789", "version", "jane-1961-04-12",
+		    "userSelected", 1, "id", "Jane", "extension", "url",
+		    "http://jane.example.org", "valueString", "Doe");
+		assert_int_equal(json_array_append_new(codings, c), 0);
+	}
+	for (i = 0; i < PV_ARRAY_LEN(dropped); i++) {
+		c = json_pack("{s:s}", "code", dropped[i][1]);
+		if (dropped[i][0] != NULL)
+			json_object_set_new(c, "system",
+			    json_string(dropped[i][0]));
+		assert_int_equal(json_array_append_new(codings, c), 0);
+	}
+	json_object_set_new(res, "code", json_pack("{s:o, s:s}", "coding",
+	    codings, "text", "Jane Doe, SSN 123-45-6789, born 1961-04-12"));
+	assert_int_equal(pv_deid_resource(d, "p1", res, &o, &(bool){ true }),
+	    PV_OK);
+	json_decref(res);
+	assert_non_null(o);
+
+	/* and nothing of the person, in JSON or CSV (ids are pseudonyms:
+	 * leave them out of the search, their hex could hold "0412") */
+	assert_int_equal(pv_deid_csv_row(o, &row), PV_OK);
+	for (tail = row, i = 0; i < 3; i++)	/* type,id,patient, */
+		assert_non_null(tail = strchr(tail, ',') + 1);
+	json_object_del(o, "id");
+	json_object_del(o, "subject");
+	s = dump(o);
+	for (i = 0; i < PV_ARRAY_LEN(leaks); i++) {
+		assert_absent(s, leaks[i]);
+		if (i < 12)
+			assert_absent(tail, leaks[i]);
+	}
+	/* the real codes come out, with system and code only */
+	codings = json_object_get(json_object_get(o, "code"), "coding");
+	assert_int_equal(json_array_size(codings), PV_ARRAY_LEN(kept));
+	for (i = 0; i < PV_ARRAY_LEN(kept); i++) {
+		c = json_array_get(codings, i);
+		assert_int_equal(json_object_size(c), 2);
+		assert_string_equal(str_at(c, "system"), kept[i][0]);
+		assert_string_equal(str_at(c, "code"), kept[i][1]);
+	}
+	assert_null(json_object_get(json_object_get(o, "code"), "text"));
+	/* a Quantity keeps a UCUM unit and code, nothing sender-typed */
+	assert_null(json_object_get(json_object_get(o, "valueQuantity"),
+	    "unit"));
+	assert_null(json_object_get(json_object_get(o, "valueQuantity"),
+	    "system"));
+	assert_int_equal(json_array_size(json_object_get(o, "component")), 1);
+	assert_string_equal(str_at(o, "component.0.valueQuantity.code"),
+	    "mm[Hg]");
+	assert_null(json_object_get(json_object_get(json_array_get(
+	    json_object_get(o, "component"), 0), "valueQuantity"), "unit"));
+	assert_non_null(strstr(tail, "http://loinc.org|8867-4 "));
+	free(row);
+	free(s);
+	json_decref(o);
+
+	/* attachment metadata: only listed MIME types and languages */
+	o = deid(d, "p1", "{'resourceType':'DocumentReference','id':'d1',"
+	    "'status':'current','subject':{'reference':'Patient/p1'},"
+	    "'content':[{'attachment':{'contentType':'JaneDoe/1961-04-12',"
+	    "'language':'Jane'}},{'attachment':{'contentType':"
+	    "'application/pdf','language':'en-US'}}]}");
+	s = dump(o);
+	assert_absent(s, "Jane");
+	assert_absent(s, "1961");
+	assert_string_equal(str_at(o, "content.0.attachment.contentType"),
+	    "application/pdf");
+	assert_string_equal(str_at(o, "content.0.attachment.language"),
+	    "en-US");
+	free(s);
+	json_decref(o);
+	pv_deid_free(d);
+}
+
 static void
 test_references_pseudonymised(void **state)
 {
@@ -1052,8 +1202,10 @@ test_csv(void **state)
 
 	pseud(d, "Observation", "o1", po);
 	o = deid(d, "p1", "{'resourceType':'Observation','id':'o1',"
-	    "'status':'final','category':[{'coding':[{'system':'http://c',"
-	    "'code':'vital-signs'},{'code':'x'}]}],'code':{'coding':[{"
+	    "'status':'final','category':[{'coding':[{'system':'" HL7CS
+	    "observation-category','code':'vital-signs'},{'system':"
+	    "'" HL7CS "observation-category','code':'exam'}]}],"
+	    "'code':{'coding':[{"
 	    "'system':'http://loinc.org','code':'8310-5'}]},"
 	    "'subject':{'reference':'Patient/p1'},"
 	    "'effectiveDateTime':'2021-03-04','valueQuantity':"
@@ -1061,7 +1213,9 @@ test_csv(void **state)
 	    "'code':'Cel'}}");
 	assert_int_equal(pv_deid_csv_row(o, &row), PV_OK);
 	snprintf(want, sizeof(want), "Observation,%s,%s,,,,final,"
-	    "http://c|vital-signs x,http://loinc.org|8310-5,37.1,Cel,2021\r\n",
+	    HL7CS "observation-category|vital-signs " HL7CS
+	    "observation-category|exam,http://loinc.org|8310-5,37.1,Cel,2021"
+	    "\r\n",
 	    po, pp);
 	assert_string_equal(row, want);
 	free(row);
@@ -1077,12 +1231,12 @@ test_csv(void **state)
 
 	o = deid(d, "p1", "{'resourceType':'MedicationRequest','id':'m1',"
 	    "'status':'active','subject':{'reference':'Patient/p1'},"
-	    "'medicationCodeableConcept':{'coding':[{'system':'http://rx',"
+	    "'medicationCodeableConcept':{'coding':[{'system':'" RXNORM "',"
 	    "'code':'860975'}]},'authoredOn':'2020-02-02',"
 	    "'dosageInstruction':[{'doseAndRate':[{'doseQuantity':"
 	    "{'value':500,'code':'mg'}}]}]}");
 	assert_int_equal(pv_deid_csv_row(o, &row), PV_OK);
-	assert_non_null(strstr(row, ",active,,http://rx|860975,500,mg,2020"
+	assert_non_null(strstr(row, ",active,," RXNORM "|860975,500,mg,2020"
 	    "\r\n"));
 	free(row);
 	json_decref(o);
@@ -1194,6 +1348,7 @@ main(void)
 		cmocka_unit_test(test_patient_identifiers_gone),
 		cmocka_unit_test(test_patient_add_validation),
 		cmocka_unit_test(test_free_text_and_identifiers_gone),
+		cmocka_unit_test(test_codings_only_known_systems),
 		cmocka_unit_test(test_references_pseudonymised),
 		cmocka_unit_test(test_quasi_subset_limits_release),
 		cmocka_unit_test(test_k_anonymity_suppression),
