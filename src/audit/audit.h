@@ -18,8 +18,9 @@
  *
  * What an entry holds (and what it never holds): time, actor id and role,
  * action, resource type and id, patient id, outcome and reason code,
- * source address, request id, break-glass grant, replay nonce digest. No
- * names, no bodies, no query strings. Patient and resource ids are random
+ * source address, request id, break-glass grant, replay nonce digest, and
+ * optionally how many identical events it stands for. No names, no
+ * bodies, no query strings. Patient and resource ids are random
  * pseudonymous identifiers.
  *
  * Several processes (the server and the CLI) may append to one vault: an
@@ -51,6 +52,9 @@ struct pv_audit_event {
 	char rid[33];			/* request id */
 	int64_t grant;			/* break-glass grant id, 0 = none */
 	char nonce[65];			/* hex digest of (keyid, nonce), or "" */
+	int64_t count;			/* events this entry stands for: 0 or 1
+					 * = one (no "count" field), N > 1 =
+					 * N identical events aggregated */
 };
 
 typedef void (*pv_audit_done)(void *arg, pv_status st);
@@ -76,7 +80,10 @@ PV_MUST_CHECK pv_status pv_audit_open(const struct pv_audit_opts *o,
 /* Drains the queue, writes a final signed checkpoint, fsyncs, frees. */
 void pv_audit_close(struct pv_audit *a);
 
-/* Queues ev (copied). done is called exactly once, from the writer. */
+/*
+ * Queues ev (copied). done is called exactly once, from the writer.
+ * PV_EINVAL (done not called) for a negative count.
+ */
 PV_MUST_CHECK pv_status pv_audit_submit(struct pv_audit *a,
     const struct pv_audit_event *ev, pv_audit_done done, void *arg);
 /* Submits and waits until durable: PV_OK or PV_EUNAVAIL. */
@@ -118,6 +125,9 @@ uint64_t pv_audit_size(struct pv_audit *a);
  */
 PV_MUST_CHECK pv_status pv_audit_for_patient(struct pv_audit *a,
     const char *patient, bool (*cb)(void *arg, json_t *entry), void *arg);
+
+/* How many events a parsed entry stands for: its "count", else 1. */
+int64_t pv_audit_entry_count(json_t *entry);
 
 /* Calls cb(arg, ts, nonce) for entries with a nonce newer than since. */
 void pv_audit_recent_nonces(struct pv_audit *a, int64_t since,

@@ -3,11 +3,13 @@
  * tree, signed checkpoints, multi-process safety.
  *
  * File format (DIR/audit/log.jsonl): one JSON object per line, keys in a
- * fixed order, values restricted to ids, codes, timestamps, addresses and
- * base64 (no escapes needed, no free text):
+ * fixed order, values restricted to ids, codes, timestamps, addresses,
+ * integers and base64 (no escapes needed, no free text):
  *   {"seq":N,"ts":"...","actor":A,"role":"...","action":"...","type":"...",
  *    "id":"...","patient":"...","outcome":"...","reason":"...","src":"...",
- *    "rid":"...","grant":G,"nonce":"...","prev":"<base64 chain>"}
+ *    "rid":"...","grant":G,"nonce":"..."[,"count":C],"prev":"<base64 chain>"}
+ * "count" is there only when the entry stands for C > 1 identical events
+ * (lines without it are as they always were).
  * The leaf of entry N is the line's bytes (without the newline), hashed
  * per RFC 6962. "prev" is the running chain before entry N:
  *   chain_0 = 32 zero bytes; chain_{N+1} = SHA-256(0x02 || chain_N || leaf_N)
@@ -602,7 +604,7 @@ format_line(const struct pending *p, uint64_t seq,
     size_t *len)
 {
 	const struct pv_audit_event *e = &p->ev;
-	char ts[32], prev[64];
+	char ts[32], prev[64], count[32] = "";
 	pv_status st;
 
 	if (!is_plain(e->role) || !is_plain(e->action) || !is_plain(e->type) ||
@@ -614,14 +616,19 @@ format_line(const struct pending *p, uint64_t seq,
 	if ((st = pv_b64_encode(chain, PV_AUDIT_HASH_BYTES, prev,
 	    sizeof(prev))) != PV_OK)
 		return st;
+	/* One event (0 or 1) writes no field: such lines are unchanged. */
+	if (e->count > 1 && (st = pv_snprintf(count, sizeof(count),
+	    ",\"count\":%lld", (long long)e->count)) != PV_OK)
+		return st;
 	if ((st = pv_snprintf(out, outsz,
 	    "{\"seq\":%llu,\"ts\":\"%s\",\"actor\":%lld,\"role\":\"%s\","
 	    "\"action\":\"%s\",\"type\":\"%s\",\"id\":\"%s\",\"patient\":\"%s\","
 	    "\"outcome\":\"%s\",\"reason\":\"%s\",\"src\":\"%s\",\"rid\":\"%s\","
-	    "\"grant\":%lld,\"nonce\":\"%s\",\"prev\":\"%s\"}",
+	    "\"grant\":%lld,\"nonce\":\"%s\"%s,\"prev\":\"%s\"}",
 	    (unsigned long long)seq, ts, (long long)e->actor, e->role,
 	    e->action, e->type, e->id, e->patient, e->outcome, e->reason,
-	    e->src, e->rid, (long long)e->grant, e->nonce, prev)) != PV_OK)
+	    e->src, e->rid, (long long)e->grant, e->nonce, count, prev)) !=
+	    PV_OK)
 		return st;
 	*len = strlen(out);
 	return PV_OK;
@@ -906,6 +913,8 @@ pv_audit_submit(struct pv_audit *a, const struct pv_audit_event *ev,
 {
 	pv_status st = PV_OK;
 
+	if (ev->count < 0)
+		return PV_EINVAL;
 	pthread_mutex_lock(&a->lock);
 	if (a->is_stopping || a->q_n >= QUEUE_MAX) {
 		st = PV_EUNAVAIL;

@@ -3,7 +3,8 @@
  * plus sequential reading for exports and reports.
  *
  * What is checked, and what a failure means:
- *  - each line parses and carries seq == its position: otherwise an entry
+ *  - each line parses, any "count" is an integer > 1, and it carries
+ *    seq == its position: otherwise an entry
  *    was removed (seq jumps ahead), inserted or reordered (seq behind or
  *    swapped with its neighbour);
  *  - each entry's "prev" equals the hash chain over everything before it:
@@ -155,6 +156,24 @@ peek_seq(FILE *f)
 	return seq;
 }
 
+int64_t
+pv_audit_entry_count(json_t *entry)
+{
+	json_t *c = json_object_get(entry, "count");
+
+	return json_is_integer(c) && json_integer_value(c) > 1 ?
+	    (int64_t)json_integer_value(c) : 1;
+}
+
+/* "count", when present, is an integer > 1 (1 is never written). */
+static bool
+count_is_valid(json_t *j)
+{
+	json_t *c = json_object_get(j, "count");
+
+	return c == NULL || (json_is_integer(c) && json_integer_value(c) > 1);
+}
+
 /* Checks one entry's seq and prev; returns false after a fault. */
 static bool
 check_entry(FILE *f, const char *line, uint64_t i,
@@ -168,7 +187,8 @@ check_entry(FILE *f, const char *line, uint64_t i,
 	bool ok = true;
 
 	if (j == NULL || !json_is_integer(json_object_get(j, "seq")) ||
-	    (prev = json_string_value(json_object_get(j, "prev"))) == NULL) {
+	    (prev = json_string_value(json_object_get(j, "prev"))) == NULL ||
+	    !count_is_valid(j)) {
 		json_decref(j);
 		PV_IGNORE(pv_snprintf(msg, sizeof(msg),
 		    "entry %llu is not a well-formed audit entry",
