@@ -33,8 +33,7 @@
  * log never holds a half batch; writers in several processes serialise on
  * flock and re-read each other's appends before writing.
  */
-#include "audit/audit.h"
-#include "audit/merkle.h"
+#include "audit/log_int.h"
 #include "common/fault.h"
 #include "common/log.h"
 #include "common/metrics.h"
@@ -51,65 +50,7 @@
 #include <unistd.h>
 
 #define QUEUE_MAX 65536
-#define LINE_MAX_BYTES 2048
-#define NONCE_KEEP_SECONDS 3600
 #define STATE_MAGIC "phivault-audit-state-v1"
-
-struct pending {
-	struct pv_audit_event ev;
-	pv_audit_done done;
-	void *arg;
-	int64_t ts_ms;
-};
-
-/* Per-patient list of entry indexes (server only). */
-struct pindex {
-	char *patient;
-	uint64_t *seqs;
-	size_t n, cap;
-};
-
-struct nonce_rec {
-	int64_t ts;
-	char nonce[65];
-};
-
-struct pv_audit {
-	char log_path[1100], cp_path[1100], state_path[1100];
-	int fd, cp_fd, state_fd;
-	const unsigned char *sk, *pk;
-	char key_id[32];
-	bool keep_index;
-
-	/* queue */
-	pthread_mutex_t lock;
-	pthread_cond_t cv;
-	struct pending *q;
-	size_t q_n, q_cap;
-	bool is_stopping;
-	pthread_t writer;
-	bool has_writer;
-
-	/* tree state (tree_lock) */
-	pthread_rwlock_t tree_lock;
-	struct pv_merkle_compact compact;
-	unsigned char chain[PV_AUDIT_HASH_BYTES];
-	uint64_t size;
-	off_t end;
-	pv_mhash *leaves;
-	struct pv_merkle_cache mcache;	/* subtree hashes over leaves */
-	off_t *offsets;
-	size_t idx_cap;
-	struct pindex *pidx;		/* open addressing */
-	size_t pidx_cap, pidx_n;
-	struct nonce_rec *nonces;
-	size_t nonces_n, nonces_cap;
-
-	_Atomic bool is_healthy;
-	int64_t last_cp_sync;
-	int64_t cp_sync_interval;
-	uint64_t last_cp_size;
-};
 
 /* ---- small helpers ------------------------------------------------- */
 
@@ -176,93 +117,10 @@ is_plain(const char *s)
 	return true;
 }
 
-/* ---- per-patient index and nonces (server) -------------------------- */
+/* ---- reading our own lines ----------------------------------------- */
 
-static uint64_t
-str_hash(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;	/* FNV-1a: not adversarial-
-						 * sensitive, ids are random */
-	for (; *s != '\0'; s++) {
-		h ^= (unsigned char)*s;
-		h *= 1099511628211ULL;
-	}
-	return h;
-}
-
-static struct pindex *
-pidx_find(struct pv_audit *a, const char *patient, bool create)
-{
-	size_t i, mask;
-
-	if (a->pidx_cap == 0 || (create && (a->pidx_n + 1) * 2 > a->pidx_cap)) {
-		if (!create)
-			return NULL;
-		size_t ncap = a->pidx_cap ? a->pidx_cap * 2 : 1024, j;
-		struct pindex *n = calloc(ncap, sizeof(*n));
-
-		if (n == NULL)
-			return NULL;
-		for (j = 0; j < a->pidx_cap; j++) {
-			struct pindex *o = &a->pidx[j];
-			size_t k;
-
-			if (o->patient == NULL)
-				continue;
-			for (k = str_hash(o->patient) & (ncap - 1);
-			    n[k].patient != NULL; k = (k + 1) & (ncap - 1))
-				;
-			n[k] = *o;
-		}
-		free(a->pidx);
-		a->pidx = n;
-		a->pidx_cap = ncap;
-	}
-	mask = a->pidx_cap - 1;
-	for (i = str_hash(patient) & mask; a->pidx[i].patient != NULL;
-	    i = (i + 1) & mask)
-		if (strcmp(a->pidx[i].patient, patient) == 0)
-			return &a->pidx[i];
-	if (!create)
-		return NULL;
-	a->pidx[i].patient = strdup(patient);
-	if (a->pidx[i].patient == NULL)
-		return NULL;
-	a->pidx_n++;
-	return &a->pidx[i];
-}
-
-/* Grows *p to hold need elements, doubling from first. */
-static bool
-grow_from(void **p, size_t *cap, size_t need, size_t elem, size_t first)
-{
-	size_t ncap;
-	void *np;
-
-	if (need <= *cap)
-		return true;
-	ncap = *cap ? *cap : first;
-	while (ncap < need)
-		ncap *= 2;
-	if (ncap > SIZE_MAX / elem)
-		return false;
-	np = realloc(*p, ncap * elem);
-	if (np == NULL)
-		return false;
-	*p = np;
-	*cap = ncap;
-	return true;
-}
-
-static bool
-grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-	return grow_from(p, cap, need, elem, 1024);
-}
-
-/* Extracts the string value of "key":"..." from a line we wrote. */
-static bool
-field_str(const char *line, const char *key, char *out, size_t outsz)
+bool
+audit_field_str(const char *line, const char *key, char *out, size_t outsz)
 {
 	char pat[40];
 	const char *p, *e;
@@ -297,17 +155,6 @@ field_int(const char *line, const char *key, int64_t *out)
 	return end != p + strlen(pat);
 }
 
-static int64_t
-parse_ts_seconds(const char *iso)
-{
-	struct tm tm;
-
-	memset(&tm, 0, sizeof(tm));
-	if (strptime(iso, "%Y-%m-%dT%H:%M:%S", &tm) == NULL)
-		return 0;
-	return (int64_t)timegm(&tm);
-}
-
 /*
  * Adds one line (already checked) to the in-memory state. Caller holds
  * tree_lock for writing.
@@ -316,7 +163,7 @@ static pv_status
 absorb(struct pv_audit *a, const char *line, size_t len, off_t offset)
 {
 	pv_mhash leaf;
-	char patient[72], nonce[72], ts[40];
+	pv_status st;
 
 	pv_merkle_leaf_hash(line, len, leaf);
 	pv_merkle_compact_append(&a->compact, leaf);
@@ -341,29 +188,8 @@ absorb(struct pv_audit *a, const char *line, size_t len, off_t offset)
 		}
 		memcpy(a->leaves[a->size], leaf, sizeof(pv_mhash));
 		a->offsets[a->size] = offset;
-		if (field_str(line, "patient", patient, sizeof(patient)) &&
-		    patient[0] != '\0') {
-			struct pindex *pi = pidx_find(a, patient, true);
-
-			/* Most patients have few entries: start small (a
-			 * 1024-slot start cost ~8 KiB per patient ever seen). */
-			if (pi == NULL || !grow_from((void **)&pi->seqs,
-			    &pi->cap, pi->n + 1, sizeof(uint64_t), 8))
-				return PV_ENOMEM;
-			pi->seqs[pi->n++] = a->size;
-		}
-		if (field_str(line, "nonce", nonce, sizeof(nonce)) &&
-		    nonce[0] != '\0' && field_str(line, "ts", ts, sizeof(ts))) {
-			int64_t t = parse_ts_seconds(ts);
-
-			if (t >= pv_now() - NONCE_KEEP_SECONDS &&
-			    grow((void **)&a->nonces, &a->nonces_cap,
-			    a->nonces_n + 1, sizeof(struct nonce_rec))) {
-				a->nonces[a->nonces_n].ts = t;
-				strcpy(a->nonces[a->nonces_n].nonce, nonce);
-				a->nonces_n++;
-			}
-		}
+		if ((st = audit_index_line(a, line, a->size)) != PV_OK)
+			return st;
 	}
 	a->size++;
 	a->end = offset + (off_t)len + 1;
@@ -387,7 +213,7 @@ line_fits(struct pv_audit *a, const char *line)
 	if (!field_int(line, "seq", &seq) || seq < 0 ||
 	    (uint64_t)seq != a->size)
 		return false;
-	if (!field_str(line, "prev", prev_b64, sizeof(prev_b64)) ||
+	if (!audit_field_str(line, "prev", prev_b64, sizeof(prev_b64)) ||
 	    pv_b64_encode(a->chain, sizeof(a->chain), want, sizeof(want)) !=
 	    PV_OK)
 		return false;
@@ -435,7 +261,7 @@ catch_up(struct pv_audit *a, bool may_truncate)
 			break;
 		}
 		*nl = '\0';
-		if ((size_t)(nl - p) >= LINE_MAX_BYTES || !line_fits(a, p)) {
+		if ((size_t)(nl - p) >= AUDIT_LINE_MAX || !line_fits(a, p)) {
 			st = PV_ECRYPTO;
 			break;
 		}
@@ -599,7 +425,7 @@ write_checkpoint(struct pv_audit *a, bool do_sync)
 /* ---- formatting ------------------------------------------------------- */
 
 static pv_status
-format_line(const struct pending *p, uint64_t seq,
+format_line(const struct audit_pending *p, uint64_t seq,
     const unsigned char chain[PV_AUDIT_HASH_BYTES], char *out, size_t outsz,
     size_t *len)
 {
@@ -641,7 +467,7 @@ format_line(const struct pending *p, uint64_t seq,
  * On any failure the file is cut back to where it was.
  */
 static pv_status
-write_batch(struct pv_audit *a, struct pending *items, size_t n)
+write_batch(struct pv_audit *a, struct audit_pending *items, size_t n)
 {
 	unsigned char chain[PV_AUDIT_HASH_BYTES];
 	char *buf = NULL;
@@ -650,16 +476,16 @@ write_batch(struct pv_audit *a, struct pending *items, size_t n)
 	pv_mhash leaf;
 	pv_status st = PV_OK;
 
-	if (n > SIZE_MAX / LINE_MAX_BYTES)
+	if (n > SIZE_MAX / AUDIT_LINE_MAX)
 		return PV_ENOMEM;
-	cap = n * LINE_MAX_BYTES;
+	cap = n * AUDIT_LINE_MAX;
 	buf = malloc(cap);
 	if (buf == NULL)
 		return PV_ENOMEM;
 	memcpy(chain, a->chain, sizeof(chain));
 	for (i = 0; i < n; i++) {
 		if ((st = format_line(&items[i], a->size + i, chain, buf + off,
-		    LINE_MAX_BYTES - 1, &len)) != PV_OK)
+		    AUDIT_LINE_MAX - 1, &len)) != PV_OK)
 			goto done;
 		pv_merkle_leaf_hash(buf + off, len, leaf);
 		pv_audit_chain_next(chain, leaf);
@@ -694,7 +520,7 @@ static void *
 writer_main(void *arg)
 {
 	struct pv_audit *a = arg;
-	struct pending *batch = NULL;
+	struct audit_pending *batch = NULL;
 	size_t n, i, cap = 0;
 	pv_status st;
 
@@ -707,7 +533,7 @@ writer_main(void *arg)
 			break;
 		}
 		/* Take the whole queue: one write, one fsync for all of it. */
-		struct pending *t = a->q;
+		struct audit_pending *t = a->q;
 		a->q = batch;
 		batch = t;
 		n = a->q_n;
@@ -864,8 +690,6 @@ fail:
 void
 pv_audit_close(struct pv_audit *a)
 {
-	size_t i;
-
 	if (a == NULL)
 		return;
 	if (a->has_writer) {
@@ -889,15 +713,10 @@ pv_audit_close(struct pv_audit *a)
 		close(a->cp_fd);
 	if (a->state_fd >= 0)
 		close(a->state_fd);
-	for (i = 0; i < a->pidx_cap; i++) {
-		free(a->pidx[i].patient);
-		free(a->pidx[i].seqs);
-	}
-	free(a->pidx);
+	audit_index_free(a);
 	free(a->leaves);
 	pv_merkle_cache_free(&a->mcache);
 	free(a->offsets);
-	free(a->nonces);
 	free(a->q);
 	pthread_rwlock_destroy(&a->tree_lock);
 	pthread_cond_destroy(&a->cv);
@@ -918,11 +737,11 @@ pv_audit_submit(struct pv_audit *a, const struct pv_audit_event *ev,
 	pthread_mutex_lock(&a->lock);
 	if (a->is_stopping || a->q_n >= QUEUE_MAX) {
 		st = PV_EUNAVAIL;
-	} else if (!grow((void **)&a->q, &a->q_cap, a->q_n + 1,
-	    sizeof(struct pending))) {
+	} else if (!audit_grow((void **)&a->q, &a->q_cap, a->q_n + 1,
+	    sizeof(struct audit_pending), 1024)) {
 		st = PV_ENOMEM;
 	} else {
-		struct pending *p = &a->q[a->q_n++];
+		struct audit_pending *p = &a->q[a->q_n++];
 
 		p->ev = *ev;
 		if (p->ev.outcome == NULL)
@@ -1046,64 +865,4 @@ pv_audit_consistency(struct pv_audit *a, uint64_t from, uint64_t to,
 		    (size_t)to, (pv_mhash *)proof, proof_len);
 	pthread_rwlock_unlock(&a->tree_lock);
 	return st;
-}
-
-/* Reads entry seq's line (caller holds tree_lock). */
-static json_t *
-read_entry(struct pv_audit *a, uint64_t seq)
-{
-	off_t start = a->offsets[seq];
-	off_t stop = seq + 1 < a->size ? a->offsets[seq + 1] : a->end;
-	size_t len = (size_t)(stop - start);
-	char buf[LINE_MAX_BYTES + 1];
-
-	if (len == 0 || len > LINE_MAX_BYTES ||
-	    pread(a->fd, buf, len, start) != (ssize_t)len)
-		return NULL;
-	buf[len - 1] = '\0';	/* the newline */
-	return json_loads(buf, 0, NULL);
-}
-
-pv_status
-pv_audit_for_patient(struct pv_audit *a, const char *patient,
-    bool (*cb)(void *arg, json_t *entry), void *arg)
-{
-	struct pindex *pi;
-	pv_status st = PV_OK;
-	size_t i;
-
-	pthread_rwlock_rdlock(&a->tree_lock);
-	if (!a->keep_index) {
-		pthread_rwlock_unlock(&a->tree_lock);
-		return PV_EINVAL;
-	}
-	pi = pidx_find(a, patient, false);
-	for (i = 0; pi != NULL && i < pi->n; i++) {
-		json_t *e = read_entry(a, pi->seqs[i]);
-		bool more;
-
-		if (e == NULL) {
-			st = PV_EIO;
-			break;
-		}
-		more = cb(arg, e);
-		json_decref(e);
-		if (!more)
-			break;
-	}
-	pthread_rwlock_unlock(&a->tree_lock);
-	return st;
-}
-
-void
-pv_audit_recent_nonces(struct pv_audit *a, int64_t since,
-    void (*cb)(void *arg, int64_t ts, const char *nonce), void *arg)
-{
-	size_t i;
-
-	pthread_rwlock_rdlock(&a->tree_lock);
-	for (i = 0; i < a->nonces_n; i++)
-		if (a->nonces[i].ts >= since)
-			cb(arg, a->nonces[i].ts, a->nonces[i].nonce);
-	pthread_rwlock_unlock(&a->tree_lock);
 }

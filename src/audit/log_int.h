@@ -1,0 +1,103 @@
+/*
+ * log_int.h — what log.c (appending, catch-up, checkpoints) and index.c
+ * (the server's per-patient index and recent nonces) share. Not an API:
+ * nothing outside src/audit includes it.
+ *
+ * Locking, for every file here: the queue fields are under `lock`; the
+ * tree state (sizes, chain, leaves, offsets, the indexes) is written only
+ * with `tree_lock` held for writing, by a thread that also holds the
+ * flock on the log; readers take `tree_lock` for reading and hold it
+ * only to copy what they need.
+ */
+#ifndef PV_AUDIT_LOG_INT_H
+#define PV_AUDIT_LOG_INT_H
+
+#include "audit/audit.h"
+#include "audit/merkle.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/types.h>
+
+#define AUDIT_LINE_MAX 2048		/* longest line we write or accept */
+
+struct audit_pending {
+	struct pv_audit_event ev;
+	pv_audit_done done;
+	void *arg;
+	int64_t ts_ms;
+};
+
+/* Per-patient list of entry indexes (server only). */
+struct audit_pindex {
+	char *patient;
+	uint64_t *seqs;
+	size_t n, cap;
+};
+
+struct audit_nonce {
+	int64_t ts;
+	char nonce[65];
+};
+
+struct pv_audit {
+	char log_path[1100], cp_path[1100], state_path[1100];
+	int fd, cp_fd, state_fd;
+	const unsigned char *sk, *pk;
+	char key_id[32];
+	bool keep_index;
+
+	/* queue */
+	pthread_mutex_t lock;
+	pthread_cond_t cv;
+	struct audit_pending *q;
+	size_t q_n, q_cap;
+	bool is_stopping;
+	pthread_t writer;
+	bool has_writer;
+
+	/* tree state (tree_lock) */
+	pthread_rwlock_t tree_lock;
+	struct pv_merkle_compact compact;
+	unsigned char chain[PV_AUDIT_HASH_BYTES];
+	uint64_t size;
+	off_t end;
+	pv_mhash *leaves;
+	struct pv_merkle_cache mcache;	/* subtree hashes over leaves */
+	off_t *offsets;
+	size_t idx_cap;
+	struct audit_pindex *pidx;	/* open addressing */
+	size_t pidx_cap, pidx_n;
+	struct audit_nonce *nonces;
+	size_t nonces_n, nonces_cap;
+
+	_Atomic bool is_healthy;
+	int64_t last_cp_sync;
+	int64_t cp_sync_interval;
+	uint64_t last_cp_size;
+};
+
+/* ---- log.c ---- */
+
+/*
+ * Copies the string value of "key":"..." of a line we wrote (values hold
+ * no quote or backslash) into out; false if absent or too long.
+ */
+bool audit_field_str(const char *line, const char *key, char *out,
+    size_t outsz);
+
+/* ---- index.c ---- */
+
+/*
+ * Adds entry seq (its line, already checked) to the per-patient index
+ * and the recent nonces. Caller holds tree_lock for writing.
+ */
+PV_MUST_CHECK pv_status audit_index_line(struct pv_audit *a,
+    const char *line, uint64_t seq);
+/* Frees both indexes. */
+void audit_index_free(struct pv_audit *a);
+/* Grows *p to hold need elements of elem bytes, doubling from first. */
+bool audit_grow(void **p, size_t *cap, size_t need, size_t elem,
+    size_t first);
+
+#endif
