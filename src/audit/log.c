@@ -1,22 +1,26 @@
 /*
- * log.c — appending to the audit trail: group commit, hash chain, Merkle
- * tree, signed checkpoints, multi-process safety.
+ * log.c — appending to the audit trail: group commit, hash chain, batch
+ * signatures, Merkle tree, signed checkpoints, multi-process safety.
  *
  * File format (DIR/audit/log.jsonl): one JSON object per line, keys in a
  * fixed order, values restricted to ids, codes, timestamps, addresses,
  * integers and base64 (no escapes needed, no free text):
  *   {"seq":N,"ts":"...","actor":A,"role":"...","action":"...","type":"...",
  *    "id":"...","patient":"...","outcome":"...","reason":"...","src":"...",
- *    "rid":"...","grant":G,"nonce":"..."[,"count":C],"prev":"<base64 chain>"}
+ *    "rid":"...","grant":G,"nonce":"..."[,"count":C],"prev":"<base64 chain>"
+ *    [,"bsig":"<base64 Ed25519>"]}
  * "count" is there only when the entry stands for C > 1 identical events
- * (lines without it are as they always were).
+ * (lines without it are as they always were). "bsig" ends the last line
+ * of every batch: a signature over that line without it (batchsig.h).
  * The leaf of entry N is the line's bytes (without the newline), hashed
  * per RFC 6962. "prev" is the running chain before entry N:
  *   chain_0 = 32 zero bytes; chain_{N+1} = SHA-256(0x02 || chain_N || leaf_N)
  * (0x02: a domain apart from RFC 6962's 0x00 leaves and 0x01 nodes). The
  * chain costs one hash per entry and lets `audit verify` name the exact
- * entry that was changed, removed, inserted or reordered; the Merkle tree
- * gives the compact proofs (RFC 6962) clients check against signed heads.
+ * entry that was changed, removed, inserted or reordered; the batch
+ * signature makes the chain unforgeable without the key (one valid
+ * signature covers every line up to its own); the Merkle tree gives the
+ * compact proofs (RFC 6962) clients check against signed heads.
  *
  * Checkpoints (DIR/audit/checkpoints.jsonl): after each group commit and
  * at close, {"size","root","time","key_id","signature"}; the signature is
@@ -24,15 +28,22 @@
  *   "phivault-audit-checkpoint-v1\n<size>\n<root base64>\n<time>\n".
  *
  * Resume state (DIR/audit/state): size, end offset, chain and compact
- * range after the last write, rewritten in place. Only a hint that lets a
+ * range after the last write, rewritten in place, with an HMAC-SHA-256
+ * under a key derived from the signing key. Only a hint that lets a
  * short-lived CLI append without re-reading the whole log; it is checked
- * against the log's length and ignored when it does not fit.
+ * against the log's length and ignored when it does not fit or its MAC
+ * fails (a forged state could otherwise make the CLI sign a forged chain).
  *
- * Guarantees: a completion reports PV_OK only after the entry's bytes were
- * fdatasync'ed; a failed batch is cut back off the file (ftruncate) so the
- * log never holds a half batch; writers in several processes serialise on
- * flock and re-read each other's appends before writing.
+ * Guarantees: a completion reports PV_OK only after the entry's bytes,
+ * and the signature that ends its batch, were fdatasync'ed; a failed
+ * batch is cut back off the file (ftruncate) so the log never holds a
+ * half batch; writers in several processes serialise on flock and
+ * re-read each other's appends before writing, checking the chain, the
+ * last batch signature and the latest checkpoint; a writer never signs a
+ * batch or a checkpoint over entries no valid signature covers — those
+ * are quarantined (tail.c).
  */
+#include "audit/batchsig.h"
 #include "audit/log_int.h"
 #include "common/fault.h"
 #include "common/log.h"
@@ -50,7 +61,8 @@
 #include <unistd.h>
 
 #define QUEUE_MAX 65536
-#define STATE_MAGIC "phivault-audit-state-v1"
+#define STATE_MAGIC "phivault-audit-state-v2"
+#define STATE_KEY_LABEL "phivault-audit-state-key-v1"
 
 /* ---- small helpers ------------------------------------------------- */
 
@@ -68,8 +80,8 @@ pv_audit_chain_next(unsigned char chain[PV_AUDIT_HASH_BYTES],
 	crypto_hash_sha256_final(&st, chain);
 }
 
-static bool
-write_all(int fd, const void *buf, size_t n)
+bool
+audit_write_all(int fd, const void *buf, size_t n)
 {
 	size_t off = 0;
 
@@ -220,59 +232,6 @@ line_fits(struct pv_audit *a, const char *line)
 	return strcmp(prev_b64, want) == 0;
 }
 
-/*
- * Reads lines from a->end to EOF into the state. A final line without a
- * newline is a torn write from a crash (never acknowledged): with
- * may_truncate it is cut off. Caller holds the flock and tree_lock.
- */
-static pv_status
-catch_up(struct pv_audit *a, bool may_truncate)
-{
-	struct stat sb;
-	char *buf = NULL, *p, *nl;
-	size_t len;
-	off_t pos;
-	pv_status st = PV_OK;
-
-	if (fstat(a->fd, &sb) != 0)
-		return PV_EIO;
-	if (sb.st_size < a->end)
-		return PV_ECRYPTO;	/* the log shrank under us */
-	if (sb.st_size == a->end)
-		return PV_OK;
-	len = (size_t)(sb.st_size - a->end);
-	buf = malloc(len + 1);
-	if (buf == NULL)
-		return PV_ENOMEM;
-	if (pread(a->fd, buf, len, a->end) != (ssize_t)len) {
-		free(buf);
-		return PV_EIO;
-	}
-	buf[len] = '\0';
-	pos = a->end;
-	for (p = buf; p < buf + len; p = nl + 1) {
-		nl = memchr(p, '\n', (size_t)(buf + len - p));
-		if (nl == NULL) {
-			if (!may_truncate || ftruncate(a->fd, pos) != 0)
-				st = PV_ECRYPTO;
-			else
-				pv_log(PV_LOG_WARN, "audit_torn_tail_removed",
-				    NULL, (const char *)NULL);
-			break;
-		}
-		*nl = '\0';
-		if ((size_t)(nl - p) >= AUDIT_LINE_MAX || !line_fits(a, p)) {
-			st = PV_ECRYPTO;
-			break;
-		}
-		if ((st = absorb(a, p, (size_t)(nl - p), pos)) != PV_OK)
-			break;
-		pos += nl - p + 1;
-	}
-	free(buf);
-	return st;
-}
-
 /* ---- resume state ---------------------------------------------------- */
 
 struct state_rec {
@@ -281,8 +240,16 @@ struct state_rec {
 	int64_t end;
 	unsigned char chain[PV_AUDIT_HASH_BYTES];
 	struct pv_merkle_compact compact;
-	unsigned char check[PV_AUDIT_HASH_BYTES];	/* SHA-256 of the above */
+	unsigned char mac[PV_AUDIT_HASH_BYTES];	/* HMAC of the above */
 };
+
+/* The state's MAC: HMAC-SHA-256 under the key derived at open. */
+static void
+state_mac(const struct pv_audit *a, const struct state_rec *s,
+    unsigned char mac[PV_AUDIT_HASH_BYTES])
+{
+	pv_hmac_sha256(mac, a->state_key, s, offsetof(struct state_rec, mac));
+}
 
 static void
 state_write(struct pv_audit *a)
@@ -297,26 +264,30 @@ state_write(struct pv_audit *a)
 	s.end = (int64_t)a->end;
 	memcpy(s.chain, a->chain, sizeof(s.chain));
 	s.compact = a->compact;
-	pv_sha256(s.check, &s, offsetof(struct state_rec, check));
+	state_mac(a, &s, s.mac);
 	if (pwrite(a->state_fd, &s, sizeof(s), 0) != (ssize_t)sizeof(s))
 		pv_log(PV_LOG_WARN, "audit_state_write_failed", NULL,
 		    (const char *)NULL);
 }
 
-/* Loads the hint if it is intact and no longer than the log. */
+/*
+ * Loads the hint if its MAC holds (only a holder of the signing key wrote
+ * it, after a signed write) and it is no longer than the log.
+ */
 static bool
 state_read(struct pv_audit *a)
 {
 	struct state_rec s;
-	unsigned char check[PV_AUDIT_HASH_BYTES];
+	unsigned char mac[PV_AUDIT_HASH_BYTES];
 	struct stat sb;
 
 	if (a->state_fd < 0 ||
 	    pread(a->state_fd, &s, sizeof(s), 0) != (ssize_t)sizeof(s))
 		return false;
-	pv_sha256(check, &s, offsetof(struct state_rec, check));
-	if (strcmp(s.magic, STATE_MAGIC) != 0 ||
-	    sodium_memcmp(check, s.check, sizeof(check)) != 0 ||
+	state_mac(a, &s, mac);
+	if (memchr(s.magic, '\0', sizeof(s.magic)) == NULL ||
+	    strcmp(s.magic, STATE_MAGIC) != 0 ||
+	    sodium_memcmp(mac, s.mac, sizeof(mac)) != 0 ||
 	    fstat(a->fd, &sb) != 0 || s.end > sb.st_size || s.end < 0 ||
 	    s.compact.size != s.size)
 		return false;
@@ -404,7 +375,7 @@ write_checkpoint(struct pv_audit *a, bool do_sync)
 	size_t n = strlen(text);
 	off_t start = lseek(a->cp_fd, 0, SEEK_END);
 	text[n] = '\n';
-	if (start >= 0 && write_all(a->cp_fd, text, n + 1)) {
+	if (start >= 0 && audit_write_all(a->cp_fd, text, n + 1)) {
 		a->last_cp_size = a->size;
 	} else {
 		/* Never leave half a line (a full disk): the next head would
@@ -463,7 +434,8 @@ format_line(const struct audit_pending *p, uint64_t seq,
 /* ---- the writer -------------------------------------------------------- */
 
 /*
- * Writes one batch. Called with the flock held and tree_lock write-held.
+ * Writes one batch, its last line signed (batchsig.h), in one write and
+ * one fdatasync. Called with the flock held and tree_lock write-held.
  * On any failure the file is cut back to where it was.
  */
 static pv_status
@@ -485,7 +457,9 @@ write_batch(struct pv_audit *a, struct audit_pending *items, size_t n)
 	memcpy(chain, a->chain, sizeof(chain));
 	for (i = 0; i < n; i++) {
 		if ((st = format_line(&items[i], a->size + i, chain, buf + off,
-		    AUDIT_LINE_MAX - 1, &len)) != PV_OK)
+		    AUDIT_LINE_MAX - 1, &len)) != PV_OK ||
+		    (i + 1 == n && (st = pv_bsig_sign(buf + off, &len,
+		    AUDIT_LINE_MAX - 1, a->sk)) != PV_OK))
 			goto done;
 		pv_merkle_leaf_hash(buf + off, len, leaf);
 		pv_audit_chain_next(chain, leaf);
@@ -493,7 +467,7 @@ write_batch(struct pv_audit *a, struct audit_pending *items, size_t n)
 		off += len + 1;
 	}
 	if (pv_fault("audit_write") || lseek(a->fd, 0, SEEK_END) != start ||
-	    !write_all(a->fd, buf, off) || pv_fault("audit_fsync") ||
+	    !audit_write_all(a->fd, buf, off) || pv_fault("audit_fsync") ||
 	    fdatasync(a->fd) != 0) {
 		st = PV_EUNAVAIL;
 		if (ftruncate(a->fd, start) != 0)
@@ -515,6 +489,164 @@ done:
 	free(buf);
 	return st;
 }
+
+/* ---- catching up with other writers ---------------------------------- */
+
+/*
+ * Finds the last complete line of buf (len bytes read from a->end) that
+ * carries a batch signature and checks it: *end points past its newline
+ * (buf when there is none). A signature that does not verify is
+ * PV_ECRYPTO: the line was changed or written without the key.
+ */
+static pv_status
+last_signed(struct pv_audit *a, char *buf, size_t len, char **end)
+{
+	char *stop, *nl, *start;
+
+	*end = buf;
+	/* stop: one past the newline that ends the candidate line. */
+	nl = memrchr(buf, '\n', len);
+	for (stop = nl != NULL ? nl + 1 : buf; stop > buf; stop = start) {
+		nl = memrchr(buf, '\n', (size_t)(stop - 1 - buf));
+		start = nl != NULL ? nl + 1 : buf;
+		if (!pv_bsig_present(start, (size_t)(stop - 1 - start)))
+			continue;
+		if (pv_bsig_verify(start, (size_t)(stop - 1 - start), a->pk) !=
+		    PV_OK) {
+			pv_log(PV_LOG_ERROR, "audit_batch_signature_invalid",
+			    NULL, (const char *)NULL);
+			return PV_ECRYPTO;
+		}
+		*end = stop;
+		break;
+	}
+	return PV_OK;
+}
+
+/*
+ * The latest checkpoint, when it reaches past what was read already:
+ * its signature must verify (else PV_ECRYPTO); *size gets its size, or 0
+ * when there is nothing to hold the log to.
+ */
+static pv_status
+pending_checkpoint(struct pv_audit *a, struct pv_checkpoint *c,
+    uint64_t *size)
+{
+	char msg[256];
+
+	*size = 0;
+	if (audit_checkpoint_last(a->cp_fd, c) != PV_OK || c->size <= a->size)
+		return PV_OK;
+	if (pv_checkpoint_message(c, msg, sizeof(msg)) != PV_OK ||
+	    pv_sign_verify(c->sig, msg, strlen(msg), a->pk) != PV_OK) {
+		pv_log(PV_LOG_ERROR, "audit_checkpoint_mismatch", NULL,
+		    (const char *)NULL);
+		return PV_ECRYPTO;
+	}
+	*size = c->size;
+	return PV_OK;
+}
+
+/*
+ * What follows the last covered line: only a torn line (a crash
+ * mid-write, never an entry) is cut when opening; complete entries are
+ * quarantined and the quarantine is recorded in a signed entry.
+ */
+static pv_status
+settle_tail(struct pv_audit *a, const char *rest, size_t len,
+    bool is_opening)
+{
+	struct audit_pending p;
+	const char *q = rest;
+	uint64_t n = 0;
+	pv_status st;
+
+	while ((q = memchr(q, '\n', (size_t)(rest + len - q))) != NULL) {
+		n++;
+		q++;
+	}
+	if (n == 0) {
+		if (!is_opening || ftruncate(a->fd, a->end) != 0)
+			return PV_ECRYPTO;
+		pv_log(PV_LOG_WARN, "audit_torn_tail_removed", NULL,
+		    (const char *)NULL);
+		return PV_OK;
+	}
+	if ((st = audit_quarantine(a, rest, len, n)) != PV_OK)
+		return st;
+	memset(&p, 0, sizeof(p));
+	audit_quarantine_event(&p.ev, n);
+	p.ts_ms = now_ms();
+	return write_batch(a, &p, 1);
+}
+
+/*
+ * Reads what was appended since a->end (by another writer, or before we
+ * opened) into the state. Every line must continue the chain; lines are
+ * taken up to the last one with a valid batch signature and as far as
+ * the latest checkpoint reaches (whose root must then match) — older
+ * logs have checkpoints only. The rest is settled by settle_tail. Caller
+ * holds the flock and tree_lock for writing.
+ */
+static pv_status
+catch_up(struct pv_audit *a, bool is_opening)
+{
+	struct pv_checkpoint cp;
+	struct stat sb;
+	char *buf = NULL, *p, *nl, *signed_end;
+	uint64_t cp_size;
+	pv_mhash root;
+	size_t len;
+	pv_status st;
+
+	if (fstat(a->fd, &sb) != 0)
+		return PV_EIO;
+	if (sb.st_size < a->end)
+		return PV_ECRYPTO;	/* the log shrank under us */
+	if (sb.st_size == a->end)
+		return PV_OK;
+	len = (size_t)(sb.st_size - a->end);
+	if ((buf = malloc(len + 1)) == NULL)
+		return PV_ENOMEM;
+	if (pread(a->fd, buf, len, a->end) != (ssize_t)len) {
+		st = PV_EIO;
+		goto done;
+	}
+	buf[len] = '\0';
+	if ((st = last_signed(a, buf, len, &signed_end)) != PV_OK ||
+	    (st = pending_checkpoint(a, &cp, &cp_size)) != PV_OK)
+		goto done;
+	for (p = buf; p < signed_end || a->size < cp_size; p = nl + 1) {
+		/* No line left with the checkpoint still ahead: cut short. */
+		if ((nl = memchr(p, '\n', (size_t)(buf + len - p))) == NULL) {
+			st = PV_ECRYPTO;
+			goto done;
+		}
+		*nl = '\0';
+		if ((size_t)(nl - p) >= AUDIT_LINE_MAX || !line_fits(a, p)) {
+			st = PV_ECRYPTO;
+			goto done;
+		}
+		if ((st = absorb(a, p, (size_t)(nl - p), a->end)) != PV_OK)
+			goto done;
+		if (a->size == cp_size) {
+			pv_merkle_compact_root(&a->compact, root);
+			if (sodium_memcmp(root, cp.root, sizeof(root)) != 0) {
+				pv_log(PV_LOG_ERROR, "audit_checkpoint_mismatch",
+				    NULL, (const char *)NULL);
+				st = PV_ECRYPTO;
+				goto done;
+			}
+		}
+	}
+	if (p < buf + len)
+		st = settle_tail(a, p, (size_t)(buf + len - p), is_opening);
+done:
+	free(buf);
+	return st;
+}
+
+/* ---- the writer thread ------------------------------------------------ */
 
 static void *
 writer_main(void *arg)
@@ -582,34 +714,6 @@ writer_main(void *arg)
 
 /* ---- open / close ------------------------------------------------------ */
 
-/*
- * The server also holds the log to the newest signed checkpoint: a log
- * cut short, or rewritten from some entry on and re-signed without the
- * key, still has a consistent chain, and only the checkpoint tells.
- * Needs the leaves (keep_index); no (parsable) checkpoint yet passes.
- */
-static pv_status
-check_latest_checkpoint(struct pv_audit *a, const char *vault_dir)
-{
-	struct pv_checkpoint c;
-	pv_mhash root;
-	char msg[256];
-
-	if (pv_audit_latest_checkpoint(vault_dir, &c) != PV_OK)
-		return PV_OK;
-	if (c.size > a->size ||
-	    pv_checkpoint_message(&c, msg, sizeof(msg)) != PV_OK ||
-	    pv_sign_verify(c.sig, msg, strlen(msg), a->pk) != PV_OK ||
-	    pv_merkle_root_cached((const pv_mhash *)a->leaves, &a->mcache,
-	    (size_t)c.size, root) != PV_OK ||
-	    sodium_memcmp(root, c.root, sizeof(root)) != 0) {
-		pv_log(PV_LOG_ERROR, "audit_checkpoint_mismatch", NULL,
-		    (const char *)NULL);
-		return PV_ECRYPTO;
-	}
-	return PV_OK;
-}
-
 static int
 open_append(const char *path)
 {
@@ -644,8 +748,18 @@ pv_audit_open(const struct pv_audit_opts *o, struct pv_audit **out)
 	    pv_snprintf(a->cp_path, sizeof(a->cp_path),
 	    "%s/audit/checkpoints.jsonl", o->vault_dir) != PV_OK ||
 	    pv_snprintf(a->state_path, sizeof(a->state_path), "%s/audit/state",
-	    o->vault_dir) != PV_OK)
+	    o->vault_dir) != PV_OK ||
+	    pv_snprintf(a->quarantine_path, sizeof(a->quarantine_path),
+	    "%s/audit/quarantine.jsonl", o->vault_dir) != PV_OK)
 		goto fail;
+	/* The resume state's MAC key: a KDF of the signing key's seed (its
+	 * first 32 bytes), so the state cannot be forged without the key. */
+	if ((a->state_key = pv_secret_alloc(PV_KEY_BYTES)) == NULL) {
+		st = PV_ENOMEM;
+		goto fail;
+	}
+	pv_hmac_sha256(a->state_key, o->sign_sk, STATE_KEY_LABEL,
+	    sizeof(STATE_KEY_LABEL) - 1);
 	a->fd = open_append(a->log_path);
 	a->cp_fd = open_append(a->cp_path);
 	a->state_fd = open(a->state_path, O_RDWR | O_CREAT | O_NOFOLLOW |
@@ -662,9 +776,9 @@ pv_audit_open(const struct pv_audit_opts *o, struct pv_audit **out)
 		memset(a->chain, 0, sizeof(a->chain));
 		pv_merkle_compact_init(&a->compact);
 	}
+	pthread_rwlock_wrlock(&a->tree_lock);
 	st = catch_up(a, true);
-	if (st == PV_OK && a->keep_index)
-		st = check_latest_checkpoint(a, o->vault_dir);
+	pthread_rwlock_unlock(&a->tree_lock);
 	flock(a->fd, LOCK_UN);
 	if (st != PV_OK)
 		goto fail;
@@ -718,6 +832,7 @@ pv_audit_close(struct pv_audit *a)
 	pv_merkle_cache_free(&a->mcache);
 	free(a->offsets);
 	free(a->q);
+	pv_secret_free(a->state_key, PV_KEY_BYTES);
 	pthread_rwlock_destroy(&a->tree_lock);
 	pthread_cond_destroy(&a->cv);
 	pthread_mutex_destroy(&a->lock);

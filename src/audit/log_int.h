@@ -1,7 +1,8 @@
 /*
- * log_int.h — what log.c (appending, catch-up, checkpoints) and index.c
- * (the server's per-patient index and recent nonces) share. Not an API:
- * nothing outside src/audit includes it.
+ * log_int.h — what log.c (appending, catch-up, checkpoints), index.c (the
+ * server's per-patient index, AuditEvent pages, recent nonces) and
+ * tail.c (settling an unsigned tail) share. Not an API: nothing outside
+ * src/audit includes it.
  *
  * Locking, for every file here: the queue fields are under `lock`; the
  * tree state (sizes, chain, leaves, offsets, the indexes) is written only
@@ -42,8 +43,10 @@ struct audit_nonce {
 
 struct pv_audit {
 	char log_path[1100], cp_path[1100], state_path[1100];
+	char quarantine_path[1100];
 	int fd, cp_fd, state_fd;
 	const unsigned char *sk, *pk;
+	unsigned char *state_key;	/* PV_KEY_BYTES, secret memory */
 	char key_id[32];
 	bool keep_index;
 
@@ -86,6 +89,16 @@ struct pv_audit {
 bool audit_field_str(const char *line, const char *key, char *out,
     size_t outsz);
 
+/* write() of all n bytes, retrying on EINTR; false on any failure. */
+bool audit_write_all(int fd, const void *buf, size_t n);
+
+/* ---- verify.c ---- */
+
+/* Parses the last line of the checkpoint file open at fd (reads its
+ * tail only); PV_ENOTFOUND when there is none or it does not parse. */
+PV_MUST_CHECK pv_status audit_checkpoint_last(int fd,
+    struct pv_checkpoint *out);
+
 /* ---- index.c ---- */
 
 /*
@@ -99,5 +112,20 @@ void audit_index_free(struct pv_audit *a);
 /* Grows *p to hold need elements of elem bytes, doubling from first. */
 bool audit_grow(void **p, size_t *cap, size_t need, size_t elem,
     size_t first);
+
+/* ---- tail.c ---- */
+
+/*
+ * Moves the bytes [at, EOF) of the log — n complete entries no signature
+ * covers, maybe followed by a torn line — to DIR/audit/quarantine.jsonl
+ * (0600, appended, fdatasync'ed first), then cuts the log at `at` and
+ * fdatasyncs it, and logs an error. Caller holds the flock and tree_lock
+ * for writing; at is a->end. The caller then records the quarantine in
+ * the trail.
+ */
+PV_MUST_CHECK pv_status audit_quarantine(struct pv_audit *a,
+    const char *bytes, size_t len, uint64_t n);
+/* Fills ev with the entry that records a quarantine of n entries. */
+void audit_quarantine_event(struct pv_audit_event *ev, uint64_t n);
 
 #endif

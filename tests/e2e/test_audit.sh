@@ -201,10 +201,12 @@ for f in "$LOG" "$VAULT/audit/checkpoints.jsonl" "$VAULT/audit/state" "$T/serve.
   fi
 done
 expect_eq "no names in the trail" 0 "$(grep -ac -e Ada -e Unconscious "$LOG" || true)"
+# bsig (the batch signature) ends the last line of each group commit;
 # count appears only on aggregated entries.
 expect_eq "entries carry only the documented keys" \
   '["action","actor","grant","id","nonce","outcome","patient","prev","reason","rid","role","seq","src","ts","type"]' \
-  "$(jq -sc '[.[] | keys - ["count"]] | unique | if length == 1 then .[0] else . end' "$LOG")"
+  "$(jq -sc '[.[] | keys - ["bsig","count"]] | unique | if length == 1 then .[0] else . end' "$LOG")"
+expect_eq "the last entry ends a batch: it carries bsig" true "$(tail -n1 "$LOG" | jq 'has("bsig")')"
 
 # --- 2. GET /fhir/AuditEvent?patient= ------------------------------------------
 nlog=$(jq -s --arg p "$pid" '[.[] | select(.patient == $p)] | length' "$LOG")

@@ -1,10 +1,19 @@
 /*
- * test_audit_log.c — audit/log.c and verify.c on a real log in a temp
- * directory.
+ * test_audit_log.c — audit/log.c, batchsig.c, tail.c and verify.c on a
+ * real log in a temp directory.
  *
+ * - the batch signature: a known answer computed with openssl (Ed25519
+ *   over "phivault-audit-batch-v1\n" || the line without the field), and
+ *   any changed byte, a wrong key or a missing field refused;
  * - "count": omitted for one event, written in its place for N > 1,
  *   refused when negative, read back by verify, AuditEvent and the entry
- *   count helper.
+ *   count helper;
+ * - every batch ends with a signed line; verify names a rewrite (chain
+ *   recomputed, signatures kept) at its first entry whatever the batch,
+ *   and an unsigned tail unless told to accept it;
+ * - a writer never signs over an unsigned tail: on open it is
+ *   quarantined and recorded, also when a forged resume state (an
+ *   unkeyed checksum, as the old format had) points past it.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,6 +29,8 @@
 #include <unistd.h>
 
 #include "audit/audit.h"
+#include "audit/batchsig.h"
+#include "audit/merkle.h"
 #include "common/log.h"
 #include "lifecycle/lifecycle.h"
 
@@ -78,6 +89,17 @@ event(struct pv_audit_event *ev, const char *patient, int64_t count)
 	ev->count = count;
 }
 
+static void
+append_n(struct pv_audit *a, const char *patient, int n)
+{
+	struct pv_audit_event ev;
+
+	while (n-- > 0) {
+		event(&ev, patient, 0);
+		assert_int_equal(pv_audit_append(a, &ev), PV_OK);
+	}
+}
+
 static char *
 slurp(const char *name, size_t *len)
 {
@@ -102,6 +124,19 @@ slurp(const char *name, size_t *len)
 	return buf;
 }
 
+static void
+spill(const char *name, const char *buf, size_t len, const char *mode)
+{
+	char path[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/audit/%s", dir, name);
+	f = fopen(path, mode);
+	assert_non_null(f);
+	assert_int_equal(fwrite(buf, 1, len, f), len);
+	fclose(f);
+}
+
 /* Line i of a NUL-terminated log (a pointer into it) and its length. */
 static const char *
 line_at(const char *log, size_t i, size_t *len)
@@ -123,6 +158,59 @@ count_lines(const char *s)
 	for (; *s != '\0'; s++)
 		n += *s == '\n';
 	return n;
+}
+
+/* ---- the batch signature ------------------------------------------- */
+
+#define KAT_LINE "{\"seq\":0,\"ts\":\"2026-01-01T00:00:00.000Z\",\"actor\":0," \
+	"\"role\":\"system\",\"action\":\"purge\",\"type\":\"\",\"id\":\"\"," \
+	"\"patient\":\"\",\"outcome\":\"allowed\",\"reason\":\"\",\"src\":" \
+	"\"local\",\"rid\":\"00112233445566778899aabbccddeeff\",\"grant\":0," \
+	"\"nonce\":\"\",\"prev\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\"}"
+/* openssl pkeyutl -sign -rawin, seed 00 01 .. 1f, over the domain || line */
+#define KAT_SIG "YYNEsmz92MA0JaC46PjPbmg4iDlIZahFnTvxl34nJeNK5QQcAbl/jXoAHcsi" \
+	"tMOHDURWzSFj8jEVkthLfqcqAw=="
+
+static void
+test_bsig_known_answer(void **state)
+{
+	unsigned char seed[32], kpk[PV_SIGN_PK_BYTES], ksk[PV_SIGN_SK_BYTES];
+	char line[PV_BSIG_LINE_MAX + 1] = KAT_LINE, want[PV_BSIG_LINE_MAX];
+	size_t len = strlen(line), i;
+
+	(void)state;
+	for (i = 0; i < sizeof(seed); i++)
+		seed[i] = (unsigned char)i;
+	crypto_sign_seed_keypair(kpk, ksk, seed);
+	assert_false(pv_bsig_present(line, len));
+	assert_int_equal(pv_bsig_verify(line, len, kpk), PV_ENOTFOUND);
+	assert_int_equal(pv_bsig_sign(line, &len, sizeof(line), ksk), PV_OK);
+	snprintf(want, sizeof(want), "%.*s,\"bsig\":\"%s\"}",
+	    (int)strlen(KAT_LINE) - 1, KAT_LINE, KAT_SIG);
+	assert_string_equal(line, want);
+	assert_int_equal(len, strlen(KAT_LINE) + PV_BSIG_EXTRA);
+	assert_true(pv_bsig_present(line, len));
+	assert_int_equal(pv_bsig_verify(line, len, kpk), PV_OK);
+	assert_int_equal(pv_bsig_verify(line, len, pk), PV_ECRYPTO);
+	/* Any changed byte, in the entry or in the signature, is refused. */
+	for (i = 0; i < len; i++) {
+		char c = line[i];
+
+		line[i] = (char)(c == 'A' ? 'B' : c == '"' ? '\'' : 'A');
+		assert_int_not_equal(pv_bsig_verify(line, len, kpk), PV_OK);
+		line[i] = c;
+	}
+	assert_int_equal(pv_bsig_verify(line, len, kpk), PV_OK);
+	/* No room, or not a line of ours: refused before signing. */
+	strcpy(want, KAT_LINE);
+	len = strlen(want);
+	assert_int_equal(pv_bsig_sign(want, &len, len + 10, ksk), PV_ETOOBIG);
+	want[len - 1] = ' ';
+	assert_int_equal(pv_bsig_sign(want, &len, sizeof(want), ksk),
+	    PV_EINVAL);
+	/* The field anywhere but at the end is not a signature. */
+	snprintf(want, sizeof(want), "%s ", line);
+	assert_false(pv_bsig_present(want, strlen(want)));
 }
 
 /* ---- count ------------------------------------------------------------ */
@@ -182,18 +270,302 @@ test_count_field(void **state)
 	assert_null(json_object_get(ae, "extension"));
 	json_decref(ae);
 	json_decref(j);
-	assert_int_equal(pv_audit_verify(dir, pk, &rep, NULL, NULL), PV_OK);
+	assert_int_equal(pv_audit_verify(dir, pk, 0, &rep, NULL, NULL), PV_OK);
 	assert_true(rep.is_ok);
 	assert_int_equal(rep.entries, 3);
+	assert_int_equal(rep.signed_entries, 3);
 	free(log);
+}
+
+/* ---- batches, rewrites and unsigned tails -------------------------------- */
+
+/*
+ * Rewrites the log as an attacker without the key would: entry k's
+ * outcome changed, every later "prev" recomputed; bsig fields from
+ * strip_from on removed (SIZE_MAX: kept, and then invalid).
+ */
+static void
+rechain(size_t k, size_t strip_from)
+{
+	unsigned char chain[PV_AUDIT_HASH_BYTES] = { 0 };
+	size_t n, len, i, nl_n, off = 0;
+	char *log = slurp("log.jsonl", &n), *out = malloc(n + 16);
+	pv_mhash leaf;
+
+	nl_n = count_lines(log);
+	for (i = 0; i < nl_n; i++) {
+		char line[PV_BSIG_LINE_MAX + 1], *p;
+		const char *src = line_at(log, i, &len);
+
+		memcpy(line, src, len);
+		line[len] = '\0';
+		if (i == k && (p = strstr(line, "\"allowed\"")) != NULL)
+			memcpy(p, "\"Allowed\"", 9);
+		if (i >= strip_from && pv_bsig_present(line, len)) {
+			len -= PV_BSIG_EXTRA;
+			line[len - 1] = '}';
+			line[len] = '\0';
+		}
+		if (i > k || i > strip_from) {
+			char b64[64];
+
+			assert_int_equal(pv_b64_encode(chain, sizeof(chain), b64,
+			    sizeof(b64)), PV_OK);
+			p = strstr(line, "\"prev\":\"") + 8;
+			memcpy(p, b64, strlen(b64));
+		}
+		pv_merkle_leaf_hash(line, len, leaf);
+		pv_audit_chain_next(chain, leaf);
+		memcpy(out + off, line, len);
+		out[off + len] = '\n';
+		off += len + 1;
+	}
+	spill("log.jsonl", out, off, "wb");
+	spill("checkpoints.jsonl", "", 0, "wb");
+	free(log);
+	free(out);
+}
+
+static void
+test_rewrite_named(void **state)
+{
+	struct pv_verify_report rep;
+	struct pv_audit *a;
+	size_t n, len, i;
+	char *log;
+
+	(void)state;
+	a = open_log(true);
+	append_n(a, "p1", 40);	/* one batch, one signature each */
+	pv_audit_close(a);
+	log = slurp("log.jsonl", &n);
+	for (i = 0; i < 40; i++) {
+		const char *l = line_at(log, i, &len);
+
+		assert_int_equal(pv_bsig_verify(l, len, pk), PV_OK);
+	}
+	free(log);
+	/* Entry 25 rewritten, signatures kept: named by the binary search
+	 * (they cannot be recomputed without the key). */
+	rechain(25, SIZE_MAX);
+	assert_int_equal(pv_audit_verify(dir, pk, 0, &rep, NULL, NULL), PV_OK);
+	assert_false(rep.is_ok);
+	assert_string_equal(rep.problem, "forged");
+	assert_int_equal(rep.bad_entry, 25);
+	assert_int_equal(rep.signed_entries, 25);
+	assert_non_null(strstr(rep.detail, "entry 25 does not verify"));
+	assert_int_equal(pv_audit_verify(dir, pk,
+	    PV_VERIFY_ALLOW_UNSIGNED_TAIL, &rep, NULL, NULL), PV_OK);
+	assert_string_equal(rep.problem, "forged");
+	/* A writer refuses it. */
+	{
+		struct pv_audit_opts o = { dir, sk, pk, "testkey", true, 0 };
+		struct pv_audit *b = NULL;
+
+		assert_int_equal(pv_audit_open(&o, &b), PV_ECRYPTO);
+		assert_null(b);
+	}
+	/* The same with the now-invalid signatures stripped: an unsigned
+	 * tail from 25 on, reported unless accepted. */
+	teardown(NULL);
+	setup(NULL);
+	a = open_log(true);
+	append_n(a, "p1", 40);
+	pv_audit_close(a);
+	rechain(25, 25);
+	assert_int_equal(pv_audit_verify(dir, pk, 0, &rep, NULL, NULL), PV_OK);
+	assert_false(rep.is_ok);
+	assert_string_equal(rep.problem, "unsigned");
+	assert_int_equal(rep.bad_entry, 25);
+	assert_int_equal(pv_audit_verify(dir, pk,
+	    PV_VERIFY_ALLOW_UNSIGNED_TAIL, &rep, NULL, NULL), PV_OK);
+	assert_true(rep.is_ok);
+	assert_int_equal(rep.entries, 40);
+	assert_int_equal(rep.signed_entries, 25);
+	/* Entry 0 rewritten: nothing is covered. */
+	teardown(NULL);
+	setup(NULL);
+	a = open_log(true);
+	append_n(a, "p1", 5);
+	pv_audit_close(a);
+	rechain(0, SIZE_MAX);
+	assert_int_equal(pv_audit_verify(dir, pk, 0, &rep, NULL, NULL), PV_OK);
+	assert_string_equal(rep.problem, "forged");
+	assert_int_equal(rep.bad_entry, 0);
+}
+
+/*
+ * Entries after the last signature (complete lines that continue the
+ * chain, then a torn one) are moved to quarantine.jsonl by the next
+ * writer, never signed over; a signed record says how many.
+ */
+static void
+check_quarantined(size_t kept, size_t moved, const char *tail,
+    size_t tail_len)
+{
+	struct pv_verify_report rep;
+	size_t n, len;
+	char *q, *log;
+	const char *l;
+
+	q = slurp("quarantine.jsonl", &n);
+	assert_int_equal(n, tail_len + (tail[tail_len - 1] != '\n'));
+	assert_memory_equal(q, tail, tail_len);
+	free(q);
+	log = slurp("log.jsonl", &n);
+	assert_int_equal(count_lines(log), kept + 1);
+	l = line_at(log, kept, &len);
+	assert_non_null(memmem(l, len, "\"action\":\"audit.quarantine\"", 27));
+	assert_int_equal(pv_bsig_verify(l, len, pk), PV_OK);
+	free(log);
+	assert_int_equal(pv_audit_verify(dir, pk, 0, &rep, NULL, NULL), PV_OK);
+	assert_true(rep.is_ok);
+	assert_int_equal(rep.quarantines, 1);
+	assert_int_equal(rep.quarantined, moved);
+}
+
+/* Appends n lines that continue the chain, without a signature. */
+static char *
+forge_tail(size_t n, const char *torn, size_t *out_len)
+{
+	unsigned char chain[PV_AUDIT_HASH_BYTES] = { 0 };
+	size_t len, i, lines, off = 0;
+	char *log = slurp("log.jsonl", &len), *out = calloc(1, 4096);
+	pv_mhash leaf;
+
+	lines = count_lines(log);
+	for (i = 0; i < lines; i++) {
+		const char *l = line_at(log, i, &len);
+
+		pv_merkle_leaf_hash(l, len, leaf);
+		pv_audit_chain_next(chain, leaf);
+	}
+	for (i = 0; i < n; i++) {
+		char b64[64], *l = out + off;
+
+		assert_int_equal(pv_b64_encode(chain, sizeof(chain), b64,
+		    sizeof(b64)), PV_OK);
+		len = (size_t)sprintf(l, "{\"seq\":%zu,\"ts\":\"2026-01-01T00:00:"
+		    "00.000Z\",\"actor\":9,\"role\":\"admin\",\"action\":\"read\","
+		    "\"type\":\"\",\"id\":\"\",\"patient\":\"p1\",\"outcome\":"
+		    "\"allowed\",\"reason\":\"\",\"src\":\"local\",\"rid\":\"x\","
+		    "\"grant\":0,\"nonce\":\"\",\"prev\":\"%s\"}", lines + i, b64);
+		pv_merkle_leaf_hash(l, len, leaf);
+		pv_audit_chain_next(chain, leaf);
+		l[len] = '\n';
+		off += len + 1;
+	}
+	strcpy(out + off, torn);
+	off += strlen(torn);
+	spill("log.jsonl", out, off, "ab");
+	free(log);
+	*out_len = off;
+	return out;
+}
+
+static void
+test_tail_quarantined_on_open(void **state)
+{
+	struct pv_audit *a;
+	size_t tl, n;
+	char *tail, *log;
+
+	(void)state;
+	a = open_log(true);
+	append_n(a, "p1", 3);
+	pv_audit_close(a);
+	/* Only a torn line: cut, as before, and nothing recorded. */
+	spill("log.jsonl", "{\"seq\":3,\"ts", 12, "ab");
+	a = open_log(true);
+	assert_int_equal(pv_audit_size(a), 3);
+	pv_audit_close(a);
+	log = slurp("log.jsonl", &n);
+	assert_int_equal(count_lines(log), 3);
+	assert_int_equal(log[n - 1], '\n');
+	free(log);
+	/* Two unsigned entries and a torn line: quarantined (server). */
+	tail = forge_tail(2, "{\"seq\":5,\"ts", &tl);
+	a = open_log(true);
+	assert_int_equal(pv_audit_size(a), 4);
+	pv_audit_close(a);
+	check_quarantined(3, 2, tail, tl);
+	free(tail);
+}
+
+/* The resume state's layout (log.c), to forge one. */
+struct forged_state {
+	char magic[32];
+	uint64_t size;
+	int64_t end;
+	unsigned char chain[PV_AUDIT_HASH_BYTES];
+	struct pv_merkle_compact compact;
+	unsigned char check[PV_AUDIT_HASH_BYTES];
+};
+
+/*
+ * A CLI writer resumes from DIR/audit/state. An attacker appends
+ * unsigned entries and writes a state that claims them, checksummed
+ * with SHA-256 as the state used to be: the writer must not trust it.
+ */
+static void
+forged_state_case(const char *magic)
+{
+	struct forged_state s;
+	struct pv_audit *a;
+	size_t tl, n, len, i, lines;
+	char *tail, *log;
+	pv_mhash leaf;
+
+	a = open_log(false);
+	append_n(a, "p1", 3);
+	pv_audit_close(a);
+	tail = forge_tail(2, "", &tl);
+	memset(&s, 0, sizeof(s));
+	strcpy(s.magic, magic);
+	log = slurp("log.jsonl", &n);
+	lines = count_lines(log);
+	pv_merkle_compact_init(&s.compact);
+	for (i = 0; i < lines; i++) {
+		const char *l = line_at(log, i, &len);
+
+		pv_merkle_leaf_hash(l, len, leaf);
+		pv_merkle_compact_append(&s.compact, leaf);
+		pv_audit_chain_next(s.chain, leaf);
+	}
+	s.size = lines;
+	s.end = (int64_t)n;
+	pv_sha256(s.check, &s, offsetof(struct forged_state, check));
+	spill("state", (const char *)&s, sizeof(s), "wb");
+	free(log);
+	a = open_log(false);	/* a CLI writer */
+	pv_audit_close(a);
+	check_quarantined(3, 2, tail, tl);
+	free(tail);
+}
+
+static void
+test_forged_state_not_trusted(void **state)
+{
+	(void)state;
+	forged_state_case("phivault-audit-state-v1");
+	teardown(NULL);
+	setup(NULL);
+	forged_state_case("phivault-audit-state-v2");
 }
 
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_bsig_known_answer),
 		cmocka_unit_test_setup_teardown(test_count_field, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_rewrite_named, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_tail_quarantined_on_open,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_forged_state_not_trusted,
+		    setup, teardown),
 	};
 
 	if (pv_crypto_init() != PV_OK)
