@@ -129,12 +129,16 @@ PV_MUST_CHECK pv_status pv_audit_consistency(struct pv_audit *a, uint64_t from,
 uint64_t pv_audit_size(struct pv_audit *a);
 
 /*
- * Calls cb for each durable entry about patient (needs keep_index), in
- * log order; cb gets the parsed entry (borrowed) and returns false to
- * stop.
+ * One page of the durable entries about patient (needs keep_index): the
+ * patient's entries number offset to offset + count - 1, in log order.
+ * cb gets each parsed entry (borrowed) and returns false to stop; *total
+ * gets how many entries about the patient there are. Costs O(count)
+ * whatever the offset; the tree lock is held only to copy the page's
+ * line positions, never while reading or parsing (index.c).
  */
-PV_MUST_CHECK pv_status pv_audit_for_patient(struct pv_audit *a,
-    const char *patient, bool (*cb)(void *arg, json_t *entry), void *arg);
+PV_MUST_CHECK pv_status pv_audit_patient_page(struct pv_audit *a,
+    const char *patient, uint64_t offset, size_t count,
+    bool (*cb)(void *arg, json_t *entry), void *arg, uint64_t *total);
 
 /* How many events a parsed entry stands for: its "count", else 1. */
 int64_t pv_audit_entry_count(json_t *entry);

@@ -1,14 +1,24 @@
 /*
  * index.c — the server's in-memory indexes over the audit log: for each
- * patient, the list of entries about them (GET /fhir/AuditEvent), and
- * the replay nonces of the last hour (the signature verifier's replay
- * cache is reloaded from them at start-up).
+ * patient, the list of entries about them (GET /fhir/AuditEvent pages),
+ * and the replay nonces of the last hour (the signature verifier's
+ * replay cache is reloaded from them at start-up).
+ *
+ * Guarantees: a page of a patient's entries costs O(page size) whatever
+ * its offset — the positions of the page's lines are copied from the
+ * index under the tree read lock, which is released before any line is
+ * read or parsed, so paging never holds up the audit writer (who needs
+ * the lock for writing after every group commit) for longer than that
+ * copy. This is safe because a line the index knows of never changes:
+ * the log is only ever appended to, and what is cut off (a failed batch,
+ * an unsigned tail) was never absorbed. The total is the index's length.
  *
  * Memory: 8 bytes per indexed entry plus a slot per patient ever seen;
  * patient ids are random pseudonyms, so the table's hash (FNV-1a) is not
  * exposed to chosen keys. Only with keep_index (the server).
  */
 #include "audit/log_int.h"
+#include "common/metrics.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -150,41 +160,64 @@ audit_index_free(struct pv_audit *a)
 	a->pidx_cap = a->pidx_n = a->nonces_n = a->nonces_cap = 0;
 }
 
-/* Reads entry seq's line (caller holds tree_lock). */
-static json_t *
-read_entry(struct pv_audit *a, uint64_t seq)
-{
-	off_t start = a->offsets[seq];
-	off_t stop = seq + 1 < a->size ? a->offsets[seq + 1] : a->end;
-	size_t len = (size_t)(stop - start);
-	char buf[AUDIT_LINE_MAX + 1];
-
-	if (len == 0 || len > AUDIT_LINE_MAX ||
-	    pread(a->fd, buf, len, start) != (ssize_t)len)
-		return NULL;
-	buf[len - 1] = '\0';	/* the newline */
-	return json_loads(buf, 0, NULL);
-}
+/* Where one line lies in the log (its bytes, newline included). */
+struct line_span {
+	off_t start;
+	size_t len;
+};
 
 pv_status
-pv_audit_for_patient(struct pv_audit *a, const char *patient,
-    bool (*cb)(void *arg, json_t *entry), void *arg)
+pv_audit_patient_page(struct pv_audit *a, const char *patient,
+    uint64_t offset, size_t count, bool (*cb)(void *arg, json_t *entry),
+    void *arg, uint64_t *total)
 {
+	struct line_span *spans = NULL;
 	struct audit_pindex *pi;
+	char buf[AUDIT_LINE_MAX + 1];
+	size_t n = 0, i;
 	pv_status st = PV_OK;
-	size_t i;
 
+	*total = 0;
+	if (count > SIZE_MAX / sizeof(*spans))
+		return PV_EINVAL;
 	pthread_rwlock_rdlock(&a->tree_lock);
 	if (!a->keep_index) {
 		pthread_rwlock_unlock(&a->tree_lock);
 		return PV_EINVAL;
 	}
-	pi = pidx_find(a, patient, false);
-	for (i = 0; pi != NULL && i < pi->n; i++) {
-		json_t *e = read_entry(a, pi->seqs[i]);
+	if ((pi = pidx_find(a, patient, false)) != NULL) {
+		*total = pi->n;
+		if (offset < pi->n)
+			n = pi->n - offset < count ? (size_t)(pi->n - offset) :
+			    count;
+	}
+	if (n > 0 && (spans = malloc(n * sizeof(*spans))) == NULL) {
+		pthread_rwlock_unlock(&a->tree_lock);
+		return PV_ENOMEM;
+	}
+	for (i = 0; i < n; i++) {
+		uint64_t seq = pi->seqs[offset + i];
+		off_t stop = seq + 1 < a->size ? a->offsets[seq + 1] : a->end;
+
+		spans[i].start = a->offsets[seq];
+		spans[i].len = (size_t)(stop - spans[i].start);
+	}
+	pthread_rwlock_unlock(&a->tree_lock);
+
+	/* The lock is released: read and parse only this page's lines. */
+	for (i = 0; i < n; i++) {
+		json_t *e;
 		bool more;
 
-		if (e == NULL) {
+		if (spans[i].len == 0 || spans[i].len > AUDIT_LINE_MAX ||
+		    pread(a->fd, buf, spans[i].len, spans[i].start) !=
+		    (ssize_t)spans[i].len) {
+			st = PV_EIO;
+			break;
+		}
+		buf[spans[i].len - 1] = '\0';	/* the newline */
+		pv_metric_inc(PV_M_AUDIT_PAGE_LINES);
+		if ((e = json_loads(buf, 0, NULL)) == NULL) {
 			st = PV_EIO;
 			break;
 		}
@@ -193,7 +226,7 @@ pv_audit_for_patient(struct pv_audit *a, const char *patient,
 		if (!more)
 			break;
 	}
-	pthread_rwlock_unlock(&a->tree_lock);
+	free(spans);
 	return st;
 }
 

@@ -1,6 +1,6 @@
 /*
- * test_audit_log.c — audit/log.c, batchsig.c, tail.c and verify.c on a
- * real log in a temp directory.
+ * test_audit_log.c — audit/log.c, batchsig.c, tail.c, index.c and
+ * verify.c on a real log in a temp directory.
  *
  * - the batch signature: a known answer computed with openssl (Ed25519
  *   over "phivault-audit-batch-v1\n" || the line without the field), and
@@ -13,7 +13,9 @@
  *   and an unsigned tail unless told to accept it;
  * - a writer never signs over an unsigned tail: on open it is
  *   quarantined and recorded, also when a forged resume state (an
- *   unkeyed checksum, as the old format had) points past it.
+ *   unkeyed checksum, as the old format had) points past it;
+ * - AuditEvent pages: the same entries as a full scan at every offset,
+ *   the index's total, and only the page's lines parsed.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -32,6 +34,7 @@
 #include "audit/batchsig.h"
 #include "audit/merkle.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "lifecycle/lifecycle.h"
 
 static char dir[64];
@@ -553,6 +556,75 @@ test_forged_state_not_trusted(void **state)
 	forged_state_case("phivault-audit-state-v2");
 }
 
+/* ---- AuditEvent pages ------------------------------------------------- */
+
+struct collect {
+	int64_t seqs[64];
+	size_t n, stop_after;
+};
+
+static bool
+collect_seq(void *arg, json_t *e)
+{
+	struct collect *c = arg;
+
+	c->seqs[c->n++] = json_integer_value(json_object_get(e, "seq"));
+	return c->n != c->stop_after;
+}
+
+static void
+test_patient_page(void **state)
+{
+	int64_t want[400];
+	size_t nwant = 0, i, offs[] = { 0, 1, 17, 150, 199, 255, 259, 260, 500 };
+	struct pv_audit_event ev;
+	struct pv_audit *a;
+	uint64_t total, before;
+	struct collect c;
+	size_t k;
+
+	(void)state;
+	a = open_log(true);
+	/* p1 on two entries of three, interleaved with p2. */
+	for (i = 0; i < 390; i++) {
+		event(&ev, i % 3 == 2 ? "p2" : "p1", 0);
+		assert_int_equal(pv_audit_submit(a, &ev, NULL, NULL), PV_OK);
+		if (i % 3 != 2)
+			want[nwant++] = (int64_t)i;
+	}
+	pv_audit_close(a);	/* drains the queue */
+	a = open_log(true);
+	for (k = 0; k < PV_ARRAY_LEN(offs); k++) {
+		memset(&c, 0, sizeof(c));
+		before = pv_metric_get(PV_M_AUDIT_PAGE_LINES);
+		assert_int_equal(pv_audit_patient_page(a, "p1", offs[k], 40,
+		    collect_seq, &c, &total), PV_OK);
+		assert_int_equal(total, nwant);
+		assert_int_equal(c.n, offs[k] >= nwant ? 0 :
+		    nwant - offs[k] < 40 ? nwant - offs[k] : 40);
+		/* Only the page's lines were read. */
+		assert_int_equal(pv_metric_get(PV_M_AUDIT_PAGE_LINES) - before,
+		    c.n);
+		for (i = 0; i < c.n; i++)
+			assert_int_equal(c.seqs[i], want[offs[k] + i]);
+	}
+	memset(&c, 0, sizeof(c));
+	c.stop_after = 3;
+	assert_int_equal(pv_audit_patient_page(a, "p1", 10, 40, collect_seq,
+	    &c, &total), PV_OK);
+	assert_int_equal(c.n, 3);
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(pv_audit_patient_page(a, "nobody", 0, 40,
+	    collect_seq, &c, &total), PV_OK);
+	assert_int_equal(total, 0);
+	assert_int_equal(c.n, 0);
+	pv_audit_close(a);
+	a = open_log(false);	/* no index: refused */
+	assert_int_equal(pv_audit_patient_page(a, "p1", 0, 1, collect_seq,
+	    &c, &total), PV_EINVAL);
+	pv_audit_close(a);
+}
+
 int
 main(void)
 {
@@ -566,6 +638,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_forged_state_not_trusted,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_patient_page, setup,
+		    teardown),
 	};
 
 	if (pv_crypto_init() != PV_OK)
