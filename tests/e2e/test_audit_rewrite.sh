@@ -11,30 +11,12 @@
 # rule of src/audit/log.c) and signatures are checked independently by
 # tools/merkle_verify.py through openssl.
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/auditlib.sh"
 pv_setup
 MV="$PV_SOURCE_DIR/tests/e2e/tools/merkle_verify.py"
 FORGE="$PV_SOURCE_DIR/tests/e2e/tools/audit_forge.py"
 PUB=$VAULT/keys/audit-signing.pub
-pv_init
-pv_conf auth mfa_required_roles admin
-CPW="Clinic1an-secret-pw"
-pv_user drwho clinician "$CPW"
-pv_user nurse1 nurse "Nurse-secret-pw-01"
-pv_start
-c=$(login drwho "$CPW")
-n=$(login nurse1 "Nurse-secret-pw-01")
-pid=$(jpost /fhir/Patient '{"resourceType":"Patient","gender":"female"}' -H "$(auth "$c")" | jq -r '.id // empty')
-expect_ne "patient created" "" "$pid"
-# Sequential requests: one group commit each, so one batch signature and
-# one checkpoint per entry.
-for i in 1 2 3 4 5 6; do
-  http_status GET "/fhir/Patient/$pid" -H "$(auth "$c")" >/dev/null
-  http_status GET "/fhir/Patient/$pid" -H "$(auth "$n")" >/dev/null
-done
-pv_stop
-LOG=$VAULT/audit/log.jsonl
-CPS=$VAULT/audit/checkpoints.jsonl
-L=$(wc -l <"$LOG")
+audit_fixture
 
 rc=0; out=$("$PHIVAULT" audit verify "$VAULT") || rc=$?
 expect_eq "untouched trail verifies" 0 "$rc"
@@ -51,17 +33,6 @@ expect_eq "a batch signature ends exactly before entry $k" true \
 expect_eq "a checkpoint covers exactly N entries" 1 \
   "$(jq -s --argjson n "$N" '[.[] | select(.size == $n)] | length' "$CPS")"
 
-copy_vault() { rm -rf "$T/$1"; cp -a "$VAULT" "$T/$1"; }
-
-# verify_fails NAME DIR ENTRY PROBLEM [verify args]
-verify_fails() {
-  local rc=0 out
-  out=$("$PHIVAULT" audit verify "$2" "${@:5}" 2>&1) || rc=$?
-  expect_eq "$1: verify exit 1" 1 "$rc"
-  expect_eq "$1: verify names entry $3" "$3" "$(sed -nE 's/.*FAILED at entry ([0-9]+).*/\1/p' <<<"$out")"
-  expect_contains "$1: verify says $4" "$out" "($4)"
-}
-
 # compliance_fails NAME DIR
 compliance_fails() {
   local rc=0 out
@@ -69,27 +40,6 @@ compliance_fails() {
   expect_eq "$1: compliance exit 1" 1 "$rc"
   expect_eq "$1: compliance audit_trail fails" fail \
     "$(jq -r '.checks[] | select(.check == "audit_trail") | .status' <<<"$out")"
-}
-
-# serve_refuses NAME DIR — exits non-zero without listening.
-serve_refuses() {
-  local pid i rc=0 log="$T/refuse.log"
-  : >"$log"
-  "$PHIVAULT" serve "$2" --listen 127.0.0.1:0 2>"$log" &
-  pid=$!
-  for i in $(seq 1 100); do
-    kill -0 "$pid" 2>/dev/null || break
-    grep -q '"event":"listening"' "$log" && break
-    sleep 0.05
-  done
-  if kill -0 "$pid" 2>/dev/null; then
-    kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
-    fail "$1: server started on a forged trail"
-    return
-  fi
-  wait "$pid" || rc=$?
-  expect_ne "$1: server refuses to start" 0 "$rc"
-  expect_contains "$1: start-up names the bad batch signature" "$(cat "$log")" "audit_batch_signature_invalid"
 }
 
 # --- (a) the reviewer's attack: checkpoints after N deleted, entry k
@@ -103,10 +53,10 @@ expect_eq "(a) the latest checkpoint is N's and still verifies" "signature OK" \
   "$(tail -n1 "$T/a/audit/checkpoints.jsonl" | python3 "$MV" checkpoint --pub "$PUB")"
 expect_eq "(a) independently: entry $k's batch signature fails" "bsig FAILED at entry $k" \
   "$(python3 "$MV" bsig "$T/a/audit/log.jsonl" --line "$k" --pub "$PUB" || true)"
-verify_fails "(a) reviewer's attack" "$T/a" "$k" forged
-verify_fails "(a) even with --allow-unsigned-tail" "$T/a" "$k" forged --allow-unsigned-tail
+verify_case "(a) reviewer's attack" "$T/a" "$k" forged
+verify_case "(a) even with --allow-unsigned-tail" "$T/a" "$k" forged --allow-unsigned-tail
 compliance_fails "(a)" "$T/a"
-serve_refuses "(a)" "$T/a"
+serve_refuses "(a)" "$T/a" audit_batch_signature_invalid
 
 # --- (b) the same, and the now-invalid batch signatures stripped: the
 #     rewritten entries look like an unsigned tail ------------------------
@@ -115,7 +65,7 @@ python3 "$FORGE" "$T/b" --entry "$k" --set outcome=allowed --strip-bsig --drop-c
 expect_eq "(b) no batch signature from entry $k on" 0 \
   "$(tail -n +"$((k + 1))" "$T/b/audit/log.jsonl" | jq -s '[.[] | select(has("bsig"))] | length')"
 expect_eq "(b) the recomputed chain is consistent" "chain OK" "$(python3 "$MV" chain "$T/b/audit/log.jsonl")"
-verify_fails "(b) unsigned tail" "$T/b" "$k" unsigned
+verify_case "(b) unsigned tail" "$T/b" "$k" unsigned
 compliance_fails "(b)" "$T/b"
 rc=0; out=$("$PHIVAULT" audit verify "$T/b" --allow-unsigned-tail) || rc=$?
 expect_eq "(b) --allow-unsigned-tail: exit 0" 0 "$rc"
@@ -169,7 +119,7 @@ copy_vault c
 python3 "$FORGE" "$T/c" --entry "$k" --set outcome=allowed --strip-bsig --strip-from 0 --empty-checkpoints >/dev/null
 expect_eq "(c) the checkpoint file is empty" 0 "$(stat -c %s "$T/c/audit/checkpoints.jsonl")"
 expect_eq "(c) the recomputed chain is consistent" "chain OK" "$(python3 "$MV" chain "$T/c/audit/log.jsonl")"
-verify_fails "(c) empty checkpoints, nothing signed" "$T/c" 0 unsigned
+verify_case "(c) empty checkpoints, nothing signed" "$T/c" 0 unsigned
 compliance_fails "(c)" "$T/c"
 
 # An untouched log needs no checkpoint to verify: its batch signatures
@@ -181,11 +131,11 @@ expect_eq "(c) untouched log, empty checkpoint file: verifies" 0 "$rc"
 expect_contains "(c) ...covered by its batch signatures" "$out" "$L entries covered by a signature"
 # ...but not once an entry is edited, whatever the checkpoints say.
 python3 "$FORGE" "$T/c2" --entry "$k" --set outcome=allowed >/dev/null
-verify_fails "(c) edited, empty checkpoint file" "$T/c2" "$k" forged
+verify_case "(c) edited, empty checkpoint file" "$T/c2" "$k" forged
 
 # --- (d) the server refuses a trail whose last batch signature fails ------
 copy_vault d
 sed -i "\$s/\"bsig\":\"./\"bsig\":\"A/" "$T/d/audit/log.jsonl"
 [ "$(tail -n1 "$T/d/audit/log.jsonl")" != "$(tail -n1 "$LOG")" ] || sed -i "\$s/\"bsig\":\"./\"bsig\":\"B/" "$T/d/audit/log.jsonl"
-verify_fails "(d) last signature altered" "$T/d" "$((L - 1))" changed
-serve_refuses "(d)" "$T/d"
+verify_case "(d) last signature altered" "$T/d" "$((L - 1))" changed
+serve_refuses "(d)" "$T/d" audit_batch_signature_invalid
