@@ -22,17 +22,10 @@
  * signature covers every line up to its own); the Merkle tree gives the
  * compact proofs (RFC 6962) clients check against signed heads.
  *
- * Checkpoints (DIR/audit/checkpoints.jsonl): after each group commit and
- * at close, {"size","root","time","key_id","signature"}; the signature is
- * Ed25519 over pv_checkpoint_message(): the text
- *   "phivault-audit-checkpoint-v1\n<size>\n<root base64>\n<time>\n".
- *
- * Resume state (DIR/audit/state): size, end offset, chain and compact
- * range after the last write, rewritten in place, with an HMAC-SHA-256
- * under a key derived from the signing key. Only a hint that lets a
- * short-lived CLI append without re-reading the whole log; it is checked
- * against the log's length and ignored when it does not fit or its MAC
- * fails (a forged state could otherwise make the CLI sign a forged chain).
+ * Checkpoints (DIR/audit/checkpoints.jsonl, checkpoint.c): a signed
+ * head after each group commit and at close. Resume state
+ * (DIR/audit/state, state.c): a MACed hint that lets a short-lived CLI
+ * append without re-reading the whole log.
  *
  * Guarantees: a completion reports PV_OK only after the entry's bytes,
  * and the signature that ends its batch, were fdatasync'ed; a failed
@@ -61,8 +54,6 @@
 #include <unistd.h>
 
 #define QUEUE_MAX 65536
-#define STATE_MAGIC "phivault-audit-state-v2"
-#define STATE_KEY_LABEL "phivault-audit-state-key-v1"
 
 /* ---- small helpers ------------------------------------------------- */
 
@@ -96,8 +87,8 @@ audit_write_all(int fd, const void *buf, size_t n)
 	return true;
 }
 
-static void
-iso_ms(int64_t ms, char out[32])
+void
+audit_iso_ms(int64_t ms, char out[32])
 {
 	time_t s = (time_t)(ms / 1000);
 	struct tm tm;
@@ -109,8 +100,8 @@ iso_ms(int64_t ms, char out[32])
 	    (long long)(ms % 1000)));
 }
 
-static int64_t
-now_ms(void)
+int64_t
+audit_now_ms(void)
 {
 	struct timespec ts;
 
@@ -232,167 +223,6 @@ line_fits(struct pv_audit *a, const char *line)
 	return strcmp(prev_b64, want) == 0;
 }
 
-/* ---- resume state ---------------------------------------------------- */
-
-struct state_rec {
-	char magic[32];
-	uint64_t size;
-	int64_t end;
-	unsigned char chain[PV_AUDIT_HASH_BYTES];
-	struct pv_merkle_compact compact;
-	unsigned char mac[PV_AUDIT_HASH_BYTES];	/* HMAC of the above */
-};
-
-/* The state's MAC: HMAC-SHA-256 under the key derived at open. */
-static void
-state_mac(const struct pv_audit *a, const struct state_rec *s,
-    unsigned char mac[PV_AUDIT_HASH_BYTES])
-{
-	pv_hmac_sha256(mac, a->state_key, s, offsetof(struct state_rec, mac));
-}
-
-static void
-state_write(struct pv_audit *a)
-{
-	struct state_rec s;
-
-	if (a->state_fd < 0)
-		return;
-	memset(&s, 0, sizeof(s));
-	strcpy(s.magic, STATE_MAGIC);
-	s.size = a->size;
-	s.end = (int64_t)a->end;
-	memcpy(s.chain, a->chain, sizeof(s.chain));
-	s.compact = a->compact;
-	state_mac(a, &s, s.mac);
-	if (pwrite(a->state_fd, &s, sizeof(s), 0) != (ssize_t)sizeof(s))
-		pv_log(PV_LOG_WARN, "audit_state_write_failed", NULL,
-		    (const char *)NULL);
-}
-
-/*
- * Loads the hint if its MAC holds (only a holder of the signing key wrote
- * it, after a signed write) and it is no longer than the log.
- */
-static bool
-state_read(struct pv_audit *a)
-{
-	struct state_rec s;
-	unsigned char mac[PV_AUDIT_HASH_BYTES];
-	struct stat sb;
-
-	if (a->state_fd < 0 ||
-	    pread(a->state_fd, &s, sizeof(s), 0) != (ssize_t)sizeof(s))
-		return false;
-	state_mac(a, &s, mac);
-	if (memchr(s.magic, '\0', sizeof(s.magic)) == NULL ||
-	    strcmp(s.magic, STATE_MAGIC) != 0 ||
-	    sodium_memcmp(mac, s.mac, sizeof(mac)) != 0 ||
-	    fstat(a->fd, &sb) != 0 || s.end > sb.st_size || s.end < 0 ||
-	    s.compact.size != s.size)
-		return false;
-	/* The byte before the resume point must end a line. */
-	if (s.end > 0) {
-		char c;
-		if (pread(a->fd, &c, 1, (off_t)s.end - 1) != 1 || c != '\n')
-			return false;
-	}
-	a->size = s.size;
-	a->end = (off_t)s.end;
-	memcpy(a->chain, s.chain, sizeof(a->chain));
-	a->compact = s.compact;
-	return true;
-}
-
-/* ---- checkpoints ------------------------------------------------------ */
-
-pv_status
-pv_checkpoint_message(const struct pv_checkpoint *c, char *out, size_t outsz)
-{
-	char root[64];
-	pv_status st;
-
-	if ((st = pv_b64_encode(c->root, sizeof(c->root), root,
-	    sizeof(root))) != PV_OK)
-		return st;
-	return pv_snprintf(out, outsz,
-	    "phivault-audit-checkpoint-v1\n%llu\n%s\n%s\n",
-	    (unsigned long long)c->size, root, c->time);
-}
-
-json_t *
-pv_checkpoint_json(const struct pv_checkpoint *c)
-{
-	char root[64], sig[128];
-
-	if (pv_b64_encode(c->root, sizeof(c->root), root, sizeof(root)) !=
-	    PV_OK || pv_b64_encode(c->sig, sizeof(c->sig), sig, sizeof(sig)) !=
-	    PV_OK)
-		return NULL;
-	return json_pack("{s:I, s:s, s:s, s:s, s:s}", "size",
-	    (json_int_t)c->size, "root", root, "signature", sig, "key_id",
-	    c->key_id, "time", c->time);
-}
-
-/* Caller holds tree_lock (read or write). */
-static pv_status
-sign_head(struct pv_audit *a, struct pv_checkpoint *c)
-{
-	char msg[256];
-	pv_status st;
-
-	memset(c, 0, sizeof(*c));
-	c->size = a->size;
-	pv_merkle_compact_root(&a->compact, c->root);
-	iso_ms(now_ms(), c->time);
-	PV_IGNORE(pv_strlcpy(c->key_id, a->key_id, sizeof(c->key_id)));
-	if ((st = pv_checkpoint_message(c, msg, sizeof(msg))) != PV_OK)
-		return st;
-	pv_sign_detached(c->sig, msg, strlen(msg), a->sk);
-	return PV_OK;
-}
-
-static void
-write_checkpoint(struct pv_audit *a, bool do_sync)
-{
-	struct pv_checkpoint c;
-	json_t *j;
-	char *text;
-
-	if (a->cp_fd < 0 || (a->size == a->last_cp_size && !do_sync) ||
-	    sign_head(a, &c) != PV_OK)
-		return;
-	if (a->size == a->last_cp_size) {	/* closing, nothing new */
-		(void)fdatasync(a->cp_fd);
-		return;
-	}
-	j = pv_checkpoint_json(&c);
-	text = j != NULL ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) :
-	    NULL;
-	json_decref(j);
-	if (text == NULL)
-		return;
-	size_t n = strlen(text);
-	off_t start = lseek(a->cp_fd, 0, SEEK_END);
-	text[n] = '\n';
-	if (start >= 0 && audit_write_all(a->cp_fd, text, n + 1)) {
-		a->last_cp_size = a->size;
-	} else {
-		/* Never leave half a line (a full disk): the next head would
-		 * be glued to it and `audit verify` would fail for good. */
-		if (start >= 0 && ftruncate(a->cp_fd, start) != 0)
-			pv_log(PV_LOG_ERROR, "audit_truncate_failed", NULL,
-			    (const char *)NULL);
-		pv_log(PV_LOG_WARN, "audit_checkpoint_write_failed", NULL,
-		    (const char *)NULL);
-	}
-	free(text);
-	if (do_sync || pv_now() - a->last_cp_sync >= a->cp_sync_interval) {
-		(void)fdatasync(a->cp_fd);
-		a->last_cp_sync = pv_now();
-	}
-}
-
 /* ---- formatting ------------------------------------------------------- */
 
 static pv_status
@@ -409,7 +239,7 @@ format_line(const struct audit_pending *p, uint64_t seq,
 	    !is_plain(e->outcome) || !is_plain(e->reason) ||
 	    !is_plain(e->src) || !is_plain(e->rid) || !is_plain(e->nonce))
 		return PV_EINVAL;
-	iso_ms(p->ts_ms, ts);
+	audit_iso_ms(p->ts_ms, ts);
 	if ((st = pv_b64_encode(chain, PV_AUDIT_HASH_BYTES, prev,
 	    sizeof(prev))) != PV_OK)
 		return st;
@@ -524,30 +354,6 @@ last_signed(struct pv_audit *a, char *buf, size_t len, char **end)
 }
 
 /*
- * The latest checkpoint, when it reaches past what was read already:
- * its signature must verify (else PV_ECRYPTO); *size gets its size, or 0
- * when there is nothing to hold the log to.
- */
-static pv_status
-pending_checkpoint(struct pv_audit *a, struct pv_checkpoint *c,
-    uint64_t *size)
-{
-	char msg[256];
-
-	*size = 0;
-	if (audit_checkpoint_last(a->cp_fd, c) != PV_OK || c->size <= a->size)
-		return PV_OK;
-	if (pv_checkpoint_message(c, msg, sizeof(msg)) != PV_OK ||
-	    pv_sign_verify(c->sig, msg, strlen(msg), a->pk) != PV_OK) {
-		pv_log(PV_LOG_ERROR, "audit_checkpoint_mismatch", NULL,
-		    (const char *)NULL);
-		return PV_ECRYPTO;
-	}
-	*size = c->size;
-	return PV_OK;
-}
-
-/*
  * What follows the last covered line: only a torn line (a crash
  * mid-write, never an entry) is cut when opening; complete entries are
  * quarantined and the quarantine is recorded in a signed entry.
@@ -576,7 +382,7 @@ settle_tail(struct pv_audit *a, const char *rest, size_t len,
 		return st;
 	memset(&p, 0, sizeof(p));
 	audit_quarantine_event(&p.ev, n);
-	p.ts_ms = now_ms();
+	p.ts_ms = audit_now_ms();
 	return write_batch(a, &p, 1);
 }
 
@@ -614,7 +420,7 @@ catch_up(struct pv_audit *a, bool is_opening)
 	}
 	buf[len] = '\0';
 	if ((st = last_signed(a, buf, len, &signed_end)) != PV_OK ||
-	    (st = pending_checkpoint(a, &cp, &cp_size)) != PV_OK)
+	    (st = audit_checkpoint_pending(a, &cp, &cp_size)) != PV_OK)
 		goto done;
 	for (p = buf; p < signed_end || a->size < cp_size; p = nl + 1) {
 		/* No line left with the checkpoint still ahead: cut short. */
@@ -682,8 +488,8 @@ writer_main(void *arg)
 			if (st == PV_OK)
 				st = write_batch(a, batch, n);
 			if (st == PV_OK) {
-				write_checkpoint(a, false);
-				state_write(a);
+				audit_checkpoint_append(a, false);
+				audit_state_write(a);
 			}
 			pthread_rwlock_unlock(&a->tree_lock);
 			flock(a->fd, LOCK_UN);
@@ -752,14 +558,8 @@ pv_audit_open(const struct pv_audit_opts *o, struct pv_audit **out)
 	    pv_snprintf(a->quarantine_path, sizeof(a->quarantine_path),
 	    "%s/audit/quarantine.jsonl", o->vault_dir) != PV_OK)
 		goto fail;
-	/* The resume state's MAC key: a KDF of the signing key's seed (its
-	 * first 32 bytes), so the state cannot be forged without the key. */
-	if ((a->state_key = pv_secret_alloc(PV_KEY_BYTES)) == NULL) {
-		st = PV_ENOMEM;
+	if ((st = audit_state_key(a, o->sign_sk)) != PV_OK)
 		goto fail;
-	}
-	pv_hmac_sha256(a->state_key, o->sign_sk, STATE_KEY_LABEL,
-	    sizeof(STATE_KEY_LABEL) - 1);
 	a->fd = open_append(a->log_path);
 	a->cp_fd = open_append(a->cp_path);
 	a->state_fd = open(a->state_path, O_RDWR | O_CREAT | O_NOFOLLOW |
@@ -770,7 +570,7 @@ pv_audit_open(const struct pv_audit_opts *o, struct pv_audit **out)
 		goto fail;
 	/* The server reads everything (proofs need every leaf); a CLI run
 	 * resumes from the state hint and reads only what follows it. */
-	if (a->keep_index || !state_read(a)) {
+	if (a->keep_index || !audit_state_read(a)) {
 		a->size = 0;
 		a->end = 0;
 		memset(a->chain, 0, sizeof(a->chain));
@@ -815,8 +615,8 @@ pv_audit_close(struct pv_audit *a)
 		if (a->fd >= 0 && flock(a->fd, LOCK_EX) == 0) {
 			pthread_rwlock_wrlock(&a->tree_lock);
 			if (catch_up(a, false) == PV_OK && a->size > 0)
-				write_checkpoint(a, true);
-			state_write(a);
+				audit_checkpoint_append(a, true);
+			audit_state_write(a);
 			pthread_rwlock_unlock(&a->tree_lock);
 			flock(a->fd, LOCK_UN);
 		}
@@ -865,7 +665,7 @@ pv_audit_submit(struct pv_audit *a, const struct pv_audit_event *ev,
 			p->ev.reason = "";
 		p->done = done;
 		p->arg = arg;
-		p->ts_ms = now_ms();
+		p->ts_ms = audit_now_ms();
 		pthread_cond_signal(&a->cv);
 	}
 	pthread_mutex_unlock(&a->lock);
@@ -942,7 +742,7 @@ pv_audit_checkpoint(struct pv_audit *a, struct pv_checkpoint *out)
 	pthread_rwlock_wrlock(&a->tree_lock);
 	st = catch_up(a, false);
 	if (st == PV_OK)
-		st = sign_head(a, out);
+		st = audit_checkpoint_sign(a, out);
 	pthread_rwlock_unlock(&a->tree_lock);
 	flock(a->fd, LOCK_UN);
 	return st;

@@ -1,7 +1,7 @@
 /*
- * log_int.h — what log.c (appending, catch-up, checkpoints), index.c (the
- * server's per-patient index, AuditEvent pages, recent nonces) and
- * tail.c (settling an unsigned tail) share. Not an API: nothing outside
+ * log_int.h — what log.c (appending, catch-up), checkpoint.c (signed
+ * heads), state.c (the resume state), index.c (the server's per-patient index, AuditEvent pages,
+ * recent nonces), tail.c (settling an unsigned tail) and verify.c share. Not an API: nothing outside
  * src/audit includes it.
  *
  * Locking, for every file here: the queue fields are under `lock`; the
@@ -91,9 +91,40 @@ bool audit_field_str(const char *line, const char *key, char *out,
 
 /* write() of all n bytes, retrying on EINTR; false on any failure. */
 bool audit_write_all(int fd, const void *buf, size_t n);
+/* Wall-clock milliseconds, and as "YYYY-MM-DDTHH:MM:SS.mmmZ". */
+int64_t audit_now_ms(void);
+void audit_iso_ms(int64_t ms, char out[32]);
 
-/* ---- verify.c ---- */
+/* ---- state.c ---- */
 
+/* Derives a->state_key (secret memory) from the signing key. */
+PV_MUST_CHECK pv_status audit_state_key(struct pv_audit *a,
+    const unsigned char *sign_sk);
+/* Rewrites DIR/audit/state from the tree state (logs a failure). */
+void audit_state_write(struct pv_audit *a);
+/* Loads the tree state from DIR/audit/state if its MAC holds and it
+ * fits the log; false (nothing changed) otherwise. */
+bool audit_state_read(struct pv_audit *a);
+
+/* ---- checkpoint.c ---- */
+
+/* Signs a head over the a->size entries held. Caller holds tree_lock. */
+PV_MUST_CHECK pv_status audit_checkpoint_sign(struct pv_audit *a,
+    struct pv_checkpoint *c);
+/*
+ * Appends a signed head when the log grew since the last one; with
+ * do_sync (closing) fdatasyncs the file in any case.
+ */
+void audit_checkpoint_append(struct pv_audit *a, bool do_sync);
+/*
+ * The latest checkpoint, when it reaches past the a->size entries held:
+ * its signature must verify (else PV_ECRYPTO); *size gets its size, or
+ * 0 when there is nothing to hold the log to.
+ */
+PV_MUST_CHECK pv_status audit_checkpoint_pending(struct pv_audit *a,
+    struct pv_checkpoint *c, uint64_t *size);
+/* Parses one checkpoint line; false when it is not one. */
+bool audit_checkpoint_parse(const char *line, struct pv_checkpoint *c);
 /* Parses the last line of the checkpoint file open at fd (reads its
  * tail only); PV_ENOTFOUND when there is none or it does not parse. */
 PV_MUST_CHECK pv_status audit_checkpoint_last(int fd,

@@ -52,8 +52,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define CP_TAIL_BYTES 8192	/* checkpoint lines are ~250 bytes */
-
 struct cp {
 	struct pv_checkpoint c;
 	bool is_sig_ok;
@@ -76,38 +74,6 @@ fault(struct pv_verify_report *rep, int64_t entry, const char *problem,
 	rep->bad_entry = entry;
 	rep->problem = problem;
 	PV_IGNORE(pv_strlcpy(rep->detail, detail, sizeof(rep->detail)));
-}
-
-static bool
-parse_cp(const char *line, struct pv_checkpoint *c)
-{
-	json_t *j = json_loads(line, 0, NULL);
-	const char *root, *sig, *time_s, *kid;
-	size_t n;
-	bool ok = false;
-
-	memset(c, 0, sizeof(*c));
-	if (j == NULL)
-		return false;
-	root = json_string_value(json_object_get(j, "root"));
-	sig = json_string_value(json_object_get(j, "signature"));
-	time_s = json_string_value(json_object_get(j, "time"));
-	kid = json_string_value(json_object_get(j, "key_id"));
-	if (json_is_integer(json_object_get(j, "size")) && root != NULL &&
-	    sig != NULL && time_s != NULL && kid != NULL &&
-	    json_integer_value(json_object_get(j, "size")) >= 0 &&
-	    pv_b64_decode(root, c->root, sizeof(c->root), &n) == PV_OK &&
-	    n == sizeof(c->root) &&
-	    pv_b64_decode(sig, c->sig, sizeof(c->sig), &n) == PV_OK &&
-	    n == sizeof(c->sig) &&
-	    pv_strlcpy(c->time, time_s, sizeof(c->time)) == PV_OK &&
-	    pv_strlcpy(c->key_id, kid, sizeof(c->key_id)) == PV_OK) {
-		c->size = (uint64_t)json_integer_value(json_object_get(j,
-		    "size"));
-		ok = true;
-	}
-	json_decref(j);
-	return ok;
 }
 
 static int
@@ -157,7 +123,7 @@ load_checkpoints(const char *path, off_t limit, const unsigned char *pk,
 			cps = nc;
 			alloc = na;
 		}
-		if (!parse_cp(line, &cps[n].c)) {
+		if (!audit_checkpoint_parse(line, &cps[n].c)) {
 			fault(rep, 0, "checkpoint_corrupt",
 			    "a checkpoint line does not parse");
 			continue;
@@ -536,43 +502,5 @@ pv_audit_scan(const char *vault_dir,
 	}
 	free(line);
 	fclose(f);
-	return st;
-}
-
-pv_status
-audit_checkpoint_last(int fd, struct pv_checkpoint *out)
-{
-	char buf[CP_TAIL_BYTES + 1], *start;
-	struct stat sb;
-	size_t n;
-
-	if (fstat(fd, &sb) != 0 || sb.st_size <= 0)
-		return PV_ENOTFOUND;
-	n = sb.st_size < CP_TAIL_BYTES ? (size_t)sb.st_size : CP_TAIL_BYTES;
-	if (pread(fd, buf, n, sb.st_size - (off_t)n) != (ssize_t)n)
-		return PV_ENOTFOUND;
-	buf[n] = '\0';
-	if (n > 0 && buf[n - 1] == '\n')
-		buf[--n] = '\0';
-	start = memrchr(buf, '\n', n);
-	start = start != NULL ? start + 1 : buf;
-	/* A line cut by the window does not parse: not found. */
-	return parse_cp(start, out) ? PV_OK : PV_ENOTFOUND;
-}
-
-pv_status
-pv_audit_latest_checkpoint(const char *vault_dir, struct pv_checkpoint *out)
-{
-	char path[1100];
-	pv_status st;
-	int fd;
-
-	if (pv_snprintf(path, sizeof(path), "%s/audit/checkpoints.jsonl",
-	    vault_dir) != PV_OK)
-		return PV_EINVAL;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return PV_ENOTFOUND;
-	st = audit_checkpoint_last(fd, out);
-	close(fd);
 	return st;
 }
