@@ -455,7 +455,7 @@ pv_audit_verify(const char *vault_dir, const unsigned char pk[PV_SIGN_PK_BYTES],
 	if (st == PV_OK) {
 		by_bsig = signed_prefix(f != NULL ? fileno(f) : -1, sl, nsl,
 		    pk, last_good, rep);
-		cover(rep, by_bsig, last_good, chain_ok && rep->is_ok, flags);
+		cover(rep, by_bsig, last_good, chain_ok, flags);
 	}
 	if (f != NULL)
 		fclose(f);

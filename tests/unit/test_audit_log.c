@@ -471,6 +471,7 @@ forge_tail(size_t n, const char *torn, size_t *out_len)
 static void
 test_tail_quarantined_on_open(void **state)
 {
+	struct pv_verify_report rep;
 	struct pv_audit *a;
 	size_t tl, n;
 	char *tail, *log;
@@ -488,8 +489,12 @@ test_tail_quarantined_on_open(void **state)
 	assert_int_equal(count_lines(log), 3);
 	assert_int_equal(log[n - 1], '\n');
 	free(log);
-	/* Two unsigned entries and a torn line: quarantined (server). */
+	/* Two unsigned entries and a torn line: verify names the first
+	 * unsigned entry (not the later torn one); the server quarantines. */
 	tail = forge_tail(2, "{\"seq\":5,\"ts", &tl);
+	assert_int_equal(pv_audit_verify(dir, pk, 0, &rep, NULL, NULL), PV_OK);
+	assert_string_equal(rep.problem, "unsigned");
+	assert_int_equal(rep.bad_entry, 3);
 	a = open_log(true);
 	assert_int_equal(pv_audit_size(a), 4);
 	pv_audit_close(a);
