@@ -5,9 +5,13 @@
  * lines in DIR/audit/log.jsonl, each the leaf of an RFC 6962 Merkle tree
  * and each carrying the tree head before it ("prev"), so a changed,
  * removed, reordered or inserted entry is found at its exact position.
- * Ed25519-signed tree heads (checkpoints) go to DIR/audit/checkpoints.jsonl
- * after every group commit and at shutdown; `audit checkpoint` prints the
- * latest so it can be published outside the vault.
+ * The last line of every group commit carries an Ed25519 batch signature
+ * ("bsig", batchsig.h) that, through the chain, authenticates everything
+ * before it, so the trail cannot be edited or added to without the
+ * signing key. Ed25519-signed tree heads (checkpoints) go to
+ * DIR/audit/checkpoints.jsonl after every group commit and at shutdown;
+ * `audit checkpoint` prints the latest so it can be published outside the
+ * vault (only a published head catches a log cut short).
  *
  * Durability: pv_audit_submit queues an entry and returns at once; one
  * writer thread appends every queued entry, fdatasyncs once (group
@@ -18,8 +22,9 @@
  *
  * What an entry holds (and what it never holds): time, actor id and role,
  * action, resource type and id, patient id, outcome and reason code,
- * source address, request id, break-glass grant, replay nonce digest. No
- * names, no bodies, no query strings. Patient and resource ids are random
+ * source address, request id, break-glass grant, replay nonce digest, and
+ * optionally how many identical events it stands for. No names, no
+ * bodies, no query strings. Patient and resource ids are random
  * pseudonymous identifiers.
  *
  * Several processes (the server and the CLI) may append to one vault: an
@@ -51,6 +56,9 @@ struct pv_audit_event {
 	char rid[33];			/* request id */
 	int64_t grant;			/* break-glass grant id, 0 = none */
 	char nonce[65];			/* hex digest of (keyid, nonce), or "" */
+	int64_t count;			/* events this entry stands for: 0 or 1
+					 * = one (no "count" field), N > 1 =
+					 * N identical events aggregated */
 };
 
 typedef void (*pv_audit_done)(void *arg, pv_status st);
@@ -66,17 +74,26 @@ struct pv_audit_opts {
 };
 
 /*
- * Opens (creating if needed) the log, reads it to rebuild the tree, and
- * checks the prev-chain: a log that does not verify refuses to open
- * (PV_ECRYPTO) — the server will not run on a tampered trail. A torn final
- * line from a crash (never acknowledged) is cut off. Starts the writer.
+ * Opens (creating if needed) the log, reads it to rebuild the tree (a CLI
+ * writer resumes from DIR/audit/state, which is MACed with a key derived
+ * from the signing key), and checks the prev-chain, the last batch
+ * signature and the latest checkpoint: a log that does not verify refuses
+ * to open (PV_ECRYPTO) — the server will not run on a tampered trail.
+ * Complete entries after the last valid signature were never
+ * acknowledged (a crash, or written without the key): they are moved to
+ * DIR/audit/quarantine.jsonl and a signed "audit.quarantine" entry records
+ * how many (tail.c); nothing is ever signed over them. A torn final line
+ * alone is cut off. Starts the writer.
  */
 PV_MUST_CHECK pv_status pv_audit_open(const struct pv_audit_opts *o,
     struct pv_audit **out);
 /* Drains the queue, writes a final signed checkpoint, fsyncs, frees. */
 void pv_audit_close(struct pv_audit *a);
 
-/* Queues ev (copied). done is called exactly once, from the writer. */
+/*
+ * Queues ev (copied). done is called exactly once, from the writer.
+ * PV_EINVAL (done not called) for a negative count.
+ */
 PV_MUST_CHECK pv_status pv_audit_submit(struct pv_audit *a,
     const struct pv_audit_event *ev, pv_audit_done done, void *arg);
 /* Submits and waits until durable: PV_OK or PV_EUNAVAIL. */
@@ -112,12 +129,19 @@ PV_MUST_CHECK pv_status pv_audit_consistency(struct pv_audit *a, uint64_t from,
 uint64_t pv_audit_size(struct pv_audit *a);
 
 /*
- * Calls cb for each durable entry about patient (needs keep_index), in
- * log order; cb gets the parsed entry (borrowed) and returns false to
- * stop.
+ * One page of the durable entries about patient (needs keep_index): the
+ * patient's entries number offset to offset + count - 1, in log order.
+ * cb gets each parsed entry (borrowed) and returns false to stop; *total
+ * gets how many entries about the patient there are. Costs O(count)
+ * whatever the offset; the tree lock is held only to copy the page's
+ * line positions, never while reading or parsing (index.c).
  */
-PV_MUST_CHECK pv_status pv_audit_for_patient(struct pv_audit *a,
-    const char *patient, bool (*cb)(void *arg, json_t *entry), void *arg);
+PV_MUST_CHECK pv_status pv_audit_patient_page(struct pv_audit *a,
+    const char *patient, uint64_t offset, size_t count,
+    bool (*cb)(void *arg, json_t *entry), void *arg, uint64_t *total);
+
+/* How many events a parsed entry stands for: its "count", else 1. */
+int64_t pv_audit_entry_count(json_t *entry);
 
 /* Calls cb(arg, ts, nonce) for entries with a nonce newer than since. */
 void pv_audit_recent_nonces(struct pv_audit *a, int64_t since,
@@ -136,21 +160,37 @@ void pv_audit_chain_next(unsigned char chain[PV_AUDIT_HASH_BYTES],
 struct pv_verify_report {
 	uint64_t entries;
 	uint64_t checkpoints;
+	uint64_t batch_signatures;	/* lines carrying a bsig */
+	uint64_t signed_entries;	/* leading entries a valid signature
+					 * covers; < entries: unsigned tail */
+	uint64_t quarantines;		/* "audit.quarantine" entries */
+	uint64_t quarantined;		/* entries they moved out, in all */
 	bool is_ok;
 	int64_t bad_entry;		/* first entry at fault, -1 = none */
 	const char *problem;		/* constant: "changed", "removed", ... */
 	char detail[256];
 };
 
+/* pv_audit_verify flags. */
+#define PV_VERIFY_ALLOW_UNSIGNED_TAIL 0x1	/* entries after the last
+						 * signature are no fault */
+
 /*
  * Recomputes the tree from DIR/audit/log.jsonl, checks every entry's seq
- * and prev, every checkpoint's signature (pk) and root, and that no
- * checkpoint covers more entries than exist. Fills rep with the first
+ * and prev, the batch signatures (the last one within the intact chain;
+ * when it fails, a binary search finds the first bad batch), every
+ * checkpoint's signature (pk) and root, and that no checkpoint covers
+ * more entries than exist. An entry is covered when it lies at or before
+ * a line with a valid batch signature, or inside a valid checkpoint; an
+ * uncovered tail is a fault ("unsigned") unless flags has
+ * PV_VERIFY_ALLOW_UNSIGNED_TAIL. Reads what writers had completed when it
+ * started (a shared flock to take the sizes). Fills rep with the first
  * fault. progress (may be NULL) gets the number of entries read so far.
  */
 PV_MUST_CHECK pv_status pv_audit_verify(const char *vault_dir,
-    const unsigned char pk[PV_SIGN_PK_BYTES], struct pv_verify_report *rep,
-    void (*progress)(void *, uint64_t), void *arg);
+    const unsigned char pk[PV_SIGN_PK_BYTES], unsigned flags,
+    struct pv_verify_report *rep, void (*progress)(void *, uint64_t),
+    void *arg);
 
 /* Calls cb for every entry in DIR/audit/log.jsonl; cb returns false to stop. */
 PV_MUST_CHECK pv_status pv_audit_scan(const char *vault_dir,

@@ -1,38 +1,43 @@
 /*
- * log.c — appending to the audit trail: group commit, hash chain, Merkle
- * tree, signed checkpoints, multi-process safety.
+ * log.c — appending to the audit trail: group commit, hash chain, batch
+ * signatures, Merkle tree, signed checkpoints, multi-process safety.
  *
  * File format (DIR/audit/log.jsonl): one JSON object per line, keys in a
- * fixed order, values restricted to ids, codes, timestamps, addresses and
- * base64 (no escapes needed, no free text):
+ * fixed order, values restricted to ids, codes, timestamps, addresses,
+ * integers and base64 (no escapes needed, no free text):
  *   {"seq":N,"ts":"...","actor":A,"role":"...","action":"...","type":"...",
  *    "id":"...","patient":"...","outcome":"...","reason":"...","src":"...",
- *    "rid":"...","grant":G,"nonce":"...","prev":"<base64 chain>"}
+ *    "rid":"...","grant":G,"nonce":"..."[,"count":C],"prev":"<base64 chain>"
+ *    [,"bsig":"<base64 Ed25519>"]}
+ * "count" is there only when the entry stands for C > 1 identical events
+ * (lines without it are as they always were). "bsig" ends the last line
+ * of every batch: a signature over that line without it (batchsig.h).
  * The leaf of entry N is the line's bytes (without the newline), hashed
  * per RFC 6962. "prev" is the running chain before entry N:
  *   chain_0 = 32 zero bytes; chain_{N+1} = SHA-256(0x02 || chain_N || leaf_N)
  * (0x02: a domain apart from RFC 6962's 0x00 leaves and 0x01 nodes). The
  * chain costs one hash per entry and lets `audit verify` name the exact
- * entry that was changed, removed, inserted or reordered; the Merkle tree
- * gives the compact proofs (RFC 6962) clients check against signed heads.
+ * entry that was changed, removed, inserted or reordered; the batch
+ * signature makes the chain unforgeable without the key (one valid
+ * signature covers every line up to its own); the Merkle tree gives the
+ * compact proofs (RFC 6962) clients check against signed heads.
  *
- * Checkpoints (DIR/audit/checkpoints.jsonl): after each group commit and
- * at close, {"size","root","time","key_id","signature"}; the signature is
- * Ed25519 over pv_checkpoint_message(): the text
- *   "phivault-audit-checkpoint-v1\n<size>\n<root base64>\n<time>\n".
+ * Checkpoints (DIR/audit/checkpoints.jsonl, checkpoint.c): a signed
+ * head after each group commit and at close. Resume state
+ * (DIR/audit/state, state.c): a MACed hint that lets a short-lived CLI
+ * append without re-reading the whole log.
  *
- * Resume state (DIR/audit/state): size, end offset, chain and compact
- * range after the last write, rewritten in place. Only a hint that lets a
- * short-lived CLI append without re-reading the whole log; it is checked
- * against the log's length and ignored when it does not fit.
- *
- * Guarantees: a completion reports PV_OK only after the entry's bytes were
- * fdatasync'ed; a failed batch is cut back off the file (ftruncate) so the
- * log never holds a half batch; writers in several processes serialise on
- * flock and re-read each other's appends before writing.
+ * Guarantees: a completion reports PV_OK only after the entry's bytes,
+ * and the signature that ends its batch, were fdatasync'ed; a failed
+ * batch is cut back off the file (ftruncate) so the log never holds a
+ * half batch; writers in several processes serialise on flock and
+ * re-read each other's appends before writing, checking the chain, the
+ * last batch signature and the latest checkpoint; a writer never signs a
+ * batch or a checkpoint over entries no valid signature covers — those
+ * are quarantined (tail.c).
  */
-#include "audit/audit.h"
-#include "audit/merkle.h"
+#include "audit/batchsig.h"
+#include "audit/log_int.h"
 #include "common/fault.h"
 #include "common/log.h"
 #include "common/metrics.h"
@@ -49,66 +54,6 @@
 #include <unistd.h>
 
 #define QUEUE_MAX 65536
-#define LINE_MAX_BYTES 2048
-/* Longer than the largest replay window plus future skew (config.c). */
-#define NONCE_KEEP_SECONDS 3700
-#define STATE_MAGIC "phivault-audit-state-v1"
-
-struct pending {
-	struct pv_audit_event ev;
-	pv_audit_done done;
-	void *arg;
-	int64_t ts_ms;
-};
-
-/* Per-patient list of entry indexes (server only). */
-struct pindex {
-	char *patient;
-	uint64_t *seqs;
-	size_t n, cap;
-};
-
-struct nonce_rec {
-	int64_t ts;
-	char nonce[65];
-};
-
-struct pv_audit {
-	char log_path[1100], cp_path[1100], state_path[1100];
-	int fd, cp_fd, state_fd;
-	const unsigned char *sk, *pk;
-	char key_id[32];
-	bool keep_index;
-
-	/* queue */
-	pthread_mutex_t lock;
-	pthread_cond_t cv;
-	struct pending *q;
-	size_t q_n, q_cap;
-	bool is_stopping;
-	pthread_t writer;
-	bool has_writer;
-
-	/* tree state (tree_lock) */
-	pthread_rwlock_t tree_lock;
-	struct pv_merkle_compact compact;
-	unsigned char chain[PV_AUDIT_HASH_BYTES];
-	uint64_t size;
-	off_t end;
-	pv_mhash *leaves;
-	struct pv_merkle_cache mcache;	/* subtree hashes over leaves */
-	off_t *offsets;
-	size_t idx_cap;
-	struct pindex *pidx;		/* open addressing */
-	size_t pidx_cap, pidx_n;
-	struct nonce_rec *nonces;
-	size_t nonces_n, nonces_cap;
-
-	_Atomic bool is_healthy;
-	int64_t last_cp_sync;
-	int64_t cp_sync_interval;
-	uint64_t last_cp_size;
-};
 
 /* ---- small helpers ------------------------------------------------- */
 
@@ -126,8 +71,8 @@ pv_audit_chain_next(unsigned char chain[PV_AUDIT_HASH_BYTES],
 	crypto_hash_sha256_final(&st, chain);
 }
 
-static bool
-write_all(int fd, const void *buf, size_t n)
+bool
+audit_write_all(int fd, const void *buf, size_t n)
 {
 	size_t off = 0;
 
@@ -142,8 +87,8 @@ write_all(int fd, const void *buf, size_t n)
 	return true;
 }
 
-static void
-iso_ms(int64_t ms, char out[32])
+void
+audit_iso_ms(int64_t ms, char out[32])
 {
 	time_t s = (time_t)(ms / 1000);
 	struct tm tm;
@@ -155,8 +100,8 @@ iso_ms(int64_t ms, char out[32])
 	    (long long)(ms % 1000)));
 }
 
-static int64_t
-now_ms(void)
+int64_t
+audit_now_ms(void)
 {
 	struct timespec ts;
 
@@ -175,93 +120,10 @@ is_plain(const char *s)
 	return true;
 }
 
-/* ---- per-patient index and nonces (server) -------------------------- */
+/* ---- reading our own lines ----------------------------------------- */
 
-static uint64_t
-str_hash(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;	/* FNV-1a: not adversarial-
-						 * sensitive, ids are random */
-	for (; *s != '\0'; s++) {
-		h ^= (unsigned char)*s;
-		h *= 1099511628211ULL;
-	}
-	return h;
-}
-
-static struct pindex *
-pidx_find(struct pv_audit *a, const char *patient, bool create)
-{
-	size_t i, mask;
-
-	if (a->pidx_cap == 0 || (create && (a->pidx_n + 1) * 2 > a->pidx_cap)) {
-		if (!create)
-			return NULL;
-		size_t ncap = a->pidx_cap ? a->pidx_cap * 2 : 1024, j;
-		struct pindex *n = calloc(ncap, sizeof(*n));
-
-		if (n == NULL)
-			return NULL;
-		for (j = 0; j < a->pidx_cap; j++) {
-			struct pindex *o = &a->pidx[j];
-			size_t k;
-
-			if (o->patient == NULL)
-				continue;
-			for (k = str_hash(o->patient) & (ncap - 1);
-			    n[k].patient != NULL; k = (k + 1) & (ncap - 1))
-				;
-			n[k] = *o;
-		}
-		free(a->pidx);
-		a->pidx = n;
-		a->pidx_cap = ncap;
-	}
-	mask = a->pidx_cap - 1;
-	for (i = str_hash(patient) & mask; a->pidx[i].patient != NULL;
-	    i = (i + 1) & mask)
-		if (strcmp(a->pidx[i].patient, patient) == 0)
-			return &a->pidx[i];
-	if (!create)
-		return NULL;
-	a->pidx[i].patient = strdup(patient);
-	if (a->pidx[i].patient == NULL)
-		return NULL;
-	a->pidx_n++;
-	return &a->pidx[i];
-}
-
-/* Grows *p to hold need elements, doubling from first. */
-static bool
-grow_from(void **p, size_t *cap, size_t need, size_t elem, size_t first)
-{
-	size_t ncap;
-	void *np;
-
-	if (need <= *cap)
-		return true;
-	ncap = *cap ? *cap : first;
-	while (ncap < need)
-		ncap *= 2;
-	if (ncap > SIZE_MAX / elem)
-		return false;
-	np = realloc(*p, ncap * elem);
-	if (np == NULL)
-		return false;
-	*p = np;
-	*cap = ncap;
-	return true;
-}
-
-static bool
-grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-	return grow_from(p, cap, need, elem, 1024);
-}
-
-/* Extracts the string value of "key":"..." from a line we wrote. */
-static bool
-field_str(const char *line, const char *key, char *out, size_t outsz)
+bool
+audit_field_str(const char *line, const char *key, char *out, size_t outsz)
 {
 	char pat[40];
 	const char *p, *e;
@@ -296,17 +158,6 @@ field_int(const char *line, const char *key, int64_t *out)
 	return end != p + strlen(pat);
 }
 
-static int64_t
-parse_ts_seconds(const char *iso)
-{
-	struct tm tm;
-
-	memset(&tm, 0, sizeof(tm));
-	if (strptime(iso, "%Y-%m-%dT%H:%M:%S", &tm) == NULL)
-		return 0;
-	return (int64_t)timegm(&tm);
-}
-
 /*
  * Adds one line (already checked) to the in-memory state. Caller holds
  * tree_lock for writing.
@@ -315,7 +166,7 @@ static pv_status
 absorb(struct pv_audit *a, const char *line, size_t len, off_t offset)
 {
 	pv_mhash leaf;
-	char patient[72], nonce[72], ts[40];
+	pv_status st;
 
 	pv_merkle_leaf_hash(line, len, leaf);
 	pv_merkle_compact_append(&a->compact, leaf);
@@ -340,29 +191,8 @@ absorb(struct pv_audit *a, const char *line, size_t len, off_t offset)
 		}
 		memcpy(a->leaves[a->size], leaf, sizeof(pv_mhash));
 		a->offsets[a->size] = offset;
-		if (field_str(line, "patient", patient, sizeof(patient)) &&
-		    patient[0] != '\0') {
-			struct pindex *pi = pidx_find(a, patient, true);
-
-			/* Most patients have few entries: start small (a
-			 * 1024-slot start cost ~8 KiB per patient ever seen). */
-			if (pi == NULL || !grow_from((void **)&pi->seqs,
-			    &pi->cap, pi->n + 1, sizeof(uint64_t), 8))
-				return PV_ENOMEM;
-			pi->seqs[pi->n++] = a->size;
-		}
-		if (field_str(line, "nonce", nonce, sizeof(nonce)) &&
-		    nonce[0] != '\0' && field_str(line, "ts", ts, sizeof(ts))) {
-			int64_t t = parse_ts_seconds(ts);
-
-			if (t >= pv_now() - NONCE_KEEP_SECONDS &&
-			    grow((void **)&a->nonces, &a->nonces_cap,
-			    a->nonces_n + 1, sizeof(struct nonce_rec))) {
-				a->nonces[a->nonces_n].ts = t;
-				strcpy(a->nonces[a->nonces_n].nonce, nonce);
-				a->nonces_n++;
-			}
-		}
+		if ((st = audit_index_line(a, line, a->size)) != PV_OK)
+			return st;
 	}
 	a->size++;
 	a->end = offset + (off_t)len + 1;
@@ -386,224 +216,22 @@ line_fits(struct pv_audit *a, const char *line)
 	if (!field_int(line, "seq", &seq) || seq < 0 ||
 	    (uint64_t)seq != a->size)
 		return false;
-	if (!field_str(line, "prev", prev_b64, sizeof(prev_b64)) ||
+	if (!audit_field_str(line, "prev", prev_b64, sizeof(prev_b64)) ||
 	    pv_b64_encode(a->chain, sizeof(a->chain), want, sizeof(want)) !=
 	    PV_OK)
 		return false;
 	return strcmp(prev_b64, want) == 0;
 }
 
-/*
- * Reads lines from a->end to EOF into the state. A final line without a
- * newline is a torn write from a crash (never acknowledged): with
- * may_truncate it is cut off. Caller holds the flock and tree_lock.
- */
-static pv_status
-catch_up(struct pv_audit *a, bool may_truncate)
-{
-	struct stat sb;
-	char *buf = NULL, *p, *nl;
-	size_t len;
-	off_t pos;
-	pv_status st = PV_OK;
-
-	if (fstat(a->fd, &sb) != 0)
-		return PV_EIO;
-	if (sb.st_size < a->end)
-		return PV_ECRYPTO;	/* the log shrank under us */
-	if (sb.st_size == a->end)
-		return PV_OK;
-	len = (size_t)(sb.st_size - a->end);
-	buf = malloc(len + 1);
-	if (buf == NULL)
-		return PV_ENOMEM;
-	if (pread(a->fd, buf, len, a->end) != (ssize_t)len) {
-		free(buf);
-		return PV_EIO;
-	}
-	buf[len] = '\0';
-	pos = a->end;
-	for (p = buf; p < buf + len; p = nl + 1) {
-		nl = memchr(p, '\n', (size_t)(buf + len - p));
-		if (nl == NULL) {
-			if (!may_truncate || ftruncate(a->fd, pos) != 0)
-				st = PV_ECRYPTO;
-			else
-				pv_log(PV_LOG_WARN, "audit_torn_tail_removed",
-				    NULL, (const char *)NULL);
-			break;
-		}
-		*nl = '\0';
-		if ((size_t)(nl - p) >= LINE_MAX_BYTES || !line_fits(a, p)) {
-			st = PV_ECRYPTO;
-			break;
-		}
-		if ((st = absorb(a, p, (size_t)(nl - p), pos)) != PV_OK)
-			break;
-		pos += nl - p + 1;
-	}
-	free(buf);
-	return st;
-}
-
-/* ---- resume state ---------------------------------------------------- */
-
-struct state_rec {
-	char magic[32];
-	uint64_t size;
-	int64_t end;
-	unsigned char chain[PV_AUDIT_HASH_BYTES];
-	struct pv_merkle_compact compact;
-	unsigned char check[PV_AUDIT_HASH_BYTES];	/* SHA-256 of the above */
-};
-
-static void
-state_write(struct pv_audit *a)
-{
-	struct state_rec s;
-
-	if (a->state_fd < 0)
-		return;
-	memset(&s, 0, sizeof(s));
-	strcpy(s.magic, STATE_MAGIC);
-	s.size = a->size;
-	s.end = (int64_t)a->end;
-	memcpy(s.chain, a->chain, sizeof(s.chain));
-	s.compact = a->compact;
-	pv_sha256(s.check, &s, offsetof(struct state_rec, check));
-	if (pwrite(a->state_fd, &s, sizeof(s), 0) != (ssize_t)sizeof(s))
-		pv_log(PV_LOG_WARN, "audit_state_write_failed", NULL,
-		    (const char *)NULL);
-}
-
-/* Loads the hint if it is intact and no longer than the log. */
-static bool
-state_read(struct pv_audit *a)
-{
-	struct state_rec s;
-	unsigned char check[PV_AUDIT_HASH_BYTES];
-	struct stat sb;
-
-	if (a->state_fd < 0 ||
-	    pread(a->state_fd, &s, sizeof(s), 0) != (ssize_t)sizeof(s))
-		return false;
-	pv_sha256(check, &s, offsetof(struct state_rec, check));
-	if (strcmp(s.magic, STATE_MAGIC) != 0 ||
-	    sodium_memcmp(check, s.check, sizeof(check)) != 0 ||
-	    fstat(a->fd, &sb) != 0 || s.end > sb.st_size || s.end < 0 ||
-	    s.compact.size != s.size)
-		return false;
-	/* The byte before the resume point must end a line. */
-	if (s.end > 0) {
-		char c;
-		if (pread(a->fd, &c, 1, (off_t)s.end - 1) != 1 || c != '\n')
-			return false;
-	}
-	a->size = s.size;
-	a->end = (off_t)s.end;
-	memcpy(a->chain, s.chain, sizeof(a->chain));
-	a->compact = s.compact;
-	return true;
-}
-
-/* ---- checkpoints ------------------------------------------------------ */
-
-pv_status
-pv_checkpoint_message(const struct pv_checkpoint *c, char *out, size_t outsz)
-{
-	char root[64];
-	pv_status st;
-
-	if ((st = pv_b64_encode(c->root, sizeof(c->root), root,
-	    sizeof(root))) != PV_OK)
-		return st;
-	return pv_snprintf(out, outsz,
-	    "phivault-audit-checkpoint-v1\n%llu\n%s\n%s\n",
-	    (unsigned long long)c->size, root, c->time);
-}
-
-json_t *
-pv_checkpoint_json(const struct pv_checkpoint *c)
-{
-	char root[64], sig[128];
-
-	if (pv_b64_encode(c->root, sizeof(c->root), root, sizeof(root)) !=
-	    PV_OK || pv_b64_encode(c->sig, sizeof(c->sig), sig, sizeof(sig)) !=
-	    PV_OK)
-		return NULL;
-	return json_pack("{s:I, s:s, s:s, s:s, s:s}", "size",
-	    (json_int_t)c->size, "root", root, "signature", sig, "key_id",
-	    c->key_id, "time", c->time);
-}
-
-/* Caller holds tree_lock (read or write). */
-static pv_status
-sign_head(struct pv_audit *a, struct pv_checkpoint *c)
-{
-	char msg[256];
-	pv_status st;
-
-	memset(c, 0, sizeof(*c));
-	c->size = a->size;
-	pv_merkle_compact_root(&a->compact, c->root);
-	iso_ms(now_ms(), c->time);
-	PV_IGNORE(pv_strlcpy(c->key_id, a->key_id, sizeof(c->key_id)));
-	if ((st = pv_checkpoint_message(c, msg, sizeof(msg))) != PV_OK)
-		return st;
-	pv_sign_detached(c->sig, msg, strlen(msg), a->sk);
-	return PV_OK;
-}
-
-static void
-write_checkpoint(struct pv_audit *a, bool do_sync)
-{
-	struct pv_checkpoint c;
-	json_t *j;
-	char *text;
-
-	if (a->cp_fd < 0 || (a->size == a->last_cp_size && !do_sync) ||
-	    sign_head(a, &c) != PV_OK)
-		return;
-	if (a->size == a->last_cp_size) {	/* closing, nothing new */
-		(void)fdatasync(a->cp_fd);
-		return;
-	}
-	j = pv_checkpoint_json(&c);
-	text = j != NULL ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) :
-	    NULL;
-	json_decref(j);
-	if (text == NULL)
-		return;
-	size_t n = strlen(text);
-	off_t start = lseek(a->cp_fd, 0, SEEK_END);
-	text[n] = '\n';
-	if (start >= 0 && write_all(a->cp_fd, text, n + 1)) {
-		a->last_cp_size = a->size;
-	} else {
-		/* Never leave half a line (a full disk): the next head would
-		 * be glued to it and `audit verify` would fail for good. */
-		if (start >= 0 && ftruncate(a->cp_fd, start) != 0)
-			pv_log(PV_LOG_ERROR, "audit_truncate_failed", NULL,
-			    (const char *)NULL);
-		pv_log(PV_LOG_WARN, "audit_checkpoint_write_failed", NULL,
-		    (const char *)NULL);
-	}
-	free(text);
-	if (do_sync || pv_now() - a->last_cp_sync >= a->cp_sync_interval) {
-		(void)fdatasync(a->cp_fd);
-		a->last_cp_sync = pv_now();
-	}
-}
-
 /* ---- formatting ------------------------------------------------------- */
 
 static pv_status
-format_line(const struct pending *p, uint64_t seq,
+format_line(const struct audit_pending *p, uint64_t seq,
     const unsigned char chain[PV_AUDIT_HASH_BYTES], char *out, size_t outsz,
     size_t *len)
 {
 	const struct pv_audit_event *e = &p->ev;
-	char ts[32], prev[64];
+	char ts[32], prev[64], count[32] = "";
 	pv_status st;
 
 	if (!is_plain(e->role) || !is_plain(e->action) || !is_plain(e->type) ||
@@ -611,18 +239,23 @@ format_line(const struct pending *p, uint64_t seq,
 	    !is_plain(e->outcome) || !is_plain(e->reason) ||
 	    !is_plain(e->src) || !is_plain(e->rid) || !is_plain(e->nonce))
 		return PV_EINVAL;
-	iso_ms(p->ts_ms, ts);
+	audit_iso_ms(p->ts_ms, ts);
 	if ((st = pv_b64_encode(chain, PV_AUDIT_HASH_BYTES, prev,
 	    sizeof(prev))) != PV_OK)
+		return st;
+	/* One event (0 or 1) writes no field: such lines are unchanged. */
+	if (e->count > 1 && (st = pv_snprintf(count, sizeof(count),
+	    ",\"count\":%lld", (long long)e->count)) != PV_OK)
 		return st;
 	if ((st = pv_snprintf(out, outsz,
 	    "{\"seq\":%llu,\"ts\":\"%s\",\"actor\":%lld,\"role\":\"%s\","
 	    "\"action\":\"%s\",\"type\":\"%s\",\"id\":\"%s\",\"patient\":\"%s\","
 	    "\"outcome\":\"%s\",\"reason\":\"%s\",\"src\":\"%s\",\"rid\":\"%s\","
-	    "\"grant\":%lld,\"nonce\":\"%s\",\"prev\":\"%s\"}",
+	    "\"grant\":%lld,\"nonce\":\"%s\"%s,\"prev\":\"%s\"}",
 	    (unsigned long long)seq, ts, (long long)e->actor, e->role,
 	    e->action, e->type, e->id, e->patient, e->outcome, e->reason,
-	    e->src, e->rid, (long long)e->grant, e->nonce, prev)) != PV_OK)
+	    e->src, e->rid, (long long)e->grant, e->nonce, count, prev)) !=
+	    PV_OK)
 		return st;
 	*len = strlen(out);
 	return PV_OK;
@@ -631,11 +264,12 @@ format_line(const struct pending *p, uint64_t seq,
 /* ---- the writer -------------------------------------------------------- */
 
 /*
- * Writes one batch. Called with the flock held and tree_lock write-held.
+ * Writes one batch, its last line signed (batchsig.h), in one write and
+ * one fdatasync. Called with the flock held and tree_lock write-held.
  * On any failure the file is cut back to where it was.
  */
 static pv_status
-write_batch(struct pv_audit *a, struct pending *items, size_t n)
+write_batch(struct pv_audit *a, struct audit_pending *items, size_t n)
 {
 	unsigned char chain[PV_AUDIT_HASH_BYTES];
 	char *buf = NULL;
@@ -644,16 +278,18 @@ write_batch(struct pv_audit *a, struct pending *items, size_t n)
 	pv_mhash leaf;
 	pv_status st = PV_OK;
 
-	if (n > SIZE_MAX / LINE_MAX_BYTES)
+	if (n > SIZE_MAX / AUDIT_LINE_MAX)
 		return PV_ENOMEM;
-	cap = n * LINE_MAX_BYTES;
+	cap = n * AUDIT_LINE_MAX;
 	buf = malloc(cap);
 	if (buf == NULL)
 		return PV_ENOMEM;
 	memcpy(chain, a->chain, sizeof(chain));
 	for (i = 0; i < n; i++) {
 		if ((st = format_line(&items[i], a->size + i, chain, buf + off,
-		    LINE_MAX_BYTES - 1, &len)) != PV_OK)
+		    AUDIT_LINE_MAX - 1, &len)) != PV_OK ||
+		    (i + 1 == n && (st = pv_bsig_sign(buf + off, &len,
+		    AUDIT_LINE_MAX - 1, a->sk)) != PV_OK))
 			goto done;
 		pv_merkle_leaf_hash(buf + off, len, leaf);
 		pv_audit_chain_next(chain, leaf);
@@ -661,7 +297,7 @@ write_batch(struct pv_audit *a, struct pending *items, size_t n)
 		off += len + 1;
 	}
 	if (pv_fault("audit_write") || lseek(a->fd, 0, SEEK_END) != start ||
-	    !write_all(a->fd, buf, off) || pv_fault("audit_fsync") ||
+	    !audit_write_all(a->fd, buf, off) || pv_fault("audit_fsync") ||
 	    fdatasync(a->fd) != 0) {
 		st = PV_EUNAVAIL;
 		if (ftruncate(a->fd, start) != 0)
@@ -684,11 +320,145 @@ done:
 	return st;
 }
 
+/* ---- catching up with other writers ---------------------------------- */
+
+/*
+ * Finds the last complete line of buf (len bytes read from a->end) that
+ * carries a batch signature and checks it: *end points past its newline
+ * (buf when there is none). A signature that does not verify is
+ * PV_ECRYPTO: the line was changed or written without the key.
+ */
+static pv_status
+last_signed(struct pv_audit *a, char *buf, size_t len, char **end)
+{
+	char *stop, *nl, *start;
+
+	*end = buf;
+	/* stop: one past the newline that ends the candidate line. */
+	nl = memrchr(buf, '\n', len);
+	for (stop = nl != NULL ? nl + 1 : buf; stop > buf; stop = start) {
+		nl = memrchr(buf, '\n', (size_t)(stop - 1 - buf));
+		start = nl != NULL ? nl + 1 : buf;
+		if (!pv_bsig_present(start, (size_t)(stop - 1 - start)))
+			continue;
+		if (pv_bsig_verify(start, (size_t)(stop - 1 - start), a->pk) !=
+		    PV_OK) {
+			pv_log(PV_LOG_ERROR, "audit_batch_signature_invalid",
+			    NULL, (const char *)NULL);
+			return PV_ECRYPTO;
+		}
+		*end = stop;
+		break;
+	}
+	return PV_OK;
+}
+
+/*
+ * What follows the last covered line: only a torn line (a crash
+ * mid-write, never an entry) is cut when opening; complete entries are
+ * quarantined and the quarantine is recorded in a signed entry.
+ */
+static pv_status
+settle_tail(struct pv_audit *a, const char *rest, size_t len,
+    bool is_opening)
+{
+	struct audit_pending p;
+	const char *q = rest;
+	uint64_t n = 0;
+	pv_status st;
+
+	while ((q = memchr(q, '\n', (size_t)(rest + len - q))) != NULL) {
+		n++;
+		q++;
+	}
+	if (n == 0) {
+		if (!is_opening || ftruncate(a->fd, a->end) != 0)
+			return PV_ECRYPTO;
+		pv_log(PV_LOG_WARN, "audit_torn_tail_removed", NULL,
+		    (const char *)NULL);
+		return PV_OK;
+	}
+	if ((st = audit_quarantine(a, rest, len, n)) != PV_OK)
+		return st;
+	memset(&p, 0, sizeof(p));
+	audit_quarantine_event(&p.ev, n);
+	p.ts_ms = audit_now_ms();
+	return write_batch(a, &p, 1);
+}
+
+/*
+ * Reads what was appended since a->end (by another writer, or before we
+ * opened) into the state. Every line must continue the chain; lines are
+ * taken up to the last one with a valid batch signature and as far as
+ * the latest checkpoint reaches (whose root must then match) — older
+ * logs have checkpoints only. The rest is settled by settle_tail. Caller
+ * holds the flock and tree_lock for writing.
+ */
+static pv_status
+catch_up(struct pv_audit *a, bool is_opening)
+{
+	struct pv_checkpoint cp;
+	struct stat sb;
+	char *buf = NULL, *p, *nl, *signed_end;
+	uint64_t cp_size;
+	pv_mhash root;
+	size_t len;
+	pv_status st;
+
+	if (fstat(a->fd, &sb) != 0)
+		return PV_EIO;
+	if (sb.st_size < a->end)
+		return PV_ECRYPTO;	/* the log shrank under us */
+	if (sb.st_size == a->end)
+		return PV_OK;
+	len = (size_t)(sb.st_size - a->end);
+	if ((buf = malloc(len + 1)) == NULL)
+		return PV_ENOMEM;
+	if (pread(a->fd, buf, len, a->end) != (ssize_t)len) {
+		st = PV_EIO;
+		goto done;
+	}
+	buf[len] = '\0';
+	if ((st = last_signed(a, buf, len, &signed_end)) != PV_OK ||
+	    (st = audit_checkpoint_pending(a, &cp, &cp_size)) != PV_OK)
+		goto done;
+	for (p = buf; p < signed_end || a->size < cp_size; p = nl + 1) {
+		/* No line left with the checkpoint still ahead: cut short. */
+		if ((nl = memchr(p, '\n', (size_t)(buf + len - p))) == NULL) {
+			st = PV_ECRYPTO;
+			goto done;
+		}
+		*nl = '\0';
+		if ((size_t)(nl - p) >= AUDIT_LINE_MAX || !line_fits(a, p)) {
+			st = PV_ECRYPTO;
+			goto done;
+		}
+		if ((st = absorb(a, p, (size_t)(nl - p), a->end)) != PV_OK)
+			goto done;
+		if (a->size == cp_size) {
+			pv_merkle_compact_root(&a->compact, root);
+			if (sodium_memcmp(root, cp.root, sizeof(root)) != 0) {
+				pv_log(PV_LOG_ERROR, "audit_checkpoint_mismatch",
+				    NULL, (const char *)NULL);
+				st = PV_ECRYPTO;
+				goto done;
+			}
+		}
+	}
+	if (p < buf + len)
+		st = settle_tail(a, p, (size_t)(buf + len - p), is_opening);
+done:
+	free(buf);
+	return st;
+}
+
+/* ---- the writer thread ------------------------------------------------ */
+
 static void *
 writer_main(void *arg)
 {
 	struct pv_audit *a = arg;
-	struct pending *batch = NULL;
+	struct audit_pending *batch = NULL;
 	size_t n, i, cap = 0;
 	pv_status st;
 
@@ -701,7 +471,7 @@ writer_main(void *arg)
 			break;
 		}
 		/* Take the whole queue: one write, one fsync for all of it. */
-		struct pending *t = a->q;
+		struct audit_pending *t = a->q;
 		a->q = batch;
 		batch = t;
 		n = a->q_n;
@@ -718,8 +488,8 @@ writer_main(void *arg)
 			if (st == PV_OK)
 				st = write_batch(a, batch, n);
 			if (st == PV_OK) {
-				write_checkpoint(a, false);
-				state_write(a);
+				audit_checkpoint_append(a, false);
+				audit_state_write(a);
 			}
 			pthread_rwlock_unlock(&a->tree_lock);
 			flock(a->fd, LOCK_UN);
@@ -749,34 +519,6 @@ writer_main(void *arg)
 }
 
 /* ---- open / close ------------------------------------------------------ */
-
-/*
- * The server also holds the log to the newest signed checkpoint: a log
- * cut short, or rewritten from some entry on and re-signed without the
- * key, still has a consistent chain, and only the checkpoint tells.
- * Needs the leaves (keep_index); no (parsable) checkpoint yet passes.
- */
-static pv_status
-check_latest_checkpoint(struct pv_audit *a, const char *vault_dir)
-{
-	struct pv_checkpoint c;
-	pv_mhash root;
-	char msg[256];
-
-	if (pv_audit_latest_checkpoint(vault_dir, &c) != PV_OK)
-		return PV_OK;
-	if (c.size > a->size ||
-	    pv_checkpoint_message(&c, msg, sizeof(msg)) != PV_OK ||
-	    pv_sign_verify(c.sig, msg, strlen(msg), a->pk) != PV_OK ||
-	    pv_merkle_root_cached((const pv_mhash *)a->leaves, &a->mcache,
-	    (size_t)c.size, root) != PV_OK ||
-	    sodium_memcmp(root, c.root, sizeof(root)) != 0) {
-		pv_log(PV_LOG_ERROR, "audit_checkpoint_mismatch", NULL,
-		    (const char *)NULL);
-		return PV_ECRYPTO;
-	}
-	return PV_OK;
-}
 
 static int
 open_append(const char *path)
@@ -812,7 +554,11 @@ pv_audit_open(const struct pv_audit_opts *o, struct pv_audit **out)
 	    pv_snprintf(a->cp_path, sizeof(a->cp_path),
 	    "%s/audit/checkpoints.jsonl", o->vault_dir) != PV_OK ||
 	    pv_snprintf(a->state_path, sizeof(a->state_path), "%s/audit/state",
-	    o->vault_dir) != PV_OK)
+	    o->vault_dir) != PV_OK ||
+	    pv_snprintf(a->quarantine_path, sizeof(a->quarantine_path),
+	    "%s/audit/quarantine.jsonl", o->vault_dir) != PV_OK)
+		goto fail;
+	if ((st = audit_state_key(a, o->sign_sk)) != PV_OK)
 		goto fail;
 	a->fd = open_append(a->log_path);
 	a->cp_fd = open_append(a->cp_path);
@@ -824,15 +570,15 @@ pv_audit_open(const struct pv_audit_opts *o, struct pv_audit **out)
 		goto fail;
 	/* The server reads everything (proofs need every leaf); a CLI run
 	 * resumes from the state hint and reads only what follows it. */
-	if (a->keep_index || !state_read(a)) {
+	if (a->keep_index || !audit_state_read(a)) {
 		a->size = 0;
 		a->end = 0;
 		memset(a->chain, 0, sizeof(a->chain));
 		pv_merkle_compact_init(&a->compact);
 	}
+	pthread_rwlock_wrlock(&a->tree_lock);
 	st = catch_up(a, true);
-	if (st == PV_OK && a->keep_index)
-		st = check_latest_checkpoint(a, o->vault_dir);
+	pthread_rwlock_unlock(&a->tree_lock);
 	flock(a->fd, LOCK_UN);
 	if (st != PV_OK)
 		goto fail;
@@ -858,8 +604,6 @@ fail:
 void
 pv_audit_close(struct pv_audit *a)
 {
-	size_t i;
-
 	if (a == NULL)
 		return;
 	if (a->has_writer) {
@@ -871,8 +615,8 @@ pv_audit_close(struct pv_audit *a)
 		if (a->fd >= 0 && flock(a->fd, LOCK_EX) == 0) {
 			pthread_rwlock_wrlock(&a->tree_lock);
 			if (catch_up(a, false) == PV_OK && a->size > 0)
-				write_checkpoint(a, true);
-			state_write(a);
+				audit_checkpoint_append(a, true);
+			audit_state_write(a);
 			pthread_rwlock_unlock(&a->tree_lock);
 			flock(a->fd, LOCK_UN);
 		}
@@ -883,16 +627,12 @@ pv_audit_close(struct pv_audit *a)
 		close(a->cp_fd);
 	if (a->state_fd >= 0)
 		close(a->state_fd);
-	for (i = 0; i < a->pidx_cap; i++) {
-		free(a->pidx[i].patient);
-		free(a->pidx[i].seqs);
-	}
-	free(a->pidx);
+	audit_index_free(a);
 	free(a->leaves);
 	pv_merkle_cache_free(&a->mcache);
 	free(a->offsets);
-	free(a->nonces);
 	free(a->q);
+	pv_secret_free(a->state_key, PV_KEY_BYTES);
 	pthread_rwlock_destroy(&a->tree_lock);
 	pthread_cond_destroy(&a->cv);
 	pthread_mutex_destroy(&a->lock);
@@ -907,14 +647,16 @@ pv_audit_submit(struct pv_audit *a, const struct pv_audit_event *ev,
 {
 	pv_status st = PV_OK;
 
+	if (ev->count < 0)
+		return PV_EINVAL;
 	pthread_mutex_lock(&a->lock);
 	if (a->is_stopping || a->q_n >= QUEUE_MAX) {
 		st = PV_EUNAVAIL;
-	} else if (!grow((void **)&a->q, &a->q_cap, a->q_n + 1,
-	    sizeof(struct pending))) {
+	} else if (!audit_grow((void **)&a->q, &a->q_cap, a->q_n + 1,
+	    sizeof(struct audit_pending), 1024)) {
 		st = PV_ENOMEM;
 	} else {
-		struct pending *p = &a->q[a->q_n++];
+		struct audit_pending *p = &a->q[a->q_n++];
 
 		p->ev = *ev;
 		if (p->ev.outcome == NULL)
@@ -923,7 +665,7 @@ pv_audit_submit(struct pv_audit *a, const struct pv_audit_event *ev,
 			p->ev.reason = "";
 		p->done = done;
 		p->arg = arg;
-		p->ts_ms = now_ms();
+		p->ts_ms = audit_now_ms();
 		pthread_cond_signal(&a->cv);
 	}
 	pthread_mutex_unlock(&a->lock);
@@ -1000,7 +742,7 @@ pv_audit_checkpoint(struct pv_audit *a, struct pv_checkpoint *out)
 	pthread_rwlock_wrlock(&a->tree_lock);
 	st = catch_up(a, false);
 	if (st == PV_OK)
-		st = sign_head(a, out);
+		st = audit_checkpoint_sign(a, out);
 	pthread_rwlock_unlock(&a->tree_lock);
 	flock(a->fd, LOCK_UN);
 	return st;
@@ -1038,64 +780,4 @@ pv_audit_consistency(struct pv_audit *a, uint64_t from, uint64_t to,
 		    (size_t)to, (pv_mhash *)proof, proof_len);
 	pthread_rwlock_unlock(&a->tree_lock);
 	return st;
-}
-
-/* Reads entry seq's line (caller holds tree_lock). */
-static json_t *
-read_entry(struct pv_audit *a, uint64_t seq)
-{
-	off_t start = a->offsets[seq];
-	off_t stop = seq + 1 < a->size ? a->offsets[seq + 1] : a->end;
-	size_t len = (size_t)(stop - start);
-	char buf[LINE_MAX_BYTES + 1];
-
-	if (len == 0 || len > LINE_MAX_BYTES ||
-	    pread(a->fd, buf, len, start) != (ssize_t)len)
-		return NULL;
-	buf[len - 1] = '\0';	/* the newline */
-	return json_loads(buf, 0, NULL);
-}
-
-pv_status
-pv_audit_for_patient(struct pv_audit *a, const char *patient,
-    bool (*cb)(void *arg, json_t *entry), void *arg)
-{
-	struct pindex *pi;
-	pv_status st = PV_OK;
-	size_t i;
-
-	pthread_rwlock_rdlock(&a->tree_lock);
-	if (!a->keep_index) {
-		pthread_rwlock_unlock(&a->tree_lock);
-		return PV_EINVAL;
-	}
-	pi = pidx_find(a, patient, false);
-	for (i = 0; pi != NULL && i < pi->n; i++) {
-		json_t *e = read_entry(a, pi->seqs[i]);
-		bool more;
-
-		if (e == NULL) {
-			st = PV_EIO;
-			break;
-		}
-		more = cb(arg, e);
-		json_decref(e);
-		if (!more)
-			break;
-	}
-	pthread_rwlock_unlock(&a->tree_lock);
-	return st;
-}
-
-void
-pv_audit_recent_nonces(struct pv_audit *a, int64_t since,
-    void (*cb)(void *arg, int64_t ts, const char *nonce), void *arg)
-{
-	size_t i;
-
-	pthread_rwlock_rdlock(&a->tree_lock);
-	for (i = 0; i < a->nonces_n; i++)
-		if (a->nonces[i].ts >= since)
-			cb(arg, a->nonces[i].ts, a->nonces[i].nonce);
-	pthread_rwlock_unlock(&a->tree_lock);
 }

@@ -8,6 +8,13 @@
  *    swapped with its neighbour);
  *  - each entry's "prev" equals the hash chain over everything before it:
  *    otherwise the entry before it was changed;
+ *  - the batch signatures ("bsig", batchsig.h): the last one within the
+ *    intact chain is checked, and because it signs its line's "prev" it
+ *    authenticates every line before it — one Ed25519 check for the
+ *    common case, however long the log. When it fails, a binary search
+ *    over the signed lines (validity is a prefix property under an intact
+ *    chain) finds the first bad batch: "forged", the entries from the last
+ *    good signature to that batch's end were rewritten without the key;
  *  - every checkpoint's Ed25519 signature verifies under the vault's audit
  *    key: otherwise the log was rewritten and re-signed without the key,
  *    and the first entry after the last good checkpoint is named;
@@ -15,25 +22,46 @@
  *    entries it covers: otherwise an entry in its range changed (the last
  *    one, when the chain is intact up to it);
  *  - no checkpoint covers more entries than the log holds: otherwise the
- *    tail was truncated.
- * The earliest fault by entry position is reported.
+ *    tail was truncated;
+ *  - every entry is covered by a signature: it lies at or before a line
+ *    with a valid bsig, or inside a valid checkpoint (logs written before
+ *    batch signatures have checkpoints only). Entries after the last
+ *    covering signature are an "unsigned" tail — a crash before the batch
+ *    was signed (a writer quarantines it when it next opens the log), or
+ *    entries added without the key — reported unless the caller allows
+ *    it. So an empty or truncated checkpoint file no longer lets an
+ *    unsigned log pass.
+ * The earliest fault by entry position is reported. The log and the
+ * checkpoint file are read up to their sizes taken under a shared flock,
+ * i.e. what writers (who append whole batches under the exclusive lock)
+ * had completed when verification started.
  *
- * It cannot detect: a rewrite by someone holding the signing key who
- * also rewrites the checkpoints — that is what publishing checkpoints
- * elsewhere (`audit checkpoint`) and consistency proofs are for.
+ * It cannot detect: a rewrite by someone holding the signing key, nor the
+ * log cut back to a signed line together with the checkpoints — that is
+ * what publishing checkpoints elsewhere (`audit checkpoint`) and
+ * consistency proofs are for.
  */
-#include "audit/audit.h"
-#include "audit/merkle.h"
+#include "audit/batchsig.h"
+#include "audit/log_int.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define LINE_CAP 4096
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 struct cp {
 	struct pv_checkpoint c;
 	bool is_sig_ok;
+};
+
+/* A line of the intact chain that carries a batch signature. */
+struct signed_line {
+	uint64_t entry;
+	off_t off;
+	size_t len;
 };
 
 static void
@@ -48,60 +76,39 @@ fault(struct pv_verify_report *rep, int64_t entry, const char *problem,
 	PV_IGNORE(pv_strlcpy(rep->detail, detail, sizeof(rep->detail)));
 }
 
-static bool
-parse_cp(const char *line, struct pv_checkpoint *c)
+static int
+cp_by_size(const void *x, const void *y)
 {
-	json_t *j = json_loads(line, 0, NULL);
-	const char *root, *sig, *time_s, *kid;
-	size_t n;
-	bool ok = false;
+	const struct cp *a = x, *b = y;
 
-	memset(c, 0, sizeof(*c));
-	if (j == NULL)
-		return false;
-	root = json_string_value(json_object_get(j, "root"));
-	sig = json_string_value(json_object_get(j, "signature"));
-	time_s = json_string_value(json_object_get(j, "time"));
-	kid = json_string_value(json_object_get(j, "key_id"));
-	if (json_is_integer(json_object_get(j, "size")) && root != NULL &&
-	    sig != NULL && time_s != NULL && kid != NULL &&
-	    json_integer_value(json_object_get(j, "size")) >= 0 &&
-	    pv_b64_decode(root, c->root, sizeof(c->root), &n) == PV_OK &&
-	    n == sizeof(c->root) &&
-	    pv_b64_decode(sig, c->sig, sizeof(c->sig), &n) == PV_OK &&
-	    n == sizeof(c->sig) &&
-	    pv_strlcpy(c->time, time_s, sizeof(c->time)) == PV_OK &&
-	    pv_strlcpy(c->key_id, kid, sizeof(c->key_id)) == PV_OK) {
-		c->size = (uint64_t)json_integer_value(json_object_get(j,
-		    "size"));
-		ok = true;
-	}
-	json_decref(j);
-	return ok;
+	return a->c.size < b->c.size ? -1 : a->c.size > b->c.size;
 }
 
-/* Loads and signature-checks every checkpoint. */
+/*
+ * Loads and signature-checks every checkpoint in the first limit bytes
+ * (limit < 0: all), sorted by size.
+ */
 static pv_status
-load_checkpoints(const char *vault_dir, const unsigned char *pk,
+load_checkpoints(const char *path, off_t limit, const unsigned char *pk,
     struct cp **out, size_t *n_out, struct pv_verify_report *rep)
 {
-	char path[1100], *line = NULL;
+	char *line = NULL;
 	size_t cap = 0, n = 0, alloc = 0;
 	struct cp *cps = NULL;
+	off_t pos = 0;
 	ssize_t len;
 	FILE *f;
 
 	*out = NULL;
 	*n_out = 0;
-	if (pv_snprintf(path, sizeof(path), "%s/audit/checkpoints.jsonl",
-	    vault_dir) != PV_OK)
-		return PV_EINVAL;
 	f = fopen(path, "r");
 	if (f == NULL)
 		return PV_OK;	/* no checkpoints yet */
-	while ((len = getline(&line, &cap, f)) > 0) {
+	while ((limit < 0 || pos < limit) &&
+	    (len = getline(&line, &cap, f)) > 0) {
 		char msg[256];
 
+		pos += len;
 		if (line[len - 1] == '\n')
 			line[len - 1] = '\0';
 		if (n == alloc) {
@@ -116,7 +123,7 @@ load_checkpoints(const char *vault_dir, const unsigned char *pk,
 			cps = nc;
 			alloc = na;
 		}
-		if (!parse_cp(line, &cps[n].c)) {
+		if (!audit_checkpoint_parse(line, &cps[n].c)) {
 			fault(rep, 0, "checkpoint_corrupt",
 			    "a checkpoint line does not parse");
 			continue;
@@ -128,6 +135,8 @@ load_checkpoints(const char *vault_dir, const unsigned char *pk,
 	}
 	free(line);
 	fclose(f);
+	if (n > 1)
+		qsort(cps, n, sizeof(*cps), cp_by_size);
 	*out = cps;
 	*n_out = n;
 	return PV_OK;
@@ -155,20 +164,42 @@ peek_seq(FILE *f)
 	return seq;
 }
 
-/* Checks one entry's seq and prev; returns false after a fault. */
+int64_t
+pv_audit_entry_count(json_t *entry)
+{
+	json_t *c = json_object_get(entry, "count");
+
+	return json_is_integer(c) && json_integer_value(c) > 1 ?
+	    (int64_t)json_integer_value(c) : 1;
+}
+
+/* "count", when present, is an integer > 1 (1 is never written). */
+static bool
+count_is_valid(json_t *j)
+{
+	json_t *c = json_object_get(j, "count");
+
+	return c == NULL || (json_is_integer(c) && json_integer_value(c) > 1);
+}
+
+/*
+ * Checks one entry's seq and prev; returns false after a fault. Tallies
+ * quarantine entries into rep.
+ */
 static bool
 check_entry(FILE *f, const char *line, uint64_t i,
     const unsigned char chain[PV_AUDIT_HASH_BYTES],
     struct pv_verify_report *rep)
 {
 	json_t *j = json_loads(line, JSON_REJECT_DUPLICATES, NULL);
-	const char *prev;
+	const char *prev, *action;
 	char want[64], msg[200];
 	int64_t seq;
 	bool ok = true;
 
 	if (j == NULL || !json_is_integer(json_object_get(j, "seq")) ||
-	    (prev = json_string_value(json_object_get(j, "prev"))) == NULL) {
+	    (prev = json_string_value(json_object_get(j, "prev"))) == NULL ||
+	    !count_is_valid(j)) {
 		json_decref(j);
 		PV_IGNORE(pv_snprintf(msg, sizeof(msg),
 		    "entry %llu is not a well-formed audit entry",
@@ -209,60 +240,152 @@ check_entry(FILE *f, const char *line, uint64_t i,
 		}
 		ok = false;
 	}
+	action = json_string_value(json_object_get(j, "action"));
+	if (ok && action != NULL && strcmp(action, "audit.quarantine") == 0) {
+		rep->quarantines++;
+		rep->quarantined += (uint64_t)pv_audit_entry_count(j);
+	}
 	json_decref(j);
 	return ok;
 }
 
-/* Compares checkpoints of size n against the recomputed head. */
+/* Compares one checkpoint of size n against the recomputed head. */
 static void
-check_heads(struct cp *cps, size_t ncp, uint64_t n, const pv_mhash root,
+check_head(const struct cp *cp, uint64_t n, const pv_mhash root,
     bool chain_ok, uint64_t *last_good, struct pv_verify_report *rep)
 {
 	char msg[200];
-	size_t k;
 
-	for (k = 0; k < ncp; k++) {
-		if (cps[k].c.size != n)
-			continue;
-		if (!cps[k].is_sig_ok) {
-			PV_IGNORE(pv_snprintf(msg, sizeof(msg),
-			    "checkpoint at size %llu has an invalid signature: "
-			    "the log from entry %llu on was rewritten",
-			    (unsigned long long)n,
-			    (unsigned long long)*last_good));
-			fault(rep, (int64_t)*last_good, "resigned", msg);
-			continue;
-		}
-		if (sodium_memcmp(cps[k].c.root, root, PV_AUDIT_HASH_BYTES) !=
-		    0) {
-			uint64_t at = chain_ok ? n - 1 : *last_good;
-
-			PV_IGNORE(pv_snprintf(msg, sizeof(msg),
-			    "entry %llu was changed (signed root at size %llu "
-			    "differs)", (unsigned long long)at,
-			    (unsigned long long)n));
-			fault(rep, (int64_t)at, "changed", msg);
-			continue;
-		}
-		*last_good = n;
+	if (!cp->is_sig_ok) {
+		PV_IGNORE(pv_snprintf(msg, sizeof(msg),
+		    "checkpoint at size %llu has an invalid signature: the log "
+		    "from entry %llu on was rewritten", (unsigned long long)n,
+		    (unsigned long long)*last_good));
+		fault(rep, (int64_t)*last_good, "resigned", msg);
+		return;
 	}
+	if (sodium_memcmp(cp->c.root, root, PV_AUDIT_HASH_BYTES) != 0) {
+		uint64_t at = chain_ok ? n - 1 : *last_good;
+
+		PV_IGNORE(pv_snprintf(msg, sizeof(msg),
+		    "entry %llu was changed (signed root at size %llu differs)",
+		    (unsigned long long)at, (unsigned long long)n));
+		fault(rep, (int64_t)at, "changed", msg);
+		return;
+	}
+	*last_good = n;
+}
+
+/* Re-reads one signed line and checks its batch signature. */
+static bool
+line_sig_ok(int fd, const struct signed_line *s, const unsigned char *pk)
+{
+	char buf[PV_BSIG_LINE_MAX];
+
+	return s->len <= sizeof(buf) &&
+	    pread(fd, buf, s->len, s->off) == (ssize_t)s->len &&
+	    pv_bsig_verify(buf, s->len, pk) == PV_OK;
+}
+
+/*
+ * How many leading entries the batch signatures cover. The last signed
+ * line is checked; if it fails, a binary search finds the first bad one
+ * and a "forged" fault names the entries from the last good signature
+ * (or good checkpoint, cp_good) to the end of that batch.
+ */
+static uint64_t
+signed_prefix(int fd, const struct signed_line *sl, size_t n,
+    const unsigned char *pk, uint64_t cp_good, struct pv_verify_report *rep)
+{
+	size_t lo, hi, mid;	/* sl[lo - 1] valid (or lo == 0), sl[hi] not */
+	uint64_t from;
+	char msg[256];
+
+	if (n == 0)
+		return 0;
+	if (line_sig_ok(fd, &sl[n - 1], pk))
+		return sl[n - 1].entry + 1;
+	for (lo = 0, hi = n - 1; lo < hi;) {
+		mid = lo + (hi - lo) / 2;
+		if (line_sig_ok(fd, &sl[mid], pk))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	from = lo > 0 ? sl[lo - 1].entry + 1 : 0;
+	if (cp_good > from)
+		from = cp_good;
+	PV_IGNORE(pv_snprintf(msg, sizeof(msg), "the batch signature of entry "
+	    "%llu does not verify: entries %llu to %llu were rewritten without "
+	    "the signing key", (unsigned long long)sl[hi].entry,
+	    (unsigned long long)from, (unsigned long long)sl[hi].entry));
+	fault(rep, (int64_t)from, "forged", msg);
+	return lo > 0 ? sl[lo - 1].entry + 1 : 0;
+}
+
+/*
+ * The sizes of the log and the checkpoint file as writers left them: a
+ * writer appends a whole batch and its checkpoint under the exclusive
+ * flock, so taking both under a shared one never cuts a batch in two.
+ * -1: read to the end (no log, or no flock on this file system).
+ */
+static void
+snapshot_sizes(const char *log_path, const char *cp_path, off_t *log_size,
+    off_t *cp_size)
+{
+	struct stat sb;
+	int fd;
+
+	*log_size = *cp_size = -1;
+	if ((fd = open(log_path, O_RDONLY | O_CLOEXEC)) < 0)
+		return;
+	if (flock(fd, LOCK_SH) == 0) {
+		if (fstat(fd, &sb) == 0)
+			*log_size = sb.st_size;
+		if (stat(cp_path, &sb) == 0)
+			*cp_size = sb.st_size;
+		flock(fd, LOCK_UN);
+	}
+	close(fd);
+}
+
+/* Sets the coverage fields and the unsigned-tail fault. */
+static void
+cover(struct pv_verify_report *rep, uint64_t by_bsig, uint64_t by_cp,
+    bool chain_ok, unsigned flags)
+{
+	uint64_t n = rep->entries, c = by_bsig > by_cp ? by_bsig : by_cp;
+	char msg[256];
+
+	rep->signed_entries = c < n ? c : n;
+	/* A broken chain is named at its exact entry; what follows it
+	 * cannot be covered through the chain anyway. */
+	if (c >= n || !chain_ok || (flags & PV_VERIFY_ALLOW_UNSIGNED_TAIL))
+		return;
+	PV_IGNORE(pv_snprintf(msg, sizeof(msg), "entries %llu to %llu are not "
+	    "covered by any signature (an unsigned tail: a crash before the "
+	    "batch was signed, or entries written without the key)",
+	    (unsigned long long)c, (unsigned long long)n - 1));
+	fault(rep, (int64_t)c, "unsigned", msg);
 }
 
 pv_status
 pv_audit_verify(const char *vault_dir, const unsigned char pk[PV_SIGN_PK_BYTES],
-    struct pv_verify_report *rep, void (*progress)(void *, uint64_t),
-    void *arg)
+    unsigned flags, struct pv_verify_report *rep,
+    void (*progress)(void *, uint64_t), void *arg)
 {
 	struct pv_merkle_compact tree;
 	unsigned char chain[PV_AUDIT_HASH_BYTES] = { 0 };
+	struct signed_line *sl = NULL;
 	struct cp *cps = NULL;
-	size_t ncp = 0, k, cap = 0;
-	char path[1100], *line = NULL, msg[200];
-	uint64_t i = 0, last_good = 0;
+	size_t ncp = 0, k = 0, cap = 0, nsl = 0, slcap = 0;
+	char log_path[1100], cp_path[1100], *line = NULL, msg[200];
+	uint64_t i = 0, last_good = 0, by_bsig = 0;
+	off_t log_size, cp_size, pos = 0;
 	bool chain_ok = true;
 	pv_mhash leaf, root;
 	ssize_t len;
-	pv_status st;
+	pv_status st = PV_OK;
 	FILE *f;
 
 	memset(rep, 0, sizeof(*rep));
@@ -270,52 +393,78 @@ pv_audit_verify(const char *vault_dir, const unsigned char pk[PV_SIGN_PK_BYTES],
 	rep->bad_entry = -1;
 	rep->problem = "none";
 	pv_merkle_compact_init(&tree);
-	if ((st = load_checkpoints(vault_dir, pk, &cps, &ncp, rep)) != PV_OK)
+	if (pv_snprintf(log_path, sizeof(log_path), "%s/audit/log.jsonl",
+	    vault_dir) != PV_OK || pv_snprintf(cp_path, sizeof(cp_path),
+	    "%s/audit/checkpoints.jsonl", vault_dir) != PV_OK)
+		return PV_EINVAL;
+	snapshot_sizes(log_path, cp_path, &log_size, &cp_size);
+	if ((st = load_checkpoints(cp_path, cp_size, pk, &cps, &ncp, rep)) !=
+	    PV_OK)
 		return st;
 	rep->checkpoints = ncp;
-	if (pv_snprintf(path, sizeof(path), "%s/audit/log.jsonl", vault_dir) !=
-	    PV_OK) {
-		free(cps);
-		return PV_EINVAL;
-	}
-	f = fopen(path, "r");
-	if (f != NULL) {
-		while ((len = getline(&line, &cap, f)) > 0) {
-			if (line[len - 1] != '\n') {
-				fault(rep, (int64_t)i, "torn",
-				    "the last entry is incomplete");
-				break;
-			}
-			line[--len] = '\0';
-			if (chain_ok && !check_entry(f, line, i, chain, rep))
-				chain_ok = false;
-			pv_merkle_leaf_hash(line, (size_t)len, leaf);
-			pv_merkle_compact_append(&tree, leaf);
-			pv_audit_chain_next(chain, leaf);
-			i++;
-			pv_merkle_compact_root(&tree, root);
-			check_heads(cps, ncp, i, root, chain_ok, &last_good, rep);
-			if (progress != NULL && (i & 0xffff) == 0)
-				progress(arg, i);
-		}
-		fclose(f);
-	}
-	free(line);
-	rep->entries = i;
-	for (k = 0; k < ncp; k++)
-		if (cps[k].c.size > i) {
-			PV_IGNORE(pv_snprintf(msg, sizeof(msg),
-			    "a checkpoint covers %llu entries but the log has "
-			    "%llu: entries from %llu on were removed",
-			    (unsigned long long)cps[k].c.size,
-			    (unsigned long long)i, (unsigned long long)i));
-			fault(rep, (int64_t)i, "truncated", msg);
+	f = fopen(log_path, "r");
+	while (f != NULL && (log_size < 0 || pos < log_size) &&
+	    (len = getline(&line, &cap, f)) > 0) {
+		if (log_size >= 0 && pos + len > log_size)
+			len = (ssize_t)(log_size - pos);  /* grew since */
+		if (line[len - 1] != '\n') {
+			fault(rep, (int64_t)i, "torn",
+			    "the last entry is incomplete");
 			break;
 		}
+		line[--len] = '\0';
+		if (chain_ok && !check_entry(f, line, i, chain, rep))
+			chain_ok = false;
+		if (chain_ok && pv_bsig_present(line, (size_t)len)) {
+			if (!audit_grow((void **)&sl, &slcap, nsl + 1,
+			    sizeof(*sl), 1024)) {
+				st = PV_ENOMEM;
+				break;
+			}
+			sl[nsl++] = (struct signed_line){ i, pos, (size_t)len };
+		}
+		pos += len + 1;
+		pv_merkle_leaf_hash(line, (size_t)len, leaf);
+		pv_merkle_compact_append(&tree, leaf);
+		pv_audit_chain_next(chain, leaf);
+		i++;
+		/* Checkpoints are sorted by size: the root only where one
+		 * ends, not after every entry. */
+		if (k < ncp && cps[k].c.size <= i) {
+			pv_merkle_compact_root(&tree, root);
+			for (; k < ncp && cps[k].c.size <= i; k++)
+				if (cps[k].c.size == i)
+					check_head(&cps[k], i, root, chain_ok,
+					    &last_good, rep);
+		}
+		if (progress != NULL && (i & 0xffff) == 0)
+			progress(arg, i);
+	}
+	rep->entries = i;
+	rep->batch_signatures = nsl;
+	while (k < ncp && cps[k].c.size <= i)	/* size 0, or a torn stop */
+		k++;
+	if (st == PV_OK && k < ncp) {
+		PV_IGNORE(pv_snprintf(msg, sizeof(msg),
+		    "a checkpoint covers %llu entries but the log has %llu: "
+		    "entries from %llu on were removed",
+		    (unsigned long long)cps[ncp - 1].c.size,
+		    (unsigned long long)i, (unsigned long long)i));
+		fault(rep, (int64_t)i, "truncated", msg);
+	}
+	if (st == PV_OK) {
+		by_bsig = signed_prefix(f != NULL ? fileno(f) : -1, sl, nsl,
+		    pk, last_good, rep);
+		cover(rep, by_bsig, last_good, chain_ok, flags);
+	}
+	if (f != NULL)
+		fclose(f);
 	if (progress != NULL)
 		progress(arg, i);
+	free(line);
+	free(sl);
 	free(cps);
-	return PV_OK;
+	return st;
 }
 
 pv_status
@@ -354,31 +503,4 @@ pv_audit_scan(const char *vault_dir,
 	free(line);
 	fclose(f);
 	return st;
-}
-
-pv_status
-pv_audit_latest_checkpoint(const char *vault_dir, struct pv_checkpoint *out)
-{
-	char path[1100], *line = NULL, *last = NULL;
-	size_t cap = 0;
-	ssize_t len;
-	bool ok = false;
-	FILE *f;
-
-	if (pv_snprintf(path, sizeof(path), "%s/audit/checkpoints.jsonl",
-	    vault_dir) != PV_OK)
-		return PV_EINVAL;
-	f = fopen(path, "r");
-	if (f == NULL)
-		return PV_ENOTFOUND;
-	while ((len = getline(&line, &cap, f)) > 0) {
-		free(last);
-		last = strdup(line);
-	}
-	free(line);
-	fclose(f);
-	if (last != NULL)
-		ok = parse_cp(last, out);
-	free(last);
-	return ok ? PV_OK : PV_ENOTFOUND;
 }

@@ -3,7 +3,9 @@
  *
  * verify recomputes the whole trail offline (it needs only the public
  * key) and exits 1 naming the first entry at fault; a failure also raises
- * the audit_verify_failed alert. export writes JSON lines or FHIR
+ * the audit_verify_failed alert. Entries no signature covers (an unsigned
+ * tail) fail too, unless --allow-unsigned-tail says the operator accepts
+ * them (they are then counted in the summary, never hidden). export writes JSON lines or FHIR
  * AuditEvent resources (NDJSON) to stdout. checkpoint signs and prints a
  * head over every entry, with the public key, to publish elsewhere.
  */
@@ -17,13 +19,15 @@
 #include <unistd.h>
 
 static const char usage_text[] =
-    "usage: phivault audit verify DIR\n"
+    "usage: phivault audit verify DIR [--allow-unsigned-tail]\n"
     "       phivault audit export DIR [--format jsonl|fhir]\n"
     "       phivault audit checkpoint DIR\n"
     "\n"
-    "verify      recompute the hash chain and Merkle tree, check every\n"
-    "            signed checkpoint; exit 1 and name the first entry that\n"
-    "            was changed, removed, reordered, inserted or truncated.\n"
+    "verify      recompute the hash chain and Merkle tree, check the batch\n"
+    "            signatures and every signed checkpoint; exit 1 and name\n"
+    "            the first entry that was changed, removed, reordered,\n"
+    "            inserted, truncated, forged, or that no signature covers\n"
+    "            (--allow-unsigned-tail: report such a tail, exit 0).\n"
     "export      every entry on stdout: JSON lines (default) or FHIR\n"
     "            AuditEvent resources, one per line.\n"
     "checkpoint  sign and print a tree head over every entry, with the\n"
@@ -37,27 +41,52 @@ progress(void *arg, uint64_t n)
 		fprintf(stderr, "\rverified %llu entries", (unsigned long long)n);
 }
 
+/* Lines after the verdict that an operator must not miss. */
+static void
+verify_notes(const struct pv_verify_report *rep)
+{
+	if (rep->is_ok && rep->signed_entries < rep->entries)
+		printf("WARNING: entries %llu to %llu (%llu) are NOT covered by "
+		    "any signature (accepted by --allow-unsigned-tail)\n",
+		    (unsigned long long)rep->signed_entries,
+		    (unsigned long long)rep->entries - 1,
+		    (unsigned long long)(rep->entries - rep->signed_entries));
+	if (rep->quarantines > 0)
+		printf("note: %llu unsigned entr%s moved out of the trail at "
+		    "start-up (%llu quarantine record%s; see "
+		    "audit/quarantine.jsonl)\n",
+		    (unsigned long long)rep->quarantined,
+		    rep->quarantined == 1 ? "y was" : "ies were",
+		    (unsigned long long)rep->quarantines,
+		    rep->quarantines == 1 ? "" : "s");
+}
+
 static int
-audit_verify(struct pv_vault *v)
+audit_verify(struct pv_vault *v, bool allow_unsigned_tail)
 {
 	struct pv_verify_report rep;
 	struct pv_alerts *al = NULL;
 
-	if (pv_audit_verify(v->dir, v->sign_pk, &rep, progress, NULL) !=
-	    PV_OK) {
+	if (pv_audit_verify(v->dir, v->sign_pk, allow_unsigned_tail ?
+	    PV_VERIFY_ALLOW_UNSIGNED_TAIL : 0, &rep, progress, NULL) != PV_OK) {
 		fprintf(stderr, "phivault: cannot read the audit trail\n");
 		return PV_EXIT_FAIL;
 	}
 	if (isatty(STDERR_FILENO))
 		fputc('\n', stderr);
 	if (rep.is_ok) {
-		printf("audit trail OK: %llu entries, %llu signed checkpoints\n",
-		    (unsigned long long)rep.entries,
-		    (unsigned long long)rep.checkpoints);
+		printf("audit trail OK: %llu entries, %llu signed checkpoints, "
+		    "%llu batch signatures; %llu entries covered by a "
+		    "signature\n", (unsigned long long)rep.entries,
+		    (unsigned long long)rep.checkpoints,
+		    (unsigned long long)rep.batch_signatures,
+		    (unsigned long long)rep.signed_entries);
+		verify_notes(&rep);
 		return PV_EXIT_OK;
 	}
 	printf("audit trail FAILED at entry %lld (%s): %s\n",
 	    (long long)rep.bad_entry, rep.problem, rep.detail);
+	verify_notes(&rep);
 	if (pv_alerts_open(v->dir, &v->cfg, &al) == PV_OK) {
 		pv_alert(al, "audit_verify_failed", "critical", NULL,
 		    json_pack("{s:I, s:s}", "entry", (json_int_t)rep.bad_entry,
@@ -153,7 +182,9 @@ int
 cmd_audit(int argc, char **argv)
 {
 	static const char *const names[] = { "format" };
+	static const char *const flag_n[] = { "allow-unsigned-tail" };
 	const char *o[1], *pos[1];
+	bool allow_tail = false;
 	struct pv_vault *v;
 	size_t npos;
 	int rc;
@@ -161,20 +192,21 @@ cmd_audit(int argc, char **argv)
 	if (argc < 2 || pv_cli_wants_help(argc, argv, usage_text))
 		return argc < 2 ? (fputs(usage_text, stderr), PV_EXIT_USAGE) :
 		    PV_EXIT_OK;
-	if (!pv_cli_parse(argc - 1, argv + 1, names, o, 1, NULL, NULL, 0, pos,
-	    1, &npos) || npos != 1) {
+	if (!pv_cli_parse(argc - 1, argv + 1, names, o, 1, flag_n,
+	    &allow_tail, 1, pos, 1, &npos) || npos != 1) {
 		fputs(usage_text, stderr);
 		return PV_EXIT_USAGE;
 	}
-	if (strcmp(argv[1], "verify") != 0 && strcmp(argv[1], "export") != 0 &&
-	    strcmp(argv[1], "checkpoint") != 0) {
+	if ((strcmp(argv[1], "verify") != 0 && strcmp(argv[1], "export") != 0 &&
+	    strcmp(argv[1], "checkpoint") != 0) ||
+	    (allow_tail && strcmp(argv[1], "verify") != 0)) {
 		fputs(usage_text, stderr);
 		return PV_EXIT_USAGE;
 	}
 	if (pv_cli_open(pos[0], &v) != PV_OK)
 		return PV_EXIT_FAIL;
 	if (strcmp(argv[1], "verify") == 0)
-		rc = audit_verify(v);
+		rc = audit_verify(v, allow_tail);
 	else if (strcmp(argv[1], "export") == 0)
 		rc = audit_export(v, o[0]);
 	else

@@ -38,6 +38,9 @@ static const char *const metric_names[PV_M_N][2] = {
 	    "Audit group commits (one fsync each)" },
 	[PV_M_AUDIT_FAILURES] = { "phivault_audit_failures_total",
 	    "Audit writes that failed (requests refused)" },
+	[PV_M_AUDIT_PAGE_LINES] = { "phivault_audit_page_lines_total",
+	    "Audit lines read and parsed for AuditEvent pages (a page reads "
+	    "only its own lines)" },
 	[PV_M_WRITE_BATCHES] = { "phivault_write_batches_total",
 	    "Store commits of record changes (one fsync each, a batch of "
 	    "changes per commit)" },

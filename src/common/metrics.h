@@ -20,6 +20,7 @@ typedef enum {
 	PV_M_AUDIT_ENTRIES,
 	PV_M_AUDIT_FSYNCS,
 	PV_M_AUDIT_FAILURES,
+	PV_M_AUDIT_PAGE_LINES,		/* lines parsed for AuditEvent pages */
 	PV_M_WRITE_BATCHES,		/* record-change store commits */
 	PV_M_AUTHZ_DENIED,
 	PV_M_DECRYPT_FAILURES,

@@ -118,8 +118,6 @@ route_audit_consistency(struct pv_req *r)
 struct ae_ctx {
 	struct pv_req *r;
 	json_t *entries;
-	int64_t skip, count, seen;
-	bool has_more;
 	struct pv_auditevent_cache cache;
 };
 
@@ -129,13 +127,6 @@ add_event(void *arg, json_t *e)
 	struct ae_ctx *c = arg;
 	json_t *ev;
 
-	c->seen++;
-	if (c->seen <= c->skip)
-		return true;
-	if (c->seen > c->skip + c->count) {
-		c->has_more = true;
-		return false;
-	}
 	ev = pv_auditevent_from_entry(c->r->srv->vault, &c->cache, e);
 	if (ev != NULL)
 		json_array_append_new(c->entries, json_pack("{s:o, s:{s:s}}",
@@ -143,12 +134,20 @@ add_event(void *arg, json_t *e)
 	return true;
 }
 
+/*
+ * The page comes from the audit log's per-patient index: only the page's
+ * own lines are read and parsed, off the tree lock (pv_audit_patient_page),
+ * so a deep _offset costs what the first page does; the total is the
+ * index's length.
+ */
 void
 route_fhir_audit_events(struct pv_req *r)
 {
 	struct ae_ctx c;
 	const char *pid = pv_req_query(r, "patient");
 	char bid[PV_ID_HEX_LEN + 1];
+	int64_t count, skip;
+	uint64_t total;
 	json_t *out;
 
 	memset(&c, 0, sizeof(c));
@@ -162,28 +161,29 @@ route_fhir_audit_events(struct pv_req *r)
 		return;
 	}
 	if (!pv_http_paging(r, PV_FHIR_PAGE_DEFAULT * 2, PV_FHIR_PAGE_MAX * 5,
-	    &c.count, &c.skip))
+	    &count, &skip))
 		return;
 	if (!pv_http_authorize(r, PV_ACT_SEARCH, "AuditEvent", pid,
 	    PV_CLASS_NORMAL, NULL))
 		return;
 	c.entries = json_array();
-	if (pv_audit_for_patient(r->srv->audit, pid, add_event, &c) != PV_OK) {
+	if (pv_audit_patient_page(r->srv->audit, pid, (uint64_t)skip,
+	    (size_t)count, add_event, &c, &total) != PV_OK) {
 		json_decref(c.entries);
 		pv_reply_error(r, 500, "exception", "cannot read the audit trail");
 		return;
 	}
-	out = json_pack("{s:s, s:s, s:o}", "resourceType", "Bundle", "type",
-	    "searchset", "entry", c.entries);
+	out = json_pack("{s:s, s:s, s:I, s:o}", "resourceType", "Bundle", "type",
+	    "searchset", "total", (json_int_t)total, "entry", c.entries);
 	pv_random_id(bid);
 	json_object_set_new(out, "id", json_string(bid));
-	if (c.has_more) {
+	if ((uint64_t)skip + (uint64_t)count < total) {
 		char base[300], url[600];
 
 		pv_http_base(r, base, sizeof(base));
 		if (pv_snprintf(url, sizeof(url), "%s/fhir/AuditEvent?patient=%s"
-		    "&_count=%lld&_offset=%lld", base, pid, (long long)c.count,
-		    (long long)(c.skip + c.count)) == PV_OK)
+		    "&_count=%lld&_offset=%lld", base, pid, (long long)count,
+		    (long long)(skip + count)) == PV_OK)
 			json_object_set_new(out, "link", json_pack(
 			    "[{s:s, s:s}]", "relation", "next", "url", url));
 	}

@@ -5,9 +5,14 @@
  * fhir`. The log stores account ids only; agent.who names the actor's
  * username, resolved here at read time. A break-glass entry's reason is
  * decrypted from its grant (sealed under the patient's key) into
- * purposeOfEvent; after erasure it reads "(reason unavailable)".
+ * purposeOfEvent; after erasure it reads "(reason unavailable)". An entry
+ * that stands for several identical events ("count" > 1, e.g. repeated
+ * unauthenticated denials aggregated) carries the number in the
+ * extension urn:phivault:audit-count (valueInteger); FHIR R4's
+ * AuditEvent has no element for it.
  */
 #include "lifecycle/lifecycle.h"
+#include "audit/audit.h"
 #include "authz/authz.h"
 
 #include <string.h>
@@ -78,6 +83,7 @@ pv_auditevent_from_entry(struct pv_vault *v, struct pv_auditevent_cache *c,
 	const char *role = json_string_value(json_object_get(e, "role"));
 	int64_t actor = json_integer_value(json_object_get(e, "actor"));
 	int64_t grant = json_integer_value(json_object_get(e, "grant"));
+	int64_t count;
 	json_t *ev, *entity, *purpose;
 	char ref[160], evid[32];
 	const char *who;
@@ -119,5 +125,9 @@ pv_auditevent_from_entry(struct pv_vault *v, struct pv_auditevent_cache *c,
 	    "entity", entity);
 	if (ev != NULL && grant > 0 && (purpose = purpose_of(v, grant)) != NULL)
 		json_object_set_new(ev, "purposeOfEvent", purpose);
+	if (ev != NULL && (count = pv_audit_entry_count(e)) > 1)
+		json_object_set_new(ev, "extension", json_pack("[{s:s, s:I}]",
+		    "url", "urn:phivault:audit-count", "valueInteger",
+		    (json_int_t)count));
 	return ev;
 }

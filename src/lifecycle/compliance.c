@@ -38,20 +38,34 @@ check_audit(struct pv_vault *v, struct report *r)
 {
 	struct pv_verify_report vr;
 	struct pv_checkpoint cp;
-	char d[400];
+	char d[512];
 
-	if (pv_audit_verify(v->dir, v->sign_pk, &vr, NULL, NULL) != PV_OK) {
+	/* No unsigned tail is accepted here: entries no signature covers
+	 * are a failed control, whatever their cause. */
+	if (pv_audit_verify(v->dir, v->sign_pk, 0, &vr, NULL, NULL) != PV_OK) {
 		add(r, "audit_trail", "fail", "the audit trail cannot be read");
 		return;
 	}
+	if (vr.quarantines > 0) {
+		PV_IGNORE(pv_snprintf(d, sizeof(d), "%llu unsigned entries were "
+		    "moved out of the trail at start-up (%llu quarantine "
+		    "records; audit/quarantine.jsonl): a crash before their "
+		    "batch was signed, or entries written without the key",
+		    (unsigned long long)vr.quarantined,
+		    (unsigned long long)vr.quarantines));
+		add(r, "audit_quarantine", "warn", d);
+	}
 	if (!vr.is_ok) {
 		PV_IGNORE(pv_snprintf(d, sizeof(d), "verification failed at "
-		    "entry %lld (%s)", (long long)vr.bad_entry, vr.problem));
+		    "entry %lld (%s): %s", (long long)vr.bad_entry, vr.problem,
+		    vr.detail));
 		add(r, "audit_trail", "fail", d);
 		return;
 	}
-	PV_IGNORE(pv_snprintf(d, sizeof(d), "%llu entries, %llu signed "
-	    "checkpoints, all verify", (unsigned long long)vr.entries,
+	PV_IGNORE(pv_snprintf(d, sizeof(d), "%llu entries, all covered by a "
+	    "signature (%llu batch signatures, %llu signed checkpoints), all "
+	    "verify", (unsigned long long)vr.entries,
+	    (unsigned long long)vr.batch_signatures,
 	    (unsigned long long)vr.checkpoints));
 	add(r, "audit_trail", "pass", d);
 	if (pv_audit_latest_checkpoint(v->dir, &cp) == PV_OK) {

@@ -108,11 +108,11 @@ scan_one(void *arg, uint64_t seq, json_t *e)
 		when = (int64_t)timegm(&tm);
 	if (when < c->since || when > c->until)
 		return true;
-	c->entries++;
+	c->entries += pv_audit_entry_count(e);
 	if ((t = find(c, patient)) == NULL)
 		return !c->is_oom;
 	if (strcmp(outcome, "allowed") != 0) {
-		t->denied++;
+		t->denied += pv_audit_entry_count(e);
 		return true;
 	}
 	if (t->allowed == 0)

@@ -6,31 +6,12 @@
 # The tampering and the cross-checks use tools/merkle_verify.py and
 # tools/audit_forge.py (python3 stdlib + openssl), never phivault code.
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/auditlib.sh"
 pv_setup
 MV="$PV_SOURCE_DIR/tests/e2e/tools/merkle_verify.py"
 FORGE="$PV_SOURCE_DIR/tests/e2e/tools/audit_forge.py"
-pv_init
-pv_conf auth mfa_required_roles admin
-CPW="Clinic1an-secret-pw"
-pv_user drwho clinician "$CPW"
-pv_user nurse1 nurse "Nurse-secret-pw-01"
-pv_start
-
-c=$(login drwho "$CPW")
-n=$(login nurse1 "Nurse-secret-pw-01")
-pid=$(jpost /fhir/Patient '{"resourceType":"Patient","gender":"female"}' -H "$(auth "$c")" | jq -r '.id // empty')
-expect_ne "patient created" "" "$pid"
-# A mix of allowed and denied entries, one group commit (and so one
-# signed checkpoint) each: requests are sequential.
-for i in 1 2 3 4 5 6; do
-  http_status GET "/fhir/Patient/$pid" -H "$(auth "$c")" >/dev/null
-  http_status GET "/fhir/Patient/$pid" -H "$(auth "$n")" >/dev/null
-done
-pv_stop
+audit_fixture
 expect_eq "server stops cleanly" 0 "$PV_RC"
-LOG=$VAULT/audit/log.jsonl
-CPS=$VAULT/audit/checkpoints.jsonl
-L=$(wc -l <"$LOG")
 
 # --- an untouched trail verifies ------------------------------------------
 rc=0; out=$("$PHIVAULT" audit verify "$VAULT") || rc=$?
@@ -50,39 +31,6 @@ k=$(jq -s '[.[] | select(.outcome == "denied")] | .[2].seq' "$LOG")
   || fail "no denied entry mid-log (k=$k, L=$L)"
 expect_eq "a signed checkpoint ends exactly before entry $k" 1 \
   "$(jq -s --argjson k "$k" '[.[] | select(.size == $k)] | length' "$CPS")"
-
-# verify_case NAME DIR EXPECTED_ENTRY EXPECTED_PROBLEM
-verify_case() {
-  local rc=0 out
-  out=$("$PHIVAULT" audit verify "$2" 2>&1) || rc=$?
-  expect_eq "$1: verify exit 1" 1 "$rc"
-  expect_eq "$1: verify names entry $3" "$3" \
-    "$(sed -nE 's/.*FAILED at entry ([0-9]+).*/\1/p' <<<"$out")"
-  expect_contains "$1: verify says $4" "$out" "($4)"
-}
-
-# serve_refuses NAME DIR — the server must exit non-zero without listening.
-serve_refuses() {
-  local pid i rc=0 log="$T/refuse.log"
-  : >"$log"
-  "$PHIVAULT" serve "$2" --listen 127.0.0.1:0 2>"$log" &
-  pid=$!
-  for i in $(seq 1 100); do
-    kill -0 "$pid" 2>/dev/null || break
-    grep -q '"event":"listening"' "$log" && break
-    sleep 0.05
-  done
-  if kill -0 "$pid" 2>/dev/null; then
-    kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
-    fail "$1: server started on a tampered trail"
-    return
-  fi
-  wait "$pid" || rc=$?
-  expect_ne "$1: server refuses to start" 0 "$rc"
-  expect_contains "$1: start-up error names the audit log" "$(cat "$log")" "audit"
-}
-
-copy_vault() { rm -rf "$T/$1"; cp -a "$VAULT" "$T/$1"; }
 
 # --- (a) one field of entry k changed (denied -> allowed), valid JSON ---
 copy_vault a

@@ -29,6 +29,13 @@ Subcommands (exit 0 = verified, 1 = verification failed, 2 = bad usage):
                                   "phivault-audit-checkpoint-v1\\n<size>\\n
                                   <root>\\n<time>\\n"; RAWFILE holds the raw
                                   32-byte public key (or pass --pub-b64 B64)
+  bsig LOG --pub RAWFILE [--line N]
+                                  verify the batch signature of line N
+                                  (default: the last line that has one):
+                                  the line ends with ,"bsig":"<base64>"}
+                                  and the Ed25519 signature is over
+                                  "phivault-audit-batch-v1\\n" followed by
+                                  the line without that field
   selftest                        cross-check the verifiers against a naive
                                   RFC 6962 2.1.1/2.1.2 proof generator for
                                   every size up to 70, and check that every
@@ -39,6 +46,7 @@ import base64
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -246,6 +254,18 @@ def ed25519_verify(pub_raw, msg, sig):
             r.stdout
 
 
+BSIG_SUFFIX = re.compile(rb',"bsig":"([A-Za-z0-9+/=]{88})"}$')
+
+
+def bsig_message(line):
+    """(message, signature) of a line ending with a bsig field, or None."""
+    m = BSIG_SUFFIX.search(line)
+    if m is None:
+        return None
+    return (b"phivault-audit-batch-v1\n" + line[:m.start()] + b"}",
+            base64.b64decode(m.group(1)))
+
+
 def checkpoint_message(cp):
     return ("phivault-audit-checkpoint-v1\n%d\n%s\n%s\n" %
             (cp["size"], cp["root"], cp["time"])).encode()
@@ -327,6 +347,12 @@ def main():
     g = p.add_mutually_exclusive_group(required=True)
     g.add_argument("--pub")
     g.add_argument("--pub-b64")
+    p = sub.add_parser("bsig")
+    p.add_argument("log")
+    p.add_argument("--line", type=int)
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--pub")
+    g.add_argument("--pub-b64")
     sub.add_parser("selftest")
     a = ap.parse_args()
 
@@ -369,13 +395,28 @@ def main():
             return 0
         print(f"chain FAILED at entry {bad}: {why}")
         return 1
-    if a.cmd == "checkpoint":
-        cp = json.load(sys.stdin)
+    if a.cmd in ("checkpoint", "bsig"):
         if a.pub is not None:
             with open(a.pub, "rb") as f:
                 pub = f.read()
         else:
             pub = b64d(a.pub_b64, "public key")
+    if a.cmd == "bsig":
+        lines = read_lines(a.log)
+        idx = a.line
+        if idx is None:
+            idx = next((i for i in range(len(lines) - 1, -1, -1)
+                        if BSIG_SUFFIX.search(lines[i])), None)
+        if idx is None or idx < 0 or idx >= len(lines) or \
+                bsig_message(lines[idx]) is None:
+            print("no bsig")
+            return 1
+        msg, sig = bsig_message(lines[idx])
+        ok = ed25519_verify(pub, msg, sig)
+        print(("bsig OK" if ok else "bsig FAILED") + f" at entry {idx}")
+        return 0 if ok else 1
+    if a.cmd == "checkpoint":
+        cp = json.load(sys.stdin)
         try:
             msg = checkpoint_message(cp)
             sig = b64d(cp["signature"], "signature")

@@ -1,0 +1,208 @@
+/*
+ * checkpoint.c — the signed tree heads of the audit trail
+ * (DIR/audit/checkpoints.jsonl): their format and message, signing one
+ * over every entry a writer holds, appending it, and reading the latest
+ * back, for writers (who hold the log to it) and for `audit verify`.
+ *
+ * A checkpoint is {"size","root","signature","key_id","time"}: Ed25519
+ * by the audit key over pv_checkpoint_message(),
+ *   "phivault-audit-checkpoint-v1\n<size>\n<root base64>\n<time>\n",
+ * a text apart from the batch signatures' "phivault-audit-batch-v1\n".
+ *
+ * Guarantees: a line is appended whole or not at all (a failed write is
+ * cut back, so a full disk never glues two heads together); the file is
+ * fdatasync'ed at least every cp_sync_interval and at close, so a power
+ * loss can lose recent heads, never entries; the latest head is read
+ * from the file's last 8 KiB only, not the whole file. Callers hold the
+ * flock on the log and tree_lock, as log_int.h says.
+ */
+#include "audit/log_int.h"
+#include "common/log.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define CP_TAIL_BYTES 8192	/* checkpoint lines are ~250 bytes */
+
+pv_status
+pv_checkpoint_message(const struct pv_checkpoint *c, char *out, size_t outsz)
+{
+	char root[64];
+	pv_status st;
+
+	if ((st = pv_b64_encode(c->root, sizeof(c->root), root,
+	    sizeof(root))) != PV_OK)
+		return st;
+	return pv_snprintf(out, outsz,
+	    "phivault-audit-checkpoint-v1\n%llu\n%s\n%s\n",
+	    (unsigned long long)c->size, root, c->time);
+}
+
+json_t *
+pv_checkpoint_json(const struct pv_checkpoint *c)
+{
+	char root[64], sig[128];
+
+	if (pv_b64_encode(c->root, sizeof(c->root), root, sizeof(root)) !=
+	    PV_OK || pv_b64_encode(c->sig, sizeof(c->sig), sig, sizeof(sig)) !=
+	    PV_OK)
+		return NULL;
+	return json_pack("{s:I, s:s, s:s, s:s, s:s}", "size",
+	    (json_int_t)c->size, "root", root, "signature", sig, "key_id",
+	    c->key_id, "time", c->time);
+}
+
+pv_status
+audit_checkpoint_sign(struct pv_audit *a, struct pv_checkpoint *c)
+{
+	char msg[256];
+	pv_status st;
+
+	memset(c, 0, sizeof(*c));
+	c->size = a->size;
+	pv_merkle_compact_root(&a->compact, c->root);
+	audit_iso_ms(audit_now_ms(), c->time);
+	PV_IGNORE(pv_strlcpy(c->key_id, a->key_id, sizeof(c->key_id)));
+	if ((st = pv_checkpoint_message(c, msg, sizeof(msg))) != PV_OK)
+		return st;
+	pv_sign_detached(c->sig, msg, strlen(msg), a->sk);
+	return PV_OK;
+}
+
+void
+audit_checkpoint_append(struct pv_audit *a, bool do_sync)
+{
+	struct pv_checkpoint c;
+	json_t *j;
+	char *text;
+
+	if (a->cp_fd < 0 || (a->size == a->last_cp_size && !do_sync) ||
+	    audit_checkpoint_sign(a, &c) != PV_OK)
+		return;
+	if (a->size == a->last_cp_size) {	/* closing, nothing new */
+		(void)fdatasync(a->cp_fd);
+		return;
+	}
+	j = pv_checkpoint_json(&c);
+	text = j != NULL ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) :
+	    NULL;
+	json_decref(j);
+	if (text == NULL)
+		return;
+	size_t n = strlen(text);
+	off_t start = lseek(a->cp_fd, 0, SEEK_END);
+	text[n] = '\n';
+	if (start >= 0 && audit_write_all(a->cp_fd, text, n + 1)) {
+		a->last_cp_size = a->size;
+	} else {
+		/* Never leave half a line (a full disk): the next head would
+		 * be glued to it and `audit verify` would fail for good. */
+		if (start >= 0 && ftruncate(a->cp_fd, start) != 0)
+			pv_log(PV_LOG_ERROR, "audit_truncate_failed", NULL,
+			    (const char *)NULL);
+		pv_log(PV_LOG_WARN, "audit_checkpoint_write_failed", NULL,
+		    (const char *)NULL);
+	}
+	free(text);
+	if (do_sync || pv_now() - a->last_cp_sync >= a->cp_sync_interval) {
+		(void)fdatasync(a->cp_fd);
+		a->last_cp_sync = pv_now();
+	}
+}
+
+/*
+ * The latest checkpoint, when it reaches past what was read already:
+ * its signature must verify (else PV_ECRYPTO); *size gets its size, or 0
+ * when there is nothing to hold the log to.
+ */
+pv_status
+audit_checkpoint_pending(struct pv_audit *a, struct pv_checkpoint *c,
+    uint64_t *size)
+{
+	char msg[256];
+
+	*size = 0;
+	if (audit_checkpoint_last(a->cp_fd, c) != PV_OK || c->size <= a->size)
+		return PV_OK;
+	if (pv_checkpoint_message(c, msg, sizeof(msg)) != PV_OK ||
+	    pv_sign_verify(c->sig, msg, strlen(msg), a->pk) != PV_OK) {
+		pv_log(PV_LOG_ERROR, "audit_checkpoint_mismatch", NULL,
+		    (const char *)NULL);
+		return PV_ECRYPTO;
+	}
+	*size = c->size;
+	return PV_OK;
+}
+
+bool
+audit_checkpoint_parse(const char *line, struct pv_checkpoint *c)
+{
+	json_t *j = json_loads(line, 0, NULL);
+	const char *root, *sig, *time_s, *kid;
+	size_t n;
+	bool ok = false;
+
+	memset(c, 0, sizeof(*c));
+	if (j == NULL)
+		return false;
+	root = json_string_value(json_object_get(j, "root"));
+	sig = json_string_value(json_object_get(j, "signature"));
+	time_s = json_string_value(json_object_get(j, "time"));
+	kid = json_string_value(json_object_get(j, "key_id"));
+	if (json_is_integer(json_object_get(j, "size")) && root != NULL &&
+	    sig != NULL && time_s != NULL && kid != NULL &&
+	    json_integer_value(json_object_get(j, "size")) >= 0 &&
+	    pv_b64_decode(root, c->root, sizeof(c->root), &n) == PV_OK &&
+	    n == sizeof(c->root) &&
+	    pv_b64_decode(sig, c->sig, sizeof(c->sig), &n) == PV_OK &&
+	    n == sizeof(c->sig) &&
+	    pv_strlcpy(c->time, time_s, sizeof(c->time)) == PV_OK &&
+	    pv_strlcpy(c->key_id, kid, sizeof(c->key_id)) == PV_OK) {
+		c->size = (uint64_t)json_integer_value(json_object_get(j,
+		    "size"));
+		ok = true;
+	}
+	json_decref(j);
+	return ok;
+}
+
+pv_status
+audit_checkpoint_last(int fd, struct pv_checkpoint *out)
+{
+	char buf[CP_TAIL_BYTES + 1], *start;
+	struct stat sb;
+	size_t n;
+
+	if (fstat(fd, &sb) != 0 || sb.st_size <= 0)
+		return PV_ENOTFOUND;
+	n = sb.st_size < CP_TAIL_BYTES ? (size_t)sb.st_size : CP_TAIL_BYTES;
+	if (pread(fd, buf, n, sb.st_size - (off_t)n) != (ssize_t)n)
+		return PV_ENOTFOUND;
+	buf[n] = '\0';
+	if (n > 0 && buf[n - 1] == '\n')
+		buf[--n] = '\0';
+	start = memrchr(buf, '\n', n);
+	start = start != NULL ? start + 1 : buf;
+	/* A line cut by the window does not parse: not found. */
+	return audit_checkpoint_parse(start, out) ? PV_OK : PV_ENOTFOUND;
+}
+
+pv_status
+pv_audit_latest_checkpoint(const char *vault_dir, struct pv_checkpoint *out)
+{
+	char path[1100];
+	pv_status st;
+	int fd;
+
+	if (pv_snprintf(path, sizeof(path), "%s/audit/checkpoints.jsonl",
+	    vault_dir) != PV_OK)
+		return PV_EINVAL;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return PV_ENOTFOUND;
+	st = audit_checkpoint_last(fd, out);
+	close(fd);
+	return st;
+}

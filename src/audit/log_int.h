@@ -1,0 +1,162 @@
+/*
+ * log_int.h — what log.c (appending, catch-up), checkpoint.c (signed
+ * heads), state.c (the resume state), index.c (the server's per-patient index, AuditEvent pages,
+ * recent nonces), tail.c (settling an unsigned tail) and verify.c share. Not an API: nothing outside
+ * src/audit includes it.
+ *
+ * Locking, for every file here: the queue fields are under `lock`; the
+ * tree state (sizes, chain, leaves, offsets, the indexes) is written only
+ * with `tree_lock` held for writing, by a thread that also holds the
+ * flock on the log; readers take `tree_lock` for reading and hold it
+ * only to copy what they need.
+ */
+#ifndef PV_AUDIT_LOG_INT_H
+#define PV_AUDIT_LOG_INT_H
+
+#include "audit/audit.h"
+#include "audit/merkle.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/types.h>
+
+#define AUDIT_LINE_MAX 2048		/* longest line we write or accept */
+
+struct audit_pending {
+	struct pv_audit_event ev;
+	pv_audit_done done;
+	void *arg;
+	int64_t ts_ms;
+};
+
+/* Per-patient list of entry indexes (server only). */
+struct audit_pindex {
+	char *patient;
+	uint64_t *seqs;
+	size_t n, cap;
+};
+
+struct audit_nonce {
+	int64_t ts;
+	char nonce[65];
+};
+
+struct pv_audit {
+	char log_path[1100], cp_path[1100], state_path[1100];
+	char quarantine_path[1100];
+	int fd, cp_fd, state_fd;
+	const unsigned char *sk, *pk;
+	unsigned char *state_key;	/* PV_KEY_BYTES, secret memory */
+	char key_id[32];
+	bool keep_index;
+
+	/* queue */
+	pthread_mutex_t lock;
+	pthread_cond_t cv;
+	struct audit_pending *q;
+	size_t q_n, q_cap;
+	bool is_stopping;
+	pthread_t writer;
+	bool has_writer;
+
+	/* tree state (tree_lock) */
+	pthread_rwlock_t tree_lock;
+	struct pv_merkle_compact compact;
+	unsigned char chain[PV_AUDIT_HASH_BYTES];
+	uint64_t size;
+	off_t end;
+	pv_mhash *leaves;
+	struct pv_merkle_cache mcache;	/* subtree hashes over leaves */
+	off_t *offsets;
+	size_t idx_cap;
+	struct audit_pindex *pidx;	/* open addressing */
+	size_t pidx_cap, pidx_n;
+	struct audit_nonce *nonces;
+	size_t nonces_n, nonces_cap;
+
+	_Atomic bool is_healthy;
+	int64_t last_cp_sync;
+	int64_t cp_sync_interval;
+	uint64_t last_cp_size;
+};
+
+/* ---- log.c ---- */
+
+/*
+ * Copies the string value of "key":"..." of a line we wrote (values hold
+ * no quote or backslash) into out; false if absent or too long.
+ */
+bool audit_field_str(const char *line, const char *key, char *out,
+    size_t outsz);
+
+/* write() of all n bytes, retrying on EINTR; false on any failure. */
+bool audit_write_all(int fd, const void *buf, size_t n);
+/* Wall-clock milliseconds, and as "YYYY-MM-DDTHH:MM:SS.mmmZ". */
+int64_t audit_now_ms(void);
+void audit_iso_ms(int64_t ms, char out[32]);
+
+/* ---- state.c ---- */
+
+/* Derives a->state_key (secret memory) from the signing key. */
+PV_MUST_CHECK pv_status audit_state_key(struct pv_audit *a,
+    const unsigned char *sign_sk);
+/* Rewrites DIR/audit/state from the tree state (logs a failure). */
+void audit_state_write(struct pv_audit *a);
+/* Loads the tree state from DIR/audit/state if its MAC holds and it
+ * fits the log; false (nothing changed) otherwise. */
+bool audit_state_read(struct pv_audit *a);
+
+/* ---- checkpoint.c ---- */
+
+/* Signs a head over the a->size entries held. Caller holds tree_lock. */
+PV_MUST_CHECK pv_status audit_checkpoint_sign(struct pv_audit *a,
+    struct pv_checkpoint *c);
+/*
+ * Appends a signed head when the log grew since the last one; with
+ * do_sync (closing) fdatasyncs the file in any case.
+ */
+void audit_checkpoint_append(struct pv_audit *a, bool do_sync);
+/*
+ * The latest checkpoint, when it reaches past the a->size entries held:
+ * its signature must verify (else PV_ECRYPTO); *size gets its size, or
+ * 0 when there is nothing to hold the log to.
+ */
+PV_MUST_CHECK pv_status audit_checkpoint_pending(struct pv_audit *a,
+    struct pv_checkpoint *c, uint64_t *size);
+/* Parses one checkpoint line; false when it is not one. */
+bool audit_checkpoint_parse(const char *line, struct pv_checkpoint *c);
+/* Parses the last line of the checkpoint file open at fd (reads its
+ * tail only); PV_ENOTFOUND when there is none or it does not parse. */
+PV_MUST_CHECK pv_status audit_checkpoint_last(int fd,
+    struct pv_checkpoint *out);
+
+/* ---- index.c ---- */
+
+/*
+ * Adds entry seq (its line, already checked) to the per-patient index
+ * and the recent nonces. Caller holds tree_lock for writing.
+ */
+PV_MUST_CHECK pv_status audit_index_line(struct pv_audit *a,
+    const char *line, uint64_t seq);
+/* Frees both indexes. */
+void audit_index_free(struct pv_audit *a);
+/* Grows *p to hold need elements of elem bytes, doubling from first. */
+bool audit_grow(void **p, size_t *cap, size_t need, size_t elem,
+    size_t first);
+
+/* ---- tail.c ---- */
+
+/*
+ * Moves the bytes [at, EOF) of the log — n complete entries no signature
+ * covers, maybe followed by a torn line — to DIR/audit/quarantine.jsonl
+ * (0600, appended, fdatasync'ed first), then cuts the log at `at` and
+ * fdatasyncs it, and logs an error. Caller holds the flock and tree_lock
+ * for writing; at is a->end. The caller then records the quarantine in
+ * the trail.
+ */
+PV_MUST_CHECK pv_status audit_quarantine(struct pv_audit *a,
+    const char *bytes, size_t len, uint64_t n);
+/* Fills ev with the entry that records a quarantine of n entries. */
+void audit_quarantine_event(struct pv_audit_event *ev, uint64_t n);
+
+#endif
