@@ -130,7 +130,7 @@ if command -v promtool >/dev/null; then
   out=$(promtool check metrics <"$T/metrics.txt" 2>&1) && rc=0 || rc=$?
   expect_eq "metrics: promtool check metrics passes${out:+ ($out)}" 0 "$rc"
 else
-  echo "skip: promtool not installed (scripts/deps test installs it)"
+  echo "skip: promtool not installed (optional; tools/metrics_check.py is the check)"
 fi
 
 # --- logs: JSON lines with request ids, no query strings -----------------
