@@ -43,6 +43,9 @@ static const struct conf_key conf_keys[] = {
 	I("server", "max_connections", max_connections, 1, 100000),
 	I("server", "per_ip_connections", per_ip_connections, 1, 100000),
 	D("server", "idle_timeout", idle_timeout, 1, 3600),
+	D("server", "header_timeout", header_timeout, 1, 3600),
+	D("server", "body_grace", body_grace, 0, 3600),
+	I("server", "min_body_rate", min_body_rate, 0, 1 << 30),
 	I("server", "max_body", max_body, 1024, 64LL << 20),
 	I("server", "max_header_bytes", max_header_bytes, 4096, 1 << 20),
 	I("server", "max_headers", max_headers, 8, 1000),
@@ -66,6 +69,8 @@ static const struct conf_key conf_keys[] = {
 	D("authz", "break_glass_duration", break_glass_duration, 1, 7 * 86400),
 	I("authz", "dormant_days", dormant_days, 1, 3650),
 	D("audit", "checkpoint_interval", checkpoint_interval, 1, 86400),
+	D("audit", "denial_interval", denial_interval, 1, 86400),
+	I("audit", "denial_keys", denial_keys, 16, 1000000),
 	D("signature", "replay_window", replay_window, 1, 3600),
 	D("signature", "max_future_skew", max_future_skew, 0, 60),
 	I("signature", "nonce_cache_max", nonce_cache_max, 16, 10000000),
@@ -103,6 +108,9 @@ pv_config_defaults(struct pv_config *cfg)
 	cfg->max_connections = 1024;
 	cfg->per_ip_connections = 256;
 	cfg->idle_timeout = 30;
+	cfg->header_timeout = 10;
+	cfg->body_grace = 10;
+	cfg->min_body_rate = 8192;
 	cfg->max_body = 1 << 20;
 	cfg->max_header_bytes = 16384;
 	cfg->max_headers = 64;
@@ -125,6 +133,8 @@ pv_config_defaults(struct pv_config *cfg)
 	cfg->break_glass_duration = 60 * 60;
 	cfg->dormant_days = 90;
 	cfg->checkpoint_interval = 60;
+	cfg->denial_interval = 60;
+	cfg->denial_keys = 256;
 	cfg->replay_window = 300;
 	cfg->max_future_skew = 5;
 	cfg->nonce_cache_max = 1000000;

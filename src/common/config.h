@@ -28,6 +28,9 @@ struct pv_config {
 	int64_t max_connections;
 	int64_t per_ip_connections;
 	int64_t idle_timeout;		/* seconds */
+	int64_t header_timeout;		/* absolute: a request head, s */
+	int64_t body_grace;		/* s before min_body_rate counts */
+	int64_t min_body_rate;		/* bytes/s a body must keep up */
 	int64_t max_body;		/* bytes */
 	int64_t max_header_bytes;
 	int64_t max_headers;
@@ -56,6 +59,9 @@ struct pv_config {
 	int64_t dormant_days;
 	/* [audit] */
 	int64_t checkpoint_interval;
+	int64_t denial_interval;	/* unauthenticated 401s: one entry per
+				 * (address, action, reason) per interval */
+	int64_t denial_keys;		/* (address, action, reason) tracked */
 	/* [signature] */
 	int64_t replay_window;
 	int64_t max_future_skew;	/* signature created ahead of our clock */

@@ -64,6 +64,12 @@ static const char *const metric_names[PV_M_N][2] = {
 	    "misses)" },
 	[PV_M_DEK_CACHE_FLUSHES] = { "phivault_dek_cache_flushes_total",
 	    "Times the data-key cache was emptied (a key was shredded)" },
+	[PV_M_SLOW_CLIENTS_CUT] = { "phivault_slow_clients_cut_total",
+	    "Connections closed for missing their deadline (request head, "
+	    "minimum body rate)" },
+	[PV_M_DENIALS_AGGREGATED] = { "phivault_audit_denials_aggregated_total",
+	    "Unauthenticated refusals counted into an aggregate audit entry "
+	    "instead of an entry each" },
 };
 
 static _Atomic uint64_t counters[PV_M_N];

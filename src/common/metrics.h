@@ -32,6 +32,8 @@ typedef enum {
 	PV_M_BREAK_GLASS,
 	PV_M_DEK_UNWRAPS,		/* DEK cache misses */
 	PV_M_DEK_CACHE_FLUSHES,
+	PV_M_SLOW_CLIENTS_CUT,		/* connections past their deadline */
+	PV_M_DENIALS_AGGREGATED,	/* 401s counted, not written singly */
 	PV_M_N
 } pv_metric;
 

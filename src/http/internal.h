@@ -104,6 +104,12 @@ struct pv_server {
 	_Atomic int64_t nonces_unsafe_until;
 	struct pv_ratelimit *ratelimit;
 	struct pv_detect *detect;
+	struct pv_conns *conns;		/* deadlines of slow clients */
+	struct pv_denials *denials;	/* unauthenticated 401s, aggregated */
+	pthread_t janitor;		/* conns sweep, denials flush */
+	bool has_janitor;
+	pthread_mutex_t janitor_lock;
+	pthread_cond_t janitor_cv;
 	char *tls_cert;			/* PEM, freed at stop */
 	char *tls_key;			/* PEM, wiped and freed at stop */
 	size_t tls_key_len;
@@ -135,6 +141,11 @@ struct pv_req {
 	/* authentication (set by dispatch for routes that need it) */
 	struct pv_principal who;
 	bool is_authenticated;
+	bool is_auth_refusal;	/* refused by authentication itself (401):
+				 * audited through denials.c */
+	bool has_signature_body;	/* signed with a body: digest to check */
+	size_t body_max;		/* this route's body limit */
+	struct pv_conn *cslot;		/* the connection's deadlines */
 
 	/* the audit entry this request will leave (see route->audit) */
 	struct pv_audit_event ev;
@@ -283,6 +294,53 @@ int64_t pv_ratelimit_take(struct pv_ratelimit *rl, const char *key,
 bool pv_http_rate_limited(struct pv_req *r, const char *kind, const char *id,
     double rate, double burst);
 
+/* ---- conns.c: deadlines for slow clients (outside review, finding 3) ---- */
+
+#define PV_CONNS_SWEEP_MS 250
+#define PV_CONNS_PRESSURE_HEAD_MS 2000
+/* Bodies of routes anyone may call (login): small, so an unauthenticated
+ * client cannot make the server hold much memory. */
+#define PV_UNAUTH_BODY_MAX 4096
+
+struct pv_conns;
+struct pv_conn;
+PV_MUST_CHECK pv_status pv_conns_new(const struct pv_config *cfg,
+    struct pv_conns **out);
+void pv_conns_free(struct pv_conns *c);
+/* MHD connection notifications: register, unregister (socket_ctx). */
+void pv_conns_opened(struct pv_conns *c, struct MHD_Connection *conn,
+    void **socket_ctx);
+void pv_conns_closed(struct pv_conns *c, void **socket_ctx);
+/* The registry entry of conn (NULL when untracked). */
+struct pv_conn *pv_conns_of(struct MHD_Connection *conn);
+/* Deadline for the next request head: now + header_timeout. */
+void pv_conns_await_head(struct pv_conns *c, struct pv_conn *p);
+/* Deadline for a body of len bytes: grace + len / min_body_rate. */
+void pv_conns_await_body(struct pv_conns *c, struct pv_conn *p,
+    uint64_t len);
+/* No deadline while the request is being handled and answered. */
+void pv_conns_busy(struct pv_conn *p);
+/* Shuts down every connection past its deadline; how many. */
+size_t pv_conns_sweep(struct pv_conns *c);
+size_t pv_conns_count(struct pv_conns *c);
+
+/* ---- denials.c: unauthenticated refusals, aggregated (finding 13) ---- */
+
+struct pv_denials;
+PV_MUST_CHECK pv_status pv_denials_new(const struct pv_config *cfg,
+    struct pv_audit *audit, struct pv_denials **out);
+void pv_denials_free(struct pv_denials *d);
+/* True when this refusal is to be audited on its own (first of its key
+ * in the interval); false when it was counted for an aggregate entry. */
+bool pv_denials_note(struct pv_denials *d, const char *ip,
+    const char *action, const char *reason, int64_t now);
+/* Queues the aggregate entries of ended intervals (all when is_final). */
+void pv_denials_flush(struct pv_denials *d, int64_t now, bool is_final);
+
+/* ---- janitor.c ---- */
+PV_MUST_CHECK pv_status pv_janitor_start(struct pv_server *srv);
+void pv_janitor_stop(struct pv_server *srv);
+
 /* ---- sigauth.c ---- */
 
 /*
@@ -291,6 +349,8 @@ bool pv_http_rate_limited(struct pv_req *r, const char *kind, const char *id,
  * raises a replay or forgery alert where due, and returns false.
  */
 bool pv_http_signature_auth(struct pv_req *r);
+/* After the body: it must match the signed Content-Digest (401 else). */
+bool pv_http_signature_body(struct pv_req *r);
 /* True when the request carries a signature to check. */
 bool pv_http_has_signature(struct pv_req *r);
 /* Start-up: reload the replay window's nonces from the audit trail. */

@@ -101,6 +101,7 @@ on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 		r->raw_uri[0] = '\0';
 	r->srv = srv;
 	r->conn = conn;
+	r->cslot = pv_conns_of(conn);
 	r->t0 = pv_mono_ns();
 	pv_random_id(r->rid);
 	atomic_fetch_add(&srv->in_flight, 1);
@@ -131,6 +132,8 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	    "ms", ms, "peer", r->ip,
 	    "end", toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "ok" :
 	    "aborted", (const char *)NULL);
+	/* The next request's head has header_timeout from now. */
+	pv_conns_await_head(srv->conns, r->cslot);
 	atomic_fetch_sub(&srv->in_flight, 1);
 	req_free(r);
 	*con_cls = NULL;
@@ -140,10 +143,15 @@ static void
 on_connection(void *cls, struct MHD_Connection *conn, void **socket_ctx,
     enum MHD_ConnectionNotificationCode toe)
 {
-	(void)cls;
-	(void)conn;
-	(void)socket_ctx;
-	pv_metric_conn_delta(toe == MHD_CONNECTION_NOTIFY_STARTED ? 1 : -1);
+	struct pv_server *srv = cls;
+
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		pv_metric_conn_delta(1);
+		pv_conns_opened(srv->conns, conn, socket_ctx);
+	} else {
+		pv_metric_conn_delta(-1);
+		pv_conns_closed(srv->conns, socket_ctx);
+	}
 }
 
 __attribute__((format(printf, 2, 0))) static void
@@ -159,6 +167,8 @@ on_mhd_log(void *cls, const char *fmt, va_list ap)
 }
 
 /* ---- the access handler -------------------------------------------- */
+
+static bool admit(struct pv_req *r);
 
 /*
  * Ends a request whose refusal was decided from its headers. Closing a
@@ -181,10 +191,13 @@ refuse_from_headers(struct pv_req *r)
 	bool has_body = r->content_length > 0 || te != NULL;
 
 	r->phase = PV_PHASE_READY;
+	pv_conns_busy(r->cslot);
 	if (!has_body || r->content_length > drain_max || expect != NULL)
 		return;
 	r->is_draining = true;
 	r->phase = PV_PHASE_BODY;
+	pv_conns_await_body(r->srv->conns, r->cslot, r->content_length > 0 ?
+	    r->content_length : drain_max);
 }
 
 /* First call: headers are complete. Checks that need no body. */
@@ -244,7 +257,27 @@ on_headers(struct pv_req *r, const char *url, const char *method)
 		refuse_from_headers(r);
 		return;
 	}
+	/* Who is calling is settled before a byte of body is read: a
+	 * refused client's body is drained, never buffered. */
+	if (!admit(r)) {
+		refuse_from_headers(r);
+		return;
+	}
+	if (r->content_length > r->body_max) {
+		pv_reply_error(r, 413, "too-costly", r->route->auth ==
+		    PV_AUTH_NONE ? "the request body exceeds the size limit of "
+		    "unauthenticated requests (4096 bytes)" : "the request body "
+		    "exceeds the size limit ([server] max_body)");
+		refuse_from_headers(r);
+		return;
+	}
 	r->phase = PV_PHASE_BODY;
+	if (r->content_length > 0 || MHD_lookup_connection_value(r->conn,
+	    MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL)
+		pv_conns_await_body(r->srv->conns, r->cslot,
+		    r->content_length > 0 ? r->content_length : r->body_max);
+	else
+		pv_conns_busy(r->cslot);
 }
 
 /*
@@ -262,7 +295,7 @@ on_body(struct pv_req *r, const char *data, size_t n)
 		r->body_len += n;
 		return r->body_len > 4 * max ? MHD_NO : MHD_YES;
 	}
-	if (r->is_body_too_big || r->body_len + n > max) {
+	if (r->is_body_too_big || r->body_len + n > r->body_max) {
 		r->is_body_too_big = true;
 		r->body_len += n;
 		return r->body_len > 4 * max ? MHD_NO : MHD_YES;
@@ -302,6 +335,8 @@ authenticate(struct pv_req *r)
 	pv_status st;
 
 	if (t == NULL) {
+		r->is_auth_refusal = true;
+		pv_req_audit_outcome(r, "denied", "unauthenticated");
 		pv_reply_header(r, "WWW-Authenticate", "Bearer");
 		pv_reply_error_detail(r, 401, "login", "unauthenticated",
 		    "authentication required: send Authorization: Bearer "
@@ -311,6 +346,8 @@ authenticate(struct pv_req *r)
 	st = pv_session_validate(r->srv->vault, t, &r->who);
 	sodium_memzero(tok, sizeof(tok));
 	if (st != PV_OK) {
+		r->is_auth_refusal = true;
+		pv_req_audit_outcome(r, "denied", "invalid_token");
 		pv_reply_header(r, "WWW-Authenticate",
 		    "Bearer error=\"invalid_token\"");
 		pv_reply_error_detail(r, 401, "login", "invalid_token",
@@ -338,19 +375,24 @@ audit_begin(struct pv_req *r, const char *action)
 	PV_IGNORE(pv_strlcpy(r->ev.rid, r->rid, sizeof(r->ev.rid)));
 }
 
-static void
-dispatch(struct pv_req *r)
+/*
+ * With the headers: route, audit event, authentication, account rate
+ * limit and this route's body limit. False with a reply set when the
+ * request is refused; its body (if any) is then drained, not kept.
+ */
+static bool
+admit(struct pv_req *r)
 {
 	unsigned miss = pv_router_match(r);
 
 	if (miss == 404) {
 		pv_reply_error(r, 404, "not-found", "no such endpoint");
-		return;
+		return false;
 	}
 	if (miss == 405) {
 		pv_reply_error(r, 405, "not-supported",
 		    "method not allowed on this endpoint");
-		return;
+		return false;
 	}
 	if (r->route->audit != NULL)
 		audit_begin(r, r->route->audit);
@@ -362,14 +404,26 @@ dispatch(struct pv_req *r)
 			if (!r->has_event)
 				audit_begin(r, "signed-request");
 			if (!pv_http_signature_auth(r))
-				return;
+				return false;
 		} else if (!authenticate(r)) {
-			return;
+			return false;
 		}
 	}
 	if (r->is_authenticated && pv_http_rate_limited(r, "acct",
 	    r->who.username, (double)r->srv->vault->cfg.rl_account_rate,
 	    (double)r->srv->vault->cfg.rl_account_burst))
+		return false;
+	r->body_max = r->route->auth == PV_AUTH_NONE ? PV_UNAUTH_BODY_MAX :
+	    (size_t)r->srv->vault->cfg.max_body;
+	return true;
+}
+
+/* With the whole body: the signed digest, the audit trail's health, the
+ * handler. */
+static void
+dispatch(struct pv_req *r)
+{
+	if (!pv_http_signature_body(r))
 		return;
 	/* Fail closed: no PHI request runs while its entry cannot be
 	 * written. The refusal is itself audited; when that write succeeds
@@ -471,6 +525,17 @@ audit_hold(struct pv_req *r)
 {
 	if (!r->has_event)
 		return false;
+	/* A refusal by authentication itself: the first per (address,
+	 * action, reason) and interval is written now, the rest counted
+	 * into one aggregate entry (denials.c, outside review finding 13). */
+	if (r->is_auth_refusal) {
+		pv_req_audit_settle(r);
+		if (!pv_denials_note(r->srv->denials, r->ip, r->ev.action,
+		    r->ev.reason, pv_now())) {
+			r->has_event = false;
+			return false;
+		}
+	}
 	if (atomic_load(&r->srv->is_closing)) {
 		/* Shutdown: the entry is made durable here, before the
 		 * reply, without suspending (MHD is about to stop). */
@@ -498,10 +563,13 @@ on_access(void *cls, struct MHD_Connection *conn, const char *url,
 	case PV_PHASE_HEADERS:
 		on_headers(r, url, method);
 		/* Normal replies wait for the next call (keep-alive); a refusal
-		 * decided from the headers alone is queued now, before any body
-		 * is read, and MHD closes the connection after it. */
-		if (r->phase == PV_PHASE_READY)
+		 * decided from the headers alone, with no body on its way, is
+		 * answered now (after its audit entry, if it has one). */
+		if (r->phase == PV_PHASE_READY) {
+			if (audit_hold(r))
+				return MHD_YES;
 			return pv_reply_queue(r);
+		}
 		return MHD_YES;
 	case PV_PHASE_BODY:
 		if (*upload_data_size != 0) {
@@ -511,6 +579,7 @@ on_access(void *cls, struct MHD_Connection *conn, const char *url,
 			*upload_data_size = 0;
 			return ok;
 		}
+		pv_conns_busy(r->cslot);
 		if (r->is_draining) {
 			/* the refusal was prepared from the headers */
 		} else if (r->is_body_too_big) {
@@ -765,7 +834,10 @@ pv_server_start(struct pv_vault *v, const char *listen, struct pv_server **out,
 	}
 	pv_http_reload_nonces(srv);
 	if (pv_ratelimit_new((size_t)cfg->rl_max_tracked, &srv->ratelimit) !=
-	    PV_OK || pv_detect_new(cfg, srv->alerts, &srv->detect) != PV_OK) {
+	    PV_OK || pv_detect_new(cfg, srv->alerts, &srv->detect) != PV_OK ||
+	    pv_conns_new(cfg, &srv->conns) != PV_OK ||
+	    pv_denials_new(cfg, srv->audit, &srv->denials) != PV_OK ||
+	    pv_janitor_start(srv) != PV_OK) {
 		PV_IGNORE(pv_strlcpy(err, "out of memory", errsz));
 		pv_server_stop(srv);
 		return PV_ENOMEM;
@@ -859,14 +931,19 @@ pv_server_stop(struct pv_server *srv)
 			    (const char *)NULL);
 		MHD_stop_daemon(srv->daemon);
 	}
+	pv_janitor_stop(srv);
 	pv_workq_stop(srv->hashq);
 	pv_workq_stop(srv->writeq);
 	pv_batcher_stop(srv->batcher);
+	/* Counted refusals go into the trail before it closes. */
+	pv_denials_flush(srv->denials, pv_now(), true);
 	pv_iplock_free(srv->iplock);
 	pv_nonces_free(srv->nonces);
 	pv_ratelimit_free(srv->ratelimit);
 	pv_detect_free(srv->detect);
 	pv_audit_close(srv->audit);	/* drains, signs a final checkpoint */
+	pv_denials_free(srv->denials);
+	pv_conns_free(srv->conns);
 	pv_alerts_close(srv->alerts);
 	json_decref(srv->capability);
 	free(srv->tls_cert);

@@ -47,6 +47,7 @@ refuse(struct pv_req *r, const char *detail, const char *diag,
     const char *alert_rule, const char *keyid)
 {
 	pv_metric_inc(PV_M_SIG_REJECTED);
+	r->is_auth_refusal = true;
 	pv_req_audit_outcome(r, "denied", detail);
 	pv_reply_header(r, "WWW-Authenticate", "Signature");
 	pv_reply_error_detail(r, 401, "security", detail, diag);
@@ -79,7 +80,6 @@ pv_http_signature_auth(struct pv_req *r)
 	char target[PV_SIG_TARGET_URI_MAX + 1], digest[PV_NONCE_DIGEST_HEX + 1];
 	char dbuf[PV_SIG_DIGEST_FIELD_MAX + 1];
 	const char *host = pv_req_header(r, MHD_HTTP_HEADER_HOST);
-	const char *cd;
 	struct pv_user u;
 	int64_t now = pv_now(), window = v->cfg.replay_window;
 	pv_status st;
@@ -99,18 +99,19 @@ pv_http_signature_auth(struct pv_req *r)
 	if (!pv_sig_covers(&p, "@method") || !covers_target(&p, r->raw_uri))
 		return refuse(r, "insufficient_coverage", "cover at least "
 		    "@method and @target-uri", NULL, p.keyid);
-	if (r->body_len > 0 || r->content_length > 0) {
+	/* Called with the headers, before any body is read (nothing is
+	 * buffered for an unauthenticated client): a body on its way must
+	 * be covered by a signed Content-Digest, which pv_http_signature_body
+	 * checks against the bytes once they are in. */
+	if (r->content_length > 0 || pv_req_header(r,
+	    MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL) {
 		if (!pv_sig_covers(&p, "content-digest") ||
-		    (cd = pv_req_header_joined(r, "Content-Digest", dbuf,
-		    sizeof(dbuf))) == NULL)
+		    pv_req_header_joined(r, "Content-Digest", dbuf,
+		    sizeof(dbuf)) == NULL)
 			return refuse(r, "digest_required", "a request with a "
 			    "body must send and sign Content-Digest (RFC 9530, "
 			    "sha-256)", NULL, p.keyid);
-		if (pv_sig_check_content_digest(cd, r->body, r->body_len) !=
-		    PV_OK)
-			return refuse(r, "digest_mismatch", "Content-Digest "
-			    "does not match the body", "forged_signature",
-			    p.keyid);
+		r->has_signature_body = true;
 	}
 	if (p.created < now - window)
 		return refuse(r, "signature_too_old", "created is outside the "
@@ -171,6 +172,23 @@ pv_http_signature_auth(struct pv_req *r)
 	r->is_authenticated = true;
 	memcpy(r->ev.nonce, digest, sizeof(digest));
 	return true;
+}
+
+bool
+pv_http_signature_body(struct pv_req *r)
+{
+	char dbuf[PV_SIG_DIGEST_FIELD_MAX + 1];
+	const char *cd;
+
+	if (!r->has_signature_body)
+		return true;
+	cd = pv_req_header_joined(r, "Content-Digest", dbuf, sizeof(dbuf));
+	if (cd != NULL && pv_sig_check_content_digest(cd, r->body,
+	    r->body_len) == PV_OK)
+		return true;
+	r->is_authenticated = false;
+	return refuse(r, "digest_mismatch", "Content-Digest does not match "
+	    "the body", "forged_signature", NULL);
 }
 
 struct reload_ctx {

@@ -83,7 +83,7 @@ out=$(pcurl -v -o /dev/null -H 'Expect: 100-continue' -X POST \
 expect_contains "Expect: 100-continue gets 413 at once" "$out" "< HTTP/1.1 413"
 expect_not_contains "… and no 100 Continue" "$out" "HTTP/1.1 100"
 expect_eq "chunked oversize body 413" 413 \
-  "$(http_status POST /healthz -H 'Transfer-Encoding: chunked' --data-binary @"$T/big")"
+  "$(http_status POST /auth/login -H 'Transfer-Encoding: chunked' --data-binary @"$T/big")"
 printf 'GET /healthz HTTP/1.1\r\nHost: localhost\r\nthis is not a header\r\n\r\n' >"$T/bad"
 out=$(python3 "$RAW" "$PORT" "$VAULT/tls/cert.pem" send "$T/bad")
 expect_contains "malformed header line 400" "$out" "HTTP/1.1 400"

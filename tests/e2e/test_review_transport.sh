@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Outside review (issue 13), transport findings, against the real server:
+#   3  slow clients held every connection slot (the idle timeout restarts
+#      on each byte) and unauthenticated bodies were buffered whole
+#   13 unauthenticated requests grew the audit trail by an entry each
+# The attacks run from several loopback addresses (127.0.0.2...), bounded
+# in connections and seconds (tools/slowclients.py).
+source "$(dirname "$0")/lib.sh"
+SLOW="$PV_SOURCE_DIR/tests/e2e/tools/slowclients.py"
+pv_setup
+pv_init
+pv_conf server max_connections 64
+pv_conf server per_ip_connections 16
+pv_conf server header_timeout 3s
+pv_conf server threads 2
+pv_conf audit denial_interval 3s
+pv_conf audit denial_keys 16
+pv_start
+LOG=$VAULT/audit/log.jsonl
+rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$PV_PID/status"; }
+
+# --- finding 3: tricklers from 4 addresses fill every slot ----------------
+# 4 x 16 = max_connections; each sends a request head one byte a second
+# (well inside the 30 s idle timeout) and reconnects when dropped.
+python3 "$SLOW" "$PORT" "$VAULT/tls/cert.pem" trickle \
+  127.0.0.2,127.0.0.3,127.0.0.4,127.0.0.5 16 14 >"$T/trickle.out" &
+SPID=$!
+sleep 2
+t0=$(date +%s.%N)
+code=$(pcurl -o /dev/null -w '%{http_code}' --max-time 10 "$BASE/healthz" || true)
+t1=$(date +%s.%N)
+expect_eq "a normal client is served while tricklers fill the slots" 200 "$code"
+waited=$(python3 -c "print(int(float('$t1') - float('$t0')))")
+if [ "$waited" -le 6 ]; then pass "it waited ${waited}s (<= header_timeout + pressure cut)"
+else fail "it waited ${waited}s"; fi
+wait "$SPID"
+read -r _ cut _ held <"$T/trickle.out"
+expect_ne "the server cut tricklers" 0 "$cut"
+if python3 -c "import sys; sys.exit(0 if float('$held') <= 5.5 else 1)"; then
+  pass "no trickler lived past the 3 s head deadline (+ sweep): ${held}s"
+else
+  fail "a trickler lived ${held}s"
+fi
+expect_contains "cuts are counted" "$(pcurl "$BASE/metrics")" "phivault_slow_clients_cut_total"
+
+# --- finding 3: unauthenticated bodies are not buffered -------------------
+pv_stop
+pv_conf server max_connections 1024
+pv_conf server per_ip_connections 256
+pv_start
+before=$(rss_kib)
+python3 "$SLOW" "$PORT" "$VAULT/tls/cert.pem" bodies 40 1048576 921600 6 >"$T/bodies.out" &
+SPID=$!
+wait_for_line "$T/bodies.out" "sent" 60 || true
+sleep 1
+during=$(rss_kib)
+wait "$SPID"
+expect_eq "40 unauthenticated 900 KiB bodies sent" "sent 40" "$(cat "$T/bodies.out")"
+growth=$(( (during - before) / 1024 ))
+if [ "$growth" -lt 12 ]; then pass "server memory grew ${growth} MiB (36 MiB if buffered)"
+else fail "server memory grew ${growth} MiB for 40 unauthenticated bodies"; fi
+# Routes anyone may call take small bodies only.
+head -c 5000 /dev/zero | tr '\0' 'a' >"$T/5k"
+expect_eq "login body over 4096 bytes: 413" 413 \
+  "$(http_status POST /auth/login -H 'Content-Type: application/json' --data-binary @"$T/5k")"
+expect_eq "chunked login body over 4096 bytes: 413" 413 \
+  "$(http_status POST /auth/login -H 'Content-Type: application/json' \
+     -H 'Transfer-Encoding: chunked' --data-binary @"$T/5k")"
+# An authenticated body of the same size is fine (not refused for size).
+tok=$(login admin "$ADMIN_PW")
+code=$(http_status POST /fhir/Patient -H "$(auth "$tok")" -H 'Content-Type: application/fhir+json' \
+  --data-binary "$(jq -nc --arg t "$(head -c 4500 /dev/zero | tr '\0' 'b')" \
+    '{resourceType:"Patient",name:[{text:$t}]}')")
+expect_ne "an authenticated 4.5 KiB body is not refused for its size" 413 "$code"
+
+# --- finding 13: unauthenticated refusals are aggregated -----------------
+count_denials() { # count_denials SRC — "entries sum-of-counts"
+  jq -sr --arg s "$1" '[.[] | select(.src == $s and .outcome == "denied" and .actor == 0
+    and .action == "read")] | "\(length) \(map(.count // 1) | add // 0)"' "$LOG"
+}
+# many GETs on one keep-alive connection: ARGS... are paths
+burst() { local a=() p; for p in "$@"; do a+=(-o /dev/null "$BASE$p"); done; pcurl -w '%{http_code}\n' "${a[@]}"; }
+paths=(); for i in $(seq 1 200); do paths+=("/fhir/Patient/nope$i"); done
+burst "${paths[@]}" >"$T/codes"
+expect_eq "200 unauthenticated reads: all 401" 200 "$(grep -c '^401$' "$T/codes")"
+expect_eq "right away: one entry (the first), for 1 refusal" "1 1" "$(count_denials 127.0.0.1)"
+sleep 4.5   # the 3 s interval ends; the janitor writes the aggregate
+expect_eq "after the interval: 2 entries standing for all 200" "2 200" "$(count_denials 127.0.0.1)"
+expect_eq "the aggregate carries count 199" 199 \
+  "$(jq -s '[.[] | select(.src == "127.0.0.1" and .count != null)][0].count' "$LOG")"
+# Many addresses: at most denial_keys (16) keys, the rest in one overflow
+# entry; nothing is lost.
+n0=$(wc -l <"$LOG")
+for i in $(seq 2 41); do
+  pcurl --interface "127.0.0.$i" -o /dev/null "$BASE/fhir/Patient/x1" -o /dev/null \
+    "$BASE/fhir/Patient/x2" -o /dev/null "$BASE/fhir/Patient/x3" || true
+done
+sleep 4.5
+new=$(tail -n +"$((n0 + 1))" "$LOG")
+expect_eq "40 addresses x 3 refusals: every one is counted" 120 \
+  "$(jq -s '[.[] | select(.outcome == "denied" and .actor == 0) | (.count // 1)] | add' <<<"$new")"
+entries=$(jq -s '[.[] | select(.outcome == "denied" and .actor == 0)] | length' <<<"$new")
+if [ "$entries" -le 33 ]; then pass "in at most 2 x 16 + 1 entries ($entries)"
+else fail "$entries entries for 120 refusals from 40 addresses"; fi
+expect_contains "the overflow entry is there" "$new" '"src":"*"'
+expect_contains "aggregation is counted" "$(pcurl "$BASE/metrics")" "phivault_audit_denials_aggregated_total"
+# Counts still in memory are written at shutdown.
+burst /fhir/Patient/y1 /fhir/Patient/y2 /fhir/Patient/y3 >/dev/null
+pv_stop
+expect_eq "at shutdown the pending count is written (200 + 3)" 203 \
+  "$(count_denials 127.0.0.1 | awk '{print $2}')"
+"$PHIVAULT" audit verify "$VAULT" >/dev/null && pass "the trail verifies" || fail "audit verify failed"

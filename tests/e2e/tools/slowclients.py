@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+"""slowclients.py — bounded slow-client attacks on the test server.
+
+usage: slowclients.py PORT CAFILE MODE ARGS...
+  trickle ADDRS PER SECONDS
+      From each source address in ADDRS (comma list, e.g. 127.0.0.2,...)
+      hold PER connections that complete TLS and then send a request
+      head one byte every second, reconnecting whenever the server drops
+      one, for SECONDS. Prints "cut N max_held_s S": how many connections
+      the server ended and the longest any one of them lived.
+  bodies N LENGTH SEND SECONDS
+      Open N connections that POST /fhir/Patient without credentials,
+      declaring Content-Length LENGTH, send SEND bytes of body, then hold
+      the connection for SECONDS (the caller measures the server
+      meanwhile). Prints "sent N".
+Every loop is bounded in count and time; all sockets are closed at exit.
+"""
+import selectors, socket, ssl, sys, time
+
+port, cafile, mode = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+ctx = ssl.create_default_context(cafile=cafile)
+ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+HEAD = b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Slow: " + b"a" * 200
+
+
+def connect(src):
+    raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    raw.settimeout(5)
+    raw.bind((src, 0))
+    raw.connect(("127.0.0.1", port))
+    s = ctx.wrap_socket(raw, server_hostname="localhost")
+    s.setblocking(False)
+    return s
+
+
+def trickle(addrs, per, seconds):
+    conns = []  # [sock, src, pos, born]
+    cut, max_held = 0, 0.0
+    deadline = time.time() + seconds
+    for src in addrs:
+        for _ in range(per):
+            try:
+                conns.append([connect(src), src, 0, time.time()])
+            except OSError:
+                pass  # no slot: retried below
+    while time.time() < deadline:
+        time.sleep(1)
+        for c in list(conns):
+            s, src, pos, born = c
+            alive = True
+            try:
+                s.send(HEAD[pos:pos + 1])
+                c[2] = (pos + 1) % len(HEAD)
+                try:
+                    if s.recv(1) == b"":
+                        alive = False
+                except (ssl.SSLWantReadError, BlockingIOError):
+                    pass
+            except (OSError, ssl.SSLError):
+                alive = False
+            if not alive:
+                cut += 1
+                max_held = max(max_held, time.time() - born)
+                s.close()
+                conns.remove(c)
+        # Reconnect to keep the pressure on (bounded by the deadline).
+        want = per * len(addrs) - len(conns)
+        for src in addrs:
+            if want <= 0 or time.time() >= deadline:
+                break
+            try:
+                conns.append([connect(src), src, 0, time.time()])
+                want -= 1
+            except OSError:
+                pass
+    for c in conns:
+        max_held = max(max_held, time.time() - c[3])
+        c[0].close()
+    print("cut %d max_held_s %.1f" % (cut, max_held))
+
+
+def bodies(n, length, send, seconds):
+    socks = []
+    head = ("POST /fhir/Patient HTTP/1.1\r\nHost: localhost\r\n"
+            "Content-Type: application/fhir+json\r\n"
+            "Content-Length: %d\r\n\r\n" % length).encode()
+    chunk = b"x" * 65536
+    for _ in range(n):
+        try:
+            s = connect("127.0.0.1")
+            s.setblocking(True)
+            s.settimeout(10)
+            s.sendall(head)
+            left = send
+            while left > 0:
+                k = min(left, len(chunk))
+                s.sendall(chunk[:k])
+                left -= k
+            socks.append(s)
+        except (OSError, ssl.SSLError):
+            break
+    print("sent %d" % len(socks), flush=True)
+    time.sleep(seconds)
+    for s in socks:
+        s.close()
+
+
+if mode == "trickle":
+    trickle(sys.argv[4].split(","), int(sys.argv[5]), float(sys.argv[6]))
+elif mode == "bodies":
+    bodies(int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]),
+           float(sys.argv[7]))
+else:
+    sys.exit("unknown mode")
