@@ -106,7 +106,7 @@ pv_config_defaults(struct pv_config *cfg)
 	strcpy(cfg->listen, "127.0.0.1:8443");
 	cfg->threads = 0;
 	cfg->max_connections = 1024;
-	cfg->per_ip_connections = 256;
+	cfg->per_ip_connections = 64;
 	cfg->idle_timeout = 30;
 	cfg->header_timeout = 10;
 	cfg->body_grace = 10;
@@ -464,8 +464,10 @@ static const char default_conf[] =
     "listen = 127.0.0.1:8443\n"
     "# threads = 0            ; 0 = one per CPU\n"
     "# max_connections = 1024\n"
-    "# per_ip_connections = 256\n"
+    "# per_ip_connections = 64\n"
     "# idle_timeout = 30s\n"
+    "# header_timeout = 10s\n"
+    "# min_body_rate = 8192\n"
     "# max_body = 1048576\n"
     "\n"
     "[tls]\n"
