@@ -57,7 +57,12 @@ during=$(rss_kib)
 wait "$SPID"
 expect_eq "40 unauthenticated 900 KiB bodies sent" "sent 40" "$(cat "$T/bodies.out")"
 growth=$(( (during - before) / 1024 ))
-if [ "$growth" -lt 12 ]; then pass "server memory grew ${growth} MiB (36 MiB if buffered)"
+if [ "${PV_SANITIZE:-OFF}" == "ON" ]; then
+  # AddressSanitizer keeps freed memory in quarantine (256 MiB), so RSS
+  # tracks allocation churn, not what is held: measured in the
+  # optimised build only.
+  pass "memory growth not measured under ASan (${growth} MiB of quarantine churn)"
+elif [ "$growth" -lt 12 ]; then pass "server memory grew ${growth} MiB (36 MiB if buffered)"
 else fail "server memory grew ${growth} MiB for 40 unauthenticated bodies"; fi
 # Routes anyone may call take small bodies only.
 head -c 5000 /dev/zero | tr '\0' 'a' >"$T/5k"
