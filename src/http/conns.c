@@ -13,8 +13,10 @@
  *     PV_CONNS_PRESSURE_HEAD_MS (the slots go to clients that send);
  *   - receiving a body: a grace of [server] body_grace plus the declared
  *     length at [server] min_body_rate bytes per second;
- *   - while a handler, worker or the audit writer has the request, and
- *     while the response is sent: none (the idle timeout still applies).
+ *   - sending the response: the same grace plus its length at
+ *     min_body_rate, so a client that reads one byte at a time cannot
+ *     hold the connection either;
+ *   - while a handler, worker or the audit writer has the request: none.
  * A thread (pv_conns_sweep, every PV_CONNS_SWEEP_MS) shuts down the socket
  * of every connection past its deadline; libmicrohttpd then sees the
  * connection end and cleans it up as usual.
@@ -143,7 +145,7 @@ pv_conns_await_head(struct pv_conns *c, struct pv_conn *p)
 }
 
 void
-pv_conns_await_body(struct pv_conns *c, struct pv_conn *p, uint64_t len)
+pv_conns_await_transfer(struct pv_conns *c, struct pv_conn *p, uint64_t len)
 {
 	uint64_t now = pv_mono_ns(), secs;
 

@@ -315,8 +315,9 @@ void pv_conns_closed(struct pv_conns *c, void **socket_ctx);
 struct pv_conn *pv_conns_of(struct MHD_Connection *conn);
 /* Deadline for the next request head: now + header_timeout. */
 void pv_conns_await_head(struct pv_conns *c, struct pv_conn *p);
-/* Deadline for a body of len bytes: grace + len / min_body_rate. */
-void pv_conns_await_body(struct pv_conns *c, struct pv_conn *p,
+/* Deadline for a body of len bytes, either way (a request body, or a
+ * response the client must read): grace + len / min_body_rate. */
+void pv_conns_await_transfer(struct pv_conns *c, struct pv_conn *p,
     uint64_t len);
 /* No deadline while the request is being handled and answered. */
 void pv_conns_busy(struct pv_conn *p);

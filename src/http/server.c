@@ -196,7 +196,7 @@ refuse_from_headers(struct pv_req *r)
 		return;
 	r->is_draining = true;
 	r->phase = PV_PHASE_BODY;
-	pv_conns_await_body(r->srv->conns, r->cslot, r->content_length > 0 ?
+	pv_conns_await_transfer(r->srv->conns, r->cslot, r->content_length > 0 ?
 	    r->content_length : drain_max);
 }
 
@@ -274,7 +274,7 @@ on_headers(struct pv_req *r, const char *url, const char *method)
 	r->phase = PV_PHASE_BODY;
 	if (r->content_length > 0 || MHD_lookup_connection_value(r->conn,
 	    MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL)
-		pv_conns_await_body(r->srv->conns, r->cslot,
+		pv_conns_await_transfer(r->srv->conns, r->cslot,
 		    r->content_length > 0 ? r->content_length : r->body_max);
 	else
 		pv_conns_busy(r->cslot);
