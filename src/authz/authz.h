@@ -133,9 +133,10 @@ PV_MUST_CHECK pv_status pv_careteam_remove(struct pv_vault *v,
     const char *user, const char *patient);
 
 #define PV_BREAK_GLASS_REASON_MAX 500
-/* Visible characters a reason needs (spaces and invisible format
- * characters such as U+200B do not count). */
-#define PV_BREAK_GLASS_REASON_MIN_VISIBLE 3
+/* Letters or digits a reason needs (pv_utf8_word_chars: spaces, marks,
+ * punctuation, format, private-use and unassigned code points do not
+ * count). */
+#define PV_BREAK_GLASS_REASON_MIN_WORD 3
 
 /*
  * Opens a break-glass grant for who on patient: reason (checked with
@@ -150,7 +151,7 @@ PV_MUST_CHECK pv_status pv_breakglass_open(struct pv_vault *v,
 /* A random positive grant id (48 bits). */
 int64_t pv_breakglass_new_id(void);
 /* True when reason is valid UTF-8 of 1..PV_BREAK_GLASS_REASON_MAX code
- * points with at least PV_BREAK_GLASS_REASON_MIN_VISIBLE visible ones. */
+ * points with at least PV_BREAK_GLASS_REASON_MIN_WORD letters or digits. */
 bool pv_breakglass_reason_is_valid(const char *reason);
 /* Decrypts a grant's reason into out (caller wipes). */
 PV_MUST_CHECK pv_status pv_breakglass_reason(struct pv_vault *v,

@@ -8,10 +8,11 @@
  * the grant id in the audit trail, an alert is raised when it opens, and
  * it stays listed in `access-review` until reviewed.
  *
- * A reason must hold at least PV_BREAK_GLASS_REASON_MIN_VISIBLE visible
- * characters: one made only of spaces or invisible format characters
- * (U+200B, U+3000, U+FEFF...) is refused like an empty one (outside
- * review, finding 12).
+ * A reason must hold at least PV_BREAK_GLASS_REASON_MIN_WORD letters or
+ * digits (Unicode categories L and N, from libunistring): one made of
+ * spaces, invisible format characters (U+200B, U+3000, U+FEFF...),
+ * combining marks, punctuation, private-use or unassigned code points is
+ * refused like an empty one (outside review, finding 12).
  *
  * The reason is free text and may itself contain PHI, so it is sealed
  * under the patient's data key (and so is destroyed with the patient by
@@ -36,7 +37,7 @@ pv_breakglass_reason_is_valid(const char *reason)
 
 	return rlen > 0 && pv_utf8_is_valid(reason, rlen) &&
 	    pv_utf8_len(reason) <= PV_BREAK_GLASS_REASON_MAX &&
-	    pv_utf8_visible_len(reason) >= PV_BREAK_GLASS_REASON_MIN_VISIBLE;
+	    pv_utf8_word_chars(reason) >= PV_BREAK_GLASS_REASON_MIN_WORD;
 }
 
 int64_t

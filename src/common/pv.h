@@ -71,9 +71,9 @@ bool pv_fhir_id_is_valid(const char *id);
 bool pv_utf8_is_valid(const char *s, size_t len);
 /* Number of code points in valid UTF-8 s. */
 size_t pv_utf8_len(const char *s);
-/* Code points of s that are visible: not controls, spaces or invisible
- * format characters (zero-width space, BOM, bidi marks...). */
-size_t pv_utf8_visible_len(const char *s);
+/* Letters and digits (Unicode categories L and N, not default-ignorable)
+ * in valid UTF-8 s; common/unicode.c, libunistring's tables. */
+size_t pv_utf8_word_chars(const char *s);
 
 /* Seconds since the Unix epoch, and a monotonic clock in nanoseconds. */
 int64_t pv_now(void);

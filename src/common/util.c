@@ -177,56 +177,6 @@ pv_utf8_len(const char *s)
 	return n;
 }
 
-/*
- * Code points that render as nothing: C0/C1 controls, every Unicode space
- * separator, and the invisible format characters (zero-width spaces and
- * joiners, bidi marks, word joiner, BOM, Hangul fillers, variation
- * selectors, tag characters...). Not a full Unicode table: the ones a
- * person can type or paste to fake a non-blank field.
- */
-static bool
-cp_is_invisible(uint32_t cp)
-{
-	static const uint32_t ranges[][2] = {
-		{ 0x0000, 0x0020 }, { 0x007f, 0x00a0 }, { 0x00ad, 0x00ad },
-		{ 0x034f, 0x034f }, { 0x061c, 0x061c }, { 0x115f, 0x1160 },
-		{ 0x1680, 0x1680 }, { 0x17b4, 0x17b5 }, { 0x180b, 0x180f },
-		{ 0x2000, 0x200f }, { 0x2028, 0x202f }, { 0x205f, 0x206f },
-		{ 0x2800, 0x2800 }, { 0x3000, 0x3000 }, { 0x3164, 0x3164 },
-		{ 0xfe00, 0xfe0f }, { 0xfeff, 0xfeff }, { 0xffa0, 0xffa0 },
-		{ 0xfff0, 0xfffb }, { 0x1bca0, 0x1bca3 }, { 0x1d159, 0x1d159 },
-		{ 0x1d173, 0x1d17a }, { 0xe0000, 0xe0fff },
-	};
-	size_t i;
-
-	for (i = 0; i < PV_ARRAY_LEN(ranges); i++)
-		if (cp >= ranges[i][0] && cp <= ranges[i][1])
-			return true;
-	return false;
-}
-
-size_t
-pv_utf8_visible_len(const char *str)
-{
-	const unsigned char *s = (const unsigned char *)str;
-	size_t n = 0;
-
-	while (*s != '\0') {
-		uint32_t cp = *s;
-		size_t k, more = *s >= 0xf0 ? 3 : *s >= 0xe0 ? 2 :
-		    *s >= 0xc0 ? 1 : 0;
-
-		if (more > 0)
-			cp &= 0x3fu >> more;
-		for (k = 1; k <= more && (s[k] & 0xc0) == 0x80; k++)
-			cp = (cp << 6) | (s[k] & 0x3f);
-		s += k;
-		if (!cp_is_invisible(cp))
-			n++;
-	}
-	return n;
-}
-
 void
 pv_iso8601(int64_t t, char out[32])
 {

@@ -1053,12 +1053,12 @@ route_fhir_break_glass(struct pv_req *r)
 		return;
 	reason = pv_json_str(in, "reason", PV_BREAK_GLASS_REASON_MAX * 4);
 	if (reason == NULL ||
-	    pv_utf8_visible_len(reason) < PV_BREAK_GLASS_REASON_MIN_VISIBLE) {
+	    pv_utf8_word_chars(reason) < PV_BREAK_GLASS_REASON_MIN_WORD) {
 		json_decref(in);
 		pv_req_audit_outcome(r, "failed", "no_reason");
 		pv_reply_error_detail(r, 400, "required", "reason_required",
-		    "break-glass needs a \"reason\" with at least 3 visible "
-		    "characters");
+		    "break-glass needs a \"reason\" with at least 3 letters "
+		    "or digits");
 		return;
 	}
 	if (!patient_is_open(r, pid) || !pv_http_authorize(r,

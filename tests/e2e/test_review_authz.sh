@@ -66,7 +66,15 @@ expect_eq "clinician still searches by identifier" 200 \
   "$(st "$D1" GET "/fhir/Patient?identifier=$SSN_SYS|$SSN")"
 
 # --- finding 12: break-glass reasons and deleted Patients ----------------
-for r in '\u200b\u200b\u200b\u200b' '\u3000\u3000\u3000' '\ufeff\u2060\u180e\u200d' ' \u00a0\u2003 ' 'ab'; do
+# Spaces and format characters; then what the red-team pass after the
+# first fix got through a blocklist: combining marks, noncharacters,
+# private use, U+FFFC, Arabic number signs, unassigned code points,
+# punctuation alone, Hangul fillers (letters by category, but default
+# ignorable).
+for r in '\u200b\u200b\u200b\u200b' '\u3000\u3000\u3000' '\ufeff\u2060\u180e\u200d' ' \u00a0\u2003 ' 'ab' \
+    '\u0301\u0301\u0301' '\u20dd\u20dd\u20dd' '\ufdd0\ufdd1\ufdd2' '\ue000\ue000\ue000' \
+    '\ufffc\ufffc\ufffc' '\u0600\u0600\u0600' '\u1cbf\u0378\u0379' '\uffff\ufffe\uffff' '...' \
+    '\u3164\u3164\u3164\u115f'; do
   expect_eq "break-glass with reason \"$r\": 400" 400 \
     "$(st "$D3" POST "/fhir/Patient/$PC/\$break-glass" "{\"reason\":\"$r\"}")"
 done
