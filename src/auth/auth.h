@@ -100,6 +100,9 @@ struct pv_principal {
 	bool is_mfa_satisfied;		/* MFA done, or not required */
 	bool is_signed;			/* authenticated by RFC 9421 */
 	int64_t session_expires_at;
+	int64_t authz_epoch;		/* the account's, when authenticated:
+					 * changes made on its behalf are
+					 * conditional on it */
 };
 
 /*
@@ -262,8 +265,11 @@ void pv_login(struct pv_vault *v, const char *username, const char *password,
  * account locked; a right old password gives the count back), and
  * hashes new into hash_out; old_hash_out gets the hash old matched.
  * pv_password_commit stores the hash only if the account still has
- * old_hash (PV_ECONFLICT when another change won) and revokes every
- * other session of the user (keep_session stays), in one transaction.
+ * old_hash, MFA still in the state has_mfa (as the request saw it) and,
+ * when keep_session is not NULL, that session still exists (PV_ECONFLICT
+ * otherwise: another change won, or MFA confirmation revoked the session
+ * that asked), and revokes every other session of the user
+ * (keep_session stays), in one transaction.
  */
 PV_MUST_CHECK pv_status pv_password_prepare(struct pv_vault *v,
     int64_t user_id, const char *old_pw, const char *new_pw,
@@ -271,6 +277,6 @@ PV_MUST_CHECK pv_status pv_password_prepare(struct pv_vault *v,
     pv_pw_verdict *verdict);
 PV_MUST_CHECK pv_status pv_password_commit(struct pv_vault *v,
     int64_t user_id, const char old_hash[PV_PWHASH_MAX],
-    const char hash[PV_PWHASH_MAX], const char *keep_session);
+    const char hash[PV_PWHASH_MAX], bool has_mfa, const char *keep_session);
 
 #endif

@@ -267,15 +267,15 @@ done:
 pv_status
 pv_password_commit(struct pv_vault *v, int64_t user_id,
     const char old_hash[PV_PWHASH_MAX], const char hash[PV_PWHASH_MAX],
-    const char *keep_session)
+    bool has_mfa, const char *keep_session)
 {
 	struct pv_store *s = v->store;
 	pv_status st;
 
 	if ((st = s->ops->begin(s)) != PV_OK)
 		return st;
-	if ((st = s->ops->user_set_password(s, user_id, old_hash, hash)) !=
-	    PV_OK ||
+	if ((st = s->ops->user_set_password(s, user_id, old_hash, hash,
+	    has_mfa, keep_session)) != PV_OK ||
 	    (st = pv_session_revoke_all(v, user_id, keep_session)) != PV_OK) {
 		s->ops->rollback(s);
 		return st;

@@ -107,6 +107,7 @@ pv_session_validate(struct pv_vault *v, const char *token,
 	out->is_mfa_satisfied = s.is_mfa_verified ||
 	    (!u.has_mfa && !pv_role_needs_mfa(&v->cfg, u.role));
 	out->session_expires_at = s.expires_at;
+	out->authz_epoch = u.authz_epoch;
 	sodium_memzero(&u, sizeof(u));
 	return PV_OK;
 }

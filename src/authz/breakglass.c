@@ -69,6 +69,7 @@ pv_breakglass_open(struct pv_vault *v, const struct pv_principal *who,
 		return PV_EINVAL;
 	out->id = grant_id;
 	out->user_id = who->user_id;
+	out->holder_epoch = who->authz_epoch;
 	PV_IGNORE(pv_strlcpy(out->patient_id, patient, sizeof(out->patient_id)));
 	out->created_at = pv_now();
 	out->expires_at = out->created_at + v->cfg.break_glass_duration;

@@ -144,6 +144,8 @@ struct pv_req {
 	bool is_auth_refusal;	/* refused by authentication itself (401):
 				 * audited through denials.c */
 	bool has_signature_body;	/* signed with a body: digest to check */
+	bool has_body;			/* a body was announced (length or
+					 * chunked): re-authenticate after it */
 	size_t body_max;		/* this route's body limit */
 	struct pv_conn *cslot;		/* the connection's deadlines */
 
@@ -352,6 +354,9 @@ void pv_janitor_stop(struct pv_server *srv);
 bool pv_http_signature_auth(struct pv_req *r);
 /* After the body: it must match the signed Content-Digest (401 else). */
 bool pv_http_signature_body(struct pv_req *r);
+/* After the body: the client is still active and unchanged (its authz
+ * epoch); 401 else. */
+bool pv_http_signature_recheck(struct pv_req *r);
 /* True when the request carries a signature to check. */
 bool pv_http_has_signature(struct pv_req *r);
 /* Start-up: reload the replay window's nonces from the audit trail. */

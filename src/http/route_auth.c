@@ -491,7 +491,7 @@ password_work(struct pv_req *r)
 	/* Write-ahead: the change is on record before it is made. */
 	if (pv_req_audit_intent(r)) {
 		st = pv_password_commit(r->srv->vault, r->who.user_id, old_hash,
-		    hash, r->who.session_id);
+		    hash, r->who.has_mfa, r->who.session_id);
 		if (st == PV_OK) {
 			log_auth(r, "password_changed", r->who.user_id, "ok");
 			pv_reply_json(r, 200, json_pack("{s:s}", "status",
@@ -499,8 +499,9 @@ password_work(struct pv_req *r)
 		} else if (st == PV_ECONFLICT) {
 			pv_req_audit_outcome(r, "failed", "password_changed_meanwhile");
 			pv_reply_error_detail(r, 409, "conflict",
-			    "password_changed_meanwhile", "the password was "
-			    "changed by another request; nothing was changed");
+			    "password_changed_meanwhile", "the password, the "
+			    "MFA state or this session changed while the "
+			    "request ran; nothing was changed");
 		} else {
 			pv_reply_error(r, 500, "exception",
 			    "cannot change the password");

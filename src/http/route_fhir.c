@@ -1030,6 +1030,13 @@ break_glass_work(struct pv_req *r)
 		    "reason must be 1-500 characters of text");
 		return;
 	}
+	if (st == PV_ECONFLICT) {	/* role, permissions or active changed */
+		pv_req_audit_outcome(r, "denied", "account_changed");
+		pv_reply_error_detail(r, 401, "login", "invalid_token",
+		    "your account changed while this request was made; log in "
+		    "again");
+		return;
+	}
 	if (record_error(r, st))
 		return;
 	pv_metric_inc(PV_M_BREAK_GLASS);

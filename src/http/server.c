@@ -272,8 +272,10 @@ on_headers(struct pv_req *r, const char *url, const char *method)
 		return;
 	}
 	r->phase = PV_PHASE_BODY;
-	if (r->content_length > 0 || MHD_lookup_connection_value(r->conn,
-	    MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL)
+	r->has_body = r->content_length > 0 || MHD_lookup_connection_value(
+	    r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING) !=
+	    NULL;
+	if (r->has_body)
 		pv_conns_await_transfer(r->srv->conns, r->cslot,
 		    r->content_length > 0 ? r->content_length : r->body_max);
 	else
@@ -418,12 +420,50 @@ admit(struct pv_req *r)
 	return true;
 }
 
-/* With the whole body: the signed digest, the audit trail's health, the
- * handler. */
+/*
+ * The caller was settled from the headers, before the body, and a body
+ * may take minutes to arrive (min_body_rate). So once it is in, the
+ * caller is settled again: a disable, role or permission change, logout
+ * or MFA switch made meanwhile wins (red-team pass after finding 3: a
+ * request begun before `user disable` wrote PHI 107 s after it).
+ */
+static bool
+reauthenticate(struct pv_req *r)
+{
+	struct pv_principal again;
+	char tok[128];
+	const char *t;
+	pv_status st = PV_EAUTH;
+
+	if (!r->is_authenticated || !r->has_body)
+		return true;
+	if (r->who.is_signed)
+		return pv_http_signature_recheck(r);
+	if ((t = pv_req_token(r, tok, sizeof(tok))) != NULL)
+		st = pv_session_validate(r->srv->vault, t, &again);
+	sodium_memzero(tok, sizeof(tok));
+	if (st == PV_OK && again.user_id == r->who.user_id &&
+	    strcmp(again.session_id, r->who.session_id) == 0 &&
+	    (again.is_mfa_satisfied || r->route->auth == PV_AUTH_PARTIAL)) {
+		r->who = again;
+		sodium_memzero(&again, sizeof(again));
+		return true;
+	}
+	sodium_memzero(&again, sizeof(again));
+	pv_req_audit_outcome(r, "denied", "account_changed");
+	pv_reply_header(r, "WWW-Authenticate", "Bearer error=\"invalid_token\"");
+	pv_reply_error_detail(r, 401, "login", "invalid_token",
+	    "the session ended or the account changed while the request was "
+	    "sent; log in again");
+	return false;
+}
+
+/* With the whole body: the caller again, the signed digest, the audit
+ * trail's health, the handler. */
 static void
 dispatch(struct pv_req *r)
 {
-	if (!pv_http_signature_body(r))
+	if (!reauthenticate(r) || !pv_http_signature_body(r))
 		return;
 	/* Fail closed: no PHI request runs while its entry cannot be
 	 * written. The refusal is itself audited; when that write succeeds

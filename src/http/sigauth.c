@@ -167,11 +167,30 @@ pv_http_signature_auth(struct pv_req *r)
 	memcpy(r->who.username, u.username, sizeof(r->who.username));
 	memcpy(r->who.role, u.role, sizeof(r->who.role));
 	memcpy(r->who.scopes, u.scopes, sizeof(r->who.scopes));
+	r->who.authz_epoch = u.authz_epoch;
 	r->who.is_mfa_satisfied = true;
 	r->who.is_signed = true;
 	r->is_authenticated = true;
 	memcpy(r->ev.nonce, digest, sizeof(digest));
 	return true;
+}
+
+bool
+pv_http_signature_recheck(struct pv_req *r)
+{
+	struct pv_store *s = r->srv->vault->store;
+	struct pv_user u;
+	bool is_same;
+
+	is_same = s->ops->user_get_by_id(s, r->who.user_id, &u) == PV_OK &&
+	    u.is_active && strcmp(u.role, "service") == 0 &&
+	    u.authz_epoch == r->who.authz_epoch;
+	sodium_memzero(&u, sizeof(u));
+	if (is_same)
+		return true;
+	r->is_authenticated = false;
+	return refuse(r, "unknown_key", "unknown or disabled keyid", NULL,
+	    NULL);
 }
 
 bool

@@ -197,7 +197,9 @@ static const char *const sql_text[Q_N] = {
 	[Q_USER_MFA_ENABLE] = "UPDATE users SET mfa_enabled = 1"
 	    " WHERE id = ?1 AND mfa_enabled = 0 AND mfa_sealed = ?2",
 	[Q_USER_SET_PW] = "UPDATE users SET pw_hash = ?3"
-	    " WHERE id = ?1 AND pw_hash = ?2",
+	    " WHERE id = ?1 AND pw_hash = ?2 AND mfa_enabled = ?4"
+	    " AND (?5 IS NULL OR EXISTS (SELECT 1 FROM sessions"
+	    " WHERE id = ?5 AND user_id = ?1))",
 	[Q_USER_SET_ACCESS] = "UPDATE users SET role = ?3, active = ?4,"
 	    " scopes = ?5, authz_epoch = authz_epoch + 1"
 	    " WHERE id = ?1 AND authz_epoch = ?2",
@@ -274,7 +276,8 @@ static const char *const sql_text[Q_N] = {
 	    " WHERE b.type = ?1 AND b.digest = ?2 ORDER BY r.id",
 	[Q_GRANT_INSERT] = "INSERT INTO grants (user_id, patient_id,"
 	    " created_at, expires_at, reason_sealed, id)"
-	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	    " SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE EXISTS (SELECT 1 FROM users"
+	    " WHERE id = ?1 AND active = 1 AND authz_epoch = ?7)",
 	[Q_GRANT_ACTIVE] = "SELECT id FROM grants WHERE user_id = ?1"
 	    " AND patient_id = ?2 AND expires_at > ?3"
 	    " ORDER BY expires_at DESC LIMIT 1",
@@ -1097,7 +1100,8 @@ sq_user_mfa_enable(struct pv_store *store, int64_t id,
 
 static pv_status
 sq_user_set_password(struct pv_store *store, int64_t id,
-    const char *old_hash, const char *new_hash)
+    const char *old_hash, const char *new_hash, bool has_mfa,
+    const char *session)
 {
 	sqlite3_stmt *q = stmt(store, Q_USER_SET_PW);
 
@@ -1105,6 +1109,9 @@ sq_user_set_password(struct pv_store *store, int64_t id,
 		sqlite3_bind_int64(q, 1, id);
 		bind_text(q, 2, old_hash);
 		bind_text(q, 3, new_hash);
+		sqlite3_bind_int(q, 4, has_mfa ? 1 : 0);
+		if (session != NULL && session[0] != '\0')
+			bind_text(q, 5, session);
 	}
 	return run_one(store, q, PV_ECONFLICT);
 }
@@ -1653,7 +1660,8 @@ sq_grant_insert(struct pv_store *store, struct pv_grant *g)
 	bind_blob(q, 5, g->reason_sealed, g->reason_sealed_len);
 	if (g->id > 0)		/* chosen by the caller (audited first) */
 		sqlite3_bind_int64(q, 6, g->id);
-	if ((st = run(q)) != PV_OK ||
+	sqlite3_bind_int64(q, 7, g->holder_epoch);
+	if ((st = run_one(store, q, PV_ECONFLICT)) != PV_OK ||
 	    (st = conn_get(S(store), &c)) != PV_OK)
 		return st;
 	g->id = sqlite3_last_insert_rowid(c->db);

@@ -112,6 +112,9 @@ struct pv_grant {				/* a break-glass grant */
 	int64_t reviewed_at;			/* 0 = awaiting review */
 	unsigned char *reason_sealed;		/* malloc'd */
 	size_t reason_sealed_len;
+	int64_t holder_epoch;			/* insert: the holder's authz
+						 * epoch the grant was decided
+						 * on (not stored) */
 };
 
 void pv_grant_clear(struct pv_grant *g);
@@ -195,10 +198,13 @@ struct pv_store_ops {
 	 * is on already or the pending secret was replaced. */
 	pv_status (*user_mfa_enable)(struct pv_store *, int64_t id,
 	    const unsigned char *sealed, size_t sealed_len);
-	/* Replaces the password hash if it is still old_hash (PV_ECONFLICT
-	 * otherwise: another change won). */
+	/* Replaces the password hash if it is still old_hash, MFA is still
+	 * on or off as has_mfa says, and (session not NULL) that session of
+	 * the account still exists; PV_ECONFLICT otherwise (another change
+	 * won, or MFA confirmation revoked the session that asked). */
 	pv_status (*user_set_password)(struct pv_store *, int64_t id,
-	    const char *old_hash, const char *new_hash);
+	    const char *old_hash, const char *new_hash, bool has_mfa,
+	    const char *session);
 	/* Sets role, active and staff permissions and bumps the authz
 	 * epoch, if the epoch is still epoch (PV_ECONFLICT otherwise). */
 	pv_status (*user_set_access)(struct pv_store *, int64_t id,
@@ -250,7 +256,10 @@ struct pv_store_ops {
 	pv_status (*index_find)(struct pv_store *, const char *,
 	    const unsigned char[PV_HASH_BYTES], pv_resource_cb, void *);
 
-	/* Inserts g; g->id > 0 is used as the id, else one is assigned. */
+	/* Inserts g; g->id > 0 is used as the id, else one is assigned.
+	 * Only while the holder is active with authz epoch g->holder_epoch
+	 * (PV_ECONFLICT otherwise): a grant decided before a role or
+	 * permission change never lands after it. */
 	pv_status (*grant_insert)(struct pv_store *, struct pv_grant *);
 	pv_status (*grant_active)(struct pv_store *, int64_t, const char *,
 	    int64_t, int64_t *);

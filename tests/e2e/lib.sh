@@ -205,3 +205,21 @@ scurl() {
   while IFS= read -r line; do args+=(-H "$line"); done <"$hf"
   pcurl -X "$m" "${args[@]}" "$@" "$BASE$p"
 }
+
+# held_request METHOD PATH TOKEN JSON COMMAND... — sends the request with
+# all of its body but the last byte, runs COMMAND while it is held, then
+# sends the last byte; prints the response status (the red-team pass
+# after issue 13: a change made while a body is on its way must win).
+held_request() {
+  local m=$1 p=$2 tok=$3 body=$4 hp; shift 4
+  printf '%s' "$body" >"$T/held.body"
+  rm -f "$T/held.go"
+  python3 "$PV_SOURCE_DIR/tests/e2e/tools/slowclients.py" "$PORT" "$VAULT/tls/cert.pem" \
+    held "$m" "$p" "$tok" "$T/held.body" "$T/held.go" >"$T/held.out" &
+  hp=$!
+  wait_for_line "$T/held.out" waiting 10 || true
+  "$@" >/dev/null
+  touch "$T/held.go"
+  wait "$hp" || true
+  tail -n 1 "$T/held.out"
+}

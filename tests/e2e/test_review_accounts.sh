@@ -123,3 +123,18 @@ expect_eq "the other session (password only) is revoked" 401 "$(http_status GET 
 expect_eq "the confirming session was replaced" 401 "$(http_status GET /auth/sessions -H "$(auth "$a")")"
 expect_eq "the new MFA session works, and is the only one" 1 \
   "$(pcurl -H "$(auth "$c")" "$BASE/auth/sessions" | jq '.sessions | length')"
+
+# --- red-team pass: a password change held across the switch to MFA -------
+pv_user hal researcher "$PW"
+atk=$(login hal "$PW"); vic=$(login hal "$PW")
+mfa_on() { # the victim enrols and confirms MFA (revokes every session)
+  local sec
+  sec=$(pcurl -X POST -H "$(auth "$vic")" "$BASE/auth/mfa/enroll" | jq -r .secret)
+  printf '%s' "$sec" >"$T/hal.secret"
+  jpost /auth/mfa/confirm "{\"otp\":\"$(oathtool --totp -b "$sec")\"}" -H "$(auth "$vic")" >/dev/null
+}
+code=$(held_request POST /auth/password "$atk" \
+  "$(jq -nc --arg o "$PW" '{old:$o,new:"Attacker-Chosen-Pass-991"}')" mfa_on)
+expect_eq "password change held across the MFA switch: refused" 401 "$code"
+expect_ne "the victim still logs in with her password and code" "" \
+  "$(login hal "$PW" "$(oathtool --totp -b -N 'now + 30 seconds' "$(cat "$T/hal.secret")")")"

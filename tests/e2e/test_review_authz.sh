@@ -119,3 +119,19 @@ printf 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n' |
     --scopes "system/Observation.rs system/phivault/restricted.rs" >/dev/null 2>&1 || code=$?
 expect_ne "client add refuses system/phivault/restricted.rs" 0 "$code"
 expect_eq "no such client was registered" 0 "$(db "SELECT count(*) FROM users WHERE username = 'sneaky'")"
+
+# --- red-team pass: changes made while a request's body is on its way -----
+# The caller is settled from the headers (finding 3), so it is settled
+# again when the body is in; and a grant is inserted only while its
+# holder's authz epoch is the one it was decided on.
+WZ=${TOK[wiz]}
+expect_eq "break-glass held while wiz is demoted: 401" 401 \
+  "$(held_request POST "/fhir/Patient/$PC/\$break-glass" "$WZ" '{"reason":"unconscious in ER"}' \
+     "$PHIVAULT" user role "$VAULT" --name wiz --role nurse)"
+expect_eq "no grant for wiz" 0 "$(db "SELECT count(*) FROM grants g JOIN users u ON u.id = g.user_id WHERE u.username = 'wiz'")"
+D2=${TOK[doc2]}
+expect_eq "update held while doc2 is disabled: 401" 401 \
+  "$(held_request PUT "/fhir/Observation/$OBS_C" "$D2" "$(obs_json "$PC" "" "$OBS_C")" \
+     "$PHIVAULT" user disable "$VAULT" --name doc2)"
+expect_eq "the Observation was not changed" 1 \
+  "$(db "SELECT max(version) FROM resources WHERE id = '$OBS_C'")"

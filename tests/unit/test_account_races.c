@@ -182,7 +182,7 @@ test_password_change_during_login(void **state)
 	    &verdict), PV_OK);
 	assert_int_equal(pthread_create(&t, NULL, login_thread, &a), 0);
 	sleep_ms(15);
-	assert_int_equal(pv_password_commit(v, id, old_hash, hash, NULL),
+	assert_int_equal(pv_password_commit(v, id, old_hash, hash, false, NULL),
 	    PV_OK);
 	pthread_join(t, NULL);
 	/* The racing login verified the old hash before the change and must

@@ -13,6 +13,11 @@ usage: slowclients.py PORT CAFILE MODE ARGS...
       declaring Content-Length LENGTH, send SEND bytes of body, then hold
       the connection for SECONDS (the caller measures the server
       meanwhile). Prints "sent N".
+  held METHOD PATH TOKEN BODYFILE GOFILE
+      Send an authenticated request (Bearer TOKEN) with the body of
+      BODYFILE except its last byte, wait (at most 30 s) until GOFILE
+      exists, send the last byte and print the response's status code:
+      for changes made while a request's body is on its way.
 Every loop is bounded in count and time; all sockets are closed at exit.
 """
 import selectors, socket, ssl, sys, time
@@ -105,10 +110,34 @@ def bodies(n, length, send, seconds):
         s.close()
 
 
+def held(method, path, token, bodyfile, gofile):
+    import os
+    body = open(bodyfile, "rb").read()
+    s = connect("127.0.0.1")
+    s.setblocking(True)
+    s.settimeout(30)
+    s.sendall(("%s %s HTTP/1.1\r\nHost: localhost\r\n"
+               "Authorization: Bearer %s\r\n"
+               "Content-Type: application/json\r\n"
+               "Content-Length: %d\r\n\r\n" % (method, path, token,
+                                                  len(body))).encode())
+    s.sendall(body[:-1])
+    print("waiting", flush=True)
+    deadline = time.time() + 30
+    while not os.path.exists(gofile) and time.time() < deadline:
+        time.sleep(0.05)
+    s.sendall(body[-1:])
+    head = s.recv(4096).decode("latin-1")
+    print(head.split(" ")[1] if head.startswith("HTTP/") else "none")
+    s.close()
+
+
 if mode == "trickle":
     trickle(sys.argv[4].split(","), int(sys.argv[5]), float(sys.argv[6]))
 elif mode == "bodies":
     bodies(int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]),
            float(sys.argv[7]))
+elif mode == "held":
+    held(*sys.argv[4:9])
 else:
     sys.exit("unknown mode")
