@@ -1,24 +1,29 @@
 /*
- * conns.c — absolute deadlines for slow clients.
+ * conns.c — bounds on how long a slow client may hold a connection.
  *
  * Defends against slowloris-style starvation (outside review, issue 13,
  * finding 3): libmicrohttpd's idle timeout restarts on every byte, so a
  * client sending one byte every few seconds held a connection slot for
  * ever, and a few hundred of them from a handful of addresses starved
- * everyone else. Here every connection carries a deadline:
+ * everyone else. Here every connection is in one state, each bounded:
  *   - awaiting a request head (from the connection's start, or from the
  *     end of its previous request): [server] header_timeout, absolute,
  *     counting the TLS handshake; when more than three quarters of
  *     [server] max_connections are open, heads get only
  *     PV_CONNS_PRESSURE_HEAD_MS (the slots go to clients that send);
- *   - receiving a body: a grace of [server] body_grace plus the declared
- *     length at [server] min_body_rate bytes per second;
- *   - sending the response: the same grace plus its length at
- *     min_body_rate, so a client that reads one byte at a time cannot
- *     hold the connection either;
+ *   - receiving an accepted request's body: after [server] body_grace,
+ *     the bytes received must keep up with [server] min_body_rate,
+ *     measured as they arrive (a declared length buys no time);
+ *   - draining the body of a refused request (read and dropped, so the
+ *     refusal is not lost to a reset): header_timeout at most, and the
+ *     pressure cut as for a head (the red-team pass after finding 3 held
+ *     every slot with refused requests whose drain deadline, derived
+ *     from a 4 MiB declared length, ran to 523 s);
+ *   - sending the response: the grace plus its length at min_body_rate,
+ *     so a client that reads one byte at a time cannot hold it either;
  *   - while a handler, worker or the audit writer has the request: none.
  * A thread (pv_conns_sweep, every PV_CONNS_SWEEP_MS) shuts down the socket
- * of every connection past its deadline; libmicrohttpd then sees the
+ * of every connection past its bound; libmicrohttpd then sees the
  * connection end and cleans it up as usual.
  *
  * Safety of shutdown() on a descriptor MHD owns: a connection is in the
@@ -32,11 +37,21 @@
 #include <stdlib.h>
 #include <sys/socket.h>
 
+enum conn_mode {
+	MODE_BUSY = 0,		/* no bound */
+	MODE_HEAD,		/* deadline; pressure cut */
+	MODE_DRAIN,		/* deadline; pressure cut */
+	MODE_BODY,		/* rate measured on the bytes received */
+	MODE_REPLY		/* deadline */
+};
+
 struct pv_conn {
 	struct pv_conn *prev, *next;
 	int fd;
-	_Atomic int64_t deadline_ns;	/* 0 = none */
-	_Atomic int64_t head_since_ns;	/* awaiting a head since; 0 = not */
+	_Atomic int mode;
+	_Atomic uint64_t since_ns;	/* the state began */
+	_Atomic uint64_t deadline_ns;	/* HEAD, DRAIN, REPLY */
+	_Atomic uint64_t bytes;		/* BODY: received so far */
 };
 
 struct pv_conns {
@@ -133,39 +148,100 @@ pv_conns_of(struct MHD_Connection *conn)
 	return ci != NULL ? ci->socket_context : NULL;
 }
 
+static void
+set_mode(struct pv_conn *p, enum conn_mode m, uint64_t now, uint64_t dl)
+{
+	/* Mode last: the sweep never sees a new mode with the previous
+	 * state's clock (it reads the mode first). */
+	atomic_store(&p->mode, MODE_BUSY);
+	atomic_store(&p->since_ns, now);
+	atomic_store(&p->deadline_ns, dl);
+	atomic_store(&p->bytes, 0);
+	atomic_store(&p->mode, (int)m);
+}
+
 void
 pv_conns_await_head(struct pv_conns *c, struct pv_conn *p)
 {
 	uint64_t now = pv_mono_ns();
 
-	if (c == NULL || p == NULL)
-		return;
-	atomic_store(&p->head_since_ns, (int64_t)now);
-	atomic_store(&p->deadline_ns, (int64_t)(now + c->head_ns));
+	if (c != NULL && p != NULL)
+		set_mode(p, MODE_HEAD, now, now + c->head_ns);
 }
 
 void
-pv_conns_await_transfer(struct pv_conns *c, struct pv_conn *p, uint64_t len)
+pv_conns_await_body(struct pv_conns *c, struct pv_conn *p)
+{
+	if (c != NULL && p != NULL)
+		set_mode(p, MODE_BODY, pv_mono_ns(), 0);
+}
+
+void
+pv_conns_body_progress(struct pv_conn *p, size_t n)
+{
+	if (p != NULL)
+		atomic_fetch_add(&p->bytes, (uint64_t)n);
+}
+
+void
+pv_conns_await_drain(struct pv_conns *c, struct pv_conn *p)
+{
+	uint64_t now = pv_mono_ns();
+
+	if (c != NULL && p != NULL)
+		set_mode(p, MODE_DRAIN, now, now + c->head_ns);
+}
+
+void
+pv_conns_await_reply(struct pv_conns *c, struct pv_conn *p, uint64_t len)
 {
 	uint64_t now = pv_mono_ns(), secs;
 
 	if (c == NULL || p == NULL)
 		return;
-	secs = c->min_body_rate > 0 ? len / c->min_body_rate + 1 : 0;
+	secs = c->min_body_rate > 0 ? len / c->min_body_rate + 1 : 86400;
 	if (secs > 86400)
 		secs = 86400;
-	atomic_store(&p->head_since_ns, 0);
-	atomic_store(&p->deadline_ns, (int64_t)(now + c->body_grace_ns +
-	    secs * 1000000000u));
+	set_mode(p, MODE_REPLY, now, now + c->body_grace_ns +
+	    secs * 1000000000u);
 }
 
 void
 pv_conns_busy(struct pv_conn *p)
 {
-	if (p == NULL)
-		return;
-	atomic_store(&p->head_since_ns, 0);
-	atomic_store(&p->deadline_ns, 0);
+	if (p != NULL)
+		atomic_store(&p->mode, MODE_BUSY);
+}
+
+/* True when p has overstayed its state at now. */
+static bool
+is_late(const struct pv_conns *c, struct pv_conn *p, uint64_t now,
+    bool is_pressed)
+{
+	int mode = atomic_load(&p->mode);
+	uint64_t since = atomic_load(&p->since_ns), elapsed, owed;
+
+	if (mode == MODE_BUSY || now < since)
+		return false;
+	elapsed = now - since;
+	switch (mode) {
+	case MODE_HEAD:
+	case MODE_DRAIN:
+		if (is_pressed &&
+		    elapsed > (uint64_t)PV_CONNS_PRESSURE_HEAD_MS * 1000000u)
+			return true;
+		return now > atomic_load(&p->deadline_ns);
+	case MODE_REPLY:
+		return now > atomic_load(&p->deadline_ns);
+	case MODE_BODY:
+		if (c->min_body_rate == 0 || elapsed <= c->body_grace_ns)
+			return false;
+		owed = (elapsed - c->body_grace_ns) / 1000000u *
+		    c->min_body_rate / 1000u;
+		return atomic_load(&p->bytes) < owed;
+	default:
+		return false;
+	}
 }
 
 size_t
@@ -181,17 +257,10 @@ pv_conns_sweep(struct pv_conns *c)
 	pthread_mutex_lock(&c->lock);
 	is_pressed = c->n > c->pressure_n;
 	for (p = c->head; p != NULL; p = p->next) {
-		int64_t dl = atomic_load(&p->deadline_ns);
-		int64_t since = atomic_load(&p->head_since_ns);
-
-		if (dl == 0)
+		if (!is_late(c, p, now, is_pressed))
 			continue;
-		if ((uint64_t)dl > now && !(is_pressed && since != 0 &&
-		    now - (uint64_t)since > PV_CONNS_PRESSURE_HEAD_MS * 1000000u))
-			continue;
-		/* Past its deadline: end it (once). */
-		atomic_store(&p->deadline_ns, 0);
-		atomic_store(&p->head_since_ns, 0);
+		/* Past its bound: end it (once). */
+		atomic_store(&p->mode, MODE_BUSY);
 		shutdown(p->fd, SHUT_RDWR);
 		cut++;
 	}

@@ -317,11 +317,16 @@ void pv_conns_closed(struct pv_conns *c, void **socket_ctx);
 struct pv_conn *pv_conns_of(struct MHD_Connection *conn);
 /* Deadline for the next request head: now + header_timeout. */
 void pv_conns_await_head(struct pv_conns *c, struct pv_conn *p);
-/* Deadline for a body of len bytes, either way (a request body, or a
- * response the client must read): grace + len / min_body_rate. */
-void pv_conns_await_transfer(struct pv_conns *c, struct pv_conn *p,
+/* An accepted request's body: after body_grace, what has arrived must
+ * keep up with min_body_rate (pv_conns_body_progress counts it). */
+void pv_conns_await_body(struct pv_conns *c, struct pv_conn *p);
+void pv_conns_body_progress(struct pv_conn *p, size_t n);
+/* A refused request's body, read and dropped: header_timeout at most. */
+void pv_conns_await_drain(struct pv_conns *c, struct pv_conn *p);
+/* A response of len bytes: body_grace + len / min_body_rate. */
+void pv_conns_await_reply(struct pv_conns *c, struct pv_conn *p,
     uint64_t len);
-/* No deadline while the request is being handled and answered. */
+/* No bound while the request is being handled. */
 void pv_conns_busy(struct pv_conn *p);
 /* Shuts down every connection past its deadline; how many. */
 size_t pv_conns_sweep(struct pv_conns *c);

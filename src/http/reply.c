@@ -163,7 +163,7 @@ pv_reply_queue(struct pv_req *r)
 	size_t *hdr;
 
 	/* The client must read the reply at min_body_rate (conns.c). */
-	pv_conns_await_transfer(r->srv->conns, r->cslot, r->resp_fd > 0 ?
+	pv_conns_await_reply(r->srv->conns, r->cslot, r->resp_fd > 0 ?
 	    r->resp_fd_size : r->resp_len);
 	if (r->resp_fd > 0) {
 		resp = MHD_create_response_from_fd64(r->resp_fd_size,

@@ -196,8 +196,7 @@ refuse_from_headers(struct pv_req *r)
 		return;
 	r->is_draining = true;
 	r->phase = PV_PHASE_BODY;
-	pv_conns_await_transfer(r->srv->conns, r->cslot, r->content_length > 0 ?
-	    r->content_length : drain_max);
+	pv_conns_await_drain(r->srv->conns, r->cslot);
 }
 
 /* First call: headers are complete. Checks that need no body. */
@@ -276,8 +275,7 @@ on_headers(struct pv_req *r, const char *url, const char *method)
 	    r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING) !=
 	    NULL;
 	if (r->has_body)
-		pv_conns_await_transfer(r->srv->conns, r->cslot,
-		    r->content_length > 0 ? r->content_length : r->body_max);
+		pv_conns_await_body(r->srv->conns, r->cslot);
 	else
 		pv_conns_busy(r->cslot);
 }
@@ -293,6 +291,7 @@ on_body(struct pv_req *r, const char *data, size_t n)
 {
 	size_t max = (size_t)r->srv->vault->cfg.max_body;
 
+	pv_conns_body_progress(r->cslot, n);
 	if (r->is_draining) {
 		r->body_len += n;
 		return r->body_len > 4 * max ? MHD_NO : MHD_YES;

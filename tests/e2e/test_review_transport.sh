@@ -13,6 +13,7 @@ pv_conf server max_connections 64
 pv_conf server per_ip_connections 16
 pv_conf server header_timeout 3s
 pv_conf server threads 2
+pv_conf server body_grace 2s
 pv_conf audit denial_interval 3s
 pv_conf audit denial_keys 16
 pv_start
@@ -43,6 +44,25 @@ else
 fi
 expect_contains "cuts are counted" "$(pcurl "$BASE/metrics")" "phivault_slow_clients_cut_total"
 
+# --- red-team pass: refused requests trickling their body ---------------
+# The same 64 slots, held by unauthenticated POSTs declaring 4 MB bodies:
+# a refusal's drain is bounded by header_timeout (and the pressure cut),
+# not by the declared length.
+python3 "$SLOW" "$PORT" "$VAULT/tls/cert.pem" trickle \
+  127.0.0.2,127.0.0.3,127.0.0.4,127.0.0.5 16 14 body >"$T/trickle.out" &
+SPID=$!
+sleep 2
+code=$(pcurl -o /dev/null -w '%{http_code}' --max-time 10 "$BASE/healthz" || true)
+expect_eq "a normal client is served while refused bodies trickle" 200 "$code"
+wait "$SPID"
+read -r _ cut _ held <"$T/trickle.out"
+expect_ne "the server cut the draining connections" 0 "$cut"
+if python3 -c "import sys; sys.exit(0 if float('$held') <= 5.5 else 1)"; then
+  pass "no drain lived past the 3 s bound (+ sweep): ${held}s"
+else
+  fail "a drain lived ${held}s"
+fi
+
 # --- finding 3: unauthenticated bodies are not buffered -------------------
 pv_stop
 pv_conf server max_connections 1024
@@ -64,6 +84,19 @@ if [ "${PV_SANITIZE:-OFF}" == "ON" ]; then
   pass "memory growth not measured under ASan (${growth} MiB of quarantine churn)"
 elif [ "$growth" -lt 12 ]; then pass "server memory grew ${growth} MiB (36 MiB if buffered)"
 else fail "server memory grew ${growth} MiB for 40 unauthenticated bodies"; fi
+# An authenticated body must keep up with min_body_rate (8 KiB/s) after
+# body_grace (2 s here), measured on what arrives: a byte every half
+# second is cut at about 2 s, whatever length it declared.
+# (a researcher: a full session, no MFA role; the request is accepted
+# from its headers and its body read.)
+"$PHIVAULT" user add "$VAULT" --name res1 --role researcher <<<"Researcher-pw-12345" >/dev/null
+out=$(python3 "$SLOW" "$PORT" "$VAULT/tls/cert.pem" slowbody "$(login res1 Researcher-pw-12345)" 12)
+secs=${out#closed }
+if [[ "$out" == closed* ]] && python3 -c "import sys; sys.exit(0 if float('$secs') <= 4.5 else 1)"; then
+  pass "a trickled authenticated body is cut after the grace (${secs}s)"
+else
+  fail "a trickled authenticated body: $out"
+fi
 # Routes anyone may call take small bodies only.
 head -c 5000 /dev/zero | tr '\0' 'a' >"$T/5k"
 expect_eq "login body over 4096 bytes: 413" 413 \

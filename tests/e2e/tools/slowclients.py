@@ -2,12 +2,14 @@
 """slowclients.py — bounded slow-client attacks on the test server.
 
 usage: slowclients.py PORT CAFILE MODE ARGS...
-  trickle ADDRS PER SECONDS
+  trickle ADDRS PER SECONDS [body]
       From each source address in ADDRS (comma list, e.g. 127.0.0.2,...)
       hold PER connections that complete TLS and then send a request
       head one byte every second, reconnecting whenever the server drops
       one, for SECONDS. Prints "cut N max_held_s S": how many connections
-      the server ended and the longest any one of them lived.
+      the server ended and the longest any one of them lived. With
+      "body", each sends a whole unauthenticated head declaring a 4 MB
+      body (refused: 401/413) and then trickles the body instead.
   bodies N LENGTH SEND SECONDS
       Open N connections that POST /fhir/Patient without credentials,
       declaring Content-Length LENGTH, send SEND bytes of body, then hold
@@ -18,6 +20,10 @@ usage: slowclients.py PORT CAFILE MODE ARGS...
       BODYFILE except its last byte, wait (at most 30 s) until GOFILE
       exists, send the last byte and print the response's status code:
       for changes made while a request's body is on its way.
+  slowbody TOKEN SECONDS
+      An authenticated PUT declaring a 100000-byte body, sent one byte
+      every half second for at most SECONDS; prints "closed AFTER" when
+      the server ends the connection, else "open".
 Every loop is bounded in count and time; all sockets are closed at exit.
 """
 import selectors, socket, ssl, sys, time
@@ -26,6 +32,9 @@ port, cafile, mode = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 ctx = ssl.create_default_context(cafile=cafile)
 ctx.minimum_version = ssl.TLSVersion.TLSv1_3
 HEAD = b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Slow: " + b"a" * 200
+BODY_HEAD = (b"POST /auth/login HTTP/1.1\r\nHost: localhost\r\n"
+             b"Content-Type: application/json\r\n"
+             b"Content-Length: 4000000\r\n\r\n")
 
 
 def connect(src):
@@ -38,14 +47,25 @@ def connect(src):
     return s
 
 
-def trickle(addrs, per, seconds):
+def connect_trickler(src, body):
+    s = connect(src)
+    if body:
+        s.setblocking(True)
+        s.sendall(BODY_HEAD)
+        s.setblocking(False)
+    return s
+
+
+def trickle(addrs, per, seconds, body=False):
+    data = b" " * 4096 if body else HEAD
     conns = []  # [sock, src, pos, born]
     cut, max_held = 0, 0.0
     deadline = time.time() + seconds
     for src in addrs:
         for _ in range(per):
             try:
-                conns.append([connect(src), src, 0, time.time()])
+                conns.append([connect_trickler(src, body), src, 0,
+                              time.time()])
             except OSError:
                 pass  # no slot: retried below
     while time.time() < deadline:
@@ -54,8 +74,8 @@ def trickle(addrs, per, seconds):
             s, src, pos, born = c
             alive = True
             try:
-                s.send(HEAD[pos:pos + 1])
-                c[2] = (pos + 1) % len(HEAD)
+                s.send(data[pos:pos + 1])
+                c[2] = (pos + 1) % len(data)
                 try:
                     if s.recv(1) == b"":
                         alive = False
@@ -74,7 +94,8 @@ def trickle(addrs, per, seconds):
             if want <= 0 or time.time() >= deadline:
                 break
             try:
-                conns.append([connect(src), src, 0, time.time()])
+                conns.append([connect_trickler(src, body), src, 0,
+                              time.time()])
                 want -= 1
             except OSError:
                 pass
@@ -132,11 +153,39 @@ def held(method, path, token, bodyfile, gofile):
     s.close()
 
 
+def slowbody(token, seconds):
+    s = connect("127.0.0.1")
+    s.setblocking(True)
+    s.settimeout(1)
+    s.sendall(("PUT /fhir/Patient/slowbody HTTP/1.1\r\nHost: localhost\r\n"
+               "Authorization: Bearer %s\r\n"
+               "Content-Type: application/json\r\n"
+               "Content-Length: 100000\r\n\r\n" % token).encode())
+    t0 = time.time()
+    while time.time() - t0 < seconds:
+        try:
+            s.sendall(b" ")
+            if s.recv(1) == b"":
+                break
+        except socket.timeout:
+            continue
+        except (OSError, ssl.SSLError):
+            break
+        time.sleep(0.5)
+    else:
+        print("open")
+        return
+    print("closed %.1f" % (time.time() - t0))
+
+
 if mode == "trickle":
-    trickle(sys.argv[4].split(","), int(sys.argv[5]), float(sys.argv[6]))
+    trickle(sys.argv[4].split(","), int(sys.argv[5]), float(sys.argv[6]),
+            len(sys.argv) > 7 and sys.argv[7] == "body")
 elif mode == "bodies":
     bodies(int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]),
            float(sys.argv[7]))
+elif mode == "slowbody":
+    slowbody(sys.argv[4], float(sys.argv[5]))
 elif mode == "held":
     held(*sys.argv[4:9])
 else:
