@@ -1,26 +1,30 @@
 /*
- * denials.c — bounded audit of unauthenticated refusals.
+ * denials.c — bounded audit of refused anonymous requests.
  *
  * Every request to an audited route leaves an entry, and before this
- * module that included each request refused for having no valid
- * credentials: an address sending garbage grew the trail by ~190 KB/s,
- * for ever (outside review, issue 13, finding 13). Now, per (source
- * address, action, reason) and per [audit] denial_interval (60 s):
- *   - the first refusal is audited on its own, as before (the trail says
- *     at once who was refused, where and why);
- *   - the following ones are only counted, and one entry with "count": N
- *     is written when the interval ends (or at shutdown);
- *   - IPv6 addresses count per /64, the block one subscriber gets, so an
- *     attacker cannot mint a key per address;
- *   - at most [audit] denial_keys keys are tracked; refusals that find no
- *     room are counted under one overflow key (source "*").
- * So unauthenticated traffic adds at most 2 × (denial_keys + 1) entries
- * per interval, however much of it arrives. Only refusals made by the
- * authentication step itself go through here (no or invalid bearer token,
- * any rejected signature); a failed login is a handler's answer, already
- * limited by the login rate limit, and stays one entry per attempt.
- * Counts still in memory at a crash are lost (the first refusal of each
- * key is already durable); alerts are raised per request as before.
+ * module that included each request refused before anyone was
+ * identified: an address sending garbage grew the trail by ~190 KB/s,
+ * for ever (outside review, issue 13, finding 13). Now a refusal (status
+ * 400 or more) of a request with no authenticated caller and no account
+ * named (actor 0: no or invalid credentials, a rejected signature, a
+ * malformed, rate-limited or unknown-user login) goes through here:
+ *   - per source (address; IPv6 per /64, the block one subscriber gets)
+ *     and per [audit] denial_interval (60 s), the first refusal of each
+ *     (action, reason) is audited on its own, as before, and the rest
+ *     are counted and written as one entry with "count": N when the
+ *     interval ends (or at shutdown);
+ *   - a source keeps at most KINDS (action, reason) pairs; past them its
+ *     refusals are counted under action "*", reason "other" (so one
+ *     address cannot take many slots: the red-team pass after the first
+ *     version filled the table from 2 addresses with 128 pairs);
+ *   - at most [audit] denial_keys sources are tracked; refusals that find
+ *     no room are counted under one overflow entry (source "*").
+ * So anonymous traffic adds at most (2 × KINDS + 1) × denial_keys + 1
+ * entries per interval, however much of it arrives. Attempts on an
+ * existing account (a login naming it, actor > 0) and requests whose
+ * entry carries a replay nonce are always audited one by one. Counts
+ * still in memory at a crash are lost (the first refusal of each kind is
+ * already durable); alerts are raised per request as before.
  */
 #include "http/internal.h"
 
@@ -29,19 +33,29 @@
 #include <string.h>
 
 #define PROBE 16
+#define KINDS 4			/* (action, reason) pairs kept per source */
 
+struct kind {
+	char action[PV_AUDIT_ACTION_MAX];
+	const char *reason;		/* a constant reason code */
+	int64_t count;			/* refusals not yet written */
+};
+
+/* One source (address, IPv6 /64) and what it was refused for. */
 struct dslot {
 	bool is_used;
 	char src[PV_IP_MAX];
-	char action[PV_AUDIT_ACTION_MAX];
-	const char *reason;		/* a constant reason code */
 	int64_t start;			/* interval began */
-	int64_t count;			/* refusals since, not yet written */
+	struct kind kinds[KINDS];
+	size_t kinds_n;
+	struct kind other;		/* past KINDS pairs: counted here */
 };
 
 struct pv_denials {
 	pthread_mutex_t lock;
-	struct dslot *tab, overflow;
+	struct dslot *tab;
+	struct kind overflow;		/* no slot free: counted here */
+	int64_t overflow_start;
 	size_t cap;
 	int64_t interval;
 	struct pv_audit *audit;
@@ -66,7 +80,6 @@ pv_denials_new(const struct pv_config *cfg, struct pv_audit *audit,
 	d->interval = cfg->denial_interval;
 	d->audit = audit;
 	randombytes_buf(d->hkey, sizeof(d->hkey));
-	PV_IGNORE(pv_strlcpy(d->overflow.src, "*", sizeof(d->overflow.src)));
 	PV_IGNORE(pv_strlcpy(d->overflow.action, "unauthenticated",
 	    sizeof(d->overflow.action)));
 	d->overflow.reason = "overflow";
@@ -101,84 +114,113 @@ written(void *arg, pv_status st)
 		    (const char *)NULL);
 }
 
-/* Queues the aggregate entry of s (count > 0). Caller holds the lock. */
+/* Queues the aggregate entry of k for src, when it counted anything.
+ * Caller holds the lock. */
 static void
-emit(struct pv_denials *d, const struct dslot *s)
+emit(struct pv_denials *d, const char *src, struct kind *k)
 {
 	struct pv_audit_event ev;
 
+	if (k->count == 0)
+		return;
 	memset(&ev, 0, sizeof(ev));
-	memcpy(ev.action, s->action, sizeof(ev.action));
-	memcpy(ev.src, s->src, sizeof(ev.src) < sizeof(s->src) ?
-	    sizeof(ev.src) : sizeof(s->src));
-	ev.src[sizeof(ev.src) - 1] = '\0';
+	memcpy(ev.action, k->action, sizeof(ev.action));
+	PV_IGNORE(pv_strlcpy(ev.src, src, sizeof(ev.src)));
 	ev.outcome = "denied";
-	ev.reason = s->reason;
-	ev.count = s->count;
+	ev.reason = k->reason;
+	ev.count = k->count;
 	pv_random_id(ev.rid);
 	if (pv_audit_submit(d->audit, &ev, written, NULL) != PV_OK)
 		written(NULL, PV_EUNAVAIL);
+	k->count = 0;
 }
 
-static bool
-slot_is(const struct dslot *s, const char *src, const char *action,
-    const char *reason)
+/* Writes what slot s counted and frees it. Caller holds the lock. */
+static void
+slot_close(struct pv_denials *d, struct dslot *s)
 {
-	return s->is_used && strcmp(s->src, src) == 0 &&
-	    strcmp(s->action, action) == 0 && strcmp(s->reason, reason) == 0;
+	size_t i;
+
+	for (i = 0; i < s->kinds_n; i++)
+		emit(d, s->src, &s->kinds[i]);
+	emit(d, s->src, &s->other);
+	s->is_used = false;
+}
+
+/* The slot of src: found, or a free one of its probe run (NULL: none).
+ * A slot whose interval ended is written out and begins anew. */
+static struct dslot *
+slot_for(struct pv_denials *d, const char *src, int64_t now)
+{
+	unsigned char h[crypto_shorthash_BYTES];
+	struct dslot *s, *free_slot = NULL;
+	uint64_t start;
+	size_t i;
+
+	crypto_shorthash(h, (const unsigned char *)src, strlen(src), d->hkey);
+	memcpy(&start, h, sizeof(start));
+	for (i = 0; i < PROBE && i < d->cap; i++) {
+		s = &d->tab[(start + i) % d->cap];
+		if (s->is_used && strcmp(s->src, src) == 0) {
+			if (now - s->start < d->interval)
+				return s;
+			slot_close(d, s);
+			free_slot = s;
+			break;
+		}
+		if (!s->is_used && free_slot == NULL)
+			free_slot = s;
+	}
+	if (free_slot == NULL)
+		return NULL;
+	memset(free_slot, 0, sizeof(*free_slot));
+	free_slot->is_used = true;
+	memcpy(free_slot->src, src, sizeof(free_slot->src));
+	free_slot->start = now;
+	PV_IGNORE(pv_strlcpy(free_slot->other.action, "*",
+	    sizeof(free_slot->other.action)));
+	free_slot->other.reason = "other";
+	return free_slot;
 }
 
 bool
 pv_denials_note(struct pv_denials *d, const char *ip, const char *action,
     const char *reason, int64_t now)
 {
-	char src[PV_IP_MAX], key[PV_IP_MAX + PV_AUDIT_ACTION_MAX + 64];
-	unsigned char h[crypto_shorthash_BYTES];
-	struct dslot *s, *free_slot = NULL;
-	uint64_t start;
+	char src[PV_IP_MAX];
+	struct dslot *s;
+	struct kind *k;
 	size_t i;
-	bool is_single = true;
+	bool is_single = false;
 
 	if (d == NULL || reason == NULL)
 		return true;
 	source_key(ip, src);
-	PV_IGNORE(pv_snprintf(key, sizeof(key), "%s|%s|%s", src, action,
-	    reason));
-	crypto_shorthash(h, (const unsigned char *)key, strlen(key), d->hkey);
-	memcpy(&start, h, sizeof(start));
 	pthread_mutex_lock(&d->lock);
-	for (i = 0; i < PROBE && i < d->cap; i++) {
-		s = &d->tab[(start + i) % d->cap];
-		if (slot_is(s, src, action, reason)) {
-			if (now - s->start < d->interval) {
-				s->count++;
-				is_single = false;
-			} else {		/* a new interval */
-				if (s->count > 0)
-					emit(d, s);
-				s->start = now;
-				s->count = 0;
-			}
-			goto done;
-		}
-		if (!s->is_used && free_slot == NULL)
-			free_slot = s;
-	}
-	if (free_slot == NULL) {
+	if ((s = slot_for(d, src, now)) == NULL) {
 		/* No room: counted, never written singly. */
 		if (d->overflow.count == 0)
-			d->overflow.start = now;
+			d->overflow_start = now;
 		d->overflow.count++;
-		is_single = false;
 		goto done;
 	}
-	memset(free_slot, 0, sizeof(*free_slot));
-	free_slot->is_used = true;
-	memcpy(free_slot->src, src, sizeof(src));
-	PV_IGNORE(pv_strlcpy(free_slot->action, action,
-	    sizeof(free_slot->action)));
-	free_slot->reason = reason;
-	free_slot->start = now;
+	for (i = 0; i < s->kinds_n; i++) {
+		k = &s->kinds[i];
+		if (strcmp(k->action, action) == 0 &&
+		    strcmp(k->reason, reason) == 0) {
+			k->count++;
+			goto done;
+		}
+	}
+	if (s->kinds_n == KINDS) {
+		s->other.count++;
+		goto done;
+	}
+	/* The first of its kind from this source in the interval. */
+	k = &s->kinds[s->kinds_n++];
+	PV_IGNORE(pv_strlcpy(k->action, action, sizeof(k->action)));
+	k->reason = reason;
+	is_single = true;
 done:
 	pthread_mutex_unlock(&d->lock);
 	if (!is_single)
@@ -197,17 +239,12 @@ pv_denials_flush(struct pv_denials *d, int64_t now, bool is_final)
 	for (i = 0; i < d->cap; i++) {
 		struct dslot *s = &d->tab[i];
 
-		if (!s->is_used || (!is_final && now - s->start < d->interval))
-			continue;
-		if (s->count > 0)
-			emit(d, s);
-		s->is_used = false;
+		if (s->is_used && (is_final || now - s->start >= d->interval))
+			slot_close(d, s);
 	}
 	if (d->overflow.count > 0 &&
-	    (is_final || now - d->overflow.start >= d->interval)) {
-		emit(d, &d->overflow);
-		d->overflow.count = 0;
-	}
+	    (is_final || now - d->overflow_start >= d->interval))
+		emit(d, "*", &d->overflow);
 	pthread_mutex_unlock(&d->lock);
 }
 

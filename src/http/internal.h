@@ -141,8 +141,6 @@ struct pv_req {
 	/* authentication (set by dispatch for routes that need it) */
 	struct pv_principal who;
 	bool is_authenticated;
-	bool is_auth_refusal;	/* refused by authentication itself (401):
-				 * audited through denials.c */
 	bool has_signature_body;	/* signed with a body: digest to check */
 	bool has_body;			/* a body was announced (length or
 					 * chunked): re-authenticate after it */
@@ -262,6 +260,12 @@ void pv_req_audit_outcome(struct pv_req *r, const char *outcome,
  * the HTTP thread path suspends instead (server.c).
  */
 void pv_req_audit_finish_sync(struct pv_req *r);
+/*
+ * A refused request with no caller and no account named (denials.c):
+ * true when it was counted into an aggregate entry instead of getting
+ * one of its own (r then has no event left to write).
+ */
+bool pv_req_audit_is_counted(struct pv_req *r);
 /* Fills the outcome from the final status if the handler did not. */
 void pv_req_audit_settle(struct pv_req *r);
 /* Replaces whatever response was prepared with the audit-down 503. */

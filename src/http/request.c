@@ -293,6 +293,21 @@ pv_reply_audit_unavailable(struct pv_req *r)
 	r->headers_n = 0;	/* drop Location, ETag, Set-Cookie */
 }
 
+bool
+pv_req_audit_is_counted(struct pv_req *r)
+{
+	if (!r->has_event || r->is_authenticated || r->status < 400)
+		return false;
+	pv_req_audit_settle(r);
+	if (r->ev.actor != 0 || r->ev.nonce[0] != '\0' || r->ev_also_n > 0)
+		return false;
+	if (pv_denials_note(r->srv->denials, r->ip, r->ev.action,
+	    r->ev.reason, pv_now()))
+		return false;
+	r->has_event = false;
+	return true;
+}
+
 void
 pv_req_audit_finish_sync(struct pv_req *r)
 {
@@ -300,7 +315,7 @@ pv_req_audit_finish_sync(struct pv_req *r)
 	bool is_ok = true;
 	size_t i, n;
 
-	if (!r->has_event)
+	if (!r->has_event || pv_req_audit_is_counted(r))
 		return;
 	pv_req_audit_settle(r);
 	n = pv_req_audit_count(r);

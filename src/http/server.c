@@ -336,7 +336,6 @@ authenticate(struct pv_req *r)
 	pv_status st;
 
 	if (t == NULL) {
-		r->is_auth_refusal = true;
 		pv_req_audit_outcome(r, "denied", "unauthenticated");
 		pv_reply_header(r, "WWW-Authenticate", "Bearer");
 		pv_reply_error_detail(r, 401, "login", "unauthenticated",
@@ -347,7 +346,6 @@ authenticate(struct pv_req *r)
 	st = pv_session_validate(r->srv->vault, t, &r->who);
 	sodium_memzero(tok, sizeof(tok));
 	if (st != PV_OK) {
-		r->is_auth_refusal = true;
 		pv_req_audit_outcome(r, "denied", "invalid_token");
 		pv_reply_header(r, "WWW-Authenticate",
 		    "Bearer error=\"invalid_token\"");
@@ -564,17 +562,11 @@ audit_hold(struct pv_req *r)
 {
 	if (!r->has_event)
 		return false;
-	/* A refusal by authentication itself: the first per (address,
-	 * action, reason) and interval is written now, the rest counted
-	 * into one aggregate entry (denials.c, outside review finding 13). */
-	if (r->is_auth_refusal) {
-		pv_req_audit_settle(r);
-		if (!pv_denials_note(r->srv->denials, r->ip, r->ev.action,
-		    r->ev.reason, pv_now())) {
-			r->has_event = false;
-			return false;
-		}
-	}
+	/* A refused anonymous request: the first of its kind per source
+	 * and interval is written now, the rest counted into one entry
+	 * (denials.c, outside review finding 13). */
+	if (pv_req_audit_is_counted(r))
+		return false;
 	if (atomic_load(&r->srv->is_closing)) {
 		/* Shutdown: the entry is made durable here, before the
 		 * reply, without suspending (MHD is about to stop). */

@@ -47,7 +47,6 @@ refuse(struct pv_req *r, const char *detail, const char *diag,
     const char *alert_rule, const char *keyid)
 {
 	pv_metric_inc(PV_M_SIG_REJECTED);
-	r->is_auth_refusal = true;
 	pv_req_audit_outcome(r, "denied", detail);
 	pv_reply_header(r, "WWW-Authenticate", "Signature");
 	pv_reply_error_detail(r, 401, "security", detail, diag);

@@ -142,6 +142,30 @@ if [ "$entries" -le 33 ]; then pass "in at most 2 x 16 + 1 entries ($entries)"
 else fail "$entries entries for 120 refusals from 40 addresses"; fi
 expect_contains "the overflow entry is there" "$new" '"src":"*"'
 expect_contains "aggregation is counted" "$(pcurl "$BASE/metrics")" "phivault_audit_denials_aggregated_total"
+# Refused logins (malformed, rate-limited, unknown user) are anonymous
+# too: the red-team pass after the first version wrote 1,935 entries in
+# 2 s with 'x' as the login body.
+n0=$(wc -l <"$LOG")
+lp=(); for i in $(seq 1 300); do lp+=(-o /dev/null "$BASE/auth/login"); done
+pcurl --interface 127.0.0.50 -H 'Content-Type: application/json' -d x \
+  -w '%{http_code}\n' "${lp[@]}" >"$T/codes" || true
+expect_eq "300 malformed logins: all 400" 300 "$(grep -c '^400$' "$T/codes")"
+expect_eq "300 malformed logins: one entry so far" 1 \
+  "$(tail -n +"$((n0 + 1))" "$LOG" | grep -c '"src":"127.0.0.50"')"
+# One source cannot crowd out others: a source keeps 4 kinds of refusal
+# (the rest counted as its "other"), so another's refusal still gets its
+# own entry at once.
+for p in /fhir/Patient/a /fhir/Observation/b /audit/checkpoint /fhir/AuditEvent \
+    /auth/sessions /deid/export /admin/careteam /fhir/Patient; do
+  pcurl --interface 127.0.0.51 -o /dev/null -H 'Authorization: Bearer junk' "$BASE$p" || true
+  pcurl --interface 127.0.0.51 -o /dev/null "$BASE$p" || true
+done
+n1=$(wc -l <"$LOG")
+pcurl --interface 127.0.0.52 -o /dev/null -H 'Authorization: Bearer stolen' "$BASE/fhir/Patient/abc" || true
+expect_eq "a new source's first refusal is written at once" 1 \
+  "$(tail -n +"$((n1 + 1))" "$LOG" | grep -c '"src":"127.0.0.52"')"
+expect_eq "the busy source left at most 4 single entries" 4 \
+  "$(jq -s '[.[] | select(.src == "127.0.0.51" and .count == null)] | length' "$LOG")"
 # Counts still in memory are written at shutdown.
 burst /fhir/Patient/y1 /fhir/Patient/y2 /fhir/Patient/y3 >/dev/null
 pv_stop

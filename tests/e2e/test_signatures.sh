@@ -47,6 +47,13 @@ sed 's/"lab"/"LAB"/' "$T/body.json" >"$T/body2.json"
 out=$(scurl "$h" POST /fhir/Observation --data-binary @"$T/body2.json" -w '\n%{http_code}')
 expect_eq "changed body refused" 401 "$(tail -n1 <<<"$out")"
 expect_eq "digest mismatch named" digest_mismatch "$(head -n1 <<<"$out" | jq -r '.issue[0].details.coding[0].code')"
+# Its nonce was spent, so its entry is written on its own with the
+# nonce (never folded into an aggregate): a restart must remember it.
+h=$(signed_headers POST /fhir/Observation "$kid" "$T/labsys.pem" "$T/body.json")
+scurl "$h" POST /fhir/Observation --data-binary @"$T/body2.json" -o /dev/null
+expect_eq "two digest mismatches, each audited singly with its nonce" 2 \
+  "$(jq -s '[.[] | select(.reason == "digest_mismatch" and .nonce != "" and .count == null)] | length' \
+     "$VAULT/audit/log.jsonl")"
 
 # --- stale, future, changed path, unknown key ------------------------------
 now=$(date +%s)
