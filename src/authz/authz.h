@@ -121,6 +121,14 @@ bool pv_scopes_allow(const char *scopes, const char *type, pv_action action,
 /* True when every scope in scopes is well-formed and names a type this
  * server serves (or "*"), or is PV_SCOPE_RESTRICTED. */
 bool pv_scopes_valid(const char *scopes);
+/*
+ * True when some rule could let who do action on type, whatever the
+ * patient (relations are not evaluated; scopes are): a cheap first
+ * check made before a request body is read. False means the full
+ * decision would deny too.
+ */
+bool pv_authz_may_ever(const struct pv_policy *p,
+    const struct pv_principal *who, pv_action action, const char *type);
 /* True when scopes (space-separated) holds word as a whole scope. */
 bool pv_scopes_has(const char *scopes, const char *word);
 

@@ -504,6 +504,30 @@ pv_authz_decide(const struct pv_policy *p, struct pv_vault *v,
 	out->reason = why;
 }
 
+bool
+pv_authz_may_ever(const struct pv_policy *p, const struct pv_principal *who,
+    pv_action action, const char *type)
+{
+	size_t i;
+	char ctx;
+
+	if (who == NULL || !pv_role_is_known(who->role) || action >= PV_ACT_N)
+		return false;
+	for (i = 0; i < p->rules_n; i++) {
+		const struct pv_policy_rule *r = &p->rules[i];
+
+		if (strcmp(r->role, who->role) != 0 ||
+		    !type_matches(r->type, type) ||
+		    (r->actions & A(action)) == 0)
+			continue;
+		if (r->rel == PV_REL_SCOPE &&
+		    !pv_scopes_allow(who->scopes, type, action, &ctx))
+			continue;
+		return true;
+	}
+	return false;
+}
+
 size_t
 pv_authz_filters(const struct pv_policy *p, const char *role,
     const char *type, const char **out, size_t max)

@@ -46,6 +46,7 @@ static const struct conf_key conf_keys[] = {
 	D("server", "header_timeout", header_timeout, 1, 3600),
 	D("server", "body_grace", body_grace, 0, 3600),
 	I("server", "min_body_rate", min_body_rate, 0, 1 << 30),
+	I("server", "body_memory", body_memory, 1 << 20, INT64_C(1) << 40),
 	I("server", "max_body", max_body, 1024, 64LL << 20),
 	I("server", "max_header_bytes", max_header_bytes, 4096, 1 << 20),
 	I("server", "max_headers", max_headers, 8, 1000),
@@ -111,6 +112,7 @@ pv_config_defaults(struct pv_config *cfg)
 	cfg->header_timeout = 10;
 	cfg->body_grace = 10;
 	cfg->min_body_rate = 8192;
+	cfg->body_memory = 256 << 20;
 	cfg->max_body = 1 << 20;
 	cfg->max_header_bytes = 16384;
 	cfg->max_headers = 64;

@@ -31,6 +31,7 @@ struct pv_config {
 	int64_t header_timeout;		/* absolute: a request head, s */
 	int64_t body_grace;		/* s before min_body_rate counts */
 	int64_t min_body_rate;		/* bytes/s a body must keep up */
+	int64_t body_memory;		/* request bodies held at once, bytes */
 	int64_t max_body;		/* bytes */
 	int64_t max_header_bytes;
 	int64_t max_headers;

@@ -65,6 +65,11 @@ struct pv_route {
 	 */
 	const char *audit;
 	bool is_phi;		/* refuse up front while the audit is down */
+	/* The policy action of a route that takes a body ('c' create and
+	 * 'u' update on params[0], 'g' break-glass on Patient; 0 none):
+	 * a caller whose role could never do it is refused from the
+	 * headers, before its body is read (red-team pass, finding 3). */
+	char body_act;
 };
 
 enum pv_phase {
@@ -102,6 +107,7 @@ struct pv_server {
 	/* Until then signed requests are refused: the start-up reload could
 	 * not remember every nonce of the window (cache full). */
 	_Atomic int64_t nonces_unsafe_until;
+	_Atomic uint64_t body_bytes;	/* request bodies held, bytes */
 	struct pv_ratelimit *ratelimit;
 	struct pv_detect *detect;
 	struct pv_conns *conns;		/* deadlines of slow clients */
@@ -130,6 +136,7 @@ struct pv_req {
 	unsigned char *body;
 	size_t body_len, body_cap;
 	bool is_body_too_big;
+	bool is_over_budget;	/* [server] body_memory reached: 503 */
 	bool is_draining;	/* refused from its headers; body dropped */
 	uint64_t content_length;	/* declared, or 0 */
 
@@ -144,6 +151,7 @@ struct pv_req {
 	bool has_signature_body;	/* signed with a body: digest to check */
 	bool has_body;			/* a body was announced (length or
 					 * chunked): re-authenticate after it */
+	size_t body_charged;		/* bytes counted in the body budget */
 	size_t body_max;		/* this route's body limit */
 	struct pv_conn *cslot;		/* the connection's deadlines */
 

@@ -53,6 +53,8 @@ req_free(struct pv_req *r)
 		sodium_memzero(r->body, r->body_cap);
 		free(r->body);
 	}
+	if (r->body_charged > 0)
+		atomic_fetch_sub(&r->srv->body_bytes, (uint64_t)r->body_charged);
 	if (r->resp != NULL) {
 		sodium_memzero(r->resp, r->resp_len);
 		free(r->resp);
@@ -280,6 +282,22 @@ on_headers(struct pv_req *r, const char *url, const char *method)
 		pv_conns_busy(r->cslot);
 }
 
+/* Counts delta more bytes of body memory; false (nothing counted) past
+ * [server] body_memory. */
+static bool
+body_charge(struct pv_req *r, size_t delta)
+{
+	struct pv_server *srv = r->srv;
+	uint64_t now = atomic_fetch_add(&srv->body_bytes, (uint64_t)delta);
+
+	if (now + delta > (uint64_t)srv->vault->cfg.body_memory) {
+		atomic_fetch_sub(&srv->body_bytes, (uint64_t)delta);
+		return false;
+	}
+	r->body_charged += delta;
+	return true;
+}
+
 /*
  * Accumulates the body. Past max_body the rest is drained and dropped
  * (MHD can only queue a reply before the body or after all of it) and
@@ -296,17 +314,30 @@ on_body(struct pv_req *r, const char *data, size_t n)
 		r->body_len += n;
 		return r->body_len > 4 * max ? MHD_NO : MHD_YES;
 	}
-	if (r->is_body_too_big || r->body_len + n > r->body_max) {
-		r->is_body_too_big = true;
+	if (r->is_body_too_big || r->is_over_budget ||
+	    r->body_len + n > r->body_max) {
+		r->is_body_too_big = !r->is_over_budget;
 		r->body_len += n;
 		return r->body_len > 4 * max ? MHD_NO : MHD_YES;
 	}
 	if (r->body_len + n + 1 > r->body_cap) {
-		size_t cap = r->body_cap ? r->body_cap : 4096;
+		/* A declared length is allocated once; otherwise doubling,
+		 * never past the route's limit. */
+		size_t cap = r->body_cap ? r->body_cap * 2 :
+		    r->content_length > 0 ? (size_t)r->content_length + 1 : 4096;
 		unsigned char *nb;
 
 		while (cap < r->body_len + n + 1)
 			cap *= 2;
+		if (cap > r->body_max + 1)
+			cap = r->body_max + 1;
+		/* Bodies held at once are bounded ([server] body_memory):
+		 * past it, this one is drained and answered 503. */
+		if (!body_charge(r, cap - r->body_cap)) {
+			r->is_over_budget = true;
+			r->body_len += n;
+			return MHD_YES;
+		}
 		nb = malloc(cap);
 		if (nb == NULL)
 			return MHD_NO;
@@ -412,6 +443,19 @@ admit(struct pv_req *r)
 	    r->who.username, (double)r->srv->vault->cfg.rl_account_rate,
 	    (double)r->srv->vault->cfg.rl_account_burst))
 		return false;
+	/* A caller whose role could never do what this body is for is
+	 * refused before the body is read: no buffering for it. */
+	if (r->route->body_act != 0 && r->is_authenticated &&
+	    !pv_authz_may_ever(&r->srv->policy, &r->who,
+	    r->route->body_act == 'c' ? PV_ACT_CREATE :
+	    r->route->body_act == 'u' ? PV_ACT_UPDATE : PV_ACT_BREAK_GLASS,
+	    r->route->body_act == 'g' ? "Patient" : r->params[0])) {
+		pv_metric_inc(PV_M_AUTHZ_DENIED);
+		pv_req_audit_outcome(r, "denied", "role");
+		pv_reply_error_detail(r, 403, "forbidden", "role",
+		    "your role may not do this");
+		return false;
+	}
 	r->body_max = r->route->auth == PV_AUTH_NONE ? PV_UNAUTH_BODY_MAX :
 	    (size_t)r->srv->vault->cfg.max_body;
 	return true;
@@ -613,6 +657,12 @@ on_access(void *cls, struct MHD_Connection *conn, const char *url,
 		pv_conns_busy(r->cslot);
 		if (r->is_draining) {
 			/* the refusal was prepared from the headers */
+		} else if (r->is_over_budget) {
+			pv_metric_inc(PV_M_QUEUE_REJECTED);
+			r->retry_after = 2;
+			pv_reply_error_detail(r, 503, "transient", "busy",
+			    "too many request bodies are being received; retry "
+			    "after the Retry-After delay");
 		} else if (r->is_body_too_big) {
 			pv_reply_error(r, 413, "too-costly",
 			    "the request body exceeds the size limit ([server] "

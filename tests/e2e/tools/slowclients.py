@@ -10,8 +10,9 @@ usage: slowclients.py PORT CAFILE MODE ARGS...
       the server ended and the longest any one of them lived. With
       "body", each sends a whole unauthenticated head declaring a 4 MB
       body (refused: 401/413) and then trickles the body instead.
-  bodies N LENGTH SEND SECONDS
-      Open N connections that POST /fhir/Patient without credentials,
+  bodies N LENGTH SEND SECONDS [TOKEN]
+      Open N connections that POST /fhir/Patient without credentials
+      (with TOKEN: PUT /fhir/Patient/x with Authorization: Bearer TOKEN),
       declaring Content-Length LENGTH, send SEND bytes of body, then hold
       the connection for SECONDS (the caller measures the server
       meanwhile). Prints "sent N".
@@ -105,9 +106,11 @@ def trickle(addrs, per, seconds, body=False):
     print("cut %d max_held_s %.1f" % (cut, max_held))
 
 
-def bodies(n, length, send, seconds):
+def bodies(n, length, send, seconds, token=None):
     socks = []
-    head = ("POST /fhir/Patient HTTP/1.1\r\nHost: localhost\r\n"
+    line = ("PUT /fhir/Patient/x HTTP/1.1\r\nAuthorization: Bearer %s\r\n"
+            % token) if token else "POST /fhir/Patient HTTP/1.1\r\n"
+    head = (line + "Host: localhost\r\n"
             "Content-Type: application/fhir+json\r\n"
             "Content-Length: %d\r\n\r\n" % length).encode()
     chunk = b"x" * 65536
@@ -183,7 +186,7 @@ if mode == "trickle":
             len(sys.argv) > 7 and sys.argv[7] == "body")
 elif mode == "bodies":
     bodies(int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]),
-           float(sys.argv[7]))
+           float(sys.argv[7]), sys.argv[8] if len(sys.argv) > 8 else None)
 elif mode == "slowbody":
     slowbody(sys.argv[4], float(sys.argv[5]))
 elif mode == "held":
