@@ -188,6 +188,21 @@ expect_eq "a new source's first refusal is written at once" 1 \
   "$(tail -n +"$((n1 + 1))" "$LOG" | grep -c '"src":"127.0.0.52"')"
 expect_eq "the busy source left at most 4 single entries" 4 \
   "$(jq -s '[.[] | select(.src == "127.0.0.51" and .count == null)] | length' "$LOG")"
+# --- red-team pass: alerts for refused signatures are rate-limited --------
+# 30 stale signatures from one address: every one refused and counted,
+# but at most 5 replay alerts (a flood must not push real alerts out of
+# the webhook's ring).
+sig=$(head -c 64 /dev/zero | base64 -w0)
+a0=$(grep -c '"rule":"replay"' "$VAULT/alerts.jsonl" 2>/dev/null || true)
+for i in $(seq 1 30); do
+  pcurl --interface 127.0.0.70 -o /dev/null \
+    -H "Signature-Input: sig1=(\"@method\" \"@target-uri\");created=1;keyid=\"k$i\";nonce=\"n$i\"" \
+    -H "Signature: sig1=:$sig:" "$BASE/fhir/Patient/x" || true
+done
+a1=$(grep -c '"rule":"replay"' "$VAULT/alerts.jsonl" 2>/dev/null || true)
+expect_eq "30 stale signatures from one address: 5 replay alerts" 5 "$(( a1 - a0 ))"
+expect_contains "every refusal is counted" "$(pcurl "$BASE/metrics")" "phivault_signature_rejected_total 30"
+
 # --- red-team pass: request bodies held at once are bounded --------------
 # body_memory 2 MiB: two clinicians' 900 KiB bodies held, a third is 503.
 pv_stop
