@@ -62,7 +62,7 @@ principal(struct pv_vault *v, const char *name)
 	struct pv_user u;
 
 	memset(&p, 0, sizeof(p));
-	if (v->store->ops->user_get_by_name(v->store, name, &u) != PV_OK)
+	if (pv_store_user_get_by_name(v->store, name, &u) != PV_OK)
 		mb_die("no user %s", name);
 	p.user_id = u.id;
 	memcpy(p.username, u.username, sizeof(p.username));
@@ -158,7 +158,7 @@ main(int argc, char **argv)
 		snprintf(name, sizeof(name), "clin%zu", i);
 		account(c.v, name, "clinician", NULL);
 	}
-	if (s->ops->begin(s) != PV_OK)
+	if (pv_store_begin(s) != PV_OK)
 		mb_die("begin");
 	{
 		struct pv_principal doc = principal(c.v, "doc");
@@ -167,7 +167,7 @@ main(int argc, char **argv)
 		for (i = 0; i < team; i++) {
 			pv_random_id(team_ids[i]);
 			pv_random_id(other_ids[i]);
-			if (s->ops->careteam_add(s, doc.user_id, team_ids[i]) !=
+			if (pv_store_careteam_add(s, doc.user_id, team_ids[i]) !=
 			    PV_OK)
 				mb_die("careteam_add");
 			added++;
@@ -188,13 +188,13 @@ main(int argc, char **argv)
 					    team], sizeof(pid));
 				else
 					pv_random_id(pid);
-				if (s->ops->careteam_add(s, p.user_id, pid) !=
+				if (pv_store_careteam_add(s, p.user_id, pid) !=
 				    PV_OK)
 					mb_die("careteam_add");
 			}
 		}
 	}
-	if (s->ops->commit(s) != PV_OK)
+	if (pv_store_commit(s) != PV_OK)
 		mb_die("commit");
 	fprintf(stderr, "authz_bench: %zu care-team rows (%zu clinicians) in "
 	    "%.1f s\n", rows, clinicians + 1, (double)(mb_now_ns() - t0) / 1e9);

@@ -181,7 +181,7 @@ c_keys_version(void *arg, uint64_t n)
 	int64_t kv;
 
 	for (uint64_t i = 0; i < n; i++) {
-		if (c->v->store->ops->keys_version(c->v->store, &kv) != PV_OK)
+		if (pv_store_keys_version(c->v->store, &kv) != PV_OK)
 			mb_die("keys_version failed");
 		MB_KEEP(kv);
 	}
@@ -295,14 +295,14 @@ main(int argc, char **argv)
 
 	/* DEKs for the miss case, in one transaction (setup, not timed). */
 	t0 = mb_now_ns();
-	if (c.v->store->ops->begin(c.v->store) != PV_OK)
+	if (pv_store_begin(c.v->store) != PV_OK)
 		mb_die("begin");
 	for (i = 0; i < miss_n; i++) {
 		pv_random_id(c.miss_ids[i]);
 		if (pv_dek_get(c.v, c.miss_ids[i], true, c.key) != PV_OK)
 			mb_die("cannot create DEK %zu", i);
 	}
-	if (c.v->store->ops->commit(c.v->store) != PV_OK)
+	if (pv_store_commit(c.v->store) != PV_OK)
 		mb_die("commit");
 	c.miss_n = miss_n;
 	if (pv_dek_get(c.v, c.pid, false, c.key) != PV_OK)	/* back to ours */

@@ -74,7 +74,7 @@ pv_account_create(struct pv_vault *v, const char *name, const char *role,
 		/* Not a valid Argon2 string: no password ever matches. */
 		PV_IGNORE(pv_strlcpy(u.pw_hash, "!", sizeof(u.pw_hash)));
 	}
-	st = s->ops->user_insert(s, &u);
+	st = pv_store_user_insert(s, &u);
 	if (st == PV_OK && id_out != NULL)
 		*id_out = u.id;
 	return st;
@@ -98,23 +98,23 @@ update_and_revoke(struct pv_vault *v, const char *name, int64_t id,
 	struct pv_user u;
 	pv_status st;
 
-	if ((st = s->ops->begin(s)) != PV_OK)
+	if ((st = pv_store_begin(s)) != PV_OK)
 		return st;
-	st = name != NULL ? s->ops->user_get_by_name(s, name, &u) :
-	    s->ops->user_get_by_id(s, id, &u);
+	st = name != NULL ? pv_store_user_get_by_name(s, name, &u) :
+	    pv_store_user_get_by_id(s, id, &u);
 	if (st != PV_OK)
 		goto fail;
 	if ((st = change(&u, arg)) != PV_OK)
 		goto fail;
-	if ((st = s->ops->user_set_access(s, u.id, u.authz_epoch, u.role,
+	if ((st = pv_store_user_set_access(s, u.id, u.authz_epoch, u.role,
 	    u.is_active, u.scopes)) != PV_OK ||
-	    (st = s->ops->session_delete_all(s, u.id, NULL)) != PV_OK ||
-	    (st = s->ops->grant_end_user(s, u.id, pv_now())) != PV_OK)
+	    (st = pv_store_session_delete_all(s, u.id, NULL)) != PV_OK ||
+	    (st = pv_store_grant_end_user(s, u.id, pv_now())) != PV_OK)
 		goto fail;
 	sodium_memzero(&u, sizeof(u));
-	return s->ops->commit(s);
+	return pv_store_commit(s);
 fail:
-	s->ops->rollback(s);
+	pv_store_rollback(s);
 	sodium_memzero(&u, sizeof(u));
 	return st;
 }
@@ -204,7 +204,7 @@ pv_account_set_role(struct pv_vault *v, const char *name, const char *role)
 	if (!pv_role_is_known(role))
 		return PV_EINVAL;
 	/* A patient account is defined by its link; other roles have none. */
-	if ((st = v->store->ops->user_get_by_name(v->store, name, &u)) != PV_OK)
+	if ((st = pv_store_user_get_by_name(v->store, name, &u)) != PV_OK)
 		return st;
 	if ((strcmp(role, "patient") == 0) != (u.patient_id[0] != '\0'))
 		return PV_EINVAL;

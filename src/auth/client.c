@@ -32,7 +32,7 @@ pv_client_add(struct pv_vault *v, const char *name, const char *scopes,
 	pv_random_id(u.key_id);
 	memcpy(u.pubkey, pk, PV_SIGN_PK_BYTES);
 	u.has_pubkey = true;
-	if ((st = v->store->ops->user_insert(v->store, &u)) != PV_OK)
+	if ((st = pv_store_user_insert(v->store, &u)) != PV_OK)
 		return st;
 	memcpy(key_id_out, u.key_id, PV_ID_HEX_LEN + 1);
 	return PV_OK;

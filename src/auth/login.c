@@ -53,7 +53,7 @@ reserve_attempt(struct pv_vault *v, int64_t user_id, int64_t now,
 	struct pv_lockout_rule rule;
 
 	lockout_rule(&v->cfg, &rule);
-	return v->store->ops->user_attempt_reserve(v->store, user_id, now,
+	return pv_store_user_attempt_reserve(v->store, user_id, now,
 	    &rule, a);
 }
 
@@ -102,22 +102,22 @@ succeed(struct pv_vault *v, const struct pv_user *u, const char *password,
 	    pv_password_hash(&v->cfg, password, newhash, sizeof(newhash)) ==
 	    PV_OK)
 		upgrade = newhash;
-	if (s->ops->begin(s) != PV_OK)
+	if (pv_store_begin(s) != PV_OK)
 		goto error;
-	st = s->ops->user_login_ok(s, u->id, now, u->pw_hash, u->has_mfa,
+	st = pv_store_user_login_ok(s, u->id, now, u->pw_hash, u->has_mfa,
 	    upgrade, &cur.authz_epoch);
 	if (st == PV_ECONFLICT) {
-		s->ops->rollback(s);
+		pv_store_rollback(s);
 		fail(out, "account_changed");
 		goto done;
 	}
 	cur.id = u->id;
 	if (st != PV_OK || pv_session_create(v, &cur, u->has_mfa, out->token,
 	    &out->session) != PV_OK) {
-		s->ops->rollback(s);
+		pv_store_rollback(s);
 		goto error;
 	}
-	if (s->ops->commit(s) != PV_OK)
+	if (pv_store_commit(s) != PV_OK)
 		goto error;
 	out->result = PV_LOGIN_OK;
 	out->reason = "ok";
@@ -142,7 +142,7 @@ pv_login(struct pv_vault *v, const char *username, const char *password,
 
 	memset(out, 0, sizeof(*out));
 	memset(&att, 0, sizeof(att));
-	st = v->store->ops->user_get_by_name(v->store, username, &u);
+	st = pv_store_user_get_by_name(v->store, username, &u);
 	if (st != PV_OK && st != PV_ENOTFOUND) {
 		out->result = PV_LOGIN_ERROR;
 		out->reason = "internal";
@@ -198,7 +198,7 @@ pv_login(struct pv_vault *v, const char *username, const char *password,
 	if (u.has_mfa) {
 		if (otp == NULL || otp[0] == '\0') {
 			/* Step one of a two-step login: not a failure. */
-			if (v->store->ops->user_attempt_refund(v->store, u.id,
+			if (pv_store_user_attempt_refund(v->store, u.id,
 			    &att) != PV_OK) {
 				out->result = PV_LOGIN_ERROR;
 				out->reason = "internal";
@@ -236,7 +236,7 @@ pv_password_prepare(struct pv_vault *v, int64_t user_id, const char *old_pw,
 
 	*verdict = PV_PW_OK;
 	old_hash_out[0] = '\0';
-	if ((st = v->store->ops->user_get_by_id(v->store, user_id, &u)) != PV_OK)
+	if ((st = pv_store_user_get_by_id(v->store, user_id, &u)) != PV_OK)
 		return st;
 	/* The policy first: a refused new password costs no hashing. */
 	*verdict = pv_password_check(new_pw, u.username);
@@ -254,7 +254,7 @@ pv_password_prepare(struct pv_vault *v, int64_t user_id, const char *old_pw,
 		st = PV_EAUTH;
 		goto done;
 	}
-	if ((st = v->store->ops->user_attempt_refund(v->store, u.id, &att)) !=
+	if ((st = pv_store_user_attempt_refund(v->store, u.id, &att)) !=
 	    PV_OK ||
 	    (st = pv_strlcpy(old_hash_out, u.pw_hash, PV_PWHASH_MAX)) != PV_OK)
 		goto done;
@@ -272,13 +272,13 @@ pv_password_commit(struct pv_vault *v, int64_t user_id,
 	struct pv_store *s = v->store;
 	pv_status st;
 
-	if ((st = s->ops->begin(s)) != PV_OK)
+	if ((st = pv_store_begin(s)) != PV_OK)
 		return st;
-	if ((st = s->ops->user_set_password(s, user_id, old_hash, hash,
+	if ((st = pv_store_user_set_password(s, user_id, old_hash, hash,
 	    has_mfa, keep_session)) != PV_OK ||
 	    (st = pv_session_revoke_all(v, user_id, keep_session)) != PV_OK) {
-		s->ops->rollback(s);
+		pv_store_rollback(s);
 		return st;
 	}
-	return s->ops->commit(s);
+	return pv_store_commit(s);
 }

@@ -47,7 +47,7 @@ pv_session_create(struct pv_vault *v, const struct pv_user *u,
 	out->expires_at = now + v->cfg.session_lifetime;
 	out->is_mfa_verified = is_mfa_verified;
 	out->authz_epoch = u->authz_epoch;
-	st = v->store->ops->session_insert(v->store, out);
+	st = pv_store_session_insert(v->store, out);
 	if (st != PV_OK)
 		sodium_memzero(token_out, PV_TOKEN_TEXT_LEN + 1);
 	else
@@ -78,25 +78,25 @@ pv_session_validate(struct pv_vault *v, const char *token,
 	if (token == NULL || strlen(token) != PV_TOKEN_TEXT_LEN)
 		return PV_EAUTH;
 	token_hash(token, h);
-	st = v->store->ops->session_get(v->store, h, &s);
+	st = pv_store_session_get(v->store, h, &s);
 	if (st == PV_ENOTFOUND)
 		return PV_EAUTH;
 	if (st != PV_OK)
 		return st;
 	if (now >= s.expires_at ||
 	    now - s.last_seen >= v->cfg.session_idle_timeout) {
-		PV_IGNORE(v->store->ops->session_delete(v->store, s.user_id,
+		PV_IGNORE(pv_store_session_delete(v->store, s.user_id,
 		    s.id));
 		return PV_EAUTH;
 	}
-	st = v->store->ops->user_get_by_id(v->store, s.user_id, &u);
+	st = pv_store_user_get_by_id(v->store, s.user_id, &u);
 	if (st != PV_OK)
 		return st == PV_ENOTFOUND ? PV_EAUTH : st;
 	if (!u.is_active || u.authz_epoch != s.authz_epoch ||
 	    !pv_role_is_known(u.role))
 		return PV_EAUTH;
 	if (now - s.last_seen >= touch_granularity(&v->cfg))
-		PV_IGNORE(v->store->ops->session_touch(v->store, s.id, now));
+		PV_IGNORE(pv_store_session_touch(v->store, s.id, now));
 	out->user_id = u.id;
 	memcpy(out->username, u.username, sizeof(out->username));
 	memcpy(out->role, u.role, sizeof(out->role));
@@ -115,12 +115,12 @@ pv_session_validate(struct pv_vault *v, const char *token,
 pv_status
 pv_session_revoke(struct pv_vault *v, int64_t user_id, const char *session_id)
 {
-	return v->store->ops->session_delete(v->store, user_id, session_id);
+	return pv_store_session_delete(v->store, user_id, session_id);
 }
 
 pv_status
 pv_session_revoke_all(struct pv_vault *v, int64_t user_id,
     const char *keep_id)
 {
-	return v->store->ops->session_delete_all(v->store, user_id, keep_id);
+	return pv_store_session_delete_all(v->store, user_id, keep_id);
 }

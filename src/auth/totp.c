@@ -96,7 +96,7 @@ pv_totp_enroll(struct pv_vault *v, struct pv_user *u, char *secret_b32,
 	u->has_mfa = false;		/* until confirmed */
 	u->mfa_last_step = 0;
 	/* Only the pending secret is written, and only while MFA is off. */
-	if ((st = v->store->ops->user_mfa_begin(v->store, u->id, u->mfa_sealed,
+	if ((st = pv_store_user_mfa_begin(v->store, u->id, u->mfa_sealed,
 	    slen)) != PV_OK)
 		goto done;
 	if (oath_base32_encode((const char *)secret, PV_TOTP_SECRET_BYTES, &b32,
@@ -189,7 +189,7 @@ pv_totp_verify(struct pv_vault *v, struct pv_user *u, const char *otp,
 		st = PV_EAUTH;
 		goto done;
 	}
-	st = v->store->ops->user_totp_consume(v->store, u->id, u->mfa_sealed,
+	st = pv_store_user_totp_consume(v->store, u->id, u->mfa_sealed,
 	    u->mfa_sealed_len, (int64_t)counter);
 	if (st != PV_OK)
 		goto done;
@@ -232,7 +232,7 @@ pv_recovery_issue(struct pv_vault *v, int64_t user_id,
 		out[i][PV_RECOVERY_CODE_LEN] = '\0';
 		recovery_hash(v, user_id, out[i], hashes[i]);
 	}
-	return v->store->ops->recovery_replace(v->store, user_id,
+	return pv_store_recovery_replace(v->store, user_id,
 	    (const unsigned char (*)[PV_HASH_BYTES])hashes, PV_RECOVERY_CODES);
 }
 
@@ -245,6 +245,6 @@ pv_recovery_use(struct pv_vault *v, int64_t user_id, const char *code)
 	if (code == NULL || strlen(code) != PV_RECOVERY_CODE_LEN)
 		return PV_EAUTH;
 	recovery_hash(v, user_id, code, h);
-	st = v->store->ops->recovery_consume(v->store, user_id, h, pv_now());
+	st = pv_store_recovery_consume(v->store, user_id, h, pv_now());
 	return st == PV_ENOTFOUND ? PV_EAUTH : st;
 }

@@ -86,7 +86,7 @@ pv_breakglass_open(struct pv_vault *v, const struct pv_principal *who,
 		goto done;
 	out->reason_sealed = sealed;
 	out->reason_sealed_len = slen;
-	st = v->store->ops->grant_insert(v->store, out);
+	st = pv_store_grant_insert(v->store, out);
 	out->reason_sealed = NULL;	/* the row owns the bytes now */
 	out->reason_sealed_len = 0;
 done:

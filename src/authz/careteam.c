@@ -18,7 +18,7 @@ member_user(struct pv_vault *v, const char *user, const char *patient,
 
 	if (!pv_fhir_id_is_valid(patient) || !pv_username_is_valid(user))
 		return PV_EINVAL;
-	if ((st = v->store->ops->user_get_by_name(v->store, user, u)) != PV_OK)
+	if ((st = pv_store_user_get_by_name(v->store, user, u)) != PV_OK)
 		return st;
 	/* Care teams are for staff and services; patients have their link. */
 	if (strcmp(u->role, "clinician") != 0 && strcmp(u->role, "nurse") != 0 &&
@@ -34,7 +34,7 @@ patient_exists(struct pv_vault *v, const char *patient)
 	struct pv_resource row;
 	pv_status st;
 
-	st = v->store->ops->resource_get(v->store, "Patient", patient, 0, &row);
+	st = pv_store_resource_get(v->store, "Patient", patient, 0, &row);
 	if (st != PV_OK)
 		return st;
 	st = row.is_deleted ? PV_ENOTFOUND : PV_OK;
@@ -51,7 +51,7 @@ pv_careteam_add(struct pv_vault *v, const char *user, const char *patient)
 	if ((st = member_user(v, user, patient, &u)) != PV_OK ||
 	    (st = patient_exists(v, patient)) != PV_OK)
 		return st;
-	return v->store->ops->careteam_add(v->store, u.id, patient);
+	return pv_store_careteam_add(v->store, u.id, patient);
 }
 
 pv_status
@@ -62,5 +62,5 @@ pv_careteam_remove(struct pv_vault *v, const char *user, const char *patient)
 
 	if ((st = member_user(v, user, patient, &u)) != PV_OK)
 		return st;
-	return v->store->ops->careteam_remove(v->store, u.id, patient);
+	return pv_store_careteam_remove(v->store, u.id, patient);
 }

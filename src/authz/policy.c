@@ -418,7 +418,7 @@ relation_holds(struct pv_vault *v, const struct pv_authz_request *rq,
 			*reason = "no_patient";
 			return false;
 		}
-		if (s->ops->careteam_has(s, who->user_id, rq->patient,
+		if (pv_store_careteam_has(s, who->user_id, rq->patient,
 		    &member) != PV_OK) {
 			*reason = "store_error";
 			return false;
@@ -429,12 +429,12 @@ relation_holds(struct pv_vault *v, const struct pv_authz_request *rq,
 			 * may still reach it in an emergency through their own
 			 * break-glass grant (marked like any other). */
 			if (rq->cls == PV_CLASS_RESTRICTED &&
-			    s->ops->grant_active(s, who->user_id, rq->patient,
+			    pv_store_grant_active(s, who->user_id, rq->patient,
 			    rq->now, grant) == PV_OK)
 				*reason = "break_glass";
 			return true;
 		}
-		if (s->ops->grant_active(s, who->user_id, rq->patient, rq->now,
+		if (pv_store_grant_active(s, who->user_id, rq->patient, rq->now,
 		    grant) == PV_OK) {
 			*reason = "break_glass";
 			return true;
@@ -452,7 +452,7 @@ relation_holds(struct pv_vault *v, const struct pv_authz_request *rq,
 			return true;
 		}
 		/* patient/ and user/ scopes: only the client's own patients. */
-		if (rq->patient == NULL || s->ops->careteam_has(s, who->user_id,
+		if (rq->patient == NULL || pv_store_careteam_has(s, who->user_id,
 		    rq->patient, &member) != PV_OK || !member) {
 			*reason = "scope_not_on_careteam";
 			return false;

@@ -225,7 +225,7 @@ chunk_load(struct pv_vault *v, struct idmap *m, struct chunk *ch,
 	pv_status st;
 
 	chunk_prepare(v, ch);
-	if ((st = s->ops->begin(s)) != PV_OK)
+	if ((st = pv_store_begin(s)) != PV_OK)
 		return st;
 	/* A lost transaction abandons the chunk: no later line may
 	 * autocommit on its own. */
@@ -241,10 +241,10 @@ chunk_load(struct pv_vault *v, struct idmap *m, struct chunk *ch,
 		}
 	}
 	if (st == PV_OK)
-		st = s->ops->commit(s);
+		st = pv_store_commit(s);
 	if (st != PV_OK) {
-		if (s->ops->in_tx(s))
-			s->ops->rollback(s);
+		if (pv_store_in_tx(s))
+			pv_store_rollback(s);
 		return st;
 	}
 	*loaded += nl;
@@ -293,7 +293,7 @@ cmd_import(int argc, char **argv)
 	if (o[0] != NULL) {
 		struct pv_user u;
 
-		if (s->ops->user_get_by_name(s, o[0], &u) != PV_OK ||
+		if (pv_store_user_get_by_name(s, o[0], &u) != PV_OK ||
 		    (strcmp(u.role, "clinician") != 0 &&
 		    strcmp(u.role, "nurse") != 0 &&
 		    strcmp(u.role, "service") != 0)) {

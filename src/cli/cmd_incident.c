@@ -50,7 +50,7 @@ cmd_incident(int argc, char **argv)
 		until = pv_now();
 	if (pv_cli_open(pos[0], &v) != PV_OK)
 		return PV_EXIT_FAIL;
-	if (v->store->ops->user_get_by_name(v->store, o[0], &u) != PV_OK) {
+	if (pv_store_user_get_by_name(v->store, o[0], &u) != PV_OK) {
 		fprintf(stderr, "phivault: no such account\n");
 		goto done;
 	}

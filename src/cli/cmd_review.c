@@ -90,7 +90,7 @@ cmd_access_review(int argc, char **argv)
 			pv_vault_close(v);
 			return PV_EXIT_FAIL;
 		}
-		st = v->store->ops->grant_review(v->store, strtoll(o[0], NULL,
+		st = pv_store_grant_review(v->store, strtoll(o[0], NULL,
 		    10), pv_now());
 		pv_cli_end(c, st);
 		if (st != PV_OK)

@@ -138,7 +138,7 @@ user_list(const char *dir)
 		return PV_EXIT_FAIL;
 	printf("%-24s %-11s %-8s %-5s %-20s %-20s %s\n", "NAME", "ROLE",
 	    "STATUS", "MFA", "CREATED", "LAST LOGIN", "PATIENT");
-	st = v->store->ops->user_list(v->store, print_user, NULL);
+	st = pv_store_user_list(v->store, print_user, NULL);
 	pv_vault_close(v);
 	return st == PV_OK ? PV_EXIT_OK : PV_EXIT_FAIL;
 }
@@ -169,9 +169,9 @@ unlock(struct pv_vault *v, const char *name)
 	struct pv_user u;
 	pv_status st;
 
-	if ((st = v->store->ops->user_get_by_name(v->store, name, &u)) != PV_OK)
+	if ((st = pv_store_user_get_by_name(v->store, name, &u)) != PV_OK)
 		return st;
-	st = v->store->ops->user_unlock(v->store, u.id);
+	st = pv_store_user_unlock(v->store, u.id);
 	sodium_memzero(&u, sizeof(u));
 	return st;
 }
@@ -208,7 +208,7 @@ user_mfa(struct pv_vault *v, const char *name)
 	char secret[64], uri[256];
 	pv_status st;
 
-	if ((st = v->store->ops->user_get_by_name(v->store, name, &u)) != PV_OK)
+	if ((st = pv_store_user_get_by_name(v->store, name, &u)) != PV_OK)
 		return report(st, "");
 	if (u.has_mfa) {
 		fprintf(stderr, "phivault: MFA is already enabled\n");

@@ -168,6 +168,6 @@ pv_cli_user_ref(struct pv_vault *v, const char *name, char out[24])
 	struct pv_user u;
 
 	out[0] = '\0';
-	if (v->store->ops->user_get_by_name(v->store, name, &u) == PV_OK)
+	if (pv_store_user_get_by_name(v->store, name, &u) == PV_OK)
 		PV_IGNORE(pv_snprintf(out, 24, "%lld", (long long)u.id));
 }

@@ -143,13 +143,13 @@ cache_sync(struct pv_vault *v, uint64_t *gen)
 	int64_t kv, epoch;
 	pv_status st;
 
-	if ((st = v->store->ops->keys_version(v->store, &kv)) != PV_OK)
+	if ((st = pv_store_keys_version(v->store, &kv)) != PV_OK)
 		return st;
 	if (seen_cache_id == c->id && kv == seen_keys_version) {
 		*gen = atomic_load(&c->gen);
 		return PV_OK;
 	}
-	if ((st = v->store->ops->keys_shred_epoch(v->store, &epoch)) != PV_OK)
+	if ((st = pv_store_keys_shred_epoch(v->store, &epoch)) != PV_OK)
 		return st;
 	pthread_mutex_lock(&c->lock);
 	if (epoch > c->shred_epoch) {
@@ -216,7 +216,7 @@ load(struct pv_vault *v, const char *key_id, unsigned char dek[PV_DEK_BYTES])
 	int attempt;
 
 	for (attempt = 0; attempt < 2; attempt++) {
-		st = v->store->ops->dek_get(v->store, key_id, &ver, wrapped);
+		st = pv_store_dek_get(v->store, key_id, &ver, wrapped);
 		if (st != PV_OK)
 			return st;
 		pv_metric_inc(PV_M_DEK_UNWRAPS);
@@ -242,14 +242,14 @@ create(struct pv_vault *v, const char *key_id, unsigned char dek[PV_DEK_BYTES])
 		if ((st = pv_keyring_wrap(v->keyring, key_id, dek, wrapped,
 		    &ver)) != PV_OK)
 			break;
-		st = v->store->ops->dek_insert(v->store, key_id, ver, wrapped);
+		st = pv_store_dek_insert(v->store, key_id, ver, wrapped);
 		if (st == PV_EEXISTS)	/* another creator won: use theirs */
 			return load(v, key_id, dek);
 		if (st != PV_ECONFLICT)
 			break;
 		/* A newer master key exists (rotation), or a tombstone. */
 		bool gone = false;
-		if (v->store->ops->dek_is_shredded(v->store, key_id, &gone) ==
+		if (pv_store_dek_is_shredded(v->store, key_id, &gone) ==
 		    PV_OK && gone) {
 			st = PV_EGONE;
 			break;
@@ -276,7 +276,7 @@ pv_dek_get(struct pv_vault *v, const char *key_id, bool create_missing,
 		return PV_OK;
 	st = load(v, key_id, dek);
 	if (st == PV_ENOTFOUND) {
-		if ((st = v->store->ops->dek_is_shredded(v->store, key_id,
+		if ((st = pv_store_dek_is_shredded(v->store, key_id,
 		    &gone)) != PV_OK)
 			return st;
 		if (gone)
@@ -288,7 +288,7 @@ pv_dek_get(struct pv_vault *v, const char *key_id, bool create_missing,
 		 * the caller commits, and a rollback would leave the cache
 		 * holding a key keys.db does not have: records sealed with
 		 * it could never be opened. Cache it once it is loaded. */
-		if (st != PV_OK || v->store->ops->in_tx(v->store))
+		if (st != PV_OK || pv_store_in_tx(v->store))
 			return st;
 	}
 	if (st == PV_OK)
@@ -299,7 +299,7 @@ pv_dek_get(struct pv_vault *v, const char *key_id, bool create_missing,
 pv_status
 pv_dek_is_shredded(struct pv_vault *v, const char *key_id, bool *out)
 {
-	return v->store->ops->dek_is_shredded(v->store, key_id, out);
+	return pv_store_dek_is_shredded(v->store, key_id, out);
 }
 
 /*
@@ -329,26 +329,26 @@ pv_dek_shred(struct pv_vault *v, const char *key_id)
 	int64_t epoch;
 	pv_status st;
 
-	if ((st = s->ops->begin(s)) != PV_OK)
+	if ((st = pv_store_begin(s)) != PV_OK)
 		return st;
 	/* The epoch read inside the write transaction is exactly the one
 	 * the commit publishes; if it cannot be read, nothing is shredded
 	 * (a shred whose epoch the cache did not learn could be put back by
 	 * a thread with an older view). */
-	if ((st = s->ops->dek_shred(s, key_id)) != PV_OK ||
-	    (st = s->ops->keys_shred_epoch(s, &epoch)) != PV_OK) {
-		s->ops->rollback(s);
+	if ((st = pv_store_dek_shred(s, key_id)) != PV_OK ||
+	    (st = pv_store_keys_shred_epoch(s, &epoch)) != PV_OK) {
+		pv_store_rollback(s);
 		return st;
 	}
-	if ((st = s->ops->commit(s)) != PV_OK) {
-		s->ops->rollback(s);
+	if ((st = pv_store_commit(s)) != PV_OK) {
+		pv_store_rollback(s);
 		return st;
 	}
 	forget_shredded(v, epoch);
 	/* Fold the WAL so the overwritten page has no older copy on disk;
 	 * a reader holding the WAL open can make this partial (best effort),
 	 * the tombstone and the overwrite are already durable. */
-	PV_IGNORE(s->ops->checkpoint(s));
+	PV_IGNORE(pv_store_compact(s));
 	return PV_OK;
 }
 
@@ -393,7 +393,7 @@ rewrap_batch(struct pv_vault *v, struct batch *b, unsigned char *dek,
 	pv_status st;
 	size_t i;
 
-	if ((st = s->ops->begin(s)) != PV_OK)
+	if ((st = pv_store_begin(s)) != PV_OK)
 		return st;
 	for (i = 0; i < b->n; i++) {
 		struct old_dek *o = &b->items[i];
@@ -403,7 +403,7 @@ rewrap_batch(struct pv_vault *v, struct batch *b, unsigned char *dek,
 		    (st = pv_keyring_wrap(v->keyring, o->key_id, dek, wrapped,
 		    &nv)) != PV_OK)
 			break;
-		st = s->ops->dek_rewrap(s, o->key_id, o->version, nv, wrapped);
+		st = pv_store_dek_rewrap(s, o->key_id, o->version, nv, wrapped);
 		if (st == PV_ECONFLICT)	/* shredded meanwhile: nothing to do */
 			st = PV_OK;
 		if (st != PV_OK)
@@ -412,10 +412,10 @@ rewrap_batch(struct pv_vault *v, struct batch *b, unsigned char *dek,
 	}
 	sodium_memzero(dek, PV_DEK_BYTES);
 	if (st != PV_OK) {
-		s->ops->rollback(s);
+		pv_store_rollback(s);
 		return st;
 	}
-	return s->ops->commit(s);
+	return pv_store_commit(s);
 }
 
 pv_status
@@ -440,12 +440,12 @@ pv_dek_rotate(struct pv_vault *v, uint32_t *new_version, size_t *rewrapped,
 	/* 1. The new version becomes current on disk and in keys.db, so no
 	 *    writer can add a DEK under an older version from now on. */
 	if ((st = pv_keyring_add_version(v->keyring, new_version)) != PV_OK ||
-	    (st = s->ops->kek_current_set(s, *new_version)) != PV_OK)
+	    (st = pv_store_kek_current_set(s, *new_version)) != PV_OK)
 		goto done;
 	/* 2. Re-wrap everything older, batch by batch. */
 	for (;;) {
 		b.n = 0;
-		if ((st = s->ops->dek_list_old(s, *new_version, ROTATE_BATCH,
+		if ((st = pv_store_dek_list_old(s, *new_version, ROTATE_BATCH,
 		    collect, &b)) != PV_OK)
 			goto done;
 		if (b.n == 0)
@@ -462,7 +462,7 @@ pv_dek_rotate(struct pv_vault *v, uint32_t *new_version, size_t *rewrapped,
 
 		if (versions[i] >= *new_version)
 			continue;
-		if ((st = s->ops->dek_count_version(s, versions[i], &users)) !=
+		if ((st = pv_store_dek_count_version(s, versions[i], &users)) !=
 		    PV_OK)
 			goto done;
 		if (users != 0)

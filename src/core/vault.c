@@ -178,7 +178,7 @@ pv_vault_create(const char *dir, char *err, size_t errsz)
 		ERR("cannot create the databases");
 		return st;
 	}
-	store->ops->close(store);
+	pv_store_close(store);
 	return PV_OK;
 }
 
@@ -287,7 +287,7 @@ pv_vault_close(struct pv_vault *v)
 		return;
 	pv_dek_cache_free(v);
 	if (v->store != NULL)
-		v->store->ops->close(v->store);
+		pv_store_close(v->store);
 	pv_keyring_close(v->keyring);
 	pv_secret_free(v->index_key, PV_KEY_BYTES);
 	pv_secret_free(v->sign_sk, PV_SIGN_SK_BYTES);

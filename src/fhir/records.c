@@ -253,19 +253,19 @@ pv_record_prepare_patients(struct pv_vault *v, const char *const *ids,
 
 	if (n == 0)
 		return PV_OK;
-	if (s->ops->in_tx(s))
+	if (pv_store_in_tx(s))
 		return PV_EINTERNAL;
 	if ((dek = pv_secret_key_scratch()) == NULL)
 		return PV_ENOMEM;
-	if (n > 1 && (st = s->ops->begin(s)) != PV_OK)
+	if (n > 1 && (st = pv_store_begin(s)) != PV_OK)
 		return st;
 	for (i = 0; i < n && st == PV_OK; i++)
 		st = pv_dek_get(v, ids[i], true, dek);
 	sodium_memzero(dek, PV_DEK_BYTES);
 	if (n > 1 && st == PV_OK)
-		st = s->ops->commit(s);
-	if (st != PV_OK && s->ops->in_tx(s))
-		s->ops->rollback(s);
+		st = pv_store_commit(s);
+	if (st != PV_OK && pv_store_in_tx(s))
+		pv_store_rollback(s);
 	return st;
 }
 
@@ -280,7 +280,7 @@ write_version(struct pv_vault *v, struct pv_resource *row, const json_t *res,
 	 * it, and the key must already exist (pv_record_prepare_patients):
 	 * never commit a record and its new key in one transaction across
 	 * two WAL databases. */
-	bool own_tx = !s->ops->in_tx(s);
+	bool own_tx = !pv_store_in_tx(s);
 	pv_status st;
 
 	if (res != NULL && (st = seal(v, res, row, create_dek && own_tx)) !=
@@ -288,19 +288,19 @@ write_version(struct pv_vault *v, struct pv_resource *row, const json_t *res,
 		return st;
 	if (res != NULL && strcmp(row->type, "Patient") == 0)
 		nd = identifier_digests(v, res, digests, PV_ARRAY_LEN(digests));
-	if (own_tx && (st = s->ops->begin(s)) != PV_OK)
+	if (own_tx && (st = pv_store_begin(s)) != PV_OK)
 		goto done;
-	if ((st = s->ops->resource_put(s, row)) != PV_OK ||
+	if ((st = pv_store_resource_put(s, row)) != PV_OK ||
 	    (strcmp(row->type, "Patient") == 0 &&
-	    (st = s->ops->index_replace(s, row->type, row->id,
+	    (st = pv_store_index_replace(s, row->type, row->id,
 	    (const unsigned char (*)[PV_HASH_BYTES])digests, nd)) != PV_OK) ||
-	    (creator_id > 0 && (st = s->ops->careteam_add(s, creator_id,
+	    (creator_id > 0 && (st = pv_store_careteam_add(s, creator_id,
 	    row->patient_id)) != PV_OK)) {
 		if (own_tx)
-			s->ops->rollback(s);
+			pv_store_rollback(s);
 		goto done;
 	}
-	st = own_tx ? s->ops->commit(s) : PV_OK;
+	st = own_tx ? pv_store_commit(s) : PV_OK;
 done:
 	pv_resource_clear(row);
 	return st;
@@ -327,7 +327,7 @@ patient_exists(struct pv_vault *v, const char *patient)
 	bool gone = false;
 	pv_status st;
 
-	st = v->store->ops->resource_get(v->store, "Patient", patient, 0, &row);
+	st = pv_store_resource_get(v->store, "Patient", patient, 0, &row);
 	if (st == PV_ENOTFOUND) {
 		if (pv_dek_is_shredded(v, patient, &gone) == PV_OK && gone)
 			return PV_EGONE;
@@ -382,7 +382,7 @@ static pv_status
 current_for_change(struct pv_vault *v, const char *type, const char *id,
     int64_t if_match, struct pv_resource *cur)
 {
-	pv_status st = v->store->ops->resource_get(v->store, type, id, 0, cur);
+	pv_status st = pv_store_resource_get(v->store, type, id, 0, cur);
 
 	if (st != PV_OK)
 		return st;
@@ -462,7 +462,7 @@ get_row(struct pv_vault *v, const char *type, const char *id,
 	memset(out, 0, sizeof(*out));
 	if (!pv_fhir_type_is_known(type) || !pv_fhir_id_is_valid(id))
 		return PV_ENOTFOUND;
-	return v->store->ops->resource_get(v->store, type, id, version, row);
+	return pv_store_resource_get(v->store, type, id, version, row);
 }
 
 pv_status
@@ -596,7 +596,7 @@ pv_record_history(struct pv_vault *v, const char *type, const char *id,
 {
 	struct iter it = { v, cb, arg, true, 0, 0 };
 
-	return v->store->ops->resource_history(v->store, type, id, each_row,
+	return pv_store_resource_history(v->store, type, id, each_row,
 	    &it);
 }
 
@@ -610,7 +610,7 @@ pv_record_search(struct pv_vault *v, const char *patient, const char *type,
 	pv_status st;
 
 	/* One extra row tells whether another page exists. */
-	st = v->store->ops->resource_search(v->store, patient, type, count + 1,
+	st = pv_store_resource_search(v->store, patient, type, count + 1,
 	    offset, each_row, &it, &total);
 	*has_more = it.seen > count;
 	return st;
@@ -632,7 +632,7 @@ pv_record_find_identifier(struct pv_vault *v, const char *token,
 	}
 	blind(v, buf, d);
 	sodium_memzero(buf, sizeof(buf));
-	return v->store->ops->index_find(v->store, "Patient", d, each_row, &it);
+	return pv_store_index_find(v->store, "Patient", d, each_row, &it);
 }
 
 pv_status
@@ -640,5 +640,5 @@ pv_record_scan(struct pv_vault *v, bool open, pv_record_cb cb, void *arg)
 {
 	struct iter it = { v, cb, arg, open, 0, 0 };
 
-	return v->store->ops->resource_scan(v->store, each_row, &it);
+	return pv_store_resource_scan(v->store, each_row, &it);
 }

@@ -165,8 +165,8 @@ abandon_batch(struct pv_store *s, struct pv_req **rs, size_t n,
 {
 	size_t i;
 
-	if (s->ops->in_tx(s))
-		s->ops->rollback(s);
+	if (pv_store_in_tx(s))
+		pv_store_rollback(s);
 	pv_log(PV_LOG_ERROR, "store_batch_failed", NULL, (const char *)NULL);
 	for (i = 0; i < n; i++)
 		if (ready[i] && rs[i]->status < 400)
@@ -195,7 +195,7 @@ run_changes(struct pv_server *srv, struct pv_req **rs, size_t n,
 		;
 	if (i == n)
 		return;		/* nothing to run: no transaction */
-	if (s->ops->begin(s) != PV_OK) {
+	if (pv_store_begin(s) != PV_OK) {
 		abandon_batch(s, rs, n, ready);
 		return;
 	}
@@ -210,7 +210,7 @@ run_changes(struct pv_server *srv, struct pv_req **rs, size_t n,
 			return;
 		}
 	}
-	if (s->ops->commit(s) == PV_OK)
+	if (pv_store_commit(s) == PV_OK)
 		return;
 	abandon_batch(s, rs, n, ready);
 }

@@ -257,7 +257,7 @@ route_auth_sessions(struct pv_req *r)
 	struct pv_store *s = r->srv->vault->store;
 	struct list_ctx c = { json_array(), r->who.session_id };
 
-	if (c.arr == NULL || s->ops->session_list(s, r->who.user_id,
+	if (c.arr == NULL || pv_store_session_list(s, r->who.user_id,
 	    add_session, &c) != PV_OK) {
 		json_decref(c.arr);
 		pv_reply_error(r, 500, "exception", "cannot list sessions");
@@ -294,7 +294,7 @@ route_auth_mfa_enroll(struct pv_req *r)
 	char secret[64], uri[256];
 	pv_status st;
 
-	if (v->store->ops->user_get_by_id(v->store, r->who.user_id, &u) !=
+	if (pv_store_user_get_by_id(v->store, r->who.user_id, &u) !=
 	    PV_OK) {
 		pv_reply_error(r, 500, "exception", "cannot load the account");
 		return;
@@ -339,20 +339,20 @@ confirm_tx(struct pv_vault *v, const struct pv_user *u,
 	struct pv_user cur;
 	pv_status st;
 
-	if ((st = s->ops->begin(s)) != PV_OK)
+	if ((st = pv_store_begin(s)) != PV_OK)
 		return st;
-	if ((st = s->ops->user_mfa_enable(s, u->id, u->mfa_sealed,
+	if ((st = pv_store_user_mfa_enable(s, u->id, u->mfa_sealed,
 	    u->mfa_sealed_len)) != PV_OK ||
 	    (st = pv_recovery_issue(v, u->id, codes)) != PV_OK ||
 	    (st = pv_session_revoke_all(v, u->id, NULL)) != PV_OK ||
-	    (st = s->ops->user_get_by_id(s, u->id, &cur)) != PV_OK ||
+	    (st = pv_store_user_get_by_id(s, u->id, &cur)) != PV_OK ||
 	    (st = pv_session_create(v, &cur, true, token, sess)) != PV_OK) {
-		s->ops->rollback(s);
+		pv_store_rollback(s);
 		sodium_memzero(&cur, sizeof(cur));
 		return st;
 	}
 	sodium_memzero(&cur, sizeof(cur));
-	return s->ops->commit(s);
+	return pv_store_commit(s);
 }
 
 struct mfa_job {
@@ -434,7 +434,7 @@ route_auth_mfa_confirm(struct pv_req *r)
 		return;
 	}
 	if ((j = calloc(1, sizeof(*j))) == NULL ||
-	    v->store->ops->user_get_by_id(v->store, r->who.user_id, &j->u) !=
+	    pv_store_user_get_by_id(v->store, r->who.user_id, &j->u) !=
 	    PV_OK) {
 		free(j);
 		json_decref(in);

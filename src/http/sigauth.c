@@ -150,7 +150,7 @@ pv_http_signature_auth(struct pv_req *r)
 	if (p.has_expires && p.expires < now)
 		return refuse(r, "signature_expired", "the signature has "
 		    "expired", "replay", p.keyid);
-	st = v->store->ops->user_get_by_key_id(v->store, p.keyid, &u);
+	st = pv_store_user_get_by_key_id(v->store, p.keyid, &u);
 	if (st != PV_OK || !u.is_active || strcmp(u.role, "service") != 0 ||
 	    !u.has_pubkey)
 		return refuse(r, "unknown_key", "unknown or disabled keyid",
@@ -207,7 +207,7 @@ pv_http_signature_recheck(struct pv_req *r)
 	struct pv_user u;
 	bool is_same;
 
-	is_same = s->ops->user_get_by_id(s, r->who.user_id, &u) == PV_OK &&
+	is_same = pv_store_user_get_by_id(s, r->who.user_id, &u) == PV_OK &&
 	    u.is_active && strcmp(u.role, "service") == 0 &&
 	    u.authz_epoch == r->who.authz_epoch;
 	sodium_memzero(&u, sizeof(u));

@@ -44,7 +44,7 @@ username_of(struct pv_vault *v, struct pv_auditevent_cache *c, int64_t actor,
 		    "local-operator" : "unauthenticated";
 	if (actor == c->actor)
 		return c->name;
-	if (v->store->ops->user_get_by_id(v->store, actor, &u) != PV_OK)
+	if (pv_store_user_get_by_id(v->store, actor, &u) != PV_OK)
 		return "unknown";
 	c->actor = actor;
 	memcpy(c->name, u.username, sizeof(c->name));
@@ -59,7 +59,7 @@ purpose_of(struct pv_vault *v, int64_t grant_id)
 	struct pv_grant g;
 	json_t *p;
 
-	if (v->store->ops->grant_get(v->store, grant_id, &g) != PV_OK)
+	if (pv_store_grant_get(v->store, grant_id, &g) != PV_OK)
 		return NULL;
 	if (pv_breakglass_reason(v, &g, reason, sizeof(reason)) != PV_OK)
 		strcpy(reason, "(reason unavailable)");

@@ -99,7 +99,7 @@ check_mfa(struct pv_vault *v, struct report *r)
 	struct mfa_ctx c = { &v->cfg, 0, 0 };
 	char d[300];
 
-	if (v->store->ops->user_list(v->store, count_mfa, &c) != PV_OK) {
+	if (pv_store_user_list(v->store, count_mfa, &c) != PV_OK) {
 		add(r, "mfa_coverage", "fail", "accounts cannot be read");
 		return;
 	}
@@ -121,8 +121,7 @@ check_keys(struct pv_vault *v, struct report *r)
 	char d[300];
 
 	for (i = 0; i < n; i++)
-		if (versions[i] != current && v->store->ops->dek_count_version(
-		    v->store, versions[i], &users) == PV_OK)
+		if (versions[i] != current && pv_store_dek_count_version(v->store, versions[i], &users) == PV_OK)
 			stale += users;
 	PV_IGNORE(pv_snprintf(d, sizeof(d), "master key version %u; %zu "
 	    "version(s) on disk; %lld data key(s) still wrapped under an older "

@@ -45,11 +45,11 @@ pv_erase_patient(struct pv_vault *v, const char *patient)
 
 	if (!pv_fhir_id_is_valid(patient))
 		return PV_EINVAL;
-	if ((st = s->ops->hold_has(s, patient, &held)) != PV_OK)
+	if ((st = pv_store_hold_has(s, patient, &held)) != PV_OK)
 		return st;
 	if (held)
 		return PV_EDENIED;
-	st = s->ops->resource_get(s, "Patient", patient, 0, &row);
+	st = pv_store_resource_get(s, "Patient", patient, 0, &row);
 	if (st == PV_OK)
 		pv_resource_clear(&row);
 	else if (st != PV_ENOTFOUND)
@@ -63,17 +63,17 @@ pv_erase_patient(struct pv_vault *v, const char *patient)
 	if (!gone && (st = pv_dek_shred(v, patient)) != PV_OK)
 		return st;
 	/* 2. The rows and every link to the patient. */
-	if ((st = s->ops->begin(s)) != PV_OK)
+	if ((st = pv_store_begin(s)) != PV_OK)
 		return st;
-	if ((st = s->ops->patient_purge(s, patient)) != PV_OK) {
-		s->ops->rollback(s);
+	if ((st = pv_store_patient_purge(s, patient)) != PV_OK) {
+		pv_store_rollback(s);
 		return st;
 	}
-	if ((st = s->ops->commit(s)) != PV_OK)
+	if ((st = pv_store_commit(s)) != PV_OK)
 		return st;
-	if ((st = s->ops->user_list(s, disable_linked, &c)) != PV_OK)
+	if ((st = pv_store_user_list(s, disable_linked, &c)) != PV_OK)
 		return st;
-	PV_IGNORE(s->ops->checkpoint(s));
+	PV_IGNORE(pv_store_compact(s));
 	return c.st;
 }
 
@@ -86,11 +86,11 @@ pv_hold_set(struct pv_vault *v, const char *patient, bool on)
 	if (!pv_fhir_id_is_valid(patient))
 		return PV_EINVAL;
 	if (on) {	/* a hold names a patient that exists */
-		st = v->store->ops->resource_get(v->store, "Patient", patient,
+		st = pv_store_resource_get(v->store, "Patient", patient,
 		    0, &row);
 		if (st != PV_OK)
 			return st;
 		pv_resource_clear(&row);
 	}
-	return v->store->ops->hold_set(v->store, patient, on);
+	return pv_store_hold_set(v->store, patient, on);
 }

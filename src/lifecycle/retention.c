@@ -128,7 +128,7 @@ flush_patient(struct purge_ctx *c)
 	}
 	if (is_shredded)
 		goto done;
-	if (s->ops->hold_has(s, b->patient, &held) != PV_OK) {
+	if (pv_store_hold_has(s, b->patient, &held) != PV_OK) {
 		c->st = PV_EIO;
 		goto done;
 	}
@@ -161,7 +161,7 @@ flush_patient(struct purge_ctx *c)
 		if (c->dry_run)
 			continue;
 		audit_purge(c, it->type, it->id, b->patient, "purge");
-		if (c->st == PV_OK && s->ops->resource_purge(s, it->type,
+		if (c->st == PV_OK && pv_store_resource_purge(s, it->type,
 		    it->id) != PV_OK)
 			c->st = PV_EIO;
 	}
@@ -234,6 +234,6 @@ pv_retention_purge(struct pv_vault *v, struct pv_audit *audit, int64_t now,
 		flush_patient(&c);
 	free(c.b.items);
 	if (st == PV_OK && !dry_run)
-		PV_IGNORE(v->store->ops->checkpoint(v->store));
+		PV_IGNORE(pv_store_compact(v->store));
 	return st != PV_OK ? st : c.st;
 }

@@ -161,7 +161,7 @@ add_account(void *arg, const struct pv_user *u)
 		last = us->last;
 	idle = c->now - (last > 0 ? last : u->created_at);
 	dormant = idle > c->v->cfg.dormant_days * 86400;
-	PV_IGNORE(c->v->store->ops->careteam_count(c->v->store, u->id, &team));
+	PV_IGNORE(pv_store_careteam_count(c->v->store, u->id, &team));
 	letters(g, gl);
 	letters(g & ~used, ul);
 	if (last > 0)
@@ -193,7 +193,7 @@ add_grant(void *arg, const struct pv_grant *g)
 
 	pv_iso8601(g->created_at, created);
 	pv_iso8601(g->expires_at, expires);
-	if (c->v->store->ops->user_get_by_id(c->v->store, g->user_id, &u) !=
+	if (pv_store_user_get_by_id(c->v->store, g->user_id, &u) !=
 	    PV_OK)
 		strcpy(u.username, "unknown");
 	json_array_append_new(c->arr, json_pack(
@@ -215,9 +215,9 @@ pv_access_review(struct pv_vault *v, const struct pv_policy *policy,
 
 	*out = NULL;
 	if ((st = pv_audit_scan(v->dir, collect, &t)) != PV_OK ||
-	    (st = v->store->ops->user_list(v->store, add_account, &c)) !=
+	    (st = pv_store_user_list(v->store, add_account, &c)) !=
 	    PV_OK ||
-	    (st = v->store->ops->grant_list(v->store, true, add_grant, &gc)) !=
+	    (st = pv_store_grant_list(v->store, true, add_grant, &gc)) !=
 	    PV_OK)
 		goto done;
 	for (i = 0; apply && i < json_array_size(c.dormant_ids); i++) {

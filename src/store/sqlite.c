@@ -15,7 +15,7 @@
  * Migrations: PRAGMA user_version is the schema version; each entry of
  * migrations[] moves it up by one inside a transaction.
  */
-#include "store/store.h"
+#include "store/backend.h"
 #include "common/fault.h"
 
 #include <pthread.h>
@@ -114,12 +114,6 @@ static const char *const key_migrations[] = {
 	" key_id TEXT PRIMARY KEY,"
 	" shredded_at INTEGER NOT NULL);",
 };
-
-int
-pv_store_sqlite_schema_version(void)
-{
-	return (int)PV_ARRAY_LEN(migrations);
-}
 
 /* ---- prepared statements ------------------------------------------ */
 
@@ -683,20 +677,6 @@ sq_rollback_to(struct pv_store *store)
 	return tx_simple(store, Q_RELEASE);
 }
 
-pv_status
-pv_store_in_savepoint(struct pv_store *s, bool (*fn)(void *arg), void *arg)
-{
-	bool keep;
-
-	if (s->ops->savepoint(s) != PV_OK || !s->ops->in_tx(s))
-		return PV_EIO;
-	keep = fn(arg);
-	if (!s->ops->in_tx(s))
-		return PV_EIO;
-	return (keep ? s->ops->release(s) : s->ops->rollback_to(s)) == PV_OK ?
-	    PV_OK : PV_EIO;
-}
-
 static pv_status
 pragma_int(sqlite3 *db, const char *sql, int *out)
 {
@@ -710,17 +690,6 @@ pragma_int(sqlite3 *db, const char *sql, int *out)
 	}
 	sqlite3_finalize(q);
 	return st;
-}
-
-static pv_status
-sq_schema_version(struct pv_store *store, int *out)
-{
-	struct conn *c;
-	pv_status st;
-
-	if ((st = conn_get(S(store), &c)) != PV_OK)
-		return st;
-	return pragma_int(c->db, "PRAGMA user_version", out);
 }
 
 static pv_status one_int(sqlite3_stmt *q, int64_t *out, bool *found);
@@ -1369,22 +1338,6 @@ sq_careteam_count(struct pv_store *store, int64_t user_id, int64_t *out)
 
 /* ---- resources ----------------------------------------------------- */
 
-void
-pv_resource_clear(struct pv_resource *r)
-{
-	free(r->sealed);
-	r->sealed = NULL;
-	r->sealed_len = 0;
-}
-
-void
-pv_grant_clear(struct pv_grant *g)
-{
-	free(g->reason_sealed);
-	g->reason_sealed = NULL;
-	g->reason_sealed_len = 0;
-}
-
 static pv_status
 read_resource(sqlite3_stmt *q, struct pv_resource *r)
 {
@@ -1932,22 +1885,6 @@ sq_kek_current_set(struct pv_store *store, uint32_t v)
 	return run(q);
 }
 
-static pv_status
-sq_kek_current_get(struct pv_store *store, uint32_t *v)
-{
-	sqlite3_stmt *q = stmt(store, Q_KEK_GET);
-	int64_t x = 0;
-	bool found;
-	pv_status st = one_int(q, &x, &found);
-
-	if (st != PV_OK)
-		return st;
-	if (!found)
-		return PV_ENOTFOUND;
-	*v = (uint32_t)x;
-	return PV_OK;
-}
-
 static const struct pv_store_ops sqlite_ops = {
 	.close = sq_close,
 	.begin = sq_begin,
@@ -1957,7 +1894,6 @@ static const struct pv_store_ops sqlite_ops = {
 	.savepoint = sq_savepoint,
 	.release = sq_release,
 	.rollback_to = sq_rollback_to,
-	.schema_version = sq_schema_version,
 	.user_insert = sq_user_insert,
 	.user_get_by_name = sq_user_get_by_name,
 	.user_get_by_id = sq_user_get_by_id,
@@ -1999,7 +1935,7 @@ static const struct pv_store_ops sqlite_ops = {
 	.grant_get = sq_grant_get,
 	.grant_review = sq_grant_review,
 	.grant_end_user = sq_grant_end_user,
-	.checkpoint = sq_checkpoint,
+	.compact = sq_checkpoint,
 	.hold_set = sq_hold_set,
 	.hold_has = sq_hold_has,
 	.dek_get = sq_dek_get,
@@ -2010,7 +1946,6 @@ static const struct pv_store_ops sqlite_ops = {
 	.dek_count_version = sq_dek_count_version,
 	.dek_list_old = sq_dek_list_old,
 	.kek_current_set = sq_kek_current_set,
-	.kek_current_get = sq_kek_current_get,
 	.keys_version = sq_keys_version,
 	.keys_shred_epoch = sq_keys_shred_epoch,
 };

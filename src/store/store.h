@@ -7,11 +7,13 @@
  * wrapped per-patient data keys (keys/keys.db, kept apart from the record
  * database so that a database backup never holds a usable key).
  *
- * A backend is a struct pv_store_ops (function pointers, as GNU Taler's
- * database plugins are). src/store/sqlite.c is the embedded default and,
- * today, the only backend; a PostgreSQL backend (multi-node) would
- * implement the same table. Callers use the
- * pv_store_* wrappers below and never see SQL.
+ * This header is the only door: callers use the typed, must-check
+ * pv_store_* functions below, never see SQL and never see the backend.
+ * A backend fills a struct pv_store_ops (store/backend.h, function
+ * pointers, as GNU Taler's database plugins are); src/store/sqlite.c is
+ * the embedded default. Nothing here is SQLite-specific: transactions and
+ * savepoints are explicit calls, and a second backend (PostgreSQL)
+ * implements the same table.
  *
  * Contract for every backend:
  *  - only parameterized statements; no value is ever spliced into SQL;
@@ -20,6 +22,10 @@
  *  - safe to call from many threads at once (SQLite: one connection per
  *    thread), and from another process at the same time (the CLI);
  *  - the store never sees plaintext PHI: resources arrive sealed.
+ *
+ * Transactions: pv_store_begin opens one on the calling thread's
+ * connection; every call until pv_store_commit / pv_store_rollback runs
+ * inside it. Outside one, each write is its own transaction.
  *
  * Ownership: every out-parameter struct is caller-provided; blobs returned
  * in struct pv_resource are malloc'd and released by pv_resource_clear.
@@ -40,6 +46,7 @@
 #define PV_SESSION_ID_LEN PV_ID_HEX_LEN
 #define PV_MFA_SEALED_MAX 128
 
+/* Opaque outside src/store/: a backend (store/backend.h). */
 struct pv_store;
 
 struct pv_user {
@@ -132,197 +139,214 @@ struct pv_store_opts {
 	int busy_timeout_ms;
 };
 
-struct pv_store_ops {
-	void (*close)(struct pv_store *);
-	pv_status (*begin)(struct pv_store *);
-	/* True while this thread's connection is inside a transaction. */
-	bool (*in_tx)(struct pv_store *);
-	pv_status (*commit)(struct pv_store *);
-	void (*rollback)(struct pv_store *);
-	/* One change inside a transaction (group commit): savepoint opens
-	 * it, release keeps it, rollback_to undoes just it and closes the
-	 * savepoint. Not nested. On any error the caller must treat the
-	 * whole transaction as failed and roll it back. */
-	pv_status (*savepoint)(struct pv_store *);
-	pv_status (*release)(struct pv_store *);
-	pv_status (*rollback_to)(struct pv_store *);
-	pv_status (*schema_version)(struct pv_store *, int *);
+/* ---- the interface: every call goes through one of these ---- */
 
-	pv_status (*user_insert)(struct pv_store *, struct pv_user *);
-	pv_status (*user_get_by_name)(struct pv_store *, const char *,
-	    struct pv_user *);
-	pv_status (*user_get_by_id)(struct pv_store *, int64_t,
-	    struct pv_user *);
-	pv_status (*user_get_by_key_id)(struct pv_store *, const char *,
-	    struct pv_user *);
-	pv_status (*user_list)(struct pv_store *, pv_user_cb, void *);
-	/*
-	 * Account state changes. There is no "write the whole row back":
-	 * each change below is one targeted statement, conditional where a
-	 * concurrent change could make it wrong, so a slow step between a
-	 * read and a write (Argon2id) can never undo another change.
-	 */
-	/* Counts a login or password-change attempt BEFORE its verdict is
-	 * computed: failed_count + 1, and when that reaches the threshold,
-	 * locked_until = now + growing delay. Refused (a->is_reserved =
-	 * false) while the account is locked, so past the threshold no
-	 * further guess is even hashed, however many run in parallel. */
-	pv_status (*user_attempt_reserve)(struct pv_store *, int64_t id,
-	    int64_t now, const struct pv_lockout_rule *,
-	    struct pv_attempt *a);
-	/* Gives back a reservation whose attempt was not a failure (the
-	 * password was right but the one-time code had not been sent). */
-	pv_status (*user_attempt_refund)(struct pv_store *, int64_t id,
-	    const struct pv_attempt *a);
-	/* A successful login, inside the caller's transaction: resets the
-	 * failure count and records the time, only if the account is still
-	 * active, still has the password hash that was verified and the MFA
-	 * state the decision assumed; new_hash (may be NULL) replaces the
-	 * hash (cost upgrade). *epoch gets the current authz epoch (for the
-	 * session). PV_ECONFLICT when the account changed meanwhile. */
-	pv_status (*user_login_ok)(struct pv_store *, int64_t id, int64_t now,
-	    const char *verified_hash, bool has_mfa, const char *new_hash,
-	    int64_t *epoch);
-	/* Clears failures and lockout (`user unlock`). */
-	pv_status (*user_unlock)(struct pv_store *, int64_t id);
-	/* Uses TOTP step for the account's current sealed secret: PV_OK
-	 * once; PV_EAUTH when that step (or a later one) was already used
-	 * or the secret changed. Atomic: one code, one success. */
-	pv_status (*user_totp_consume)(struct pv_store *, int64_t id,
-	    const unsigned char *sealed, size_t sealed_len, int64_t step);
-	/* Stores a pending (unconfirmed) TOTP secret; PV_ECONFLICT when MFA
-	 * is already on. */
-	pv_status (*user_mfa_begin)(struct pv_store *, int64_t id,
-	    const unsigned char *sealed, size_t sealed_len);
-	/* Turns MFA on for exactly that pending secret; PV_ECONFLICT when it
-	 * is on already or the pending secret was replaced. */
-	pv_status (*user_mfa_enable)(struct pv_store *, int64_t id,
-	    const unsigned char *sealed, size_t sealed_len);
-	/* Replaces the password hash if it is still old_hash, MFA is still
-	 * on or off as has_mfa says, and (session not NULL) that session of
-	 * the account still exists; PV_ECONFLICT otherwise (another change
-	 * won, or MFA confirmation revoked the session that asked). */
-	pv_status (*user_set_password)(struct pv_store *, int64_t id,
-	    const char *old_hash, const char *new_hash, bool has_mfa,
-	    const char *session);
-	/* Sets role, active and staff permissions and bumps the authz
-	 * epoch, if the epoch is still epoch (PV_ECONFLICT otherwise). */
-	pv_status (*user_set_access)(struct pv_store *, int64_t id,
-	    int64_t epoch, const char *role, bool is_active,
-	    const char *scopes);
+void pv_store_close(struct pv_store *s);
+PV_MUST_CHECK pv_status pv_store_begin(struct pv_store *s);
+/* True while this thread's connection is inside a transaction. */
+bool pv_store_in_tx(struct pv_store *s);
+PV_MUST_CHECK pv_status pv_store_commit(struct pv_store *s);
+void pv_store_rollback(struct pv_store *s);
+/* One change inside a transaction (group commit): savepoint opens
+ * it, release keeps it, rollback_to undoes just it and closes the
+ * savepoint. Not nested. On any error the caller must treat the
+ * whole transaction as failed and roll it back. */
+PV_MUST_CHECK pv_status pv_store_savepoint(struct pv_store *s);
+PV_MUST_CHECK pv_status pv_store_release(struct pv_store *s);
+PV_MUST_CHECK pv_status pv_store_rollback_to(struct pv_store *s);
 
-	pv_status (*session_insert)(struct pv_store *,
-	    const struct pv_session *);
-	pv_status (*session_get)(struct pv_store *,
-	    const unsigned char[PV_HASH_BYTES], struct pv_session *);
-	pv_status (*session_touch)(struct pv_store *, const char *, int64_t);
-	pv_status (*session_delete)(struct pv_store *, int64_t, const char *);
-	pv_status (*session_delete_all)(struct pv_store *, int64_t,
-	    const char *);
-	pv_status (*session_list)(struct pv_store *, int64_t, pv_session_cb,
-	    void *);
+PV_MUST_CHECK pv_status pv_store_user_insert(struct pv_store *s,
+    struct pv_user *u);
+PV_MUST_CHECK pv_status pv_store_user_get_by_name(struct pv_store *s,
+    const char *name, struct pv_user *u);
+PV_MUST_CHECK pv_status pv_store_user_get_by_id(struct pv_store *s, int64_t id,
+    struct pv_user *u);
+PV_MUST_CHECK pv_status pv_store_user_get_by_key_id(struct pv_store *s,
+    const char *key_id, struct pv_user *u);
+PV_MUST_CHECK pv_status pv_store_user_list(struct pv_store *s, pv_user_cb cb,
+    void *arg);
+/*
+ * Account state changes. There is no "write the whole row back":
+ * each change below is one targeted statement, conditional where a
+ * concurrent change could make it wrong, so a slow step between a
+ * read and a write (Argon2id) can never undo another change.
+ */
+/* Counts a login or password-change attempt BEFORE its verdict is
+ * computed: failed_count + 1, and when that reaches the threshold,
+ * locked_until = now + growing delay. Refused (a->is_reserved =
+ * false) while the account is locked, so past the threshold no
+ * further guess is even hashed, however many run in parallel. */
+PV_MUST_CHECK pv_status pv_store_user_attempt_reserve(struct pv_store *s,
+    int64_t id, int64_t now, const struct pv_lockout_rule *rule,
+    struct pv_attempt *a);
+/* Gives back a reservation whose attempt was not a failure (the
+ * password was right but the one-time code had not been sent). */
+PV_MUST_CHECK pv_status pv_store_user_attempt_refund(struct pv_store *s,
+    int64_t id, const struct pv_attempt *a);
+/* A successful login, inside the caller's transaction: resets the
+ * failure count and records the time, only if the account is still
+ * active, still has the password hash that was verified and the MFA
+ * state the decision assumed; new_hash (may be NULL) replaces the
+ * hash (cost upgrade). *epoch gets the current authz epoch (for the
+ * session). PV_ECONFLICT when the account changed meanwhile. */
+PV_MUST_CHECK pv_status pv_store_user_login_ok(struct pv_store *s, int64_t id,
+    int64_t now, const char *verified_hash, bool has_mfa, const char *new_hash,
+    int64_t *epoch);
+/* Clears failures and lockout (`user unlock`). */
+PV_MUST_CHECK pv_status pv_store_user_unlock(struct pv_store *s, int64_t id);
+/* Uses TOTP step for the account's current sealed secret: PV_OK
+ * once; PV_EAUTH when that step (or a later one) was already used
+ * or the secret changed. Atomic: one code, one success. */
+PV_MUST_CHECK pv_status pv_store_user_totp_consume(struct pv_store *s,
+    int64_t id, const unsigned char *sealed, size_t sealed_len, int64_t step);
+/* Stores a pending (unconfirmed) TOTP secret; PV_ECONFLICT when MFA
+ * is already on. */
+PV_MUST_CHECK pv_status pv_store_user_mfa_begin(struct pv_store *s, int64_t id,
+    const unsigned char *sealed, size_t sealed_len);
+/* Turns MFA on for exactly that pending secret; PV_ECONFLICT when it
+ * is on already or the pending secret was replaced. */
+PV_MUST_CHECK pv_status pv_store_user_mfa_enable(struct pv_store *s,
+    int64_t id, const unsigned char *sealed, size_t sealed_len);
+/* Replaces the password hash if it is still old_hash, MFA is still
+ * on or off as has_mfa says, and (session not NULL) that session of
+ * the account still exists; PV_ECONFLICT otherwise (another change
+ * won, or MFA confirmation revoked the session that asked). */
+PV_MUST_CHECK pv_status pv_store_user_set_password(struct pv_store *s,
+    int64_t id, const char *old_hash, const char *new_hash, bool has_mfa,
+    const char *session);
+/* Sets role, active and staff permissions and bumps the authz
+ * epoch, if the epoch is still epoch (PV_ECONFLICT otherwise). */
+PV_MUST_CHECK pv_status pv_store_user_set_access(struct pv_store *s,
+    int64_t id, int64_t epoch, const char *role, bool is_active,
+    const char *scopes);
 
-	pv_status (*recovery_replace)(struct pv_store *, int64_t,
-	    const unsigned char (*)[PV_HASH_BYTES], size_t);
-	pv_status (*recovery_consume)(struct pv_store *, int64_t,
-	    const unsigned char[PV_HASH_BYTES], int64_t);
+PV_MUST_CHECK pv_status pv_store_session_insert(struct pv_store *s,
+    const struct pv_session *sess);
+PV_MUST_CHECK pv_status pv_store_session_get(struct pv_store *s,
+    const unsigned char hash[PV_HASH_BYTES], struct pv_session *sess);
+PV_MUST_CHECK pv_status pv_store_session_touch(struct pv_store *s,
+    const char *id, int64_t now);
+PV_MUST_CHECK pv_status pv_store_session_delete(struct pv_store *s,
+    int64_t user_id, const char *id);
+PV_MUST_CHECK pv_status pv_store_session_delete_all(struct pv_store *s,
+    int64_t user_id, const char *except_id);
+PV_MUST_CHECK pv_status pv_store_session_list(struct pv_store *s,
+    int64_t user_id, pv_session_cb cb, void *arg);
 
-	pv_status (*careteam_add)(struct pv_store *, int64_t, const char *);
-	pv_status (*careteam_remove)(struct pv_store *, int64_t,
-	    const char *);
-	pv_status (*careteam_has)(struct pv_store *, int64_t, const char *,
-	    bool *);
-	pv_status (*careteam_count)(struct pv_store *, int64_t, int64_t *);
+PV_MUST_CHECK pv_status pv_store_recovery_replace(struct pv_store *s,
+    int64_t user_id, const unsigned char (*hashes)[PV_HASH_BYTES], size_t n);
+PV_MUST_CHECK pv_status pv_store_recovery_consume(struct pv_store *s,
+    int64_t user_id, const unsigned char hash[PV_HASH_BYTES], int64_t now);
 
-	pv_status (*resource_put)(struct pv_store *,
-	    const struct pv_resource *);
-	pv_status (*resource_get)(struct pv_store *, const char *,
-	    const char *, int64_t, struct pv_resource *);
-	pv_status (*resource_history)(struct pv_store *, const char *,
-	    const char *, pv_resource_cb, void *);
-	pv_status (*resource_search)(struct pv_store *, const char *,
-	    const char *, int64_t, int64_t, pv_resource_cb, void *,
-	    int64_t *);
-	pv_status (*resource_scan)(struct pv_store *, pv_resource_cb, void *);
-	pv_status (*resource_purge)(struct pv_store *, const char *,
-	    const char *);
-	/* Erasure: drops every sealed version of the patient's resources
-	 * (each keeps one empty deleted row, so it reads as gone), care-team
-	 * rows, blind-index rows and break-glass reasons. */
-	pv_status (*patient_purge)(struct pv_store *, const char *);
-	/* Blind index: (keyed digest) -> resource, e.g. Patient identifiers. */
-	pv_status (*index_replace)(struct pv_store *, const char *,
-	    const char *, const unsigned char (*)[PV_HASH_BYTES], size_t);
-	pv_status (*index_find)(struct pv_store *, const char *,
-	    const unsigned char[PV_HASH_BYTES], pv_resource_cb, void *);
+PV_MUST_CHECK pv_status pv_store_careteam_add(struct pv_store *s,
+    int64_t user_id, const char *pid);
+PV_MUST_CHECK pv_status pv_store_careteam_remove(struct pv_store *s,
+    int64_t user_id, const char *pid);
+PV_MUST_CHECK pv_status pv_store_careteam_has(struct pv_store *s,
+    int64_t user_id, const char *pid, bool *out);
+PV_MUST_CHECK pv_status pv_store_careteam_count(struct pv_store *s,
+    int64_t user_id, int64_t *out);
 
-	/* Inserts g; g->id > 0 is used as the id, else one is assigned.
-	 * Only while the holder is active with authz epoch g->holder_epoch
-	 * (PV_ECONFLICT otherwise): a grant decided before a role or
-	 * permission change never lands after it. */
-	pv_status (*grant_insert)(struct pv_store *, struct pv_grant *);
-	pv_status (*grant_active)(struct pv_store *, int64_t, const char *,
-	    int64_t, int64_t *);
-	pv_status (*grant_list)(struct pv_store *, bool, pv_grant_cb, void *);
-	pv_status (*grant_get)(struct pv_store *, int64_t, struct pv_grant *);
-	pv_status (*grant_review)(struct pv_store *, int64_t, int64_t);
-	/* Ends every open grant of a user now (role, permission or active
-	 * change): the grant rows stay for review. */
-	pv_status (*grant_end_user)(struct pv_store *, int64_t user_id,
-	    int64_t now);
+PV_MUST_CHECK pv_status pv_store_resource_put(struct pv_store *s,
+    const struct pv_resource *r);
+PV_MUST_CHECK pv_status pv_store_resource_get(struct pv_store *s,
+    const char *type, const char *id, int64_t version, struct pv_resource *r);
+PV_MUST_CHECK pv_status pv_store_resource_history(struct pv_store *s,
+    const char *type, const char *id, pv_resource_cb cb, void *arg);
+PV_MUST_CHECK pv_status pv_store_resource_search(struct pv_store *s,
+    const char *pid, const char *type, int64_t limit, int64_t offset,
+    pv_resource_cb cb, void *arg, int64_t *total);
+PV_MUST_CHECK pv_status pv_store_resource_scan(struct pv_store *s,
+    pv_resource_cb cb, void *arg);
+PV_MUST_CHECK pv_status pv_store_resource_purge(struct pv_store *s,
+    const char *type, const char *id);
+/* Erasure: drops every sealed version of the patient's resources
+ * (each keeps one empty deleted row, so it reads as gone), care-team
+ * rows, blind-index rows and break-glass reasons. */
+PV_MUST_CHECK pv_status pv_store_patient_purge(struct pv_store *s,
+    const char *pid);
+/* Blind index: (keyed digest) -> resource, e.g. Patient identifiers. */
+PV_MUST_CHECK pv_status pv_store_index_replace(struct pv_store *s,
+    const char *type, const char *id,
+    const unsigned char (*digests)[PV_HASH_BYTES], size_t n);
+PV_MUST_CHECK pv_status pv_store_index_find(struct pv_store *s,
+    const char *type, const unsigned char digest[PV_HASH_BYTES],
+    pv_resource_cb cb, void *arg);
 
-	pv_status (*hold_set)(struct pv_store *, const char *, bool);
-	pv_status (*hold_has)(struct pv_store *, const char *, bool *);
+/* Inserts g; g->id > 0 is used as the id, else one is assigned.
+ * Only while the holder is active with authz epoch g->holder_epoch
+ * (PV_ECONFLICT otherwise): a grant decided before a role or
+ * permission change never lands after it. */
+PV_MUST_CHECK pv_status pv_store_grant_insert(struct pv_store *s,
+    struct pv_grant *g);
+PV_MUST_CHECK pv_status pv_store_grant_active(struct pv_store *s,
+    int64_t user_id, const char *pid, int64_t now, int64_t *grant_id);
+PV_MUST_CHECK pv_status pv_store_grant_list(struct pv_store *s, bool only_open,
+    pv_grant_cb cb, void *arg);
+PV_MUST_CHECK pv_status pv_store_grant_get(struct pv_store *s, int64_t id,
+    struct pv_grant *g);
+PV_MUST_CHECK pv_status pv_store_grant_review(struct pv_store *s, int64_t id,
+    int64_t now);
+/* Ends every open grant of a user now (role, permission or active
+ * change): the grant rows stay for review. */
+PV_MUST_CHECK pv_status pv_store_grant_end_user(struct pv_store *s,
+    int64_t user_id, int64_t now);
 
-	pv_status (*dek_get)(struct pv_store *, const char *, uint32_t *,
-	    unsigned char[PV_WRAPPED_DEK_BYTES]);
-	/* New DEK row; PV_EEXISTS if the id has one, PV_ECONFLICT if the
-	 * version is older than the current KEK or the id was shredded. */
-	pv_status (*dek_insert)(struct pv_store *, const char *, uint32_t,
-	    const unsigned char[PV_WRAPPED_DEK_BYTES]);
-	/* Replaces the wrapping of key_id if it is still under old_version. */
-	pv_status (*dek_rewrap)(struct pv_store *, const char *, uint32_t,
-	    uint32_t, const unsigned char[PV_WRAPPED_DEK_BYTES]);
-	pv_status (*dek_shred)(struct pv_store *, const char *);
-	pv_status (*dek_is_shredded)(struct pv_store *, const char *, bool *);
-	pv_status (*dek_count_version)(struct pv_store *, uint32_t, int64_t *);
-	/* Wrapped DEKs under a KEK version older than below, up to limit. */
-	pv_status (*dek_list_old)(struct pv_store *, uint32_t, size_t,
-	    void (*)(void *, const char *, uint32_t, const unsigned char *),
-	    void *);
-	pv_status (*kek_current_set)(struct pv_store *, uint32_t);
-	pv_status (*kek_current_get)(struct pv_store *, uint32_t *);
-	/* keys.db's PRAGMA data_version on this thread's connection: changes
-	 * when another connection (thread or process) commits to it. */
-	pv_status (*keys_version)(struct pv_store *, int64_t *);
-	/* A number that grows with every DEK shredded in keys.db (by any
-	 * connection) and changes for nothing else: the DEK cache empties
-	 * itself only when it moves. */
-	pv_status (*keys_shred_epoch)(struct pv_store *, int64_t *);
-	/* Folds the WALs into the databases and truncates them, so deleted
-	 * (secure_delete-overwritten) pages leave no copy in a WAL file. */
-	pv_status (*checkpoint)(struct pv_store *);
-};
+PV_MUST_CHECK pv_status pv_store_hold_set(struct pv_store *s, const char *pid,
+    bool on);
+PV_MUST_CHECK pv_status pv_store_hold_has(struct pv_store *s, const char *pid,
+    bool *out);
 
-struct pv_store {
-	const struct pv_store_ops *ops;
-};
+PV_MUST_CHECK pv_status pv_store_dek_get(struct pv_store *s,
+    const char *key_id, uint32_t *version,
+    unsigned char wrapped[PV_WRAPPED_DEK_BYTES]);
+/* New DEK row; PV_EEXISTS if the id has one, PV_ECONFLICT if the
+ * version is older than the current KEK or the id was shredded. */
+PV_MUST_CHECK pv_status pv_store_dek_insert(struct pv_store *s,
+    const char *key_id, uint32_t version,
+    const unsigned char wrapped[PV_WRAPPED_DEK_BYTES]);
+/* Replaces the wrapping of key_id if it is still under old_version. */
+PV_MUST_CHECK pv_status pv_store_dek_rewrap(struct pv_store *s,
+    const char *key_id, uint32_t old_v, uint32_t new_v,
+    const unsigned char wrapped[PV_WRAPPED_DEK_BYTES]);
+PV_MUST_CHECK pv_status pv_store_dek_shred(struct pv_store *s,
+    const char *key_id);
+PV_MUST_CHECK pv_status pv_store_dek_is_shredded(struct pv_store *s,
+    const char *key_id, bool *out);
+PV_MUST_CHECK pv_status pv_store_dek_count_version(struct pv_store *s,
+    uint32_t v, int64_t *out);
+/* Wrapped DEKs under a KEK version older than below, up to limit. */
+PV_MUST_CHECK pv_status pv_store_dek_list_old(struct pv_store *s,
+    uint32_t below, size_t limit, void (*cb)(void *, const char *, uint32_t,
+    const unsigned char *), void *arg);
+PV_MUST_CHECK pv_status pv_store_kek_current_set(struct pv_store *s,
+    uint32_t v);
+/* A number that changes whenever another connection (thread or process)
+ * commits to the key database; equal numbers mean nothing changed. */
+PV_MUST_CHECK pv_status pv_store_keys_version(struct pv_store *s,
+    int64_t *out);
+/* A number that grows with every DEK shredded in the key database (by any
+ * connection) and changes for nothing else: the DEK cache empties
+ * itself only when it moves. */
+PV_MUST_CHECK pv_status pv_store_keys_shred_epoch(struct pv_store *s,
+    int64_t *out);
+/* Makes deletions final on disk: no copy of deleted (overwritten) data
+ * stays behind in a journal or log file of the backend. */
+PV_MUST_CHECK pv_status pv_store_compact(struct pv_store *s);
 
-/* Opens (creating and migrating) the SQLite backend. */
 /*
  * Runs fn(arg) in a savepoint of the open transaction: kept when fn
  * returns true, undone when it returns false. PV_EIO when the transaction
- * is gone (SQLite rolls it back by itself on a full disk, an I/O error or
- * out of memory) or the savepoint could not be closed: the caller must
+ * is gone (a backend may abort it by itself on a full disk, an I/O error
+ * or out of memory) or the savepoint could not be closed: the caller must
  * then roll back and abandon the whole transaction, never run further
- * statements (they would autocommit on their own).
+ * statements.
  */
 PV_MUST_CHECK pv_status pv_store_in_savepoint(struct pv_store *s,
     bool (*fn)(void *arg), void *arg);
 
+/* Opens (creating and migrating) the SQLite backend (src/store/sqlite.c). */
 PV_MUST_CHECK pv_status pv_store_open_sqlite(const struct pv_store_opts *o,
     struct pv_store **out);
-/* Schema version the code expects after migrations. */
-int pv_store_sqlite_schema_version(void);
 
 #endif

@@ -61,7 +61,7 @@ sleep_ms(long ms)
 static void
 get_user(struct pv_vault *v, const char *name, struct pv_user *u)
 {
-	assert_int_equal(v->store->ops->user_get_by_name(v->store, name, u),
+	assert_int_equal(pv_store_user_get_by_name(v->store, name, u),
 	    PV_OK);
 }
 
@@ -77,7 +77,7 @@ sessions_of(struct pv_vault *v, int64_t id)
 {
 	int n = 0;
 
-	assert_int_equal(v->store->ops->session_list(v->store, id,
+	assert_int_equal(pv_store_session_list(v->store, id,
 	    count_session, &n), PV_OK);
 	return n;
 }
@@ -210,7 +210,7 @@ mfa_account(struct pv_vault *v, const char *name, char code[8])
 	get_user(v, name, &u);
 	assert_int_equal(pv_totp_enroll(v, &u, b32, sizeof(b32), uri,
 	    sizeof(uri)), PV_OK);
-	assert_int_equal(v->store->ops->user_mfa_enable(v->store, u.id,
+	assert_int_equal(pv_store_user_mfa_enable(v->store, u.id,
 	    u.mfa_sealed, u.mfa_sealed_len), PV_OK);
 	assert_int_equal(oath_base32_decode(b32, strlen(b32), &raw, &rawlen),
 	    OATH_OK);
@@ -335,10 +335,10 @@ test_role_change_ends_grants(void **state)
 	strcpy(who.role, "clinician");
 	assert_int_equal(pv_breakglass_open(v, &who, "p-bg", "cardiac arrest",
 	    0, &g), PV_OK);
-	assert_int_equal(v->store->ops->grant_active(v->store, id, "p-bg",
+	assert_int_equal(pv_store_grant_active(v->store, id, "p-bg",
 	    pv_now(), &grant), PV_OK);
 	assert_int_equal(pv_account_set_role(v, "gus", "nurse"), PV_OK);
-	assert_int_equal(v->store->ops->grant_active(v->store, id, "p-bg",
+	assert_int_equal(pv_store_grant_active(v->store, id, "p-bg",
 	    pv_now(), &grant), PV_ENOTFOUND);
 	tv_close(v);
 }

@@ -93,7 +93,7 @@ test_rehash_on_login_when_cost_rises(void **state)
 	assert_non_null(v);
 	assert_int_equal(pv_account_create(v, "carol", "patient", "p-1",
 	    "Long-secret-for-c-1", &verdict, NULL), PV_OK);
-	assert_int_equal(v->store->ops->user_get_by_name(v->store, "carol", &u),
+	assert_int_equal(pv_store_user_get_by_name(v->store, "carol", &u),
 	    PV_OK);
 	strcpy(before, u.pw_hash);
 	assert_non_null(strstr(before, "m=8192,t=1"));
@@ -103,7 +103,7 @@ test_rehash_on_login_when_cost_rises(void **state)
 	assert_true(pv_password_needs_rehash(&v->cfg, before));
 	pv_login(v, "carol", "Long-secret-for-c-1", NULL, pv_now(), &o);
 	assert_int_equal(o.result, PV_LOGIN_OK);
-	assert_int_equal(v->store->ops->user_get_by_name(v->store, "carol", &u),
+	assert_int_equal(pv_store_user_get_by_name(v->store, "carol", &u),
 	    PV_OK);
 	assert_non_null(strstr(u.pw_hash, "m=19456,t=2"));
 	assert_false(pv_password_needs_rehash(&v->cfg, u.pw_hash));
@@ -161,7 +161,7 @@ test_sessions_and_totp_replay(void **state)
 	assert_non_null(v);
 	assert_int_equal(pv_account_create(v, "erin", "nurse", NULL,
 	    "Long-secret-for-e-1", &verdict, NULL), PV_OK);
-	assert_int_equal(v->store->ops->user_get_by_name(v->store, "erin", &u),
+	assert_int_equal(pv_store_user_get_by_name(v->store, "erin", &u),
 	    PV_OK);
 	assert_int_equal(pv_session_create(v, &u, false, tok, &s), PV_OK);
 	assert_int_equal(pv_session_validate(v, tok, &p), PV_OK);

@@ -134,7 +134,7 @@ principal(struct pv_vault *v, const char *name)
 	struct pv_user u;
 
 	memset(&p, 0, sizeof(p));
-	assert_int_equal(v->store->ops->user_get_by_name(v->store, name, &u),
+	assert_int_equal(pv_store_user_get_by_name(v->store, name, &u),
 	    PV_OK);
 	p.user_id = u.id;
 	strcpy(p.username, u.username);

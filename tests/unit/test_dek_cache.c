@@ -21,8 +21,9 @@
 
 #include "common/metrics.h"
 #include "fhir/fhir.h"
-#include "store/store.h"
+#include "store/backend.h"	/* a store that fails on demand */
 #include "testvault.h"
+#include "store/backend.h"	/* a store that fails on demand */
 
 #define NKEYS 8
 

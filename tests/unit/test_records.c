@@ -26,9 +26,9 @@ test_no_key_inside_transaction(void **state)
 	(void)state;
 	assert_non_null(v);
 	s = v->store;
-	assert_int_equal(s->ops->begin(s), PV_OK);
+	assert_int_equal(pv_store_begin(s), PV_OK);
 	assert_int_not_equal(tv_create_patient(v, "a1"), PV_OK);
-	s->ops->rollback(s);
+	pv_store_rollback(s);
 	assert_int_equal(pv_dek_get(v, "a1", false, dek), PV_ENOTFOUND);
 
 	/* Prepared first (its own commit), then created inside one. */
@@ -37,20 +37,20 @@ test_no_key_inside_transaction(void **state)
 
 		assert_int_equal(pv_record_prepare_patients(v, ids, 2), PV_OK);
 	}
-	assert_int_equal(s->ops->begin(s), PV_OK);
+	assert_int_equal(pv_store_begin(s), PV_OK);
 	assert_int_equal(tv_create_patient(v, "a2"), PV_OK);
 	assert_int_equal(tv_create_patient(v, "a3"), PV_OK);
-	assert_int_equal(s->ops->commit(s), PV_OK);
+	assert_int_equal(pv_store_commit(s), PV_OK);
 	assert_int_equal(pv_dek_get(v, "a2", false, dek), PV_OK);
 
 	/* Refused inside a transaction. */
 	{
 		const char *ids[1] = { "a4" };
 
-		assert_int_equal(s->ops->begin(s), PV_OK);
+		assert_int_equal(pv_store_begin(s), PV_OK);
 		assert_int_equal(pv_record_prepare_patients(v, ids, 1),
 		    PV_EINTERNAL);
-		s->ops->rollback(s);
+		pv_store_rollback(s);
 	}
 	/* Outside any transaction a Patient makes its own key, as before. */
 	assert_int_equal(tv_create_patient(v, "a5"), PV_OK);
@@ -70,14 +70,14 @@ test_rolled_back_key_not_cached(void **state)
 	(void)state;
 	assert_non_null(v);
 	s = v->store;
-	assert_int_equal(s->ops->begin(s), PV_OK);
+	assert_int_equal(pv_store_begin(s), PV_OK);
 	assert_int_equal(pv_dek_get(v, "k1", true, dek), PV_OK);
-	s->ops->rollback(s);
+	pv_store_rollback(s);
 	assert_int_equal(pv_dek_get(v, "k1", false, dek), PV_ENOTFOUND);
 
-	assert_int_equal(s->ops->begin(s), PV_OK);
+	assert_int_equal(pv_store_begin(s), PV_OK);
 	assert_int_equal(pv_dek_get(v, "k2", true, dek), PV_OK);
-	assert_int_equal(s->ops->commit(s), PV_OK);
+	assert_int_equal(pv_store_commit(s), PV_OK);
 	assert_int_equal(pv_dek_get(v, "k2", false, dek), PV_OK);
 	sodium_memzero(dek, sizeof(dek));
 	tv_close(v);
@@ -97,15 +97,15 @@ test_savepoints(void **state)
 	assert_non_null(v);
 	s = v->store;
 	assert_int_equal(pv_record_prepare_patients(v, ids, 2), PV_OK);
-	assert_int_equal(s->ops->begin(s), PV_OK);
-	assert_int_equal(s->ops->savepoint(s), PV_OK);
+	assert_int_equal(pv_store_begin(s), PV_OK);
+	assert_int_equal(pv_store_savepoint(s), PV_OK);
 	assert_int_equal(tv_create_patient(v, "b1"), PV_OK);
-	assert_int_equal(s->ops->release(s), PV_OK);
-	assert_int_equal(s->ops->savepoint(s), PV_OK);
+	assert_int_equal(pv_store_release(s), PV_OK);
+	assert_int_equal(pv_store_savepoint(s), PV_OK);
 	assert_int_equal(tv_create_patient(v, "b2"), PV_OK);
-	assert_int_equal(s->ops->rollback_to(s), PV_OK);
-	assert_true(s->ops->in_tx(s));
-	assert_int_equal(s->ops->commit(s), PV_OK);
+	assert_int_equal(pv_store_rollback_to(s), PV_OK);
+	assert_true(pv_store_in_tx(s));
+	assert_int_equal(pv_store_commit(s), PV_OK);
 	{
 		struct pv_record rec;
 
@@ -116,9 +116,9 @@ test_savepoints(void **state)
 		    PV_ENOTFOUND);
 	}
 	/* No savepoint open: ROLLBACK TO fails and says so. */
-	assert_int_equal(s->ops->begin(s), PV_OK);
-	assert_int_not_equal(s->ops->rollback_to(s), PV_OK);
-	s->ops->rollback(s);
+	assert_int_equal(pv_store_begin(s), PV_OK);
+	assert_int_not_equal(pv_store_rollback_to(s), PV_OK);
+	pv_store_rollback(s);
 	(void)dek;
 	tv_close(v);
 }
