@@ -4,7 +4,7 @@
  * nothing with a control byte, a NUL escape or a traversal segment gets
  * through, besides memory safety.
  */
-#include "http/internal.h"
+#include "http/guard.h"
 
 #include <stdlib.h>
 #include <string.h>

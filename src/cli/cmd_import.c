@@ -7,8 +7,9 @@
  * subject/patient references) land on the right new patient. Everything
  * goes through the same record service as the API (validation, sealing
  * under per-patient keys, blind index, data minimisation), in
- * transactions of 500 lines; the keys of a chunk's new patients are
- * committed first, in their own keys.db transaction. The import is audited before it starts (and
+ * chunks of 500 lines through pv_record_apply, the write service the
+ * HTTP batcher uses (keys of new patients first, then one transaction
+ * with a savepoint per line). The import is audited before it starts (and
  * again if it fails); the count is printed.
  */
 #include "cli/cli.h"
@@ -87,50 +88,48 @@ relink(json_t *res, const char *newpid)
 			    "reference", json_string(ref));
 }
 
-/* Loads one resource; a Patient gets preset_id (its key already made). */
-static pv_status
-load_one(struct pv_vault *v, struct idmap *m, json_t *res, int64_t team,
-    const char *preset_id)
+/*
+ * Turns one parsed line into a change: validated and minimised as the API
+ * does; a Patient gets a new random id (mapped from the file's id), a
+ * compartment resource is pointed at its patient's new id. False when
+ * the line is refused before any change.
+ */
+static bool
+line_change(struct pv_vault *v, struct idmap *m, json_t *res, int64_t team,
+    struct pv_change *c)
 {
 	const char *type = json_string_value(json_object_get(res,
-	    "resourceType")), *why, *old;
-	char pid[PV_PATIENT_ID_MAX + 1], id[PV_ID_HEX_LEN + 1];
-	struct pv_record rec;
+	    "resourceType")), *why, *old, *mapped;
+	char pid[PV_PATIENT_ID_MAX + 1];
 	char dropped[8][PV_FHIR_FIELD_MAX];
-	const char *mapped;
-	pv_status st;
 
-	if (type == NULL || !pv_fhir_type_is_known(type))
-		return PV_EINVAL;
-	if ((st = pv_fhir_check(res, type, pid, sizeof(pid), &why)) != PV_OK)
-		return st;
+	memset(c, 0, sizeof(*c));
+	if (type == NULL || !pv_fhir_type_is_known(type) ||
+	    pv_fhir_check(res, type, pid, sizeof(pid), &why) != PV_OK)
+		return false;
 	/* The same data minimisation as the API: never stored. */
 	(void)pv_fhir_minimize(res, type, v->cfg.drop_fields, dropped,
 	    PV_ARRAY_LEN(dropped));
-	pv_random_id(id);
+	c->kind = PV_CHANGE_CREATE;
+	c->res = res;
+	PV_IGNORE(pv_strlcpy(c->type, type, sizeof(c->type)));
+	pv_random_id(c->id);
 	if (strcmp(type, "Patient") == 0) {
-		if (preset_id == NULL ||
-		    pv_strlcpy(id, preset_id, sizeof(id)) != PV_OK)
-			return PV_EINTERNAL;
 		old = json_string_value(json_object_get(res, "id"));
-		if (old != NULL && !map_add(m, old, id))
-			return PV_ENOMEM;
-		st = pv_record_create(v, type, NULL, id, res, team, &rec);
-	} else {
-		if ((mapped = map_find(m, pid)) == NULL)
-			return PV_ENOTFOUND;
-		relink(res, mapped);
-		st = pv_record_create(v, type, mapped, id, res, 0, &rec);
+		c->creator_id = team;
+		return old == NULL || map_add(m, old, c->id);
 	}
-	if (st == PV_OK)
-		pv_record_clear(&rec);
-	return st;
+	if ((mapped = map_find(m, pid)) == NULL)
+		return false;
+	relink(res, mapped);
+	PV_IGNORE(pv_strlcpy(c->patient, mapped, sizeof(c->patient)));
+	return true;
 }
 
-/* Up to BATCH parsed lines (NULL: unparsable) and the Patients' ids. */
+/* Up to BATCH parsed lines (NULL: unparsable) and their changes. */
 struct chunk {
 	json_t *res[BATCH];
-	char id[BATCH][PV_ID_HEX_LEN + 1];
+	struct pv_change ch[BATCH];
 	size_t n;
 };
 
@@ -154,99 +153,43 @@ chunk_read(FILE *f, char **line, size_t *cap, struct chunk *ch)
 	while (ch->n < BATCH && (len = getline(line, cap, f)) > 0) {
 		ch->res[ch->n] = json_loadb(*line, (size_t)len,
 		    JSON_REJECT_DUPLICATES, NULL);
-		ch->id[ch->n][0] = '\0';
 		ch->n++;
 	}
 	return ch->n;
 }
 
-static bool
-is_patient(const json_t *res)
-{
-	const char *type = json_string_value(json_object_get(res,
-	    "resourceType"));
-
-	return type != NULL && strcmp(type, "Patient") == 0;
-}
-
 /*
- * The chunk's new patients' keys, committed before the chunk's own
- * transaction (keys.db and phivault.db are not committed atomically
- * together: a record must never be durable without its key). On failure
- * the chunk's Patients are refused (their compartment resources follow).
+ * One chunk through the write service (pv_record_apply: the new
+ * patients' keys first, then one transaction with a savepoint per line,
+ * so a refused line leaves nothing behind). The run's intent entry was
+ * written before the first chunk (pv_cli_begin); the lines carry none.
+ * Adds what loaded and what was refused once the chunk is committed.
  */
-static void
-chunk_prepare(struct pv_vault *v, struct chunk *ch)
-{
-	const char *ids[BATCH];
-	size_t i, n = 0;
-
-	for (i = 0; i < ch->n; i++)
-		if (ch->res[i] != NULL && is_patient(ch->res[i])) {
-			pv_random_id(ch->id[i]);
-			ids[n++] = ch->id[i];
-		}
-	if (pv_record_prepare_patients(v, ids, n) == PV_OK)
-		return;
-	for (i = 0; i < ch->n; i++)
-		ch->id[i][0] = '\0';
-}
-
-/* One line (in its savepoint, so a refused line leaves nothing behind,
- * not even a partial row): kept when it loaded. */
-struct line {
-	struct pv_vault *v;
-	struct idmap *m;
-	struct chunk *ch;
-	size_t i;
-	int64_t team;
-	bool ok;
-};
-
-static bool
-line_load(void *arg)
-{
-	struct line *l = arg;
-
-	l->ok = load_one(l->v, l->m, l->ch->res[l->i], l->team,
-	    l->ch->id[l->i][0] != '\0' ? l->ch->id[l->i] : NULL) == PV_OK;
-	return l->ok;
-}
-
-/* One chunk in one transaction; adds what loaded and what was refused
- * once it is committed. */
 static pv_status
 chunk_load(struct pv_vault *v, struct idmap *m, struct chunk *ch,
     int64_t team, size_t *loaded, size_t *refused)
 {
-	struct pv_store *s = v->store;
-	struct line l = { v, m, ch, 0, team, false };
-	size_t nl = 0, nr = 0;
+	struct pv_change cs[BATCH];
+	size_t i, k = 0, nr = 0, nl = 0;
 	pv_status st;
 
-	chunk_prepare(v, ch);
-	if ((st = pv_store_begin(s)) != PV_OK)
-		return st;
-	/* A lost transaction abandons the chunk: no later line may
-	 * autocommit on its own. */
-	for (l.i = 0; l.i < ch->n && st == PV_OK; l.i++) {
-		if (ch->res[l.i] == NULL)
+	for (i = 0; i < ch->n; i++) {
+		if (ch->res[i] != NULL &&
+		    line_change(v, m, ch->res[i], team, &cs[k]))
+			k++;
+		else
 			nr++;
-		else if ((st = pv_store_in_savepoint(s, line_load, &l)) ==
-		    PV_OK) {
-			if (l.ok)
-				nl++;
-			else
-				nr++;
-		}
 	}
-	if (st == PV_OK)
-		st = pv_store_commit(s);
-	if (st != PV_OK) {
-		if (pv_store_in_tx(s))
-			pv_store_rollback(s);
+	st = pv_record_apply(v, NULL, cs, k);
+	for (i = 0; i < k; i++) {
+		if (cs[i].status == PV_OK)
+			nl++;
+		else
+			nr++;
+		pv_record_clear(&cs[i].rec);
+	}
+	if (st != PV_OK)
 		return st;
-	}
 	*loaded += nl;
 	*refused += nr;
 	return PV_OK;

@@ -283,16 +283,57 @@ pv_dek_get(struct pv_vault *v, const char *key_id, bool create_missing,
 			return PV_EGONE;
 		if (!create_missing)
 			return PV_ENOTFOUND;
-		st = create(v, key_id, dek);
-		/* Made inside a transaction, the key is not durable until
-		 * the caller commits, and a rollback would leave the cache
-		 * holding a key keys.db does not have: records sealed with
-		 * it could never be opened. Cache it once it is loaded. */
-		if (st != PV_OK || pv_store_in_tx(v->store))
-			return st;
+		/* A new key is never cached here: made inside a caller's
+		 * transaction it is not durable until the commit, and a
+		 * rollback would leave the cache holding a key the store
+		 * does not have (records sealed with it could never be
+		 * opened). The next lookup loads and caches it. */
+		return create(v, key_id, dek);
 	}
 	if (st == PV_OK)
 		cache_put(v->deks, gen, key_id, dek);
+	return st;
+}
+
+pv_status
+pv_dek_create(struct pv_vault *v, const char *const *ids, size_t n)
+{
+	struct pv_store *s = v->store;
+	unsigned char *deks;
+	bool *made;
+	uint64_t gen;
+	size_t i;
+	pv_status st;
+
+	if (n == 0)
+		return PV_OK;
+	deks = sodium_malloc(n * PV_DEK_BYTES);
+	made = calloc(n, sizeof(*made));
+	if (deks == NULL || made == NULL) {
+		sodium_free(deks);
+		free(made);
+		return PV_ENOMEM;
+	}
+	if ((st = cache_sync(v, &gen)) == PV_OK)
+		st = pv_store_begin(s);
+	for (i = 0; i < n && st == PV_OK; i++) {
+		st = load(v, ids[i], deks + i * PV_DEK_BYTES);
+		if (st == PV_ENOTFOUND &&
+		    (st = create(v, ids[i], deks + i * PV_DEK_BYTES)) == PV_OK)
+			made[i] = true;
+	}
+	if (st == PV_OK)
+		st = pv_store_commit(s);
+	if (st != PV_OK)
+		pv_store_rollback(s);
+	/* Durable now: cache them (a new patient's first record is sealed
+	 * next, without unwrapping its key again). */
+	for (i = 0; i < n && st == PV_OK; i++)
+		if (made[i])
+			cache_put(v->deks, gen, ids[i], deks + i * PV_DEK_BYTES);
+	sodium_memzero(deks, n * PV_DEK_BYTES);
+	sodium_free(deks);
+	free(made);
 	return st;
 }
 

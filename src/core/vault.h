@@ -78,6 +78,18 @@ PV_MUST_CHECK pv_status pv_dek_get(struct pv_vault *v, const char *key_id,
     bool create, unsigned char dek[PV_DEK_BYTES]);
 
 /*
+ * The DEKs of n new patients, made in one transaction of the key store
+ * and committed on their own, then cached: a record must never be
+ * durable without its key, and keys and records live in two databases
+ * that do not commit together, so pv_record_apply calls this before the
+ * records' transaction. An id that has a key already keeps it; PV_EGONE
+ * for a shredded id (nothing is committed then). Must not be called
+ * inside a store transaction. ids are borrowed.
+ */
+PV_MUST_CHECK pv_status pv_dek_create(struct pv_vault *v,
+    const char *const *ids, size_t n);
+
+/*
  * Crypto-shredding: destroys key_id's DEK (row overwritten via
  * secure_delete, WAL truncated) and leaves a tombstone so the id reads as
  * gone. Every ciphertext sealed under it becomes undecryptable, in this

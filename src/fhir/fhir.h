@@ -15,6 +15,7 @@
 #define PV_FHIR_FHIR_H
 
 #include "core/vault.h"
+#include "audit/audit.h"
 #include "common/domain.h"
 
 #include <jansson.h>
@@ -76,43 +77,80 @@ struct pv_record {
 /* Releases res, sealed and text (text is wiped); the metadata stays. */
 void pv_record_clear(struct pv_record *r);
 
-/*
- * Creates version 1 of a new resource with id (NULL: a random one;
- * Patient: it becomes the patient id), sets meta.versionId/lastUpdated,
- * seals under the patient's DEK (made for a new Patient when called
- * outside a transaction; inside one, pv_record_prepare_patients must have
- * made it) and stores it; Patient
- * identifiers go to the blind index. res is borrowed and modified (id,
- * meta). If creator_id > 0 the creator joins the new Patient's care team
- * in the same transaction. PV_ENOTFOUND when a compartment resource's
- * patient does not exist; PV_EGONE when it was erased.
- */
-PV_MUST_CHECK pv_status pv_record_create(struct pv_vault *v, const char *type,
-    const char *patient, const char *id, json_t *res, int64_t creator_id,
-    struct pv_record *out);
-/*
- * Makes the DEKs of n new patients (random ids) and commits them on
- * their own, in one keys.db transaction. Must run outside any store
- * transaction: keys.db is a second SQLite database, and SQLite does not
- * commit two WAL databases atomically, so a Patient created inside a
- * caller's transaction (the write batcher, bulk import) needs its key
- * made durable first; pv_record_create there only finds it, never
- * creates it. PV_EINTERNAL inside a transaction. ids are borrowed.
- */
-PV_MUST_CHECK pv_status pv_record_prepare_patients(struct pv_vault *v,
-    const char *const *ids, size_t n);
+/* ---- the write service (apply.c) ---- */
 
 /*
- * New version of (type, id). if_match > 0 must equal the current version
- * (PV_ECONFLICT otherwise). The patient of a compartment resource cannot
- * change (PV_EINVAL). res is borrowed and modified.
+ * Every change to records goes through pv_record_apply, from every front
+ * end: the HTTP write batcher (http/batch.c) and `phivault import`
+ * (cli/cmd_import.c) call it with a batch, tests with one change.
  */
-PV_MUST_CHECK pv_status pv_record_update(struct pv_vault *v, const char *type,
-    const char *id, int64_t if_match, json_t *res, struct pv_record *out);
+enum pv_change_kind {
+	PV_CHANGE_CREATE = 1,	/* version 1 of (type, id) */
+	PV_CHANGE_UPDATE,	/* a new version of (type, id) */
+	PV_CHANGE_DELETE	/* a deleted (empty) version of (type, id) */
+};
 
-/* Marks (type, id) deleted with a new, empty version. */
-PV_MUST_CHECK pv_status pv_record_delete(struct pv_vault *v, const char *type,
-    const char *id, int64_t if_match, struct pv_record *out);
+struct pv_change {
+	/* in */
+	enum pv_change_kind kind;
+	char type[PV_TYPE_MAX + 1];
+	char id[PV_RES_ID_MAX + 1];	/* create: the new id, chosen by the
+					 * caller so its intent names it; a
+					 * Patient's id is its patient id */
+	char patient[PV_PATIENT_ID_MAX + 1];	/* create of a compartment
+						 * resource: whose */
+	json_t *res;		/* borrowed, stamped (id, meta); NULL: delete */
+	int64_t if_match;	/* update, delete: the current version, or 0 */
+	int64_t creator_id;	/* create of a Patient, > 0: this account
+				 * joins the new patient's care team */
+	const struct pv_audit_event *intent;	/* borrowed; NULL when the
+						 * caller audited the whole
+						 * run (import) */
+	/* out */
+	pv_status status;	/* PV_OK: stored and durable; else why not:
+				 * PV_ENOTFOUND (no such resource, or a
+				 * compartment resource's patient does not
+				 * exist), PV_EGONE (erased), PV_ECONFLICT
+				 * (If-Match), PV_EIO, ... */
+	bool is_unaudited;	/* its intent could not be written: nothing
+				 * was tried (status PV_EUNAVAIL) */
+	bool is_lost;		/* the batch's transaction was lost: nothing
+				 * of it is stored, retry (status PV_EIO) */
+	struct pv_record rec;	/* on PV_OK: the stored version (res shared
+				 * with the change); pv_record_clear it */
+};
+
+/*
+ * Applies n changes, in order, with the write guarantees:
+ *  1. the intents (those not NULL) are made durable first, in one group
+ *     commit of the trail; a change whose intent failed is not tried
+ *     (is_unaudited);
+ *  2. the keys of new patients are committed next, on their own (keys
+ *     and records live in two databases that do not commit together; a
+ *     record must never be durable without its key, an orphan key is
+ *     harmless);
+ *  3. the changes run in ONE store transaction, each in its own
+ *     savepoint: a refused change is undone alone, and later changes see
+ *     earlier ones (If-Match behaves as if they ran one by one); one
+ *     commit for the batch. If the transaction is lost midway or the
+ *     commit fails, it is rolled back and every change not already
+ *     refused is marked is_lost;
+ *  4. each change with a durable intent that did not happen gets a
+ *     follow-up entry (outcome "failed" for a refusal the caller caused,
+ *     "error" otherwise; reason its status, or "write_failed" for a lost
+ *     batch).
+ * Must not be called inside a store transaction (PV_EIO for all then).
+ * audit may be NULL when no change has an intent. Returns PV_OK, or
+ * PV_EIO when the batch was lost (import stops there); each change's own
+ * result is in its status.
+ */
+PV_MUST_CHECK pv_status pv_record_apply(struct pv_vault *v,
+    struct pv_audit *audit, struct pv_change *changes, size_t n);
+
+/* True for a refusal the caller caused and can fix (not found, gone,
+ * version conflict), false for a failure of the server: the audit
+ * outcome "failed" vs "error" of a change that did not happen. */
+bool pv_record_status_is_refusal(pv_status st);
 
 /* Metadata of a version (0 = current) without decrypting. */
 PV_MUST_CHECK pv_status pv_record_meta(struct pv_vault *v, const char *type,

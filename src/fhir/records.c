@@ -17,6 +17,7 @@
  * is PV_ECRYPTO (or PV_EGONE after crypto-shredding), never data.
  */
 #include "fhir/fhir.h"
+#include "fhir/records_int.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -69,10 +70,10 @@ stamp(json_t *res, const char *id, int64_t version, int64_t now)
 	return PV_OK;
 }
 
-/* Seals res into row->sealed (malloc'd). */
+/* Seals res into row->sealed (malloc'd) under the patient's existing
+ * key. */
 static pv_status
-seal(struct pv_vault *v, const json_t *res, struct pv_resource *row,
-    bool create_dek)
+seal(struct pv_vault *v, const json_t *res, struct pv_resource *row)
 {
 	unsigned char *dek = NULL;
 	char *text = NULL, ad[256];
@@ -93,7 +94,7 @@ seal(struct pv_vault *v, const json_t *res, struct pv_resource *row,
 	}
 	if ((st = make_ad(ad, sizeof(ad), row->type, row->id, row->version,
 	    row->patient_id)) != PV_OK ||
-	    (st = pv_dek_get(v, row->patient_id, create_dek, dek)) != PV_OK ||
+	    (st = pv_dek_get(v, row->patient_id, false, dek)) != PV_OK ||
 	    (st = pv_aead_seal(row->sealed, &clen, (unsigned char *)text, tlen,
 	    (unsigned char *)ad, strlen(ad), dek)) != PV_OK)
 		goto done;
@@ -242,66 +243,28 @@ identifier_digests(struct pv_vault *v, const json_t *res,
 
 /* ---- writes ----------------------------------------------------------------- */
 
-pv_status
-pv_record_prepare_patients(struct pv_vault *v, const char *const *ids,
-    size_t n)
-{
-	struct pv_store *s = v->store;
-	unsigned char *dek;
-	pv_status st = PV_OK;
-	size_t i;
-
-	if (n == 0)
-		return PV_OK;
-	if (pv_store_in_tx(s))
-		return PV_EINTERNAL;
-	if ((dek = pv_secret_key_scratch()) == NULL)
-		return PV_ENOMEM;
-	if (n > 1 && (st = pv_store_begin(s)) != PV_OK)
-		return st;
-	for (i = 0; i < n && st == PV_OK; i++)
-		st = pv_dek_get(v, ids[i], true, dek);
-	sodium_memzero(dek, PV_DEK_BYTES);
-	if (n > 1 && st == PV_OK)
-		st = pv_store_commit(s);
-	if (st != PV_OK && pv_store_in_tx(s))
-		pv_store_rollback(s);
-	return st;
-}
-
 static pv_status
 write_version(struct pv_vault *v, struct pv_resource *row, const json_t *res,
-    bool create_dek, int64_t creator_id)
+    int64_t creator_id)
 {
 	struct pv_store *s = v->store;
 	unsigned char digests[MAX_IDENTIFIERS * 2][PV_HASH_BYTES];
 	size_t nd = 0;
-	/* Inside a caller's transaction (the batcher, bulk import) we join
-	 * it, and the key must already exist (pv_record_prepare_patients):
-	 * never commit a record and its new key in one transaction across
-	 * two WAL databases. */
-	bool own_tx = !pv_store_in_tx(s);
 	pv_status st;
 
-	if (res != NULL && (st = seal(v, res, row, create_dek && own_tx)) !=
-	    PV_OK)
+	/* Always inside the caller's transaction (pv_record_apply), and the
+	 * key already exists: a record and its new key are never committed
+	 * in one transaction across the two databases. */
+	if (res != NULL && (st = seal(v, res, row)) != PV_OK)
 		return st;
 	if (res != NULL && strcmp(row->type, "Patient") == 0)
 		nd = identifier_digests(v, res, digests, PV_ARRAY_LEN(digests));
-	if (own_tx && (st = pv_store_begin(s)) != PV_OK)
-		goto done;
-	if ((st = pv_store_resource_put(s, row)) != PV_OK ||
-	    (strcmp(row->type, "Patient") == 0 &&
-	    (st = pv_store_index_replace(s, row->type, row->id,
-	    (const unsigned char (*)[PV_HASH_BYTES])digests, nd)) != PV_OK) ||
-	    (creator_id > 0 && (st = pv_store_careteam_add(s, creator_id,
-	    row->patient_id)) != PV_OK)) {
-		if (own_tx)
-			pv_store_rollback(s);
-		goto done;
-	}
-	st = own_tx ? pv_store_commit(s) : PV_OK;
-done:
+	if ((st = pv_store_resource_put(s, row)) == PV_OK &&
+	    strcmp(row->type, "Patient") == 0)
+		st = pv_store_index_replace(s, row->type, row->id,
+		    (const unsigned char (*)[PV_HASH_BYTES])digests, nd);
+	if (st == PV_OK && creator_id > 0)
+		st = pv_store_careteam_add(s, creator_id, row->patient_id);
 	pv_resource_clear(row);
 	return st;
 }
@@ -341,7 +304,7 @@ patient_exists(struct pv_vault *v, const char *patient)
 }
 
 pv_status
-pv_record_create(struct pv_vault *v, const char *type, const char *patient,
+pv_record_create_tx(struct pv_vault *v, const char *type, const char *patient,
     const char *id, json_t *res, int64_t creator_id, struct pv_record *out)
 {
 	struct pv_resource row;
@@ -370,8 +333,7 @@ pv_record_create(struct pv_vault *v, const char *type, const char *patient,
 	if ((st = stamp(res, row.id, 1, row.updated_at)) != PV_OK)
 		return st;
 	fill_out(out, &row, res);
-	st = write_version(v, &row, res, is_patient,
-	    is_patient ? creator_id : 0);
+	st = write_version(v, &row, res, is_patient ? creator_id : 0);
 	if (st != PV_OK)
 		pv_record_clear(out);
 	return st;
@@ -393,7 +355,7 @@ current_for_change(struct pv_vault *v, const char *type, const char *id,
 }
 
 pv_status
-pv_record_update(struct pv_vault *v, const char *type, const char *id,
+pv_record_update_tx(struct pv_vault *v, const char *type, const char *id,
     int64_t if_match, json_t *res, struct pv_record *out)
 {
 	struct pv_resource cur, row;
@@ -422,14 +384,14 @@ pv_record_update(struct pv_vault *v, const char *type, const char *id,
 	fill_out(out, &row, res);
 	/* resource_put refuses the version if someone else got there
 	 * first (version must be max + 1): a lost update becomes 412. */
-	st = write_version(v, &row, res, false, 0);
+	st = write_version(v, &row, res, 0);
 	if (st != PV_OK)
 		pv_record_clear(out);
 	return st;
 }
 
 pv_status
-pv_record_delete(struct pv_vault *v, const char *type, const char *id,
+pv_record_delete_tx(struct pv_vault *v, const char *type, const char *id,
     int64_t if_match, struct pv_record *out)
 {
 	struct pv_resource cur, row;
@@ -448,7 +410,7 @@ pv_record_delete(struct pv_vault *v, const char *type, const char *id,
 	row.is_deleted = true;
 	row.updated_at = pv_now();
 	fill_out(out, &row, NULL);
-	return write_version(v, &row, NULL, false, 0);
+	return write_version(v, &row, NULL, 0);
 }
 
 /* ---- reads ------------------------------------------------------------------ */

@@ -1,40 +1,18 @@
 /*
- * batch.c — group commit for record changes (create, update, delete).
+ * batch.c — the record write queue: HTTP record changes (create, update,
+ * delete) wait here, and one thread hands every queued change (up to
+ * BATCH_MAX) to pv_record_apply (fhir/apply.c), the write service
+ * `phivault import` uses too. One audit fsync and one store commit serve
+ * the whole batch (group commit); the guarantees are pv_record_apply's:
+ * no change reaches the store before its audit entry is durable, no
+ * response reports a change that is not durable, a failed change leaves
+ * a follow-up entry. Changes of one batch run in queue order, so If-Match
+ * between them behaves as if they ran one by one.
  *
- * A durable SQLite commit costs one fsync, several milliseconds on most
- * disks, and commits from several connections run one after another: a
- * worker per change caps writes at about one per fsync. Here one thread
- * takes every queued change (up to BATCH_MAX) and:
- *   1. submits all their write-ahead audit entries at once and waits
- *      until they are durable (one group commit of the trail); a change
- *      whose entry cannot be written gets 503 and is not made;
- *   2. runs each change's prepare step, outside any transaction (a new
- *      patient's DEK is committed to keys.db on its own: SQLite does not
- *      commit two WAL databases atomically, and a record must never be
- *      durable without its key; an orphan key is harmless);
- *   3. opens one store transaction and runs each change inside its own
- *      savepoint: a change that fails is rolled back alone, the others
- *      stay; commits once (one fsync for the whole batch). If the
- *      transaction is lost midway (SQLite rolls it back by itself on a
- *      full disk, I/O error or out of memory), a savepoint cannot be
- *      closed, or the commit fails, the batch is rolled back and every
- *      change in it is answered 503 not_stored: nothing of it was
- *      stored;
- *   4. writes the follow-up audit entry of every change that failed, and
- *      resumes the connections.
- *
- * Guarantees (as pv_req_write's): no change reaches the store before its
- * audit entry is durable; no response reports a change that is not
- * durable; a failed change leaves a second entry saying so. Changes of
- * one batch see each other in queue order (same connection), so
- * If-Match between them behaves as if they ran one by one.
- *
- * What a change may do: only store operations through the thread's
- * connection (they join the batch's transaction) and in-memory work.
- * A DEK made for a new Patient whose change is then refused stays in
- * keys.db and the cache under a random id nothing refers to.
+ * Then each request's finish step (the handler's continuation) builds its
+ * reply from its change's status, and the server resumes the connection.
  */
-#include "http/internal.h"
+#include "http/guard.h"
 #include "common/log.h"
 #include "common/metrics.h"
 
@@ -55,180 +33,44 @@ struct pv_batcher {
 	bool has_thread;
 };
 
-/* Counts outstanding audit completions of one batch. */
-struct intents {
-	pthread_mutex_t lock;
-	pthread_cond_t cv;
-	size_t pending;
-};
-
-struct intent {
-	struct intents *all;
-	pv_status st;
-};
-
+/* A change whose intent or batch failed gets its 503; any other status
+ * is the handler's to answer (its finish step). */
 static void
-intent_done(void *arg, pv_status st)
+finish(struct pv_req *r)
 {
-	struct intent *it = arg;
+	struct pv_reply *p = &r->out;
 
-	pthread_mutex_lock(&it->all->lock);
-	it->st = st;
-	it->all->pending--;
-	if (it->all->pending == 0)
-		pthread_cond_signal(&it->all->cv);
-	pthread_mutex_unlock(&it->all->lock);
-}
-
-/* Step 1: every intent entry durable (one group commit); false marks a
- * request already answered 503. */
-static void
-write_intents(struct pv_server *srv, struct pv_req **rs, size_t n,
-    bool *live)
-{
-	struct intents all;
-	struct intent its[BATCH_MAX];
-	size_t i;
-
-	pthread_mutex_init(&all.lock, NULL);
-	pthread_cond_init(&all.cv, NULL);
-	all.pending = 0;
-	for (i = 0; i < n; i++) {
-		struct pv_req *r = rs[i];
-
-		its[i].all = &all;
-		its[i].st = PV_EUNAVAIL;
-		if (r->ev.outcome == NULL)
-			pv_req_audit_outcome(r, "allowed", "ok");
-		pv_req_audit_settle(r);
-		r->has_event = false;
-		pthread_mutex_lock(&all.lock);
-		all.pending++;
-		pthread_mutex_unlock(&all.lock);
-		if (pv_audit_submit(srv->audit, &r->ev, intent_done, &its[i]) !=
-		    PV_OK) {
-			pthread_mutex_lock(&all.lock);
-			all.pending--;
-			pthread_mutex_unlock(&all.lock);
-		}
-	}
-	pthread_mutex_lock(&all.lock);
-	while (all.pending > 0)
-		pthread_cond_wait(&all.cv, &all.lock);
-	pthread_mutex_unlock(&all.lock);
-	for (i = 0; i < n; i++) {
-		live[i] = its[i].st == PV_OK;
-		if (!live[i])
-			pv_reply_audit_unavailable(rs[i]);
-	}
-	pthread_cond_destroy(&all.cv);
-	pthread_mutex_destroy(&all.lock);
-}
-
-static void
-reply_not_stored(struct pv_req *r)
-{
-	pv_reply_error_detail(r, 503, "transient", "not_stored",
-	    "the change could not be stored; nothing was changed, retry");
-	r->retry_after = 2;
-	r->headers_n = 0;	/* drop Location and ETag */
-}
-
-/* Step 2a: work that must commit outside the batch's transaction (a new
- * patient's DEK in keys.db). An error status drops the change. */
-static void
-run_prepares(struct pv_req **rs, size_t n, bool *live, bool *ready)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		ready[i] = live[i];
-		if (!live[i] || rs[i]->prepare_fn == NULL)
-			continue;
-		rs[i]->prepare_fn(rs[i]);
-		if (rs[i]->status >= 400)
-			ready[i] = false;
-	}
-}
-
-/*
- * The transaction is gone (SQLite rolls the whole of it back by itself
- * on SQLITE_FULL, IOERR or NOMEM) or a savepoint could not be closed:
- * roll back what is left and answer every change not yet refused
- * not_stored, the earlier ones included (their work went with the
- * transaction). Never run a change outside the transaction: it would
- * autocommit.
- */
-static void
-abandon_batch(struct pv_store *s, struct pv_req **rs, size_t n,
-    const bool *ready)
-{
-	size_t i;
-
-	if (pv_store_in_tx(s))
-		pv_store_rollback(s);
-	pv_log(PV_LOG_ERROR, "store_batch_failed", NULL, (const char *)NULL);
-	for (i = 0; i < n; i++)
-		if (ready[i] && rs[i]->status < 400)
-			reply_not_stored(rs[i]);
-}
-
-/* One change (in its savepoint): kept unless it answered an error. */
-static bool
-run_one(void *arg)
-{
-	struct pv_req *r = arg;
-
-	r->write_fn(r);
-	return r->status < 400;
-}
-
-/* Steps 2b and 3: the changes in one transaction, a savepoint each. */
-static void
-run_changes(struct pv_server *srv, struct pv_req **rs, size_t n,
-    const bool *ready)
-{
-	struct pv_store *s = srv->vault->store;
-	size_t i;
-
-	for (i = 0; i < n && !ready[i]; i++)
-		;
-	if (i == n)
-		return;		/* nothing to run: no transaction */
-	if (pv_store_begin(s) != PV_OK) {
-		abandon_batch(s, rs, n, ready);
-		return;
-	}
-	for (i = 0; i < n; i++) {
-		if (!ready[i])
-			continue;
-		if (pv_store_in_savepoint(s, run_one, rs[i]) != PV_OK) {
-			/* the failing change itself: not_stored too, even if
-			 * write_fn had answered an error */
-			rs[i]->status = 0;
-			abandon_batch(s, rs, n, ready);
-			return;
-		}
-	}
-	if (pv_store_commit(s) == PV_OK)
-		return;
-	abandon_batch(s, rs, n, ready);
+	if (p->change.is_unaudited)
+		pv_reply_audit_unavailable(p);
+	else if (p->change.is_lost)
+		pv_reply_not_stored(p);
+	else
+		p->next_fn(&r->in, p);
+	pv_req_done(r);
 }
 
 static void
 run_batch(struct pv_server *srv, struct pv_req **rs, size_t n)
 {
-	bool live[BATCH_MAX], ready[BATCH_MAX];
+	struct pv_audit_event evs[BATCH_MAX];
+	struct pv_change cs[BATCH_MAX];
 	size_t i;
 
-	write_intents(srv, rs, n, live);
-	run_prepares(rs, n, live, ready);
-	run_changes(srv, rs, n, ready);
 	for (i = 0; i < n; i++) {
-		if (live[i])
-			pv_req_audit_followup(rs[i]);
-		rs[i]->phase = PV_PHASE_READY;
-		pv_req_resume(rs[i]);
+		cs[i] = rs[i]->out.change;
+		cs[i].intent = NULL;
+		if (rs[i]->has_event) {
+			pv_trail_intent_event(rs[i], &evs[i]);
+			cs[i].intent = &evs[i];
+		}
+	}
+	/* Each change's own status says what happened to it; a lost batch
+	 * marks every change it held is_lost. */
+	PV_IGNORE(pv_record_apply(srv->vault, srv->audit, cs, n));
+	for (i = 0; i < n; i++) {
+		cs[i].intent = NULL;
+		rs[i]->out.change = cs[i];
+		finish(rs[i]);
 	}
 }
 
@@ -307,16 +149,11 @@ pv_batcher_stop(struct pv_batcher *b)
 	free(b);
 }
 
-void
-pv_req_write_batched(struct pv_req *r, void (*fn)(struct pv_req *r))
+bool
+pv_batcher_submit(struct pv_batcher *b, struct pv_req *r)
 {
-	struct pv_batcher *b = r->srv->batcher;
 	bool queued = false;
 
-	r->write_fn = fn;
-	r->deferred = fn;	/* marks the request as handed off */
-	r->phase = PV_PHASE_WAITING;
-	pv_req_suspend(r);
 	pthread_mutex_lock(&b->lock);
 	if (b->n < b->depth && !b->is_stopping) {
 		b->ring[(b->head + b->n) % b->depth] = r;
@@ -325,8 +162,5 @@ pv_req_write_batched(struct pv_req *r, void (*fn)(struct pv_req *r))
 		pthread_cond_signal(&b->cv);
 	}
 	pthread_mutex_unlock(&b->lock);
-	if (queued)
-		return;
-	/* Queue full: refuse now rather than pile up memory. */
-	pv_req_refuse_busy(r);
+	return queued;
 }

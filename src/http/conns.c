@@ -32,7 +32,7 @@
  * the sweep take the registry lock, so a descriptor is only ever shut
  * down while it still belongs to that connection.
  */
-#include "http/internal.h"
+#include "http/guard.h"
 
 #include <stdlib.h>
 #include <sys/socket.h>

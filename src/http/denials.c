@@ -26,7 +26,7 @@
  * still in memory at a crash are lost (the first refusal of each kind is
  * already durable); alerts are raised per request as before.
  */
-#include "http/internal.h"
+#include "http/guard.h"
 
 #include <arpa/inet.h>
 #include <stdlib.h>

@@ -16,7 +16,7 @@
  * The rule that fired is counted in /metrics and logged; the reply names
  * the problem class, never echoes the input.
  */
-#include "http/internal.h"
+#include "http/guard.h"
 
 #include <string.h>
 #include <strings.h>

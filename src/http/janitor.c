@@ -7,7 +7,7 @@
  * It holds no lock of its own across those calls and never blocks on the
  * network or the disk: both queue or shut down and return.
  */
-#include "http/internal.h"
+#include "http/guard.h"
 
 #include <time.h>
 

@@ -12,7 +12,7 @@
  * the least recently used in a probe run evicted when full (an evicted
  * bucket comes back full: bounded memory wins over perfect memory).
  */
-#include "http/internal.h"
+#include "http/guard.h"
 #include "common/slots.h"
 
 #include <math.h>
@@ -90,21 +90,21 @@ pv_ratelimit_take(struct pv_ratelimit *rl, const char *key, double rate,
 }
 
 bool
-pv_http_rate_limited(struct pv_req *r, const char *kind, const char *id,
-    double rate, double burst)
+pv_http_rate_limited(const struct pv_hreq *q, struct pv_reply *r,
+    const char *kind, const char *id, double rate, double burst)
 {
 	char key[PV_SLOT_KEY_MAX];
 	int64_t wait;
 
-	if (!r->srv->vault->cfg.ratelimit_enabled ||
+	if (!q->svc->vault->cfg.ratelimit_enabled ||
 	    pv_snprintf(key, sizeof(key), "%s:%s", kind, id) != PV_OK)
 		return false;
-	wait = pv_ratelimit_take(r->srv->ratelimit, key, rate, burst);
+	wait = pv_ratelimit_take(q->svc->ratelimit, key, rate, burst);
 	if (wait == 0)
 		return false;
 	pv_metric_inc(PV_M_RATE_LIMITED);
 	r->retry_after = wait < 1 ? 1 : wait;
-	pv_req_audit_outcome(r, "denied", "rate_limited");
+	pv_note_outcome(r, "denied", "rate_limited");
 	pv_reply_error_detail(r, 429, "throttled", "rate_limited",
 	    "too many requests; retry after the Retry-After delay");
 	return true;

@@ -1,9 +1,8 @@
 /*
- * reply.c — every byte phivault sends back goes through here.
+ * reply.c — what a handler fills: the reply and its audit note (the
+ * server turns it into bytes in request.c and into entries in trail.c).
  *
  * Guarantees:
- *  - every response carries the security headers (HSTS, no-store, nosniff,
- *    CSP default-src 'none', no framing, no referrer) and X-Request-Id;
  *  - errors are FHIR OperationOutcome resources whose text is a constant
  *    chosen by the handler: no exception text, path, SQL or value from the
  *    request is ever echoed (seed: "Don't expose sensitive information in
@@ -11,25 +10,15 @@
  *  - response buffers are wiped before they are freed, since they may
  *    hold decrypted PHI.
  */
-#include "http/internal.h"
+#include "http/handler.h"
 
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-static const char *const security_headers[][2] = {
-	{ "Strict-Transport-Security", "max-age=63072000; includeSubDomains" },
-	{ "Cache-Control", "no-store" },
-	{ "Pragma", "no-cache" },
-	{ "X-Content-Type-Options", "nosniff" },
-	{ "Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'" },
-	{ "X-Frame-Options", "DENY" },
-	{ "Referrer-Policy", "no-referrer" },
-};
-
 void
-pv_reply_raw(struct pv_req *r, unsigned status, const char *ctype, char *buf,
+pv_reply_raw(struct pv_reply *r, unsigned status, const char *ctype, char *buf,
     size_t len)
 {
 	if (r->resp_fd > 0) {		/* an error replaces a file body */
@@ -47,7 +36,7 @@ pv_reply_raw(struct pv_req *r, unsigned status, const char *ctype, char *buf,
 }
 
 void
-pv_reply_json(struct pv_req *r, unsigned status, json_t *body)
+pv_reply_json(struct pv_reply *r, unsigned status, json_t *body)
 {
 	char *text = NULL;
 
@@ -66,14 +55,14 @@ pv_reply_json(struct pv_req *r, unsigned status, json_t *body)
 }
 
 void
-pv_reply_error(struct pv_req *r, unsigned status, const char *code,
+pv_reply_error(struct pv_reply *r, unsigned status, const char *code,
     const char *diag)
 {
 	pv_reply_error_detail(r, status, code, NULL, diag);
 }
 
 void
-pv_reply_error_detail(struct pv_req *r, unsigned status, const char *code,
+pv_reply_error_detail(struct pv_reply *r, unsigned status, const char *code,
     const char *detail, const char *diag)
 {
 	json_t *oo, *issue;
@@ -100,7 +89,7 @@ pv_reply_error_detail(struct pv_req *r, unsigned status, const char *code,
 }
 
 void
-pv_reply_header(struct pv_req *r, const char *name, const char *value)
+pv_reply_header(struct pv_reply *r, const char *name, const char *value)
 {
 	if (r->headers_n >= PV_EXTRA_HEADERS)
 		return;
@@ -110,19 +99,8 @@ pv_reply_header(struct pv_req *r, const char *name, const char *value)
 	r->headers_n++;
 }
 
-static void
-wipe_free(void *p)
-{
-	/* MHD gives no length back; the request recorded it in the buffer
-	 * header we prepend (see pv_reply_queue). */
-	size_t *hdr = (size_t *)p - 1;
-
-	sodium_memzero(hdr, *hdr + sizeof(size_t));
-	free(hdr);
-}
-
 void
-pv_reply_fd(struct pv_req *r, unsigned status, const char *ctype, int fd,
+pv_reply_fd(struct pv_reply *r, unsigned status, const char *ctype, int fd,
     uint64_t size)
 {
 	pv_reply_raw(r, status, ctype, NULL, 0);
@@ -130,74 +108,123 @@ pv_reply_fd(struct pv_req *r, unsigned status, const char *ctype, int fd,
 	r->resp_fd_size = size;
 }
 
-static void
-add_headers(struct pv_req *r, struct MHD_Response *resp)
+void
+pv_reply_audit_unavailable(struct pv_reply *r)
 {
-	size_t i;
-	char ra[32];
-
-	for (i = 0; i < PV_ARRAY_LEN(security_headers); i++)
-		MHD_add_response_header(resp, security_headers[i][0],
-		    security_headers[i][1]);
-	MHD_add_response_header(resp, "X-Request-Id", r->rid);
-	if (r->content_type != NULL)
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-		    r->content_type);
-	for (i = 0; i < r->headers_n; i++)
-		MHD_add_response_header(resp, r->headers[i][0],
-		    r->headers[i][1]);
-	if (atomic_load(&r->srv->is_stopping))
-		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION,
-		    "close");
-	if (r->retry_after > 0 &&
-	    pv_snprintf(ra, sizeof(ra), "%lld", (long long)r->retry_after) ==
-	    PV_OK)
-		MHD_add_response_header(resp, "Retry-After", ra);
+	pv_reply_error_detail(r, 503, "transient", "audit_unavailable",
+	    "the audit trail cannot be written; nothing was served");
+	r->retry_after = 5;
+	r->headers_n = 0;	/* drop Location, ETag, Set-Cookie */
 }
 
-enum MHD_Result
-pv_reply_queue(struct pv_req *r)
+void
+pv_reply_not_stored(struct pv_reply *r)
 {
-	struct MHD_Response *resp;
-	enum MHD_Result ret;
-	size_t *hdr;
+	pv_reply_error_detail(r, 503, "transient", "not_stored",
+	    "the change could not be stored; nothing was changed, retry");
+	r->retry_after = 2;
+	r->headers_n = 0;	/* drop Location and ETag */
+}
 
-	/* The client must read the reply at min_body_rate (conns.c). */
-	pv_conns_await_reply(r->srv->conns, r->cslot, r->resp_fd > 0 ?
-	    r->resp_fd_size : r->resp_len);
-	if (r->resp_fd > 0) {
-		resp = MHD_create_response_from_fd64(r->resp_fd_size,
-		    r->resp_fd);
-		if (resp == NULL)
-			return MHD_NO;
-		r->resp_fd = 0;	/* MHD owns it now */
-		add_headers(r, resp);
-		ret = MHD_queue_response(r->conn, r->status, resp);
-		MHD_destroy_response(resp);
-		r->phase = PV_PHASE_QUEUED;
-		return ret;
-	}
-	if (r->resp == NULL)
-		pv_reply_error(r, 500, "exception", "no response was produced");
-	/* Copy into a length-prefixed buffer so the free callback can wipe. */
-	hdr = malloc(sizeof(size_t) + r->resp_len + 1);
-	if (hdr == NULL)
-		return MHD_NO;
-	hdr[0] = r->resp_len;
-	memcpy(hdr + 1, r->resp, r->resp_len);
-	sodium_memzero(r->resp, r->resp_len);
-	free(r->resp);
-	r->resp = NULL;
-	resp = MHD_create_response_from_buffer_with_free_callback(r->resp_len,
-	    hdr + 1, wipe_free);
-	if (resp == NULL) {
-		sodium_memzero(hdr, sizeof(size_t) + r->resp_len);
-		free(hdr);
-		return MHD_NO;
-	}
-	add_headers(r, resp);
-	ret = MHD_queue_response(r->conn, r->status, resp);
-	MHD_destroy_response(resp);
-	r->phase = PV_PHASE_QUEUED;
-	return ret;
+void
+pv_reply_clear(struct pv_reply *r)
+{
+	pv_reply_raw(r, 0, NULL, NULL, 0);
+	pv_record_clear(&r->change.rec);
+	if (r->job_free != NULL)
+		r->job_free(r->job);
+	r->job = NULL;
+	r->job_free = NULL;
+	free(r->note.also);
+	r->note.also = NULL;
+	r->note.also_n = 0;
+}
+
+void
+pv_reply_continue(struct pv_reply *r, enum pv_next next, pv_handler fn)
+{
+	r->next = next;
+	r->next_fn = fn;
+}
+
+void
+pv_reply_apply(struct pv_reply *r, pv_handler finish)
+{
+	r->next = PV_NEXT_RECORD;
+	r->next_fn = finish;
+}
+
+/* ---- the audit note ---- */
+
+static void
+copy_field(char *dst, size_t dstsz, const char *src)
+{
+	if (src == NULL || pv_strlcpy(dst, src, dstsz) != PV_OK)
+		dst[0] = '\0';
+}
+
+/*
+ * Subject fields may come straight from the URL, before any validation:
+ * keep only FHIR id characters. A quote or control character would make
+ * the entry unwritable, fail the whole group commit it lands in (every
+ * request in it refused, the trail marked unhealthy) and leave the
+ * request itself unaudited.
+ */
+static void
+copy_id(char *dst, size_t dstsz, const char *src)
+{
+	static const char ok[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789-.";
+
+	if (src != NULL && src[strspn(src, ok)] != '\0')
+		src = NULL;
+	copy_field(dst, dstsz, src);
+}
+
+void
+pv_note_subject(struct pv_reply *r, const char *type, const char *id,
+    const char *patient)
+{
+	copy_id(r->note.type, sizeof(r->note.type), type);
+	copy_id(r->note.id, sizeof(r->note.id), id);
+	copy_id(r->note.patient, sizeof(r->note.patient), patient);
+}
+
+void
+pv_note_outcome(struct pv_reply *r, const char *outcome, const char *reason)
+{
+	r->note.outcome = outcome;
+	r->note.reason = reason;
+}
+
+void
+pv_note_grant(struct pv_reply *r, int64_t grant)
+{
+	r->note.grant = grant;
+}
+
+void
+pv_note_actor(struct pv_reply *r, int64_t actor, const char *role)
+{
+	r->note.actor = actor;
+	copy_field(r->note.role, sizeof(r->note.role), role);
+}
+
+bool
+pv_note_also(struct pv_reply *r, const char *type, const char *id,
+    const char *patient, int64_t grant)
+{
+	struct pv_audit_also *a;
+
+	if (r->note.also_n >= PV_AUDIT_ALSO_MAX)
+		return false;
+	if (r->note.also == NULL && (r->note.also = calloc(PV_AUDIT_ALSO_MAX,
+	    sizeof(*a))) == NULL)
+		return false;
+	a = &r->note.also[r->note.also_n++];
+	copy_id(a->type, sizeof(a->type), type);
+	copy_id(a->id, sizeof(a->id), id);
+	copy_id(a->patient, sizeof(a->patient), patient);
+	a->grant = grant;
+	return true;
 }

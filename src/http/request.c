@@ -1,20 +1,29 @@
 /*
- * request.c — reading what the client sent, and deferring work.
+ * request.c — the libmicrohttpd side of a request: what a handler reads
+ * (struct pv_hreq, bound to MHD's lookups here and nowhere else), and the
+ * bytes sent back.
  *
- * Guarantees: a JSON body is accepted only as one object of valid UTF-8
- * with no duplicate keys and no NUL characters (jansson's strict mode),
- * after the size limit was enforced while reading; anything else gets a
- * 4xx OperationOutcome naming what to fix and changes nothing.
+ * Guarantees: every response carries the security headers (HSTS, no-store, nosniff, CSP
+ * default-src 'none', no framing, no referrer) and X-Request-Id, and its
+ * buffer is wiped before it is freed (it may hold decrypted PHI).
  */
-#include "http/internal.h"
+#include "http/guard.h"
 
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-const char *
-pv_req_header(struct pv_req *r, const char *name)
+/* ---- what the handler reads ---- */
+
+static const char *
+mhd_lookup(const void *src, enum pv_lookup_kind kind, const char *name)
 {
-	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+	const struct pv_req *r = src;
+	enum MHD_ValueKind k = kind == PV_LOOKUP_QUERY ? MHD_GET_ARGUMENT_KIND :
+	    kind == PV_LOOKUP_COOKIE ? MHD_COOKIE_KIND : MHD_HEADER_KIND;
+
+	return MHD_lookup_connection_value(r->conn, k, name);
 }
 
 struct join_ctx {
@@ -50,10 +59,10 @@ join_value(void *cls, enum MHD_ValueKind kind, const char *key,
 	return MHD_YES;
 }
 
-const char *
-pv_req_header_joined(struct pv_req *r, const char *name, char *buf,
-    size_t bufsz)
+static const char *
+mhd_joined(const void *src, const char *name, char *buf, size_t bufsz)
 {
+	const struct pv_req *r = src;
 	struct join_ctx c = { name, buf, bufsz, 0, false, false };
 
 	if (bufsz == 0)
@@ -63,334 +72,138 @@ pv_req_header_joined(struct pv_req *r, const char *name, char *buf,
 	return c.is_found && !c.is_overflow ? buf : NULL;
 }
 
-const char *
-pv_req_query(struct pv_req *r, const char *name)
+void
+pv_req_bind(struct pv_req *r)
 {
-	return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND,
-	    name);
+	struct pv_hreq *q = &r->in;
+	size_t i;
+
+	q->svc = &r->srv->svc;
+	q->method = r->method;
+	q->route = r->route != NULL ? r->route->pattern : "";
+	q->rid = r->rid;
+	q->ip = r->ip;
+	for (i = 0; i < PV_ROUTE_PARAMS; i++)
+		q->params[i] = r->params[i];
+	q->body = r->body;
+	q->body_len = r->body_len;
+	q->is_authenticated = r->is_authenticated;
+	q->who = &r->who;
+	q->lookup = mhd_lookup;
+	q->joined = mhd_joined;
+	q->src = r;
+	r->out.rid = r->rid;
 }
 
-static bool
-is_json_type(const char *ct)
-{
-	size_t n;
+/* ---- what is sent back ---- */
 
-	if (ct == NULL)
-		return true;	/* lenient: many clients omit it */
-	n = strcspn(ct, ";");
-	while (n > 0 && ct[n - 1] == ' ')
-		n--;
-	return (n == 16 && strncasecmp(ct, "application/json", 16) == 0) ||
-	    (n == 21 && strncasecmp(ct, "application/fhir+json", 21) == 0);
-}
-
-json_t *
-pv_req_json_object(struct pv_req *r)
-{
-	json_error_t jerr;
-	json_t *j;
-
-	if (!is_json_type(pv_req_header(r, MHD_HTTP_HEADER_CONTENT_TYPE))) {
-		pv_reply_error(r, 415, "not-supported",
-		    "send the body as application/json or "
-		    "application/fhir+json");
-		return NULL;
-	}
-	if (r->body_len == 0) {
-		pv_reply_error(r, 400, "invalid", "a JSON body is required");
-		return NULL;
-	}
-	if (!pv_utf8_is_valid((const char *)r->body, r->body_len)) {
-		pv_reply_error(r, 400, "invalid",
-		    "the body is not valid UTF-8");
-		return NULL;
-	}
-	j = json_loadb((const char *)r->body, r->body_len,
-	    JSON_REJECT_DUPLICATES, &jerr);
-	if (j == NULL) {
-		pv_reply_error(r, 400, "invalid",
-		    "the body is not well-formed JSON (or repeats a key)");
-		return NULL;
-	}
-	if (!json_is_object(j)) {
-		json_decref(j);
-		pv_reply_error(r, 400, "invalid", "the body must be a JSON object");
-		return NULL;
-	}
-	return j;
-}
-
-const char *
-pv_json_str(json_t *obj, const char *key, size_t maxlen)
-{
-	json_t *v = json_object_get(obj, key);
-	size_t n;
-
-	if (!json_is_string(v))
-		return NULL;
-	n = json_string_length(v);
-	if (n == 0 || n > maxlen)
-		return NULL;
-	return json_string_value(v);
-}
-
-struct deferred_job {
-	struct pv_req *r;
+static const char *const security_headers[][2] = {
+	{ "Strict-Transport-Security", "max-age=63072000; includeSubDomains" },
+	{ "Cache-Control", "no-store" },
+	{ "Pragma", "no-cache" },
+	{ "X-Content-Type-Options", "nosniff" },
+	{ "Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'" },
+	{ "X-Frame-Options", "DENY" },
+	{ "Referrer-Policy", "no-referrer" },
 };
 
 static void
-run_deferred(void *arg)
+wipe_free(void *p)
 {
-	struct pv_req *r = arg;
+	/* MHD gives no length back; the request recorded it in the buffer
+	 * header we prepend (see pv_reply_queue). */
+	size_t *hdr = (size_t *)p - 1;
 
-	r->deferred(r);
-	pv_req_audit_finish_sync(r);
-	r->phase = PV_PHASE_READY;
-	pv_req_resume(r);
-}
-
-void
-pv_req_defer(struct pv_req *r, struct pv_workq *q,
-    void (*fn)(struct pv_req *r))
-{
-	r->deferred = fn;
-	r->phase = PV_PHASE_WAITING;
-	pv_req_suspend(r);
-	if (pv_workq_submit(q, run_deferred, r) == PV_OK)
-		return;
-	/* Queue full: refuse now rather than pile up memory. */
-	pv_req_refuse_busy(r);
-}
-
-void
-pv_req_refuse_busy(struct pv_req *r)
-{
-	pv_metric_inc(PV_M_QUEUE_REJECTED);
-	r->retry_after = 2;
-	pv_req_audit_outcome(r, "error", "busy");
-	pv_reply_error_detail(r, 503, "transient", "busy",
-	    "the server is busy; retry after the Retry-After delay");
-	pv_req_resume_refused(r);
+	sodium_memzero(hdr, *hdr + sizeof(size_t));
+	free(hdr);
 }
 
 static void
-copy_field(char *dst, size_t dstsz, const char *src)
+add_headers(struct pv_req *r, const struct pv_reply *p,
+    struct MHD_Response *resp)
 {
-	if (src == NULL || pv_strlcpy(dst, src, dstsz) != PV_OK)
-		dst[0] = '\0';
+	size_t i;
+	char ra[32];
+
+	for (i = 0; i < PV_ARRAY_LEN(security_headers); i++)
+		MHD_add_response_header(resp, security_headers[i][0],
+		    security_headers[i][1]);
+	MHD_add_response_header(resp, "X-Request-Id", r->rid);
+	if (p->content_type != NULL)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+		    p->content_type);
+	for (i = 0; i < p->headers_n; i++)
+		MHD_add_response_header(resp, p->headers[i][0],
+		    p->headers[i][1]);
+	if (atomic_load(&r->srv->is_stopping))
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION,
+		    "close");
+	if (p->retry_after > 0 &&
+	    pv_snprintf(ra, sizeof(ra), "%lld", (long long)p->retry_after) ==
+	    PV_OK)
+		MHD_add_response_header(resp, "Retry-After", ra);
 }
 
-/*
- * Subject fields may come straight from the URL, before any validation:
- * keep only FHIR id characters. A quote or control character would make
- * the entry unwritable, fail the whole group commit it lands in (every
- * request in it refused, the trail marked unhealthy) and leave the
- * request itself unaudited.
- */
-static void
-copy_id(char *dst, size_t dstsz, const char *src)
+enum MHD_Result
+pv_req_queue_reply(struct pv_req *r)
 {
-	static const char ok[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	    "abcdefghijklmnopqrstuvwxyz0123456789-.";
+	struct pv_reply *p = &r->out;
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+	size_t *hdr;
 
-	if (src != NULL && src[strspn(src, ok)] != '\0')
-		src = NULL;
-	copy_field(dst, dstsz, src);
-}
-
-void
-pv_req_audit_subject(struct pv_req *r, const char *type, const char *id,
-    const char *patient)
-{
-	copy_id(r->ev.type, sizeof(r->ev.type), type);
-	copy_id(r->ev.id, sizeof(r->ev.id), id);
-	copy_id(r->ev.patient, sizeof(r->ev.patient), patient);
-}
-
-bool
-pv_req_audit_also(struct pv_req *r, const char *type, const char *id,
-    const char *patient, int64_t grant)
-{
-	struct pv_audit_also *a;
-
-	if (!r->has_event || r->ev_also_n >= PV_AUDIT_ALSO_MAX)
-		return false;
-	if (r->ev_also == NULL &&
-	    (r->ev_also = calloc(PV_AUDIT_ALSO_MAX, sizeof(*a))) == NULL)
-		return false;
-	a = &r->ev_also[r->ev_also_n++];
-	copy_id(a->type, sizeof(a->type), type);
-	copy_id(a->id, sizeof(a->id), id);
-	copy_id(a->patient, sizeof(a->patient), patient);
-	a->grant = grant;
-	return true;
-}
-
-size_t
-pv_req_audit_count(const struct pv_req *r)
-{
-	return r->has_event ? r->ev_also_n + 1 : 0;
-}
-
-void
-pv_req_audit_event(const struct pv_req *r, size_t i,
-    struct pv_audit_event *out)
-{
-	const struct pv_audit_also *a;
-
-	*out = r->ev;
-	if (i >= r->ev_also_n)
-		return;
-	a = &r->ev_also[i];
-	memcpy(out->type, a->type, sizeof(out->type));
-	memcpy(out->id, a->id, sizeof(out->id));
-	memcpy(out->patient, a->patient, sizeof(out->patient));
-	out->grant = a->grant;
-}
-
-void
-pv_req_audit_outcome(struct pv_req *r, const char *outcome,
-    const char *reason)
-{
-	r->ev.outcome = outcome;
-	r->ev.reason = reason;
-}
-
-void
-pv_req_audit_settle(struct pv_req *r)
-{
-	/* The actor is whoever authenticated, even if the handler failed. */
-	if (r->is_authenticated) {
-		r->ev.actor = r->who.user_id;
-		copy_field(r->ev.role, sizeof(r->ev.role), r->who.role);
+	/* The client must read the reply at min_body_rate (conns.c). */
+	pv_conns_await_reply(r->srv->conns, r->cslot, p->resp_fd > 0 ?
+	    p->resp_fd_size : p->resp_len);
+	if (p->resp_fd > 0) {
+		resp = MHD_create_response_from_fd64(p->resp_fd_size,
+		    p->resp_fd);
+		if (resp == NULL)
+			return MHD_NO;
+		p->resp_fd = 0;	/* MHD owns it now */
+		add_headers(r, p, resp);
+		ret = MHD_queue_response(r->conn, p->status, resp);
+		MHD_destroy_response(resp);
+		r->phase = PV_PHASE_QUEUED;
+		return ret;
 	}
-	if (r->ev.outcome == NULL) {
-		if (r->status >= 200 && r->status < 300)
-			r->ev.outcome = "allowed";
-		else if (r->status == 401 || r->status == 403)
-			r->ev.outcome = "denied";
-		else if (r->status >= 500)
-			r->ev.outcome = "error";
-		else
-			r->ev.outcome = "failed";
+	if (p->resp == NULL)
+		pv_reply_error(p, 500, "exception", "no response was produced");
+	/* Copy into a length-prefixed buffer so the free callback can wipe. */
+	hdr = malloc(sizeof(size_t) + p->resp_len + 1);
+	if (hdr == NULL)
+		return MHD_NO;
+	hdr[0] = p->resp_len;
+	memcpy(hdr + 1, p->resp, p->resp_len);
+	sodium_memzero(p->resp, p->resp_len);
+	free(p->resp);
+	p->resp = NULL;
+	resp = MHD_create_response_from_buffer_with_free_callback(p->resp_len,
+	    hdr + 1, wipe_free);
+	if (resp == NULL) {
+		sodium_memzero(hdr, sizeof(size_t) + p->resp_len);
+		free(hdr);
+		return MHD_NO;
 	}
-	if (r->ev.reason == NULL) {
-		if (r->status == 401)
-			r->ev.reason = "unauthenticated";
-		else if (r->status == 403)
-			r->ev.reason = "forbidden";
-		else
-			r->ev.reason = r->status < 300 ? "ok" : "status";
-	}
+	add_headers(r, p, resp);
+	ret = MHD_queue_response(r->conn, p->status, resp);
+	MHD_destroy_response(resp);
+	r->phase = PV_PHASE_QUEUED;
+	return ret;
 }
 
 void
-pv_reply_audit_unavailable(struct pv_req *r)
+pv_req_suspend(struct pv_req *r)
 {
-	pv_reply_error_detail(r, 503, "transient", "audit_unavailable",
-	    "the audit trail cannot be written; nothing was served");
-	r->retry_after = 5;
-	r->headers_n = 0;	/* drop Location, ETag, Set-Cookie */
-}
-
-bool
-pv_req_audit_is_counted(struct pv_req *r)
-{
-	if (!r->has_event || r->is_authenticated || r->status < 400)
-		return false;
-	pv_req_audit_settle(r);
-	if (r->ev.actor != 0 || r->ev.nonce[0] != '\0' || r->ev_also_n > 0)
-		return false;
-	if (pv_denials_note(r->srv->denials, r->ip, r->ev.action,
-	    r->ev.reason, pv_now()))
-		return false;
-	r->has_event = false;
-	return true;
+	atomic_fetch_add(&r->srv->suspended, 1);
+	MHD_suspend_connection(r->conn);
 }
 
 void
-pv_req_audit_finish_sync(struct pv_req *r)
+pv_req_resume(struct pv_req *r)
 {
-	struct pv_audit_event ev;
-	bool is_ok = true;
-	size_t i, n;
+	struct pv_server *srv = r->srv;	/* r may be freed once resumed */
 
-	if (!r->has_event || pv_req_audit_is_counted(r))
-		return;
-	pv_req_audit_settle(r);
-	n = pv_req_audit_count(r);
-	for (i = 0; i < n; i++) {
-		pv_req_audit_event(r, i, &ev);
-		if (pv_audit_append(r->srv->audit, &ev) != PV_OK)
-			is_ok = false;
-	}
-	if (!is_ok)
-		pv_reply_audit_unavailable(r);
-	r->has_event = false;
-}
-
-bool
-pv_req_audit_intent(struct pv_req *r)
-{
-	if (r->ev.outcome == NULL)
-		pv_req_audit_outcome(r, "allowed", "ok");
-	pv_req_audit_settle(r);
-	r->has_event = false;
-	if (pv_audit_append(r->srv->audit, &r->ev) != PV_OK) {
-		pv_reply_audit_unavailable(r);
-		return false;
-	}
-	return true;
-}
-
-void
-pv_req_audit_followup(struct pv_req *r)
-{
-	if (r->status < 400)
-		return;
-	/* The change did not happen: a second entry says why. */
-	if (r->ev.outcome == NULL || strcmp(r->ev.outcome, "allowed") == 0)
-		pv_req_audit_outcome(r, r->status >= 500 ? "error" : "failed",
-		    "write_failed");
-	if (pv_audit_append(r->srv->audit, &r->ev) != PV_OK)
-		pv_log(PV_LOG_ERROR, "audit_followup_failed", r->rid,
-		    (const char *)NULL);
-}
-
-static void
-run_write(struct pv_req *r)
-{
-	/* Write-ahead audit: the entry first (outcome as authorized). */
-	if (!pv_req_audit_intent(r))
-		return;
-	r->write_fn(r);
-	pv_req_audit_followup(r);
-}
-
-void
-pv_req_write(struct pv_req *r, void (*fn)(struct pv_req *r))
-{
-	r->write_fn = fn;
-	pv_req_defer(r, r->srv->writeq, run_write);
-}
-
-const char *
-pv_req_token(struct pv_req *r, char *buf, size_t bufsz)
-{
-	const char *auth = pv_req_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
-	const char *cookie;
-
-	if (auth != NULL) {
-		if (strncasecmp(auth, "Bearer ", 7) != 0)
-			return NULL;
-		auth += 7;
-		while (*auth == ' ')
-			auth++;
-		return pv_strlcpy(buf, auth, bufsz) == PV_OK ? buf : NULL;
-	}
-	cookie = MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND,
-	    "phivault_session");
-	if (cookie == NULL)
-		return NULL;
-	return pv_strlcpy(buf, cookie, bufsz) == PV_OK ? buf : NULL;
+	MHD_resume_connection(r->conn);
+	atomic_fetch_sub(&srv->suspended, 1);
 }

@@ -4,7 +4,7 @@
  * Same functions as `phivault careteam add|remove`; allowed to the admin
  * role by the policy (PV_ACT_ADMIN), audited like every admin change.
  */
-#include "http/internal.h"
+#include "http/routes.h"
 #include "lifecycle/lifecycle.h"
 
 #include <stdlib.h>
@@ -17,112 +17,112 @@ struct team_job {
 };
 
 static void
-careteam_work(struct pv_req *r)
+careteam_work(const struct pv_hreq *q, struct pv_reply *p)
 {
-	struct team_job *j = r->job;
-	pv_status st = j->is_add ? pv_careteam_add(r->srv->vault, j->user,
-	    j->patient) : pv_careteam_remove(r->srv->vault, j->user, j->patient);
+	struct team_job *j = p->job;
+	pv_status st = j->is_add ? pv_careteam_add(q->svc->vault, j->user,
+	    j->patient) : pv_careteam_remove(q->svc->vault, j->user, j->patient);
 
 	if (st == PV_ENOTFOUND)
-		pv_reply_error(r, 404, "not-found", j->is_add ?
+		pv_reply_error(p, 404, "not-found", j->is_add ?
 		    "no such user or patient" : "no such user or membership");
 	else if (st == PV_EINVAL)
-		pv_reply_error(r, 422, "processing", "care teams take clinicians, "
+		pv_reply_error(p, 422, "processing", "care teams take clinicians, "
 		    "nurses and service clients, and a valid patient id");
 	else if (st != PV_OK)
-		pv_reply_error(r, 500, "exception", "care team change failed");
+		pv_reply_error(p, 500, "exception", "care team change failed");
 	else
-		pv_reply_json(r, 200, json_pack("{s:s}", "status", j->is_add ?
+		pv_reply_json(p, 200, json_pack("{s:s}", "status", j->is_add ?
 		    "added" : "removed"));
 }
 
 static void
-careteam(struct pv_req *r, bool add)
+careteam(const struct pv_hreq *q, struct pv_reply *p, bool add)
 {
 	const char *user, *patient;
 	struct team_job *j;
 	json_t *in;
 
-	if ((in = pv_req_json_object(r)) == NULL)
+	if ((in = pv_hreq_json_object(q, p)) == NULL)
 		return;
 	user = pv_json_str(in, "user", PV_USERNAME_MAX);
 	patient = pv_json_str(in, "patient", PV_PATIENT_ID_MAX);
-	pv_req_audit_subject(r, "CareTeam", NULL, patient);
+	pv_note_subject(p, "CareTeam", NULL, patient);
 	if (user == NULL || patient == NULL ||
 	    (j = calloc(1, sizeof(*j))) == NULL) {
 		json_decref(in);
-		pv_reply_error(r, 400, "invalid",
+		pv_reply_error(p, 400, "invalid",
 		    "send {\"user\": NAME, \"patient\": ID}");
 		return;
 	}
 	PV_IGNORE(pv_strlcpy(j->user, user, sizeof(j->user)));
 	PV_IGNORE(pv_strlcpy(j->patient, patient, sizeof(j->patient)));
 	j->is_add = add;
-	r->job = j;
-	r->job_free = free;
+	p->job = j;
+	p->job_free = free;
 	json_decref(in);
-	if (!pv_http_authorize(r, PV_ACT_ADMIN, "CareTeam", NULL,
+	if (!pv_http_authorize(q, p, PV_ACT_ADMIN, "CareTeam", NULL,
 	    PV_CLASS_NORMAL, NULL))
 		return;
 	/* A membership grants access: it is on record before it exists. */
-	pv_req_write(r, careteam_work);
+	pv_reply_continue(p, PV_NEXT_WRITE, careteam_work);
 }
 
 void
-route_admin_careteam_add(struct pv_req *r)
+route_admin_careteam_add(const struct pv_hreq *q, struct pv_reply *p)
 {
-	careteam(r, true);
+	careteam(q, p, true);
 }
 
 void
-route_admin_careteam_remove(struct pv_req *r)
+route_admin_careteam_remove(const struct pv_hreq *q, struct pv_reply *p)
 {
-	careteam(r, false);
+	careteam(q, p, false);
 }
 
 /* POST /admin/erase {"patient"}: erasure on request (crypto-shredding),
  * audited before the key is destroyed (pv_req_write). */
 static void
-erase_work(struct pv_req *r)
+erase_work(const struct pv_hreq *q, struct pv_reply *p)
 {
-	switch (pv_erase_patient(r->srv->vault, r->ev.patient)) {
+	switch (pv_erase_patient(q->svc->vault, p->note.patient)) {
 	case PV_OK:
-		pv_reply_json(r, 200, json_pack("{s:s}", "status",
+		pv_reply_json(p, 200, json_pack("{s:s}", "status",
 		    "erased: the patient's data key was destroyed"));
 		break;
 	case PV_EDENIED:
-		pv_req_audit_outcome(r, "denied", "legal_hold");
-		pv_reply_error_detail(r, 409, "conflict", "legal_hold",
+		pv_note_outcome(p, "denied", "legal_hold");
+		pv_reply_error_detail(p, 409, "conflict", "legal_hold",
 		    "the patient is under legal hold; erasure is refused");
 		break;
 	case PV_ENOTFOUND:
-		pv_req_audit_outcome(r, "failed", "not_found");
-		pv_reply_error(r, 404, "not-found", "no such patient");
+		pv_note_outcome(p, "failed", "not_found");
+		pv_reply_error(p, 404, "not-found", "no such patient");
 		break;
 	default:
-		pv_reply_error(r, 500, "exception", "erasure failed");
+		pv_reply_error(p, 500, "exception", "erasure failed");
 		break;
 	}
 }
 
 void
-route_admin_erase(struct pv_req *r)
+route_admin_erase(const struct pv_hreq *q, struct pv_reply *p)
 {
 	const char *patient;
 	json_t *in;
 
-	if ((in = pv_req_json_object(r)) == NULL)
+	if ((in = pv_hreq_json_object(q, p)) == NULL)
 		return;
 	patient = pv_json_str(in, "patient", PV_PATIENT_ID_MAX);
 	if (patient == NULL || !pv_fhir_id_is_valid(patient)) {
 		json_decref(in);
-		pv_reply_error(r, 400, "invalid", "send {\"patient\": ID}");
+		pv_reply_error(p, 400, "invalid", "send {\"patient\": ID}");
 		return;
 	}
-	pv_req_audit_subject(r, "Patient", patient, patient);
+	pv_note_subject(p, "Patient", patient, patient);
 	json_decref(in);
-	if (!pv_http_authorize(r, PV_ACT_ADMIN, "Patient", NULL,
+	if (!pv_http_authorize(q, p, PV_ACT_ADMIN, "Patient", NULL,
 	    PV_CLASS_NORMAL, NULL))
 		return;
-	pv_req_write(r, erase_work);
+	pv_reply_continue(p, PV_NEXT_WRITE, erase_work);
 }

@@ -6,7 +6,7 @@
  * stable across exports for longitudinal research; they never equal or
  * reveal vault ids.
  */
-#include "http/internal.h"
+#include "http/routes.h"
 #include "lifecycle/deid.h"
 #include "lifecycle/lifecycle.h"
 
@@ -21,9 +21,9 @@ struct export_job {
 };
 
 static void
-export_work(struct pv_req *r)
+export_work(const struct pv_hreq *q, struct pv_reply *p)
 {
-	bool csv = ((struct export_job *)r->job)->is_csv;
+	bool csv = ((struct export_job *)p->job)->is_csv;
 	unsigned char key[PV_KEY_BYTES];
 	struct pv_deid_report rep;
 	FILE *tmp = tmpfile(), *out = tmpfile();
@@ -32,23 +32,23 @@ export_work(struct pv_req *r)
 	pv_status st = PV_EIO;
 	int fd;
 
-	pv_vault_subkey(r->srv->vault, "deidexp", 1, key);
+	pv_vault_subkey(q->svc->vault, "deidexp", 1, key);
 	if (tmp != NULL && out != NULL)
-		st = pv_deid_export(r->srv->vault, key, csv, tmp, out, &rep,
+		st = pv_deid_export(q->svc->vault, key, csv, tmp, out, &rep,
 		    &written, NULL, NULL);
 	sodium_memzero(key, sizeof(key));
 	if (tmp != NULL)
 		fclose(tmp);
 	if (st == PV_EDENIED) {
-		pv_req_audit_outcome(r, "denied", "k_anonymity");
-		pv_reply_error_detail(r, 409, "too-costly", "k_anonymity",
+		pv_note_outcome(p, "denied", "k_anonymity");
+		pv_reply_error_detail(p, 409, "too-costly", "k_anonymity",
 		    "the export would not be k-anonymous; nothing was produced");
 	} else if (st != PV_OK || out == NULL || fstat(fileno(out), &sb) != 0 ||
 	    (fd = dup(fileno(out))) < 0) {
-		pv_reply_error(r, 500, "exception", "the export failed");
+		pv_reply_error(p, 500, "exception", "the export failed");
 	} else {
 		lseek(fd, 0, SEEK_SET);
-		pv_reply_fd(r, 200, csv ? "text/csv; charset=utf-8" :
+		pv_reply_fd(p, 200, csv ? "text/csv; charset=utf-8" :
 		    "application/fhir+ndjson", fd, (uint64_t)sb.st_size);
 	}
 	if (out != NULL)
@@ -56,25 +56,25 @@ export_work(struct pv_req *r)
 }
 
 void
-route_deid_export(struct pv_req *r)
+route_deid_export(const struct pv_hreq *q, struct pv_reply *p)
 {
-	const char *fmt = pv_req_query(r, "format");
+	const char *fmt = pv_hreq_query(q, "format");
 
 	if (fmt != NULL && strcmp(fmt, "ndjson") != 0 && strcmp(fmt, "csv") != 0) {
-		pv_reply_error(r, 400, "invalid", "format is ndjson or csv");
+		pv_reply_error(p, 400, "invalid", "format is ndjson or csv");
 		return;
 	}
-	if (!pv_http_authorize(r, PV_ACT_EXPORT, NULL, NULL, PV_CLASS_NORMAL,
+	if (!pv_http_authorize(q, p, PV_ACT_EXPORT, NULL, NULL, PV_CLASS_NORMAL,
 	    NULL))
 		return;
 	struct export_job *j = malloc(sizeof(*j));
 
 	if (j == NULL) {
-		pv_reply_error(r, 503, "transient", "out of memory");
+		pv_reply_error(p, 503, "transient", "out of memory");
 		return;
 	}
 	j->is_csv = fmt != NULL && strcmp(fmt, "csv") == 0;
-	r->job = j;
-	r->job_free = free;
-	pv_req_defer(r, r->srv->writeq, export_work);
+	p->job = j;
+	p->job_free = free;
+	pv_reply_continue(p, PV_NEXT_WORK, export_work);
 }

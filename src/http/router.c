@@ -9,7 +9,7 @@
  * each request to the route is audited as (NULL: not audited). Rows are tried in order; literal
  * routes come before the parameterised ones they would shadow.
  */
-#include "http/internal.h"
+#include "http/routes.h"
 
 #include <string.h>
 
@@ -119,21 +119,24 @@ match(const char *pattern, const char *path,
 }
 
 unsigned
-pv_router_match(struct pv_req *r)
+pv_router_match(const char *method, const char *path,
+    const struct pv_route **route, size_t *idx,
+    char params[PV_ROUTE_PARAMS][PV_PARAM_MAX])
 {
-	char params[PV_ROUTE_PARAMS][PV_PARAM_MAX];
+	char got[PV_ROUTE_PARAMS][PV_PARAM_MAX];
 	bool path_known = false;
 	size_t i;
 
 	for (i = 0; i < ROUTES_N; i++) {
-		if (!match(routes[i].pattern, r->path, params))
+		memset(got, 0, sizeof(got));
+		if (!match(routes[i].pattern, path, got))
 			continue;
 		path_known = true;
-		if (strcmp(routes[i].method, r->method) != 0)
+		if (strcmp(routes[i].method, method) != 0)
 			continue;
-		r->route = &routes[i];
-		r->route_idx = i + 1;
-		memcpy(r->params, params, sizeof(params));
+		*route = &routes[i];
+		*idx = i + 1;
+		memcpy(params, got, sizeof(got));
 		return 0;
 	}
 	return path_known ? 405 : 404;

@@ -21,8 +21,8 @@
  * to close, waits for in-flight requests (bounded by shutdown_grace) and
  * only then stops the daemon.
  */
-#include "http/internal.h"
-#include "lifecycle/lifecycle.h"
+#include "http/guard.h"
+#include "lifecycle/retention_job.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -45,21 +45,13 @@ req_free(struct pv_req *r)
 {
 	if (r == NULL)
 		return;
-	if (r->job != NULL && r->job_free != NULL)
-		r->job_free(r->job);
-	if (r->resp_fd > 0)
-		close(r->resp_fd);
+	pv_reply_clear(&r->out);
 	if (r->body != NULL) {
 		sodium_memzero(r->body, r->body_cap);
 		free(r->body);
 	}
 	if (r->body_charged > 0)
 		atomic_fetch_sub(&r->srv->body_bytes, (uint64_t)r->body_charged);
-	if (r->resp != NULL) {
-		sodium_memzero(r->resp, r->resp_len);
-		free(r->resp);
-	}
-	free(r->ev_also);
 	free(r);
 }
 
@@ -106,6 +98,7 @@ on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 	r->cslot = pv_conns_of(conn);
 	r->t0 = pv_mono_ns();
 	pv_random_id(r->rid);
+	pv_req_bind(r);
 	atomic_fetch_add(&srv->in_flight, 1);
 	return r;
 }
@@ -123,12 +116,13 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (r == NULL)
 		return;
 	dur = pv_mono_ns() - r->t0;
-	if (r->status == 0)
-		r->status = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? 200 : 499;
-	pv_metric_request(r->route_idx, r->method, r->status, dur);
+	if (r->out.status == 0)
+		r->out.status = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? 200 :
+		    499;
+	pv_metric_request(r->route_idx, r->method, r->out.status, dur);
 	PV_IGNORE(pv_snprintf(ms, sizeof(ms), "%.3f", (double)dur / 1e6));
-	PV_IGNORE(pv_snprintf(st, sizeof(st), "%u", r->status));
-	pv_log(r->status >= 500 ? PV_LOG_WARN : PV_LOG_INFO, "request", r->rid,
+	PV_IGNORE(pv_snprintf(st, sizeof(st), "%u", r->out.status));
+	pv_log(r->out.status >= 500 ? PV_LOG_WARN : PV_LOG_INFO, "request", r->rid,
 	    "method", r->method, "route",
 	    r->route != NULL ? r->route->pattern : "unmatched", "status", st,
 	    "ms", ms, "peer", r->ip,
@@ -211,12 +205,12 @@ on_headers(struct pv_req *r, const char *url, const char *method)
 	client_ip(r->conn, r->ip, sizeof(r->ip));
 	if (pv_strlcpy(r->method, method, sizeof(r->method)) != PV_OK) {
 		PV_IGNORE(pv_strlcpy(r->method, "OTHER", sizeof(r->method)));
-		pv_reply_error(r, 501, "not-supported", "unsupported method");
+		pv_reply_error(&r->out, 501, "not-supported", "unsupported method");
 		r->phase = PV_PHASE_READY;
 		return;
 	}
 	if (pv_strlcpy(r->path, url, sizeof(r->path)) != PV_OK) {
-		pv_reply_error(r, 414, "too-long", "the request path is too long");
+		pv_reply_error(&r->out, 414, "too-long", "the request path is too long");
 		r->phase = PV_PHASE_READY;
 		return;
 	}
@@ -236,7 +230,7 @@ on_headers(struct pv_req *r, const char *url, const char *method)
 			pv_metric_inc(PV_M_FIREWALL_REJECTED);
 			pv_log(PV_LOG_WARN, "firewall", r->rid, "rule", why,
 			    "peer", r->ip, (const char *)NULL);
-			pv_reply_error_detail(r, fw, fw == 431 ? "too-long" :
+			pv_reply_error_detail(&r->out, fw, fw == 431 ? "too-long" :
 			    "invalid", "rejected_input", why);
 			r->phase = PV_PHASE_READY;
 			return;
@@ -245,14 +239,14 @@ on_headers(struct pv_req *r, const char *url, const char *method)
 	{
 		const struct pv_config *cfg = &r->srv->vault->cfg;
 
-		if (pv_http_rate_limited(r, "ip", r->ip, (double)cfg->rl_ip_rate,
+		if (pv_http_rate_limited(&r->in, &r->out, "ip", r->ip, (double)cfg->rl_ip_rate,
 		    (double)cfg->rl_ip_burst)) {
 			refuse_from_headers(r);
 			return;
 		}
 	}
 	if (r->content_length > (uint64_t)r->srv->vault->cfg.max_body) {
-		pv_reply_error(r, 413, "too-costly",
+		pv_reply_error(&r->out, 413, "too-costly",
 		    "the request body exceeds the size limit ([server] "
 		    "max_body)");
 		refuse_from_headers(r);
@@ -265,7 +259,7 @@ on_headers(struct pv_req *r, const char *url, const char *method)
 		return;
 	}
 	if (r->content_length > r->body_max) {
-		pv_reply_error(r, 413, "too-costly", r->route->auth ==
+		pv_reply_error(&r->out, 413, "too-costly", r->route->auth ==
 		    PV_AUTH_NONE ? "the request body exceeds the size limit of "
 		    "unauthenticated requests (4096 bytes)" : "the request body "
 		    "exceeds the size limit ([server] max_body)");
@@ -363,13 +357,13 @@ static bool
 authenticate(struct pv_req *r)
 {
 	char tok[128];
-	const char *t = pv_req_token(r, tok, sizeof(tok));
+	const char *t = pv_hreq_token(&r->in, tok, sizeof(tok));
 	pv_status st;
 
 	if (t == NULL) {
-		pv_req_audit_outcome(r, "denied", "unauthenticated");
-		pv_reply_header(r, "WWW-Authenticate", "Bearer");
-		pv_reply_error_detail(r, 401, "login", "unauthenticated",
+		pv_note_outcome(&r->out, "denied", "unauthenticated");
+		pv_reply_header(&r->out, "WWW-Authenticate", "Bearer");
+		pv_reply_error_detail(&r->out, 401, "login", "unauthenticated",
 		    "authentication required: send Authorization: Bearer "
 		    "<token> (POST /auth/login)");
 		return false;
@@ -377,32 +371,22 @@ authenticate(struct pv_req *r)
 	st = pv_session_validate(r->srv->vault, t, &r->who);
 	sodium_memzero(tok, sizeof(tok));
 	if (st != PV_OK) {
-		pv_req_audit_outcome(r, "denied", "invalid_token");
-		pv_reply_header(r, "WWW-Authenticate",
+		pv_note_outcome(&r->out, "denied", "invalid_token");
+		pv_reply_header(&r->out, "WWW-Authenticate",
 		    "Bearer error=\"invalid_token\"");
-		pv_reply_error_detail(r, 401, "login", "invalid_token",
+		pv_reply_error_detail(&r->out, 401, "login", "invalid_token",
 		    "the session is invalid or has expired; log in again");
 		return false;
 	}
 	r->is_authenticated = true;
+	r->in.is_authenticated = true;
 	if (r->route->auth != PV_AUTH_PARTIAL && !r->who.is_mfa_satisfied) {
-		pv_reply_error_detail(r, 403, "security", "mfa_enrollment_required",
+		pv_reply_error_detail(&r->out, 403, "security", "mfa_enrollment_required",
 		    "this role requires MFA: enrol with POST /auth/mfa/enroll "
 		    "and /auth/mfa/confirm first");
 		return false;
 	}
 	return true;
-}
-
-/* Every request to an audited route leaves exactly one entry. */
-static void
-audit_begin(struct pv_req *r, const char *action)
-{
-	memset(&r->ev, 0, sizeof(r->ev));
-	r->has_event = true;
-	PV_IGNORE(pv_strlcpy(r->ev.action, action, sizeof(r->ev.action)));
-	PV_IGNORE(pv_strlcpy(r->ev.src, r->ip, sizeof(r->ev.src)));
-	PV_IGNORE(pv_strlcpy(r->ev.rid, r->rid, sizeof(r->ev.rid)));
 }
 
 /*
@@ -413,33 +397,35 @@ audit_begin(struct pv_req *r, const char *action)
 static bool
 admit(struct pv_req *r)
 {
-	unsigned miss = pv_router_match(r);
+	unsigned miss = pv_router_match(r->method, r->path, &r->route,
+	    &r->route_idx, r->params);
 
 	if (miss == 404) {
-		pv_reply_error(r, 404, "not-found", "no such endpoint");
+		pv_reply_error(&r->out, 404, "not-found", "no such endpoint");
 		return false;
 	}
 	if (miss == 405) {
-		pv_reply_error(r, 405, "not-supported",
+		pv_reply_error(&r->out, 405, "not-supported",
 		    "method not allowed on this endpoint");
 		return false;
 	}
+	r->in.route = r->route->pattern;
 	if (r->route->audit != NULL)
-		audit_begin(r, r->route->audit);
+		pv_trail_begin(r, r->route->audit);
 	if (r->route->auth != PV_AUTH_NONE) {
 		if (r->route->auth == PV_AUTH_ANY &&
 		    pv_http_has_signature(r)) {
 			/* A signed request is always audited: its entry is
 			 * what carries the nonce across a restart. */
 			if (!r->has_event)
-				audit_begin(r, "signed-request");
+				pv_trail_begin(r, "signed-request");
 			if (!pv_http_signature_auth(r))
 				return false;
 		} else if (!authenticate(r)) {
 			return false;
 		}
 	}
-	if (r->is_authenticated && pv_http_rate_limited(r, "acct",
+	if (r->is_authenticated && pv_http_rate_limited(&r->in, &r->out, "acct",
 	    r->who.username, (double)r->srv->vault->cfg.rl_account_rate,
 	    (double)r->srv->vault->cfg.rl_account_burst))
 		return false;
@@ -451,8 +437,8 @@ admit(struct pv_req *r)
 	    r->route->body_act == 'u' ? PV_ACT_UPDATE : PV_ACT_BREAK_GLASS,
 	    r->route->body_act == 'g' ? "Patient" : r->params[0])) {
 		pv_metric_inc(PV_M_AUTHZ_DENIED);
-		pv_req_audit_outcome(r, "denied", "role");
-		pv_reply_error_detail(r, 403, "forbidden", "role",
+		pv_note_outcome(&r->out, "denied", "role");
+		pv_reply_error_detail(&r->out, 403, "forbidden", "role",
 		    "your role may not do this");
 		return false;
 	}
@@ -480,7 +466,7 @@ reauthenticate(struct pv_req *r)
 		return true;
 	if (r->who.is_signed)
 		return pv_http_signature_recheck(r);
-	if ((t = pv_req_token(r, tok, sizeof(tok))) != NULL)
+	if ((t = pv_hreq_token(&r->in, tok, sizeof(tok))) != NULL)
 		st = pv_session_validate(r->srv->vault, t, &again);
 	sodium_memzero(tok, sizeof(tok));
 	if (st == PV_OK && again.user_id == r->who.user_id &&
@@ -491,9 +477,9 @@ reauthenticate(struct pv_req *r)
 		return true;
 	}
 	sodium_memzero(&again, sizeof(again));
-	pv_req_audit_outcome(r, "denied", "account_changed");
-	pv_reply_header(r, "WWW-Authenticate", "Bearer error=\"invalid_token\"");
-	pv_reply_error_detail(r, 401, "login", "invalid_token",
+	pv_note_outcome(&r->out, "denied", "account_changed");
+	pv_reply_header(&r->out, "WWW-Authenticate", "Bearer error=\"invalid_token\"");
+	pv_reply_error_detail(&r->out, 401, "login", "invalid_token",
 	    "the session ended or the account changed while the request was "
 	    "sent; log in again");
 	return false;
@@ -510,90 +496,84 @@ dispatch(struct pv_req *r)
 	 * written. The refusal is itself audited; when that write succeeds
 	 * the trail is healthy again and the next request proceeds. */
 	if (r->route->is_phi && !pv_audit_is_healthy(r->srv->audit)) {
-		pv_reply_audit_unavailable(r);
-		pv_req_audit_outcome(r, "error", "audit_unavailable");
+		pv_reply_audit_unavailable(&r->out);
+		pv_note_outcome(&r->out, "error", "audit_unavailable");
 		return;
 	}
-	r->route->handler(r);
+	pv_req_bind(r);
+	r->route->handler(&r->in, &r->out);
 }
 
-static void
-on_audited(void *arg, pv_status st)
-{
-	struct pv_req *r = arg;
+/* ---- continuations: the handler asked for work on a worker ---------- */
 
-	if (st != PV_OK)
-		pv_reply_audit_unavailable(r);
+void
+pv_req_done(struct pv_req *r)
+{
 	r->phase = PV_PHASE_READY;
 	pv_req_resume(r);
 }
 
-/* One of a request's entries is durable (or failed): the last one to
- * finish resumes the connection, with the 503 if any failed. */
+/* On a worker: the continuation (and the one it asks for next, on the
+ * same worker: a check, then the audited change), then the request's
+ * entries (written here, blocking), then the connection resumes. */
 static void
-on_audited_part(void *arg, pv_status st)
+run_next(void *arg)
 {
 	struct pv_req *r = arg;
+	enum pv_next next;
 
-	if (st != PV_OK)
-		atomic_store(&r->is_audit_failed, true);
-	if (atomic_fetch_sub(&r->audit_pending, 1) != 1)
-		return;
-	on_audited(r, atomic_load(&r->is_audit_failed) ? PV_EUNAVAIL : PV_OK);
+	while ((next = r->out.next) != PV_NEXT_NONE &&
+	    next != PV_NEXT_RECORD) {
+		r->out.next = PV_NEXT_NONE;
+		if (next == PV_NEXT_WRITE)
+			pv_trail_write(r);
+		else
+			r->out.next_fn(&r->in, &r->out);
+	}
+	r->out.next = PV_NEXT_NONE;
+	pv_trail_finish_sync(r);
+	pv_req_done(r);
+}
+
+void
+pv_req_refuse_busy(struct pv_req *r)
+{
+	pv_metric_inc(PV_M_QUEUE_REJECTED);
+	r->out.next = PV_NEXT_NONE;
+	r->out.retry_after = 2;
+	pv_note_outcome(&r->out, "error", "busy");
+	pv_reply_error_detail(&r->out, 503, "transient", "busy",
+	    "the server is busy; retry after the Retry-After delay");
+	if (atomic_load(&r->srv->is_closing))
+		pv_trail_finish_sync(r);	/* shutdown: no async wait */
+	if (!pv_trail_finish_async(r))
+		pv_req_done(r);
 }
 
 /*
- * Queues every entry of a suspended request (pv_req_audit_also adds some
- * to the request's own); the connection resumes when all are durable.
- * r must not be touched after the last submit: its completion may have
- * resumed (and freed) it already.
+ * Hands a request whose handler asked for more work to its worker, with
+ * the connection suspended; the worker resumes it (pv_req_done). A full
+ * queue is answered 503 busy. True when r was handed off.
  */
-static void
-audit_submit_all(struct pv_req *r)
+static bool
+hand_off(struct pv_req *r)
 {
-	struct pv_audit_event ev;
-	struct pv_audit *a = r->srv->audit;
-	size_t i, n;
+	struct pv_server *srv = r->srv;
+	enum pv_next next = r->out.next;
+	pv_status st;
 
-	pv_req_audit_settle(r);
-	n = pv_req_audit_count(r);
-	r->has_event = false;
-	atomic_store(&r->is_audit_failed, false);
-	atomic_store(&r->audit_pending, (int)n);
-	for (i = 0; i < n; i++) {
-		pv_req_audit_event(r, i, &ev);
-		if (pv_audit_submit(a, &ev, on_audited_part, r) != PV_OK)
-			on_audited_part(r, PV_EUNAVAIL);
-	}
-}
-
-void
-pv_req_suspend(struct pv_req *r)
-{
-	atomic_fetch_add(&r->srv->suspended, 1);
-	MHD_suspend_connection(r->conn);
-}
-
-void
-pv_req_resume(struct pv_req *r)
-{
-	struct pv_server *srv = r->srv;	/* r may be freed once resumed */
-
-	MHD_resume_connection(r->conn);
-	atomic_fetch_sub(&srv->suspended, 1);
-}
-
-void
-pv_req_resume_refused(struct pv_req *r)
-{
-	if (atomic_load(&r->srv->is_closing))
-		pv_req_audit_finish_sync(r);	/* shutdown: no async wait */
-	if (!r->has_event) {
-		r->phase = PV_PHASE_READY;
-		pv_req_resume(r);
-		return;
-	}
-	audit_submit_all(r);
+	if (next == PV_NEXT_NONE)
+		return false;
+	r->phase = PV_PHASE_WAITING;
+	pv_req_suspend(r);
+	if (next == PV_NEXT_RECORD)
+		st = pv_batcher_submit(srv->batcher, r) ? PV_OK : PV_EBUSY;
+	else
+		st = pv_workq_submit(next == PV_NEXT_HASH ? srv->hashq :
+		    srv->writeq, run_next, r);
+	if (st != PV_OK)
+		pv_req_refuse_busy(r);
+	return true;
 }
 
 /*
@@ -609,17 +589,17 @@ audit_hold(struct pv_req *r)
 	/* A refused anonymous request: the first of its kind per source
 	 * and interval is written now, the rest counted into one entry
 	 * (denials.c, outside review finding 13). */
-	if (pv_req_audit_is_counted(r))
+	if (pv_trail_is_counted(r))
 		return false;
 	if (atomic_load(&r->srv->is_closing)) {
 		/* Shutdown: the entry is made durable here, before the
 		 * reply, without suspending (MHD is about to stop). */
-		pv_req_audit_finish_sync(r);
+		pv_trail_finish_sync(r);
 		return false;
 	}
 	r->phase = PV_PHASE_WAITING;
 	pv_req_suspend(r);
-	audit_submit_all(r);
+	PV_IGNORE(pv_trail_finish_async(r));
 	return true;
 }
 
@@ -643,7 +623,7 @@ on_access(void *cls, struct MHD_Connection *conn, const char *url,
 		if (r->phase == PV_PHASE_READY) {
 			if (audit_hold(r))
 				return MHD_YES;
-			return pv_reply_queue(r);
+			return pv_req_queue_reply(r);
 		}
 		return MHD_YES;
 	case PV_PHASE_BODY:
@@ -659,12 +639,12 @@ on_access(void *cls, struct MHD_Connection *conn, const char *url,
 			/* the refusal was prepared from the headers */
 		} else if (r->is_over_budget) {
 			pv_metric_inc(PV_M_QUEUE_REJECTED);
-			r->retry_after = 2;
-			pv_reply_error_detail(r, 503, "transient", "busy",
+			r->out.retry_after = 2;
+			pv_reply_error_detail(&r->out, 503, "transient", "busy",
 			    "too many request bodies are being received; retry "
 			    "after the Retry-After delay");
 		} else if (r->is_body_too_big) {
-			pv_reply_error(r, 413, "too-costly",
+			pv_reply_error(&r->out, 413, "too-costly",
 			    "the request body exceeds the size limit ([server] "
 			    "max_body)");
 		} else {
@@ -672,12 +652,12 @@ on_access(void *cls, struct MHD_Connection *conn, const char *url,
 		}
 		/* Deferred: the connection is suspended; the resume (after the
 		 * worker ran, or after a refusal) brings us back in READY. */
-		if (r->deferred != NULL || audit_hold(r))
+		if (hand_off(r) || audit_hold(r))
 			return MHD_YES;
-		return pv_reply_queue(r);
+		return pv_req_queue_reply(r);
 	case PV_PHASE_READY:
 		/* Resumed after a worker finished. */
-		return pv_reply_queue(r);
+		return pv_req_queue_reply(r);
 	case PV_PHASE_WAITING:
 	case PV_PHASE_QUEUED:
 		break;
@@ -783,42 +763,6 @@ pool_size(const struct pv_config *cfg)
 	return n > 0 ? (unsigned)n : 2;
 }
 
-/*
- * The periodic retention job ([retention] purge_interval): the same purge
- * as `phivault purge`, audited through the server's trail.
- */
-static void *
-purge_main(void *arg)
-{
-	struct pv_server *srv = arg;
-	struct pv_purge_report rep;
-	struct timespec ts;
-	char a[24], b[24];
-
-	pthread_mutex_lock(&srv->purge_lock);
-	while (!atomic_load(&srv->is_stopping)) {
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += srv->vault->cfg.purge_interval;
-		pthread_cond_timedwait(&srv->purge_cv, &srv->purge_lock, &ts);
-		if (atomic_load(&srv->is_stopping))
-			break;
-		pthread_mutex_unlock(&srv->purge_lock);
-		if (pv_retention_purge(srv->vault, srv->audit, pv_now(), false,
-		    NULL, NULL, &rep) != PV_OK)
-			pv_log(PV_LOG_ERROR, "purge_failed", NULL,
-			    (const char *)NULL);
-		PV_IGNORE(pv_snprintf(a, sizeof(a), "%zu",
-		    rep.resources_purged));
-		PV_IGNORE(pv_snprintf(b, sizeof(b), "%zu",
-		    rep.patients_shredded));
-		pv_log(PV_LOG_INFO, "purge", NULL, "resources_purged", a,
-		    "patients_shredded", b, (const char *)NULL);
-		pthread_mutex_lock(&srv->purge_lock);
-	}
-	pthread_mutex_unlock(&srv->purge_lock);
-	return NULL;
-}
-
 /* Argon2id workers: default half the CPUs, at least one. */
 static unsigned
 hash_workers(const struct pv_config *cfg)
@@ -902,11 +846,12 @@ pv_server_start(struct pv_vault *v, const char *listen, struct pv_server **out,
 		return PV_EIO;
 	}
 	srv->capability = pv_http_capability_statement();
-	pthread_mutex_init(&srv->purge_lock, NULL);
-	pthread_cond_init(&srv->purge_cv, NULL);
-	if (cfg->retention_n > 0 &&
-	    pthread_create(&srv->purger, NULL, purge_main, srv) == 0)
-		srv->has_purger = true;
+	if (pv_retention_start(v, srv->audit, &srv->retention) != PV_OK) {
+		PV_IGNORE(pv_strlcpy(err, "cannot start the retention job",
+		    errsz));
+		pv_server_stop(srv);
+		return PV_ENOMEM;
+	}
 	if (pv_nonces_new((size_t)cfg->nonce_cache_max, &srv->nonces) != PV_OK) {
 		PV_IGNORE(pv_strlcpy(err, "cannot allocate the nonce cache",
 		    errsz));
@@ -926,6 +871,9 @@ pv_server_start(struct pv_vault *v, const char *listen, struct pv_server **out,
 	/* Compute the dummy hash now, not during the first login. */
 	(void)pv_password_dummy_hash(cfg);
 	pv_router_register_metrics();
+	srv->svc = (struct pv_services){ v, srv->audit, srv->alerts,
+		&srv->policy, srv->detect, srv->ratelimit, srv->iplock,
+		srv->capability, 0 };
 	srv->daemon = MHD_start_daemon(MHD_USE_TLS |
 	    MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
 	    MHD_USE_ERROR_LOG,
@@ -954,6 +902,7 @@ pv_server_start(struct pv_vault *v, const char *listen, struct pv_server **out,
 	}
 	di = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
 	srv->port = di != NULL ? di->port : 0;
+	srv->svc.port = srv->port;
 	*out = srv;
 	return PV_OK;
 }
@@ -973,12 +922,7 @@ pv_server_stop(struct pv_server *srv)
 	if (srv == NULL)
 		return;
 	atomic_store(&srv->is_stopping, true);
-	if (srv->has_purger) {
-		pthread_mutex_lock(&srv->purge_lock);
-		pthread_cond_broadcast(&srv->purge_cv);
-		pthread_mutex_unlock(&srv->purge_lock);
-		pthread_join(srv->purger, NULL);
-	}
+	pv_retention_stop(srv->retention);
 	if (srv->daemon != NULL) {
 		lfd = MHD_quiesce_daemon(srv->daemon);
 		if (lfd != MHD_INVALID_SOCKET)

@@ -17,7 +17,7 @@
  * tampering in transit beyond TLS (e.g. at a terminating proxy), and
  * impersonation of service clients.
  */
-#include "http/internal.h"
+#include "http/guard.h"
 
 #include <string.h>
 
@@ -32,14 +32,14 @@ header_cb(void *arg, const char *lcname)
 {
 	struct hdr_ctx *h = arg;
 
-	return pv_req_header_joined(h->r, lcname, h->buf, sizeof(h->buf));
+	return pv_hreq_header_joined(&h->r->in, lcname, h->buf, sizeof(h->buf));
 }
 
 bool
 pv_http_has_signature(struct pv_req *r)
 {
-	return pv_req_header(r, "Signature-Input") != NULL ||
-	    pv_req_header(r, "Signature") != NULL;
+	return pv_hreq_header(&r->in, "Signature-Input") != NULL ||
+	    pv_hreq_header(&r->in, "Signature") != NULL;
 }
 
 /*
@@ -72,9 +72,9 @@ refuse(struct pv_req *r, const char *detail, const char *diag,
     const char *alert_rule, const char *keyid)
 {
 	pv_metric_inc(PV_M_SIG_REJECTED);
-	pv_req_audit_outcome(r, "denied", detail);
-	pv_reply_header(r, "WWW-Authenticate", "Signature");
-	pv_reply_error_detail(r, 401, "security", detail, diag);
+	pv_note_outcome(&r->out, "denied", detail);
+	pv_reply_header(&r->out, "WWW-Authenticate", "Signature");
+	pv_reply_error_detail(&r->out, 401, "security", detail, diag);
 	if (alert_rule != NULL && alert_allowed(r, alert_rule))
 		pv_alert(r->srv->alerts, alert_rule, strcmp(alert_rule,
 		    "replay") == 0 ? "high" : "medium", r->rid, json_pack(
@@ -104,16 +104,16 @@ pv_http_signature_auth(struct pv_req *r)
 	char si[PV_SIG_INPUT_MAX + 1], sg[PV_SIG_SIGNATURE_MAX + 1];
 	char target[PV_SIG_TARGET_URI_MAX + 1], digest[PV_NONCE_DIGEST_HEX + 1];
 	char dbuf[PV_SIG_DIGEST_FIELD_MAX + 1];
-	const char *host = pv_req_header(r, MHD_HTTP_HEADER_HOST);
+	const char *host = pv_hreq_header(&r->in, MHD_HTTP_HEADER_HOST);
 	struct pv_user u;
 	int64_t now = pv_now(), window = v->cfg.replay_window;
 	pv_status st;
 
-	if (pv_req_header(r, MHD_HTTP_HEADER_AUTHORIZATION) != NULL)
+	if (pv_hreq_header(&r->in, MHD_HTTP_HEADER_AUTHORIZATION) != NULL)
 		return refuse(r, "ambiguous_credentials", "send either a "
 		    "signature or a bearer token, not both", NULL, NULL);
-	if (pv_req_header_joined(r, "Signature-Input", si, sizeof(si)) == NULL ||
-	    pv_req_header_joined(r, "Signature", sg, sizeof(sg)) == NULL ||
+	if (pv_hreq_header_joined(&r->in, "Signature-Input", si, sizeof(si)) == NULL ||
+	    pv_hreq_header_joined(&r->in, "Signature", sg, sizeof(sg)) == NULL ||
 	    pv_sig_parse(si, sg, NULL, &p) != PV_OK)
 		return refuse(r, "malformed_signature", "Signature-Input and "
 		    "Signature must hold one well-formed RFC 9421 signature",
@@ -128,10 +128,10 @@ pv_http_signature_auth(struct pv_req *r)
 	 * buffered for an unauthenticated client): a body on its way must
 	 * be covered by a signed Content-Digest, which pv_http_signature_body
 	 * checks against the bytes once they are in. */
-	if (r->content_length > 0 || pv_req_header(r,
+	if (r->content_length > 0 || pv_hreq_header(&r->in,
 	    MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL) {
 		if (!pv_sig_covers(&p, "content-digest") ||
-		    pv_req_header_joined(r, "Content-Digest", dbuf,
+		    pv_hreq_header_joined(&r->in, "Content-Digest", dbuf,
 		    sizeof(dbuf)) == NULL)
 			return refuse(r, "digest_required", "a request with a "
 			    "body must send and sign Content-Digest (RFC 9530, "
@@ -169,8 +169,8 @@ pv_http_signature_auth(struct pv_req *r)
 	/* A reload that could not hold every nonce of the window leaves
 	 * replays open until they have all expired: fail closed till then. */
 	if (now < atomic_load(&r->srv->nonces_unsafe_until)) {
-		r->retry_after = 5;
-		pv_reply_error(r, 503, "transient", "replay cache incomplete "
+		r->out.retry_after = 5;
+		pv_reply_error(&r->out, 503, "transient", "replay cache incomplete "
 		    "after a restart; retry later");
 		return false;
 	}
@@ -183,8 +183,8 @@ pv_http_signature_auth(struct pv_req *r)
 		    "used: every request needs a fresh nonce", "replay",
 		    p.keyid);
 	if (st != PV_OK) {
-		r->retry_after = 1;
-		pv_reply_error(r, 503, "transient", "replay cache full; retry");
+		r->out.retry_after = 1;
+		pv_reply_error(&r->out, 503, "transient", "replay cache full; retry");
 		return false;
 	}
 	memset(&r->who, 0, sizeof(r->who));
@@ -226,7 +226,7 @@ pv_http_signature_body(struct pv_req *r)
 
 	if (!r->has_signature_body)
 		return true;
-	cd = pv_req_header_joined(r, "Content-Digest", dbuf, sizeof(dbuf));
+	cd = pv_hreq_header_joined(&r->in, "Content-Digest", dbuf, sizeof(dbuf));
 	if (cd != NULL && pv_sig_check_content_digest(cd, r->body,
 	    r->body_len) == PV_OK)
 		return true;

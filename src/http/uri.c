@@ -7,7 +7,7 @@
  * UTF-8 in the path or the query; an encoded slash or a backslash in the
  * path; a "." or ".." path segment in any spelling (traversal).
  */
-#include "http/internal.h"
+#include "http/guard.h"
 
 #include <string.h>
 

@@ -50,12 +50,6 @@ pv_store_begin(struct pv_store *s)
 	return s->ops->begin(s);
 }
 
-bool
-pv_store_in_tx(struct pv_store *s)
-{
-	return s->ops->in_tx(s);
-}
-
 pv_status
 pv_store_commit(struct pv_store *s)
 {

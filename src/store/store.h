@@ -143,8 +143,6 @@ struct pv_store_opts {
 
 void pv_store_close(struct pv_store *s);
 PV_MUST_CHECK pv_status pv_store_begin(struct pv_store *s);
-/* True while this thread's connection is inside a transaction. */
-bool pv_store_in_tx(struct pv_store *s);
 PV_MUST_CHECK pv_status pv_store_commit(struct pv_store *s);
 void pv_store_rollback(struct pv_store *s);
 /* One change inside a transaction (group commit): savepoint opens

@@ -189,14 +189,8 @@ test_decisions(void **state)
 	aud = principal(v, "aud");
 	{
 		/* Care teams are for existing patients. */
-		json_t *res = json_pack("{s:s}", "resourceType", "Patient");
-		struct pv_record rec;
-
 		assert_int_equal(pv_careteam_add(v, "doc", "p1"), PV_ENOTFOUND);
-		assert_int_equal(pv_record_create(v, "Patient", NULL, "p1", res,
-		    0, &rec), PV_OK);
-		pv_record_clear(&rec);
-		json_decref(res);
+		assert_int_equal(tv_create_patient(v, "p1"), PV_OK);
 	}
 	assert_int_equal(pv_careteam_add(v, "doc", "p1"), PV_OK);
 	assert_int_equal(pv_careteam_add(v, "nina", "p1"), PV_OK);

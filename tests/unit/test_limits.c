@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
-#include "http/internal.h"
+#include "http/guard.h"
 
 static int
 setup(void **state)

@@ -56,18 +56,35 @@ tv_close(struct pv_vault *v)
 		fprintf(stderr, "tv_close: cleanup failed\n");
 }
 
-/* Creates an empty Patient with the given id (outside a transaction it
- * makes the patient's key as well). */
+/* A create change of res (borrowed) for pv_record_apply. */
+static inline struct pv_change
+tv_create_change(const char *type, const char *id, const char *patient,
+    json_t *res)
+{
+	struct pv_change c;
+
+	memset(&c, 0, sizeof(c));
+	c.kind = PV_CHANGE_CREATE;
+	snprintf(c.type, sizeof(c.type), "%s", type);
+	snprintf(c.id, sizeof(c.id), "%s", id != NULL ? id : "");
+	snprintf(c.patient, sizeof(c.patient), "%s",
+	    patient != NULL ? patient : "");
+	c.res = res;
+	return c;
+}
+
+/* Creates an empty Patient with the given id through the write service
+ * (its key first, then the record). */
 static inline pv_status
 tv_create_patient(struct pv_vault *v, const char *id)
 {
 	json_t *res = json_pack("{s:s}", "resourceType", "Patient");
-	struct pv_record rec;
-	pv_status st;
+	struct pv_change c = tv_create_change("Patient", id, NULL, res);
+	pv_status st = pv_record_apply(v, NULL, &c, 1);
 
-	st = pv_record_create(v, "Patient", NULL, id, res, 0, &rec);
 	if (st == PV_OK)
-		pv_record_clear(&rec);
+		st = c.status;
+	pv_record_clear(&c.rec);
 	json_decref(res);
 	return st;
 }
