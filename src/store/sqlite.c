@@ -427,7 +427,7 @@ fail:
 }
 
 static pv_status
-conn_get(struct sqlite_store *s, struct conn **out)
+sq_conn_get(struct sqlite_store *s, struct conn **out)
 {
 	struct conn_tls *t = pthread_getspecific(s->tls);
 	struct conn *c;
@@ -463,11 +463,11 @@ conn_get(struct sqlite_store *s, struct conn **out)
 
 /* Returns the cached, reset statement q on this thread's connection. */
 static sqlite3_stmt *
-stmt(struct pv_store *store, enum sql_id q)
+sq_stmt(struct pv_store *store, enum sql_id q)
 {
 	struct conn *c;
 
-	if (conn_get(S(store), &c) != PV_OK)
+	if (sq_conn_get(S(store), &c) != PV_OK)
 		return NULL;
 	if (c->stmt[q] == NULL &&
 	    sqlite3_prepare_v3(c->db, sql_text[q], -1,
@@ -479,7 +479,7 @@ stmt(struct pv_store *store, enum sql_id q)
 }
 
 static pv_status
-map_rc(int rc)
+sq_map_rc(int rc)
 {
 	switch (rc & 0xff) {
 	case SQLITE_OK:
@@ -508,7 +508,7 @@ map_rc(int rc)
 
 /* Steps a statement that returns no rows; resets it. */
 static pv_status
-run(sqlite3_stmt *q)
+sq_run(sqlite3_stmt *q)
 {
 	int rc;
 
@@ -516,27 +516,27 @@ run(sqlite3_stmt *q)
 		return PV_EIO;
 	rc = sqlite3_step(q);
 	sqlite3_reset(q);
-	return rc == SQLITE_DONE ? PV_OK : map_rc(rc);
+	return rc == SQLITE_DONE ? PV_OK : sq_map_rc(rc);
 }
 
 static int
-changes(struct pv_store *store)
+sq_changes(struct pv_store *store)
 {
 	struct conn *c;
 
-	if (conn_get(S(store), &c) != PV_OK)
+	if (sq_conn_get(S(store), &c) != PV_OK)
 		return 0;
 	return sqlite3_changes(c->db);
 }
 
 static void
-bind_text(sqlite3_stmt *q, int i, const char *v)
+sq_bind_text(sqlite3_stmt *q, int i, const char *v)
 {
 	sqlite3_bind_text(q, i, v, -1, SQLITE_STATIC);
 }
 
 static void
-bind_blob(sqlite3_stmt *q, int i, const void *v, size_t n)
+sq_bind_blob(sqlite3_stmt *q, int i, const void *v, size_t n)
 {
 	if (v == NULL)
 		sqlite3_bind_null(q, i);
@@ -545,7 +545,7 @@ bind_blob(sqlite3_stmt *q, int i, const void *v, size_t n)
 }
 
 static void
-col_text(sqlite3_stmt *q, int i, char *out, size_t outsz)
+sq_col_text(sqlite3_stmt *q, int i, char *out, size_t outsz)
 {
 	const unsigned char *t = sqlite3_column_text(q, i);
 
@@ -555,7 +555,7 @@ col_text(sqlite3_stmt *q, int i, char *out, size_t outsz)
 
 /* Copies a blob column into out (capacity cap); false when too long. */
 static bool
-col_blob_fixed(sqlite3_stmt *q, int i, unsigned char *out, size_t cap,
+sq_col_blob_fixed(sqlite3_stmt *q, int i, unsigned char *out, size_t cap,
     size_t *len)
 {
 	int n = sqlite3_column_bytes(q, i);
@@ -572,7 +572,7 @@ col_blob_fixed(sqlite3_stmt *q, int i, unsigned char *out, size_t cap,
 }
 
 static pv_status
-col_blob_dup(sqlite3_stmt *q, int i, unsigned char **out, size_t *len)
+sq_col_blob_dup(sqlite3_stmt *q, int i, unsigned char **out, size_t *len)
 {
 	int n = sqlite3_column_bytes(q, i);
 	const void *b = sqlite3_column_blob(q, i);
@@ -619,15 +619,15 @@ sq_close(struct pv_store *store)
 }
 
 static pv_status
-tx_simple(struct pv_store *store, enum sql_id q)
+sq_tx_simple(struct pv_store *store, enum sql_id q)
 {
-	return run(stmt(store, q));
+	return sq_run(sq_stmt(store, q));
 }
 
 static pv_status
 sq_begin(struct pv_store *store)
 {
-	return tx_simple(store, Q_BEGIN);
+	return sq_tx_simple(store, Q_BEGIN);
 }
 
 static bool
@@ -635,7 +635,7 @@ sq_in_tx(struct pv_store *store)
 {
 	struct conn *c;
 
-	if (conn_get(S(store), &c) != PV_OK)
+	if (sq_conn_get(S(store), &c) != PV_OK)
 		return false;
 	return sqlite3_get_autocommit(c->db) == 0;
 }
@@ -643,25 +643,25 @@ sq_in_tx(struct pv_store *store)
 static pv_status
 sq_commit(struct pv_store *store)
 {
-	return tx_simple(store, Q_COMMIT);
+	return sq_tx_simple(store, Q_COMMIT);
 }
 
 static void
 sq_rollback(struct pv_store *store)
 {
-	(void)tx_simple(store, Q_ROLLBACK);
+	(void)sq_tx_simple(store, Q_ROLLBACK);
 }
 
 static pv_status
 sq_savepoint(struct pv_store *store)
 {
-	return tx_simple(store, Q_SAVEPOINT);
+	return sq_tx_simple(store, Q_SAVEPOINT);
 }
 
 static pv_status
 sq_release(struct pv_store *store)
 {
-	return tx_simple(store, Q_RELEASE);
+	return sq_tx_simple(store, Q_RELEASE);
 }
 
 static pv_status
@@ -672,9 +672,9 @@ sq_rollback_to(struct pv_store *store)
 	/* ROLLBACK TO keeps the savepoint open; RELEASE closes it. A failed
 	 * ROLLBACK TO must not be followed by RELEASE: that would keep the
 	 * change. */
-	if ((st = tx_simple(store, Q_ROLLBACK_TO)) != PV_OK)
+	if ((st = sq_tx_simple(store, Q_ROLLBACK_TO)) != PV_OK)
 		return st;
-	return tx_simple(store, Q_RELEASE);
+	return sq_tx_simple(store, Q_RELEASE);
 }
 
 static pv_status
@@ -692,15 +692,15 @@ pragma_int(sqlite3 *db, const char *sql, int *out)
 	return st;
 }
 
-static pv_status one_int(sqlite3_stmt *q, int64_t *out, bool *found);
+static pv_status sq_one_int(sqlite3_stmt *q, int64_t *out, bool *found);
 
 /* Cached statement: this runs on every DEK lookup. */
 static pv_status
 sq_keys_version(struct pv_store *store, int64_t *out)
 {
-	sqlite3_stmt *q = stmt(store, Q_KEYS_VERSION);
+	sqlite3_stmt *q = sq_stmt(store, Q_KEYS_VERSION);
 	bool found;
-	pv_status st = one_int(q, out, &found);
+	pv_status st = sq_one_int(q, out, &found);
 
 	return st == PV_OK && !found ? PV_EIO : st;
 }
@@ -709,9 +709,9 @@ sq_keys_version(struct pv_store *store, int64_t *out)
 static pv_status
 sq_keys_shred_epoch(struct pv_store *store, int64_t *out)
 {
-	sqlite3_stmt *q = stmt(store, Q_KEYS_SHRED_EPOCH);
+	sqlite3_stmt *q = sq_stmt(store, Q_KEYS_SHRED_EPOCH);
 	bool found;
-	pv_status st = one_int(q, out, &found);
+	pv_status st = sq_one_int(q, out, &found);
 
 	return st == PV_OK && !found ? PV_EIO : st;
 }
@@ -779,7 +779,7 @@ pv_store_open_sqlite(const struct pv_store_opts *o, struct pv_store **out)
 		free(s);
 		return PV_EINTERNAL;
 	}
-	if ((st = conn_get(s, &c)) != PV_OK ||
+	if ((st = sq_conn_get(s, &c)) != PV_OK ||
 	    (st = migrate_one(c->db, "main", migrations,
 	    (int)PV_ARRAY_LEN(migrations))) != PV_OK ||
 	    (st = migrate_one(c->db, "k", key_migrations,
@@ -800,12 +800,12 @@ read_user(sqlite3_stmt *q, struct pv_user *u)
 
 	memset(u, 0, sizeof(*u));
 	u->id = sqlite3_column_int64(q, 0);
-	col_text(q, 1, u->username, sizeof(u->username));
-	col_text(q, 2, u->role, sizeof(u->role));
+	sq_col_text(q, 1, u->username, sizeof(u->username));
+	sq_col_text(q, 2, u->role, sizeof(u->role));
 	u->is_active = sqlite3_column_int(q, 3) != 0;
-	col_text(q, 4, u->pw_hash, sizeof(u->pw_hash));
-	col_text(q, 5, u->patient_id, sizeof(u->patient_id));
-	if (!col_blob_fixed(q, 6, u->mfa_sealed, sizeof(u->mfa_sealed),
+	sq_col_text(q, 4, u->pw_hash, sizeof(u->pw_hash));
+	sq_col_text(q, 5, u->patient_id, sizeof(u->patient_id));
+	if (!sq_col_blob_fixed(q, 6, u->mfa_sealed, sizeof(u->mfa_sealed),
 	    &u->mfa_sealed_len))
 		return PV_EINTERNAL;
 	u->has_mfa = sqlite3_column_int(q, 7) != 0;
@@ -815,11 +815,11 @@ read_user(sqlite3_stmt *q, struct pv_user *u)
 	u->created_at = sqlite3_column_int64(q, 11);
 	u->last_login_at = sqlite3_column_int64(q, 12);
 	u->authz_epoch = sqlite3_column_int64(q, 13);
-	col_text(q, 14, u->key_id, sizeof(u->key_id));
-	if (!col_blob_fixed(q, 15, u->pubkey, sizeof(u->pubkey), &n))
+	sq_col_text(q, 14, u->key_id, sizeof(u->key_id));
+	if (!sq_col_blob_fixed(q, 15, u->pubkey, sizeof(u->pubkey), &n))
 		return PV_EINTERNAL;
 	u->has_pubkey = n == sizeof(u->pubkey);
-	col_text(q, 16, u->scopes, sizeof(u->scopes));
+	sq_col_text(q, 16, u->scopes, sizeof(u->scopes));
 	return PV_OK;
 }
 
@@ -835,7 +835,7 @@ user_one(sqlite3_stmt *q, struct pv_user *u)
 	if (rc == SQLITE_ROW)
 		st = read_user(q, u);
 	else
-		st = rc == SQLITE_DONE ? PV_ENOTFOUND : map_rc(rc);
+		st = rc == SQLITE_DONE ? PV_ENOTFOUND : sq_map_rc(rc);
 	sqlite3_reset(q);
 	return st;
 }
@@ -843,26 +843,26 @@ user_one(sqlite3_stmt *q, struct pv_user *u)
 static pv_status
 sq_user_insert(struct pv_store *store, struct pv_user *u)
 {
-	sqlite3_stmt *q = stmt(store, Q_USER_INSERT);
+	sqlite3_stmt *q = sq_stmt(store, Q_USER_INSERT);
 	struct conn *c;
 	pv_status st;
 
 	if (q == NULL)
 		return PV_EIO;
-	bind_text(q, 1, u->username);
-	bind_text(q, 2, u->role);
+	sq_bind_text(q, 1, u->username);
+	sq_bind_text(q, 2, u->role);
 	sqlite3_bind_int(q, 3, u->is_active ? 1 : 0);
-	bind_text(q, 4, u->pw_hash);
-	bind_text(q, 5, u->patient_id);
+	sq_bind_text(q, 4, u->pw_hash);
+	sq_bind_text(q, 5, u->patient_id);
 	sqlite3_bind_int64(q, 6, u->created_at);
 	if (u->key_id[0] != '\0')
-		bind_text(q, 7, u->key_id);
+		sq_bind_text(q, 7, u->key_id);
 	if (u->has_pubkey)
-		bind_blob(q, 8, u->pubkey, sizeof(u->pubkey));
-	bind_text(q, 9, u->scopes);
-	if ((st = run(q)) != PV_OK)
+		sq_bind_blob(q, 8, u->pubkey, sizeof(u->pubkey));
+	sq_bind_text(q, 9, u->scopes);
+	if ((st = sq_run(q)) != PV_OK)
 		return st;
-	if ((st = conn_get(S(store), &c)) != PV_OK)
+	if ((st = sq_conn_get(S(store), &c)) != PV_OK)
 		return st;
 	u->id = sqlite3_last_insert_rowid(c->db);
 	return PV_OK;
@@ -872,17 +872,17 @@ static pv_status
 sq_user_get_by_name(struct pv_store *store, const char *name,
     struct pv_user *u)
 {
-	sqlite3_stmt *q = stmt(store, Q_USER_BY_NAME);
+	sqlite3_stmt *q = sq_stmt(store, Q_USER_BY_NAME);
 
 	if (q != NULL)
-		bind_text(q, 1, name);
+		sq_bind_text(q, 1, name);
 	return user_one(q, u);
 }
 
 static pv_status
 sq_user_get_by_id(struct pv_store *store, int64_t id, struct pv_user *u)
 {
-	sqlite3_stmt *q = stmt(store, Q_USER_BY_ID);
+	sqlite3_stmt *q = sq_stmt(store, Q_USER_BY_ID);
 
 	if (q != NULL)
 		sqlite3_bind_int64(q, 1, id);
@@ -893,17 +893,17 @@ static pv_status
 sq_user_get_by_key_id(struct pv_store *store, const char *key_id,
     struct pv_user *u)
 {
-	sqlite3_stmt *q = stmt(store, Q_USER_BY_KEY);
+	sqlite3_stmt *q = sq_stmt(store, Q_USER_BY_KEY);
 
 	if (q != NULL)
-		bind_text(q, 1, key_id);
+		sq_bind_text(q, 1, key_id);
 	return user_one(q, u);
 }
 
 static pv_status
 sq_user_list(struct pv_store *store, pv_user_cb cb, void *arg)
 {
-	sqlite3_stmt *q = stmt(store, Q_USER_LIST);
+	sqlite3_stmt *q = sq_stmt(store, Q_USER_LIST);
 	struct pv_user u;
 	pv_status st = PV_OK;
 	int rc;
@@ -916,7 +916,7 @@ sq_user_list(struct pv_store *store, pv_user_cb cb, void *arg)
 		cb(arg, &u);
 	}
 	if (st == PV_OK && rc != SQLITE_DONE)
-		st = map_rc(rc);
+		st = sq_map_rc(rc);
 	sqlite3_reset(q);
 	sodium_memzero(&u, sizeof(u));
 	return st;
@@ -941,25 +941,25 @@ run_returning(sqlite3_stmt *q, int64_t *out, int n)
 		return PV_ENOTFOUND;
 	}
 	sqlite3_reset(q);
-	return rc == SQLITE_DONE ? PV_OK : map_rc(rc);
+	return rc == SQLITE_DONE ? PV_OK : sq_map_rc(rc);
 }
 
 /* Runs q; PV_OK when it changed exactly one row, else `none`. */
 static pv_status
-run_one(struct pv_store *store, sqlite3_stmt *q, pv_status none)
+sq_run_one(struct pv_store *store, sqlite3_stmt *q, pv_status none)
 {
 	pv_status st;
 
-	if ((st = run(q)) != PV_OK)
+	if ((st = sq_run(q)) != PV_OK)
 		return st;
-	return changes(store) == 1 ? PV_OK : none;
+	return sq_changes(store) == 1 ? PV_OK : none;
 }
 
 static pv_status
 sq_user_attempt_reserve(struct pv_store *store, int64_t id, int64_t now,
     const struct pv_lockout_rule *rule, struct pv_attempt *a)
 {
-	sqlite3_stmt *q = stmt(store, Q_USER_RESERVE);
+	sqlite3_stmt *q = sq_stmt(store, Q_USER_RESERVE);
 	int64_t row[2] = { 0, 0 };
 	pv_status st;
 
@@ -986,13 +986,13 @@ static pv_status
 sq_user_attempt_refund(struct pv_store *store, int64_t id,
     const struct pv_attempt *a)
 {
-	sqlite3_stmt *q = stmt(store, Q_USER_REFUND);
+	sqlite3_stmt *q = sq_stmt(store, Q_USER_REFUND);
 
 	if (q == NULL)
 		return PV_EIO;
 	sqlite3_bind_int64(q, 1, id);
 	sqlite3_bind_int64(q, 2, a->failed_count);
-	return run(q);
+	return sq_run(q);
 }
 
 static pv_status
@@ -1000,17 +1000,17 @@ sq_user_login_ok(struct pv_store *store, int64_t id, int64_t now,
     const char *verified_hash, bool has_mfa, const char *new_hash,
     int64_t *epoch)
 {
-	sqlite3_stmt *q = stmt(store, Q_USER_LOGIN_OK);
+	sqlite3_stmt *q = sq_stmt(store, Q_USER_LOGIN_OK);
 	pv_status st;
 
 	if (q == NULL)
 		return PV_EIO;
 	sqlite3_bind_int64(q, 1, id);
 	sqlite3_bind_int64(q, 2, now);
-	bind_text(q, 3, verified_hash);
+	sq_bind_text(q, 3, verified_hash);
 	sqlite3_bind_int(q, 4, has_mfa ? 1 : 0);
 	if (new_hash != NULL)
-		bind_text(q, 5, new_hash);
+		sq_bind_text(q, 5, new_hash);
 	st = run_returning(q, epoch, 1);
 	return st == PV_ENOTFOUND ? PV_ECONFLICT : st;
 }
@@ -1018,25 +1018,25 @@ sq_user_login_ok(struct pv_store *store, int64_t id, int64_t now,
 static pv_status
 sq_user_unlock(struct pv_store *store, int64_t id)
 {
-	sqlite3_stmt *q = stmt(store, Q_USER_UNLOCK);
+	sqlite3_stmt *q = sq_stmt(store, Q_USER_UNLOCK);
 
 	if (q != NULL)
 		sqlite3_bind_int64(q, 1, id);
-	return run_one(store, q, PV_ENOTFOUND);
+	return sq_run_one(store, q, PV_ENOTFOUND);
 }
 
 static pv_status
 sq_user_totp_consume(struct pv_store *store, int64_t id,
     const unsigned char *sealed, size_t sealed_len, int64_t step)
 {
-	sqlite3_stmt *q = stmt(store, Q_USER_TOTP_USE);
+	sqlite3_stmt *q = sq_stmt(store, Q_USER_TOTP_USE);
 
 	if (q != NULL) {
 		sqlite3_bind_int64(q, 1, id);
-		bind_blob(q, 2, sealed, sealed_len);
+		sq_bind_blob(q, 2, sealed, sealed_len);
 		sqlite3_bind_int64(q, 3, step);
 	}
-	return run_one(store, q, PV_EAUTH);
+	return sq_run_one(store, q, PV_EAUTH);
 }
 
 /* The two MFA transitions share their shape: id, sealed secret. */
@@ -1044,13 +1044,13 @@ static pv_status
 mfa_change(struct pv_store *store, enum sql_id id_q, int64_t id,
     const unsigned char *sealed, size_t sealed_len)
 {
-	sqlite3_stmt *q = stmt(store, id_q);
+	sqlite3_stmt *q = sq_stmt(store, id_q);
 
 	if (q != NULL) {
 		sqlite3_bind_int64(q, 1, id);
-		bind_blob(q, 2, sealed, sealed_len);
+		sq_bind_blob(q, 2, sealed, sealed_len);
 	}
-	return run_one(store, q, PV_ECONFLICT);
+	return sq_run_one(store, q, PV_ECONFLICT);
 }
 
 static pv_status
@@ -1072,33 +1072,33 @@ sq_user_set_password(struct pv_store *store, int64_t id,
     const char *old_hash, const char *new_hash, bool has_mfa,
     const char *session)
 {
-	sqlite3_stmt *q = stmt(store, Q_USER_SET_PW);
+	sqlite3_stmt *q = sq_stmt(store, Q_USER_SET_PW);
 
 	if (q != NULL) {
 		sqlite3_bind_int64(q, 1, id);
-		bind_text(q, 2, old_hash);
-		bind_text(q, 3, new_hash);
+		sq_bind_text(q, 2, old_hash);
+		sq_bind_text(q, 3, new_hash);
 		sqlite3_bind_int(q, 4, has_mfa ? 1 : 0);
 		if (session != NULL && session[0] != '\0')
-			bind_text(q, 5, session);
+			sq_bind_text(q, 5, session);
 	}
-	return run_one(store, q, PV_ECONFLICT);
+	return sq_run_one(store, q, PV_ECONFLICT);
 }
 
 static pv_status
 sq_user_set_access(struct pv_store *store, int64_t id, int64_t epoch,
     const char *role, bool is_active, const char *scopes)
 {
-	sqlite3_stmt *q = stmt(store, Q_USER_SET_ACCESS);
+	sqlite3_stmt *q = sq_stmt(store, Q_USER_SET_ACCESS);
 
 	if (q != NULL) {
 		sqlite3_bind_int64(q, 1, id);
 		sqlite3_bind_int64(q, 2, epoch);
-		bind_text(q, 3, role);
+		sq_bind_text(q, 3, role);
 		sqlite3_bind_int(q, 4, is_active ? 1 : 0);
-		bind_text(q, 5, scopes);
+		sq_bind_text(q, 5, scopes);
 	}
-	return run_one(store, q, PV_ECONFLICT);
+	return sq_run_one(store, q, PV_ECONFLICT);
 }
 
 /* ---- sessions ------------------------------------------------------ */
@@ -1109,8 +1109,8 @@ read_session(sqlite3_stmt *q, struct pv_session *s)
 	size_t n;
 
 	memset(s, 0, sizeof(*s));
-	col_text(q, 0, s->id, sizeof(s->id));
-	(void)col_blob_fixed(q, 1, s->token_hash, sizeof(s->token_hash), &n);
+	sq_col_text(q, 0, s->id, sizeof(s->id));
+	(void)sq_col_blob_fixed(q, 1, s->token_hash, sizeof(s->token_hash), &n);
 	s->user_id = sqlite3_column_int64(q, 2);
 	s->created_at = sqlite3_column_int64(q, 3);
 	s->last_seen = sqlite3_column_int64(q, 4);
@@ -1122,38 +1122,38 @@ read_session(sqlite3_stmt *q, struct pv_session *s)
 static pv_status
 sq_session_insert(struct pv_store *store, const struct pv_session *s)
 {
-	sqlite3_stmt *q = stmt(store, Q_SESS_INSERT);
+	sqlite3_stmt *q = sq_stmt(store, Q_SESS_INSERT);
 
 	if (q == NULL)
 		return PV_EIO;
-	bind_text(q, 1, s->id);
-	bind_blob(q, 2, s->token_hash, sizeof(s->token_hash));
+	sq_bind_text(q, 1, s->id);
+	sq_bind_blob(q, 2, s->token_hash, sizeof(s->token_hash));
 	sqlite3_bind_int64(q, 3, s->user_id);
 	sqlite3_bind_int64(q, 4, s->created_at);
 	sqlite3_bind_int64(q, 5, s->last_seen);
 	sqlite3_bind_int64(q, 6, s->expires_at);
 	sqlite3_bind_int(q, 7, s->is_mfa_verified ? 1 : 0);
 	sqlite3_bind_int64(q, 8, s->authz_epoch);
-	return run(q);
+	return sq_run(q);
 }
 
 static pv_status
 sq_session_get(struct pv_store *store,
     const unsigned char hash[PV_HASH_BYTES], struct pv_session *s)
 {
-	sqlite3_stmt *q = stmt(store, Q_SESS_GET);
+	sqlite3_stmt *q = sq_stmt(store, Q_SESS_GET);
 	pv_status st;
 	int rc;
 
 	if (q == NULL)
 		return PV_EIO;
-	bind_blob(q, 1, hash, PV_HASH_BYTES);
+	sq_bind_blob(q, 1, hash, PV_HASH_BYTES);
 	rc = sqlite3_step(q);
 	if (rc == SQLITE_ROW) {
 		read_session(q, s);
 		st = PV_OK;
 	} else {
-		st = rc == SQLITE_DONE ? PV_ENOTFOUND : map_rc(rc);
+		st = rc == SQLITE_DONE ? PV_ENOTFOUND : sq_map_rc(rc);
 	}
 	sqlite3_reset(q);
 	return st;
@@ -1162,49 +1162,49 @@ sq_session_get(struct pv_store *store,
 static pv_status
 sq_session_touch(struct pv_store *store, const char *id, int64_t now)
 {
-	sqlite3_stmt *q = stmt(store, Q_SESS_TOUCH);
+	sqlite3_stmt *q = sq_stmt(store, Q_SESS_TOUCH);
 
 	if (q == NULL)
 		return PV_EIO;
-	bind_text(q, 1, id);
+	sq_bind_text(q, 1, id);
 	sqlite3_bind_int64(q, 2, now);
-	return run(q);
+	return sq_run(q);
 }
 
 static pv_status
 sq_session_delete(struct pv_store *store, int64_t user_id, const char *id)
 {
-	sqlite3_stmt *q = stmt(store, Q_SESS_DELETE);
+	sqlite3_stmt *q = sq_stmt(store, Q_SESS_DELETE);
 	pv_status st;
 
 	if (q == NULL)
 		return PV_EIO;
 	sqlite3_bind_int64(q, 1, user_id);
-	bind_text(q, 2, id);
-	if ((st = run(q)) != PV_OK)
+	sq_bind_text(q, 2, id);
+	if ((st = sq_run(q)) != PV_OK)
 		return st;
-	return changes(store) > 0 ? PV_OK : PV_ENOTFOUND;
+	return sq_changes(store) > 0 ? PV_OK : PV_ENOTFOUND;
 }
 
 static pv_status
 sq_session_delete_all(struct pv_store *store, int64_t user_id,
     const char *except_id)
 {
-	sqlite3_stmt *q = stmt(store, Q_SESS_DELETE_ALL);
+	sqlite3_stmt *q = sq_stmt(store, Q_SESS_DELETE_ALL);
 
 	if (q == NULL)
 		return PV_EIO;
 	sqlite3_bind_int64(q, 1, user_id);
 	if (except_id != NULL)
-		bind_text(q, 2, except_id);
-	return run(q);
+		sq_bind_text(q, 2, except_id);
+	return sq_run(q);
 }
 
 static pv_status
 sq_session_list(struct pv_store *store, int64_t user_id, pv_session_cb cb,
     void *arg)
 {
-	sqlite3_stmt *q = stmt(store, Q_SESS_LIST);
+	sqlite3_stmt *q = sq_stmt(store, Q_SESS_LIST);
 	struct pv_session s;
 	int rc;
 
@@ -1216,7 +1216,7 @@ sq_session_list(struct pv_store *store, int64_t user_id, pv_session_cb cb,
 		cb(arg, &s);
 	}
 	sqlite3_reset(q);
-	return rc == SQLITE_DONE ? PV_OK : map_rc(rc);
+	return rc == SQLITE_DONE ? PV_OK : sq_map_rc(rc);
 }
 
 /* ---- recovery codes ------------------------------------------------ */
@@ -1225,22 +1225,22 @@ static pv_status
 sq_recovery_replace(struct pv_store *store, int64_t user_id,
     const unsigned char (*hashes)[PV_HASH_BYTES], size_t n)
 {
-	sqlite3_stmt *q = stmt(store, Q_REC_CLEAR);
+	sqlite3_stmt *q = sq_stmt(store, Q_REC_CLEAR);
 	pv_status st;
 	size_t i;
 
 	if (q == NULL)
 		return PV_EIO;
 	sqlite3_bind_int64(q, 1, user_id);
-	if ((st = run(q)) != PV_OK)
+	if ((st = sq_run(q)) != PV_OK)
 		return st;
 	for (i = 0; i < n; i++) {
-		q = stmt(store, Q_REC_INSERT);
+		q = sq_stmt(store, Q_REC_INSERT);
 		if (q == NULL)
 			return PV_EIO;
 		sqlite3_bind_int64(q, 1, user_id);
-		bind_blob(q, 2, hashes[i], PV_HASH_BYTES);
-		if ((st = run(q)) != PV_OK)
+		sq_bind_blob(q, 2, hashes[i], PV_HASH_BYTES);
+		if ((st = sq_run(q)) != PV_OK)
 			return st;
 	}
 	return PV_OK;
@@ -1250,17 +1250,17 @@ static pv_status
 sq_recovery_consume(struct pv_store *store, int64_t user_id,
     const unsigned char hash[PV_HASH_BYTES], int64_t now)
 {
-	sqlite3_stmt *q = stmt(store, Q_REC_CONSUME);
+	sqlite3_stmt *q = sq_stmt(store, Q_REC_CONSUME);
 	pv_status st;
 
 	if (q == NULL)
 		return PV_EIO;
 	sqlite3_bind_int64(q, 1, user_id);
-	bind_blob(q, 2, hash, PV_HASH_BYTES);
+	sq_bind_blob(q, 2, hash, PV_HASH_BYTES);
 	sqlite3_bind_int64(q, 3, now);
-	if ((st = run(q)) != PV_OK)
+	if ((st = sq_run(q)) != PV_OK)
 		return st;
-	return changes(store) == 1 ? PV_OK : PV_ENOTFOUND;
+	return sq_changes(store) == 1 ? PV_OK : PV_ENOTFOUND;
 }
 
 /* ---- care teams ---------------------------------------------------- */
@@ -1269,15 +1269,15 @@ static pv_status
 ct_exec(struct pv_store *store, enum sql_id id, int64_t user_id,
     const char *pid)
 {
-	sqlite3_stmt *q = stmt(store, id);
+	sqlite3_stmt *q = sq_stmt(store, id);
 
 	if (q == NULL)
 		return PV_EIO;
 	sqlite3_bind_int64(q, 1, user_id);
-	bind_text(q, 2, pid);
+	sq_bind_text(q, 2, pid);
 	if (id == Q_CT_ADD)
 		sqlite3_bind_int64(q, 3, pv_now());
-	return run(q);
+	return sq_run(q);
 }
 
 static pv_status
@@ -1293,12 +1293,12 @@ sq_careteam_remove(struct pv_store *store, int64_t user_id, const char *pid)
 
 	if (st != PV_OK)
 		return st;
-	return changes(store) > 0 ? PV_OK : PV_ENOTFOUND;
+	return sq_changes(store) > 0 ? PV_OK : PV_ENOTFOUND;
 }
 
 /* Runs a one-row, one-integer query; *found false when no row. */
 static pv_status
-one_int(sqlite3_stmt *q, int64_t *out, bool *found)
+sq_one_int(sqlite3_stmt *q, int64_t *out, bool *found)
 {
 	int rc;
 
@@ -1309,31 +1309,31 @@ one_int(sqlite3_stmt *q, int64_t *out, bool *found)
 	if (*found && out != NULL)
 		*out = sqlite3_column_int64(q, 0);
 	sqlite3_reset(q);
-	return (rc == SQLITE_ROW || rc == SQLITE_DONE) ? PV_OK : map_rc(rc);
+	return (rc == SQLITE_ROW || rc == SQLITE_DONE) ? PV_OK : sq_map_rc(rc);
 }
 
 static pv_status
 sq_careteam_has(struct pv_store *store, int64_t user_id, const char *pid,
     bool *out)
 {
-	sqlite3_stmt *q = stmt(store, Q_CT_HAS);
+	sqlite3_stmt *q = sq_stmt(store, Q_CT_HAS);
 
 	if (q != NULL) {
 		sqlite3_bind_int64(q, 1, user_id);
-		bind_text(q, 2, pid);
+		sq_bind_text(q, 2, pid);
 	}
-	return one_int(q, NULL, out);
+	return sq_one_int(q, NULL, out);
 }
 
 static pv_status
 sq_careteam_count(struct pv_store *store, int64_t user_id, int64_t *out)
 {
-	sqlite3_stmt *q = stmt(store, Q_CT_COUNT);
+	sqlite3_stmt *q = sq_stmt(store, Q_CT_COUNT);
 	bool found;
 
 	if (q != NULL)
 		sqlite3_bind_int64(q, 1, user_id);
-	return one_int(q, out, &found);
+	return sq_one_int(q, out, &found);
 }
 
 /* ---- resources ----------------------------------------------------- */
@@ -1342,13 +1342,13 @@ static pv_status
 read_resource(sqlite3_stmt *q, struct pv_resource *r)
 {
 	memset(r, 0, sizeof(*r));
-	col_text(q, 0, r->type, sizeof(r->type));
-	col_text(q, 1, r->id, sizeof(r->id));
+	sq_col_text(q, 0, r->type, sizeof(r->type));
+	sq_col_text(q, 1, r->id, sizeof(r->id));
 	r->version = sqlite3_column_int64(q, 2);
-	col_text(q, 3, r->patient_id, sizeof(r->patient_id));
+	sq_col_text(q, 3, r->patient_id, sizeof(r->patient_id));
 	r->is_deleted = sqlite3_column_int(q, 4) != 0;
 	r->updated_at = sqlite3_column_int64(q, 5);
-	return col_blob_dup(q, 6, &r->sealed, &r->sealed_len);
+	return sq_col_blob_dup(q, 6, &r->sealed, &r->sealed_len);
 }
 
 /*
@@ -1359,7 +1359,7 @@ read_resource(sqlite3_stmt *q, struct pv_resource *r)
 static pv_status
 sq_resource_put(struct pv_store *store, const struct pv_resource *r)
 {
-	sqlite3_stmt *q = stmt(store, Q_RES_MAXVER);
+	sqlite3_stmt *q = sq_stmt(store, Q_RES_MAXVER);
 	int64_t maxv = 0;
 	bool found;
 	pv_status st;
@@ -1369,35 +1369,35 @@ sq_resource_put(struct pv_store *store, const struct pv_resource *r)
 	/* tests: a full disk, on which SQLite rolls the whole transaction
 	 * back by itself (SQLITE_FULL) */
 	if (pv_fault("store_tx_lost")) {
-		(void)tx_simple(store, Q_ROLLBACK);
+		(void)sq_tx_simple(store, Q_ROLLBACK);
 		return PV_EIO;
 	}
 	if (q == NULL)
 		return PV_EIO;
-	bind_text(q, 1, r->type);
-	bind_text(q, 2, r->id);
-	if ((st = one_int(q, &maxv, &found)) != PV_OK)
+	sq_bind_text(q, 1, r->type);
+	sq_bind_text(q, 2, r->id);
+	if ((st = sq_one_int(q, &maxv, &found)) != PV_OK)
 		return st;
 	if (r->version != maxv + 1)
 		return PV_ECONFLICT;
-	q = stmt(store, Q_RES_UNCURRENT);
+	q = sq_stmt(store, Q_RES_UNCURRENT);
 	if (q == NULL)
 		return PV_EIO;
-	bind_text(q, 1, r->type);
-	bind_text(q, 2, r->id);
-	if ((st = run(q)) != PV_OK)
+	sq_bind_text(q, 1, r->type);
+	sq_bind_text(q, 2, r->id);
+	if ((st = sq_run(q)) != PV_OK)
 		return st;
-	q = stmt(store, Q_RES_INSERT);
+	q = sq_stmt(store, Q_RES_INSERT);
 	if (q == NULL)
 		return PV_EIO;
-	bind_text(q, 1, r->type);
-	bind_text(q, 2, r->id);
+	sq_bind_text(q, 1, r->type);
+	sq_bind_text(q, 2, r->id);
 	sqlite3_bind_int64(q, 3, r->version);
-	bind_text(q, 4, r->patient_id);
+	sq_bind_text(q, 4, r->patient_id);
 	sqlite3_bind_int(q, 5, r->is_deleted ? 1 : 0);
 	sqlite3_bind_int64(q, 6, r->updated_at);
-	bind_blob(q, 7, r->sealed, r->sealed_len);
-	st = run(q);
+	sq_bind_blob(q, 7, r->sealed, r->sealed_len);
+	st = sq_run(q);
 	return st == PV_EEXISTS ? PV_ECONFLICT : st;
 }
 
@@ -1405,22 +1405,22 @@ static pv_status
 sq_resource_get(struct pv_store *store, const char *type, const char *id,
     int64_t version, struct pv_resource *r)
 {
-	sqlite3_stmt *q = stmt(store, version > 0 ? Q_RES_GET_VER :
+	sqlite3_stmt *q = sq_stmt(store, version > 0 ? Q_RES_GET_VER :
 	    Q_RES_GET_CUR);
 	pv_status st;
 	int rc;
 
 	if (q == NULL)
 		return PV_EIO;
-	bind_text(q, 1, type);
-	bind_text(q, 2, id);
+	sq_bind_text(q, 1, type);
+	sq_bind_text(q, 2, id);
 	if (version > 0)
 		sqlite3_bind_int64(q, 3, version);
 	rc = sqlite3_step(q);
 	if (rc == SQLITE_ROW)
 		st = read_resource(q, r);
 	else
-		st = rc == SQLITE_DONE ? PV_ENOTFOUND : map_rc(rc);
+		st = rc == SQLITE_DONE ? PV_ENOTFOUND : sq_map_rc(rc);
 	sqlite3_reset(q);
 	return st;
 }
@@ -1443,7 +1443,7 @@ each_resource(sqlite3_stmt *q, pv_resource_cb cb, void *arg)
 			break;
 	}
 	if (st == PV_OK && rc != SQLITE_ROW && rc != SQLITE_DONE)
-		st = map_rc(rc);
+		st = sq_map_rc(rc);
 	sqlite3_reset(q);
 	return st;
 }
@@ -1452,12 +1452,12 @@ static pv_status
 sq_resource_history(struct pv_store *store, const char *type, const char *id,
     pv_resource_cb cb, void *arg)
 {
-	sqlite3_stmt *q = stmt(store, Q_RES_HISTORY);
+	sqlite3_stmt *q = sq_stmt(store, Q_RES_HISTORY);
 
 	if (q == NULL)
 		return PV_EIO;
-	bind_text(q, 1, type);
-	bind_text(q, 2, id);
+	sq_bind_text(q, 1, type);
+	sq_bind_text(q, 2, id);
 	return each_resource(q, cb, arg);
 }
 
@@ -1467,24 +1467,24 @@ sq_resource_search(struct pv_store *store, const char *pid, const char *type,
     int64_t limit, int64_t offset, pv_resource_cb cb, void *arg,
     int64_t *total)
 {
-	sqlite3_stmt *q = stmt(store, type != NULL ? Q_RES_COUNT :
+	sqlite3_stmt *q = sq_stmt(store, type != NULL ? Q_RES_COUNT :
 	    Q_RES_COUNT_ALL);
 	bool found;
 	pv_status st;
 
 	if (q == NULL)
 		return PV_EIO;
-	bind_text(q, 1, pid);
+	sq_bind_text(q, 1, pid);
 	if (type != NULL)
-		bind_text(q, 2, type);
-	if ((st = one_int(q, total, &found)) != PV_OK)
+		sq_bind_text(q, 2, type);
+	if ((st = sq_one_int(q, total, &found)) != PV_OK)
 		return st;
-	q = stmt(store, type != NULL ? Q_RES_SEARCH : Q_RES_SEARCH_ALL);
+	q = sq_stmt(store, type != NULL ? Q_RES_SEARCH : Q_RES_SEARCH_ALL);
 	if (q == NULL)
 		return PV_EIO;
-	bind_text(q, 1, pid);
+	sq_bind_text(q, 1, pid);
 	if (type != NULL)
-		bind_text(q, 2, type);
+		sq_bind_text(q, 2, type);
 	sqlite3_bind_int64(q, 3, limit);
 	sqlite3_bind_int64(q, 4, offset);
 	return each_resource(q, cb, arg);
@@ -1493,7 +1493,7 @@ sq_resource_search(struct pv_store *store, const char *pid, const char *type,
 static pv_status
 sq_resource_scan(struct pv_store *store, pv_resource_cb cb, void *arg)
 {
-	sqlite3_stmt *q = stmt(store, Q_RES_SCAN);
+	sqlite3_stmt *q = sq_stmt(store, Q_RES_SCAN);
 
 	if (q == NULL)
 		return PV_EIO;
@@ -1504,13 +1504,13 @@ static pv_status
 type_id_exec(struct pv_store *store, enum sql_id id, const char *type,
     const char *rid)
 {
-	sqlite3_stmt *q = stmt(store, id);
+	sqlite3_stmt *q = sq_stmt(store, id);
 
 	if (q == NULL)
 		return PV_EIO;
-	bind_text(q, 1, type);
-	bind_text(q, 2, rid);
-	return run(q);
+	sq_bind_text(q, 1, type);
+	sq_bind_text(q, 2, rid);
+	return sq_run(q);
 }
 
 static pv_status
@@ -1524,14 +1524,14 @@ sq_resource_purge(struct pv_store *store, const char *type, const char *id)
 }
 
 static pv_status
-pid_exec(struct pv_store *store, enum sql_id id, const char *pid)
+sq_pid_exec(struct pv_store *store, enum sql_id id, const char *pid)
 {
-	sqlite3_stmt *q = stmt(store, id);
+	sqlite3_stmt *q = sq_stmt(store, id);
 
 	if (q == NULL)
 		return PV_EIO;
-	bind_text(q, 1, pid);
-	return run(q);
+	sq_bind_text(q, 1, pid);
+	return sq_run(q);
 }
 
 static pv_status
@@ -1544,7 +1544,7 @@ sq_patient_purge(struct pv_store *store, const char *pid)
 	size_t i;
 
 	for (i = 0; i < PV_ARRAY_LEN(steps); i++)
-		if ((st = pid_exec(store, steps[i], pid)) != PV_OK)
+		if ((st = sq_pid_exec(store, steps[i], pid)) != PV_OK)
 			return st;
 	return PV_OK;
 }
@@ -1557,14 +1557,14 @@ sq_index_replace(struct pv_store *store, const char *type, const char *id,
 	size_t i;
 
 	for (i = 0; st == PV_OK && i < n; i++) {
-		sqlite3_stmt *q = stmt(store, Q_IDX_INSERT);
+		sqlite3_stmt *q = sq_stmt(store, Q_IDX_INSERT);
 
 		if (q == NULL)
 			return PV_EIO;
-		bind_text(q, 1, type);
-		bind_blob(q, 2, digests[i], PV_HASH_BYTES);
-		bind_text(q, 3, id);
-		st = run(q);
+		sq_bind_text(q, 1, type);
+		sq_bind_blob(q, 2, digests[i], PV_HASH_BYTES);
+		sq_bind_text(q, 3, id);
+		st = sq_run(q);
 	}
 	return st;
 }
@@ -1573,12 +1573,12 @@ static pv_status
 sq_index_find(struct pv_store *store, const char *type,
     const unsigned char digest[PV_HASH_BYTES], pv_resource_cb cb, void *arg)
 {
-	sqlite3_stmt *q = stmt(store, Q_IDX_FIND);
+	sqlite3_stmt *q = sq_stmt(store, Q_IDX_FIND);
 
 	if (q == NULL)
 		return PV_EIO;
-	bind_text(q, 1, type);
-	bind_blob(q, 2, digest, PV_HASH_BYTES);
+	sq_bind_text(q, 1, type);
+	sq_bind_blob(q, 2, digest, PV_HASH_BYTES);
 	return each_resource(q, cb, arg);
 }
 
@@ -1590,32 +1590,32 @@ read_grant(sqlite3_stmt *q, struct pv_grant *g)
 	memset(g, 0, sizeof(*g));
 	g->id = sqlite3_column_int64(q, 0);
 	g->user_id = sqlite3_column_int64(q, 1);
-	col_text(q, 2, g->patient_id, sizeof(g->patient_id));
+	sq_col_text(q, 2, g->patient_id, sizeof(g->patient_id));
 	g->created_at = sqlite3_column_int64(q, 3);
 	g->expires_at = sqlite3_column_int64(q, 4);
 	g->reviewed_at = sqlite3_column_int64(q, 5);
-	return col_blob_dup(q, 6, &g->reason_sealed, &g->reason_sealed_len);
+	return sq_col_blob_dup(q, 6, &g->reason_sealed, &g->reason_sealed_len);
 }
 
 static pv_status
 sq_grant_insert(struct pv_store *store, struct pv_grant *g)
 {
-	sqlite3_stmt *q = stmt(store, Q_GRANT_INSERT);
+	sqlite3_stmt *q = sq_stmt(store, Q_GRANT_INSERT);
 	struct conn *c;
 	pv_status st;
 
 	if (q == NULL)
 		return PV_EIO;
 	sqlite3_bind_int64(q, 1, g->user_id);
-	bind_text(q, 2, g->patient_id);
+	sq_bind_text(q, 2, g->patient_id);
 	sqlite3_bind_int64(q, 3, g->created_at);
 	sqlite3_bind_int64(q, 4, g->expires_at);
-	bind_blob(q, 5, g->reason_sealed, g->reason_sealed_len);
+	sq_bind_blob(q, 5, g->reason_sealed, g->reason_sealed_len);
 	if (g->id > 0)		/* chosen by the caller (audited first) */
 		sqlite3_bind_int64(q, 6, g->id);
 	sqlite3_bind_int64(q, 7, g->holder_epoch);
-	if ((st = run_one(store, q, PV_ECONFLICT)) != PV_OK ||
-	    (st = conn_get(S(store), &c)) != PV_OK)
+	if ((st = sq_run_one(store, q, PV_ECONFLICT)) != PV_OK ||
+	    (st = sq_conn_get(S(store), &c)) != PV_OK)
 		return st;
 	g->id = sqlite3_last_insert_rowid(c->db);
 	return PV_OK;
@@ -1625,17 +1625,17 @@ static pv_status
 sq_grant_active(struct pv_store *store, int64_t user_id, const char *pid,
     int64_t now, int64_t *grant_id)
 {
-	sqlite3_stmt *q = stmt(store, Q_GRANT_ACTIVE);
+	sqlite3_stmt *q = sq_stmt(store, Q_GRANT_ACTIVE);
 	bool found;
 	pv_status st;
 
 	if (q == NULL)
 		return PV_EIO;
 	sqlite3_bind_int64(q, 1, user_id);
-	bind_text(q, 2, pid);
+	sq_bind_text(q, 2, pid);
 	sqlite3_bind_int64(q, 3, now);
 	*grant_id = 0;
-	if ((st = one_int(q, grant_id, &found)) != PV_OK)
+	if ((st = sq_one_int(q, grant_id, &found)) != PV_OK)
 		return st;
 	return found ? PV_OK : PV_ENOTFOUND;
 }
@@ -1644,7 +1644,7 @@ static pv_status
 sq_grant_list(struct pv_store *store, bool only_open, pv_grant_cb cb,
     void *arg)
 {
-	sqlite3_stmt *q = stmt(store, only_open ? Q_GRANT_LIST_OPEN :
+	sqlite3_stmt *q = sq_stmt(store, only_open ? Q_GRANT_LIST_OPEN :
 	    Q_GRANT_LIST_ALL);
 	struct pv_grant g;
 	pv_status st = PV_OK;
@@ -1659,7 +1659,7 @@ sq_grant_list(struct pv_store *store, bool only_open, pv_grant_cb cb,
 		pv_grant_clear(&g);
 	}
 	if (st == PV_OK && rc != SQLITE_ROW && rc != SQLITE_DONE)
-		st = map_rc(rc);
+		st = sq_map_rc(rc);
 	sqlite3_reset(q);
 	return st;
 }
@@ -1667,7 +1667,7 @@ sq_grant_list(struct pv_store *store, bool only_open, pv_grant_cb cb,
 static pv_status
 sq_grant_get(struct pv_store *store, int64_t id, struct pv_grant *g)
 {
-	sqlite3_stmt *q = stmt(store, Q_GRANT_GET);
+	sqlite3_stmt *q = sq_stmt(store, Q_GRANT_GET);
 	pv_status st;
 	int rc;
 
@@ -1678,7 +1678,7 @@ sq_grant_get(struct pv_store *store, int64_t id, struct pv_grant *g)
 	if (rc == SQLITE_ROW)
 		st = read_grant(q, g);
 	else
-		st = rc == SQLITE_DONE ? PV_ENOTFOUND : map_rc(rc);
+		st = rc == SQLITE_DONE ? PV_ENOTFOUND : sq_map_rc(rc);
 	sqlite3_reset(q);
 	return st;
 }
@@ -1686,28 +1686,28 @@ sq_grant_get(struct pv_store *store, int64_t id, struct pv_grant *g)
 static pv_status
 sq_grant_review(struct pv_store *store, int64_t id, int64_t now)
 {
-	sqlite3_stmt *q = stmt(store, Q_GRANT_REVIEW);
+	sqlite3_stmt *q = sq_stmt(store, Q_GRANT_REVIEW);
 	pv_status st;
 
 	if (q == NULL)
 		return PV_EIO;
 	sqlite3_bind_int64(q, 1, id);
 	sqlite3_bind_int64(q, 2, now);
-	if ((st = run(q)) != PV_OK)
+	if ((st = sq_run(q)) != PV_OK)
 		return st;
-	return changes(store) == 1 ? PV_OK : PV_ENOTFOUND;
+	return sq_changes(store) == 1 ? PV_OK : PV_ENOTFOUND;
 }
 
 static pv_status
 sq_grant_end_user(struct pv_store *store, int64_t user_id, int64_t now)
 {
-	sqlite3_stmt *q = stmt(store, Q_GRANT_END_USER);
+	sqlite3_stmt *q = sq_stmt(store, Q_GRANT_END_USER);
 
 	if (q == NULL)
 		return PV_EIO;
 	sqlite3_bind_int64(q, 1, user_id);
 	sqlite3_bind_int64(q, 2, now);
-	return run(q);
+	return sq_run(q);
 }
 
 static pv_status
@@ -1716,7 +1716,7 @@ sq_checkpoint(struct pv_store *store)
 	struct conn *c;
 	pv_status st;
 
-	if ((st = conn_get(S(store), &c)) != PV_OK)
+	if ((st = sq_conn_get(S(store), &c)) != PV_OK)
 		return st;
 	return exec_sql(c->db, "PRAGMA main.wal_checkpoint(TRUNCATE);"
 	    "PRAGMA k.wal_checkpoint(TRUNCATE);");
@@ -1727,24 +1727,24 @@ sq_checkpoint(struct pv_store *store)
 static pv_status
 sq_hold_set(struct pv_store *store, const char *pid, bool on)
 {
-	sqlite3_stmt *q = stmt(store, on ? Q_HOLD_SET : Q_HOLD_CLEAR);
+	sqlite3_stmt *q = sq_stmt(store, on ? Q_HOLD_SET : Q_HOLD_CLEAR);
 
 	if (q == NULL)
 		return PV_EIO;
-	bind_text(q, 1, pid);
+	sq_bind_text(q, 1, pid);
 	if (on)
 		sqlite3_bind_int64(q, 2, pv_now());
-	return run(q);
+	return sq_run(q);
 }
 
 static pv_status
 sq_hold_has(struct pv_store *store, const char *pid, bool *out)
 {
-	sqlite3_stmt *q = stmt(store, Q_HOLD_HAS);
+	sqlite3_stmt *q = sq_stmt(store, Q_HOLD_HAS);
 
 	if (q != NULL)
-		bind_text(q, 1, pid);
-	return one_int(q, NULL, out);
+		sq_bind_text(q, 1, pid);
+	return sq_one_int(q, NULL, out);
 }
 
 /* ---- wrapped data keys --------------------------------------------- */
@@ -1753,22 +1753,22 @@ static pv_status
 sq_dek_get(struct pv_store *store, const char *key_id, uint32_t *version,
     unsigned char wrapped[PV_WRAPPED_DEK_BYTES])
 {
-	sqlite3_stmt *q = stmt(store, Q_DEK_GET);
+	sqlite3_stmt *q = sq_stmt(store, Q_DEK_GET);
 	pv_status st = PV_OK;
 	size_t n;
 	int rc;
 
 	if (q == NULL)
 		return PV_EIO;
-	bind_text(q, 1, key_id);
+	sq_bind_text(q, 1, key_id);
 	rc = sqlite3_step(q);
 	if (rc == SQLITE_ROW) {
 		*version = (uint32_t)sqlite3_column_int64(q, 0);
-		if (!col_blob_fixed(q, 1, wrapped, PV_WRAPPED_DEK_BYTES, &n) ||
-		    n != PV_WRAPPED_DEK_BYTES)
+		if (!sq_col_blob_fixed(q, 1, wrapped, PV_WRAPPED_DEK_BYTES,
+		    &n) || n != PV_WRAPPED_DEK_BYTES)
 			st = PV_ECRYPTO;
 	} else {
-		st = rc == SQLITE_DONE ? PV_ENOTFOUND : map_rc(rc);
+		st = rc == SQLITE_DONE ? PV_ENOTFOUND : sq_map_rc(rc);
 	}
 	sqlite3_reset(q);
 	return st;
@@ -1778,37 +1778,37 @@ static pv_status
 sq_dek_insert(struct pv_store *store, const char *key_id, uint32_t version,
     const unsigned char wrapped[PV_WRAPPED_DEK_BYTES])
 {
-	sqlite3_stmt *q = stmt(store, Q_DEK_INSERT);
+	sqlite3_stmt *q = sq_stmt(store, Q_DEK_INSERT);
 	pv_status st;
 
 	if (q == NULL)
 		return PV_EIO;
-	bind_text(q, 1, key_id);
+	sq_bind_text(q, 1, key_id);
 	sqlite3_bind_int64(q, 2, version);
-	bind_blob(q, 3, wrapped, PV_WRAPPED_DEK_BYTES);
+	sq_bind_blob(q, 3, wrapped, PV_WRAPPED_DEK_BYTES);
 	sqlite3_bind_int64(q, 4, pv_now());
-	if ((st = run(q)) != PV_OK)
+	if ((st = sq_run(q)) != PV_OK)
 		return st;
 	/* No row: the KEK moved on (refresh and retry) or the id is shredded. */
-	return changes(store) == 1 ? PV_OK : PV_ECONFLICT;
+	return sq_changes(store) == 1 ? PV_OK : PV_ECONFLICT;
 }
 
 static pv_status
 sq_dek_rewrap(struct pv_store *store, const char *key_id, uint32_t old_v,
     uint32_t new_v, const unsigned char wrapped[PV_WRAPPED_DEK_BYTES])
 {
-	sqlite3_stmt *q = stmt(store, Q_DEK_REWRAP);
+	sqlite3_stmt *q = sq_stmt(store, Q_DEK_REWRAP);
 	pv_status st;
 
 	if (q == NULL)
 		return PV_EIO;
-	bind_text(q, 1, key_id);
+	sq_bind_text(q, 1, key_id);
 	sqlite3_bind_int64(q, 2, old_v);
 	sqlite3_bind_int64(q, 3, new_v);
-	bind_blob(q, 4, wrapped, PV_WRAPPED_DEK_BYTES);
-	if ((st = run(q)) != PV_OK)
+	sq_bind_blob(q, 4, wrapped, PV_WRAPPED_DEK_BYTES);
+	if ((st = sq_run(q)) != PV_OK)
 		return st;
-	return changes(store) == 1 ? PV_OK : PV_ECONFLICT;
+	return sq_changes(store) == 1 ? PV_OK : PV_ECONFLICT;
 }
 
 static pv_status
@@ -1817,35 +1817,35 @@ sq_dek_shred(struct pv_store *store, const char *key_id)
 	sqlite3_stmt *q;
 	pv_status st;
 
-	if ((st = pid_exec(store, Q_DEK_DELETE, key_id)) != PV_OK)
+	if ((st = sq_pid_exec(store, Q_DEK_DELETE, key_id)) != PV_OK)
 		return st;
-	q = stmt(store, Q_DEK_TOMB);
+	q = sq_stmt(store, Q_DEK_TOMB);
 	if (q == NULL)
 		return PV_EIO;
-	bind_text(q, 1, key_id);
+	sq_bind_text(q, 1, key_id);
 	sqlite3_bind_int64(q, 2, pv_now());
-	return run(q);
+	return sq_run(q);
 }
 
 static pv_status
 sq_dek_is_shredded(struct pv_store *store, const char *key_id, bool *out)
 {
-	sqlite3_stmt *q = stmt(store, Q_DEK_IS_SHRED);
+	sqlite3_stmt *q = sq_stmt(store, Q_DEK_IS_SHRED);
 
 	if (q != NULL)
-		bind_text(q, 1, key_id);
-	return one_int(q, NULL, out);
+		sq_bind_text(q, 1, key_id);
+	return sq_one_int(q, NULL, out);
 }
 
 static pv_status
 sq_dek_count_version(struct pv_store *store, uint32_t v, int64_t *out)
 {
-	sqlite3_stmt *q = stmt(store, Q_DEK_COUNT_VER);
+	sqlite3_stmt *q = sq_stmt(store, Q_DEK_COUNT_VER);
 	bool found;
 
 	if (q != NULL)
 		sqlite3_bind_int64(q, 1, v);
-	return one_int(q, out, &found);
+	return sq_one_int(q, out, &found);
 }
 
 static pv_status
@@ -1853,7 +1853,7 @@ sq_dek_list_old(struct pv_store *store, uint32_t below, size_t limit,
     void (*cb)(void *, const char *, uint32_t, const unsigned char *),
     void *arg)
 {
-	sqlite3_stmt *q = stmt(store, Q_DEK_LIST_OLD);
+	sqlite3_stmt *q = sq_stmt(store, Q_DEK_LIST_OLD);
 	int rc;
 
 	if (q == NULL)
@@ -1871,18 +1871,18 @@ sq_dek_list_old(struct pv_store *store, uint32_t below, size_t limit,
 		    w);
 	}
 	sqlite3_reset(q);
-	return rc == SQLITE_DONE ? PV_OK : map_rc(rc);
+	return rc == SQLITE_DONE ? PV_OK : sq_map_rc(rc);
 }
 
 static pv_status
 sq_kek_current_set(struct pv_store *store, uint32_t v)
 {
-	sqlite3_stmt *q = stmt(store, Q_KEK_SET);
+	sqlite3_stmt *q = sq_stmt(store, Q_KEK_SET);
 
 	if (q == NULL)
 		return PV_EIO;
 	sqlite3_bind_int64(q, 1, v);
-	return run(q);
+	return sq_run(q);
 }
 
 static const struct pv_store_ops sqlite_ops = {
