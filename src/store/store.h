@@ -10,8 +10,8 @@
  * This header is the only door: callers use the typed, must-check
  * pv_store_* functions below, never see SQL and never see the backend.
  * A backend fills a struct pv_store_ops (store/backend.h, function
- * pointers, as GNU Taler's database plugins are); src/store/sqlite.c is
- * the embedded default. Nothing here is SQLite-specific: transactions and
+ * pointers, as GNU Taler's database plugins are); src/store/sqlite_*.c
+ * is the embedded default. Nothing here is SQLite-specific: transactions and
  * savepoints are explicit calls, and a second backend (PostgreSQL)
  * implements the same table.
  *
@@ -345,7 +345,7 @@ PV_MUST_CHECK pv_status pv_store_compact(struct pv_store *s);
 PV_MUST_CHECK pv_status pv_store_in_savepoint(struct pv_store *s,
     bool (*fn)(void *arg), void *arg);
 
-/* Opens (creating and migrating) the SQLite backend (src/store/sqlite.c). */
+/* Opens (creating and migrating) the SQLite backend (src/store/sqlite_*.c). */
 PV_MUST_CHECK pv_status pv_store_open_sqlite(const struct pv_store_opts *o,
     struct pv_store **out);
 
