@@ -20,6 +20,10 @@
  * version is newer than this build knows is refused (PV_EINVAL), never
  * written.
  *
+ * Transactions are BEGIN IMMEDIATE: the write lock is taken at the
+ * start, so a second writer waits there (busy timeout) instead of
+ * failing half-way. A rollback with no transaction open does nothing.
+ *
  * The tables' operations are in sqlite_accounts.c, sqlite_access.c,
  * sqlite_records.c and sqlite_keys.c; the statements' text and the
  * helpers that run them in sqlite_stmt.c (see sqlite_int.h).
@@ -322,9 +326,14 @@ sq_commit(struct pv_store *store)
 	return sq_tx_simple(store, Q_COMMIT);
 }
 
+/* A no-op without a transaction (pv_store_rollback's contract): SQLite
+ * may already have rolled back by itself (SQLITE_FULL, SQLITE_IOERR,
+ * SQLITE_NOMEM), and an error path must not have to know. */
 static void
 sq_rollback(struct pv_store *store)
 {
+	if (!sq_in_tx(store))
+		return;
 	(void)sq_tx_simple(store, Q_ROLLBACK);
 }
 

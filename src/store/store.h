@@ -26,6 +26,9 @@
  * Transactions: pv_store_begin opens one on the calling thread's
  * connection; every call until pv_store_commit / pv_store_rollback runs
  * inside it. Outside one, each write is its own transaction.
+ * pv_store_rollback with no transaction open does nothing, so an error
+ * path may always call it, even after the backend ended the transaction
+ * by itself.
  *
  * Ownership: every out-parameter struct is caller-provided; blobs returned
  * in struct pv_resource are malloc'd and released by pv_resource_clear.
@@ -146,6 +149,7 @@ PV_MUST_CHECK pv_status pv_store_begin(struct pv_store *s);
 /* True while this thread's connection is inside a transaction. */
 bool pv_store_in_tx(struct pv_store *s);
 PV_MUST_CHECK pv_status pv_store_commit(struct pv_store *s);
+/* Undoes the open transaction; does nothing when none is open. */
 void pv_store_rollback(struct pv_store *s);
 /* One change inside a transaction (group commit): savepoint opens
  * it, release keeps it, rollback_to undoes just it and closes the

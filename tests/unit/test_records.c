@@ -119,6 +119,11 @@ test_savepoints(void **state)
 	assert_int_equal(pv_store_begin(s), PV_OK);
 	assert_int_not_equal(pv_store_rollback_to(s), PV_OK);
 	pv_store_rollback(s);
+	/* No transaction open: rolling back does nothing, and the
+	 * connection is as usable as before. */
+	pv_store_rollback(s);
+	assert_int_equal(pv_store_begin(s), PV_OK);
+	assert_int_equal(pv_store_commit(s), PV_OK);
 	(void)dek;
 	tv_close(v);
 }
