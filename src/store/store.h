@@ -11,8 +11,8 @@
  * pv_store_* functions below, never see SQL and never see the backend.
  * A backend fills a struct pv_store_ops (store/backend.h, function
  * pointers, as GNU Taler's database plugins are); src/store/sqlite_*.c
- * is the embedded default. Nothing here is SQLite-specific: transactions and
- * savepoints are explicit calls, and a second backend (PostgreSQL)
+ * is the embedded default. Nothing here is SQLite-specific: transactions
+ * and savepoints are explicit calls, and a second backend (PostgreSQL)
  * implements the same table.
  *
  * Contract for every backend:
@@ -138,8 +138,12 @@ typedef void (*pv_grant_cb)(void *arg, const struct pv_grant *g);
 struct pv_store_opts {
 	const char *db_path;		/* phivault.db */
 	const char *keys_db_path;	/* keys/keys.db */
-	bool is_synchronous_full;
-	int busy_timeout_ms;
+	bool is_synchronous_full;	/* false: phivault.db may lose its
+					 * last commits on a power cut
+					 * (never its consistency);
+					 * keys.db always waits */
+	int busy_timeout_ms;		/* how long a call waits for a
+					 * write by another process */
 };
 
 /* ---- the interface: every call goes through one of these ---- */
