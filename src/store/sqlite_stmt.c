@@ -186,7 +186,6 @@ const char *const sq_sql_text[Q_N] = {
 	    " WHERE kek_version < ?1 LIMIT ?2",
 	[Q_KEK_SET] = "UPDATE k.meta SET v = ?1 WHERE k = 'kek_current'"
 	    " AND v <= ?1",
-	[Q_KEK_GET] = "SELECT v FROM k.meta WHERE k = 'kek_current'",
 	[Q_KEYS_VERSION] = "PRAGMA k.data_version",
 	/* Tombstones are never deleted, so the largest rowid only grows,
 	 * and only when a key is shredded. */
