@@ -16,6 +16,7 @@ struct pv_store_ops {
 	/* True while this thread's connection is inside a transaction. */
 	bool (*in_tx)(struct pv_store *);
 	pv_status (*commit)(struct pv_store *);
+	/* Must be harmless when no transaction is open. */
 	void (*rollback)(struct pv_store *);
 	pv_status (*savepoint)(struct pv_store *);
 	pv_status (*release)(struct pv_store *);

@@ -87,7 +87,8 @@ pv_store_user_insert(struct pv_store *s, struct pv_user *u)
 }
 
 pv_status
-pv_store_user_get_by_name(struct pv_store *s, const char *name, struct pv_user *u)
+pv_store_user_get_by_name(
+    struct pv_store *s, const char *name, struct pv_user *u)
 {
 	return s->ops->user_get_by_name(s, name, u);
 }
@@ -99,7 +100,8 @@ pv_store_user_get_by_id(struct pv_store *s, int64_t id, struct pv_user *u)
 }
 
 pv_status
-pv_store_user_get_by_key_id(struct pv_store *s, const char *key_id, struct pv_user *u)
+pv_store_user_get_by_key_id(
+    struct pv_store *s, const char *key_id, struct pv_user *u)
 {
 	return s->ops->user_get_by_key_id(s, key_id, u);
 }
@@ -111,21 +113,26 @@ pv_store_user_list(struct pv_store *s, pv_user_cb cb, void *arg)
 }
 
 pv_status
-pv_store_user_attempt_reserve(struct pv_store *s, int64_t id, int64_t now, const struct pv_lockout_rule *rule, struct pv_attempt *a)
+pv_store_user_attempt_reserve(struct pv_store *s, int64_t id, int64_t now,
+    const struct pv_lockout_rule *rule, struct pv_attempt *a)
 {
 	return s->ops->user_attempt_reserve(s, id, now, rule, a);
 }
 
 pv_status
-pv_store_user_attempt_refund(struct pv_store *s, int64_t id, const struct pv_attempt *a)
+pv_store_user_attempt_refund(
+    struct pv_store *s, int64_t id, const struct pv_attempt *a)
 {
 	return s->ops->user_attempt_refund(s, id, a);
 }
 
 pv_status
-pv_store_user_login_ok(struct pv_store *s, int64_t id, int64_t now, const char *verified_hash, bool has_mfa, const char *new_hash, int64_t *epoch)
+pv_store_user_login_ok(struct pv_store *s, int64_t id, int64_t now,
+    const char *verified_hash, bool has_mfa, const char *new_hash,
+    int64_t *epoch)
 {
-	return s->ops->user_login_ok(s, id, now, verified_hash, has_mfa, new_hash, epoch);
+	return s->ops->user_login_ok(
+	    s, id, now, verified_hash, has_mfa, new_hash, epoch);
 }
 
 pv_status
@@ -135,31 +142,37 @@ pv_store_user_unlock(struct pv_store *s, int64_t id)
 }
 
 pv_status
-pv_store_user_totp_consume(struct pv_store *s, int64_t id, const unsigned char *sealed, size_t sealed_len, int64_t step)
+pv_store_user_totp_consume(struct pv_store *s, int64_t id,
+    const unsigned char *sealed, size_t sealed_len, int64_t step)
 {
 	return s->ops->user_totp_consume(s, id, sealed, sealed_len, step);
 }
 
 pv_status
-pv_store_user_mfa_begin(struct pv_store *s, int64_t id, const unsigned char *sealed, size_t sealed_len)
+pv_store_user_mfa_begin(struct pv_store *s, int64_t id,
+    const unsigned char *sealed, size_t sealed_len)
 {
 	return s->ops->user_mfa_begin(s, id, sealed, sealed_len);
 }
 
 pv_status
-pv_store_user_mfa_enable(struct pv_store *s, int64_t id, const unsigned char *sealed, size_t sealed_len)
+pv_store_user_mfa_enable(struct pv_store *s, int64_t id,
+    const unsigned char *sealed, size_t sealed_len)
 {
 	return s->ops->user_mfa_enable(s, id, sealed, sealed_len);
 }
 
 pv_status
-pv_store_user_set_password(struct pv_store *s, int64_t id, const char *old_hash, const char *new_hash, bool has_mfa, const char *session)
+pv_store_user_set_password(struct pv_store *s, int64_t id, const char *old_hash,
+    const char *new_hash, bool has_mfa, const char *session)
 {
-	return s->ops->user_set_password(s, id, old_hash, new_hash, has_mfa, session);
+	return s->ops->user_set_password(
+	    s, id, old_hash, new_hash, has_mfa, session);
 }
 
 pv_status
-pv_store_user_set_access(struct pv_store *s, int64_t id, int64_t epoch, const char *role, bool is_active, const char *scopes)
+pv_store_user_set_access(struct pv_store *s, int64_t id, int64_t epoch,
+    const char *role, bool is_active, const char *scopes)
 {
 	return s->ops->user_set_access(s, id, epoch, role, is_active, scopes);
 }
@@ -171,7 +184,8 @@ pv_store_session_insert(struct pv_store *s, const struct pv_session *sess)
 }
 
 pv_status
-pv_store_session_get(struct pv_store *s, const unsigned char hash[PV_HASH_BYTES], struct pv_session *sess)
+pv_store_session_get(struct pv_store *s,
+    const unsigned char hash[PV_HASH_BYTES], struct pv_session *sess)
 {
 	return s->ops->session_get(s, hash, sess);
 }
@@ -189,25 +203,29 @@ pv_store_session_delete(struct pv_store *s, int64_t user_id, const char *id)
 }
 
 pv_status
-pv_store_session_delete_all(struct pv_store *s, int64_t user_id, const char *except_id)
+pv_store_session_delete_all(
+    struct pv_store *s, int64_t user_id, const char *except_id)
 {
 	return s->ops->session_delete_all(s, user_id, except_id);
 }
 
 pv_status
-pv_store_session_list(struct pv_store *s, int64_t user_id, pv_session_cb cb, void *arg)
+pv_store_session_list(
+    struct pv_store *s, int64_t user_id, pv_session_cb cb, void *arg)
 {
 	return s->ops->session_list(s, user_id, cb, arg);
 }
 
 pv_status
-pv_store_recovery_replace(struct pv_store *s, int64_t user_id, const unsigned char (*hashes)[PV_HASH_BYTES], size_t n)
+pv_store_recovery_replace(struct pv_store *s, int64_t user_id,
+    const unsigned char (*hashes)[PV_HASH_BYTES], size_t n)
 {
 	return s->ops->recovery_replace(s, user_id, hashes, n);
 }
 
 pv_status
-pv_store_recovery_consume(struct pv_store *s, int64_t user_id, const unsigned char hash[PV_HASH_BYTES], int64_t now)
+pv_store_recovery_consume(struct pv_store *s, int64_t user_id,
+    const unsigned char hash[PV_HASH_BYTES], int64_t now)
 {
 	return s->ops->recovery_consume(s, user_id, hash, now);
 }
@@ -225,7 +243,8 @@ pv_store_careteam_remove(struct pv_store *s, int64_t user_id, const char *pid)
 }
 
 pv_status
-pv_store_careteam_has(struct pv_store *s, int64_t user_id, const char *pid, bool *out)
+pv_store_careteam_has(
+    struct pv_store *s, int64_t user_id, const char *pid, bool *out)
 {
 	return s->ops->careteam_has(s, user_id, pid, out);
 }
@@ -243,21 +262,25 @@ pv_store_resource_put(struct pv_store *s, const struct pv_resource *r)
 }
 
 pv_status
-pv_store_resource_get(struct pv_store *s, const char *type, const char *id, int64_t version, struct pv_resource *r)
+pv_store_resource_get(struct pv_store *s, const char *type, const char *id,
+    int64_t version, struct pv_resource *r)
 {
 	return s->ops->resource_get(s, type, id, version, r);
 }
 
 pv_status
-pv_store_resource_history(struct pv_store *s, const char *type, const char *id, pv_resource_cb cb, void *arg)
+pv_store_resource_history(struct pv_store *s, const char *type, const char *id,
+    pv_resource_cb cb, void *arg)
 {
 	return s->ops->resource_history(s, type, id, cb, arg);
 }
 
 pv_status
-pv_store_resource_search(struct pv_store *s, const char *pid, const char *type, int64_t limit, int64_t offset, pv_resource_cb cb, void *arg, int64_t *total)
+pv_store_resource_search(struct pv_store *s, const char *pid, const char *type,
+    int64_t limit, int64_t offset, pv_resource_cb cb, void *arg, int64_t *total)
 {
-	return s->ops->resource_search(s, pid, type, limit, offset, cb, arg, total);
+	return s->ops->resource_search(
+	    s, pid, type, limit, offset, cb, arg, total);
 }
 
 pv_status
@@ -279,13 +302,15 @@ pv_store_patient_purge(struct pv_store *s, const char *pid)
 }
 
 pv_status
-pv_store_index_replace(struct pv_store *s, const char *type, const char *id, const unsigned char (*digests)[PV_HASH_BYTES], size_t n)
+pv_store_index_replace(struct pv_store *s, const char *type, const char *id,
+    const unsigned char (*digests)[PV_HASH_BYTES], size_t n)
 {
 	return s->ops->index_replace(s, type, id, digests, n);
 }
 
 pv_status
-pv_store_index_find(struct pv_store *s, const char *type, const unsigned char digest[PV_HASH_BYTES], pv_resource_cb cb, void *arg)
+pv_store_index_find(struct pv_store *s, const char *type,
+    const unsigned char digest[PV_HASH_BYTES], pv_resource_cb cb, void *arg)
 {
 	return s->ops->index_find(s, type, digest, cb, arg);
 }
@@ -297,13 +322,15 @@ pv_store_grant_insert(struct pv_store *s, struct pv_grant *g)
 }
 
 pv_status
-pv_store_grant_active(struct pv_store *s, int64_t user_id, const char *pid, int64_t now, int64_t *grant_id)
+pv_store_grant_active(struct pv_store *s, int64_t user_id, const char *pid,
+    int64_t now, int64_t *grant_id)
 {
 	return s->ops->grant_active(s, user_id, pid, now, grant_id);
 }
 
 pv_status
-pv_store_grant_list(struct pv_store *s, bool only_open, pv_grant_cb cb, void *arg)
+pv_store_grant_list(
+    struct pv_store *s, bool only_open, pv_grant_cb cb, void *arg)
 {
 	return s->ops->grant_list(s, only_open, cb, arg);
 }
@@ -345,19 +372,22 @@ pv_store_hold_has(struct pv_store *s, const char *pid, bool *out)
 }
 
 pv_status
-pv_store_dek_get(struct pv_store *s, const char *key_id, uint32_t *version, unsigned char wrapped[PV_WRAPPED_DEK_BYTES])
+pv_store_dek_get(struct pv_store *s, const char *key_id, uint32_t *version,
+    unsigned char wrapped[PV_WRAPPED_DEK_BYTES])
 {
 	return s->ops->dek_get(s, key_id, version, wrapped);
 }
 
 pv_status
-pv_store_dek_insert(struct pv_store *s, const char *key_id, uint32_t version, const unsigned char wrapped[PV_WRAPPED_DEK_BYTES])
+pv_store_dek_insert(struct pv_store *s, const char *key_id, uint32_t version,
+    const unsigned char wrapped[PV_WRAPPED_DEK_BYTES])
 {
 	return s->ops->dek_insert(s, key_id, version, wrapped);
 }
 
 pv_status
-pv_store_dek_rewrap(struct pv_store *s, const char *key_id, uint32_t old_v, uint32_t new_v, const unsigned char wrapped[PV_WRAPPED_DEK_BYTES])
+pv_store_dek_rewrap(struct pv_store *s, const char *key_id, uint32_t old_v,
+    uint32_t new_v, const unsigned char wrapped[PV_WRAPPED_DEK_BYTES])
 {
 	return s->ops->dek_rewrap(s, key_id, old_v, new_v, wrapped);
 }
@@ -381,7 +411,9 @@ pv_store_dek_count_version(struct pv_store *s, uint32_t v, int64_t *out)
 }
 
 pv_status
-pv_store_dek_list_old(struct pv_store *s, uint32_t below, size_t limit, void (*cb)(void *, const char *, uint32_t, const unsigned char *), void *arg)
+pv_store_dek_list_old(struct pv_store *s, uint32_t below, size_t limit,
+    void (*cb)(void *, const char *, uint32_t, const unsigned char *),
+    void *arg)
 {
 	return s->ops->dek_list_old(s, below, limit, cb, arg);
 }

@@ -10,9 +10,9 @@
  * This header is the only door: callers use the typed, must-check
  * pv_store_* functions below, never see SQL and never see the backend.
  * A backend fills a struct pv_store_ops (store/backend.h, function
- * pointers, as GNU Taler's database plugins are); src/store/sqlite.c is
- * the embedded default. Nothing here is SQLite-specific: transactions and
- * savepoints are explicit calls, and a second backend (PostgreSQL)
+ * pointers, as GNU Taler's database plugins are); src/store/sqlite_*.c
+ * is the embedded default. Nothing here is SQLite-specific: transactions
+ * and savepoints are explicit calls, and a second backend (PostgreSQL)
  * implements the same table.
  *
  * Contract for every backend:
@@ -26,6 +26,9 @@
  * Transactions: pv_store_begin opens one on the calling thread's
  * connection; every call until pv_store_commit / pv_store_rollback runs
  * inside it. Outside one, each write is its own transaction.
+ * pv_store_rollback with no transaction open does nothing, so an error
+ * path may always call it, even after the backend ended the transaction
+ * by itself.
  *
  * Ownership: every out-parameter struct is caller-provided; blobs returned
  * in struct pv_resource are malloc'd and released by pv_resource_clear.
@@ -135,8 +138,12 @@ typedef void (*pv_grant_cb)(void *arg, const struct pv_grant *g);
 struct pv_store_opts {
 	const char *db_path;		/* phivault.db */
 	const char *keys_db_path;	/* keys/keys.db */
-	bool is_synchronous_full;
-	int busy_timeout_ms;
+	bool is_synchronous_full;	/* false: phivault.db may lose its
+					 * last commits on a power cut
+					 * (never its consistency);
+					 * keys.db always waits */
+	int busy_timeout_ms;		/* how long a call waits for a
+					 * write by another process */
 };
 
 /* ---- the interface: every call goes through one of these ---- */
@@ -144,6 +151,7 @@ struct pv_store_opts {
 void pv_store_close(struct pv_store *s);
 PV_MUST_CHECK pv_status pv_store_begin(struct pv_store *s);
 PV_MUST_CHECK pv_status pv_store_commit(struct pv_store *s);
+/* Undoes the open transaction; does nothing when none is open. */
 void pv_store_rollback(struct pv_store *s);
 /* One change inside a transaction (group commit): savepoint opens
  * it, release keeps it, rollback_to undoes just it and closes the
@@ -343,7 +351,7 @@ PV_MUST_CHECK pv_status pv_store_compact(struct pv_store *s);
 PV_MUST_CHECK pv_status pv_store_in_savepoint(struct pv_store *s,
     bool (*fn)(void *arg), void *arg);
 
-/* Opens (creating and migrating) the SQLite backend (src/store/sqlite.c). */
+/* Opens (creating and migrating) the SQLite backend (src/store/sqlite_*.c). */
 PV_MUST_CHECK pv_status pv_store_open_sqlite(const struct pv_store_opts *o,
     struct pv_store **out);
 
