@@ -120,8 +120,6 @@ PV_MUST_CHECK pv_status pv_session_revoke_all(struct pv_vault *v,
 #define PV_TOTP_SECRET_BYTES 20		/* 160 bits, RFC 4226 recommends */
 #define PV_TOTP_DIGITS 6
 #define PV_TOTP_STEP 30
-#define PV_RECOVERY_CODES 10
-#define PV_RECOVERY_CODE_LEN 11		/* "xxxxx-xxxxx" */
 
 /* RFC 6238 code for secret at time t (SHA-1); out gets digits + NUL. */
 PV_MUST_CHECK pv_status pv_totp_code(const unsigned char *secret, size_t len,
@@ -145,6 +143,11 @@ PV_MUST_CHECK pv_status pv_totp_enroll(struct pv_vault *v, struct pv_user *u,
  */
 PV_MUST_CHECK pv_status pv_totp_verify(struct pv_vault *v, struct pv_user *u,
     const char *otp, int64_t now);
+
+/* ---- recovery codes (recovery.c) ---- */
+
+#define PV_RECOVERY_CODES 10
+#define PV_RECOVERY_CODE_LEN 11		/* "xxxxx-xxxxx" */
 
 /* Makes PV_RECOVERY_CODES new codes, stores their keyed hashes (replacing
  * older ones) and writes the codes to out (caller wipes). */
