@@ -20,6 +20,7 @@
  */
 #include "microbench.h"
 
+#include "auth/auth.h"
 #include "authz/authz.h"
 
 struct ctx {

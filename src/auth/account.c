@@ -20,24 +20,6 @@ pv_role_needs_mfa(const struct pv_config *cfg, const char *role)
 	return pv_config_list_has(cfg->mfa_required_roles, role);
 }
 
-bool
-pv_username_is_valid(const char *name)
-{
-	size_t n;
-
-	for (n = 0; name[n] != '\0'; n++) {
-		char c = name[n];
-
-		if (n >= PV_USERNAME_MAX)
-			return false;
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-		    c == '-' || c == '@'))
-			return false;
-	}
-	return n > 0;
-}
-
 pv_status
 pv_account_create(struct pv_vault *v, const char *name, const char *role,
     const char *patient_id, const char *password, pv_pw_verdict *verdict,

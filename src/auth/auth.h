@@ -12,6 +12,7 @@
 #include "common/domain.h"
 #include "common/metrics.h"
 #include "auth/signature.h"	/* RFC 9421 parsing and verification */
+#include "authz/principal.h"	/* struct pv_principal */
 
 #define PV_PASSWORD_MIN 12		/* characters (code points) */
 #define PV_PASSWORD_MAX 128
@@ -81,29 +82,13 @@ PV_MUST_CHECK pv_status pv_account_permission(struct pv_vault *v,
 PV_MUST_CHECK pv_status pv_account_set_role(struct pv_vault *v,
     const char *name, const char *role);
 
-/* True when name is 1..64 chars of [A-Za-z0-9._@-]. */
-bool pv_username_is_valid(const char *name);
+/* pv_username_is_valid: common/domain.h. */
 
 /* ---- principals and sessions (session.c) ---- */
 
 #define PV_TOKEN_TEXT_LEN 43		/* base64url of 32 bytes, unpadded */
 
-/* Who is making a request, as established by a session or a signature. */
-struct pv_principal {
-	int64_t user_id;
-	char username[PV_USERNAME_MAX + 1];
-	char role[PV_ROLE_MAX + 1];
-	char patient_id[PV_PATIENT_ID_MAX + 1];	/* patient accounts */
-	char session_id[PV_SESSION_ID_LEN + 1];	/* "" for signatures */
-	char scopes[PV_SCOPES_MAX];		/* service clients */
-	bool has_mfa;			/* TOTP enrolled */
-	bool is_mfa_satisfied;		/* MFA done, or not required */
-	bool is_signed;			/* authenticated by RFC 9421 */
-	int64_t session_expires_at;
-	int64_t authz_epoch;		/* the account's, when authenticated:
-					 * changes made on its behalf are
-					 * conditional on it */
-};
+/* struct pv_principal: authz/principal.h. */
 
 /*
  * Issues a new session for user: a fresh 256-bit token (returned in
@@ -135,8 +120,6 @@ PV_MUST_CHECK pv_status pv_session_revoke_all(struct pv_vault *v,
 #define PV_TOTP_SECRET_BYTES 20		/* 160 bits, RFC 4226 recommends */
 #define PV_TOTP_DIGITS 6
 #define PV_TOTP_STEP 30
-#define PV_RECOVERY_CODES 10
-#define PV_RECOVERY_CODE_LEN 11		/* "xxxxx-xxxxx" */
 
 /* RFC 6238 code for secret at time t (SHA-1); out gets digits + NUL. */
 PV_MUST_CHECK pv_status pv_totp_code(const unsigned char *secret, size_t len,
@@ -160,6 +143,11 @@ PV_MUST_CHECK pv_status pv_totp_enroll(struct pv_vault *v, struct pv_user *u,
  */
 PV_MUST_CHECK pv_status pv_totp_verify(struct pv_vault *v, struct pv_user *u,
     const char *otp, int64_t now);
+
+/* ---- recovery codes (recovery.c) ---- */
+
+#define PV_RECOVERY_CODES 10
+#define PV_RECOVERY_CODE_LEN 11		/* "xxxxx-xxxxx" */
 
 /* Makes PV_RECOVERY_CODES new codes, stores their keyed hashes (replacing
  * older ones) and writes the codes to out (caller wipes). */

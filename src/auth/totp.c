@@ -1,5 +1,6 @@
 /*
- * totp.c — TOTP second factor (RFC 6238) with liboath, and recovery codes.
+ * totp.c — TOTP second factor (RFC 6238) with liboath. Recovery codes,
+ * the fallback when the authenticator is lost, are in recovery.c.
  *
  * Secrets: 160 random bits from libsodium, sealed (AEAD) under the vault's
  * "system:mfa" data key with the account id as additional data, so the
@@ -9,9 +10,6 @@
  * (replay), enforced by one conditional update in the store so parallel
  * requests with one code get one success. Codes are compared in
  * constant time.
- *
- * Recovery codes: 10 random codes of 50 bits, stored as HMAC-SHA-256
- * under a vault subkey (peppered), each consumable once.
  *
  * Defends against: password-only account takeover (phishing, reuse),
  * replay of an observed code, theft of the MFA table.
@@ -198,53 +196,4 @@ done:
 	pv_secret_free(secret, sizeof(u->mfa_sealed));
 	pv_secret_free(dek, PV_DEK_BYTES);
 	return st;
-}
-
-/* ---- recovery codes ------------------------------------------------ */
-
-static void
-recovery_hash(struct pv_vault *v, int64_t user_id, const char *code,
-    unsigned char out[PV_HASH_BYTES])
-{
-	unsigned char key[PV_KEY_BYTES];
-	char buf[64];
-
-	pv_vault_subkey(v, "recovery", 1, key);
-	PV_IGNORE(pv_snprintf(buf, sizeof(buf), "%lld|%s", (long long)user_id,
-	    code));
-	pv_hmac_sha256(out, key, buf, strlen(buf));
-	sodium_memzero(key, sizeof(key));
-	sodium_memzero(buf, sizeof(buf));
-}
-
-pv_status
-pv_recovery_issue(struct pv_vault *v, int64_t user_id,
-    char out[PV_RECOVERY_CODES][PV_RECOVERY_CODE_LEN + 1])
-{
-	static const char alphabet[] = "abcdefghjkmnpqrstuvwxyz23456789";
-	unsigned char hashes[PV_RECOVERY_CODES][PV_HASH_BYTES];
-	size_t i, j;
-
-	for (i = 0; i < PV_RECOVERY_CODES; i++) {
-		for (j = 0; j < PV_RECOVERY_CODE_LEN; j++)
-			out[i][j] = j == 5 ? '-' : alphabet[randombytes_uniform(
-			    sizeof(alphabet) - 1)];
-		out[i][PV_RECOVERY_CODE_LEN] = '\0';
-		recovery_hash(v, user_id, out[i], hashes[i]);
-	}
-	return pv_store_recovery_replace(v->store, user_id,
-	    (const unsigned char (*)[PV_HASH_BYTES])hashes, PV_RECOVERY_CODES);
-}
-
-pv_status
-pv_recovery_use(struct pv_vault *v, int64_t user_id, const char *code)
-{
-	unsigned char h[PV_HASH_BYTES];
-	pv_status st;
-
-	if (code == NULL || strlen(code) != PV_RECOVERY_CODE_LEN)
-		return PV_EAUTH;
-	recovery_hash(v, user_id, code, h);
-	st = pv_store_recovery_consume(v->store, user_id, h, pv_now());
-	return st == PV_ENOTFOUND ? PV_EAUTH : st;
 }

@@ -15,7 +15,8 @@
 #ifndef PV_AUTHZ_AUTHZ_H
 #define PV_AUTHZ_AUTHZ_H
 
-#include "auth/auth.h"
+#include "authz/principal.h"
+#include "core/vault.h"
 
 typedef enum {
 	PV_ACT_CREATE = 0,	/* c */

@@ -12,7 +12,7 @@
 #include "cli/cli.h"
 #include "alert/alert.h"
 #include "audit/audit.h"
-#include "lifecycle/lifecycle.h"
+#include "report/report.h"
 
 #include <stdlib.h>
 #include <string.h>

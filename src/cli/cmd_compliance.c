@@ -1,10 +1,10 @@
 /*
  * cmd_compliance.c — `phivault compliance DIR [--json]`: the compliance
- * checks of lifecycle/compliance.c. Exit 1 when any check fails.
+ * checks of report/compliance.c. Exit 1 when any check fails.
  */
 #include "cli/cli.h"
 #include "authz/authz.h"
-#include "lifecycle/lifecycle.h"
+#include "report/report.h"
 
 #include <stdlib.h>
 #include <string.h>

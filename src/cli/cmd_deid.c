@@ -3,8 +3,7 @@
  * ndjson|csv] [--key-file FILE]`.
  */
 #include "cli/cli.h"
-#include "lifecycle/deid.h"
-#include "lifecycle/lifecycle.h"
+#include "deid/deid.h"
 
 #include <stdlib.h>
 #include <string.h>

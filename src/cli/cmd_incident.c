@@ -3,7 +3,7 @@
  * [--until T] [--json]`.
  */
 #include "cli/cli.h"
-#include "lifecycle/lifecycle.h"
+#include "report/report.h"
 
 #include <stdlib.h>
 #include <string.h>

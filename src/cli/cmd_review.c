@@ -4,7 +4,7 @@
  */
 #include "cli/cli.h"
 #include "authz/authz.h"
-#include "lifecycle/lifecycle.h"
+#include "report/report.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 /*
- * domain.c — roles and resource types (see domain.h).
+ * domain.c — roles, resource types and user names (see domain.h).
  */
 #include "common/domain.h"
 
@@ -33,4 +33,22 @@ bool
 pv_fhir_type_is_known(const char *type)
 {
 	return in(pv_fhir_types, type);
+}
+
+bool
+pv_username_is_valid(const char *name)
+{
+	size_t n;
+
+	for (n = 0; name[n] != '\0'; n++) {
+		char c = name[n];
+
+		if (n >= PV_USERNAME_MAX)
+			return false;
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+		    c == '-' || c == '@'))
+			return false;
+	}
+	return n > 0;
 }

@@ -1,7 +1,8 @@
 /*
- * domain.h — the fixed vocabulary of the product (SPEC.md): the roles and
- * the FHIR resource types phivault serves. Shared by configuration
- * checks, accounts, policy and the record service so all agree.
+ * domain.h — the fixed vocabulary of the product (SPEC.md): the roles,
+ * the FHIR resource types phivault serves and the grammar of a user name.
+ * Shared by configuration checks, accounts, care teams, policy and the
+ * record service so all agree.
  */
 #ifndef PV_COMMON_DOMAIN_H
 #define PV_COMMON_DOMAIN_H
@@ -12,7 +13,11 @@
 extern const char *const pv_roles[];
 extern const char *const pv_fhir_types[];
 
+#define PV_USERNAME_MAX 64
+
 bool pv_role_is_known(const char *role);
 bool pv_fhir_type_is_known(const char *type);
+/* True when name is 1..PV_USERNAME_MAX chars of [A-Za-z0-9._@-]. */
+bool pv_username_is_valid(const char *name);
 
 #endif

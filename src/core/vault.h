@@ -101,10 +101,10 @@ PV_MUST_CHECK pv_status pv_dek_is_shredded(struct pv_vault *v,
     const char *key_id, bool *out);
 
 /*
- * `key rotate`: makes a new master-key version current, re-wraps every
- * DEK under it in batches (online: readers keep working throughout),
- * then retires every version no DEK uses. progress(arg, done) is called
- * after each batch (may be NULL).
+ * `key rotate` (rotate.c): makes a new master-key version current,
+ * re-wraps every DEK under it in batches (online: readers keep working
+ * throughout), then retires every version no DEK uses. progress(arg,
+ * done) is called after each batch (may be NULL).
  */
 PV_MUST_CHECK pv_status pv_dek_rotate(struct pv_vault *v, uint32_t *new_version,
     size_t *rewrapped, size_t *retired, void (*progress)(void *, size_t),

@@ -14,7 +14,7 @@
  * decrypted from the grant, under the patient's key.
  */
 #include "http/routes.h"
-#include "lifecycle/lifecycle.h"
+#include "report/report.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -1,14 +1,13 @@
 /*
  * route_deid.c — GET /deid/export?format=ndjson|csv for the researcher
  * role: the same de-identified export as `phivault deid export`
- * (lifecycle/export.c), built on a worker and streamed from a private
+ * (deid/export.c), built on a worker and streamed from a private
  * temporary file. Pseudonyms use the vault's export key, so they are
  * stable across exports for longitudinal research; they never equal or
  * reveal vault ids.
  */
 #include "http/routes.h"
-#include "lifecycle/deid.h"
-#include "lifecycle/lifecycle.h"
+#include "deid/deid.h"
 
 #include <stdio.h>
 #include <stdlib.h>

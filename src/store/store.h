@@ -37,9 +37,9 @@
 #define PV_STORE_STORE_H
 
 #include "common/pv.h"
+#include "common/domain.h"	/* PV_USERNAME_MAX */
 #include "crypto/crypto.h"
 
-#define PV_USERNAME_MAX 64
 #define PV_ROLE_MAX 16
 #define PV_PATIENT_ID_MAX 64
 #define PV_RES_ID_MAX 64

@@ -35,7 +35,7 @@
 #include "audit/merkle.h"
 #include "common/log.h"
 #include "common/metrics.h"
-#include "lifecycle/lifecycle.h"
+#include "report/report.h"
 
 static char dir[64];
 static unsigned char pk[PV_SIGN_PK_BYTES], sk[PV_SIGN_SK_BYTES];

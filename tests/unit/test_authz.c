@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include "auth/auth.h"
 #include "authz/authz.h"
 #include "fhir/fhir.h"
 #include "testvault.h"

@@ -1,5 +1,5 @@
 /*
- * test_deid.c — the de-identification core (src/lifecycle/deid*.c):
+ * test_deid.c — the de-identification core (src/deid/deid*.c):
  * one test per Safe Harbor rule (dates, 90+, ZIP3, identifiers, free
  * text, references), the whitelist as a whole, pseudonyms (known answer,
  * stable per key, different across keys), k-anonymity suppression and its
@@ -11,7 +11,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "lifecycle/deid.h"
+#include "deid/deid.h"
 #include "crypto/crypto.h"
 
 #include <stdio.h>

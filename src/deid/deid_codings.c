@@ -36,7 +36,7 @@
  * a name, a URL or a whole SSN or date; see "What a compliance officer
  * still has to do" in docs/DEID.md.
  */
-#include "lifecycle/deid_int.h"
+#include "deid/deid_int.h"
 
 #include <ctype.h>
 #include <string.h>

@@ -3,9 +3,10 @@
  * HIPAA Safe Harbor (45 CFR 164.514(b)(2)) plus k-anonymity over the
  * released quasi-identifiers, with keyed pseudonyms in place of ids.
  *
- * This module is pure: it knows neither the store nor HTTP. The exporter
+ * The engine (deid*.c) is pure: it knows neither the store nor HTTP.
+ * The exporter (export.c, pv_deid_export at the end of this header)
  * decrypts FHIR R4 resources, hands them in as jansson values, and writes
- * what comes out. It works in two passes over the data:
+ * what comes out. The engine works in two passes over the data:
  *
  *   pv_deid_new(key, k, quasi, now_year)
  *   pass 1: pv_deid_add_patient() for every Patient
@@ -38,12 +39,14 @@
  * Not thread-safe: one struct pv_deid per export, used by one thread.
  * Nothing here logs; no function writes PHI anywhere but into its result.
  */
-#ifndef PV_LIFECYCLE_DEID_H
-#define PV_LIFECYCLE_DEID_H
+#ifndef PV_DEID_DEID_H
+#define PV_DEID_DEID_H
 
 #include "common/pv.h"
+#include "crypto/crypto.h"	/* PV_KEY_BYTES */
 
 #include <jansson.h>
+#include <stdio.h>
 
 #define PV_DEID_KEY_BYTES 32		/* export (pseudonym) key */
 #define PV_DEID_PSEUDONYM_LEN 34	/* "d-" + 32 hex (128-bit HMAC) */
@@ -148,5 +151,23 @@ PV_MUST_CHECK pv_status pv_deid_check_k(const struct pv_deid *d);
  */
 const char *pv_deid_csv_header(void);
 PV_MUST_CHECK pv_status pv_deid_csv_row(const json_t *deid, char **row);
+
+/* ---- de-identified export (export.c) ---- */
+
+struct pv_vault;
+
+/*
+ * Writes every resource, de-identified per HIPAA Safe Harbor with keyed
+ * pseudonyms (key: PV_KEY_BYTES), as NDJSON or CSV to out, but only when
+ * the released set is k-anonymous over [deid] quasi_identifiers: the
+ * export is built in tmp (an open, empty, unlinked-or-private file) and
+ * copied to out after the check, so a violating file is never produced.
+ * v, key, tmp and out are borrowed (neither file is closed); *rep (may be
+ * NULL) and *written are the caller's, filled in.
+ */
+PV_MUST_CHECK pv_status pv_deid_export(struct pv_vault *v,
+    const unsigned char key[PV_KEY_BYTES], bool csv, FILE *tmp, FILE *out,
+    struct pv_deid_report *rep, size_t *written,
+    void (*progress)(void *arg, size_t records), void *arg);
 
 #endif

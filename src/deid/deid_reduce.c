@@ -39,7 +39,7 @@
  *             so research can join a resource to its encounter
  *   OBJ       a backbone element, itself whitelisted
  */
-#include "lifecycle/deid_int.h"
+#include "deid/deid_int.h"
 
 #include <ctype.h>
 #include <stdio.h>

@@ -6,7 +6,7 @@
  * reached in the incident window, to notify them. The audit trail holds
  * every access with actor, patient and outcome, so one pass answers it.
  */
-#include "lifecycle/lifecycle.h"
+#include "report/report.h"
 #include "audit/audit.h"
 
 #include <errno.h>

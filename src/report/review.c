@@ -9,7 +9,7 @@
  * does is a candidate for removal; an account nobody used for
  * dormant_days is disabled by --apply.
  */
-#include "lifecycle/lifecycle.h"
+#include "report/report.h"
 #include "audit/audit.h"
 #include "auth/auth.h"
 #include "authz/authz.h"

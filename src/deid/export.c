@@ -9,8 +9,7 @@
  * pv_deid_check_k confirms what was written is k-anonymous is it copied
  * to the destination — a violating export is never produced.
  */
-#include "lifecycle/lifecycle.h"
-#include "lifecycle/deid.h"
+#include "deid/deid.h"
 #include "fhir/fhir.h"
 
 #include <stdlib.h>

@@ -18,7 +18,7 @@
  * together. Age[x] elements (onsetAge, abatementAge) are deliberately
  * absent: age at onset plus the onset year would give the birth year.
  */
-#include "lifecycle/deid_int.h"
+#include "deid/deid_int.h"
 
 #include <string.h>
 

@@ -25,7 +25,7 @@
  * (by pid for pass-2 look-ups, by tuple for groups), O(n log n); each
  * pass-2 call is a binary search plus work linear in the resource.
  */
-#include "lifecycle/deid_int.h"
+#include "deid/deid_int.h"
 
 #include "crypto/crypto.h"
 

@@ -11,7 +11,7 @@
  * extension urn:phivault:audit-count (valueInteger); FHIR R4's
  * AuditEvent has no element for it.
  */
-#include "lifecycle/lifecycle.h"
+#include "report/report.h"
 #include "audit/audit.h"
 #include "authz/authz.h"
 

@@ -24,7 +24,7 @@
  * Not guaranteed: the full UCUM atom table (a unit outside these lists is
  * dropped, not rejected loudly), nor dimensional sense ("g.s" passes).
  */
-#include "lifecycle/deid_int.h"
+#include "deid/deid_int.h"
 
 #include <ctype.h>
 #include <string.h>

@@ -2,13 +2,13 @@
  * deid_int.h — what deid.c (keys, quasi-identifiers, k-anonymity),
  * deid_rules.c (the per-type whitelist), deid_reduce.c (applying it),
  * deid_codings.c (the terminology systems), deid_ucum.c (units) and
- * deid_csv.c share. Not an API: nothing outside src/lifecycle/deid*.c
+ * deid_csv.c share. Not an API: nothing outside src/deid/deid*.c
  * includes it.
  */
-#ifndef PV_LIFECYCLE_DEID_INT_H
-#define PV_LIFECYCLE_DEID_INT_H
+#ifndef PV_DEID_DEID_INT_H
+#define PV_DEID_DEID_INT_H
 
-#include "lifecycle/deid.h"
+#include "deid/deid.h"
 
 #define DEID_ID_MAX 64			/* FHIR id */
 #define DEID_YEAR_UNKNOWN 0		/* birth_year: absent or not released */

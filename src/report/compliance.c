@@ -9,10 +9,11 @@
  * A fail is a control that is not working (exit 1); a warn is a deviation
  * to review; info is context.
  */
-#include "lifecycle/lifecycle.h"
+#include "report/report.h"
 #include "audit/audit.h"
 #include "auth/auth.h"
 #include "authz/authz.h"
+#include "lifecycle/lifecycle.h"	/* retention check: a dry-run purge */
 
 #include <string.h>
 

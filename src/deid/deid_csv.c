@@ -15,7 +15,7 @@
  * (Patient rows), status, category, code, value, unit, year. Codings are
  * written "system|code", several separated by a space.
  */
-#include "lifecycle/deid_int.h"
+#include "deid/deid_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
