@@ -21,25 +21,9 @@ member_user(struct pv_vault *v, const char *user, const char *patient,
 	if ((st = pv_store_user_get_by_name(v->store, user, u)) != PV_OK)
 		return st;
 	/* Care teams are for staff and services; patients have their link. */
-	if (strcmp(u->role, "clinician") != 0 && strcmp(u->role, "nurse") != 0 &&
-	    strcmp(u->role, "service") != 0)
+	if (!pv_role_may_join_careteam(u->role))
 		return PV_EINVAL;
 	return PV_OK;
-}
-
-/* A care team is for an existing, not deleted, Patient. */
-static pv_status
-patient_exists(struct pv_vault *v, const char *patient)
-{
-	struct pv_resource row;
-	pv_status st;
-
-	st = pv_store_resource_get(v->store, "Patient", patient, 0, &row);
-	if (st != PV_OK)
-		return st;
-	st = row.is_deleted ? PV_ENOTFOUND : PV_OK;
-	pv_resource_clear(&row);
-	return st;
 }
 
 pv_status
@@ -48,9 +32,10 @@ pv_careteam_add(struct pv_vault *v, const char *user, const char *patient)
 	struct pv_user u;
 	pv_status st;
 
+	/* A care team is for an existing, not deleted, Patient. */
 	if ((st = member_user(v, user, patient, &u)) != PV_OK ||
-	    (st = patient_exists(v, patient)) != PV_OK)
-		return st;
+	    (st = pv_patient_require_live(v, patient)) != PV_OK)
+		return st == PV_EGONE ? PV_ENOTFOUND : st;
 	return pv_store_careteam_add(v->store, u.id, patient);
 }
 

@@ -237,9 +237,7 @@ cmd_import(int argc, char **argv)
 		struct pv_user u;
 
 		if (pv_store_user_get_by_name(s, o[0], &u) != PV_OK ||
-		    (strcmp(u.role, "clinician") != 0 &&
-		    strcmp(u.role, "nurse") != 0 &&
-		    strcmp(u.role, "service") != 0)) {
+		    !pv_role_may_join_careteam(u.role)) {
 			fprintf(stderr, "phivault: --careteam needs a clinician, "
 			    "nurse or service account\n");
 			pv_cli_end(c, PV_EINVAL);

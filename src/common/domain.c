@@ -30,6 +30,23 @@ pv_role_is_known(const char *role)
 }
 
 bool
+pv_role_may_join_careteam(const char *role)
+{
+	static const char *const team[] = { "clinician", "nurse", "service",
+		NULL };
+
+	return in(team, role);
+}
+
+bool
+pv_role_joins_on_create(const char *role)
+{
+	static const char *const creators[] = { "clinician", "service", NULL };
+
+	return in(creators, role);
+}
+
+bool
 pv_fhir_type_is_known(const char *type)
 {
 	return in(pv_fhir_types, type);

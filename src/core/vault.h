@@ -89,6 +89,25 @@ PV_MUST_CHECK pv_status pv_dek_get(struct pv_vault *v, const char *key_id,
 PV_MUST_CHECK pv_status pv_dek_create(struct pv_vault *v,
     const char *const *ids, size_t n);
 
+/* ---- is a patient there (patient.c): one rule for every caller ---- */
+
+enum pv_patient_state {
+	PV_PATIENT_LIVE,	/* a Patient row, not deleted */
+	PV_PATIENT_NONE,	/* no Patient row (never created) */
+	PV_PATIENT_DELETED,	/* deleted (tombstone row), key present */
+	PV_PATIENT_ERASED	/* no row or a tombstone, key shredded */
+};
+/* True when the patient was erased (its key shredded, a tombstone left):
+ * whatever rows remain, its data is gone. */
+PV_MUST_CHECK pv_status pv_patient_is_erased(struct pv_vault *v,
+    const char *patient, bool *out);
+PV_MUST_CHECK pv_status pv_patient_state(struct pv_vault *v,
+    const char *patient, enum pv_patient_state *out);
+/* PV_OK for a live patient, PV_EGONE when erased, PV_ENOTFOUND when
+ * never created or deleted: what a write for the patient needs. */
+PV_MUST_CHECK pv_status pv_patient_require_live(struct pv_vault *v,
+    const char *patient);
+
 /*
  * Crypto-shredding: destroys key_id's DEK (row overwritten via
  * secure_delete, WAL truncated) and leaves a tombstone so the id reads as

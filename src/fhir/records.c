@@ -282,27 +282,6 @@ fill_out(struct pv_record *out, const struct pv_resource *row, json_t *res)
 	out->res = res != NULL ? json_incref(res) : NULL;
 }
 
-/* A compartment write needs a living Patient. */
-static pv_status
-patient_exists(struct pv_vault *v, const char *patient)
-{
-	struct pv_resource row;
-	bool gone = false;
-	pv_status st;
-
-	st = pv_store_resource_get(v->store, "Patient", patient, 0, &row);
-	if (st == PV_ENOTFOUND) {
-		if (pv_dek_is_shredded(v, patient, &gone) == PV_OK && gone)
-			return PV_EGONE;
-		return PV_ENOTFOUND;
-	}
-	if (st != PV_OK)
-		return st;
-	st = row.is_deleted ? PV_ENOTFOUND : PV_OK;
-	pv_resource_clear(&row);
-	return st;
-}
-
 pv_status
 pv_record_create_tx(struct pv_vault *v, const char *type, const char *patient,
     const char *id, json_t *res, int64_t creator_id, struct pv_record *out)
@@ -326,7 +305,7 @@ pv_record_create_tx(struct pv_vault *v, const char *type, const char *patient,
 	else if (pv_strlcpy(row.patient_id, patient, sizeof(row.patient_id)) !=
 	    PV_OK)
 		return PV_EINVAL;
-	else if ((st = patient_exists(v, patient)) != PV_OK)
+	else if ((st = pv_patient_require_live(v, patient)) != PV_OK)
 		return st;
 	row.version = 1;
 	row.updated_at = pv_now();
@@ -450,7 +429,7 @@ open_checked(struct pv_vault *v, const struct pv_resource *row,
 
 	/* A shredded key: report the patient's data as gone, not broken. */
 	if (st != PV_OK && st != PV_ENOMEM &&
-	    pv_dek_is_shredded(v, row->patient_id, &gone) == PV_OK && gone)
+	    pv_patient_is_erased(v, row->patient_id, &gone) == PV_OK && gone)
 		st = PV_EGONE;
 	return st;
 }

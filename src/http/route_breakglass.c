@@ -36,21 +36,20 @@ glass_job_free(void *arg)
 static bool
 patient_is_open(const struct pv_hreq *q, struct pv_reply *p, const char *pid)
 {
-	struct pv_record meta;
-	bool is_deleted;
+	enum pv_patient_state ps;
+	pv_status st = pv_patient_state(q->svc->vault, pid, &ps);
 
-	if (pv_route_record_error(q, p, pv_record_meta(q->svc->vault, "Patient", pid, 0,
-	    &meta)))
-		return false;
-	is_deleted = meta.is_deleted;
-	pv_record_clear(&meta);
-	if (is_deleted) {
+	if (st == PV_OK && ps == PV_PATIENT_LIVE)
+		return true;
+	if (st == PV_OK && ps == PV_PATIENT_DELETED) {
 		pv_note_outcome(p, "failed", "patient_deleted");
 		pv_reply_error(p, 410, "deleted",
 		    "this Patient was deleted; break-glass needs a live record");
 		return false;
 	}
-	return true;
+	(void)pv_route_record_error(q, p, st != PV_OK ? st :
+	    ps == PV_PATIENT_ERASED ? PV_EGONE : PV_ENOTFOUND);
+	return false;
 }
 
 static void

@@ -189,7 +189,7 @@ pv_route_erased(const struct pv_hreq *q, struct pv_reply *p, const struct pv_rec
 {
 	bool gone = false;
 
-	if (!meta->is_deleted || pv_dek_is_shredded(q->svc->vault,
+	if (!meta->is_deleted || pv_patient_is_erased(q->svc->vault,
 	    meta->patient, &gone) != PV_OK || !gone)
 		return false;
 	(void)pv_route_record_error(q, p, PV_EGONE);

@@ -156,8 +156,7 @@ route_fhir_create(const struct pv_hreq *q, struct pv_reply *p)
 	    q->svc->vault->cfg.drop_fields, j->dropped, PV_ARRAY_LEN(j->dropped));
 	/* "A clinician who creates a Patient joins that patient's care
 	 * team" (SPEC.md); so does a service client. */
-	if (is_patient && (strcmp(q->who->role, "clinician") == 0 ||
-	    strcmp(q->who->role, "service") == 0))
+	if (is_patient && pv_role_joins_on_create(q->who->role))
 		p->change.creator_id = q->who->user_id;
 	pv_reply_apply(p, create_finish);
 }

@@ -55,7 +55,7 @@ pv_erase_patient(struct pv_vault *v, const char *patient)
 	else if (st != PV_ENOTFOUND)
 		return st;
 	is_missing = st == PV_ENOTFOUND;
-	if ((st = pv_dek_is_shredded(v, patient, &gone)) != PV_OK)
+	if ((st = pv_patient_is_erased(v, patient, &gone)) != PV_OK)
 		return st;
 	if (is_missing)		/* already erased: idempotent */
 		return gone ? PV_OK : PV_ENOTFOUND;

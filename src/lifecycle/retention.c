@@ -121,7 +121,7 @@ flush_patient(struct purge_ctx *c)
 	}
 	/* Already erased: its rows are keyless tombstones, nothing to do
 	 * (looked up only when something expired, the rare case). */
-	if (has_expired && pv_dek_is_shredded(c->v, b->patient,
+	if (has_expired && pv_patient_is_erased(c->v, b->patient,
 	    &is_shredded) != PV_OK) {
 		c->st = PV_EIO;
 		goto done;
