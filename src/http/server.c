@@ -164,7 +164,6 @@ on_mhd_log(void *cls, const char *fmt, va_list ap)
 
 /* ---- the access handler -------------------------------------------- */
 
-static bool admit(struct pv_req *r);
 
 /*
  * Ends a request whose refusal was decided from its headers. Closing a
@@ -254,7 +253,7 @@ on_headers(struct pv_req *r, const char *url, const char *method)
 	}
 	/* Who is calling is settled before a byte of body is read: a
 	 * refused client's body is drained, never buffered. */
-	if (!admit(r)) {
+	if (!pv_admit(r)) {
 		refuse_from_headers(r);
 		return;
 	}
@@ -349,148 +348,12 @@ on_body(struct pv_req *r, const char *data, size_t n)
 	return MHD_YES;
 }
 
-/*
- * Establishes who is calling, for routes that need it. Fails closed: any
- * error validating a session is a 401, never a pass.
- */
-static bool
-authenticate(struct pv_req *r)
-{
-	char tok[128];
-	const char *t = pv_hreq_token(&r->in, tok, sizeof(tok));
-	pv_status st;
-
-	if (t == NULL) {
-		pv_note_outcome(&r->out, "denied", "unauthenticated");
-		pv_reply_header(&r->out, "WWW-Authenticate", "Bearer");
-		pv_reply_error_detail(&r->out, 401, "login", "unauthenticated",
-		    "authentication required: send Authorization: Bearer "
-		    "<token> (POST /auth/login)");
-		return false;
-	}
-	st = pv_session_validate(r->srv->vault, t, &r->who);
-	sodium_memzero(tok, sizeof(tok));
-	if (st != PV_OK) {
-		pv_note_outcome(&r->out, "denied", "invalid_token");
-		pv_reply_header(&r->out, "WWW-Authenticate",
-		    "Bearer error=\"invalid_token\"");
-		pv_reply_error_detail(&r->out, 401, "login", "invalid_token",
-		    "the session is invalid or has expired; log in again");
-		return false;
-	}
-	r->is_authenticated = true;
-	r->in.is_authenticated = true;
-	if (r->route->auth != PV_AUTH_PARTIAL && !r->who.is_mfa_satisfied) {
-		pv_reply_error_detail(&r->out, 403, "security", "mfa_enrollment_required",
-		    "this role requires MFA: enrol with POST /auth/mfa/enroll "
-		    "and /auth/mfa/confirm first");
-		return false;
-	}
-	return true;
-}
-
-/*
- * With the headers: route, audit event, authentication, account rate
- * limit and this route's body limit. False with a reply set when the
- * request is refused; its body (if any) is then drained, not kept.
- */
-static bool
-admit(struct pv_req *r)
-{
-	unsigned miss = pv_router_match(r->method, r->path, &r->route,
-	    &r->route_idx, r->params);
-
-	if (miss == 404) {
-		pv_reply_error(&r->out, 404, "not-found", "no such endpoint");
-		return false;
-	}
-	if (miss == 405) {
-		pv_reply_error(&r->out, 405, "not-supported",
-		    "method not allowed on this endpoint");
-		return false;
-	}
-	r->in.route = r->route->pattern;
-	if (r->route->audit != NULL)
-		pv_trail_begin(r, r->route->audit);
-	if (r->route->auth != PV_AUTH_NONE) {
-		if (r->route->auth == PV_AUTH_ANY &&
-		    pv_http_has_signature(r)) {
-			/* A signed request is always audited: its entry is
-			 * what carries the nonce across a restart. */
-			if (!r->has_event)
-				pv_trail_begin(r, "signed-request");
-			if (!pv_http_signature_auth(r))
-				return false;
-		} else if (!authenticate(r)) {
-			return false;
-		}
-	}
-	if (r->is_authenticated && pv_http_rate_limited(&r->in, &r->out, "acct",
-	    r->who.username, (double)r->srv->vault->cfg.rl_account_rate,
-	    (double)r->srv->vault->cfg.rl_account_burst))
-		return false;
-	/* A caller whose role could never do what this body is for is
-	 * refused before the body is read: no buffering for it. */
-	if (r->route->body_act != 0 && r->is_authenticated &&
-	    !pv_authz_may_ever(&r->srv->policy, &r->who,
-	    r->route->body_act == 'c' ? PV_ACT_CREATE :
-	    r->route->body_act == 'u' ? PV_ACT_UPDATE : PV_ACT_BREAK_GLASS,
-	    r->route->body_act == 'g' ? "Patient" : r->params[0])) {
-		pv_metric_inc(PV_M_AUTHZ_DENIED);
-		pv_note_outcome(&r->out, "denied", "role");
-		pv_reply_error_detail(&r->out, 403, "forbidden", "role",
-		    "your role may not do this");
-		return false;
-	}
-	r->body_max = r->route->auth == PV_AUTH_NONE ? PV_UNAUTH_BODY_MAX :
-	    (size_t)r->srv->vault->cfg.max_body;
-	return true;
-}
-
-/*
- * The caller was settled from the headers, before the body, and a body
- * may take minutes to arrive (min_body_rate). So once it is in, the
- * caller is settled again: a disable, role or permission change, logout
- * or MFA switch made meanwhile wins (red-team pass after finding 3: a
- * request begun before `user disable` wrote PHI 107 s after it).
- */
-static bool
-reauthenticate(struct pv_req *r)
-{
-	struct pv_principal again;
-	char tok[128];
-	const char *t;
-	pv_status st = PV_EAUTH;
-
-	if (!r->is_authenticated || !r->has_body)
-		return true;
-	if (r->who.is_signed)
-		return pv_http_signature_recheck(r);
-	if ((t = pv_hreq_token(&r->in, tok, sizeof(tok))) != NULL)
-		st = pv_session_validate(r->srv->vault, t, &again);
-	sodium_memzero(tok, sizeof(tok));
-	if (st == PV_OK && again.user_id == r->who.user_id &&
-	    strcmp(again.session_id, r->who.session_id) == 0 &&
-	    (again.is_mfa_satisfied || r->route->auth == PV_AUTH_PARTIAL)) {
-		r->who = again;
-		sodium_memzero(&again, sizeof(again));
-		return true;
-	}
-	sodium_memzero(&again, sizeof(again));
-	pv_note_outcome(&r->out, "denied", "account_changed");
-	pv_reply_header(&r->out, "WWW-Authenticate", "Bearer error=\"invalid_token\"");
-	pv_reply_error_detail(&r->out, 401, "login", "invalid_token",
-	    "the session ended or the account changed while the request was "
-	    "sent; log in again");
-	return false;
-}
-
 /* With the whole body: the caller again, the signed digest, the audit
  * trail's health, the handler. */
 static void
 dispatch(struct pv_req *r)
 {
-	if (!reauthenticate(r) || !pv_http_signature_body(r))
+	if (!pv_admit_again(r) || !pv_http_signature_body(r))
 		return;
 	/* Fail closed: no PHI request runs while its entry cannot be
 	 * written. The refusal is itself audited; when that write succeeds
@@ -669,112 +532,6 @@ on_access(void *cls, struct MHD_Connection *conn, const char *url,
 
 /* ---- start / stop -------------------------------------------------- */
 
-static pv_status
-read_file(const char *path, char **out, size_t *len)
-{
-	struct stat sb;
-	char *buf;
-	size_t off = 0;
-	int fd;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return PV_EIO;
-	if (fstat(fd, &sb) != 0 || sb.st_size <= 0 || sb.st_size > 1 << 20) {
-		close(fd);
-		return PV_EIO;
-	}
-	buf = malloc((size_t)sb.st_size + 1);
-	if (buf == NULL) {
-		close(fd);
-		return PV_ENOMEM;
-	}
-	while (off < (size_t)sb.st_size) {
-		ssize_t n = read(fd, buf + off, (size_t)sb.st_size - off);
-		if (n <= 0) {
-			close(fd);
-			free(buf);
-			return PV_EIO;
-		}
-		off += (size_t)n;
-	}
-	close(fd);
-	buf[off] = '\0';
-	*out = buf;
-	*len = off;
-	return PV_OK;
-}
-
-static pv_status
-tls_path(struct pv_vault *v, const char *conf, char *out, size_t outsz)
-{
-	if (conf[0] == '/')
-		return pv_strlcpy(out, conf, outsz);
-	return pv_vault_path(v, conf, out, outsz);
-}
-
-/* Parses "host:port" / "[v6]:port" into a sockaddr. */
-static pv_status
-parse_listen(const char *listen, struct sockaddr_storage *ss)
-{
-	char host[128];
-	const char *colon;
-	char *end;
-	unsigned long port;
-	size_t hlen;
-
-	memset(ss, 0, sizeof(*ss));
-	colon = strrchr(listen, ':');
-	if (colon == NULL)
-		return PV_EINVAL;
-	hlen = (size_t)(colon - listen);
-	if (hlen == 0 || hlen >= sizeof(host))
-		return PV_EINVAL;
-	memcpy(host, listen, hlen);
-	host[hlen] = '\0';
-	errno = 0;
-	port = strtoul(colon + 1, &end, 10);
-	if (errno != 0 || *end != '\0' || colon[1] == '\0' || port > 65535)
-		return PV_EINVAL;
-	if (host[0] == '[' && host[hlen - 1] == ']') {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-
-		host[hlen - 1] = '\0';
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons((uint16_t)port);
-		return inet_pton(AF_INET6, host + 1, &s6->sin6_addr) == 1 ?
-		    PV_OK : PV_EINVAL;
-	}
-	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
-	s4->sin_family = AF_INET;
-	s4->sin_port = htons((uint16_t)port);
-	return inet_pton(AF_INET, host, &s4->sin_addr) == 1 ? PV_OK :
-	    PV_EINVAL;
-}
-
-static unsigned
-pool_size(const struct pv_config *cfg)
-{
-	long n;
-
-	if (cfg->threads > 0)
-		return (unsigned)cfg->threads;
-	n = sysconf(_SC_NPROCESSORS_ONLN);
-	return n > 0 ? (unsigned)n : 2;
-}
-
-/* Argon2id workers: default half the CPUs, at least one. */
-static unsigned
-hash_workers(const struct pv_config *cfg)
-{
-	long n;
-
-	if (cfg->hash_workers > 0)
-		return (unsigned)cfg->hash_workers;
-	n = sysconf(_SC_NPROCESSORS_ONLN) / 2;
-	return n > 0 ? (unsigned)n : 1;
-}
-
 pv_status
 pv_server_start(struct pv_vault *v, const char *listen, struct pv_server **out,
     char *err, size_t errsz)
@@ -788,7 +545,7 @@ pv_server_start(struct pv_vault *v, const char *listen, struct pv_server **out,
 	pv_status st;
 
 	*out = NULL;
-	if (parse_listen(listen, &ss) != PV_OK) {
+	if (pv_setup_parse_listen(listen, &ss) != PV_OK) {
 		PV_IGNORE(pv_strlcpy(err, "invalid listen address (host:port)", errsz));
 		return PV_EINVAL;
 	}
@@ -796,16 +553,16 @@ pv_server_start(struct pv_vault *v, const char *listen, struct pv_server **out,
 	if (srv == NULL)
 		return PV_ENOMEM;
 	srv->vault = v;
-	if ((st = tls_path(v, cfg->tls_cert, path, sizeof(path))) != PV_OK ||
-	    (st = read_file(path, &srv->tls_cert, &cert_len)) != PV_OK ||
-	    (st = tls_path(v, cfg->tls_key, path, sizeof(path))) != PV_OK ||
-	    (st = read_file(path, &srv->tls_key, &srv->tls_key_len)) != PV_OK) {
+	if ((st = pv_setup_tls_path(v, cfg->tls_cert, path, sizeof(path))) != PV_OK ||
+	    (st = pv_setup_read_file(path, &srv->tls_cert, &cert_len)) != PV_OK ||
+	    (st = pv_setup_tls_path(v, cfg->tls_key, path, sizeof(path))) != PV_OK ||
+	    (st = pv_setup_read_file(path, &srv->tls_key, &srv->tls_key_len)) != PV_OK) {
 		PV_IGNORE(pv_strlcpy(err, "cannot read the TLS certificate or key",
 		    errsz));
 		pv_server_stop(srv);
 		return st;
 	}
-	if (pv_workq_start(hash_workers(cfg), (size_t)cfg->hash_queue, 5,
+	if (pv_workq_start(pv_setup_hash_workers(cfg), (size_t)cfg->hash_queue, 5,
 	    &srv->hashq) != PV_OK ||
 	    pv_workq_start(8, 4096, 0, &srv->writeq) != PV_OK ||
 	    pv_batcher_start(srv, 4096, &srv->batcher) != PV_OK ||
@@ -830,7 +587,7 @@ pv_server_start(struct pv_vault *v, const char *listen, struct pv_server **out,
 		char perr[200], ppath[PV_PATH_MAX];
 
 		/* A relative path is relative to the vault, like [tls]. */
-		if (tls_path(v, cfg->policy_file, ppath, sizeof(ppath)) != PV_OK ||
+		if (pv_setup_tls_path(v, cfg->policy_file, ppath, sizeof(ppath)) != PV_OK ||
 		    pv_policy_load(&srv->policy, ppath, perr, sizeof(perr)) !=
 		    PV_OK) {
 			PV_IGNORE(pv_strlcpy(err, perr, errsz));
@@ -883,7 +640,7 @@ pv_server_start(struct pv_vault *v, const char *listen, struct pv_server **out,
 	    MHD_OPTION_HTTPS_MEM_CERT, srv->tls_cert,
 	    MHD_OPTION_HTTPS_MEM_KEY, srv->tls_key,
 	    MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES,
-	    MHD_OPTION_THREAD_POOL_SIZE, pool_size(cfg),
+	    MHD_OPTION_THREAD_POOL_SIZE, pv_setup_pool_size(cfg),
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
 	    MHD_OPTION_PER_IP_CONNECTION_LIMIT,
 	    (unsigned)cfg->per_ip_connections,

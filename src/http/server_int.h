@@ -141,6 +141,33 @@ void pv_req_done(struct pv_req *r);
  * busy with Retry-After, counted, audited with reason "busy", resumed. */
 void pv_req_refuse_busy(struct pv_req *r);
 
+/* ---- admit.c: who is calling ---- */
+
+/* With the headers: route, audit entry, authentication, account rate
+ * limit and the early role check of body routes. False with a reply set
+ * when the request is refused (its body, if any, is then drained). */
+bool pv_admit(struct pv_req *r);
+/* With the whole body: the caller settled again (session or signature
+ * client unchanged); false with a 401 set otherwise. */
+bool pv_admit_again(struct pv_req *r);
+
+/* ---- setup.c: what starting reads from the configuration ---- */
+
+struct sockaddr_storage;
+/* The whole file in malloc'd memory (*out, NUL-terminated, *len). */
+PV_MUST_CHECK pv_status pv_setup_read_file(const char *path, char **out,
+    size_t *len);
+/* conf as a path, relative to the vault directory unless absolute. */
+PV_MUST_CHECK pv_status pv_setup_tls_path(struct pv_vault *v,
+    const char *conf, char *out, size_t outsz);
+/* "host:port" (numeric IPv4 or [IPv6]) into ss. */
+PV_MUST_CHECK pv_status pv_setup_parse_listen(const char *listen,
+    struct sockaddr_storage *ss);
+/* MHD threads ([server] threads, default the CPUs) and Argon2id workers
+ * ([auth] hash_workers, default half the CPUs, at least one). */
+unsigned pv_setup_pool_size(const struct pv_config *cfg);
+unsigned pv_setup_hash_workers(const struct pv_config *cfg);
+
 /* ---- trail.c: a request's audit entries ---- */
 
 /* Starts the entry of an audited route. */
