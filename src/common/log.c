@@ -18,12 +18,6 @@ static pv_log_level log_min = PV_LOG_INFO;
 static int log_fd = 2;
 
 void
-pv_log_set_level(pv_log_level min)
-{
-	log_min = min;
-}
-
-void
 pv_log_set_fd(int fd)
 {
 	log_fd = fd;

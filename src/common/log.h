@@ -19,7 +19,6 @@ typedef enum {
 	PV_LOG_ERROR
 } pv_log_level;
 
-void pv_log_set_level(pv_log_level min);
 /* Where lines go (default 2). Borrowed; never closed by the logger. */
 void pv_log_set_fd(int fd);
 

@@ -63,8 +63,6 @@ PV_MUST_CHECK pv_status pv_b64url_encode(const unsigned char *in, size_t n,
 /* Decodes padded standard base64 into out (outsz capacity); *outlen set. */
 PV_MUST_CHECK pv_status pv_b64_decode(const char *in, unsigned char *out,
     size_t outsz, size_t *outlen);
-PV_MUST_CHECK pv_status pv_b64url_decode(const char *in, unsigned char *out,
-    size_t outsz, size_t *outlen);
 
 void pv_sha256(unsigned char out[PV_HASH_BYTES], const void *in, size_t n);
 /* HMAC-SHA-256 over in with key (PV_KEY_BYTES). */

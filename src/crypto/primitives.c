@@ -138,14 +138,6 @@ pv_b64_decode(const char *in, unsigned char *out, size_t outsz,
 	    sodium_base64_VARIANT_ORIGINAL);
 }
 
-pv_status
-pv_b64url_decode(const char *in, unsigned char *out, size_t outsz,
-    size_t *outlen)
-{
-	return b64_decode(in, out, outsz, outlen,
-	    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-}
-
 void
 pv_sha256(unsigned char out[PV_HASH_BYTES], const void *in, size_t n)
 {

@@ -16,8 +16,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-bool
-pv_record_status_is_refusal(pv_status st)
+/* True for a refusal the caller caused and can fix (not found, gone,
+ * version conflict), false for a failure of the server: the follow-up
+ * outcome "failed" vs "error" of a change that did not happen. */
+static bool
+is_refusal(pv_status st)
 {
 	return st == PV_ENOTFOUND || st == PV_EGONE || st == PV_ECONFLICT;
 }
@@ -221,7 +224,7 @@ write_followups(struct pv_audit *audit, const struct pv_change *cs, size_t n)
 		if (c->intent == NULL || c->status == PV_OK || c->is_unaudited)
 			continue;
 		pv_audit_followup(audit, c->intent,
-		    pv_record_status_is_refusal(c->status) ? "failed" : "error",
+		    is_refusal(c->status) ? "failed" : "error",
 		    c->is_lost ? "write_failed" : pv_status_name(c->status));
 	}
 }

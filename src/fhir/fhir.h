@@ -147,11 +147,6 @@ struct pv_change {
 PV_MUST_CHECK pv_status pv_record_apply(struct pv_vault *v,
     struct pv_audit *audit, struct pv_change *changes, size_t n);
 
-/* True for a refusal the caller caused and can fix (not found, gone,
- * version conflict), false for a failure of the server: the audit
- * outcome "failed" vs "error" of a change that did not happen. */
-bool pv_record_status_is_refusal(pv_status st);
-
 /* Metadata of a version (0 = current) without decrypting. */
 PV_MUST_CHECK pv_status pv_record_meta(struct pv_vault *v, const char *type,
     const char *id, int64_t version, struct pv_record *out);

@@ -269,16 +269,3 @@ pv_conns_sweep(struct pv_conns *c)
 		pv_metric_add(PV_M_SLOW_CLIENTS_CUT, cut);
 	return cut;
 }
-
-size_t
-pv_conns_count(struct pv_conns *c)
-{
-	size_t n;
-
-	if (c == NULL)
-		return 0;
-	pthread_mutex_lock(&c->lock);
-	n = c->n;
-	pthread_mutex_unlock(&c->lock);
-	return n;
-}

@@ -59,7 +59,6 @@ void pv_conns_await_reply(struct pv_conns *c, struct pv_conn *p,
 void pv_conns_busy(struct pv_conn *p);
 /* Shuts down every connection past its deadline; how many. */
 size_t pv_conns_sweep(struct pv_conns *c);
-size_t pv_conns_count(struct pv_conns *c);
 
 /* ---- denials.c: unauthenticated refusals, aggregated (finding 13) ---- */
 

@@ -398,8 +398,10 @@ run_next(void *arg)
 	pv_req_done(r);
 }
 
-void
-pv_req_refuse_busy(struct pv_req *r)
+/* A suspended request refused before its work ran (a full queue): 503
+ * busy with Retry-After, counted, audited with reason "busy", resumed. */
+static void
+refuse_busy(struct pv_req *r)
 {
 	pv_metric_inc(PV_M_QUEUE_REJECTED);
 	r->out.next = PV_NEXT_NONE;
@@ -435,7 +437,7 @@ hand_off(struct pv_req *r)
 		st = pv_workq_submit(next == PV_NEXT_HASH ? srv->hashq :
 		    srv->writeq, run_next, r);
 	if (st != PV_OK)
-		pv_req_refuse_busy(r);
+		refuse_busy(r);
 	return true;
 }
 

@@ -137,9 +137,6 @@ struct pv_req {
  * submitted): the connection resumes and the reply is queued. r must not
  * be touched after. */
 void pv_req_done(struct pv_req *r);
-/* A suspended request refused before its work ran (a full queue): 503
- * busy with Retry-After, counted, audited with reason "busy", resumed. */
-void pv_req_refuse_busy(struct pv_req *r);
 
 /* ---- admit.c: who is calling ---- */
 
@@ -172,11 +169,6 @@ unsigned pv_setup_hash_workers(const struct pv_config *cfg);
 
 /* Starts the entry of an audited route. */
 void pv_trail_begin(struct pv_req *r, const char *action);
-/* Entry i of the n = pv_trail_count(r) entries r leaves (the extra ones
- * first, the request's own last), settled: actor, role, outcome and
- * reason filled from the principal and the final status. */
-size_t pv_trail_count(const struct pv_req *r);
-void pv_trail_event(struct pv_req *r, size_t i, struct pv_audit_event *out);
 /* The request's own entry, settled (for an intent). */
 void pv_trail_intent_event(struct pv_req *r, struct pv_audit_event *out);
 /* A refused request with no caller and no account named (denials.c):

@@ -81,14 +81,17 @@ settle(const struct pv_req *r, struct pv_audit_event *ev)
 	}
 }
 
-size_t
-pv_trail_count(const struct pv_req *r)
+/* How many entries r leaves: one per extra patient its response names,
+ * and its own. */
+static size_t
+trail_count(const struct pv_req *r)
 {
 	return r->has_event ? r->out.note.also_n + 1 : 0;
 }
 
-void
-pv_trail_event(struct pv_req *r, size_t i, struct pv_audit_event *out)
+/* Entry i of them (the extra ones first, the request's own last). */
+static void
+trail_event(struct pv_req *r, size_t i, struct pv_audit_event *out)
 {
 	const struct pv_audit_also *a;
 
@@ -138,9 +141,9 @@ pv_trail_finish_sync(struct pv_req *r)
 
 	if (!r->has_event || pv_trail_is_counted(r))
 		return;
-	n = pv_trail_count(r);
+	n = trail_count(r);
 	for (i = 0; i < n; i++) {
-		pv_trail_event(r, i, &ev);
+		trail_event(r, i, &ev);
 		if (pv_audit_append(r->srv->audit, &ev) != PV_OK)
 			is_ok = false;
 	}
@@ -174,14 +177,14 @@ pv_trail_finish_async(struct pv_req *r)
 
 	if (!r->has_event)
 		return false;
-	n = pv_trail_count(r);
+	n = trail_count(r);
 	r->has_event = false;
 	atomic_store(&r->is_audit_failed, false);
 	atomic_store(&r->audit_pending, (int)n);
 	/* r must not be touched after the last submit: its completion may
 	 * have handed it back (and freed it) already. */
 	for (i = 0; i < n; i++) {
-		pv_trail_event(r, i, &ev);
+		trail_event(r, i, &ev);
 		if (pv_audit_submit(a, &ev, on_audited_part, r) != PV_OK)
 			on_audited_part(r, PV_EUNAVAIL);
 	}
