@@ -2,7 +2,8 @@
  * index.c — the server's in-memory indexes over the audit log: for each
  * patient, the list of entries about them (GET /fhir/AuditEvent pages),
  * and the replay nonces of the last hour (the signature verifier's
- * replay cache is reloaded from them at start-up).
+ * replay cache is reloaded from them at start-up). Entries reach it
+ * parsed (entry.h): it reads no line itself except a page's.
  *
  * Guarantees: a page of a patient's entries costs O(page size) whatever
  * its offset — the positions of the page's lines are copied from the
@@ -115,13 +116,10 @@ parse_ts_seconds(const char *iso)
 }
 
 pv_status
-audit_index_line(struct pv_audit *a, const char *line, uint64_t seq)
+audit_index_line(struct pv_audit *a, const struct audit_entry *e, uint64_t seq)
 {
-	char patient[72], nonce[72], ts[40];
-
-	if (audit_field_str(line, "patient", patient, sizeof(patient)) &&
-	    patient[0] != '\0') {
-		struct audit_pindex *pi = pidx_find(a, patient, true);
+	if (e->patient[0] != '\0') {
+		struct audit_pindex *pi = pidx_find(a, e->patient, true);
 
 		/* Most patients have few entries: start small (a 1024-slot
 		 * start cost ~8 KiB per patient ever seen). */
@@ -130,15 +128,15 @@ audit_index_line(struct pv_audit *a, const char *line, uint64_t seq)
 			return PV_ENOMEM;
 		pi->seqs[pi->n++] = seq;
 	}
-	if (audit_field_str(line, "nonce", nonce, sizeof(nonce)) &&
-	    nonce[0] != '\0' && audit_field_str(line, "ts", ts, sizeof(ts))) {
-		int64_t t = parse_ts_seconds(ts);
+	if (e->nonce[0] != '\0' && e->ts[0] != '\0') {
+		int64_t t = parse_ts_seconds(e->ts);
 
 		if (t >= pv_now() - NONCE_KEEP_SECONDS &&
 		    audit_grow((void **)&a->nonces, &a->nonces_cap,
 		    a->nonces_n + 1, sizeof(struct audit_nonce), 1024)) {
 			a->nonces[a->nonces_n].ts = t;
-			strcpy(a->nonces[a->nonces_n].nonce, nonce);
+			PV_IGNORE(pv_strlcpy(a->nonces[a->nonces_n].nonce,
+			    e->nonce, sizeof(a->nonces[0].nonce)));
 			a->nonces_n++;
 		}
 	}
@@ -207,6 +205,7 @@ pv_audit_patient_page(struct pv_audit *a, const char *patient,
 
 	/* The lock is released: read and parse only this page's lines. */
 	for (i = 0; i < n; i++) {
+		struct audit_entry ent;
 		json_t *e;
 		bool more;
 
@@ -218,7 +217,7 @@ pv_audit_patient_page(struct pv_audit *a, const char *patient,
 		}
 		buf[spans[i].len - 1] = '\0';	/* the newline */
 		pv_metric_inc(PV_M_AUDIT_PAGE_LINES);
-		if ((e = json_loads(buf, 0, NULL)) == NULL) {
+		if (!audit_entry_parse(buf, &ent, &e)) {
 			st = PV_EIO;
 			break;
 		}

@@ -2,18 +2,12 @@
  * log.c — appending to the audit trail: group commit, hash chain, batch
  * signatures, Merkle tree, signed checkpoints, multi-process safety.
  *
- * File format (DIR/audit/log.jsonl): one JSON object per line, keys in a
- * fixed order, values restricted to ids, codes, timestamps, addresses,
- * integers and base64 (no escapes needed, no free text):
- *   {"seq":N,"ts":"...","actor":A,"role":"...","action":"...","type":"...",
- *    "id":"...","patient":"...","outcome":"...","reason":"...","src":"...",
- *    "rid":"...","grant":G,"nonce":"..."[,"count":C],"prev":"<base64 chain>"
- *    [,"bsig":"<base64 Ed25519>"]}
- * "count" is there only when the entry stands for C > 1 identical events
- * (lines without it are as they always were). "bsig" ends the last line
- * of every batch: a signature over that line without it (batchsig.h).
- * The leaf of entry N is the line's bytes (without the newline), hashed
- * per RFC 6962. "prev" is the running chain before entry N:
+ * File format (DIR/audit/log.jsonl): one JSON object per line, encoded
+ * and parsed only by entry.c (the format is described there). "bsig"
+ * ends the last line of every batch: a signature over that line without
+ * it (batchsig.h). The leaf of entry N is the line's bytes (without the
+ * newline), hashed per RFC 6962. "prev" is the running chain before
+ * entry N:
  *   chain_0 = 32 zero bytes; chain_{N+1} = SHA-256(0x02 || chain_N || leaf_N)
  * (0x02: a domain apart from RFC 6962's 0x00 leaves and 0x01 nodes). The
  * chain costs one hash per entry and lets `audit verify` name the exact
@@ -50,7 +44,6 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #define QUEUE_MAX 65536
@@ -87,83 +80,13 @@ audit_write_all(int fd, const void *buf, size_t n)
 	return true;
 }
 
-void
-audit_iso_ms(int64_t ms, char out[32])
-{
-	time_t s = (time_t)(ms / 1000);
-	struct tm tm;
-	char base[24];
-
-	gmtime_r(&s, &tm);
-	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
-	PV_IGNORE(pv_snprintf(out, 32, "%s.%03lldZ", base,
-	    (long long)(ms % 1000)));
-}
-
-int64_t
-audit_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Characters allowed in string fields: no quote, backslash or control. */
-static bool
-is_plain(const char *s)
-{
-	for (; *s != '\0'; s++)
-		if (*s == '"' || *s == '\\' || (unsigned char)*s < 0x20 ||
-		    (unsigned char)*s >= 0x7f)
-			return false;
-	return true;
-}
-
-/* ---- reading our own lines ----------------------------------------- */
-
-bool
-audit_field_str(const char *line, const char *key, char *out, size_t outsz)
-{
-	char pat[40];
-	const char *p, *e;
-
-	if (pv_snprintf(pat, sizeof(pat), "\"%s\":\"", key) != PV_OK)
-		return false;
-	p = strstr(line, pat);
-	if (p == NULL)
-		return false;
-	p += strlen(pat);
-	e = strchr(p, '"');
-	if (e == NULL || (size_t)(e - p) >= outsz)
-		return false;
-	memcpy(out, p, (size_t)(e - p));
-	out[e - p] = '\0';
-	return true;
-}
-
-static bool
-field_int(const char *line, const char *key, int64_t *out)
-{
-	char pat[40];
-	const char *p;
-	char *end;
-
-	if (pv_snprintf(pat, sizeof(pat), "\"%s\":", key) != PV_OK)
-		return false;
-	p = strstr(line, pat);
-	if (p == NULL)
-		return false;
-	*out = strtoll(p + strlen(pat), &end, 10);
-	return end != p + strlen(pat);
-}
-
 /*
- * Adds one line (already checked) to the in-memory state. Caller holds
- * tree_lock for writing.
+ * Adds one line (already checked, parsed into e) to the in-memory state.
+ * Caller holds tree_lock for writing.
  */
 static pv_status
-absorb(struct pv_audit *a, const char *line, size_t len, off_t offset)
+absorb(struct pv_audit *a, const char *line, size_t len, off_t offset,
+    const struct audit_entry *e)
 {
 	pv_mhash leaf;
 	pv_status st;
@@ -191,7 +114,7 @@ absorb(struct pv_audit *a, const char *line, size_t len, off_t offset)
 		}
 		memcpy(a->leaves[a->size], leaf, sizeof(pv_mhash));
 		a->offsets[a->size] = offset;
-		if ((st = audit_index_line(a, line, a->size)) != PV_OK)
+		if ((st = audit_index_line(a, e, a->size)) != PV_OK)
 			return st;
 	}
 	a->size++;
@@ -206,59 +129,22 @@ absorb(struct pv_audit *a, const char *line, size_t len, off_t offset)
 	return PV_OK;
 }
 
-/* Checks a stored line continues the chain at position a->size. */
+/*
+ * Checks a stored line continues the chain at position a->size; e gets
+ * the parsed entry.
+ */
 static bool
-line_fits(struct pv_audit *a, const char *line)
+line_fits(struct pv_audit *a, const char *line, struct audit_entry *e)
 {
-	char prev_b64[64], want[64];
-	int64_t seq;
+	char want[64];
 
-	if (!field_int(line, "seq", &seq) || seq < 0 ||
-	    (uint64_t)seq != a->size)
+	if (!audit_entry_parse(line, e, NULL) || e->seq < 0 ||
+	    (uint64_t)e->seq != a->size)
 		return false;
-	if (!audit_field_str(line, "prev", prev_b64, sizeof(prev_b64)) ||
-	    pv_b64_encode(a->chain, sizeof(a->chain), want, sizeof(want)) !=
+	if (pv_b64_encode(a->chain, sizeof(a->chain), want, sizeof(want)) !=
 	    PV_OK)
 		return false;
-	return strcmp(prev_b64, want) == 0;
-}
-
-/* ---- formatting ------------------------------------------------------- */
-
-static pv_status
-format_line(const struct audit_pending *p, uint64_t seq,
-    const unsigned char chain[PV_AUDIT_HASH_BYTES], char *out, size_t outsz,
-    size_t *len)
-{
-	const struct pv_audit_event *e = &p->ev;
-	char ts[32], prev[64], count[32] = "";
-	pv_status st;
-
-	if (!is_plain(e->role) || !is_plain(e->action) || !is_plain(e->type) ||
-	    !is_plain(e->id) || !is_plain(e->patient) ||
-	    !is_plain(e->outcome) || !is_plain(e->reason) ||
-	    !is_plain(e->src) || !is_plain(e->rid) || !is_plain(e->nonce))
-		return PV_EINVAL;
-	audit_iso_ms(p->ts_ms, ts);
-	if ((st = pv_b64_encode(chain, PV_AUDIT_HASH_BYTES, prev,
-	    sizeof(prev))) != PV_OK)
-		return st;
-	/* One event (0 or 1) writes no field: such lines are unchanged. */
-	if (e->count > 1 && (st = pv_snprintf(count, sizeof(count),
-	    ",\"count\":%lld", (long long)e->count)) != PV_OK)
-		return st;
-	if ((st = pv_snprintf(out, outsz,
-	    "{\"seq\":%llu,\"ts\":\"%s\",\"actor\":%lld,\"role\":\"%s\","
-	    "\"action\":\"%s\",\"type\":\"%s\",\"id\":\"%s\",\"patient\":\"%s\","
-	    "\"outcome\":\"%s\",\"reason\":\"%s\",\"src\":\"%s\",\"rid\":\"%s\","
-	    "\"grant\":%lld,\"nonce\":\"%s\"%s,\"prev\":\"%s\"}",
-	    (unsigned long long)seq, ts, (long long)e->actor, e->role,
-	    e->action, e->type, e->id, e->patient, e->outcome, e->reason,
-	    e->src, e->rid, (long long)e->grant, e->nonce, count, prev)) !=
-	    PV_OK)
-		return st;
-	*len = strlen(out);
-	return PV_OK;
+	return strcmp(e->prev, want) == 0;
 }
 
 /* ---- the writer -------------------------------------------------------- */
@@ -272,6 +158,7 @@ static pv_status
 write_batch(struct pv_audit *a, struct audit_pending *items, size_t n)
 {
 	unsigned char chain[PV_AUDIT_HASH_BYTES];
+	struct audit_entry e;
 	char *buf = NULL;
 	size_t cap, off = 0, i, len;
 	off_t start = a->end;
@@ -286,8 +173,10 @@ write_batch(struct pv_audit *a, struct audit_pending *items, size_t n)
 		return PV_ENOMEM;
 	memcpy(chain, a->chain, sizeof(chain));
 	for (i = 0; i < n; i++) {
-		if ((st = format_line(&items[i], a->size + i, chain, buf + off,
-		    AUDIT_LINE_MAX - 1, &len)) != PV_OK ||
+		if ((st = audit_entry_from_event(&items[i].ev, items[i].ts_ms,
+		    a->size + i, chain, &e)) != PV_OK ||
+		    (st = audit_entry_format(&e, buf + off, AUDIT_LINE_MAX - 1,
+		    &len)) != PV_OK ||
 		    (i + 1 == n && (st = pv_bsig_sign(buf + off, &len,
 		    AUDIT_LINE_MAX - 1, a->sk)) != PV_OK))
 			goto done;
@@ -305,13 +194,17 @@ write_batch(struct pv_audit *a, struct audit_pending *items, size_t n)
 			    (const char *)NULL);
 		goto done;
 	}
-	/* Durable: fold the batch into the in-memory state. */
+	/* Durable: fold the batch into the in-memory state. Each entry is
+	 * made again from its event: a->chain and a->size are where they
+	 * were when it was formatted, so it is the entry of that line. */
 	for (i = 0, off = 0; i < n; i++) {
 		char *line = buf + off, *nl = memchr(line, '\n', cap - off);
 
 		*nl = '\0';
-		if ((st = absorb(a, line, (size_t)(nl - line), start +
-		    (off_t)off)) != PV_OK)
+		if ((st = audit_entry_from_event(&items[i].ev, items[i].ts_ms,
+		    a->size, a->chain, &e)) != PV_OK ||
+		    (st = absorb(a, line, (size_t)(nl - line), start +
+		    (off_t)off, &e)) != PV_OK)
 			goto done;
 		off += (size_t)(nl - line) + 1;
 	}
@@ -397,6 +290,7 @@ settle_tail(struct pv_audit *a, const char *rest, size_t len,
 static pv_status
 catch_up(struct pv_audit *a, bool is_opening)
 {
+	struct audit_entry e;
 	struct pv_checkpoint cp;
 	struct stat sb;
 	char *buf = NULL, *p, *nl, *signed_end;
@@ -429,11 +323,12 @@ catch_up(struct pv_audit *a, bool is_opening)
 			goto done;
 		}
 		*nl = '\0';
-		if ((size_t)(nl - p) >= AUDIT_LINE_MAX || !line_fits(a, p)) {
+		if ((size_t)(nl - p) >= AUDIT_LINE_MAX ||
+		    !line_fits(a, p, &e)) {
 			st = PV_ECRYPTO;
 			goto done;
 		}
-		if ((st = absorb(a, p, (size_t)(nl - p), a->end)) != PV_OK)
+		if ((st = absorb(a, p, (size_t)(nl - p), a->end, &e)) != PV_OK)
 			goto done;
 		if (a->size == cp_size) {
 			pv_merkle_compact_root(&a->compact, root);

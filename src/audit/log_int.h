@@ -14,13 +14,12 @@
 #define PV_AUDIT_LOG_INT_H
 
 #include "audit/audit.h"
+#include "audit/entry.h"
 #include "audit/merkle.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sys/types.h>
-
-#define AUDIT_LINE_MAX 2048		/* longest line we write or accept */
 
 struct audit_pending {
 	struct pv_audit_event ev;
@@ -82,18 +81,8 @@ struct pv_audit {
 
 /* ---- log.c ---- */
 
-/*
- * Copies the string value of "key":"..." of a line we wrote (values hold
- * no quote or backslash) into out; false if absent or too long.
- */
-bool audit_field_str(const char *line, const char *key, char *out,
-    size_t outsz);
-
 /* write() of all n bytes, retrying on EINTR; false on any failure. */
 bool audit_write_all(int fd, const void *buf, size_t n);
-/* Wall-clock milliseconds, and as "YYYY-MM-DDTHH:MM:SS.mmmZ". */
-int64_t audit_now_ms(void);
-void audit_iso_ms(int64_t ms, char out[32]);
 
 /* ---- state.c ---- */
 
@@ -133,11 +122,12 @@ PV_MUST_CHECK pv_status audit_checkpoint_last(int fd,
 /* ---- index.c ---- */
 
 /*
- * Adds entry seq (its line, already checked) to the per-patient index
- * and the recent nonces. Caller holds tree_lock for writing.
+ * Adds entry seq (its line already checked, parsed into e) to the
+ * per-patient index and the recent nonces. Caller holds tree_lock for
+ * writing.
  */
 PV_MUST_CHECK pv_status audit_index_line(struct pv_audit *a,
-    const char *line, uint64_t seq);
+    const struct audit_entry *e, uint64_t seq);
 /* Frees both indexes. */
 void audit_index_free(struct pv_audit *a);
 /* Grows *p to hold need elements of elem bytes, doubling from first. */
