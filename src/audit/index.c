@@ -1,9 +1,12 @@
 /*
- * index.c — the server's in-memory indexes over the audit log: for each
+ * index.c — the in-memory tree state over the audit log, kept up as each
+ * durable line is absorbed: the compact Merkle range and the chain (every
+ * writer), and with keep_index (the server) every leaf and line offset
+ * (proofs, pages), the Merkle subtree cache, and two indexes: for each
  * patient, the list of entries about them (GET /fhir/AuditEvent pages),
  * and the replay nonces of the last hour (the signature verifier's
- * replay cache is reloaded from them at start-up). Entries reach it
- * parsed (entry.h): it reads no line itself except a page's.
+ * replay cache is reloaded from them at start-up). Lines reach it parsed
+ * (entry.h): it reads no line itself except a page's.
  *
  * Guarantees: a page of a patient's entries costs O(page size) whatever
  * its offset — the positions of the page's lines are copied from the
@@ -115,8 +118,12 @@ parse_ts_seconds(const char *iso)
 	return (int64_t)timegm(&tm);
 }
 
-pv_status
-audit_index_line(struct pv_audit *a, const struct audit_entry *e, uint64_t seq)
+/*
+ * Adds entry seq to the per-patient index and the recent nonces. Caller
+ * holds tree_lock for writing.
+ */
+static pv_status
+index_entry(struct pv_audit *a, const struct audit_entry *e, uint64_t seq)
 {
 	if (e->patient[0] != '\0') {
 		struct audit_pindex *pi = pidx_find(a, e->patient, true);
@@ -140,6 +147,51 @@ audit_index_line(struct pv_audit *a, const struct audit_entry *e, uint64_t seq)
 			a->nonces_n++;
 		}
 	}
+	return PV_OK;
+}
+
+pv_status
+audit_absorb(struct pv_audit *a, const char *line, size_t len, off_t offset,
+    const struct audit_entry *e)
+{
+	pv_mhash leaf;
+	pv_status st;
+
+	pv_merkle_leaf_hash(line, len, leaf);
+	pv_merkle_compact_append(&a->compact, leaf);
+	pv_audit_chain_next(a->chain, leaf);
+	if (a->keep_index) {
+		if (a->size + 1 > a->idx_cap) {
+			size_t ncap = a->idx_cap ? a->idx_cap * 2 : 1024;
+			pv_mhash *nl;
+			off_t *no;
+
+			if (ncap > SIZE_MAX / sizeof(pv_mhash))
+				return PV_ENOMEM;
+			nl = realloc(a->leaves, ncap * sizeof(pv_mhash));
+			if (nl == NULL)
+				return PV_ENOMEM;
+			a->leaves = nl;
+			no = realloc(a->offsets, ncap * sizeof(off_t));
+			if (no == NULL)
+				return PV_ENOMEM;
+			a->offsets = no;
+			a->idx_cap = ncap;
+		}
+		memcpy(a->leaves[a->size], leaf, sizeof(pv_mhash));
+		a->offsets[a->size] = offset;
+		if ((st = index_entry(a, e, a->size)) != PV_OK)
+			return st;
+	}
+	a->size++;
+	a->end = offset + (off_t)len + 1;
+	/* Each full chunk of leaves adds its subtree hashes. Out of memory,
+	 * the cache stays behind (proofs only cost more) and catches up at
+	 * the next chunk. */
+	if (a->keep_index &&
+	    a->size % ((uint64_t)1 << PV_MERKLE_CACHE_SHIFT) == 0)
+		PV_IGNORE(pv_merkle_cache_extend(&a->mcache,
+		    (const pv_mhash *)a->leaves, (size_t)a->size));
 	return PV_OK;
 }
 
