@@ -2,7 +2,9 @@
  * checkpoint.c — the signed tree heads of the audit trail
  * (DIR/audit/checkpoints.jsonl): their format and message, signing one
  * over every entry a writer holds, appending it, and reading the latest
- * back, for writers (who hold the log to it) and for `audit verify`.
+ * back, for writers (who hold the log to it) and for `audit verify`;
+ * and what clients are given to check the trail against a head: a fresh
+ * signed head and RFC 6962 inclusion and consistency proofs.
  *
  * A checkpoint is {"size","root","signature","key_id","time"}: Ed25519
  * by the audit key over pv_checkpoint_message(),
@@ -13,15 +15,19 @@
  * cut back, so a full disk never glues two heads together); the file is
  * fdatasync'ed at least every cp_sync_interval and at close, so a power
  * loss can lose recent heads, never entries; the latest head is read
- * from the file's last 8 KiB only, not the whole file. Callers hold the
- * flock on the log and tree_lock, as log_int.h says.
+ * from the file's last 8 KiB only, not the whole file. Callers of the
+ * audit_checkpoint_* functions hold the flock on the log and tree_lock,
+ * as log_int.h says; the public functions take them. Proofs are over
+ * durable entries only and need keep_index (the leaves).
  */
 #include "audit/log_int.h"
 #include "common/log.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -204,5 +210,61 @@ pv_audit_latest_checkpoint(const char *vault_dir, struct pv_checkpoint *out)
 		return PV_ENOTFOUND;
 	st = audit_checkpoint_last(fd, out);
 	close(fd);
+	return st;
+}
+
+/* ---- heads and proofs for clients ------------------------------------ */
+
+/*
+ * "Every entry appended before the request" includes what another
+ * process (the CLI) appended: read it in first, under the writers' lock.
+ */
+pv_status
+pv_audit_checkpoint(struct pv_audit *a, struct pv_checkpoint *out)
+{
+	pv_status st;
+
+	if (flock(a->fd, LOCK_EX) != 0)
+		return PV_EIO;
+	pthread_rwlock_wrlock(&a->tree_lock);
+	st = audit_catch_up(a, false);
+	if (st == PV_OK)
+		st = audit_checkpoint_sign(a, out);
+	pthread_rwlock_unlock(&a->tree_lock);
+	flock(a->fd, LOCK_UN);
+	return st;
+}
+
+pv_status
+pv_audit_inclusion(struct pv_audit *a, uint64_t index, uint64_t size,
+    unsigned char (*proof)[PV_AUDIT_HASH_BYTES], size_t *proof_len)
+{
+	pv_status st;
+
+	pthread_rwlock_rdlock(&a->tree_lock);
+	if (!a->keep_index || size > a->size || index >= size)
+		st = PV_EINVAL;
+	else
+		st = pv_merkle_inclusion_proof_cached(
+		    (const pv_mhash *)a->leaves, &a->mcache, (size_t)size,
+		    (size_t)index, (pv_mhash *)proof, proof_len);
+	pthread_rwlock_unlock(&a->tree_lock);
+	return st;
+}
+
+pv_status
+pv_audit_consistency(struct pv_audit *a, uint64_t from, uint64_t to,
+    unsigned char (*proof)[PV_AUDIT_HASH_BYTES], size_t *proof_len)
+{
+	pv_status st;
+
+	pthread_rwlock_rdlock(&a->tree_lock);
+	if (!a->keep_index || to > a->size || from == 0 || from > to)
+		st = PV_EINVAL;
+	else
+		st = pv_merkle_consistency_proof_cached(
+		    (const pv_mhash *)a->leaves, &a->mcache, (size_t)from,
+		    (size_t)to, (pv_mhash *)proof, proof_len);
+	pthread_rwlock_unlock(&a->tree_lock);
 	return st;
 }

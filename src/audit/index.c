@@ -1,8 +1,12 @@
 /*
- * index.c — the server's in-memory indexes over the audit log: for each
+ * index.c — the in-memory tree state over the audit log, kept up as each
+ * durable line is absorbed: the compact Merkle range and the chain (every
+ * writer), and with keep_index (the server) every leaf and line offset
+ * (proofs, pages), the Merkle subtree cache, and two indexes: for each
  * patient, the list of entries about them (GET /fhir/AuditEvent pages),
  * and the replay nonces of the last hour (the signature verifier's
- * replay cache is reloaded from them at start-up).
+ * replay cache is reloaded from them at start-up). Lines reach it parsed
+ * (entry.h): it reads no line itself except a page's.
  *
  * Guarantees: a page of a patient's entries costs O(page size) whatever
  * its offset — the positions of the page's lines are copied from the
@@ -114,14 +118,15 @@ parse_ts_seconds(const char *iso)
 	return (int64_t)timegm(&tm);
 }
 
-pv_status
-audit_index_line(struct pv_audit *a, const char *line, uint64_t seq)
+/*
+ * Adds entry seq to the per-patient index and the recent nonces. Caller
+ * holds tree_lock for writing.
+ */
+static pv_status
+index_entry(struct pv_audit *a, const struct audit_entry *e, uint64_t seq)
 {
-	char patient[72], nonce[72], ts[40];
-
-	if (audit_field_str(line, "patient", patient, sizeof(patient)) &&
-	    patient[0] != '\0') {
-		struct audit_pindex *pi = pidx_find(a, patient, true);
+	if (e->patient[0] != '\0') {
+		struct audit_pindex *pi = pidx_find(a, e->patient, true);
 
 		/* Most patients have few entries: start small (a 1024-slot
 		 * start cost ~8 KiB per patient ever seen). */
@@ -130,18 +135,63 @@ audit_index_line(struct pv_audit *a, const char *line, uint64_t seq)
 			return PV_ENOMEM;
 		pi->seqs[pi->n++] = seq;
 	}
-	if (audit_field_str(line, "nonce", nonce, sizeof(nonce)) &&
-	    nonce[0] != '\0' && audit_field_str(line, "ts", ts, sizeof(ts))) {
-		int64_t t = parse_ts_seconds(ts);
+	if (e->nonce[0] != '\0' && e->ts[0] != '\0') {
+		int64_t t = parse_ts_seconds(e->ts);
 
 		if (t >= pv_now() - NONCE_KEEP_SECONDS &&
 		    audit_grow((void **)&a->nonces, &a->nonces_cap,
 		    a->nonces_n + 1, sizeof(struct audit_nonce), 1024)) {
 			a->nonces[a->nonces_n].ts = t;
-			strcpy(a->nonces[a->nonces_n].nonce, nonce);
+			PV_IGNORE(pv_strlcpy(a->nonces[a->nonces_n].nonce,
+			    e->nonce, sizeof(a->nonces[0].nonce)));
 			a->nonces_n++;
 		}
 	}
+	return PV_OK;
+}
+
+pv_status
+audit_absorb(struct pv_audit *a, const char *line, size_t len, off_t offset,
+    const struct audit_entry *e)
+{
+	pv_mhash leaf;
+	pv_status st;
+
+	pv_merkle_leaf_hash(line, len, leaf);
+	pv_merkle_compact_append(&a->compact, leaf);
+	pv_audit_chain_next(a->chain, leaf);
+	if (a->keep_index) {
+		if (a->size + 1 > a->idx_cap) {
+			size_t ncap = a->idx_cap ? a->idx_cap * 2 : 1024;
+			pv_mhash *nl;
+			off_t *no;
+
+			if (ncap > SIZE_MAX / sizeof(pv_mhash))
+				return PV_ENOMEM;
+			nl = realloc(a->leaves, ncap * sizeof(pv_mhash));
+			if (nl == NULL)
+				return PV_ENOMEM;
+			a->leaves = nl;
+			no = realloc(a->offsets, ncap * sizeof(off_t));
+			if (no == NULL)
+				return PV_ENOMEM;
+			a->offsets = no;
+			a->idx_cap = ncap;
+		}
+		memcpy(a->leaves[a->size], leaf, sizeof(pv_mhash));
+		a->offsets[a->size] = offset;
+		if ((st = index_entry(a, e, a->size)) != PV_OK)
+			return st;
+	}
+	a->size++;
+	a->end = offset + (off_t)len + 1;
+	/* Each full chunk of leaves adds its subtree hashes. Out of memory,
+	 * the cache stays behind (proofs only cost more) and catches up at
+	 * the next chunk. */
+	if (a->keep_index &&
+	    a->size % ((uint64_t)1 << PV_MERKLE_CACHE_SHIFT) == 0)
+		PV_IGNORE(pv_merkle_cache_extend(&a->mcache,
+		    (const pv_mhash *)a->leaves, (size_t)a->size));
 	return PV_OK;
 }
 
@@ -207,6 +257,7 @@ pv_audit_patient_page(struct pv_audit *a, const char *patient,
 
 	/* The lock is released: read and parse only this page's lines. */
 	for (i = 0; i < n; i++) {
+		struct audit_entry ent;
 		json_t *e;
 		bool more;
 
@@ -218,7 +269,7 @@ pv_audit_patient_page(struct pv_audit *a, const char *patient,
 		}
 		buf[spans[i].len - 1] = '\0';	/* the newline */
 		pv_metric_inc(PV_M_AUDIT_PAGE_LINES);
-		if ((e = json_loads(buf, 0, NULL)) == NULL) {
+		if (!audit_entry_parse(buf, &ent, &e)) {
 			st = PV_EIO;
 			break;
 		}

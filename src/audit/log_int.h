@@ -1,8 +1,10 @@
 /*
- * log_int.h — what log.c (appending, catch-up), checkpoint.c (signed
- * heads), state.c (the resume state), index.c (the server's per-patient index, AuditEvent pages,
- * recent nonces), tail.c (settling an unsigned tail) and verify.c share. Not an API: nothing outside
- * src/audit includes it.
+ * log_int.h — the state of an open audit trail (struct pv_audit) and what
+ * the files that keep it share: log.c (open, close, catch-up), writer.c
+ * (queue, writer thread, group commit), index.c (tree state and the
+ * server's indexes), checkpoint.c (signed heads, proofs), state.c (the
+ * resume state), tail.c (settling an unsigned tail). The line format is
+ * entry.h. Not an API: nothing outside src/audit includes it.
  *
  * Locking, for every file here: the queue fields are under `lock`; the
  * tree state (sizes, chain, leaves, offsets, the indexes) is written only
@@ -14,13 +16,12 @@
 #define PV_AUDIT_LOG_INT_H
 
 #include "audit/audit.h"
+#include "audit/entry.h"
 #include "audit/merkle.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
 #include <sys/types.h>
-
-#define AUDIT_LINE_MAX 2048		/* longest line we write or accept */
 
 struct audit_pending {
 	struct pv_audit_event ev;
@@ -83,17 +84,28 @@ struct pv_audit {
 /* ---- log.c ---- */
 
 /*
- * Copies the string value of "key":"..." of a line we wrote (values hold
- * no quote or backslash) into out; false if absent or too long.
+ * Reads what other writers appended since a->end into the tree state,
+ * checking chain, batch signature and latest checkpoint (PV_ECRYPTO when
+ * they do not hold); settles an unsigned or torn tail (tail.c). Caller
+ * holds the flock and tree_lock for writing.
  */
-bool audit_field_str(const char *line, const char *key, char *out,
-    size_t outsz);
+PV_MUST_CHECK pv_status audit_catch_up(struct pv_audit *a, bool is_opening);
 
+/* ---- writer.c ---- */
+
+/* Starts the writer thread; audit_writer_stop drains the queue and joins
+ * it (a no-op when it was not started). */
+PV_MUST_CHECK pv_status audit_writer_start(struct pv_audit *a);
+void audit_writer_stop(struct pv_audit *a);
+/*
+ * Appends items (n >= 1, borrowed) as one batch, its last line signed,
+ * in one write and one fdatasync, then absorbs it. Caller holds the
+ * flock and tree_lock for writing. On failure the file is cut back.
+ */
+PV_MUST_CHECK pv_status audit_write_batch(struct pv_audit *a,
+    struct audit_pending *items, size_t n);
 /* write() of all n bytes, retrying on EINTR; false on any failure. */
 bool audit_write_all(int fd, const void *buf, size_t n);
-/* Wall-clock milliseconds, and as "YYYY-MM-DDTHH:MM:SS.mmmZ". */
-int64_t audit_now_ms(void);
-void audit_iso_ms(int64_t ms, char out[32]);
 
 /* ---- state.c ---- */
 
@@ -133,11 +145,13 @@ PV_MUST_CHECK pv_status audit_checkpoint_last(int fd,
 /* ---- index.c ---- */
 
 /*
- * Adds entry seq (its line, already checked) to the per-patient index
- * and the recent nonces. Caller holds tree_lock for writing.
+ * Adds the durable line at offset (len bytes without its newline, parsed
+ * into e; both borrowed) as entry a->size: the compact range, the chain,
+ * and with keep_index its leaf, offset and index entries. Caller holds
+ * tree_lock for writing.
  */
-PV_MUST_CHECK pv_status audit_index_line(struct pv_audit *a,
-    const char *line, uint64_t seq);
+PV_MUST_CHECK pv_status audit_absorb(struct pv_audit *a, const char *line,
+    size_t len, off_t offset, const struct audit_entry *e);
 /* Frees both indexes. */
 void audit_index_free(struct pv_audit *a);
 /* Grows *p to hold need elements of elem bytes, doubling from first. */

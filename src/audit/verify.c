@@ -3,9 +3,10 @@
  * plus sequential reading for exports and reports.
  *
  * What is checked, and what a failure means:
- *  - each line parses and carries seq == its position: otherwise an entry
- *    was removed (seq jumps ahead), inserted or reordered (seq behind or
- *    swapped with its neighbour);
+ *  - each line parses as an entry (audit_entry_parse, entry.c: the one
+ *    parser the writers use too) and carries seq == its position:
+ *    otherwise an entry was removed (seq jumps ahead), inserted or
+ *    reordered (seq behind or swapped with its neighbour);
  *  - each entry's "prev" equals the hash chain over everything before it:
  *    otherwise the entry before it was changed;
  *  - the batch signatures ("bsig", batchsig.h): the last one within the
@@ -142,44 +143,23 @@ load_checkpoints(const char *path, off_t limit, const unsigned char *pk,
 	return PV_OK;
 }
 
-/* Peeks the seq of the line after the current one, or -1. */
+/* Peeks the seq of the entry after the current one, or -1. */
 static int64_t
 peek_seq(FILE *f)
 {
 	long pos = ftell(f);
+	struct audit_entry e;
 	char *line = NULL;
 	size_t cap = 0;
 	int64_t seq = -1;
-	json_t *j;
 
 	if (pos >= 0 && getline(&line, &cap, f) > 0 &&
-	    (j = json_loads(line, 0, NULL)) != NULL) {
-		if (json_is_integer(json_object_get(j, "seq")))
-			seq = json_integer_value(json_object_get(j, "seq"));
-		json_decref(j);
-	}
+	    audit_entry_parse(line, &e, NULL))
+		seq = e.seq;
 	free(line);
 	if (pos >= 0)
 		fseek(f, pos, SEEK_SET);
 	return seq;
-}
-
-int64_t
-pv_audit_entry_count(json_t *entry)
-{
-	json_t *c = json_object_get(entry, "count");
-
-	return json_is_integer(c) && json_integer_value(c) > 1 ?
-	    (int64_t)json_integer_value(c) : 1;
-}
-
-/* "count", when present, is an integer > 1 (1 is never written). */
-static bool
-count_is_valid(json_t *j)
-{
-	json_t *c = json_object_get(j, "count");
-
-	return c == NULL || (json_is_integer(c) && json_integer_value(c) > 1);
 }
 
 /*
@@ -191,23 +171,19 @@ check_entry(FILE *f, const char *line, uint64_t i,
     const unsigned char chain[PV_AUDIT_HASH_BYTES],
     struct pv_verify_report *rep)
 {
-	json_t *j = json_loads(line, JSON_REJECT_DUPLICATES, NULL);
-	const char *prev, *action;
+	struct audit_entry e;
 	char want[64], msg[200];
 	int64_t seq;
 	bool ok = true;
 
-	if (j == NULL || !json_is_integer(json_object_get(j, "seq")) ||
-	    (prev = json_string_value(json_object_get(j, "prev"))) == NULL ||
-	    !count_is_valid(j)) {
-		json_decref(j);
+	if (!audit_entry_parse(line, &e, NULL)) {
 		PV_IGNORE(pv_snprintf(msg, sizeof(msg),
 		    "entry %llu is not a well-formed audit entry",
 		    (unsigned long long)i));
 		fault(rep, (int64_t)i, "changed", msg);
 		return false;
 	}
-	seq = json_integer_value(json_object_get(j, "seq"));
+	seq = e.seq;
 	if (seq != (int64_t)i) {
 		if (seq > (int64_t)i && peek_seq(f) == (int64_t)i) {
 			PV_IGNORE(pv_snprintf(msg, sizeof(msg),
@@ -228,7 +204,7 @@ check_entry(FILE *f, const char *line, uint64_t i,
 		}
 		ok = false;
 	} else if (pv_b64_encode(chain, PV_AUDIT_HASH_BYTES, want,
-	    sizeof(want)) != PV_OK || strcmp(want, prev) != 0) {
+	    sizeof(want)) != PV_OK || strcmp(want, e.prev) != 0) {
 		if (i == 0)
 			fault(rep, 0, "changed", "entry 0 does not start the chain");
 		else {
@@ -240,12 +216,10 @@ check_entry(FILE *f, const char *line, uint64_t i,
 		}
 		ok = false;
 	}
-	action = json_string_value(json_object_get(j, "action"));
-	if (ok && action != NULL && strcmp(action, "audit.quarantine") == 0) {
+	if (ok && strcmp(e.action, "audit.quarantine") == 0) {
 		rep->quarantines++;
-		rep->quarantined += (uint64_t)pv_audit_entry_count(j);
+		rep->quarantined += (uint64_t)e.count;
 	}
-	json_decref(j);
 	return ok;
 }
 
@@ -485,13 +459,13 @@ pv_audit_scan(const char *vault_dir,
 	if (f == NULL)
 		return PV_OK;
 	while ((len = getline(&line, &cap, f)) > 0) {
+		struct audit_entry e;
 		json_t *j;
 		bool more;
 
 		if (line[len - 1] != '\n')
 			break;		/* torn tail: not an entry */
-		j = json_loads(line, 0, NULL);
-		if (j == NULL) {
+		if (!audit_entry_parse(line, &e, &j)) {
 			st = PV_ECRYPTO;
 			break;
 		}
