@@ -38,6 +38,7 @@
  * sf-binary; leading and trailing SP of a field are ignored.
  */
 #include "auth/signature.h"
+#include "auth/signature_int.h"
 
 #include "crypto/crypto.h"
 
@@ -50,7 +51,6 @@
 #define SF_B64_MAX PV_SIG_SIGNATURE_MAX	/* base64 chars of one sf-binary */
 #define SF_BIN_MAX (SF_B64_MAX / 4 * 3)	/* its decoded bytes, at most */
 #define PARAM_NAME_MAX 15		/* longest parameter name we know */
-#define METHOD_MAX 32			/* bytes of an HTTP method token */
 
 /* ---- a cursor over one bounded field value ---- */
 
@@ -120,15 +120,8 @@ cur_init(struct cur *c, const char *field, size_t max)
 
 /* ---- an append-only, always NUL-terminated output buffer ---- */
 
-struct wbuf {
-	char *p;
-	size_t cap;		/* >= 1 */
-	size_t len;
-	bool is_full;		/* something did not fit; contents unusable */
-};
-
-static void
-wb_init(struct wbuf *w, char *p, size_t cap)
+void
+sig_wb_init(struct wbuf *w, char *p, size_t cap)
 {
 	w->p = p;
 	w->cap = cap;
@@ -137,8 +130,8 @@ wb_init(struct wbuf *w, char *p, size_t cap)
 	p[0] = '\0';
 }
 
-static void
-wb_put(struct wbuf *w, const char *s, size_t n)
+void
+sig_wb_put(struct wbuf *w, const char *s, size_t n)
 {
 	if (w->is_full || n >= w->cap - w->len) {
 		w->is_full = true;
@@ -149,18 +142,18 @@ wb_put(struct wbuf *w, const char *s, size_t n)
 	w->p[w->len] = '\0';
 }
 
-static void
-wb_puts(struct wbuf *w, const char *s)
+void
+sig_wb_puts(struct wbuf *w, const char *s)
 {
-	wb_put(w, s, strlen(s));
+	sig_wb_put(w, s, strlen(s));
 }
 
-static void
-wb_putc(struct wbuf *w, int ch)
+void
+sig_wb_putc(struct wbuf *w, int ch)
 {
 	char b = (char)ch;
 
-	wb_put(w, &b, 1);
+	sig_wb_put(w, &b, 1);
 }
 
 /* ---- character classes (ASCII only, locale independent) ---- */
@@ -178,8 +171,8 @@ is_digit(int ch)
 }
 
 /* RFC 9110 tchar, lowercase letters only (field names are lowercased). */
-static bool
-is_lc_tchar(int ch)
+bool
+sig_is_lc_tchar(int ch)
 {
 	return is_lcalpha(ch) || is_digit(ch) ||
 	    (ch != '\0' && strchr("!#$%&'*+-.^_`|~", ch) != NULL);
@@ -227,7 +220,7 @@ parse_string(struct cur *c, char *out, size_t outsz, struct wbuf *ser)
 
 	if (!accept(c, '"'))
 		return PV_EINVAL;
-	wb_putc(ser, '"');
+	sig_wb_putc(ser, '"');
 	for (;;) {
 		if ((ch = peek(c)) == -1)
 			return PV_EINVAL;	/* unterminated */
@@ -239,16 +232,16 @@ parse_string(struct cur *c, char *out, size_t outsz, struct wbuf *ser)
 			if (ch != '"' && ch != '\\')
 				return PV_EINVAL;
 			c->i++;
-			wb_putc(ser, '\\');
+			sig_wb_putc(ser, '\\');
 		} else if (ch < 0x20 || ch > 0x7e)
 			return PV_EINVAL;
 		if (n + 1 >= outsz)
 			return PV_EINVAL;
 		out[n++] = (char)ch;
-		wb_putc(ser, ch);
+		sig_wb_putc(ser, ch);
 	}
 	out[n] = '\0';
-	wb_putc(ser, '"');
+	sig_wb_putc(ser, '"');
 	return PV_OK;
 }
 
@@ -274,7 +267,7 @@ parse_integer(struct cur *c, int64_t *v, struct wbuf *ser)
 	k = snprintf(buf, sizeof(buf), "%" PRId64, *v);
 	if (k < 0 || (size_t)k >= sizeof(buf))
 		return PV_EINVAL;
-	wb_put(ser, buf, (size_t)k);
+	sig_wb_put(ser, buf, (size_t)k);
 	return PV_OK;
 }
 
@@ -362,8 +355,8 @@ parse_dict(struct cur *c, member_fn fn, void *arg, size_t *members_n)
  * and a lowercase derived-component name. Nothing else can reach the
  * signature base, which keeps quotes and line breaks out of it.
  */
-static bool
-component_name_is_valid(const char *s)
+bool
+sig_component_name_is_valid(const char *s)
 {
 	size_t i, n = strnlen(s, PV_SIG_COMPONENT_MAX + 1);
 
@@ -376,7 +369,7 @@ component_name_is_valid(const char *s)
 		return n > 1;
 	}
 	for (i = 0; i < n; i++)
-		if (!is_lc_tchar((unsigned char)s[i]))
+		if (!sig_is_lc_tchar((unsigned char)s[i]))
 			return false;
 	return true;
 }
@@ -390,27 +383,27 @@ parse_components(struct cur *c, struct pv_sig_params *m, struct wbuf *ser)
 
 	if (!accept(c, '('))
 		return PV_EINVAL;
-	wb_putc(ser, '(');
+	sig_wb_putc(ser, '(');
 	skip_sp(c);
 	while (!accept(c, ')')) {
 		/* Items are separated by 1*SP (RFC 8941 section 3.1.1). */
 		if (!is_separated || m->components_n == PV_SIG_MAX_COMPONENTS)
 			return PV_EINVAL;
 		if (m->components_n > 0)
-			wb_putc(ser, ' ');
+			sig_wb_putc(ser, ' ');
 		if (parse_string(c, name, sizeof(name), ser) != PV_OK)
 			return PV_EINVAL;
 		/* Component parameters (;sf ;key ;bs ;req ;name ;tr) would
 		 * change the value signed; none is supported. */
 		if (peek(c) == ';')
 			return PV_EINVAL;
-		if (!component_name_is_valid(name) || pv_sig_covers(m, name))
+		if (!sig_component_name_is_valid(name) || pv_sig_covers(m, name))
 			return PV_EINVAL;
 		memcpy(m->components[m->components_n++], name,
 		    strlen(name) + 1);
 		is_separated = skip_sp(c) > 0;
 	}
-	wb_putc(ser, ')');
+	sig_wb_putc(ser, ')');
 	return PV_OK;
 }
 
@@ -449,9 +442,9 @@ parse_sig_params(struct cur *c, struct pv_sig_params *m, struct wbuf *ser)
 		/* A bare key is boolean true: no signature parameter is. */
 		if (!accept(c, '='))
 			return PV_EINVAL;
-		wb_putc(ser, ';');
-		wb_puts(ser, name);
-		wb_putc(ser, '=');
+		sig_wb_putc(ser, ';');
+		sig_wb_puts(ser, name);
+		sig_wb_putc(ser, '=');
 		if (strcmp(name, "created") == 0)
 			st = param_integer(c, &m->created, &m->has_created,
 			    ser);
@@ -495,7 +488,7 @@ on_input_member(struct cur *c, const char *key, void *arg)
 
 	memset(m, 0, sizeof(*m));
 	memcpy(m->label, key, strlen(key) + 1);	/* both LABEL_MAX + 1 */
-	wb_init(&ser, m->params_raw, sizeof(m->params_raw));
+	sig_wb_init(&ser, m->params_raw, sizeof(m->params_raw));
 	if ((st = parse_components(c, m, &ser)) != PV_OK ||
 	    (st = parse_sig_params(c, m, &ser)) != PV_OK)
 		return st;
@@ -585,230 +578,6 @@ pv_sig_covers(const struct pv_sig_params *p, const char *component)
 		    sizeof(p->components[i])) == 0)
 			return true;
 	return false;
-}
-
-/* ---- signature base (RFC 9421 section 2.5) ---- */
-
-/* The target URI, split; views into the caller's string. */
-struct uri {
-	bool is_https;
-	const char *authority;
-	size_t authority_n;
-	const char *path;	/* "" when the URI has no path */
-	size_t path_n;
-	const char *query;	/* "?..." or "" when absent */
-	size_t query_n;
-};
-
-/*
- * Splits an absolute http(s) URI. Refuses anything that is not printable
- * ASCII without spaces, a fragment, userinfo and an empty authority:
- * none belongs in a request's target URI.
- */
-static pv_status
-uri_split(const char *s, struct uri *u)
-{
-	size_t n, i, a;
-
-	if (s == NULL)
-		return PV_EINVAL;
-	n = strnlen(s, PV_SIG_TARGET_URI_MAX + 1);
-	if (n > PV_SIG_TARGET_URI_MAX)
-		return PV_EINVAL;
-	for (i = 0; i < n; i++)
-		if ((unsigned char)s[i] <= 0x20 ||
-		    (unsigned char)s[i] >= 0x7f || s[i] == '#')
-			return PV_EINVAL;
-	if (strncasecmp(s, "https://", 8) == 0) {
-		u->is_https = true;
-		i = 8;
-	} else if (strncasecmp(s, "http://", 7) == 0) {
-		u->is_https = false;
-		i = 7;
-	} else
-		return PV_EINVAL;
-	for (a = i; i < n && s[i] != '/' && s[i] != '?'; i++)
-		;
-	u->authority = s + a;
-	u->authority_n = i - a;
-	if (u->authority_n == 0 || memchr(u->authority, '@', u->authority_n))
-		return PV_EINVAL;
-	for (a = i; i < n && s[i] != '?'; i++)
-		;
-	u->path = s + a;
-	u->path_n = i - a;
-	u->query = s + i;
-	u->query_n = n - i;
-	return PV_OK;
-}
-
-/*
- * @authority (RFC 9421 section 2.2.3): normalized per RFC 9110 section
- * 4.2.3, that is lowercased and without the scheme's default port.
- */
-static void
-put_authority(struct wbuf *w, const struct uri *u)
-{
-	const char *dflt = u->is_https ? ":443" : ":80";
-	size_t n = u->authority_n, dn = strlen(dflt), i;
-
-	if (n > dn && memcmp(u->authority + n - dn, dflt, dn) == 0)
-		n -= dn;
-	else if (n > 1 && u->authority[n - 1] == ':')
-		n--;			/* empty port */
-	for (i = 0; i < n; i++) {
-		int ch = (unsigned char)u->authority[i];
-
-		wb_putc(w, ch >= 'A' && ch <= 'Z' ? ch - 'A' + 'a' : ch);
-	}
-}
-
-static void
-put_path(struct wbuf *w, const struct uri *u)
-{
-	if (u->path_n == 0)
-		wb_putc(w, '/');	/* an empty path is "/" (2.2.6) */
-	else
-		wb_put(w, u->path, u->path_n);
-}
-
-/* A derived component's value; PV_EINVAL for one not supported. */
-static pv_status
-put_derived(struct wbuf *w, const char *name,
-    const struct pv_sig_request *req)
-{
-	struct uri u;
-	size_t i, n;
-
-	if (strcmp(name, "@method") == 0) {
-		/* A method is a token (RFC 9110 section 9.1); case kept. */
-		n = req->method == NULL ? 0 :
-		    strnlen(req->method, METHOD_MAX + 1);
-		if (n == 0 || n > METHOD_MAX)
-			return PV_EINVAL;
-		for (i = 0; i < n; i++)
-			if (!is_lc_tchar((unsigned char)req->method[i]) &&
-			    !(req->method[i] >= 'A' && req->method[i] <= 'Z'))
-				return PV_EINVAL;
-		wb_put(w, req->method, n);
-		return PV_OK;
-	}
-	if (uri_split(req->target_uri, &u) != PV_OK)
-		return PV_EINVAL;
-	if (strcmp(name, "@target-uri") == 0)
-		wb_puts(w, req->target_uri);
-	else if (strcmp(name, "@authority") == 0)
-		put_authority(w, &u);
-	else if (strcmp(name, "@scheme") == 0)
-		wb_puts(w, u.is_https ? "https" : "http");
-	else if (strcmp(name, "@path") == 0)
-		put_path(w, &u);
-	else if (strcmp(name, "@query") == 0) {
-		/* An absent query is "?" alone (2.2.7). */
-		if (u.query_n == 0)
-			wb_putc(w, '?');
-		else
-			wb_put(w, u.query, u.query_n);
-	} else if (strcmp(name, "@request-target") == 0) {
-		put_path(w, &u);	/* origin-form (2.2.5) */
-		wb_put(w, u.query, u.query_n);
-	} else
-		return PV_EINVAL;	/* @status, @query-param, ... */
-	return PV_OK;
-}
-
-/*
- * A header field's value: the caller's combined value with leading and
- * trailing whitespace stripped (RFC 9421 section 2.1). A value with a
- * control character or non-ASCII byte is refused: the base is ASCII and
- * a CR or LF would let a value forge the next line.
- */
-static pv_status
-put_field(struct wbuf *w, const char *name, const struct pv_sig_request *req)
-{
-	const char *v;
-	size_t n, i;
-
-	if (req->header == NULL ||
-	    (v = req->header(req->header_arg, name)) == NULL)
-		return PV_EINVAL;
-	n = strnlen(v, PV_SIG_BASE_MAX + 1);
-	if (n > PV_SIG_BASE_MAX)
-		return PV_EINVAL;
-	while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
-		n--;
-	while (n > 0 && (*v == ' ' || *v == '\t')) {
-		v++;
-		n--;
-	}
-	for (i = 0; i < n; i++)
-		if (((unsigned char)v[i] < 0x20 && v[i] != '\t') ||
-		    (unsigned char)v[i] > 0x7e)
-			return PV_EINVAL;
-	wb_put(w, v, n);
-	return PV_OK;
-}
-
-pv_status
-pv_sig_base(const struct pv_sig_params *p, const struct pv_sig_request *req,
-    char *out, size_t outsz, size_t *outlen)
-{
-	struct wbuf w;
-	const char *name;
-	size_t i;
-	pv_status st;
-
-	if (p == NULL || req == NULL || out == NULL || outsz == 0 ||
-	    outlen == NULL)
-		return PV_EINVAL;
-	*outlen = 0;
-	wb_init(&w, out, outsz < PV_SIG_BASE_MAX + 1 ? outsz :
-	    PV_SIG_BASE_MAX + 1);
-	/* p may have been filled by hand: trust none of it. */
-	if (p->components_n > PV_SIG_MAX_COMPONENTS ||
-	    strnlen(p->params_raw, sizeof(p->params_raw)) ==
-	    sizeof(p->params_raw) || p->params_raw[0] != '(')
-		return PV_EINVAL;
-	for (i = 0; i < p->components_n; i++) {
-		name = p->components[i];
-		if (!component_name_is_valid(name))
-			return PV_EINVAL;
-		wb_putc(&w, '"');
-		wb_puts(&w, name);
-		wb_puts(&w, "\": ");
-		st = name[0] == '@' ? put_derived(&w, name, req) :
-		    put_field(&w, name, req);
-		if (st != PV_OK)
-			goto fail;
-		wb_putc(&w, '\n');
-	}
-	wb_puts(&w, "\"@signature-params\": ");
-	wb_puts(&w, p->params_raw);
-	if (w.is_full)
-		goto fail;
-	*outlen = w.len;
-	return PV_OK;
-fail:
-	out[0] = '\0';
-	return PV_EINVAL;
-}
-
-pv_status
-pv_sig_verify_ed25519(const struct pv_sig_params *p,
-    const struct pv_sig_request *req,
-    const unsigned char pk[PV_SIG_ED25519_PK_BYTES])
-{
-	char base[PV_SIG_BASE_MAX + 1];
-	size_t n;
-
-	if (p == NULL || pk == NULL)
-		return PV_EINVAL;
-	if (p->has_alg && strcmp(p->alg, "ed25519") != 0)
-		return PV_EINVAL;
-	if (pv_sig_base(p, req, base, sizeof(base), &n) != PV_OK)
-		return PV_EINVAL;
-	return pv_sign_verify(p->sig, base, n, pk) == PV_OK ? PV_OK :
-	    PV_ECRYPTO;
 }
 
 /* ---- Content-Digest (RFC 9530 section 2) ---- */
