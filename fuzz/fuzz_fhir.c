@@ -27,10 +27,11 @@ LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 	if (j == NULL)
 		return 0;
 	for (i = 0; i < PV_ARRAY_LEN(types); i++) {
-		if (pv_fhir_check(j, types[i], patient, sizeof(patient), &why) ==
-		    PV_OK && strcmp(types[i], "Patient") != 0 &&
+		if (pv_fhir_check(j, types[i], patient, sizeof(patient),
+			&why) == PV_OK &&
+		    strcmp(types[i], "Patient") != 0 &&
 		    !pv_fhir_id_is_valid(patient))
-			__builtin_trap();	/* a bad patient id slipped by */
+			__builtin_trap(); /* a bad patient id slipped by */
 		(void)pv_fhir_classify(j);
 	}
 	(void)pv_fhir_minimize(j, "Patient", "Patient.photo, Patient.note",

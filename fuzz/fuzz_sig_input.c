@@ -28,11 +28,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* 64 zero bytes in base64, and a Signature field for "sig1" with it. */
-#define ZERO_B64 "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" \
+#define ZERO_B64                                                               \
+	"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"            \
 	"AAAAAAAAAAAAAAAAAAAAAAAAAAAAA=="
 #define ZERO_SIG "sig1=:" ZERO_B64 ":"
 
-static const char *field_value;	/* every covered field gets this */
+static const char *field_value; /* every covered field gets this */
 
 static const char *
 fuzz_header(void *arg, const char *lcname)
@@ -104,7 +105,8 @@ check_invariants(const struct pv_sig_params *p)
 	    strnlen(p->label, sizeof(p->label)) == 0 ||
 	    strnlen(p->label, sizeof(p->label)) == sizeof(p->label) ||
 	    strnlen(p->params_raw, sizeof(p->params_raw)) ==
-	    sizeof(p->params_raw) || p->params_raw[0] != '(' ||
+		sizeof(p->params_raw) ||
+	    p->params_raw[0] != '(' ||
 	    strnlen(p->keyid, sizeof(p->keyid)) == sizeof(p->keyid) ||
 	    strnlen(p->nonce, sizeof(p->nonce)) == sizeof(p->nonce) ||
 	    strnlen(p->alg, sizeof(p->alg)) == sizeof(p->alg) ||
@@ -112,7 +114,8 @@ check_invariants(const struct pv_sig_params *p)
 		abort();
 	for (i = 0; i < p->components_n; i++)
 		if (strnlen(p->components[i], sizeof(p->components[i])) ==
-		    sizeof(p->components[i]) || p->components[i][0] == '\0' ||
+			sizeof(p->components[i]) ||
+		    p->components[i][0] == '\0' ||
 		    strpbrk(p->components[i], "\"\\\r\n ") != NULL ||
 		    !pv_sig_covers(p, p->components[i]))
 			abort();
@@ -162,8 +165,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	sig = next_part(&data, &size, &has_sig);
 	uri = next_part(&data, &size, &has_uri);
 
-	if (pv_sig_parse(input, has_sig ? sig : ZERO_SIG, label, &p) ==
-	    PV_OK) {
+	if (pv_sig_parse(input, has_sig ? sig : ZERO_SIG, label, &p) == PV_OK) {
 		check_invariants(&p);
 		req.method = "POST";
 		req.target_uri = has_uri ? uri : "https://h:443/p?q";
@@ -175,8 +177,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		PV_IGNORE(pv_sig_verify_ed25519(&p, &req, pk));
 	}
-	PV_IGNORE(pv_sig_check_content_digest(input,
-	    (const unsigned char *)sig, strlen(sig)));
+	PV_IGNORE(pv_sig_check_content_digest(input, (const unsigned char *)sig,
+	    strlen(sig)));
 	PV_IGNORE(pv_sig_check_content_digest(sig, NULL, 0));
 
 	free(input);

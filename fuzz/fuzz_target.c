@@ -33,7 +33,7 @@ LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 				abort();
 		if (strstr(s, "%00") != NULL)
 			abort();
-		s[strcspn(s, "?")] = '\0';	/* traversal: the path only */
+		s[strcspn(s, "?")] = '\0'; /* traversal: the path only */
 		if (strstr(s, "/../") != NULL || strstr(s, "/./") != NULL)
 			abort();
 	}

@@ -21,8 +21,10 @@ static const struct pv_cmd commands[] = {
 	{ "key", "rotate the master key (online)", cmd_key },
 	{ "erase", "erase a patient on request (crypto-shredding)", cmd_erase },
 	{ "hold", "set or lift a legal hold on a patient", cmd_hold },
-	{ "access-review", "report accounts, unused rights, break-glass; "
-	    "disable dormant accounts", cmd_access_review },
+	{ "access-review",
+	    "report accounts, unused rights, break-glass; "
+	    "disable dormant accounts",
+	    cmd_access_review },
 	{ "incident", "report the patients an actor touched", cmd_incident },
 	{ "purge", "apply retention rules (crypto-shred expired patients)",
 	    cmd_purge },
@@ -50,7 +52,7 @@ main(int argc, char **argv)
 {
 	size_t i;
 
-	umask(077);	/* every file a vault creates is private */
+	umask(077); /* every file a vault creates is private */
 	{
 		/* Keys and decrypted records must never land in a core file
 		 * or be readable through ptrace by the same user. */
@@ -59,7 +61,7 @@ main(int argc, char **argv)
 		(void)setrlimit(RLIMIT_CORE, &no_core);
 		(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	}
-	pv_fhir_json_init();	/* before any JSON exists */
+	pv_fhir_json_init(); /* before any JSON exists */
 	if (argc < 2) {
 		usage(stderr);
 		return PV_EXIT_USAGE;

@@ -29,14 +29,14 @@
 #include "common/metrics.h"
 
 #define MAX_THREADS 1024
-#define LAT_CAP 100000		/* latency samples kept per thread */
+#define LAT_CAP 100000 /* latency samples kept per thread */
 
 struct worker {
 	pthread_t t;
 	struct pv_audit *a;
 	unsigned idx;
 	uint64_t n;
-	uint32_t *lat_us;	/* LAT_CAP samples */
+	uint32_t *lat_us; /* LAT_CAP samples */
 	size_t lat_n;
 	bool failed;
 };
@@ -78,8 +78,8 @@ worker_main(void *arg)
 		}
 		dt = (mb_now_ns() - t0) / 1000;
 		if (w->lat_n < LAT_CAP)
-			w->lat_us[w->lat_n++] = dt > UINT32_MAX ? UINT32_MAX :
-			    (uint32_t)dt;
+			w->lat_us[w->lat_n++] =
+			    dt > UINT32_MAX ? UINT32_MAX : (uint32_t)dt;
 		w->n++;
 	}
 	return NULL;
@@ -156,8 +156,8 @@ run_threads(struct pv_audit *a, unsigned nthreads, double seconds)
 	r.rate = (double)total / ((double)dt / 1e9);
 	r.per_fsync = f1 > f0 ? (double)(e1 - e0) / (double)(f1 - f0) : 0;
 	r.p50_ms = lat_total ? all[lat_total / 2] / 1000.0 : 0;
-	r.p99_ms = lat_total ? all[(size_t)((double)lat_total * 0.99)] / 1000.0
-	    : 0;
+	r.p99_ms =
+	    lat_total ? all[(size_t)((double)lat_total * 0.99)] / 1000.0 : 0;
 	free(all);
 	free(w);
 	return r;
@@ -197,8 +197,8 @@ fill(const char *dir, uint64_t n, uint64_t window)
 {
 	struct pv_vault *v = NULL;
 	struct pv_audit *a = NULL;
-	struct filler f = { PTHREAD_MUTEX_INITIALIZER,
-		PTHREAD_COND_INITIALIZER, 0, 0, 0 };
+	struct filler f = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
+		0, 0, 0 };
 	struct pv_audit_event ev;
 	char err[256];
 	uint64_t i, t0, f0;
@@ -224,7 +224,7 @@ fill(const char *dir, uint64_t n, uint64_t window)
 		f.outstanding++;
 		pthread_mutex_unlock(&f.m);
 		while (pv_audit_submit(a, &ev, fill_done, &f) != PV_OK) {
-			usleep(1000);	/* queue full: let the writer drain */
+			usleep(1000); /* queue full: let the writer drain */
 		}
 		if (isatty(2) && i % 50000 == 0)
 			fprintf(stderr, "\raudit_bench: %llu/%llu",
@@ -239,9 +239,10 @@ fill(const char *dir, uint64_t n, uint64_t window)
 	if (isatty(2))
 		fputc('\n', stderr);
 	printf("audit_bench: appended %llu entries in %.2f s (%.0f/s, %llu "
-	    "group commits, %llu failed)\n", (unsigned long long)f.done, secs,
-	    (double)f.done / secs, (unsigned long long)(pv_metric_get(
-	    PV_M_AUDIT_FSYNCS) - f0), (unsigned long long)f.failed);
+	       "group commits, %llu failed)\n",
+	    (unsigned long long)f.done, secs, (double)f.done / secs,
+	    (unsigned long long)(pv_metric_get(PV_M_AUDIT_FSYNCS) - f0),
+	    (unsigned long long)f.failed);
 	pv_vault_close(v);
 	return f.failed == 0 ? 0 : 1;
 }
@@ -265,7 +266,8 @@ main(int argc, char **argv)
 		for (k = 1; k < argc; k++) {
 			if (strcmp(argv[k], "--fill") == 0 && k + 1 < argc)
 				fill_n = strtoull(argv[++k], NULL, 10);
-			else if (strcmp(argv[k], "--vault") == 0 && k + 1 < argc)
+			else if (strcmp(argv[k], "--vault") == 0 &&
+			    k + 1 < argc)
 				vault = argv[++k];
 			else if (strcmp(argv[k], "--window") == 0 &&
 			    k + 1 < argc)
@@ -277,7 +279,7 @@ main(int argc, char **argv)
 		if (fill_n == 0 || vault == NULL || window == 0 ||
 		    window > 60000)
 			mb_die("usage: audit_bench --fill N --vault DIR "
-			    "[--window 1..60000]");
+			       "[--window 1..60000]");
 		alarm(3600);
 		return fill(vault, fill_n, window);
 	}
@@ -287,22 +289,23 @@ main(int argc, char **argv)
 	    "[--window W]");
 	for (k = 0; k < mb_g.argc; k++) {
 		if (strcmp(mb_g.argv[k], "--seconds") == 0 && k + 1 < mb_g.argc)
-			seconds = mb_uint_arg("--seconds", mb_g.argv[++k], 1,
-			    600);
+			seconds =
+			    mb_uint_arg("--seconds", mb_g.argv[++k], 1, 600);
 		else if (strcmp(mb_g.argv[k], "--threads") == 0 &&
 		    k + 1 < mb_g.argc)
 			list = mb_g.argv[++k];
 		else
-			mb_die("unknown argument %s (see --help)", mb_g.argv[k]);
+			mb_die("unknown argument %s (see --help)",
+			    mb_g.argv[k]);
 	}
 	{
 		char buf[256], *save = NULL, *tok;
 
 		snprintf(buf, sizeof(buf), "%s", list);
 		for (tok = strtok_r(buf, ",", &save); tok != NULL && nt < 64;
-		    tok = strtok_r(NULL, ",", &save))
-			threads[nt++] = mb_uint_arg("--threads", tok, 1,
-			    MAX_THREADS);
+		     tok = strtok_r(NULL, ",", &save))
+			threads[nt++] =
+			    mb_uint_arg("--threads", tok, 1, MAX_THREADS);
 		if (nt == 0)
 			mb_die("--threads: empty list");
 	}
@@ -328,24 +331,26 @@ main(int argc, char **argv)
 		(void)run_threads(a, 4, 0.5);
 		for (r = 0; r < mb_g.rounds; r++)
 			for (i = 0; i < nt; i++) {
-				struct run_result x = run_threads(a,
-				    threads[i], seconds);
+				struct run_result x =
+				    run_threads(a, threads[i], seconds);
 
 				rate[i][r] = x.rate;
 				fs[i][r] = x.per_fsync;
 				p50[i][r] = x.p50_ms;
 				p99[i][r] = x.p99_ms;
-				fprintf(stderr, "audit_bench: round %u, %u "
+				fprintf(stderr,
+				    "audit_bench: round %u, %u "
 				    "threads: %.0f appends/s, %.1f per fsync\n",
 				    r + 1, threads[i], x.rate, x.per_fsync);
 			}
 		printf("\naudit_bench: pv_audit_append (durable: waits for the "
-		    "group commit's fdatasync), %.0f s x %u rounds, medians\n",
+		       "group commit's fdatasync), %.0f s x %u rounds, "
+		       "medians\n",
 		    seconds, mb_g.rounds);
-		printf("%8s %14s %12s %14s %10s %10s\n", "threads",
-		    "appends/s", "vs 1 thread", "entries/fsync", "p50 ms",
-		    "p99 ms");
-		printf("%.*s\n", 73, "-----------------------------------------"
+		printf("%8s %14s %12s %14s %10s %10s\n", "threads", "appends/s",
+		    "vs 1 thread", "entries/fsync", "p50 ms", "p99 ms");
+		printf("%.*s\n", 73,
+		    "-----------------------------------------"
 		    "----------------------------------------");
 		for (i = 0; i < nt; i++)
 			if (threads[i] == 1)
@@ -362,20 +367,23 @@ main(int argc, char **argv)
 				snprintf(speed, sizeof(speed), "%.1fx",
 				    mr / base);
 			for (r = 0; r < mb_g.rounds; r++)
-				json_array_append_new(rr, json_real(rate[i][r]));
+				json_array_append_new(rr,
+				    json_real(rate[i][r]));
 			printf("%8u %14.0f %12s %14.1f %10.3f %10.3f\n",
 			    threads[i], mr, speed, mf, m50, m99);
-			json_array_append_new(rows, json_pack("{s:i, s:f, s:f, "
-			    "s:f, s:f, s:f, s:o}", "threads",
-			    (json_int_t)threads[i], "appends_per_s", mr,
-			    "speedup_vs_1_thread", base > 0 ? mr / base : 0.0,
-			    "entries_per_fsync", mf, "latency_p50_ms", m50,
-			    "latency_p99_ms", m99, "rounds_appends_per_s", rr));
+			json_array_append_new(rows,
+			    json_pack("{s:i, s:f, s:f, "
+				      "s:f, s:f, s:f, s:o}",
+				"threads", (json_int_t)threads[i],
+				"appends_per_s", mr, "speedup_vs_1_thread",
+				base > 0 ? mr / base : 0.0, "entries_per_fsync",
+				mf, "latency_p50_ms", m50, "latency_p99_ms",
+				m99, "rounds_appends_per_s", rr));
 		}
 		mb_figure("append_concurrency", rows);
 		mb_figure("seconds_per_run", json_real(seconds));
-		mb_figure("log_entries_written", json_integer((json_int_t)
-		    pv_audit_size(a)));
+		mb_figure("log_entries_written",
+		    json_integer((json_int_t)pv_audit_size(a)));
 	}
 	pv_audit_close(a);
 	pv_vault_close(v);

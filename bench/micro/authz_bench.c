@@ -29,7 +29,7 @@ struct ctx {
 	struct pv_principal who;
 	pv_action action;
 	const char *type;
-	char (*patients)[PV_ID_HEX_LEN + 1];	/* NULL: type-level */
+	char (*patients)[PV_ID_HEX_LEN + 1]; /* NULL: type-level */
 	size_t patients_n, next;
 	bool expect;
 	const char *expect_reason;
@@ -83,7 +83,7 @@ account(struct pv_vault *v, const char *name, const char *role,
 
 	snprintf(pw, sizeof(pw), "Bench-%zu-long-Secret-9-x", strlen(name));
 	if (pv_account_create(v, name, role, patient,
-	    strcmp(role, "service") == 0 ? NULL : pw, &vd, NULL) != PV_OK)
+		strcmp(role, "service") == 0 ? NULL : pw, &vd, NULL) != PV_OK)
 		mb_die("cannot create account %s", name);
 }
 
@@ -97,8 +97,8 @@ run_case(struct ctx *c, const char *label, const char *note)
 	struct pv_authz_decision d;
 
 	pv_authz_decide(&c->pol, c->v, &rq, &d);
-	if (d.is_allowed != c->expect || strcmp(d.reason,
-	    c->expect_reason) != 0)
+	if (d.is_allowed != c->expect ||
+	    strcmp(d.reason, c->expect_reason) != 0)
 		mb_die("%s: got %s/%s, expected %s/%s", label,
 		    d.is_allowed ? "allow" : "deny", d.reason,
 		    c->expect ? "allow" : "deny", c->expect_reason);
@@ -111,7 +111,7 @@ main(int argc, char **argv)
 {
 	struct ctx c;
 	size_t rows = 100000, team = 1000, i, clinicians, per;
-	char (*team_ids)[PV_ID_HEX_LEN + 1], (*other_ids)[PV_ID_HEX_LEN + 1];
+	char(*team_ids)[PV_ID_HEX_LEN + 1], (*other_ids)[PV_ID_HEX_LEN + 1];
 	char pat_id[PV_ID_HEX_LEN + 1], name[32];
 	struct pv_store *s;
 	uint64_t t0;
@@ -127,15 +127,18 @@ main(int argc, char **argv)
 		    a + 1 < mb_g.argc)
 			team = mb_uint_arg("--team", mb_g.argv[++a], 1, 100000);
 		else
-			mb_die("unknown argument %s (see --help)", mb_g.argv[a]);
+			mb_die("unknown argument %s (see --help)",
+			    mb_g.argv[a]);
 	}
 	if (team > rows)
 		mb_die("--team must not exceed --careteam-rows");
 	memset(&c, 0, sizeof(c));
 	/* A cheap Argon2 only to create the accounts quickly: passwords
 	 * play no part in a decision. */
-	c.v = mb_vault_open("v", "\n[auth]\nargon2_memlimit_kib = 8192\n"
-	    "argon2_opslimit = 1\n", NULL, 0);
+	c.v = mb_vault_open("v",
+	    "\n[auth]\nargon2_memlimit_kib = 8192\n"
+	    "argon2_opslimit = 1\n",
+	    NULL, 0);
 	s = c.v->store;
 	pv_policy_defaults(&c.pol);
 	team_ids = calloc(team, sizeof(*team_ids));
@@ -168,8 +171,8 @@ main(int argc, char **argv)
 		for (i = 0; i < team; i++) {
 			pv_random_id(team_ids[i]);
 			pv_random_id(other_ids[i]);
-			if (pv_store_careteam_add(s, doc.user_id, team_ids[i]) !=
-			    PV_OK)
+			if (pv_store_careteam_add(s, doc.user_id,
+				team_ids[i]) != PV_OK)
 				mb_die("careteam_add");
 			added++;
 		}
@@ -185,8 +188,9 @@ main(int argc, char **argv)
 				/* Some overlap with doc's patients, like
 				 * real shared care. */
 				if (j % 10 == 0)
-					memcpy(pid, team_ids[(i * per + j) %
-					    team], sizeof(pid));
+					memcpy(pid,
+					    team_ids[(i * per + j) % team],
+					    sizeof(pid));
 				else
 					pv_random_id(pid);
 				if (pv_store_careteam_add(s, p.user_id, pid) !=
@@ -197,8 +201,10 @@ main(int argc, char **argv)
 	}
 	if (pv_store_commit(s) != PV_OK)
 		mb_die("commit");
-	fprintf(stderr, "authz_bench: %zu care-team rows (%zu clinicians) in "
-	    "%.1f s\n", rows, clinicians + 1, (double)(mb_now_ns() - t0) / 1e9);
+	fprintf(stderr,
+	    "authz_bench: %zu care-team rows (%zu clinicians) in "
+	    "%.1f s\n",
+	    rows, clinicians + 1, (double)(mb_now_ns() - t0) / 1e9);
 	mb_figure("careteam_rows", json_integer((json_int_t)rows));
 	mb_figure("clinician_team_size", json_integer((json_int_t)team));
 	mb_figure("policy_rules", json_integer((json_int_t)c.pol.rules_n));
@@ -221,7 +227,8 @@ main(int argc, char **argv)
 	run_case(&c, "policy: clinician create Patient (allow)",
 	    "careteam row skipped (no patient), then a type-level row");
 	c.who = principal(c.v, "svc");
-	snprintf(c.who.scopes, sizeof(c.who.scopes), "system/Observation.rs "
+	snprintf(c.who.scopes, sizeof(c.who.scopes),
+	    "system/Observation.rs "
 	    "system/Patient.rs");
 	c.action = PV_ACT_READ;
 	c.type = "Observation";
@@ -232,7 +239,7 @@ main(int argc, char **argv)
 	    "SMART scope parsing, no lookup");
 	c.who = principal(c.v, "pat");
 	{
-		char (*own)[PV_ID_HEX_LEN + 1] = calloc(1, sizeof(*own));
+		char(*own)[PV_ID_HEX_LEN + 1] = calloc(1, sizeof(*own));
 
 		if (own == NULL)
 			mb_die("out of memory");

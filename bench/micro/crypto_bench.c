@@ -32,7 +32,7 @@
 
 struct ctx {
 	struct pv_vault *v;
-	unsigned char *key;		/* secret memory */
+	unsigned char *key; /* secret memory */
 	unsigned char *pt, *ct, *out;
 	size_t ptlen, ctlen;
 	char ad[256];
@@ -60,7 +60,8 @@ make_resource(unsigned char *buf, size_t size, const char *pid)
 	    "\"effectiveDateTime\":\"2026-11-24T08:30:00Z\",\"valueQuantity\":"
 	    "{\"value\":72,\"unit\":\"/min\",\"system\":"
 	    "\"http://unitsofmeasure.org\",\"code\":\"/min\"},\"note\":[{"
-	    "\"text\":\"", pid);
+	    "\"text\":\"",
+	    pid);
 	size_t len = n > 0 ? (size_t)n : 0;
 
 	while (len + 4 < size) {
@@ -81,7 +82,7 @@ c_seal(void *arg, uint64_t n)
 
 	for (uint64_t i = 0; i < n; i++) {
 		if (pv_aead_seal(c->out, &len, c->pt, c->ptlen,
-		    (unsigned char *)c->ad, strlen(c->ad), c->key) != PV_OK)
+			(unsigned char *)c->ad, strlen(c->ad), c->key) != PV_OK)
 			mb_die("seal failed");
 		MB_KEEP(len);
 	}
@@ -95,7 +96,7 @@ c_open(void *arg, uint64_t n)
 
 	for (uint64_t i = 0; i < n; i++) {
 		if (pv_aead_open(c->out, &len, c->ct, c->ctlen,
-		    (unsigned char *)c->ad, strlen(c->ad), c->key) != PV_OK)
+			(unsigned char *)c->ad, strlen(c->ad), c->key) != PV_OK)
 			mb_die("open failed");
 		MB_KEEP(len);
 	}
@@ -121,7 +122,7 @@ c_xchacha_open(void *arg, uint64_t n)
 {
 	struct ctx *c = arg;
 	unsigned long long len;
-	unsigned char *ct = c->ct + c->ctlen;	/* scratch after the blob */
+	unsigned char *ct = c->ct + c->ctlen; /* scratch after the blob */
 	unsigned long long clen;
 
 	randombytes_buf(c->xnonce, sizeof(c->xnonce));
@@ -129,8 +130,8 @@ c_xchacha_open(void *arg, uint64_t n)
 	    (unsigned char *)c->ad, strlen(c->ad), NULL, c->xnonce, c->key);
 	for (uint64_t i = 0; i < n; i++) {
 		if (crypto_aead_xchacha20poly1305_ietf_decrypt(c->out, &len,
-		    NULL, ct, clen, (unsigned char *)c->ad, strlen(c->ad),
-		    c->xnonce, c->key) != 0)
+			NULL, ct, clen, (unsigned char *)c->ad, strlen(c->ad),
+			c->xnonce, c->key) != 0)
 			mb_die("xchacha open failed");
 		MB_KEEP(len);
 	}
@@ -191,8 +192,8 @@ static void
 make_ad(struct ctx *c)
 {
 	if (pv_snprintf(c->ad, sizeof(c->ad), "phivault-res-v1|%s|%s|%lld|%s",
-	    "Observation", "0f5c2d8e7a914b6c9d3e1f2a4b5c6d7e", 1LL, c->pid) !=
-	    PV_OK)
+		"Observation", "0f5c2d8e7a914b6c9d3e1f2a4b5c6d7e", 1LL,
+		c->pid) != PV_OK)
 		mb_die("ad");
 }
 
@@ -224,7 +225,7 @@ c_read_path(void *arg, uint64_t n)
 		make_ad(c);
 		if (pv_dek_get(c->v, c->pid, false, dek) != PV_OK ||
 		    pv_aead_open(c->out, &len, c->ct, c->ctlen,
-		    (unsigned char *)c->ad, strlen(c->ad), dek) != PV_OK)
+			(unsigned char *)c->ad, strlen(c->ad), dek) != PV_OK)
 			mb_die("read path failed");
 		sodium_memzero(dek, PV_DEK_BYTES);
 		MB_KEEP(len);
@@ -244,7 +245,7 @@ c_write_path(void *arg, uint64_t n)
 		make_ad(c);
 		if (pv_dek_get(c->v, c->pid, false, dek) != PV_OK ||
 		    pv_aead_seal(c->out, &len, c->pt, c->ptlen,
-		    (unsigned char *)c->ad, strlen(c->ad), dek) != PV_OK)
+			(unsigned char *)c->ad, strlen(c->ad), dek) != PV_OK)
 			mb_die("write path failed");
 		sodium_memzero(dek, PV_DEK_BYTES);
 		MB_KEEP(len);
@@ -265,14 +266,15 @@ main(int argc, char **argv)
 	    "[--size BYTES] [--miss-patients N]");
 	for (a = 0; a < mb_g.argc; a++) {
 		if (strcmp(mb_g.argv[a], "--size") == 0 && a + 1 < mb_g.argc)
-			size = mb_uint_arg("--size", mb_g.argv[++a], 64,
-			    MAX_SIZE);
+			size =
+			    mb_uint_arg("--size", mb_g.argv[++a], 64, MAX_SIZE);
 		else if (strcmp(mb_g.argv[a], "--miss-patients") == 0 &&
 		    a + 1 < mb_g.argc)
 			miss_n = mb_uint_arg("--miss-patients", mb_g.argv[++a],
 			    8192, 1000000);
 		else
-			mb_die("unknown argument %s (see --help)", mb_g.argv[a]);
+			mb_die("unknown argument %s (see --help)",
+			    mb_g.argv[a]);
 	}
 	memset(&c, 0, sizeof(c));
 	c.v = mb_vault_open("v", NULL, NULL, 0);
@@ -290,7 +292,7 @@ main(int argc, char **argv)
 	if (pv_dek_get(c.v, c.pid, true, c.key) != PV_OK)
 		mb_die("cannot create a DEK");
 	if (pv_aead_seal(c.ct, &c.ctlen, c.pt, c.ptlen, (unsigned char *)c.ad,
-	    strlen(c.ad), c.key) != PV_OK)
+		strlen(c.ad), c.key) != PV_OK)
 		mb_die("seal failed");
 
 	/* DEKs for the miss case, in one transaction (setup, not timed). */
@@ -305,7 +307,7 @@ main(int argc, char **argv)
 	if (pv_store_commit(c.v->store) != PV_OK)
 		mb_die("commit");
 	c.miss_n = miss_n;
-	if (pv_dek_get(c.v, c.pid, false, c.key) != PV_OK)	/* back to ours */
+	if (pv_dek_get(c.v, c.pid, false, c.key) != PV_OK) /* back to ours */
 		mb_die("dek_get");
 	fprintf(stderr, "crypto_bench: %zu DEKs created in %.1f s\n", miss_n,
 	    (double)(mb_now_ns() - t0) / 1e9);
@@ -326,22 +328,24 @@ main(int argc, char **argv)
 	snprintf(label, sizeof(label), "libsodium %s seal %zu B", other,
 	    c.ptlen);
 	if (pv_crypto_has_aes()) {
-		mb_run(label, c_xchacha_seal, &c, 0, "the fallback cipher "
+		mb_run(label, c_xchacha_seal, &c, 0,
+		    "the fallback cipher "
 		    "(CPU without AES-NI), libsodium directly");
-		snprintf(label, sizeof(label), "libsodium %s open %zu B",
-		    other, c.ptlen);
+		snprintf(label, sizeof(label), "libsodium %s open %zu B", other,
+		    c.ptlen);
 		mb_run(label, c_xchacha_open, &c, 0, NULL);
 	} else if (crypto_aead_aes256gcm_is_available()) {
 		mb_run(label, c_aesgcm_seal, &c, 0, NULL);
 	}
 	mb_run("pv_dek_get, cache hit", c_dek_hit, &c, 0,
 	    "includes the keys.db data_version check");
-	mb_run("  of which: keys.db data_version check", c_keys_version, &c,
-	    0, "store keys_version (PRAGMA k.data_version), which every "
+	mb_run("  of which: keys.db data_version check", c_keys_version, &c, 0,
+	    "store keys_version (PRAGMA k.data_version), which every "
 	    "pv_dek_get runs before looking in the cache");
 	snprintf(label, sizeof(label), "pv_dek_get, cache miss (%zu ids)",
 	    miss_n);
-	mb_run(label, c_dek_miss, &c, 0, "keys.db row read + unwrap under the "
+	mb_run(label, c_dek_miss, &c, 0,
+	    "keys.db row read + unwrap under the "
 	    "master key; cycling over more ids than the 4096-slot cache");
 	mb_run("pv_secret_alloc + pv_secret_free (32 B)", c_secret, &c, 0,
 	    "guarded memory (sodium_malloc: mmap, mprotect, mlock...); "

@@ -22,7 +22,7 @@
 struct ctx {
 	pv_mhash *leaves;
 	size_t n;
-	const struct pv_merkle_cache *cache;	/* NULL: none */
+	const struct pv_merkle_cache *cache; /* NULL: none */
 	uint64_t next;
 };
 
@@ -43,7 +43,7 @@ c_inclusion(void *arg, uint64_t reps)
 
 	while (reps-- > 0) {
 		if (pv_merkle_inclusion_proof_cached(c->leaves, c->cache, c->n,
-		    pick(c), proof, &len) != PV_OK)
+			pick(c), proof, &len) != PV_OK)
 			mb_die("inclusion proof failed");
 		MB_KEEP(proof[0][0]);
 	}
@@ -58,7 +58,7 @@ c_consistency(void *arg, uint64_t reps)
 
 	while (reps-- > 0) {
 		if (pv_merkle_consistency_proof_cached(c->leaves, c->cache,
-		    pick(c) + 1, c->n, proof, &len) != PV_OK)
+			pick(c) + 1, c->n, proof, &len) != PV_OK)
 			mb_die("consistency proof failed");
 		MB_KEEP(proof[0][0]);
 	}
@@ -71,8 +71,8 @@ c_root(void *arg, uint64_t reps)
 	pv_mhash root;
 
 	while (reps-- > 0) {
-		if (pv_merkle_root_cached(c->leaves, c->cache, c->n - (reps & 255),
-		    root) != PV_OK)
+		if (pv_merkle_root_cached(c->leaves, c->cache,
+			c->n - (reps & 255), root) != PV_OK)
 			mb_die("root failed");
 		MB_KEEP(root[0]);
 	}
@@ -94,7 +94,8 @@ main(int argc, char **argv)
 			c.n = mb_uint_arg("--leaves", mb_g.argv[++k], 1024,
 			    100000000);
 		else
-			mb_die("unknown argument %s (see --help)", mb_g.argv[k]);
+			mb_die("unknown argument %s (see --help)",
+			    mb_g.argv[k]);
 	}
 	c.leaves = malloc(c.n * sizeof(pv_mhash));
 	if (c.leaves == NULL)
@@ -121,8 +122,7 @@ main(int argc, char **argv)
 	c.cache = &cache;
 	mb_run("inclusion proof, subtree cache", c_inclusion, &c, 0,
 	    "what the server does");
-	mb_run("consistency proof, subtree cache", c_consistency, &c, 0,
-	    NULL);
+	mb_run("consistency proof, subtree cache", c_consistency, &c, 0, NULL);
 	mb_run("tree head, subtree cache", c_root, &c, 0, NULL);
 	pv_merkle_cache_free(&cache);
 	free(c.leaves);

@@ -140,7 +140,7 @@ c_digest_check(void *arg, uint64_t n)
 
 	for (uint64_t i = 0; i < n; i++)
 		if (pv_sig_check_content_digest(c->digest_field, c->body,
-		    sizeof(c->body)) != PV_OK)
+			sizeof(c->body)) != PV_OK)
 			mb_die("content-digest check failed");
 }
 
@@ -161,7 +161,7 @@ c_all(void *arg, uint64_t n)
 		    pv_sig_verify_ed25519(&p, &c->rq, c->pk) != PV_OK)
 			mb_die("signed request refused");
 		pv_nonce_digest(p.keyid, p.nonce, d);
-		next_digest(c, d);	/* unique, as a fresh nonce would be */
+		next_digest(c, d); /* unique, as a fresh nonce would be */
 		if (pv_nonces_add(c->nonces, d, now + 300, now) != PV_OK)
 			mb_die("nonce cache insert failed");
 	}
@@ -176,7 +176,7 @@ main(int argc, char **argv)
 	char nonce[32], sigb64[128], resid[PV_ID_HEX_LEN + 1], hb64[64];
 	char zero_sig[160];
 	uint64_t max_add, i;
-	size_t cap = 1000000;	/* [signature] nonce_cache_max default */
+	size_t cap = 1000000; /* [signature] nonce_cache_max default */
 
 	mb_init("sig_bench", argc, argv, NULL);
 	if (mb_g.argc > 0)
@@ -188,11 +188,12 @@ main(int argc, char **argv)
 	pv_random_id(resid);
 	pv_random_bytes(nonce_raw, sizeof(nonce_raw));
 	if (pv_b64url_encode(nonce_raw, sizeof(nonce_raw), nonce,
-	    sizeof(nonce)) != PV_OK)
+		sizeof(nonce)) != PV_OK)
 		mb_die("b64url");
 	snprintf(c->target, sizeof(c->target),
 	    "https://127.0.0.1:8443/fhir/Observation/%s", resid);
-	snprintf(c->si, sizeof(c->si), "sig=(\"@method\" \"@target-uri\");"
+	snprintf(c->si, sizeof(c->si),
+	    "sig=(\"@method\" \"@target-uri\");"
 	    "created=%lld;keyid=\"%s\";nonce=\"%s\";alg=\"ed25519\"",
 	    (long long)pv_now(), c->keyid, nonce);
 	c->rq.method = "GET";
@@ -207,7 +208,7 @@ main(int argc, char **argv)
 	snprintf(zero_sig, sizeof(zero_sig), "sig=:%s:", sigb64);
 	if (pv_sig_parse(c->si, zero_sig, NULL, &c->p) != PV_OK ||
 	    pv_sig_base(&c->p, &c->rq, c->base, sizeof(c->base),
-	    &c->base_len) != PV_OK)
+		&c->base_len) != PV_OK)
 		mb_die("cannot build the signature base");
 	crypto_sign_detached(sig, NULL, (unsigned char *)c->base, c->base_len,
 	    c->sk);
@@ -223,8 +224,8 @@ main(int argc, char **argv)
 	pv_sha256(h, c->body, sizeof(c->body));
 	if (pv_b64_encode(h, sizeof(h), hb64, sizeof(hb64)) != PV_OK)
 		mb_die("b64");
-	snprintf(c->digest_field, sizeof(c->digest_field), "sha-256=:%s:",
-	    hb64);
+	snprintf(c->digest_field, sizeof(c->digest_field),
+	    "sha-256=:%s:", hb64);
 	/* The replay cache at a steady state: PREFILL live nonces. */
 	if (pv_nonces_new(cap, &c->nonces) != PV_OK)
 		mb_die("nonce cache");
@@ -243,22 +244,21 @@ main(int argc, char **argv)
 	max_add = (uint64_t)((double)cap * 0.3 / (2.0 * (mb_g.rounds + 3)));
 
 	mb_figure("signature_input", json_string(c->si));
-	mb_figure("signature_base_bytes", json_integer((json_int_t)
-	    c->base_len));
+	mb_figure("signature_base_bytes",
+	    json_integer((json_int_t)c->base_len));
 	mb_figure("nonce_cache_prefill", json_integer(PREFILL));
 	mb_figure("nonce_cache_capacity", json_integer((json_int_t)cap));
 
 	mb_run("pv_sig_parse (Signature-Input + Signature)", c_parse, c, 0,
 	    NULL);
 	mb_run("pv_sig_base (signature base)", c_base, c, 0, NULL);
-	mb_run("Ed25519 verify of the base (libsodium)", c_ed25519, c, 0,
-	    NULL);
+	mb_run("Ed25519 verify of the base (libsodium)", c_ed25519, c, 0, NULL);
 	mb_run("pv_sig_verify_ed25519 (base + verify)", c_verify, c, 0, NULL);
 	mb_run("pv_nonce_digest", c_nonce_digest, c, 0, NULL);
 	mb_run("pv_nonces_add (replay cache insert)", c_nonce_add, c, max_add,
 	    "cache pre-filled with 200k live nonces");
-	mb_run("pv_sig_check_content_digest, 1 KiB body", c_digest_check, c,
-	    0, "signed writes only");
+	mb_run("pv_sig_check_content_digest, 1 KiB body", c_digest_check, c, 0,
+	    "signed writes only");
 	mb_run("signed GET: everything but the key lookup", c_all, c, max_add,
 	    "parse + coverage + window + base + verify + nonce digest + "
 	    "replay-cache insert");

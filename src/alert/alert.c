@@ -53,8 +53,9 @@ pv_alerts_open(const char *vault_dir, const struct pv_config *cfg,
 			free(a);
 			return st;
 		}
-		a->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC |
-		    O_NOFOLLOW, 0600);
+		a->fd = open(path,
+		    O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW,
+		    0600);
 		if (a->fd < 0) {
 			free(a);
 			return PV_EIO;
@@ -65,7 +66,7 @@ pv_alerts_open(const char *vault_dir, const struct pv_config *cfg,
 		openlog("phivault", LOG_PID | LOG_NDELAY, LOG_AUTHPRIV);
 	if (cfg->alert_webhook[0] != '\0' &&
 	    (st = pv_webhook_start(cfg->alert_webhook,
-	    cfg->alert_webhook_cafile, &a->hook)) != PV_OK) {
+		 cfg->alert_webhook_cafile, &a->hook)) != PV_OK) {
 		pv_alerts_close(a);
 		return st;
 	}

@@ -22,7 +22,7 @@
 
 #define ACTORS 4096
 #define ADDRS 4096
-#define SEEN_MAX 256		/* distinct patients remembered per actor */
+#define SEEN_MAX 256 /* distinct patients remembered per actor */
 
 struct actor_state {
 	int64_t actor;
@@ -63,8 +63,8 @@ pv_detect_new(const struct pv_config *cfg, struct pv_alerts *a,
 		return PV_ENOMEM;
 	}
 	d->alerts = a;
-	d->snoop_n = cfg->snoop_patients < SEEN_MAX ? cfg->snoop_patients :
-	    SEEN_MAX;
+	d->snoop_n =
+	    cfg->snoop_patients < SEEN_MAX ? cfg->snoop_patients : SEEN_MAX;
 	d->snoop_window = cfg->snoop_window;
 	d->stuffing_n = cfg->stuffing_accounts;
 	randombytes_buf(d->hkey, sizeof(d->hkey));
@@ -101,8 +101,9 @@ pv_detect_lockout(struct pv_detect *d, int64_t user_id, const char *ip,
 {
 	if (d == NULL)
 		return;
-	pv_alert(d->alerts, "brute_force", "high", rid, json_pack(
-	    "{s:I, s:s}", "actor", (json_int_t)user_id, "source", ip));
+	pv_alert(d->alerts, "brute_force", "high", rid,
+	    json_pack("{s:I, s:s}", "actor", (json_int_t)user_id, "source",
+		ip));
 }
 
 void
@@ -122,9 +123,9 @@ pv_detect_failed_logins(struct pv_detect *d, const char *ip,
 	PV_IGNORE(pv_strlcpy(a->ip, ip, sizeof(a->ip)));
 	a->fired_at = now;
 	pthread_mutex_unlock(&d->lock);
-	pv_alert(d->alerts, "credential_stuffing", "high", rid, json_pack(
-	    "{s:s, s:I}", "source", ip, "distinct_accounts",
-	    (json_int_t)distinct_accounts));
+	pv_alert(d->alerts, "credential_stuffing", "high", rid,
+	    json_pack("{s:s, s:I}", "source", ip, "distinct_accounts",
+		(json_int_t)distinct_accounts));
 }
 
 void
@@ -160,8 +161,8 @@ pv_detect_patient_access(struct pv_detect *d, int64_t actor,
 	}
 	pthread_mutex_unlock(&d->lock);
 	if (fire)
-		pv_alert(d->alerts, "snooping", "high", rid, json_pack(
-		    "{s:I, s:I, s:I}", "actor", (json_int_t)actor,
-		    "distinct_patients", (json_int_t)count, "window_seconds",
-		    (json_int_t)d->snoop_window));
+		pv_alert(d->alerts, "snooping", "high", rid,
+		    json_pack("{s:I, s:I, s:I}", "actor", (json_int_t)actor,
+			"distinct_patients", (json_int_t)count,
+			"window_seconds", (json_int_t)d->snoop_window));
 }

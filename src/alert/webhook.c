@@ -31,7 +31,7 @@ struct pv_webhook {
 	char *ring[RING];
 	size_t head, n;
 	bool is_stopping;
-	time_t stop_deadline;		/* drain at most this long at stop */
+	time_t stop_deadline; /* drain at most this long at stop */
 	pthread_t thread;
 };
 
@@ -51,8 +51,8 @@ discard(char *ptr, size_t size, size_t nmemb, void *userdata)
 static bool
 post(struct pv_webhook *w, CURL *c, const char *body)
 {
-	struct curl_slist *h = curl_slist_append(NULL,
-	    "Content-Type: application/json");
+	struct curl_slist *h =
+	    curl_slist_append(NULL, "Content-Type: application/json");
 	long code = 0;
 	CURLcode rc;
 
@@ -60,8 +60,8 @@ post(struct pv_webhook *w, CURL *c, const char *body)
 	curl_easy_setopt(c, CURLOPT_URL, w->url);
 	curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, w->is_stopping ? 1000L :
-	    TIMEOUT_MS);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS,
+	    w->is_stopping ? 1000L : TIMEOUT_MS);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -106,8 +106,8 @@ deliver(void *arg)
 
 		while (w->n == 0 && !w->is_stopping)
 			pthread_cond_wait(&w->cv, &w->lock);
-		if (w->n == 0 || (w->is_stopping &&
-		    time(NULL) > w->stop_deadline))
+		if (w->n == 0 ||
+		    (w->is_stopping && time(NULL) > w->stop_deadline))
 			break;
 		body = w->ring[w->head];
 		w->ring[w->head] = NULL;
@@ -149,8 +149,8 @@ pv_webhook_start(const char *url, const char *cafile, struct pv_webhook **out)
 	if (w == NULL)
 		return PV_ENOMEM;
 	if (pv_strlcpy(w->url, url, sizeof(w->url)) != PV_OK ||
-	    (cafile != NULL && pv_strlcpy(w->cafile, cafile,
-	    sizeof(w->cafile)) != PV_OK)) {
+	    (cafile != NULL &&
+		pv_strlcpy(w->cafile, cafile, sizeof(w->cafile)) != PV_OK)) {
 		free(w);
 		return PV_EINVAL;
 	}
@@ -175,7 +175,7 @@ pv_webhook_send(struct pv_webhook *w, const char *json)
 	if (w == NULL || (copy = strdup(json)) == NULL)
 		return;
 	pthread_mutex_lock(&w->lock);
-	if (w->n == RING) {		/* full: drop the oldest */
+	if (w->n == RING) { /* full: drop the oldest */
 		free(w->ring[w->head]);
 		w->ring[w->head] = NULL;
 		w->head = (w->head + 1) % RING;

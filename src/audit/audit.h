@@ -44,33 +44,33 @@
 struct pv_audit;
 
 struct pv_audit_event {
-	int64_t actor;			/* account id; 0 = not authenticated */
-	char role[17];			/* "" when unknown; "system" for jobs */
-	char action[PV_AUDIT_ACTION_MAX];	/* read, create, login, ... */
-	char type[33];			/* FHIR type or "" */
-	char id[65];			/* resource id or "" */
-	char patient[65];		/* patient id or "" */
-	const char *outcome;		/* "allowed", "denied", "failed", "error" */
-	const char *reason;		/* constant reason code */
-	char src[64];			/* source address, "local" for the CLI */
-	char rid[33];			/* request id */
-	int64_t grant;			/* break-glass grant id, 0 = none */
-	char nonce[65];			/* hex digest of (keyid, nonce), or "" */
-	int64_t count;			/* events this entry stands for: 0 or 1
-					 * = one (no "count" field), N > 1 =
-					 * N identical events aggregated */
+	int64_t actor; /* account id; 0 = not authenticated */
+	char role[17]; /* "" when unknown; "system" for jobs */
+	char action[PV_AUDIT_ACTION_MAX]; /* read, create, login, ... */
+	char type[33]; /* FHIR type or "" */
+	char id[65]; /* resource id or "" */
+	char patient[65]; /* patient id or "" */
+	const char *outcome; /* "allowed", "denied", "failed", "error" */
+	const char *reason; /* constant reason code */
+	char src[64]; /* source address, "local" for the CLI */
+	char rid[33]; /* request id */
+	int64_t grant; /* break-glass grant id, 0 = none */
+	char nonce[65]; /* hex digest of (keyid, nonce), or "" */
+	int64_t count; /* events this entry stands for: 0 or 1
+			* = one (no "count" field), N > 1 =
+			* N identical events aggregated */
 };
 
 typedef void (*pv_audit_done)(void *arg, pv_status st);
 
 struct pv_audit_opts {
 	const char *vault_dir;
-	const unsigned char *sign_sk;	/* borrowed, PV_SIGN_SK_BYTES */
-	const unsigned char *sign_pk;	/* borrowed, PV_SIGN_PK_BYTES */
-	const char *key_id;		/* borrowed */
-	bool keep_index;		/* leaves + per-patient index (server) */
-	int64_t cp_sync_interval;	/* fsync checkpoints at least this
-					 * often, seconds (0 = 60) */
+	const unsigned char *sign_sk; /* borrowed, PV_SIGN_SK_BYTES */
+	const unsigned char *sign_pk; /* borrowed, PV_SIGN_PK_BYTES */
+	const char *key_id; /* borrowed */
+	bool keep_index; /* leaves + per-patient index (server) */
+	int64_t cp_sync_interval; /* fsync checkpoints at least this
+				   * often, seconds (0 = 60) */
 };
 
 /*
@@ -160,20 +160,21 @@ void pv_audit_chain_next(unsigned char chain[PV_AUDIT_HASH_BYTES],
 struct pv_verify_report {
 	uint64_t entries;
 	uint64_t checkpoints;
-	uint64_t batch_signatures;	/* lines carrying a bsig */
-	uint64_t signed_entries;	/* leading entries a valid signature
-					 * covers; < entries: unsigned tail */
-	uint64_t quarantines;		/* "audit.quarantine" entries */
-	uint64_t quarantined;		/* entries they moved out, in all */
+	uint64_t batch_signatures; /* lines carrying a bsig */
+	uint64_t signed_entries; /* leading entries a valid signature
+				  * covers; < entries: unsigned tail */
+	uint64_t quarantines; /* "audit.quarantine" entries */
+	uint64_t quarantined; /* entries they moved out, in all */
 	bool is_ok;
-	int64_t bad_entry;		/* first entry at fault, -1 = none */
-	const char *problem;		/* constant: "changed", "removed", ... */
+	int64_t bad_entry; /* first entry at fault, -1 = none */
+	const char *problem; /* constant: "changed", "removed", ... */
 	char detail[256];
 };
 
 /* pv_audit_verify flags. */
-#define PV_VERIFY_ALLOW_UNSIGNED_TAIL 0x1	/* entries after the last
-						 * signature are no fault */
+#define PV_VERIFY_ALLOW_UNSIGNED_TAIL                                          \
+	0x1 /* entries after the last                                          \
+	     * signature are no fault */
 
 /*
  * Recomputes the tree from DIR/audit/log.jsonl, checks every entry's seq

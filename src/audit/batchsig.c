@@ -87,6 +87,5 @@ pv_bsig_verify(const char *line, size_t len,
 	    n != sizeof(sig))
 		return PV_ECRYPTO;
 	mlen = message(msg, line, base_len);
-	return pv_sign_verify(sig, msg, mlen, pk) == PV_OK ? PV_OK :
-	    PV_ECRYPTO;
+	return pv_sign_verify(sig, msg, mlen, pk) == PV_OK ? PV_OK : PV_ECRYPTO;
 }

@@ -29,7 +29,7 @@
 
 #define PV_BSIG_DOMAIN "phivault-audit-batch-v1\n"
 #define PV_BSIG_FIELD ",\"bsig\":\""
-#define PV_BSIG_B64_LEN 88		/* base64 of PV_SIG_BYTES, padded */
+#define PV_BSIG_B64_LEN 88 /* base64 of PV_SIG_BYTES, padded */
 /* What the field adds to a line: ,"bsig":" + 88 + "} minus the "}". */
 #define PV_BSIG_EXTRA (sizeof(PV_BSIG_FIELD) - 1 + PV_BSIG_B64_LEN + 1)
 /* Longest line (without its newline) these functions accept. */

@@ -31,7 +31,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define CP_TAIL_BYTES 8192	/* checkpoint lines are ~250 bytes */
+#define CP_TAIL_BYTES 8192 /* checkpoint lines are ~250 bytes */
 
 pv_status
 pv_checkpoint_message(const struct pv_checkpoint *c, char *out, size_t outsz)
@@ -40,7 +40,7 @@ pv_checkpoint_message(const struct pv_checkpoint *c, char *out, size_t outsz)
 	pv_status st;
 
 	if ((st = pv_b64_encode(c->root, sizeof(c->root), root,
-	    sizeof(root))) != PV_OK)
+		 sizeof(root))) != PV_OK)
 		return st;
 	return pv_snprintf(out, outsz,
 	    "phivault-audit-checkpoint-v1\n%llu\n%s\n%s\n",
@@ -53,8 +53,8 @@ pv_checkpoint_json(const struct pv_checkpoint *c)
 	char root[64], sig[128];
 
 	if (pv_b64_encode(c->root, sizeof(c->root), root, sizeof(root)) !=
-	    PV_OK || pv_b64_encode(c->sig, sizeof(c->sig), sig, sizeof(sig)) !=
-	    PV_OK)
+		PV_OK ||
+	    pv_b64_encode(c->sig, sizeof(c->sig), sig, sizeof(sig)) != PV_OK)
 		return NULL;
 	return json_pack("{s:I, s:s, s:s, s:s, s:s}", "size",
 	    (json_int_t)c->size, "root", root, "signature", sig, "key_id",
@@ -88,13 +88,13 @@ audit_checkpoint_append(struct pv_audit *a, bool do_sync)
 	if (a->cp_fd < 0 || (a->size == a->last_cp_size && !do_sync) ||
 	    audit_checkpoint_sign(a, &c) != PV_OK)
 		return;
-	if (a->size == a->last_cp_size) {	/* closing, nothing new */
+	if (a->size == a->last_cp_size) { /* closing, nothing new */
 		(void)fdatasync(a->cp_fd);
 		return;
 	}
 	j = pv_checkpoint_json(&c);
-	text = j != NULL ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) :
-	    NULL;
+	text = j != NULL ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER)
+			 : NULL;
 	json_decref(j);
 	if (text == NULL)
 		return;
@@ -167,8 +167,8 @@ audit_checkpoint_parse(const char *line, struct pv_checkpoint *c)
 	    n == sizeof(c->sig) &&
 	    pv_strlcpy(c->time, time_s, sizeof(c->time)) == PV_OK &&
 	    pv_strlcpy(c->key_id, kid, sizeof(c->key_id)) == PV_OK) {
-		c->size = (uint64_t)json_integer_value(json_object_get(j,
-		    "size"));
+		c->size =
+		    (uint64_t)json_integer_value(json_object_get(j, "size"));
 		ok = true;
 	}
 	json_decref(j);
@@ -204,7 +204,7 @@ pv_audit_latest_checkpoint(const char *vault_dir, struct pv_checkpoint *out)
 	int fd;
 
 	if (pv_snprintf(path, sizeof(path), "%s/audit/checkpoints.jsonl",
-	    vault_dir) != PV_OK)
+		vault_dir) != PV_OK)
 		return PV_EINVAL;
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return PV_ENOTFOUND;
@@ -245,9 +245,10 @@ pv_audit_inclusion(struct pv_audit *a, uint64_t index, uint64_t size,
 	if (!a->keep_index || size > a->size || index >= size)
 		st = PV_EINVAL;
 	else
-		st = pv_merkle_inclusion_proof_cached(
-		    (const pv_mhash *)a->leaves, &a->mcache, (size_t)size,
-		    (size_t)index, (pv_mhash *)proof, proof_len);
+		st = pv_merkle_inclusion_proof_cached((const pv_mhash *)
+							  a->leaves,
+		    &a->mcache, (size_t)size, (size_t)index, (pv_mhash *)proof,
+		    proof_len);
 	pthread_rwlock_unlock(&a->tree_lock);
 	return st;
 }
@@ -262,9 +263,10 @@ pv_audit_consistency(struct pv_audit *a, uint64_t from, uint64_t to,
 	if (!a->keep_index || to > a->size || from == 0 || from > to)
 		st = PV_EINVAL;
 	else
-		st = pv_merkle_consistency_proof_cached(
-		    (const pv_mhash *)a->leaves, &a->mcache, (size_t)from,
-		    (size_t)to, (pv_mhash *)proof, proof_len);
+		st = pv_merkle_consistency_proof_cached((const pv_mhash *)
+							    a->leaves,
+		    &a->mcache, (size_t)from, (size_t)to, (pv_mhash *)proof,
+		    proof_len);
 	pthread_rwlock_unlock(&a->tree_lock);
 	return st;
 }

@@ -39,8 +39,8 @@ audit_iso_ms(int64_t ms, char out[32])
 
 	gmtime_r(&s, &tm);
 	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
-	PV_IGNORE(pv_snprintf(out, 32, "%s.%03lldZ", base,
-	    (long long)(ms % 1000)));
+	PV_IGNORE(
+	    pv_snprintf(out, 32, "%s.%03lldZ", base, (long long)(ms % 1000)));
 }
 
 int64_t
@@ -93,7 +93,7 @@ audit_entry_from_event(const struct pv_audit_event *ev, int64_t ts_ms,
 	    pv_strlcpy(e->nonce, ev->nonce, sizeof(e->nonce)) != PV_OK)
 		return PV_EINVAL;
 	if ((st = pv_b64_encode(chain, PV_AUDIT_HASH_BYTES, e->prev,
-	    sizeof(e->prev))) != PV_OK)
+		 sizeof(e->prev))) != PV_OK)
 		return st;
 	return PV_OK;
 }
@@ -111,18 +111,21 @@ audit_entry_format(const struct audit_entry *e, char *out, size_t outsz,
 	    !is_plain(e->src) || !is_plain(e->rid) || !is_plain(e->nonce) ||
 	    !is_plain(e->ts) || !is_plain(e->prev))
 		return PV_EINVAL;
-	if (e->count > 1 && (st = pv_snprintf(count, sizeof(count),
-	    ",\"count\":%lld", (long long)e->count)) != PV_OK)
+	if (e->count > 1 &&
+	    (st = pv_snprintf(count, sizeof(count), ",\"count\":%lld",
+		 (long long)e->count)) != PV_OK)
 		return st;
 	if ((st = pv_snprintf(out, outsz,
-	    "{\"seq\":%lld,\"ts\":\"%s\",\"actor\":%lld,\"role\":\"%s\","
-	    "\"action\":\"%s\",\"type\":\"%s\",\"id\":\"%s\",\"patient\":\"%s\","
-	    "\"outcome\":\"%s\",\"reason\":\"%s\",\"src\":\"%s\",\"rid\":\"%s\","
-	    "\"grant\":%lld,\"nonce\":\"%s\"%s,\"prev\":\"%s\"}",
-	    (long long)e->seq, e->ts, (long long)e->actor, e->role,
-	    e->action, e->type, e->id, e->patient, e->outcome, e->reason,
-	    e->src, e->rid, (long long)e->grant, e->nonce, count, e->prev)) !=
-	    PV_OK)
+		 "{\"seq\":%lld,\"ts\":\"%s\",\"actor\":%lld,\"role\":\"%s\","
+		 "\"action\":\"%s\",\"type\":\"%s\",\"id\":\"%s\",\"patient\":"
+		 "\"%s\","
+		 "\"outcome\":\"%s\",\"reason\":\"%s\",\"src\":\"%s\",\"rid\":"
+		 "\"%s\","
+		 "\"grant\":%lld,\"nonce\":\"%s\"%s,\"prev\":\"%s\"}",
+		 (long long)e->seq, e->ts, (long long)e->actor, e->role,
+		 e->action, e->type, e->id, e->patient, e->outcome, e->reason,
+		 e->src, e->rid, (long long)e->grant, e->nonce, count,
+		 e->prev)) != PV_OK)
 		return st;
 	*len = strlen(out);
 	return PV_OK;
@@ -161,8 +164,8 @@ audit_entry_parse(const char *line, struct audit_entry *e, json_t **json)
 	count = json_object_get(j, "count");
 	if (!json_is_integer(json_object_get(j, "seq")) ||
 	    !json_is_string(json_object_get(j, "prev")) ||
-	    (count != NULL && (!json_is_integer(count) ||
-	    json_integer_value(count) <= 1))) {
+	    (count != NULL &&
+		(!json_is_integer(count) || json_integer_value(count) <= 1))) {
 		json_decref(j);
 		return false;
 	}
@@ -194,6 +197,7 @@ pv_audit_entry_count(json_t *entry)
 {
 	json_t *c = json_object_get(entry, "count");
 
-	return json_is_integer(c) && json_integer_value(c) > 1 ?
-	    (int64_t)json_integer_value(c) : 1;
+	return json_is_integer(c) && json_integer_value(c) > 1
+	    ? (int64_t)json_integer_value(c)
+	    : 1;
 }

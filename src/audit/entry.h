@@ -15,11 +15,11 @@
 
 #include "audit/audit.h"
 
-#define AUDIT_LINE_MAX 2048		/* longest line we write or accept */
+#define AUDIT_LINE_MAX 2048 /* longest line we write or accept */
 
 struct audit_entry {
-	int64_t seq;			/* as read: may be anything a line says */
-	char ts[40];			/* "YYYY-MM-DDTHH:MM:SS.mmmZ" */
+	int64_t seq; /* as read: may be anything a line says */
+	char ts[40]; /* "YYYY-MM-DDTHH:MM:SS.mmmZ" */
 	int64_t actor;
 	char role[17];
 	char action[PV_AUDIT_ACTION_MAX];
@@ -32,8 +32,8 @@ struct audit_entry {
 	char rid[33];
 	int64_t grant;
 	char nonce[65];
-	int64_t count;			/* events it stands for, >= 1 */
-	char prev[64];			/* base64 of the chain before it */
+	int64_t count; /* events it stands for, >= 1 */
+	char prev[64]; /* base64 of the chain before it */
 };
 
 /*
@@ -41,9 +41,9 @@ struct audit_entry {
  * chain (the running chain before it). PV_EINVAL when outcome or reason
  * is NULL or does not fit.
  */
-PV_MUST_CHECK pv_status audit_entry_from_event(
-    const struct pv_audit_event *ev, int64_t ts_ms, uint64_t seq,
-    const unsigned char chain[PV_AUDIT_HASH_BYTES], struct audit_entry *e);
+PV_MUST_CHECK pv_status audit_entry_from_event(const struct pv_audit_event *ev,
+    int64_t ts_ms, uint64_t seq, const unsigned char chain[PV_AUDIT_HASH_BYTES],
+    struct audit_entry *e);
 
 /*
  * Writes e's line (no newline, no "bsig") into out (outsz bytes) and its
@@ -67,8 +67,7 @@ PV_MUST_CHECK pv_status audit_entry_format(const struct audit_entry *e,
  * With json non-NULL, *json gets the parsed object (a new reference the
  * caller releases with json_decref) on success, NULL on failure.
  */
-bool audit_entry_parse(const char *line, struct audit_entry *e,
-    json_t **json);
+bool audit_entry_parse(const char *line, struct audit_entry *e, json_t **json);
 
 /* Wall-clock milliseconds, and as "YYYY-MM-DDTHH:MM:SS.mmmZ". */
 int64_t audit_now_ms(void);

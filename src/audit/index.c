@@ -64,7 +64,7 @@ pidx_find(struct pv_audit *a, const char *patient, bool create)
 			if (o->patient == NULL)
 				continue;
 			for (k = str_hash(o->patient) & (ncap - 1);
-			    n[k].patient != NULL; k = (k + 1) & (ncap - 1))
+			     n[k].patient != NULL; k = (k + 1) & (ncap - 1))
 				;
 			n[k] = *o;
 		}
@@ -74,7 +74,7 @@ pidx_find(struct pv_audit *a, const char *patient, bool create)
 	}
 	mask = a->pidx_cap - 1;
 	for (i = str_hash(patient) & mask; a->pidx[i].patient != NULL;
-	    i = (i + 1) & mask)
+	     i = (i + 1) & mask)
 		if (strcmp(a->pidx[i].patient, patient) == 0)
 			return &a->pidx[i];
 	if (!create)
@@ -130,8 +130,9 @@ index_entry(struct pv_audit *a, const struct audit_entry *e, uint64_t seq)
 
 		/* Most patients have few entries: start small (a 1024-slot
 		 * start cost ~8 KiB per patient ever seen). */
-		if (pi == NULL || !audit_grow((void **)&pi->seqs, &pi->cap,
-		    pi->n + 1, sizeof(uint64_t), 8))
+		if (pi == NULL ||
+		    !audit_grow((void **)&pi->seqs, &pi->cap, pi->n + 1,
+			sizeof(uint64_t), 8))
 			return PV_ENOMEM;
 		pi->seqs[pi->n++] = seq;
 	}
@@ -140,7 +141,7 @@ index_entry(struct pv_audit *a, const struct audit_entry *e, uint64_t seq)
 
 		if (t >= pv_now() - NONCE_KEEP_SECONDS &&
 		    audit_grow((void **)&a->nonces, &a->nonces_cap,
-		    a->nonces_n + 1, sizeof(struct audit_nonce), 1024)) {
+			a->nonces_n + 1, sizeof(struct audit_nonce), 1024)) {
 			a->nonces[a->nonces_n].ts = t;
 			PV_IGNORE(pv_strlcpy(a->nonces[a->nonces_n].nonce,
 			    e->nonce, sizeof(a->nonces[0].nonce)));
@@ -218,9 +219,9 @@ struct line_span {
 };
 
 pv_status
-pv_audit_patient_page(struct pv_audit *a, const char *patient,
-    uint64_t offset, size_t count, bool (*cb)(void *arg, json_t *entry),
-    void *arg, uint64_t *total)
+pv_audit_patient_page(struct pv_audit *a, const char *patient, uint64_t offset,
+    size_t count, bool (*cb)(void *arg, json_t *entry), void *arg,
+    uint64_t *total)
 {
 	struct line_span *spans = NULL;
 	struct audit_pindex *pi;
@@ -239,8 +240,8 @@ pv_audit_patient_page(struct pv_audit *a, const char *patient,
 	if ((pi = pidx_find(a, patient, false)) != NULL) {
 		*total = pi->n;
 		if (offset < pi->n)
-			n = pi->n - offset < count ? (size_t)(pi->n - offset) :
-			    count;
+			n = pi->n - offset < count ? (size_t)(pi->n - offset)
+						   : count;
 	}
 	if (n > 0 && (spans = malloc(n * sizeof(*spans))) == NULL) {
 		pthread_rwlock_unlock(&a->tree_lock);
@@ -263,11 +264,11 @@ pv_audit_patient_page(struct pv_audit *a, const char *patient,
 
 		if (spans[i].len == 0 || spans[i].len > AUDIT_LINE_MAX ||
 		    pread(a->fd, buf, spans[i].len, spans[i].start) !=
-		    (ssize_t)spans[i].len) {
+			(ssize_t)spans[i].len) {
 			st = PV_EIO;
 			break;
 		}
-		buf[spans[i].len - 1] = '\0';	/* the newline */
+		buf[spans[i].len - 1] = '\0'; /* the newline */
 		pv_metric_inc(PV_M_AUDIT_PAGE_LINES);
 		if (!audit_entry_parse(buf, &ent, &e)) {
 			st = PV_EIO;

@@ -89,8 +89,7 @@ last_signed(struct pv_audit *a, char *buf, size_t len, char **end)
  * quarantined and the quarantine is recorded in a signed entry.
  */
 static pv_status
-settle_tail(struct pv_audit *a, const char *rest, size_t len,
-    bool is_opening)
+settle_tail(struct pv_audit *a, const char *rest, size_t len, bool is_opening)
 {
 	struct audit_pending p;
 	const char *q = rest;
@@ -139,7 +138,7 @@ audit_catch_up(struct pv_audit *a, bool is_opening)
 	if (fstat(a->fd, &sb) != 0)
 		return PV_EIO;
 	if (sb.st_size < a->end)
-		return PV_ECRYPTO;	/* the log shrank under us */
+		return PV_ECRYPTO; /* the log shrank under us */
 	if (sb.st_size == a->end)
 		return PV_OK;
 	len = (size_t)(sb.st_size - a->end);
@@ -171,8 +170,9 @@ audit_catch_up(struct pv_audit *a, bool is_opening)
 		if (a->size == cp_size) {
 			pv_merkle_compact_root(&a->compact, root);
 			if (sodium_memcmp(root, cp.root, sizeof(root)) != 0) {
-				pv_log(PV_LOG_ERROR, "audit_checkpoint_mismatch",
-				    NULL, (const char *)NULL);
+				pv_log(PV_LOG_ERROR,
+				    "audit_checkpoint_mismatch", NULL,
+				    (const char *)NULL);
 				st = PV_ECRYPTO;
 				goto done;
 			}
@@ -208,8 +208,8 @@ pv_audit_open(const struct pv_audit_opts *o, struct pv_audit **out)
 	a->sk = o->sign_sk;
 	a->pk = o->sign_pk;
 	a->keep_index = o->keep_index;
-	a->cp_sync_interval = o->cp_sync_interval > 0 ? o->cp_sync_interval :
-	    60;
+	a->cp_sync_interval =
+	    o->cp_sync_interval > 0 ? o->cp_sync_interval : 60;
 	a->is_healthy = true;
 	pthread_mutex_init(&a->lock, NULL);
 	pthread_cond_init(&a->cv, NULL);
@@ -217,20 +217,20 @@ pv_audit_open(const struct pv_audit_opts *o, struct pv_audit **out)
 	pv_merkle_compact_init(&a->compact);
 	if (pv_strlcpy(a->key_id, o->key_id, sizeof(a->key_id)) != PV_OK ||
 	    pv_snprintf(a->log_path, sizeof(a->log_path), "%s/audit/log.jsonl",
-	    o->vault_dir) != PV_OK ||
+		o->vault_dir) != PV_OK ||
 	    pv_snprintf(a->cp_path, sizeof(a->cp_path),
-	    "%s/audit/checkpoints.jsonl", o->vault_dir) != PV_OK ||
+		"%s/audit/checkpoints.jsonl", o->vault_dir) != PV_OK ||
 	    pv_snprintf(a->state_path, sizeof(a->state_path), "%s/audit/state",
-	    o->vault_dir) != PV_OK ||
+		o->vault_dir) != PV_OK ||
 	    pv_snprintf(a->quarantine_path, sizeof(a->quarantine_path),
-	    "%s/audit/quarantine.jsonl", o->vault_dir) != PV_OK)
+		"%s/audit/quarantine.jsonl", o->vault_dir) != PV_OK)
 		goto fail;
 	if ((st = audit_state_key(a, o->sign_sk)) != PV_OK)
 		goto fail;
 	a->fd = open_append(a->log_path);
 	a->cp_fd = open_append(a->cp_path);
-	a->state_fd = open(a->state_path, O_RDWR | O_CREAT | O_NOFOLLOW |
-	    O_CLOEXEC, 0600);
+	a->state_fd = open(a->state_path,
+	    O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (a->fd < 0 || a->cp_fd < 0)
 		goto fail;
 	if (flock(a->fd, LOCK_EX) != 0)
@@ -252,7 +252,7 @@ pv_audit_open(const struct pv_audit_opts *o, struct pv_audit **out)
 	if ((st = audit_writer_start(a)) != PV_OK)
 		goto fail;
 	a->last_cp_sync = pv_now();
-	{	/* No new checkpoint line unless the log grew past the last. */
+	{ /* No new checkpoint line unless the log grew past the last. */
 		struct pv_checkpoint last;
 
 		if (pv_audit_latest_checkpoint(o->vault_dir, &last) == PV_OK)

@@ -47,7 +47,7 @@ struct pv_audit {
 	char quarantine_path[1100];
 	int fd, cp_fd, state_fd;
 	const unsigned char *sk, *pk;
-	unsigned char *state_key;	/* PV_KEY_BYTES, secret memory */
+	unsigned char *state_key; /* PV_KEY_BYTES, secret memory */
 	char key_id[32];
 	bool keep_index;
 
@@ -67,10 +67,10 @@ struct pv_audit {
 	uint64_t size;
 	off_t end;
 	pv_mhash *leaves;
-	struct pv_merkle_cache mcache;	/* subtree hashes over leaves */
+	struct pv_merkle_cache mcache; /* subtree hashes over leaves */
 	off_t *offsets;
 	size_t idx_cap;
-	struct audit_pindex *pidx;	/* open addressing */
+	struct audit_pindex *pidx; /* open addressing */
 	size_t pidx_cap, pidx_n;
 	struct audit_nonce *nonces;
 	size_t nonces_n, nonces_cap;
@@ -155,8 +155,7 @@ PV_MUST_CHECK pv_status audit_absorb(struct pv_audit *a, const char *line,
 /* Frees both indexes. */
 void audit_index_free(struct pv_audit *a);
 /* Grows *p to hold need elements of elem bytes, doubling from first. */
-bool audit_grow(void **p, size_t *cap, size_t need, size_t elem,
-    size_t first);
+bool audit_grow(void **p, size_t *cap, size_t need, size_t elem, size_t first);
 
 /* ---- tail.c ---- */
 
@@ -168,8 +167,8 @@ bool audit_grow(void **p, size_t *cap, size_t need, size_t elem,
  * for writing; at is a->end. The caller then records the quarantine in
  * the trail.
  */
-PV_MUST_CHECK pv_status audit_quarantine(struct pv_audit *a,
-    const char *bytes, size_t len, uint64_t n);
+PV_MUST_CHECK pv_status audit_quarantine(struct pv_audit *a, const char *bytes,
+    size_t len, uint64_t n);
 /* Fills ev with the entry that records a quarantine of n entries. */
 void audit_quarantine_event(struct pv_audit_event *ev, uint64_t n);
 

@@ -67,7 +67,7 @@ pv_merkle_leaf_hash(const void *data, size_t len, pv_mhash out)
 	if (len > 0)
 		crypto_hash_sha256_update(&st, data, len);
 	crypto_hash_sha256_final(&st, out);
-	sodium_memzero(&st, sizeof(st));	/* the leaf may be PHI */
+	sodium_memzero(&st, sizeof(st)); /* the leaf may be PHI */
 }
 
 void
@@ -136,8 +136,8 @@ log2_exact(size_t k)
  * is at most PV_MERKLE_CACHE_LEVELS deep. The rest comes from the leaves.
  */
 static void
-perfect_root(const pv_mhash *leaves, const struct pv_merkle_cache *c,
-    size_t p, size_t k, pv_mhash out)
+perfect_root(const pv_mhash *leaves, const struct pv_merkle_cache *c, size_t p,
+    size_t k, pv_mhash out)
 {
 	pv_mhash l, r;
 
@@ -179,8 +179,8 @@ floor_pow2(size_t n)
  * pv_merkle_compact_root).
  */
 static void
-range_root(const pv_mhash *leaves, const struct pv_merkle_cache *c,
-    size_t lo, size_t hi, pv_mhash out)
+range_root(const pv_mhash *leaves, const struct pv_merkle_cache *c, size_t lo,
+    size_t hi, pv_mhash out)
 {
 	pv_mhash parts[64];
 	size_t np = 0, p = lo, k;
@@ -190,7 +190,7 @@ range_root(const pv_mhash *leaves, const struct pv_merkle_cache *c,
 		perfect_root(leaves, c, p, k, parts[np++]);
 		p += k;
 	}
-	if (np == 0) {		/* lo >= hi: not called so */
+	if (np == 0) { /* lo >= hi: not called so */
 		empty_root(out);
 		return;
 	}
@@ -570,8 +570,8 @@ pv_merkle_cache_extend(struct pv_merkle_cache *c, const pv_mhash *leaves,
 	if (c == NULL || (leaves == NULL && n > 0))
 		return PV_EINVAL;
 	while ((c->len[0] + 1) * CHUNK <= n) {
-		leaves_root(leaves, c->len[0] * CHUNK,
-		    (c->len[0] + 1) * CHUNK, h);
+		leaves_root(leaves, c->len[0] * CHUNK, (c->len[0] + 1) * CHUNK,
+		    h);
 		if ((st = cache_push(c, 0, h)) != PV_OK)
 			return st;
 	}

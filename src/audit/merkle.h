@@ -24,7 +24,7 @@
 
 #include "common/pv.h"
 
-#define PV_MERKLE_HASH_BYTES 32		/* SHA-256 */
+#define PV_MERKLE_HASH_BYTES 32 /* SHA-256 */
 /*
  * Longest proof accepted or produced. An audit path has at most
  * ceil(log2 n) hashes and a consistency proof one more; with 32-byte
@@ -109,16 +109,14 @@ PV_MUST_CHECK pv_status pv_merkle_verify_consistency(size_t m, size_t n,
  * size first.
  */
 struct pv_merkle_compact {
-	uint64_t	size;
-	pv_mhash	nodes[64];
+	uint64_t size;
+	pv_mhash nodes[64];
 };
 
 void pv_merkle_compact_init(struct pv_merkle_compact *c);
-void pv_merkle_compact_append(struct pv_merkle_compact *c,
-    const pv_mhash leaf);
+void pv_merkle_compact_append(struct pv_merkle_compact *c, const pv_mhash leaf);
 /* MTH of the leaves appended so far (SHA-256("") when none). */
-void pv_merkle_compact_root(const struct pv_merkle_compact *c,
-    pv_mhash out);
+void pv_merkle_compact_root(const struct pv_merkle_compact *c, pv_mhash out);
 
 /*
  * Subtree cache beside a growing leaf array: level[j][i] is the hash of
@@ -133,11 +131,11 @@ void pv_merkle_compact_root(const struct pv_merkle_compact *c,
  * A cache that is behind, or missing (NULL), only makes the functions
  * below hash more: results never depend on it.
  */
-#define PV_MERKLE_CACHE_SHIFT 4		/* smallest cached subtree: 16 */
-#define PV_MERKLE_CACHE_LEVELS 60	/* s + 60 >= 64 bits of size */
+#define PV_MERKLE_CACHE_SHIFT 4 /* smallest cached subtree: 16 */
+#define PV_MERKLE_CACHE_LEVELS 60 /* s + 60 >= 64 bits of size */
 
 struct pv_merkle_cache {
-	pv_mhash *level[PV_MERKLE_CACHE_LEVELS];	/* malloc'd, owned */
+	pv_mhash *level[PV_MERKLE_CACHE_LEVELS]; /* malloc'd, owned */
 	size_t len[PV_MERKLE_CACHE_LEVELS];
 	size_t cap[PV_MERKLE_CACHE_LEVELS];
 };
@@ -156,11 +154,12 @@ PV_MUST_CHECK pv_status pv_merkle_cache_extend(struct pv_merkle_cache *c,
  * cache (may be NULL) built over the same leaves. */
 PV_MUST_CHECK pv_status pv_merkle_root_cached(const pv_mhash *leaves,
     const struct pv_merkle_cache *c, size_t n, pv_mhash out);
-PV_MUST_CHECK pv_status pv_merkle_inclusion_proof_cached(
-    const pv_mhash *leaves, const struct pv_merkle_cache *c, size_t n,
-    size_t m, pv_mhash *proof, size_t *proof_len);
-PV_MUST_CHECK pv_status pv_merkle_consistency_proof_cached(
-    const pv_mhash *leaves, const struct pv_merkle_cache *c, size_t m,
-    size_t n, pv_mhash *proof, size_t *proof_len);
+PV_MUST_CHECK pv_status pv_merkle_inclusion_proof_cached(const pv_mhash *leaves,
+    const struct pv_merkle_cache *c, size_t n, size_t m, pv_mhash *proof,
+    size_t *proof_len);
+PV_MUST_CHECK pv_status
+pv_merkle_consistency_proof_cached(const pv_mhash *leaves,
+    const struct pv_merkle_cache *c, size_t m, size_t n, pv_mhash *proof,
+    size_t *proof_len);
 
 #endif

@@ -41,7 +41,7 @@ struct state_rec {
 	int64_t end;
 	unsigned char chain[PV_AUDIT_HASH_BYTES];
 	struct pv_merkle_compact compact;
-	unsigned char mac[PV_AUDIT_HASH_BYTES];	/* HMAC of the above */
+	unsigned char mac[PV_AUDIT_HASH_BYTES]; /* HMAC of the above */
 };
 
 /* The state's MAC: HMAC-SHA-256 under the key derived at open. */

@@ -30,20 +30,20 @@
 #include <unistd.h>
 
 pv_status
-audit_quarantine(struct pv_audit *a, const char *bytes, size_t len,
-    uint64_t n)
+audit_quarantine(struct pv_audit *a, const char *bytes, size_t len, uint64_t n)
 {
 	char num[24], from[24];
 	pv_status st = PV_EIO;
 	int qfd;
 
-	qfd = open(a->quarantine_path, O_WRONLY | O_CREAT | O_APPEND |
-	    O_NOFOLLOW | O_CLOEXEC, 0600);
+	qfd = open(a->quarantine_path,
+	    O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (qfd < 0)
 		goto done;
 	/* A torn last line gets its newline here: one line per entry. */
 	if (!audit_write_all(qfd, bytes, len) ||
-	    (len > 0 && bytes[len - 1] != '\n' && !audit_write_all(qfd, "\n", 1)) ||
+	    (len > 0 && bytes[len - 1] != '\n' &&
+		!audit_write_all(qfd, "\n", 1)) ||
 	    fdatasync(qfd) != 0)
 		goto done;
 	if (ftruncate(a->fd, a->end) != 0 || fdatasync(a->fd) != 0)
@@ -55,10 +55,11 @@ done:
 	PV_IGNORE(pv_snprintf(num, sizeof(num), "%llu", (unsigned long long)n));
 	PV_IGNORE(pv_snprintf(from, sizeof(from), "%llu",
 	    (unsigned long long)a->size));
-	pv_log(PV_LOG_ERROR, st == PV_OK ? "audit_unsigned_tail_quarantined" :
-	    "audit_unsigned_tail_quarantine_failed", NULL, "entries", num,
-	    "first_seq", from, "file", "audit/quarantine.jsonl",
-	    (const char *)NULL);
+	pv_log(PV_LOG_ERROR,
+	    st == PV_OK ? "audit_unsigned_tail_quarantined"
+			: "audit_unsigned_tail_quarantine_failed",
+	    NULL, "entries", num, "first_seq", from, "file",
+	    "audit/quarantine.jsonl", (const char *)NULL);
 	return st;
 }
 
@@ -67,8 +68,8 @@ audit_quarantine_event(struct pv_audit_event *ev, uint64_t n)
 {
 	memset(ev, 0, sizeof(*ev));
 	PV_IGNORE(pv_strlcpy(ev->role, "system", sizeof(ev->role)));
-	PV_IGNORE(pv_strlcpy(ev->action, "audit.quarantine",
-	    sizeof(ev->action)));
+	PV_IGNORE(
+	    pv_strlcpy(ev->action, "audit.quarantine", sizeof(ev->action)));
 	ev->outcome = "error";
 	ev->reason = "unsigned_tail";
 	PV_IGNORE(pv_strlcpy(ev->src, "local", sizeof(ev->src)));

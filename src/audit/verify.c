@@ -70,7 +70,7 @@ fault(struct pv_verify_report *rep, int64_t entry, const char *problem,
     const char *detail)
 {
 	if (!rep->is_ok && rep->bad_entry >= 0 && rep->bad_entry <= entry)
-		return;		/* keep the earliest */
+		return; /* keep the earliest */
 	rep->is_ok = false;
 	rep->bad_entry = entry;
 	rep->problem = problem;
@@ -104,9 +104,9 @@ load_checkpoints(const char *path, off_t limit, const unsigned char *pk,
 	*n_out = 0;
 	f = fopen(path, "r");
 	if (f == NULL)
-		return PV_OK;	/* no checkpoints yet */
-	while ((limit < 0 || pos < limit) &&
-	    (len = getline(&line, &cap, f)) > 0) {
+		return PV_OK; /* no checkpoints yet */
+	while (
+	    (limit < 0 || pos < limit) && (len = getline(&line, &cap, f)) > 0) {
 		char msg[256];
 
 		pos += len;
@@ -130,8 +130,8 @@ load_checkpoints(const char *path, off_t limit, const unsigned char *pk,
 			continue;
 		}
 		cps[n].is_sig_ok = pv_checkpoint_message(&cps[n].c, msg,
-		    sizeof(msg)) == PV_OK && pv_sign_verify(cps[n].c.sig, msg,
-		    strlen(msg), pk) == PV_OK;
+				       sizeof(msg)) == PV_OK &&
+		    pv_sign_verify(cps[n].c.sig, msg, strlen(msg), pk) == PV_OK;
 		n++;
 	}
 	free(line);
@@ -198,20 +198,23 @@ check_entry(FILE *f, const char *line, uint64_t i,
 		} else {
 			PV_IGNORE(pv_snprintf(msg, sizeof(msg),
 			    "entry at position %llu claims seq %lld: inserted "
-			    "or reordered", (unsigned long long)i,
-			    (long long)seq));
+			    "or reordered",
+			    (unsigned long long)i, (long long)seq));
 			fault(rep, (int64_t)i, "inserted", msg);
 		}
 		ok = false;
 	} else if (pv_b64_encode(chain, PV_AUDIT_HASH_BYTES, want,
-	    sizeof(want)) != PV_OK || strcmp(want, e.prev) != 0) {
+		       sizeof(want)) != PV_OK ||
+	    strcmp(want, e.prev) != 0) {
 		if (i == 0)
-			fault(rep, 0, "changed", "entry 0 does not start the chain");
+			fault(rep, 0, "changed",
+			    "entry 0 does not start the chain");
 		else {
 			PV_IGNORE(pv_snprintf(msg, sizeof(msg),
-			    "entry %llu was changed (entry %llu's prev does not "
-			    "match)", (unsigned long long)i - 1,
-			    (unsigned long long)i));
+			    "entry %llu was changed (entry %llu's prev does "
+			    "not "
+			    "match)",
+			    (unsigned long long)i - 1, (unsigned long long)i));
 			fault(rep, (int64_t)i - 1, "changed", msg);
 		}
 		ok = false;
@@ -225,16 +228,16 @@ check_entry(FILE *f, const char *line, uint64_t i,
 
 /* Compares one checkpoint of size n against the recomputed head. */
 static void
-check_head(const struct cp *cp, uint64_t n, const pv_mhash root,
-    bool chain_ok, uint64_t *last_good, struct pv_verify_report *rep)
+check_head(const struct cp *cp, uint64_t n, const pv_mhash root, bool chain_ok,
+    uint64_t *last_good, struct pv_verify_report *rep)
 {
 	char msg[200];
 
 	if (!cp->is_sig_ok) {
 		PV_IGNORE(pv_snprintf(msg, sizeof(msg),
 		    "checkpoint at size %llu has an invalid signature: the log "
-		    "from entry %llu on was rewritten", (unsigned long long)n,
-		    (unsigned long long)*last_good));
+		    "from entry %llu on was rewritten",
+		    (unsigned long long)n, (unsigned long long)*last_good));
 		fault(rep, (int64_t)*last_good, "resigned", msg);
 		return;
 	}
@@ -271,7 +274,7 @@ static uint64_t
 signed_prefix(int fd, const struct signed_line *sl, size_t n,
     const unsigned char *pk, uint64_t cp_good, struct pv_verify_report *rep)
 {
-	size_t lo, hi, mid;	/* sl[lo - 1] valid (or lo == 0), sl[hi] not */
+	size_t lo, hi, mid; /* sl[lo - 1] valid (or lo == 0), sl[hi] not */
 	uint64_t from;
 	char msg[256];
 
@@ -289,10 +292,12 @@ signed_prefix(int fd, const struct signed_line *sl, size_t n,
 	from = lo > 0 ? sl[lo - 1].entry + 1 : 0;
 	if (cp_good > from)
 		from = cp_good;
-	PV_IGNORE(pv_snprintf(msg, sizeof(msg), "the batch signature of entry "
+	PV_IGNORE(pv_snprintf(msg, sizeof(msg),
+	    "the batch signature of entry "
 	    "%llu does not verify: entries %llu to %llu were rewritten without "
-	    "the signing key", (unsigned long long)sl[hi].entry,
-	    (unsigned long long)from, (unsigned long long)sl[hi].entry));
+	    "the signing key",
+	    (unsigned long long)sl[hi].entry, (unsigned long long)from,
+	    (unsigned long long)sl[hi].entry));
 	fault(rep, (int64_t)from, "forged", msg);
 	return lo > 0 ? sl[lo - 1].entry + 1 : 0;
 }
@@ -336,7 +341,8 @@ cover(struct pv_verify_report *rep, uint64_t by_bsig, uint64_t by_cp,
 	 * cannot be covered through the chain anyway. */
 	if (c >= n || !chain_ok || (flags & PV_VERIFY_ALLOW_UNSIGNED_TAIL))
 		return;
-	PV_IGNORE(pv_snprintf(msg, sizeof(msg), "entries %llu to %llu are not "
+	PV_IGNORE(pv_snprintf(msg, sizeof(msg),
+	    "entries %llu to %llu are not "
 	    "covered by any signature (an unsigned tail: a crash before the "
 	    "batch was signed, or entries written without the key)",
 	    (unsigned long long)c, (unsigned long long)n - 1));
@@ -368,8 +374,9 @@ pv_audit_verify(const char *vault_dir, const unsigned char pk[PV_SIGN_PK_BYTES],
 	rep->problem = "none";
 	pv_merkle_compact_init(&tree);
 	if (pv_snprintf(log_path, sizeof(log_path), "%s/audit/log.jsonl",
-	    vault_dir) != PV_OK || pv_snprintf(cp_path, sizeof(cp_path),
-	    "%s/audit/checkpoints.jsonl", vault_dir) != PV_OK)
+		vault_dir) != PV_OK ||
+	    pv_snprintf(cp_path, sizeof(cp_path), "%s/audit/checkpoints.jsonl",
+		vault_dir) != PV_OK)
 		return PV_EINVAL;
 	snapshot_sizes(log_path, cp_path, &log_size, &cp_size);
 	if ((st = load_checkpoints(cp_path, cp_size, pk, &cps, &ncp, rep)) !=
@@ -380,7 +387,7 @@ pv_audit_verify(const char *vault_dir, const unsigned char pk[PV_SIGN_PK_BYTES],
 	while (f != NULL && (log_size < 0 || pos < log_size) &&
 	    (len = getline(&line, &cap, f)) > 0) {
 		if (log_size >= 0 && pos + len > log_size)
-			len = (ssize_t)(log_size - pos);  /* grew since */
+			len = (ssize_t)(log_size - pos); /* grew since */
 		if (line[len - 1] != '\n') {
 			fault(rep, (int64_t)i, "torn",
 			    "the last entry is incomplete");
@@ -391,7 +398,7 @@ pv_audit_verify(const char *vault_dir, const unsigned char pk[PV_SIGN_PK_BYTES],
 			chain_ok = false;
 		if (chain_ok && pv_bsig_present(line, (size_t)len)) {
 			if (!audit_grow((void **)&sl, &slcap, nsl + 1,
-			    sizeof(*sl), 1024)) {
+				sizeof(*sl), 1024)) {
 				st = PV_ENOMEM;
 				break;
 			}
@@ -416,7 +423,7 @@ pv_audit_verify(const char *vault_dir, const unsigned char pk[PV_SIGN_PK_BYTES],
 	}
 	rep->entries = i;
 	rep->batch_signatures = nsl;
-	while (k < ncp && cps[k].c.size <= i)	/* size 0, or a torn stop */
+	while (k < ncp && cps[k].c.size <= i) /* size 0, or a torn stop */
 		k++;
 	if (st == PV_OK && k < ncp) {
 		PV_IGNORE(pv_snprintf(msg, sizeof(msg),
@@ -427,8 +434,8 @@ pv_audit_verify(const char *vault_dir, const unsigned char pk[PV_SIGN_PK_BYTES],
 		fault(rep, (int64_t)i, "truncated", msg);
 	}
 	if (st == PV_OK) {
-		by_bsig = signed_prefix(f != NULL ? fileno(f) : -1, sl, nsl,
-		    pk, last_good, rep);
+		by_bsig = signed_prefix(f != NULL ? fileno(f) : -1, sl, nsl, pk,
+		    last_good, rep);
 		cover(rep, by_bsig, last_good, chain_ok, flags);
 	}
 	if (f != NULL)
@@ -464,7 +471,7 @@ pv_audit_scan(const char *vault_dir,
 		bool more;
 
 		if (line[len - 1] != '\n')
-			break;		/* torn tail: not an entry */
+			break; /* torn tail: not an entry */
 		if (!audit_entry_parse(line, &e, &j)) {
 			st = PV_ECRYPTO;
 			break;

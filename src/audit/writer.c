@@ -86,11 +86,12 @@ audit_write_batch(struct pv_audit *a, struct audit_pending *items, size_t n)
 	memcpy(chain, a->chain, sizeof(chain));
 	for (i = 0; i < n; i++) {
 		if ((st = audit_entry_from_event(&items[i].ev, items[i].ts_ms,
-		    a->size + i, chain, &e)) != PV_OK ||
+			 a->size + i, chain, &e)) != PV_OK ||
 		    (st = audit_entry_format(&e, buf + off, AUDIT_LINE_MAX - 1,
-		    &len)) != PV_OK ||
-		    (i + 1 == n && (st = pv_bsig_sign(buf + off, &len,
-		    AUDIT_LINE_MAX - 1, a->sk)) != PV_OK))
+			 &len)) != PV_OK ||
+		    (i + 1 == n &&
+			(st = pv_bsig_sign(buf + off, &len, AUDIT_LINE_MAX - 1,
+			     a->sk)) != PV_OK))
 			goto done;
 		pv_merkle_leaf_hash(buf + off, len, leaf);
 		pv_audit_chain_next(chain, leaf);
@@ -114,9 +115,9 @@ audit_write_batch(struct pv_audit *a, struct audit_pending *items, size_t n)
 
 		*nl = '\0';
 		if ((st = audit_entry_from_event(&items[i].ev, items[i].ts_ms,
-		    a->size, a->chain, &e)) != PV_OK ||
-		    (st = audit_absorb(a, line, (size_t)(nl - line), start +
-		    (off_t)off, &e)) != PV_OK)
+			 a->size, a->chain, &e)) != PV_OK ||
+		    (st = audit_absorb(a, line, (size_t)(nl - line),
+			 start + (off_t)off, &e)) != PV_OK)
 			goto done;
 		off += (size_t)(nl - line) + 1;
 	}
@@ -235,7 +236,7 @@ pv_audit_submit(struct pv_audit *a, const struct pv_audit_event *ev,
 	if (a->is_stopping || a->q_n >= QUEUE_MAX) {
 		st = PV_EUNAVAIL;
 	} else if (!audit_grow((void **)&a->q, &a->q_cap, a->q_n + 1,
-	    sizeof(struct audit_pending), 1024)) {
+		       sizeof(struct audit_pending), 1024)) {
 		st = PV_ENOMEM;
 	} else {
 		struct audit_pending *p = &a->q[a->q_n++];

@@ -40,7 +40,8 @@ pv_account_create(struct pv_vault *v, const char *name, const char *role,
 	PV_IGNORE(pv_strlcpy(u.username, name, sizeof(u.username)));
 	PV_IGNORE(pv_strlcpy(u.role, role, sizeof(u.role)));
 	if (patient_id != NULL)
-		PV_IGNORE(pv_strlcpy(u.patient_id, patient_id, sizeof(u.patient_id)));
+		PV_IGNORE(
+		    pv_strlcpy(u.patient_id, patient_id, sizeof(u.patient_id)));
 	u.is_active = true;
 	u.created_at = pv_now();
 	if (password != NULL) {
@@ -48,7 +49,7 @@ pv_account_create(struct pv_vault *v, const char *name, const char *role,
 		if (*verdict != PV_PW_OK)
 			return PV_EINVAL;
 		if ((st = pv_password_hash(&v->cfg, password, u.pw_hash,
-		    sizeof(u.pw_hash))) != PV_OK)
+			 sizeof(u.pw_hash))) != PV_OK)
 			return st;
 	} else if (strcmp(role, "service") != 0) {
 		return PV_EINVAL;
@@ -82,14 +83,14 @@ update_and_revoke(struct pv_vault *v, const char *name, int64_t id,
 
 	if ((st = pv_store_begin(s)) != PV_OK)
 		return st;
-	st = name != NULL ? pv_store_user_get_by_name(s, name, &u) :
-	    pv_store_user_get_by_id(s, id, &u);
+	st = name != NULL ? pv_store_user_get_by_name(s, name, &u)
+			  : pv_store_user_get_by_id(s, id, &u);
 	if (st != PV_OK)
 		goto fail;
 	if ((st = change(&u, arg)) != PV_OK)
 		goto fail;
 	if ((st = pv_store_user_set_access(s, u.id, u.authz_epoch, u.role,
-	    u.is_active, u.scopes)) != PV_OK ||
+		 u.is_active, u.scopes)) != PV_OK ||
 	    (st = pv_store_session_delete_all(s, u.id, NULL)) != PV_OK ||
 	    (st = pv_store_grant_end_user(s, u.id, pv_now())) != PV_OK)
 		goto fail;
@@ -143,7 +144,7 @@ change_permission(struct pv_user *u, const void *arg)
 		return PV_EINVAL;
 	if (pc->grant && !has) {
 		if (pv_csv_append(u->scopes, sizeof(u->scopes), pc->permission,
-		    strlen(pc->permission)) != PV_OK)
+			strlen(pc->permission)) != PV_OK)
 			return PV_ETOOBIG;
 	} else if (!pc->grant && has) {
 		char out[PV_SCOPES_MAX] = "";
@@ -153,10 +154,11 @@ change_permission(struct pv_user *u, const void *arg)
 			size_t len = strcspn(p, ",");
 
 			/* out is no longer than the list it filters */
-			if (len > 0 && !(len == strlen(pc->permission) &&
-			    strncmp(p, pc->permission, len) == 0))
-				PV_IGNORE(pv_csv_append(out, sizeof(out), p,
-				    len));
+			if (len > 0 &&
+			    !(len == strlen(pc->permission) &&
+				strncmp(p, pc->permission, len) == 0))
+				PV_IGNORE(
+				    pv_csv_append(out, sizeof(out), p, len));
 			p += len;
 			if (*p == ',')
 				p++;

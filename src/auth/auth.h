@@ -11,12 +11,12 @@
 #include "core/vault.h"
 #include "common/domain.h"
 #include "common/metrics.h"
-#include "auth/signature.h"	/* RFC 9421 parsing and verification */
-#include "authz/principal.h"	/* struct pv_principal */
+#include "auth/signature.h" /* RFC 9421 parsing and verification */
+#include "authz/principal.h" /* struct pv_principal */
 
-#define PV_PASSWORD_MIN 12		/* characters (code points) */
+#define PV_PASSWORD_MIN 12 /* characters (code points) */
 #define PV_PASSWORD_MAX 128
-#define PV_PASSWORD_BUF (PV_PASSWORD_MAX * 4 + 1)	/* UTF-8 worst case */
+#define PV_PASSWORD_BUF (PV_PASSWORD_MAX * 4 + 1) /* UTF-8 worst case */
 
 /* ---- roles ---- */
 
@@ -64,9 +64,9 @@ const char *pv_password_dummy_hash(const struct pv_config *cfg);
  * Returns PV_EINVAL with *verdict set when the password fails the policy,
  * PV_EEXISTS when the name is taken.
  */
-PV_MUST_CHECK pv_status pv_account_create(struct pv_vault *v,
-    const char *name, const char *role, const char *patient_id,
-    const char *password, pv_pw_verdict *verdict, int64_t *id_out);
+PV_MUST_CHECK pv_status pv_account_create(struct pv_vault *v, const char *name,
+    const char *role, const char *patient_id, const char *password,
+    pv_pw_verdict *verdict, int64_t *id_out);
 
 /* Disables the account and revokes every session it has. */
 PV_MUST_CHECK pv_status pv_account_disable(struct pv_vault *v,
@@ -86,7 +86,7 @@ PV_MUST_CHECK pv_status pv_account_set_role(struct pv_vault *v,
 
 /* ---- principals and sessions (session.c) ---- */
 
-#define PV_TOKEN_TEXT_LEN 43		/* base64url of 32 bytes, unpadded */
+#define PV_TOKEN_TEXT_LEN 43 /* base64url of 32 bytes, unpadded */
 
 /* struct pv_principal: authz/principal.h. */
 
@@ -117,7 +117,7 @@ PV_MUST_CHECK pv_status pv_session_revoke_all(struct pv_vault *v,
 
 /* ---- TOTP (totp.c, liboath) ---- */
 
-#define PV_TOTP_SECRET_BYTES 20		/* 160 bits, RFC 4226 recommends */
+#define PV_TOTP_SECRET_BYTES 20 /* 160 bits, RFC 4226 recommends */
 #define PV_TOTP_DIGITS 6
 #define PV_TOTP_STEP 30
 
@@ -147,7 +147,7 @@ PV_MUST_CHECK pv_status pv_totp_verify(struct pv_vault *v, struct pv_user *u,
 /* ---- recovery codes (recovery.c) ---- */
 
 #define PV_RECOVERY_CODES 10
-#define PV_RECOVERY_CODE_LEN 11		/* "xxxxx-xxxxx" */
+#define PV_RECOVERY_CODE_LEN 11 /* "xxxxx-xxxxx" */
 
 /* Makes PV_RECOVERY_CODES new codes, stores their keyed hashes (replacing
  * older ones) and writes the codes to out (caller wipes). */
@@ -182,7 +182,7 @@ int64_t pv_lockout_delay(const struct pv_config *cfg, int64_t failures);
 
 /* ---- replay defence for signed requests (replay.c) ---- */
 
-#define PV_NONCE_DIGEST_HEX 32	/* 128-bit digest of (keyid, nonce), hex */
+#define PV_NONCE_DIGEST_HEX 32 /* 128-bit digest of (keyid, nonce), hex */
 
 /*
  * A bounded set of (keyid, nonce) digests seen inside the replay window.
@@ -219,9 +219,9 @@ PV_MUST_CHECK pv_status pv_client_add(struct pv_vault *v, const char *name,
 
 typedef enum {
 	PV_LOGIN_OK = 0,
-	PV_LOGIN_FAILED,	/* unknown user, wrong password, disabled, locked */
-	PV_LOGIN_MFA_REQUIRED,	/* password right; otp missing or wrong */
-	PV_LOGIN_ERROR		/* internal fault: refuse (fail closed) */
+	PV_LOGIN_FAILED, /* unknown user, wrong password, disabled, locked */
+	PV_LOGIN_MFA_REQUIRED, /* password right; otp missing or wrong */
+	PV_LOGIN_ERROR /* internal fault: refuse (fail closed) */
 } pv_login_result;
 
 struct pv_login_outcome {
@@ -229,10 +229,10 @@ struct pv_login_outcome {
 	char token[PV_TOKEN_TEXT_LEN + 1];
 	struct pv_session session;
 	bool has_mfa;
-	bool did_lock;			/* this failure started a lockout */
-	int64_t user_id;		/* 0 when the name is unknown */
+	bool did_lock; /* this failure started a lockout */
+	int64_t user_id; /* 0 when the name is unknown */
 	char role[PV_ROLE_MAX + 1];
-	const char *reason;		/* constant, PHI-free, for audit/logs */
+	const char *reason; /* constant, PHI-free, for audit/logs */
 };
 
 /*
@@ -259,12 +259,11 @@ void pv_login(struct pv_vault *v, const char *username, const char *password,
  * that asked), and revokes every other session of the user
  * (keep_session stays), in one transaction.
  */
-PV_MUST_CHECK pv_status pv_password_prepare(struct pv_vault *v,
-    int64_t user_id, const char *old_pw, const char *new_pw,
-    char hash_out[PV_PWHASH_MAX], char old_hash_out[PV_PWHASH_MAX],
-    pv_pw_verdict *verdict);
-PV_MUST_CHECK pv_status pv_password_commit(struct pv_vault *v,
-    int64_t user_id, const char old_hash[PV_PWHASH_MAX],
-    const char hash[PV_PWHASH_MAX], bool has_mfa, const char *keep_session);
+PV_MUST_CHECK pv_status pv_password_prepare(struct pv_vault *v, int64_t user_id,
+    const char *old_pw, const char *new_pw, char hash_out[PV_PWHASH_MAX],
+    char old_hash_out[PV_PWHASH_MAX], pv_pw_verdict *verdict);
+PV_MUST_CHECK pv_status pv_password_commit(struct pv_vault *v, int64_t user_id,
+    const char old_hash[PV_PWHASH_MAX], const char hash[PV_PWHASH_MAX],
+    bool has_mfa, const char *keep_session);
 
 #endif

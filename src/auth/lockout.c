@@ -22,14 +22,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define USERS_TRACKED 8		/* distinct accounts remembered per address */
+#define USERS_TRACKED 8 /* distinct accounts remembered per address */
 
 struct ipent {
-	struct pv_slot slot;		/* key: the address; last: last failure */
+	struct pv_slot slot; /* key: the address; last: last failure */
 	int64_t failures;
 	int64_t window_start;
 	int64_t blocked_until;
-	uint64_t users[USERS_TRACKED];	/* short hashes of tried names */
+	uint64_t users[USERS_TRACKED]; /* short hashes of tried names */
 	int64_t distinct;
 };
 
@@ -60,8 +60,8 @@ pv_iplock_new(size_t max_tracked, struct pv_iplock **out)
 
 	if (l == NULL)
 		return PV_ENOMEM;
-	if ((st = pv_slots_init(&l->slots, max_tracked, sizeof(struct ipent))) !=
-	    PV_OK) {
+	if ((st = pv_slots_init(&l->slots, max_tracked,
+		 sizeof(struct ipent))) != PV_OK) {
 		free(l);
 		return st;
 	}
@@ -95,10 +95,10 @@ h64(const struct pv_iplock *l, const char *s)
 static struct ipent *
 find(struct pv_iplock *l, const char *ip, bool create, int64_t now)
 {
-	struct ipent *e = (struct ipent *)(void *)pv_slots_find(&l->slots, ip,
-	    create);
+	struct ipent *e =
+	    (struct ipent *)(void *)pv_slots_find(&l->slots, ip, create);
 
-	if (e != NULL && e->window_start == 0) {	/* fresh slot */
+	if (e != NULL && e->window_start == 0) { /* fresh slot */
 		e->window_start = now;
 		e->slot.last = now;
 	}
@@ -120,9 +120,8 @@ pv_iplock_wait(struct pv_iplock *l, const char *ip, int64_t now)
 }
 
 bool
-pv_iplock_fail(struct pv_iplock *l, const struct pv_config *cfg,
-    const char *ip, const char *username, int64_t now,
-    int64_t *distinct_accounts)
+pv_iplock_fail(struct pv_iplock *l, const struct pv_config *cfg, const char *ip,
+    const char *username, int64_t now, int64_t *distinct_accounts)
 {
 	struct ipent *e;
 	bool locked = false;
@@ -151,10 +150,11 @@ pv_iplock_fail(struct pv_iplock *l, const struct pv_config *cfg,
 			break;
 		}
 	if (i == USERS_TRACKED)
-		e->distinct++;	/* beyond what we remember: count it */
+		e->distinct++; /* beyond what we remember: count it */
 	if (e->failures >= cfg->ip_lockout_threshold) {
 		int64_t over = e->failures - cfg->ip_lockout_threshold;
-		int64_t d = pv_lockout_delay(cfg, cfg->lockout_threshold + over);
+		int64_t d =
+		    pv_lockout_delay(cfg, cfg->lockout_threshold + over);
 
 		locked = e->blocked_until <= now;
 		e->blocked_until = now + d;

@@ -53,8 +53,7 @@ reserve_attempt(struct pv_vault *v, int64_t user_id, int64_t now,
 	struct pv_lockout_rule rule;
 
 	lockout_rule(&v->cfg, &rule);
-	return pv_store_user_attempt_reserve(v->store, user_id, now,
-	    &rule, a);
+	return pv_store_user_attempt_reserve(v->store, user_id, now, &rule, a);
 }
 
 /* A reserved attempt that ended in a failure: did it start a lockout? */
@@ -100,7 +99,7 @@ succeed(struct pv_vault *v, const struct pv_user *u, const char *password,
 	/* Cost upgrade: re-hash while we hold the plaintext. */
 	if (pv_password_needs_rehash(&v->cfg, u->pw_hash) &&
 	    pv_password_hash(&v->cfg, password, newhash, sizeof(newhash)) ==
-	    PV_OK)
+		PV_OK)
 		upgrade = newhash;
 	if (pv_store_begin(s) != PV_OK)
 		goto error;
@@ -112,8 +111,9 @@ succeed(struct pv_vault *v, const struct pv_user *u, const char *password,
 		goto done;
 	}
 	cur.id = u->id;
-	if (st != PV_OK || pv_session_create(v, &cur, u->has_mfa, out->token,
-	    &out->session) != PV_OK) {
+	if (st != PV_OK ||
+	    pv_session_create(v, &cur, u->has_mfa, out->token, &out->session) !=
+		PV_OK) {
 		pv_store_rollback(s);
 		goto error;
 	}
@@ -162,8 +162,9 @@ pv_login(struct pv_vault *v, const char *username, const char *password,
 	/* The same Argon2id work on every path (enumeration safety): a
 	 * dummy hash of the configured cost where there is nothing to
 	 * verify, or where the verdict would not be used (locked). */
-	hash = is_pw_account && att.is_reserved ? u.pw_hash :
-	    pv_password_dummy_hash(&v->cfg);
+	hash = is_pw_account && att.is_reserved
+	    ? u.pw_hash
+	    : pv_password_dummy_hash(&v->cfg);
 	is_pw_ok = pv_password_verify(hash, password) == PV_OK &&
 	    is_pw_account && att.is_reserved;
 	if (!is_found) {
@@ -183,7 +184,7 @@ pv_login(struct pv_vault *v, const char *username, const char *password,
 		goto done;
 	}
 	if (!is_pw_account) {
-		fail(out, "bad_password");	/* service client */
+		fail(out, "bad_password"); /* service client */
 		goto done;
 	}
 	if (!att.is_reserved) {
@@ -199,7 +200,7 @@ pv_login(struct pv_vault *v, const char *username, const char *password,
 		if (otp == NULL || otp[0] == '\0') {
 			/* Step one of a two-step login: not a failure. */
 			if (pv_store_user_attempt_refund(v->store, u.id,
-			    &att) != PV_OK) {
+				&att) != PV_OK) {
 				out->result = PV_LOGIN_ERROR;
 				out->reason = "internal";
 				goto done;
@@ -255,7 +256,7 @@ pv_password_prepare(struct pv_vault *v, int64_t user_id, const char *old_pw,
 		goto done;
 	}
 	if ((st = pv_store_user_attempt_refund(v->store, u.id, &att)) !=
-	    PV_OK ||
+		PV_OK ||
 	    (st = pv_strlcpy(old_hash_out, u.pw_hash, PV_PWHASH_MAX)) != PV_OK)
 		goto done;
 	st = pv_password_hash(&v->cfg, new_pw, hash_out, PV_PWHASH_MAX);
@@ -275,7 +276,7 @@ pv_password_commit(struct pv_vault *v, int64_t user_id,
 	if ((st = pv_store_begin(s)) != PV_OK)
 		return st;
 	if ((st = pv_store_user_set_password(s, user_id, old_hash, hash,
-	    has_mfa, keep_session)) != PV_OK ||
+		 has_mfa, keep_session)) != PV_OK ||
 	    (st = pv_session_revoke_all(v, user_id, keep_session)) != PV_OK) {
 		pv_store_rollback(s);
 		return st;

@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common_passwords.inc"	/* generated: pv_common_passwords[] */
+#include "common_passwords.inc" /* generated: pv_common_passwords[] */
 
 #define COMMON_N PV_ARRAY_LEN(pv_common_passwords)
 
@@ -69,7 +69,7 @@ pv_password_check(const char *password, const char *username)
 		return PV_PW_TOO_LONG;
 	pw_l = sodium_malloc(PV_PASSWORD_BUF);
 	if (pw_l == NULL)
-		return PV_PW_COMMON;	/* fail closed */
+		return PV_PW_COMMON; /* fail closed */
 	lower_copy(password, pw_l, PV_PASSWORD_BUF);
 	if (is_common(pw_l)) {
 		v = PV_PW_COMMON;
@@ -110,15 +110,15 @@ pv_password_verdict_text(pv_pw_verdict v)
 }
 
 pv_status
-pv_password_hash(const struct pv_config *cfg, const char *password,
-    char *out, size_t outsz)
+pv_password_hash(const struct pv_config *cfg, const char *password, char *out,
+    size_t outsz)
 {
 	if (outsz < crypto_pwhash_STRBYTES)
 		return PV_ETOOBIG;
 	if (crypto_pwhash_str_alg(out, password, strlen(password),
-	    (unsigned long long)cfg->argon2_opslimit,
-	    (size_t)cfg->argon2_memlimit_kib * 1024u,
-	    crypto_pwhash_ALG_ARGON2ID13) != 0)
+		(unsigned long long)cfg->argon2_opslimit,
+		(size_t)cfg->argon2_memlimit_kib * 1024u,
+		crypto_pwhash_ALG_ARGON2ID13) != 0)
 		return PV_ENOMEM;
 	return PV_OK;
 }
@@ -128,8 +128,9 @@ pv_password_verify(const char *hash, const char *password)
 {
 	if (hash == NULL || hash[0] != '$')
 		return PV_EAUTH;
-	return crypto_pwhash_str_verify(hash, password, strlen(password)) == 0 ?
-	    PV_OK : PV_EAUTH;
+	return crypto_pwhash_str_verify(hash, password, strlen(password)) == 0
+	    ? PV_OK
+	    : PV_EAUTH;
 }
 
 bool
@@ -139,8 +140,8 @@ pv_password_needs_rehash(const struct pv_config *cfg, const char *hash)
 	 * (never downgrade) is intended, and the config only rises in
 	 * practice; a different string is rehashed either way. */
 	return crypto_pwhash_str_needs_rehash(hash,
-	    (unsigned long long)cfg->argon2_opslimit,
-	    (size_t)cfg->argon2_memlimit_kib * 1024u) != 0;
+		   (unsigned long long)cfg->argon2_opslimit,
+		   (size_t)cfg->argon2_memlimit_kib * 1024u) != 0;
 }
 
 static pthread_once_t dummy_once = PTHREAD_ONCE_INIT;

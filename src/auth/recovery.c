@@ -22,8 +22,8 @@ recovery_hash(struct pv_vault *v, int64_t user_id, const char *code,
 	char buf[64];
 
 	pv_vault_subkey(v, "recovery", 1, key);
-	PV_IGNORE(pv_snprintf(buf, sizeof(buf), "%lld|%s", (long long)user_id,
-	    code));
+	PV_IGNORE(
+	    pv_snprintf(buf, sizeof(buf), "%lld|%s", (long long)user_id, code));
 	pv_hmac_sha256(out, key, buf, strlen(buf));
 	sodium_memzero(key, sizeof(key));
 	sodium_memzero(buf, sizeof(buf));
@@ -39,13 +39,14 @@ pv_recovery_issue(struct pv_vault *v, int64_t user_id,
 
 	for (i = 0; i < PV_RECOVERY_CODES; i++) {
 		for (j = 0; j < PV_RECOVERY_CODE_LEN; j++)
-			out[i][j] = j == 5 ? '-' : alphabet[randombytes_uniform(
-			    sizeof(alphabet) - 1)];
+			out[i][j] = j == 5 ? '-'
+					   : alphabet[randombytes_uniform(
+						 sizeof(alphabet) - 1)];
 		out[i][PV_RECOVERY_CODE_LEN] = '\0';
 		recovery_hash(v, user_id, out[i], hashes[i]);
 	}
 	return pv_store_recovery_replace(v->store, user_id,
-	    (const unsigned char (*)[PV_HASH_BYTES])hashes, PV_RECOVERY_CODES);
+	    (const unsigned char(*)[PV_HASH_BYTES])hashes, PV_RECOVERY_CODES);
 }
 
 pv_status

@@ -19,7 +19,7 @@
 
 struct slot {
 	unsigned char d[16];
-	int64_t expires;	/* 0 = empty */
+	int64_t expires; /* 0 = empty */
 };
 
 struct pv_nonces {
@@ -89,9 +89,10 @@ pv_nonces_add(struct pv_nonces *n, const char *digest, int64_t expires,
 	pv_status st = PV_EBUSY;
 
 	if (sodium_hex2bin(d, sizeof(d), digest, strlen(digest), NULL, &bin,
-	    NULL) != 0 || bin != sizeof(d))
+		NULL) != 0 ||
+	    bin != sizeof(d))
 		return PV_EINVAL;
-	memcpy(&h, d, sizeof(h));	/* the digest is already uniform */
+	memcpy(&h, d, sizeof(h)); /* the digest is already uniform */
 	start = (size_t)(h % n->cap);
 	/* Probe far enough that a full table is rare before it is real. */
 	probes = n->cap < 256 ? n->cap : 256;
@@ -99,14 +100,15 @@ pv_nonces_add(struct pv_nonces *n, const char *digest, int64_t expires,
 	for (i = 0; i < probes; i++) {
 		struct slot *s = &n->tab[(start + i) % n->cap];
 
-		if (s->expires > now && sodium_memcmp(s->d, d, sizeof(d)) == 0) {
-			st = PV_EEXISTS;	/* replay */
+		if (s->expires > now &&
+		    sodium_memcmp(s->d, d, sizeof(d)) == 0) {
+			st = PV_EEXISTS; /* replay */
 			goto done;
 		}
 		if (s->expires <= now && reuse == NULL)
 			reuse = s;
 		if (s->expires == 0)
-			break;		/* never used: the run ends here */
+			break; /* never used: the run ends here */
 	}
 	if (reuse != NULL) {
 		memcpy(reuse->d, d, sizeof(d));

@@ -85,8 +85,7 @@ pv_session_validate(struct pv_vault *v, const char *token,
 		return st;
 	if (now >= s.expires_at ||
 	    now - s.last_seen >= v->cfg.session_idle_timeout) {
-		PV_IGNORE(pv_store_session_delete(v->store, s.user_id,
-		    s.id));
+		PV_IGNORE(pv_store_session_delete(v->store, s.user_id, s.id));
 		return PV_EAUTH;
 	}
 	st = pv_store_user_get_by_id(v->store, s.user_id, &u);
@@ -119,8 +118,7 @@ pv_session_revoke(struct pv_vault *v, int64_t user_id, const char *session_id)
 }
 
 pv_status
-pv_session_revoke_all(struct pv_vault *v, int64_t user_id,
-    const char *keep_id)
+pv_session_revoke_all(struct pv_vault *v, int64_t user_id, const char *keep_id)
 {
 	return pv_store_session_delete_all(v->store, user_id, keep_id);
 }

@@ -47,10 +47,10 @@
 #include <string.h>
 #include <strings.h>
 
-#define SF_INTEGER_DIGITS 15		/* RFC 8941 section 3.3.1 */
-#define SF_B64_MAX PV_SIG_SIGNATURE_MAX	/* base64 chars of one sf-binary */
-#define SF_BIN_MAX (SF_B64_MAX / 4 * 3)	/* its decoded bytes, at most */
-#define PARAM_NAME_MAX 15		/* longest parameter name we know */
+#define SF_INTEGER_DIGITS 15 /* RFC 8941 section 3.3.1 */
+#define SF_B64_MAX PV_SIG_SIGNATURE_MAX /* base64 chars of one sf-binary */
+#define SF_BIN_MAX (SF_B64_MAX / 4 * 3) /* its decoded bytes, at most */
+#define PARAM_NAME_MAX 15 /* longest parameter name we know */
 
 /* ---- a cursor over one bounded field value ---- */
 
@@ -196,8 +196,9 @@ parse_key(struct cur *c, char *out, size_t outsz)
 
 	if (!is_lcalpha(ch) && ch != '*')
 		return PV_EINVAL;
-	while ((ch = peek(c)) != -1 && (is_lcalpha(ch) || is_digit(ch) ||
-	    ch == '_' || ch == '-' || ch == '.' || ch == '*')) {
+	while ((ch = peek(c)) != -1 &&
+	    (is_lcalpha(ch) || is_digit(ch) || ch == '_' || ch == '-' ||
+		ch == '.' || ch == '*')) {
 		if (n + 1 >= outsz)
 			return PV_EINVAL;
 		out[n++] = (char)ch;
@@ -223,7 +224,7 @@ parse_string(struct cur *c, char *out, size_t outsz, struct wbuf *ser)
 	sig_wb_putc(ser, '"');
 	for (;;) {
 		if ((ch = peek(c)) == -1)
-			return PV_EINVAL;	/* unterminated */
+			return PV_EINVAL; /* unterminated */
 		c->i++;
 		if (ch == '"')
 			break;
@@ -258,7 +259,7 @@ parse_integer(struct cur *c, int64_t *v, struct wbuf *ser)
 	while (is_digit(ch = peek(c))) {
 		if (++digits > SF_INTEGER_DIGITS)
 			return PV_EINVAL;
-		x = x * 10 + (ch - '0');	/* < 10^15: no overflow */
+		x = x * 10 + (ch - '0'); /* < 10^15: no overflow */
 		c->i++;
 	}
 	if (digits == 0 || peek(c) == '.')
@@ -277,8 +278,7 @@ parse_integer(struct cur *c, int64_t *v, struct wbuf *ser)
  * before libsodium's strict decoder sees the text.
  */
 static pv_status
-parse_binary(struct cur *c, unsigned char *out, size_t outsz,
-    size_t *outlen)
+parse_binary(struct cur *c, unsigned char *out, size_t outsz, size_t *outlen)
 {
 	char b64[SF_B64_MAX + 4];
 	size_t n = 0;
@@ -397,7 +397,8 @@ parse_components(struct cur *c, struct pv_sig_params *m, struct wbuf *ser)
 		 * change the value signed; none is supported. */
 		if (peek(c) == ';')
 			return PV_EINVAL;
-		if (!sig_component_name_is_valid(name) || pv_sig_covers(m, name))
+		if (!sig_component_name_is_valid(name) ||
+		    pv_sig_covers(m, name))
 			return PV_EINVAL;
 		memcpy(m->components[m->components_n++], name,
 		    strlen(name) + 1);
@@ -419,8 +420,7 @@ param_integer(struct cur *c, int64_t *v, bool *has, struct wbuf *ser)
 }
 
 static pv_status
-param_string(struct cur *c, char *v, size_t vsz, bool *has,
-    struct wbuf *ser)
+param_string(struct cur *c, char *v, size_t vsz, bool *has, struct wbuf *ser)
 {
 	if (*has)
 		return PV_EINVAL;
@@ -446,11 +446,11 @@ parse_sig_params(struct cur *c, struct pv_sig_params *m, struct wbuf *ser)
 		sig_wb_puts(ser, name);
 		sig_wb_putc(ser, '=');
 		if (strcmp(name, "created") == 0)
-			st = param_integer(c, &m->created, &m->has_created,
-			    ser);
+			st =
+			    param_integer(c, &m->created, &m->has_created, ser);
 		else if (strcmp(name, "expires") == 0)
-			st = param_integer(c, &m->expires, &m->has_expires,
-			    ser);
+			st =
+			    param_integer(c, &m->expires, &m->has_expires, ser);
 		else if (strcmp(name, "nonce") == 0)
 			st = param_string(c, m->nonce, sizeof(m->nonce),
 			    &m->has_nonce, ser);
@@ -472,9 +472,9 @@ parse_sig_params(struct cur *c, struct pv_sig_params *m, struct wbuf *ser)
 }
 
 struct input_ctx {
-	const char *label;		/* wanted; NULL: the only one */
+	const char *label; /* wanted; NULL: the only one */
 	struct pv_sig_params *out;
-	struct pv_sig_params scratch;	/* every member is parsed in full */
+	struct pv_sig_params scratch; /* every member is parsed in full */
 	bool is_found;
 };
 
@@ -487,7 +487,7 @@ on_input_member(struct cur *c, const char *key, void *arg)
 	pv_status st;
 
 	memset(m, 0, sizeof(*m));
-	memcpy(m->label, key, strlen(key) + 1);	/* both LABEL_MAX + 1 */
+	memcpy(m->label, key, strlen(key) + 1); /* both LABEL_MAX + 1 */
 	sig_wb_init(&ser, m->params_raw, sizeof(m->params_raw));
 	if ((st = parse_components(c, m, &ser)) != PV_OK ||
 	    (st = parse_sig_params(c, m, &ser)) != PV_OK)
@@ -518,7 +518,7 @@ on_sig_member(struct cur *c, const char *key, void *arg)
 
 	if (parse_binary(c, bin, sizeof(bin), &n) != PV_OK)
 		return PV_EINVAL;
-	if (peek(c) == ';')		/* RFC 9421 defines no parameters */
+	if (peek(c) == ';') /* RFC 9421 defines no parameters */
 		return PV_EINVAL;
 	if (strcmp(key, x->label) == 0) {
 		if (n != PV_SIG_ED25519_BYTES)
@@ -575,7 +575,7 @@ pv_sig_covers(const struct pv_sig_params *p, const char *component)
 		return false;
 	for (i = 0; i < p->components_n && i < PV_SIG_MAX_COMPONENTS; i++)
 		if (strncmp(p->components[i], component,
-		    sizeof(p->components[i])) == 0)
+			sizeof(p->components[i])) == 0)
 			return true;
 	return false;
 }
@@ -596,7 +596,7 @@ on_digest_member(struct cur *c, const char *key, void *arg)
 
 	if (parse_binary(c, bin, sizeof(bin), &n) != PV_OK)
 		return PV_EINVAL;
-	if (peek(c) == ';')		/* RFC 9530 defines no parameters */
+	if (peek(c) == ';') /* RFC 9530 defines no parameters */
 		return PV_EINVAL;
 	if (strcmp(key, "sha-256") == 0) {
 		if (n != PV_HASH_BYTES)

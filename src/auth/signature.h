@@ -30,21 +30,21 @@
 #include "common/pv.h"
 
 /* Limits. Anything over a limit is refused with PV_EINVAL. */
-#define PV_SIG_INPUT_MAX 2048		/* Signature-Input field bytes */
-#define PV_SIG_SIGNATURE_MAX 2048	/* Signature field bytes */
-#define PV_SIG_DIGEST_FIELD_MAX 1024	/* Content-Digest field bytes */
-#define PV_SIG_MAX_MEMBERS 8		/* dictionary members per field */
-#define PV_SIG_MAX_COMPONENTS 16	/* covered components per signature */
-#define PV_SIG_COMPONENT_MAX 63		/* bytes of one component name */
-#define PV_SIG_LABEL_MAX 63		/* bytes of a dictionary key */
-#define PV_SIG_NONCE_MAX 128		/* bytes of the nonce parameter */
-#define PV_SIG_KEYID_MAX 128		/* bytes of the keyid parameter */
-#define PV_SIG_TAG_MAX 128		/* bytes of the tag parameter */
-#define PV_SIG_ALG_MAX 31		/* bytes of the alg parameter */
-#define PV_SIG_BASE_MAX 8192		/* bytes of a signature base */
-#define PV_SIG_TARGET_URI_MAX 4096	/* bytes of the target URI */
-#define PV_SIG_ED25519_BYTES 64		/* an Ed25519 signature */
-#define PV_SIG_ED25519_PK_BYTES 32	/* an Ed25519 public key */
+#define PV_SIG_INPUT_MAX 2048 /* Signature-Input field bytes */
+#define PV_SIG_SIGNATURE_MAX 2048 /* Signature field bytes */
+#define PV_SIG_DIGEST_FIELD_MAX 1024 /* Content-Digest field bytes */
+#define PV_SIG_MAX_MEMBERS 8 /* dictionary members per field */
+#define PV_SIG_MAX_COMPONENTS 16 /* covered components per signature */
+#define PV_SIG_COMPONENT_MAX 63 /* bytes of one component name */
+#define PV_SIG_LABEL_MAX 63 /* bytes of a dictionary key */
+#define PV_SIG_NONCE_MAX 128 /* bytes of the nonce parameter */
+#define PV_SIG_KEYID_MAX 128 /* bytes of the keyid parameter */
+#define PV_SIG_TAG_MAX 128 /* bytes of the tag parameter */
+#define PV_SIG_ALG_MAX 31 /* bytes of the alg parameter */
+#define PV_SIG_BASE_MAX 8192 /* bytes of a signature base */
+#define PV_SIG_TARGET_URI_MAX 4096 /* bytes of the target URI */
+#define PV_SIG_ED25519_BYTES 64 /* an Ed25519 signature */
+#define PV_SIG_ED25519_PK_BYTES 32 /* an Ed25519 public key */
 
 /*
  * One signature, as selected by pv_sig_parse. Strings are NUL-terminated
@@ -53,12 +53,12 @@
  * parameters, which is what the "@signature-params" line must carry.
  */
 struct pv_sig_params {
-	char label[PV_SIG_LABEL_MAX + 1];	/* e.g. "sig1" */
+	char label[PV_SIG_LABEL_MAX + 1]; /* e.g. "sig1" */
 	char components[PV_SIG_MAX_COMPONENTS][PV_SIG_COMPONENT_MAX + 1];
-	size_t components_n;	/* in signed order, no duplicates */
-	int64_t created;	/* seconds since the epoch, >= 0 */
+	size_t components_n; /* in signed order, no duplicates */
+	int64_t created; /* seconds since the epoch, >= 0 */
 	bool has_created;
-	int64_t expires;	/* seconds since the epoch, >= 0 */
+	int64_t expires; /* seconds since the epoch, >= 0 */
 	bool has_expires;
 	char nonce[PV_SIG_NONCE_MAX + 1];
 	bool has_nonce;
@@ -90,7 +90,7 @@ struct pv_sig_params {
  * calling function returns.
  */
 struct pv_sig_request {
-	const char *method;		/* "GET", case kept */
+	const char *method; /* "GET", case kept */
 	const char *target_uri;
 	const char *(*header)(void *arg, const char *lcname);
 	void *header_arg;
@@ -123,8 +123,7 @@ PV_MUST_CHECK pv_status pv_sig_parse(const char *sig_input,
  * target URI is malformed; PV_EINVAL too when the base would not fit.
  */
 PV_MUST_CHECK pv_status pv_sig_base(const struct pv_sig_params *p,
-    const struct pv_sig_request *req, char *out, size_t outsz,
-    size_t *outlen);
+    const struct pv_sig_request *req, char *out, size_t outsz, size_t *outlen);
 
 /*
  * Verifies p->sig over the signature base of p and req with the Ed25519

@@ -19,7 +19,7 @@
 #include <string.h>
 #include <strings.h>
 
-#define METHOD_MAX 32			/* bytes of an HTTP method token */
+#define METHOD_MAX 32 /* bytes of an HTTP method token */
 
 /* ---- signature base (RFC 9421 section 2.5) ---- */
 
@@ -28,9 +28,9 @@ struct uri {
 	bool is_https;
 	const char *authority;
 	size_t authority_n;
-	const char *path;	/* "" when the URI has no path */
+	const char *path; /* "" when the URI has no path */
 	size_t path_n;
-	const char *query;	/* "?..." or "" when absent */
+	const char *query; /* "?..." or "" when absent */
 	size_t query_n;
 };
 
@@ -89,7 +89,7 @@ put_authority(struct wbuf *w, const struct uri *u)
 	if (n > dn && memcmp(u->authority + n - dn, dflt, dn) == 0)
 		n -= dn;
 	else if (n > 1 && u->authority[n - 1] == ':')
-		n--;			/* empty port */
+		n--; /* empty port */
 	for (i = 0; i < n; i++) {
 		int ch = (unsigned char)u->authority[i];
 
@@ -101,23 +101,22 @@ static void
 put_path(struct wbuf *w, const struct uri *u)
 {
 	if (u->path_n == 0)
-		sig_wb_putc(w, '/');	/* an empty path is "/" (2.2.6) */
+		sig_wb_putc(w, '/'); /* an empty path is "/" (2.2.6) */
 	else
 		sig_wb_put(w, u->path, u->path_n);
 }
 
 /* A derived component's value; PV_EINVAL for one not supported. */
 static pv_status
-put_derived(struct wbuf *w, const char *name,
-    const struct pv_sig_request *req)
+put_derived(struct wbuf *w, const char *name, const struct pv_sig_request *req)
 {
 	struct uri u;
 	size_t i, n;
 
 	if (strcmp(name, "@method") == 0) {
 		/* A method is a token (RFC 9110 section 9.1); case kept. */
-		n = req->method == NULL ? 0 :
-		    strnlen(req->method, METHOD_MAX + 1);
+		n = req->method == NULL ? 0
+					: strnlen(req->method, METHOD_MAX + 1);
 		if (n == 0 || n > METHOD_MAX)
 			return PV_EINVAL;
 		for (i = 0; i < n; i++)
@@ -144,10 +143,10 @@ put_derived(struct wbuf *w, const char *name,
 		else
 			sig_wb_put(w, u.query, u.query_n);
 	} else if (strcmp(name, "@request-target") == 0) {
-		put_path(w, &u);	/* origin-form (2.2.5) */
+		put_path(w, &u); /* origin-form (2.2.5) */
 		sig_wb_put(w, u.query, u.query_n);
 	} else
-		return PV_EINVAL;	/* @status, @query-param, ... */
+		return PV_EINVAL; /* @status, @query-param, ... */
 	return PV_OK;
 }
 
@@ -196,12 +195,13 @@ pv_sig_base(const struct pv_sig_params *p, const struct pv_sig_request *req,
 	    outlen == NULL)
 		return PV_EINVAL;
 	*outlen = 0;
-	sig_wb_init(&w, out, outsz < PV_SIG_BASE_MAX + 1 ? outsz :
-	    PV_SIG_BASE_MAX + 1);
+	sig_wb_init(&w, out,
+	    outsz < PV_SIG_BASE_MAX + 1 ? outsz : PV_SIG_BASE_MAX + 1);
 	/* p may have been filled by hand: trust none of it. */
 	if (p->components_n > PV_SIG_MAX_COMPONENTS ||
 	    strnlen(p->params_raw, sizeof(p->params_raw)) ==
-	    sizeof(p->params_raw) || p->params_raw[0] != '(')
+		sizeof(p->params_raw) ||
+	    p->params_raw[0] != '(')
 		return PV_EINVAL;
 	for (i = 0; i < p->components_n; i++) {
 		name = p->components[i];
@@ -210,8 +210,8 @@ pv_sig_base(const struct pv_sig_params *p, const struct pv_sig_request *req,
 		sig_wb_putc(&w, '"');
 		sig_wb_puts(&w, name);
 		sig_wb_puts(&w, "\": ");
-		st = name[0] == '@' ? put_derived(&w, name, req) :
-		    put_field(&w, name, req);
+		st = name[0] == '@' ? put_derived(&w, name, req)
+				    : put_field(&w, name, req);
 		if (st != PV_OK)
 			goto fail;
 		sig_wb_putc(&w, '\n');
@@ -241,7 +241,6 @@ pv_sig_verify_ed25519(const struct pv_sig_params *p,
 		return PV_EINVAL;
 	if (pv_sig_base(p, req, base, sizeof(base), &n) != PV_OK)
 		return PV_EINVAL;
-	return pv_sign_verify(p->sig, base, n, pk) == PV_OK ? PV_OK :
-	    PV_ECRYPTO;
+	return pv_sign_verify(p->sig, base, n, pk) == PV_OK ? PV_OK
+							    : PV_ECRYPTO;
 }
-

@@ -15,9 +15,9 @@
 /* An append-only, always NUL-terminated output buffer. */
 struct wbuf {
 	char *p;
-	size_t cap;		/* >= 1 */
+	size_t cap; /* >= 1 */
 	size_t len;
-	bool is_full;		/* something did not fit; contents unusable */
+	bool is_full; /* something did not fit; contents unusable */
 };
 
 void sig_wb_init(struct wbuf *w, char *p, size_t cap);

@@ -48,8 +48,8 @@ pv_totp_code(const unsigned char *secret, size_t len, int64_t t,
 	    digits > 8)
 		return PV_EINVAL;
 	if (oath_totp_generate2((const char *)secret, len, (time_t)t,
-	    PV_TOTP_STEP, OATH_TOTP_DEFAULT_START_TIME, digits, 0, out) !=
-	    OATH_OK)
+		PV_TOTP_STEP, OATH_TOTP_DEFAULT_START_TIME, digits, 0,
+		out) != OATH_OK)
 		return PV_EINTERNAL;
 	return PV_OK;
 }
@@ -57,8 +57,8 @@ pv_totp_code(const unsigned char *secret, size_t len, int64_t t,
 static void
 mfa_ad(const struct pv_user *u, char *ad, size_t adsz)
 {
-	PV_IGNORE(pv_snprintf(ad, adsz, "phivault-mfa-v1|%lld",
-	    (long long)u->id));
+	PV_IGNORE(
+	    pv_snprintf(ad, adsz, "phivault-mfa-v1|%lld", (long long)u->id));
 }
 
 pv_status
@@ -87,18 +87,18 @@ pv_totp_enroll(struct pv_vault *v, struct pv_user *u, char *secret_b32,
 		goto done;
 	}
 	if ((st = pv_aead_seal(u->mfa_sealed, &slen, secret,
-	    PV_TOTP_SECRET_BYTES, (const unsigned char *)ad, strlen(ad), dek)) !=
-	    PV_OK)
+		 PV_TOTP_SECRET_BYTES, (const unsigned char *)ad, strlen(ad),
+		 dek)) != PV_OK)
 		goto done;
 	u->mfa_sealed_len = slen;
-	u->has_mfa = false;		/* until confirmed */
+	u->has_mfa = false; /* until confirmed */
 	u->mfa_last_step = 0;
 	/* Only the pending secret is written, and only while MFA is off. */
 	if ((st = pv_store_user_mfa_begin(v->store, u->id, u->mfa_sealed,
-	    slen)) != PV_OK)
+		 slen)) != PV_OK)
 		goto done;
 	if (oath_base32_encode((const char *)secret, PV_TOTP_SECRET_BYTES, &b32,
-	    &b32len) != OATH_OK) {
+		&b32len) != OATH_OK) {
 		st = PV_EINTERNAL;
 		goto done;
 	}
@@ -107,9 +107,9 @@ pv_totp_enroll(struct pv_vault *v, struct pv_user *u, char *secret_b32,
 		b32[--b32len] = '\0';
 	if ((st = pv_strlcpy(secret_b32, b32, b32sz)) != PV_OK ||
 	    (st = pv_snprintf(uri, urisz,
-	    "otpauth://totp/phivault:%s?secret=%s&issuer=phivault"
-	    "&algorithm=SHA1&digits=%d&period=%d", u->username, b32,
-	    PV_TOTP_DIGITS, PV_TOTP_STEP)) != PV_OK)
+		 "otpauth://totp/phivault:%s?secret=%s&issuer=phivault"
+		 "&algorithm=SHA1&digits=%d&period=%d",
+		 u->username, b32, PV_TOTP_DIGITS, PV_TOTP_STEP)) != PV_OK)
 		goto done;
 	st = PV_OK;
 done:
@@ -170,7 +170,7 @@ pv_totp_verify(struct pv_vault *v, struct pv_user *u, const char *otp,
 		goto done;
 	mfa_ad(u, ad, sizeof(ad));
 	if ((st = pv_aead_open(secret, &slen, u->mfa_sealed, u->mfa_sealed_len,
-	    (const unsigned char *)ad, strlen(ad), dek)) != PV_OK)
+		 (const unsigned char *)ad, strlen(ad), dek)) != PV_OK)
 		goto done;
 	rc = oath_totp_validate4_callback((const char *)secret, slen,
 	    (time_t)now, PV_TOTP_STEP, OATH_TOTP_DEFAULT_START_TIME,

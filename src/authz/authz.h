@@ -19,42 +19,42 @@
 #include "core/vault.h"
 
 typedef enum {
-	PV_ACT_CREATE = 0,	/* c */
-	PV_ACT_READ,		/* r (read, history, vread) */
-	PV_ACT_UPDATE,		/* u */
-	PV_ACT_DELETE,		/* d */
-	PV_ACT_SEARCH,		/* s */
-	PV_ACT_BREAK_GLASS,	/* g: emergency access to one patient */
-	PV_ACT_EXPORT,		/* x: de-identified export */
-	PV_ACT_ADMIN,		/* a: users, care teams, keys, erasure */
+	PV_ACT_CREATE = 0, /* c */
+	PV_ACT_READ, /* r (read, history, vread) */
+	PV_ACT_UPDATE, /* u */
+	PV_ACT_DELETE, /* d */
+	PV_ACT_SEARCH, /* s */
+	PV_ACT_BREAK_GLASS, /* g: emergency access to one patient */
+	PV_ACT_EXPORT, /* x: de-identified export */
+	PV_ACT_ADMIN, /* a: users, care teams, keys, erasure */
 	PV_ACT_N
 } pv_action;
 
 typedef enum {
 	PV_CLASS_NORMAL = 0,
-	PV_CLASS_RESTRICTED	/* meta.security: mental health, HIV, SUD... */
+	PV_CLASS_RESTRICTED /* meta.security: mental health, HIV, SUD... */
 } pv_data_class;
 
 /* Who the row applies to a patient through. */
 typedef enum {
-	PV_REL_NONE = 0,	/* type-level (admin, export): no patient */
-	PV_REL_SELF,		/* the patient account's own compartment */
-	PV_REL_CARETEAM,	/* on the patient's care team (or break-glass) */
-	PV_REL_SCOPE,		/* service clients: SMART scopes decide */
-	PV_REL_ANY		/* every patient (auditor reading audit data) */
+	PV_REL_NONE = 0, /* type-level (admin, export): no patient */
+	PV_REL_SELF, /* the patient account's own compartment */
+	PV_REL_CARETEAM, /* on the patient's care team (or break-glass) */
+	PV_REL_SCOPE, /* service clients: SMART scopes decide */
+	PV_REL_ANY /* every patient (auditor reading audit data) */
 } pv_relation;
 
 struct pv_policy_rule {
 	char role[PV_ROLE_MAX + 1];
-	char type[PV_TYPE_MAX + 1];	/* FHIR type, "AuditEvent", "*" */
-	unsigned actions;		/* bit (1 << pv_action) */
+	char type[PV_TYPE_MAX + 1]; /* FHIR type, "AuditEvent", "*" */
+	unsigned actions; /* bit (1 << pv_action) */
 	pv_relation rel;
 };
 
-struct pv_policy_filter {		/* data minimisation on read/search */
+struct pv_policy_filter { /* data minimisation on read/search */
 	char role[PV_ROLE_MAX + 1];
 	char type[PV_TYPE_MAX + 1];
-	char field[64];			/* top-level element to remove */
+	char field[64]; /* top-level element to remove */
 };
 
 #define PV_POLICY_RULES_MAX 128
@@ -65,7 +65,7 @@ struct pv_policy {
 	size_t rules_n;
 	struct pv_policy_filter filters[PV_POLICY_FILTERS_MAX];
 	size_t filters_n;
-	char restricted_roles[PV_CONF_STR_MAX];	/* roles cleared for
+	char restricted_roles[PV_CONF_STR_MAX]; /* roles cleared for
 						 * restricted data */
 };
 
@@ -82,16 +82,16 @@ PV_MUST_CHECK pv_status pv_policy_load(struct pv_policy *p, const char *path,
 struct pv_authz_request {
 	const struct pv_principal *who;
 	pv_action action;
-	const char *type;		/* FHIR type or "AuditEvent"; NULL = none */
-	const char *patient;		/* NULL for type-level actions */
+	const char *type; /* FHIR type or "AuditEvent"; NULL = none */
+	const char *patient; /* NULL for type-level actions */
 	pv_data_class cls;
 	int64_t now;
 };
 
 struct pv_authz_decision {
 	bool is_allowed;
-	const char *reason;		/* constant code for the audit entry */
-	int64_t grant_id;		/* break-glass grant relied on, or 0 */
+	const char *reason; /* constant code for the audit entry */
+	int64_t grant_id; /* break-glass grant relied on, or 0 */
 };
 
 /*
@@ -138,8 +138,8 @@ bool pv_scopes_has(const char *scopes, const char *word);
 /* Adds/removes user (by name) to/from patient's care team. */
 PV_MUST_CHECK pv_status pv_careteam_add(struct pv_vault *v, const char *user,
     const char *patient);
-PV_MUST_CHECK pv_status pv_careteam_remove(struct pv_vault *v,
-    const char *user, const char *patient);
+PV_MUST_CHECK pv_status pv_careteam_remove(struct pv_vault *v, const char *user,
+    const char *patient);
 
 #define PV_BREAK_GLASS_REASON_MAX 500
 /* Letters or digits a reason needs (pv_utf8_word_chars: spaces, marks,
@@ -149,9 +149,9 @@ PV_MUST_CHECK pv_status pv_careteam_remove(struct pv_vault *v,
 
 /*
  * Opens a break-glass grant for who on patient: reason (checked with
- * pv_breakglass_reason_is_valid, else PV_EINVAL) sealed under the patient's DEK; lasts [authz]
- * break_glass_duration. Caller has authorized PV_ACT_BREAK_GLASS.
- * grant_id > 0 is the id to use (chosen beforehand with
+ * pv_breakglass_reason_is_valid, else PV_EINVAL) sealed under the patient's
+ * DEK; lasts [authz] break_glass_duration. Caller has authorized
+ * PV_ACT_BREAK_GLASS. grant_id > 0 is the id to use (chosen beforehand with
  * pv_breakglass_new_id so the audit entry can name it); 0 = assign one.
  */
 PV_MUST_CHECK pv_status pv_breakglass_open(struct pv_vault *v,

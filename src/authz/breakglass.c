@@ -70,7 +70,8 @@ pv_breakglass_open(struct pv_vault *v, const struct pv_principal *who,
 	out->id = grant_id;
 	out->user_id = who->user_id;
 	out->holder_epoch = who->authz_epoch;
-	PV_IGNORE(pv_strlcpy(out->patient_id, patient, sizeof(out->patient_id)));
+	PV_IGNORE(
+	    pv_strlcpy(out->patient_id, patient, sizeof(out->patient_id)));
 	out->created_at = pv_now();
 	out->expires_at = out->created_at + v->cfg.break_glass_duration;
 	dek = pv_secret_alloc(PV_DEK_BYTES);
@@ -82,12 +83,12 @@ pv_breakglass_open(struct pv_vault *v, const struct pv_principal *who,
 	reason_ad(out, ad, sizeof(ad));
 	if ((st = pv_dek_get(v, patient, false, dek)) != PV_OK ||
 	    (st = pv_aead_seal(sealed, &slen, (const unsigned char *)reason,
-	    rlen, (const unsigned char *)ad, strlen(ad), dek)) != PV_OK)
+		 rlen, (const unsigned char *)ad, strlen(ad), dek)) != PV_OK)
 		goto done;
 	out->reason_sealed = sealed;
 	out->reason_sealed_len = slen;
 	st = pv_store_grant_insert(v->store, out);
-	out->reason_sealed = NULL;	/* the row owns the bytes now */
+	out->reason_sealed = NULL; /* the row owns the bytes now */
 	out->reason_sealed_len = 0;
 done:
 	free(sealed);
@@ -112,8 +113,8 @@ pv_breakglass_reason(struct pv_vault *v, const struct pv_grant *g, char *out,
 	reason_ad(g, ad, sizeof(ad));
 	if ((st = pv_dek_get(v, g->patient_id, false, dek)) == PV_OK &&
 	    (st = pv_aead_open((unsigned char *)out, &n, g->reason_sealed,
-	    g->reason_sealed_len, (const unsigned char *)ad, strlen(ad), dek)) ==
-	    PV_OK)
+		 g->reason_sealed_len, (const unsigned char *)ad, strlen(ad),
+		 dek)) == PV_OK)
 		out[n] = '\0';
 	pv_secret_free(dek, PV_DEK_BYTES);
 	return st;

@@ -40,8 +40,9 @@
 #include <string.h>
 
 #define A(x) (1u << (x))
-#define CRUDS (A(PV_ACT_CREATE) | A(PV_ACT_READ) | A(PV_ACT_UPDATE) | \
-	A(PV_ACT_DELETE) | A(PV_ACT_SEARCH))
+#define CRUDS                                                                  \
+	(A(PV_ACT_CREATE) | A(PV_ACT_READ) | A(PV_ACT_UPDATE) |                \
+	    A(PV_ACT_DELETE) | A(PV_ACT_SEARCH))
 #define RS (A(PV_ACT_READ) | A(PV_ACT_SEARCH))
 
 static const struct pv_policy_rule default_rules[] = {
@@ -98,9 +99,14 @@ parse_actions(const char *s, unsigned *out)
 static bool
 parse_relation(const char *s, pv_relation *out)
 {
-	static const struct { const char *name; pv_relation rel; } rels[] = {
-		{ "none", PV_REL_NONE }, { "self", PV_REL_SELF },
-		{ "careteam", PV_REL_CARETEAM }, { "scope", PV_REL_SCOPE },
+	static const struct {
+		const char *name;
+		pv_relation rel;
+	} rels[] = {
+		{ "none", PV_REL_NONE },
+		{ "self", PV_REL_SELF },
+		{ "careteam", PV_REL_CARETEAM },
+		{ "scope", PV_REL_SCOPE },
 		{ "any", PV_REL_ANY },
 	};
 	size_t i;
@@ -120,7 +126,7 @@ split(char *line, char **w, int max)
 	char *save = NULL, *tok;
 
 	for (tok = strtok_r(line, " \t\r\n", &save); tok != NULL && n < max;
-	    tok = strtok_r(NULL, " \t\r\n", &save))
+	     tok = strtok_r(NULL, " \t\r\n", &save))
 		w[n++] = tok;
 	return tok != NULL ? max + 1 : n;
 }
@@ -138,7 +144,8 @@ load_line(struct pv_policy *p, char *line)
 	if (strcmp(w[0], "allow") == 0 && n == 5) {
 		struct pv_policy_rule *r;
 
-		if (p->rules_n >= PV_POLICY_RULES_MAX || !pv_role_is_known(w[1]))
+		if (p->rules_n >= PV_POLICY_RULES_MAX ||
+		    !pv_role_is_known(w[1]))
 			return PV_EINVAL;
 		r = &p->rules[p->rules_n];
 		if (pv_strlcpy(r->role, w[1], sizeof(r->role)) != PV_OK ||
@@ -167,15 +174,16 @@ load_line(struct pv_policy *p, char *line)
 		if (!pv_role_is_known(w[1]))
 			return PV_EINVAL;
 		return pv_csv_append(p->restricted_roles,
-		    sizeof(p->restricted_roles), w[1], strlen(w[1])) == PV_OK ?
-		    PV_OK : PV_EINVAL;
+			   sizeof(p->restricted_roles), w[1],
+			   strlen(w[1])) == PV_OK
+		    ? PV_OK
+		    : PV_EINVAL;
 	}
 	return PV_EINVAL;
 }
 
 pv_status
-pv_policy_load(struct pv_policy *p, const char *path, char *err,
-    size_t errsz)
+pv_policy_load(struct pv_policy *p, const char *path, char *err, size_t errsz)
 {
 	char line[512];
 	int lineno = 0;
@@ -184,7 +192,8 @@ pv_policy_load(struct pv_policy *p, const char *path, char *err,
 	memset(p, 0, sizeof(*p));
 	f = fopen(path, "r");
 	if (f == NULL) {
-		PV_IGNORE(pv_strlcpy(err, "cannot read the policy file", errsz));
+		PV_IGNORE(
+		    pv_strlcpy(err, "cannot read the policy file", errsz));
 		return PV_EIO;
 	}
 	while (fgets(line, sizeof(line), f) != NULL) {
@@ -198,8 +207,10 @@ pv_policy_load(struct pv_policy *p, const char *path, char *err,
 		if (load_line(p, line) != PV_OK) {
 			PV_IGNORE(pv_snprintf(err, errsz,
 			    "policy line %d: expected 'allow ROLE TYPE ACTIONS "
-			    "RELATION', 'filter ROLE TYPE FIELD' or 'restricted "
-			    "ROLE'", lineno));
+			    "RELATION', 'filter ROLE TYPE FIELD' or "
+			    "'restricted "
+			    "ROLE'",
+			    lineno));
 			fclose(f);
 			return PV_EINVAL;
 		}
@@ -266,7 +277,7 @@ parse_scope(const char *s, size_t len, char *ctx, char *type, size_t typesz,
 		if (pos <= last)
 			return false;
 		last = pos;
-		*perms |= A(pos - 1);	/* c=0 r=1 u=2 d=3 s=4 = pv_action */
+		*perms |= A(pos - 1); /* c=0 r=1 u=2 d=3 s=4 = pv_action */
 	}
 	return true;
 }
@@ -306,8 +317,9 @@ pv_scopes_allow(const char *scopes, const char *type, pv_action action,
 		return false;
 	while ((len = next_word(&p, &w)) > 0) {
 		if (!parse_scope(w, len, &ctx, stype, sizeof(stype), &perms) ||
-		    (strcmp(stype, "*") != 0 && (type == NULL ||
-		    strcmp(stype, type) != 0)) || (perms & A(action)) == 0)
+		    (strcmp(stype, "*") != 0 &&
+			(type == NULL || strcmp(stype, type) != 0)) ||
+		    (perms & A(action)) == 0)
 			continue;
 		/* The broadest context that allows it wins: system/ reaches
 		 * every patient, patient/ and user/ only the client's own. */
@@ -419,7 +431,7 @@ relation_holds(struct pv_vault *v, const struct pv_authz_request *rq,
 			return false;
 		}
 		if (pv_store_careteam_has(s, who->user_id, rq->patient,
-		    &member) != PV_OK) {
+			&member) != PV_OK) {
 			*reason = "store_error";
 			return false;
 		}
@@ -430,12 +442,12 @@ relation_holds(struct pv_vault *v, const struct pv_authz_request *rq,
 			 * break-glass grant (marked like any other). */
 			if (rq->cls == PV_CLASS_RESTRICTED &&
 			    pv_store_grant_active(s, who->user_id, rq->patient,
-			    rq->now, grant) == PV_OK)
+				rq->now, grant) == PV_OK)
 				*reason = "break_glass";
 			return true;
 		}
 		if (pv_store_grant_active(s, who->user_id, rq->patient, rq->now,
-		    grant) == PV_OK) {
+			grant) == PV_OK) {
 			*reason = "break_glass";
 			return true;
 		}
@@ -452,8 +464,10 @@ relation_holds(struct pv_vault *v, const struct pv_authz_request *rq,
 			return true;
 		}
 		/* patient/ and user/ scopes: only the client's own patients. */
-		if (rq->patient == NULL || pv_store_careteam_has(s, who->user_id,
-		    rq->patient, &member) != PV_OK || !member) {
+		if (rq->patient == NULL ||
+		    pv_store_careteam_has(s, who->user_id, rq->patient,
+			&member) != PV_OK ||
+		    !member) {
 			*reason = "scope_not_on_careteam";
 			return false;
 		}
@@ -529,8 +543,8 @@ pv_authz_may_ever(const struct pv_policy *p, const struct pv_principal *who,
 }
 
 size_t
-pv_authz_filters(const struct pv_policy *p, const char *role,
-    const char *type, const char **out, size_t max)
+pv_authz_filters(const struct pv_policy *p, const char *role, const char *type,
+    const char **out, size_t max)
 {
 	size_t i, n = 0;
 

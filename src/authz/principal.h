@@ -18,16 +18,16 @@ struct pv_principal {
 	int64_t user_id;
 	char username[PV_USERNAME_MAX + 1];
 	char role[PV_ROLE_MAX + 1];
-	char patient_id[PV_PATIENT_ID_MAX + 1];	/* patient accounts */
-	char session_id[PV_SESSION_ID_LEN + 1];	/* "" for signatures */
-	char scopes[PV_SCOPES_MAX];		/* service clients */
-	bool has_mfa;			/* TOTP enrolled */
-	bool is_mfa_satisfied;		/* MFA done, or not required */
-	bool is_signed;			/* authenticated by RFC 9421 */
+	char patient_id[PV_PATIENT_ID_MAX + 1]; /* patient accounts */
+	char session_id[PV_SESSION_ID_LEN + 1]; /* "" for signatures */
+	char scopes[PV_SCOPES_MAX]; /* service clients */
+	bool has_mfa; /* TOTP enrolled */
+	bool is_mfa_satisfied; /* MFA done, or not required */
+	bool is_signed; /* authenticated by RFC 9421 */
 	int64_t session_expires_at;
-	int64_t authz_epoch;		/* the account's, when authenticated:
-					 * changes made on its behalf are
-					 * conditional on it */
+	int64_t authz_epoch; /* the account's, when authenticated:
+			      * changes made on its behalf are
+			      * conditional on it */
 };
 
 #endif

@@ -5,9 +5,9 @@
  * key) and exits 1 naming the first entry at fault; a failure also raises
  * the audit_verify_failed alert. Entries no signature covers (an unsigned
  * tail) fail too, unless --allow-unsigned-tail says the operator accepts
- * them (they are then counted in the summary, never hidden). export writes JSON lines or FHIR
- * AuditEvent resources (NDJSON) to stdout. checkpoint signs and prints a
- * head over every entry, with the public key, to publish elsewhere.
+ * them (they are then counted in the summary, never hidden). export writes JSON
+ * lines or FHIR AuditEvent resources (NDJSON) to stdout. checkpoint signs and
+ * prints a head over every entry, with the public key, to publish elsewhere.
  */
 #include "cli/cli.h"
 #include "alert/alert.h"
@@ -38,7 +38,8 @@ progress(void *arg, uint64_t n)
 {
 	(void)arg;
 	if (isatty(STDERR_FILENO))
-		fprintf(stderr, "\rverified %llu entries", (unsigned long long)n);
+		fprintf(stderr, "\rverified %llu entries",
+		    (unsigned long long)n);
 }
 
 /* Lines after the verdict that an operator must not miss. */
@@ -46,15 +47,16 @@ static void
 verify_notes(const struct pv_verify_report *rep)
 {
 	if (rep->is_ok && rep->signed_entries < rep->entries)
-		printf("WARNING: entries %llu to %llu (%llu) are NOT covered by "
-		    "any signature (accepted by --allow-unsigned-tail)\n",
+		printf("WARNING: entries %llu to %llu (%llu) are NOT covered "
+		       "by "
+		       "any signature (accepted by --allow-unsigned-tail)\n",
 		    (unsigned long long)rep->signed_entries,
 		    (unsigned long long)rep->entries - 1,
 		    (unsigned long long)(rep->entries - rep->signed_entries));
 	if (rep->quarantines > 0)
 		printf("note: %llu unsigned entr%s moved out of the trail at "
-		    "start-up (%llu quarantine record%s; see "
-		    "audit/quarantine.jsonl)\n",
+		       "start-up (%llu quarantine record%s; see "
+		       "audit/quarantine.jsonl)\n",
 		    (unsigned long long)rep->quarantined,
 		    rep->quarantined == 1 ? "y was" : "ies were",
 		    (unsigned long long)rep->quarantines,
@@ -67,8 +69,9 @@ audit_verify(struct pv_vault *v, bool allow_unsigned_tail)
 	struct pv_verify_report rep;
 	struct pv_alerts *al = NULL;
 
-	if (pv_audit_verify(v->dir, v->sign_pk, allow_unsigned_tail ?
-	    PV_VERIFY_ALLOW_UNSIGNED_TAIL : 0, &rep, progress, NULL) != PV_OK) {
+	if (pv_audit_verify(v->dir, v->sign_pk,
+		allow_unsigned_tail ? PV_VERIFY_ALLOW_UNSIGNED_TAIL : 0, &rep,
+		progress, NULL) != PV_OK) {
 		fprintf(stderr, "phivault: cannot read the audit trail\n");
 		return PV_EXIT_FAIL;
 	}
@@ -76,8 +79,9 @@ audit_verify(struct pv_vault *v, bool allow_unsigned_tail)
 		fputc('\n', stderr);
 	if (rep.is_ok) {
 		printf("audit trail OK: %llu entries, %llu signed checkpoints, "
-		    "%llu batch signatures; %llu entries covered by a "
-		    "signature\n", (unsigned long long)rep.entries,
+		       "%llu batch signatures; %llu entries covered by a "
+		       "signature\n",
+		    (unsigned long long)rep.entries,
 		    (unsigned long long)rep.checkpoints,
 		    (unsigned long long)rep.batch_signatures,
 		    (unsigned long long)rep.signed_entries);
@@ -90,7 +94,7 @@ audit_verify(struct pv_vault *v, bool allow_unsigned_tail)
 	if (pv_alerts_open(v->dir, &v->cfg, &al) == PV_OK) {
 		pv_alert(al, "audit_verify_failed", "critical", NULL,
 		    json_pack("{s:I, s:s}", "entry", (json_int_t)rep.bad_entry,
-		    "problem", rep.problem));
+			"problem", rep.problem));
 		pv_alerts_close(al);
 	}
 	return PV_EXIT_FAIL;
@@ -111,8 +115,8 @@ export_one(void *arg, uint64_t seq, json_t *entry)
 	char *text;
 
 	(void)seq;
-	if (c->is_fhir && (out = pv_auditevent_from_entry(c->v, &c->cache,
-	    entry)) == NULL)
+	if (c->is_fhir &&
+	    (out = pv_auditevent_from_entry(c->v, &c->cache, entry)) == NULL)
 		return true;
 	text = json_dumps(out, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	if (c->is_fhir)
@@ -137,7 +141,8 @@ audit_export(struct pv_vault *v, const char *format)
 		return PV_EXIT_USAGE;
 	}
 	if (pv_audit_scan(v->dir, export_one, &c) != PV_OK) {
-		fprintf(stderr, "phivault: the audit trail is damaged; run "
+		fprintf(stderr,
+		    "phivault: the audit trail is damaged; run "
 		    "'phivault audit verify'\n");
 		return PV_EXIT_FAIL;
 	}
@@ -161,7 +166,7 @@ audit_checkpoint(struct pv_vault *v)
 	}
 	if (pv_audit_checkpoint(a, &c) != PV_OK ||
 	    pv_b64_encode(v->sign_pk, PV_SIGN_PK_BYTES, pk, sizeof(pk)) !=
-	    PV_OK) {
+		PV_OK) {
 		pv_audit_close(a);
 		return PV_EXIT_FAIL;
 	}
@@ -190,15 +195,16 @@ cmd_audit(int argc, char **argv)
 	int rc;
 
 	if (argc < 2 || pv_cli_wants_help(argc, argv, usage_text))
-		return argc < 2 ? (fputs(usage_text, stderr), PV_EXIT_USAGE) :
-		    PV_EXIT_OK;
-	if (!pv_cli_parse(argc - 1, argv + 1, names, o, 1, flag_n,
-	    &allow_tail, 1, pos, 1, &npos) || npos != 1) {
+		return argc < 2 ? (fputs(usage_text, stderr), PV_EXIT_USAGE)
+				: PV_EXIT_OK;
+	if (!pv_cli_parse(argc - 1, argv + 1, names, o, 1, flag_n, &allow_tail,
+		1, pos, 1, &npos) ||
+	    npos != 1) {
 		fputs(usage_text, stderr);
 		return PV_EXIT_USAGE;
 	}
 	if ((strcmp(argv[1], "verify") != 0 && strcmp(argv[1], "export") != 0 &&
-	    strcmp(argv[1], "checkpoint") != 0) ||
+		strcmp(argv[1], "checkpoint") != 0) ||
 	    (allow_tail && strcmp(argv[1], "verify") != 0)) {
 		fputs(usage_text, stderr);
 		return PV_EXIT_USAGE;

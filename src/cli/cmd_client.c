@@ -34,19 +34,22 @@ cmd_client(int argc, char **argv)
 	pv_status st;
 
 	if (argc < 2 || pv_cli_wants_help(argc, argv, usage_text))
-		return argc < 2 ? (fputs(usage_text, stderr), PV_EXIT_USAGE) :
-		    PV_EXIT_OK;
+		return argc < 2 ? (fputs(usage_text, stderr), PV_EXIT_USAGE)
+				: PV_EXIT_OK;
 	if (strcmp(argv[1], "add") != 0 ||
 	    !pv_cli_parse(argc - 1, argv + 1, names, o, 2, NULL, NULL, 0, pos,
-	    1, &npos) || npos != 1 || o[0] == NULL || o[1] == NULL) {
+		1, &npos) ||
+	    npos != 1 || o[0] == NULL || o[1] == NULL) {
 		fputs(usage_text, stderr);
 		return PV_EXIT_USAGE;
 	}
 	if (pv_crypto_init() != PV_OK)
 		return PV_EXIT_FAIL;
 	if (pv_cli_read_line(line, sizeof(line)) != PV_OK ||
-	    pv_b64_decode(line, pk, sizeof(pk), &n) != PV_OK || n != sizeof(pk)) {
-		fprintf(stderr, "phivault: expected the raw 32-byte Ed25519 "
+	    pv_b64_decode(line, pk, sizeof(pk), &n) != PV_OK ||
+	    n != sizeof(pk)) {
+		fprintf(stderr,
+		    "phivault: expected the raw 32-byte Ed25519 "
 		    "public key, base64, on stdin\n");
 		return PV_EXIT_USAGE;
 	}
@@ -60,7 +63,8 @@ cmd_client(int argc, char **argv)
 	pv_cli_end(c, st);
 	pv_vault_close(v);
 	if (st == PV_EINVAL) {
-		fprintf(stderr, "phivault: invalid name or scopes (SMART v2, "
+		fprintf(stderr,
+		    "phivault: invalid name or scopes (SMART v2, "
 		    "e.g. system/Observation.rs)\n");
 		return PV_EXIT_USAGE;
 	}

@@ -31,8 +31,9 @@ cmd_compliance(int argc, char **argv)
 
 	if (pv_cli_wants_help(argc, argv, usage_text))
 		return PV_EXIT_OK;
-	if (!pv_cli_parse(argc, argv, NULL, NULL, 0, flag_n, &is_json, 1, pos, 1,
-	    &npos) || npos != 1) {
+	if (!pv_cli_parse(argc, argv, NULL, NULL, 0, flag_n, &is_json, 1, pos,
+		1, &npos) ||
+	    npos != 1) {
 		fputs(usage_text, stderr);
 		return PV_EXIT_USAGE;
 	}
@@ -49,17 +50,19 @@ cmd_compliance(int argc, char **argv)
 		free(t);
 	} else {
 		json_array_foreach(json_object_get(rep, "checks"), i, c)
-			printf("%-20s %-5s %s\n",
-			    json_string_value(json_object_get(c, "check")),
-			    json_string_value(json_object_get(c, "status")),
-			    json_string_value(json_object_get(c, "detail")));
+		    printf("%-20s %-5s %s\n",
+			json_string_value(json_object_get(c, "check")),
+			json_string_value(json_object_get(c, "status")),
+			json_string_value(json_object_get(c, "detail")));
 		printf("%lld failed, %lld warning(s)\n",
-		    (long long)json_integer_value(json_object_get(rep, "failed")),
-		    (long long)json_integer_value(json_object_get(rep,
-		    "warnings")));
+		    (long long)json_integer_value(
+			json_object_get(rep, "failed")),
+		    (long long)json_integer_value(
+			json_object_get(rep, "warnings")));
 	}
-	rc = json_integer_value(json_object_get(rep, "failed")) == 0 ?
-	    PV_EXIT_OK : PV_EXIT_FAIL;
+	rc = json_integer_value(json_object_get(rep, "failed")) == 0
+	    ? PV_EXIT_OK
+	    : PV_EXIT_FAIL;
 done:
 	json_decref(rep);
 	pv_vault_close(v);

@@ -63,12 +63,14 @@ cmd_deid(int argc, char **argv)
 	int rc = PV_EXIT_FAIL;
 
 	if (argc < 2 || pv_cli_wants_help(argc, argv, usage_text))
-		return argc < 2 ? (fputs(usage_text, stderr), PV_EXIT_USAGE) :
-		    PV_EXIT_OK;
+		return argc < 2 ? (fputs(usage_text, stderr), PV_EXIT_USAGE)
+				: PV_EXIT_OK;
 	if (strcmp(argv[1], "export") != 0 ||
 	    !pv_cli_parse(argc - 1, argv + 1, names, o, 3, NULL, NULL, 0, pos,
-	    1, &npos) || npos != 1 || (o[1] != NULL &&
-	    strcmp(o[1], "ndjson") != 0 && strcmp(o[1], "csv") != 0)) {
+		1, &npos) ||
+	    npos != 1 ||
+	    (o[1] != NULL && strcmp(o[1], "ndjson") != 0 &&
+		strcmp(o[1], "csv") != 0)) {
 		fputs(usage_text, stderr);
 		return PV_EXIT_USAGE;
 	}
@@ -77,16 +79,19 @@ cmd_deid(int argc, char **argv)
 		return PV_EXIT_FAIL;
 	if (o[2] != NULL) {
 		if (read_key(o[2], key) != PV_OK) {
-			fprintf(stderr, "phivault: the key file must hold 32 "
+			fprintf(stderr,
+			    "phivault: the key file must hold 32 "
 			    "bytes\n");
 			goto done;
 		}
 	} else {
 		pv_vault_subkey(v, "deidexp", 1, key);
 	}
-	tmp = tmpfile();	/* unlinked at creation, mode 0600 (umask) */
-	if (tmp == NULL || (o[0] != NULL && (out = fopen(o[0], "wx")) == NULL)) {
-		fprintf(stderr, "phivault: cannot create the output file (it "
+	tmp = tmpfile(); /* unlinked at creation, mode 0600 (umask) */
+	if (tmp == NULL ||
+	    (o[0] != NULL && (out = fopen(o[0], "wx")) == NULL)) {
+		fprintf(stderr,
+		    "phivault: cannot create the output file (it "
 		    "must not exist)\n");
 		goto done;
 	}
@@ -98,13 +103,16 @@ cmd_deid(int argc, char **argv)
 	pv_cli_end(c, st);
 	if (isatty(STDERR_FILENO))
 		fputc('\n', stderr);
-	fprintf(stderr, "de-identified export: %zu patients, %zu released in "
+	fprintf(stderr,
+	    "de-identified export: %zu patients, %zu released in "
 	    "%zu groups (smallest %zu), %zu suppressed (k=%lld); %zu records "
-	    "written\n", rep.patients, rep.patients_released,
-	    rep.groups_released, rep.smallest_released_group,
-	    rep.patients_suppressed, (long long)v->cfg.deid_k, written);
+	    "written\n",
+	    rep.patients, rep.patients_released, rep.groups_released,
+	    rep.smallest_released_group, rep.patients_suppressed,
+	    (long long)v->cfg.deid_k, written);
 	if (st == PV_EDENIED) {
-		fprintf(stderr, "phivault: refused: the result would not be "
+		fprintf(stderr,
+		    "phivault: refused: the result would not be "
 		    "k-anonymous\n");
 		goto done;
 	}

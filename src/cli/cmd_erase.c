@@ -34,7 +34,8 @@ cmd_erase(int argc, char **argv)
 	if (pv_cli_wants_help(argc, argv, erase_usage))
 		return PV_EXIT_OK;
 	if (!pv_cli_parse(argc, argv, names, o, 1, NULL, NULL, 0, pos, 1,
-	    &npos) || npos != 1 || o[0] == NULL) {
+		&npos) ||
+	    npos != 1 || o[0] == NULL) {
 		fputs(erase_usage, stderr);
 		return PV_EXIT_USAGE;
 	}
@@ -52,7 +53,8 @@ cmd_erase(int argc, char **argv)
 		printf("patient %s erased (data key destroyed)\n", o[0]);
 		return PV_EXIT_OK;
 	case PV_EDENIED:
-		fprintf(stderr, "phivault: refused: the patient is under legal "
+		fprintf(stderr,
+		    "phivault: refused: the patient is under legal "
 		    "hold\n");
 		return PV_EXIT_FAIL;
 	case PV_ENOTFOUND:
@@ -80,19 +82,20 @@ cmd_hold(int argc, char **argv)
 	pv_status st;
 
 	if (argc < 2 || pv_cli_wants_help(argc, argv, hold_usage))
-		return argc < 2 ? (fputs(hold_usage, stderr), PV_EXIT_USAGE) :
-		    PV_EXIT_OK;
+		return argc < 2 ? (fputs(hold_usage, stderr), PV_EXIT_USAGE)
+				: PV_EXIT_OK;
 	on = strcmp(argv[1], "add") == 0;
 	if ((!on && strcmp(argv[1], "remove") != 0) ||
 	    !pv_cli_parse(argc - 1, argv + 1, names, o, 1, NULL, NULL, 0, pos,
-	    1, &npos) || npos != 1 || o[0] == NULL) {
+		1, &npos) ||
+	    npos != 1 || o[0] == NULL) {
 		fputs(hold_usage, stderr);
 		return PV_EXIT_USAGE;
 	}
 	if (pv_cli_open(pos[0], &v) != PV_OK)
 		return PV_EXIT_FAIL;
 	if ((c = pv_cli_begin(v, on ? "hold.add" : "hold.remove", "Patient",
-	    o[0], o[0])) == NULL) {
+		 o[0], o[0])) == NULL) {
 		pv_vault_close(v);
 		return PV_EXIT_FAIL;
 	}

@@ -98,8 +98,9 @@ static bool
 line_change(struct pv_vault *v, struct idmap *m, json_t *res, int64_t team,
     struct pv_change *c)
 {
-	const char *type = json_string_value(json_object_get(res,
-	    "resourceType")), *why, *old, *mapped;
+	const char *type =
+		       json_string_value(json_object_get(res, "resourceType")),
+		   *why, *old, *mapped;
 	char pid[PV_PATIENT_ID_MAX + 1];
 	char dropped[8][PV_FHIR_FIELD_MAX];
 
@@ -166,8 +167,8 @@ chunk_read(FILE *f, char **line, size_t *cap, struct chunk *ch)
  * Adds what loaded and what was refused once the chunk is committed.
  */
 static pv_status
-chunk_load(struct pv_vault *v, struct idmap *m, struct chunk *ch,
-    int64_t team, size_t *loaded, size_t *refused)
+chunk_load(struct pv_vault *v, struct idmap *m, struct chunk *ch, int64_t team,
+    size_t *loaded, size_t *refused)
 {
 	struct pv_change cs[BATCH];
 	size_t i, k = 0, nr = 0, nl = 0;
@@ -215,7 +216,8 @@ cmd_import(int argc, char **argv)
 	if (pv_cli_wants_help(argc, argv, usage_text))
 		return PV_EXIT_OK;
 	if (!pv_cli_parse(argc, argv, names, o, 1, NULL, NULL, 0, pos, 2,
-	    &npos) || npos != 2) {
+		&npos) ||
+	    npos != 2) {
 		fputs(usage_text, stderr);
 		return PV_EXIT_USAGE;
 	}
@@ -238,7 +240,8 @@ cmd_import(int argc, char **argv)
 
 		if (pv_store_user_get_by_name(s, o[0], &u) != PV_OK ||
 		    !pv_role_may_join_careteam(u.role)) {
-			fprintf(stderr, "phivault: --careteam needs a clinician, "
+			fprintf(stderr,
+			    "phivault: --careteam needs a clinician, "
 			    "nurse or service account\n");
 			pv_cli_end(c, PV_EINVAL);
 			fclose(f);
@@ -270,10 +273,12 @@ cmd_import(int argc, char **argv)
 	if (isatty(STDERR_FILENO))
 		fputc('\n', stderr);
 	if (st == PV_OK) {
-		printf("imported %zu resources, refused %zu\n", loaded, refused);
+		printf("imported %zu resources, refused %zu\n", loaded,
+		    refused);
 		rc = refused == 0 ? PV_EXIT_OK : PV_EXIT_FAIL;
 	} else {
-		fprintf(stderr, "phivault: import failed (%s); the %zu "
+		fprintf(stderr,
+		    "phivault: import failed (%s); the %zu "
 		    "resources of the chunks before the failure are stored\n",
 		    pv_status_name(st), loaded);
 	}

@@ -36,11 +36,12 @@ cmd_incident(int argc, char **argv)
 	int rc = PV_EXIT_FAIL;
 
 	if (argc < 2 || pv_cli_wants_help(argc, argv, usage_text))
-		return argc < 2 ? (fputs(usage_text, stderr), PV_EXIT_USAGE) :
-		    PV_EXIT_OK;
+		return argc < 2 ? (fputs(usage_text, stderr), PV_EXIT_USAGE)
+				: PV_EXIT_OK;
 	if (strcmp(argv[1], "report") != 0 ||
 	    !pv_cli_parse(argc - 1, argv + 1, names, o, 3, flag_n, &is_json, 1,
-	    pos, 1, &npos) || npos != 1 || o[0] == NULL || o[1] == NULL ||
+		pos, 1, &npos) ||
+	    npos != 1 || o[0] == NULL || o[1] == NULL ||
 	    pv_parse_time(o[1], &since) != PV_OK ||
 	    (o[2] != NULL && pv_parse_time(o[2], &until) != PV_OK)) {
 		fputs(usage_text, stderr);
@@ -55,8 +56,7 @@ cmd_incident(int argc, char **argv)
 		goto done;
 	}
 	PV_IGNORE(pv_snprintf(ref, sizeof(ref), "%lld", (long long)u.id));
-	if ((c = pv_cli_begin(v, "incident.report", "User", ref, NULL)) ==
-	    NULL)
+	if ((c = pv_cli_begin(v, "incident.report", "User", ref, NULL)) == NULL)
 		goto done;
 	st = pv_incident_report(v, u.id, since, until, &rep);
 	pv_cli_end(c, st);
@@ -70,27 +70,29 @@ cmd_incident(int argc, char **argv)
 			puts(t);
 		free(t);
 	} else {
-		printf("%-34s %-8s %-8s %-24s %-24s %s\n", "PATIENT", "ACCESSES",
-		    "DENIED", "FIRST", "LAST", "ACTIONS");
-		json_array_foreach(json_object_get(rep, "patients"), i, p) {
+		printf("%-34s %-8s %-8s %-24s %-24s %s\n", "PATIENT",
+		    "ACCESSES", "DENIED", "FIRST", "LAST", "ACTIONS");
+		json_array_foreach(json_object_get(rep, "patients"), i, p)
+		{
 			char acts[128] = "";
 			json_t *a;
 			size_t k;
 
 			/* display only: actions that do not fit are left out */
-			json_array_foreach(json_object_get(p, "actions"), k, a)
-				if (json_is_string(a))
-					PV_IGNORE(pv_csv_append(acts,
-					    sizeof(acts), json_string_value(a),
-					    json_string_length(a)));
+			json_array_foreach(json_object_get(p, "actions"), k,
+			    a) if (json_is_string(a))
+			    PV_IGNORE(pv_csv_append(acts, sizeof(acts),
+				json_string_value(a), json_string_length(a)));
 			printf("%-34s %-8lld %-8lld %-24s %-24s %s\n",
 			    json_string_value(json_object_get(p, "patient")),
-			    (long long)json_integer_value(json_object_get(p,
-			    "accesses")),
-			    (long long)json_integer_value(json_object_get(p,
-			    "denied_attempts")),
-			    json_string_value(json_object_get(p, "first_access")),
-			    json_string_value(json_object_get(p, "last_access")),
+			    (long long)json_integer_value(
+				json_object_get(p, "accesses")),
+			    (long long)json_integer_value(
+				json_object_get(p, "denied_attempts")),
+			    json_string_value(
+				json_object_get(p, "first_access")),
+			    json_string_value(
+				json_object_get(p, "last_access")),
 			    acts);
 		}
 	}

@@ -29,7 +29,7 @@ static void
 generate_password(char *out, size_t outsz)
 {
 	static const char alphabet[] = "abcdefghijkmnpqrstuvwxyz"
-	    "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+				       "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
 	size_t i, n = 24;
 
 	if (n >= outsz)
@@ -56,7 +56,8 @@ cmd_init(int argc, char **argv)
 	if (pv_cli_wants_help(argc, argv, usage_text))
 		return PV_EXIT_OK;
 	if (!pv_cli_parse(argc, argv, names, vals, 1, NULL, NULL, 0, pos, 1,
-	    &npos) || npos != 1) {
+		&npos) ||
+	    npos != 1) {
 		fputs(usage_text, stderr);
 		return PV_EXIT_USAGE;
 	}
@@ -74,24 +75,26 @@ cmd_init(int argc, char **argv)
 		generate_password(pw, PV_PASSWORD_BUF);
 		is_generated = true;
 	} else if (pv_cli_read_line(pw, PV_PASSWORD_BUF) != PV_OK) {
-		fprintf(stderr, "phivault: expected the admin password on stdin\n");
+		fprintf(stderr,
+		    "phivault: expected the admin password on stdin\n");
 		goto done;
 	}
 	verdict = pv_password_check(pw, admin);
 	if (verdict != PV_PW_OK) {
-		fprintf(stderr, "phivault: %s\n", pv_password_verdict_text(verdict));
+		fprintf(stderr, "phivault: %s\n",
+		    pv_password_verdict_text(verdict));
 		goto done;
 	}
-	if ((st = pv_vault_create(pos[0], err,
-	    sizeof(err))) != PV_OK) {
+	if ((st = pv_vault_create(pos[0], err, sizeof(err))) != PV_OK) {
 		fprintf(stderr, "phivault: %s\n", err);
 		goto done;
 	}
 	if (pv_cli_open(pos[0], &v) != PV_OK)
 		goto done;
 	if ((st = pv_account_create(v, admin, "admin", NULL, pw, &verdict,
-	    NULL)) != PV_OK) {
-		fprintf(stderr, "phivault: cannot create the admin account (%s)\n",
+		 NULL)) != PV_OK) {
+		fprintf(stderr,
+		    "phivault: cannot create the admin account (%s)\n",
 		    pv_status_name(st));
 		goto done;
 	}

@@ -37,11 +37,12 @@ cmd_key(int argc, char **argv)
 	pv_status st;
 
 	if (argc < 2 || pv_cli_wants_help(argc, argv, usage_text))
-		return argc < 2 ? (fputs(usage_text, stderr), PV_EXIT_USAGE) :
-		    PV_EXIT_OK;
+		return argc < 2 ? (fputs(usage_text, stderr), PV_EXIT_USAGE)
+				: PV_EXIT_OK;
 	if (strcmp(argv[1], "rotate") != 0 ||
 	    !pv_cli_parse(argc - 1, argv + 1, NULL, NULL, 0, NULL, NULL, 0, pos,
-	    1, &npos) || npos != 1) {
+		1, &npos) ||
+	    npos != 1) {
 		fputs(usage_text, stderr);
 		return PV_EXIT_USAGE;
 	}
@@ -57,11 +58,14 @@ cmd_key(int argc, char **argv)
 	pv_cli_end(c, st);
 	pv_vault_close(v);
 	if (st != PV_OK) {
-		fprintf(stderr, "phivault: rotation failed (%s); the vault is "
-		    "consistent, run it again\n", pv_status_name(st));
+		fprintf(stderr,
+		    "phivault: rotation failed (%s); the vault is "
+		    "consistent, run it again\n",
+		    pv_status_name(st));
 		return PV_EXIT_FAIL;
 	}
 	printf("master key rotated to version %u: %zu data keys re-wrapped, "
-	    "%zu old versions retired\n", nv, rewrapped, retired);
+	       "%zu old versions retired\n",
+	    nv, rewrapped, retired);
 	return PV_EXIT_OK;
 }

@@ -48,7 +48,8 @@ cmd_purge(int argc, char **argv)
 	if (pv_cli_wants_help(argc, argv, usage_text))
 		return PV_EXIT_OK;
 	if (!pv_cli_parse(argc, argv, NULL, NULL, 0, flag_n, flags, 2, pos, 1,
-	    &npos) || npos != 1) {
+		&npos) ||
+	    npos != 1) {
 		fputs(usage_text, stderr);
 		return PV_EXIT_USAGE;
 	}
@@ -59,7 +60,8 @@ cmd_purge(int argc, char **argv)
 			v->sign_key_id, false, 0 };
 
 		if (pv_audit_open(&ao, &a) != PV_OK) {
-			fprintf(stderr, "phivault: the audit trail cannot be "
+			fprintf(stderr,
+			    "phivault: the audit trail cannot be "
 			    "opened; nothing purged\n");
 			pv_vault_close(v);
 			return PV_EXIT_FAIL;
@@ -73,7 +75,7 @@ cmd_purge(int argc, char **argv)
 	pv_audit_close(a);
 	pv_vault_close(v);
 	printf("%s%zu resources examined, %zu purged, %zu patients "
-	    "crypto-shredded, %zu skipped under legal hold\n",
+	       "crypto-shredded, %zu skipped under legal hold\n",
 	    flags[0] ? "dry run: " : "", rep.examined, rep.resources_purged,
 	    rep.patients_shredded, rep.held_skipped);
 	if (st != PV_OK) {

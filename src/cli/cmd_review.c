@@ -28,32 +28,30 @@ print_table(json_t *rep)
 	size_t i;
 
 	printf("%-20s %-10s %-8s %-4s %-5s %-20s %-5s %-8s %-8s %s\n", "NAME",
-	    "ROLE", "STATUS", "MFA", "TEAM", "LAST ACTIVITY", "IDLE",
-	    "GRANTED", "UNUSED", "DORMANT");
+	    "ROLE", "STATUS", "MFA", "TEAM", "LAST ACTIVITY", "IDLE", "GRANTED",
+	    "UNUSED", "DORMANT");
 	json_array_foreach(json_object_get(rep, "accounts"), i, a)
-		printf("%-20s %-10s %-8s %-4s %-5lld %-20s %-5lld %-8s %-8s %s\n",
-		    json_string_value(json_object_get(a, "name")),
-		    json_string_value(json_object_get(a, "role")),
-		    json_string_value(json_object_get(a, "status")),
-		    json_is_true(json_object_get(a, "mfa")) ? "yes" : "no",
-		    (long long)json_integer_value(json_object_get(a,
-		    "care_team_size")),
-		    json_string_value(json_object_get(a, "last_activity")),
-		    (long long)json_integer_value(json_object_get(a,
-		    "idle_days")),
-		    json_string_value(json_object_get(a, "granted")),
-		    json_string_value(json_object_get(a, "unused_90d")),
-		    json_is_true(json_object_get(a, "dormant")) ? "DORMANT" :
-		    "-");
+	    printf("%-20s %-10s %-8s %-4s %-5lld %-20s %-5lld %-8s %-8s %s\n",
+		json_string_value(json_object_get(a, "name")),
+		json_string_value(json_object_get(a, "role")),
+		json_string_value(json_object_get(a, "status")),
+		json_is_true(json_object_get(a, "mfa")) ? "yes" : "no",
+		(long long)json_integer_value(
+		    json_object_get(a, "care_team_size")),
+		json_string_value(json_object_get(a, "last_activity")),
+		(long long)json_integer_value(json_object_get(a, "idle_days")),
+		json_string_value(json_object_get(a, "granted")),
+		json_string_value(json_object_get(a, "unused_90d")),
+		json_is_true(json_object_get(a, "dormant")) ? "DORMANT" : "-");
 	printf("\nbreak-glass grants awaiting review: %zu\n",
 	    json_array_size(json_object_get(rep, "break_glass_pending")));
 	json_array_foreach(json_object_get(rep, "break_glass_pending"), i, g)
-		printf("  grant %lld  user %s  patient %s  opened %s  expires %s\n",
-		    (long long)json_integer_value(json_object_get(g, "grant")),
-		    json_string_value(json_object_get(g, "user")),
-		    json_string_value(json_object_get(g, "patient")),
-		    json_string_value(json_object_get(g, "opened")),
-		    json_string_value(json_object_get(g, "expires")));
+	    printf("  grant %lld  user %s  patient %s  opened %s  expires %s\n",
+		(long long)json_integer_value(json_object_get(g, "grant")),
+		json_string_value(json_object_get(g, "user")),
+		json_string_value(json_object_get(g, "patient")),
+		json_string_value(json_object_get(g, "opened")),
+		json_string_value(json_object_get(g, "expires")));
 	if (json_array_size(json_object_get(rep, "disabled")) > 0)
 		printf("\ndisabled %zu dormant account(s)\n",
 		    json_array_size(json_object_get(rep, "disabled")));
@@ -78,7 +76,8 @@ cmd_access_review(int argc, char **argv)
 	if (pv_cli_wants_help(argc, argv, usage_text))
 		return PV_EXIT_OK;
 	if (!pv_cli_parse(argc, argv, names, o, 1, flags_n, flags, 2, pos, 1,
-	    &npos) || npos != 1) {
+		&npos) ||
+	    npos != 1) {
 		fputs(usage_text, stderr);
 		return PV_EXIT_USAGE;
 	}
@@ -86,15 +85,16 @@ cmd_access_review(int argc, char **argv)
 		return PV_EXIT_FAIL;
 	if (o[0] != NULL) {
 		if ((c = pv_cli_begin(v, "break-glass.review", "Grant", o[0],
-		    NULL)) == NULL) {
+			 NULL)) == NULL) {
 			pv_vault_close(v);
 			return PV_EXIT_FAIL;
 		}
-		st = pv_store_grant_review(v->store, strtoll(o[0], NULL,
-		    10), pv_now());
+		st = pv_store_grant_review(v->store, strtoll(o[0], NULL, 10),
+		    pv_now());
 		pv_cli_end(c, st);
 		if (st != PV_OK)
-			fprintf(stderr, "phivault: no such grant awaiting "
+			fprintf(stderr,
+			    "phivault: no such grant awaiting "
 			    "review\n");
 		else
 			printf("grant %s marked reviewed\n", o[0]);
@@ -104,11 +104,13 @@ cmd_access_review(int argc, char **argv)
 	if (v->cfg.policy_file[0] != '\0') {
 		char ppath[PV_PATH_MAX];
 
-		if ((v->cfg.policy_file[0] == '/' ? pv_strlcpy(ppath,
-		    v->cfg.policy_file, sizeof(ppath)) : pv_vault_path(v,
-		    v->cfg.policy_file, ppath, sizeof(ppath))) != PV_OK ||
+		if ((v->cfg.policy_file[0] == '/'
+			    ? pv_strlcpy(ppath, v->cfg.policy_file,
+				  sizeof(ppath))
+			    : pv_vault_path(v, v->cfg.policy_file, ppath,
+				  sizeof(ppath))) != PV_OK ||
 		    pv_policy_load(&policy, ppath, perr, sizeof(perr)) !=
-		    PV_OK) {
+			PV_OK) {
 			fprintf(stderr, "phivault: %s\n", perr);
 			goto done;
 		}
@@ -116,8 +118,9 @@ cmd_access_review(int argc, char **argv)
 		pv_policy_defaults(&policy);
 	}
 	c = NULL;
-	if (flags[0] && (c = pv_cli_begin(v, "access-review.apply", NULL, NULL,
-	    NULL)) == NULL)
+	if (flags[0] &&
+	    (c = pv_cli_begin(v, "access-review.apply", NULL, NULL, NULL)) ==
+		NULL)
 		goto done;
 	st = pv_access_review(v, &policy, pv_now(), flags[0], &rep);
 	pv_cli_end(c, st);

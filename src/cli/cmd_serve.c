@@ -39,7 +39,8 @@ cmd_serve(int argc, char **argv)
 	if (pv_cli_wants_help(argc, argv, usage_text))
 		return PV_EXIT_OK;
 	if (!pv_cli_parse(argc, argv, names, vals, 1, NULL, NULL, 0, pos, 1,
-	    &npos) || npos != 1) {
+		&npos) ||
+	    npos != 1) {
 		fputs(usage_text, stderr);
 		return PV_EXIT_USAGE;
 	}
@@ -53,7 +54,7 @@ cmd_serve(int argc, char **argv)
 	if (pv_cli_open(pos[0], &v) != PV_OK)
 		return PV_EXIT_FAIL;
 	if (pv_server_start(v, vals[0] != NULL ? vals[0] : v->cfg.listen, &srv,
-	    err, sizeof(err)) != PV_OK) {
+		err, sizeof(err)) != PV_OK) {
 		pv_log(PV_LOG_ERROR, "startup_failed", NULL, "reason", err,
 		    (const char *)NULL);
 		pv_vault_close(v);
@@ -63,7 +64,7 @@ cmd_serve(int argc, char **argv)
 	pv_log(PV_LOG_INFO, "listening", NULL, "port", port,
 	    (const char *)NULL);
 	while (sigwait(&set, &sig) == 0 && sig == SIGHUP)
-		;	/* SIGHUP: nothing to reload; settings apply per request */
+		; /* SIGHUP: nothing to reload; settings apply per request */
 	pv_log(PV_LOG_INFO, "stopping", NULL, "signal",
 	    sig == SIGINT ? "SIGINT" : "SIGTERM", (const char *)NULL);
 	pv_server_stop(srv);

@@ -22,7 +22,8 @@ static const char usage_text[] =
     "       phivault user role DIR --name NAME --role ROLE\n"
     "       phivault user unlock DIR --name NAME\n"
     "       phivault user mfa DIR --name NAME\n"
-    "       phivault user grant|revoke DIR --name NAME --permission restricted\n"
+    "       phivault user grant|revoke DIR --name NAME --permission "
+    "restricted\n"
     "\n"
     "add      creates an account; the password is read from stdin (one\n"
     "         line, 12-128 characters, not a common password, not\n"
@@ -60,12 +61,14 @@ user_add(const char *dir, const char **o)
 		return PV_EXIT_USAGE;
 	}
 	if (!pv_role_is_known(o[O_ROLE]) || strcmp(o[O_ROLE], "service") == 0) {
-		fprintf(stderr, "phivault: unknown role (service clients are "
+		fprintf(stderr,
+		    "phivault: unknown role (service clients are "
 		    "added with 'phivault client add')\n");
 		return PV_EXIT_USAGE;
 	}
 	if ((strcmp(o[O_ROLE], "patient") == 0) != (o[O_PATIENT] != NULL)) {
-		fprintf(stderr, "phivault: --patient is required for, and only "
+		fprintf(stderr,
+		    "phivault: --patient is required for, and only "
 		    "for, role patient\n");
 		return PV_EXIT_USAGE;
 	}
@@ -91,7 +94,8 @@ user_add(const char *dir, const char **o)
 	    &verdict, NULL);
 	pv_cli_end(c, st);
 	if (st == PV_EINVAL && verdict != PV_PW_OK)
-		fprintf(stderr, "phivault: %s\n", pv_password_verdict_text(verdict));
+		fprintf(stderr, "phivault: %s\n",
+		    pv_password_verdict_text(verdict));
 	else if (st == PV_EEXISTS)
 		fprintf(stderr, "phivault: an account with that name exists\n");
 	else if (st == PV_EINVAL)
@@ -151,7 +155,8 @@ report(pv_status st, const char *done_msg)
 		return PV_EXIT_FAIL;
 	}
 	if (st == PV_EINVAL) {
-		fprintf(stderr, "phivault: not allowed (unknown role, or a "
+		fprintf(stderr,
+		    "phivault: not allowed (unknown role, or a "
 		    "patient account changing role)\n");
 		return PV_EXIT_USAGE;
 	}
@@ -193,8 +198,9 @@ print_qr(const char *text)
 			bool bot = y + 1 >= 0 && y + 1 < w && x >= 0 && x < w &&
 			    (qr->data[(y + 1) * w + x] & 1);
 			/* Dark modules print as spaces on a light block. */
-			fputs(top ? (bot ? " " : "\u2584") :
-			    (bot ? "\u2580" : "\u2588"), stdout);
+			fputs(top ? (bot ? " " : "\u2584")
+				  : (bot ? "\u2580" : "\u2588"),
+			    stdout);
 		}
 		fputc('\n', stdout);
 	}
@@ -215,7 +221,7 @@ user_mfa(struct pv_vault *v, const char *name)
 		return PV_EXIT_FAIL;
 	}
 	if ((st = pv_totp_enroll(v, &u, secret, sizeof(secret), uri,
-	    sizeof(uri))) != PV_OK)
+		 sizeof(uri))) != PV_OK)
 		return report(st, "");
 	printf("secret: %s\nuri:    %s\n\n", secret, uri);
 	if (isatty(STDOUT_FILENO))
@@ -240,11 +246,12 @@ cmd_user(int argc, char **argv)
 	int rc;
 
 	if (argc < 2 || pv_cli_wants_help(argc, argv, usage_text))
-		return argc < 2 ? (fputs(usage_text, stderr), PV_EXIT_USAGE) :
-		    PV_EXIT_OK;
+		return argc < 2 ? (fputs(usage_text, stderr), PV_EXIT_USAGE)
+				: PV_EXIT_OK;
 	sub = argv[1];
 	if (!pv_cli_parse(argc - 1, argv + 1, opt_names, o, O_N, NULL, NULL, 0,
-	    pos, 1, &npos) || npos != 1) {
+		pos, 1, &npos) ||
+	    npos != 1) {
 		fputs(usage_text, stderr);
 		return PV_EXIT_USAGE;
 	}
@@ -258,9 +265,10 @@ cmd_user(int argc, char **argv)
 		fputs(usage_text, stderr);
 		return PV_EXIT_USAGE;
 	}
-	if (o[O_NAME] == NULL || (strcmp(sub, "role") == 0 && o[O_ROLE] == NULL) ||
+	if (o[O_NAME] == NULL ||
+	    (strcmp(sub, "role") == 0 && o[O_ROLE] == NULL) ||
 	    ((strcmp(sub, "grant") == 0 || strcmp(sub, "revoke") == 0) &&
-	    o[O_PERM] == NULL)) {
+		o[O_PERM] == NULL)) {
 		fputs(usage_text, stderr);
 		return PV_EXIT_USAGE;
 	}
@@ -277,15 +285,18 @@ cmd_user(int argc, char **argv)
 		rc = report(st, "account disabled; its sessions are revoked");
 	} else if (strcmp(sub, "role") == 0) {
 		st = pv_account_set_role(v, o[O_NAME], o[O_ROLE]);
-		rc = report(st, "role changed; the account's sessions are "
+		rc = report(st,
+		    "role changed; the account's sessions are "
 		    "revoked");
 	} else if (strcmp(sub, "grant") == 0 || strcmp(sub, "revoke") == 0) {
 		bool grant = strcmp(sub, "grant") == 0;
 
 		st = pv_account_permission(v, o[O_NAME], o[O_PERM], grant);
-		rc = report(st, grant ? "permission granted; the account's "
-		    "sessions are revoked" : "permission revoked; the "
-		    "account's sessions are revoked");
+		rc = report(st,
+		    grant ? "permission granted; the account's "
+			    "sessions are revoked"
+			  : "permission revoked; the "
+			    "account's sessions are revoked");
 	} else if (strcmp(sub, "unlock") == 0) {
 		st = unlock(v, o[O_NAME]);
 		rc = report(st, "account unlocked");

@@ -25,8 +25,7 @@ pv_cli_wants_help(int argc, char **argv, const char *usage)
 bool
 pv_cli_parse(int argc, char **argv, const char *const *names,
     const char **values, size_t nnames, const char *const *flag_names,
-    bool *flags, size_t nflags, const char **pos, size_t npos,
-    size_t *npos_out)
+    bool *flags, size_t nflags, const char **pos, size_t npos, size_t *npos_out)
 {
 	size_t np = 0, j;
 	int i;
@@ -41,7 +40,8 @@ pv_cli_parse(int argc, char **argv, const char *const *names,
 
 		if (strncmp(a, "--", 2) != 0) {
 			if (np >= npos) {
-				fprintf(stderr, "phivault: unexpected argument\n");
+				fprintf(stderr,
+				    "phivault: unexpected argument\n");
 				return false;
 			}
 			pos[np++] = a;
@@ -50,8 +50,8 @@ pv_cli_parse(int argc, char **argv, const char *const *names,
 		for (j = 0; j < nnames && !is_known; j++)
 			if (strcmp(a + 2, names[j]) == 0) {
 				if (i + 1 >= argc) {
-					fprintf(stderr, "phivault: %s needs a value\n",
-					    a);
+					fprintf(stderr,
+					    "phivault: %s needs a value\n", a);
 					return false;
 				}
 				values[j] = argv[++i];
@@ -78,8 +78,8 @@ pv_cli_open(const char *dir, struct pv_vault **out)
 	pv_status st = pv_vault_open(dir, out, err, sizeof(err));
 
 	if (st != PV_OK)
-		fprintf(stderr, "phivault: %s\n", err[0] ? err :
-		    pv_status_name(st));
+		fprintf(stderr, "phivault: %s\n",
+		    err[0] ? err : pv_status_name(st));
 	return st;
 }
 
@@ -130,14 +130,16 @@ pv_cli_begin(struct pv_vault *v, const char *action, const char *type,
 	if (id != NULL && pv_fhir_id_is_valid(id))
 		PV_IGNORE(pv_strlcpy(ev->id, id, sizeof(ev->id)));
 	if (patient != NULL && pv_fhir_id_is_valid(patient))
-		PV_IGNORE(pv_strlcpy(ev->patient, patient, sizeof(ev->patient)));
+		PV_IGNORE(
+		    pv_strlcpy(ev->patient, patient, sizeof(ev->patient)));
 	PV_IGNORE(pv_strlcpy(ev->src, "local", sizeof(ev->src)));
 	pv_random_id(ev->rid);
 	ev->outcome = "allowed";
 	ev->reason = "cli";
 	if (pv_audit_open(&ao, &c->a) != PV_OK ||
 	    pv_audit_append(c->a, ev) != PV_OK) {
-		fprintf(stderr, "phivault: the audit trail cannot be written; "
+		fprintf(stderr,
+		    "phivault: the audit trail cannot be written; "
 		    "nothing was changed\n");
 		pv_audit_close(c->a);
 		free(c);
@@ -155,7 +157,8 @@ pv_cli_end(struct pv_cli_change *c, pv_status result)
 		c->ev.outcome = "failed";
 		c->ev.reason = pv_status_name(result);
 		if (pv_audit_append(c->a, &c->ev) != PV_OK)
-			fprintf(stderr, "phivault: WARNING: could not record the "
+			fprintf(stderr,
+			    "phivault: WARNING: could not record the "
 			    "failure in the audit trail\n");
 	}
 	pv_audit_close(c->a);

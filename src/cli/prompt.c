@@ -33,8 +33,8 @@
 #include <termios.h>
 #include <unistd.h>
 
-static const int prompt_signals[] = { SIGALRM, SIGHUP, SIGINT, SIGPIPE,
-	SIGQUIT, SIGTERM, SIGTSTP, SIGTTIN, SIGTTOU };
+static const int prompt_signals[] = { SIGALRM, SIGHUP, SIGINT, SIGPIPE, SIGQUIT,
+	SIGTERM, SIGTSTP, SIGTTIN, SIGTTOU };
 #define NSIGNALS PV_ARRAY_LEN(prompt_signals)
 
 static volatile sig_atomic_t caught;
@@ -51,8 +51,8 @@ say(const char *s)
 	size_t n = strlen(s);
 	ssize_t w;
 
-	while (n > 0 && ((w = write(STDERR_FILENO, s, n)) > 0 ||
-	    (w < 0 && errno == EINTR)))
+	while (n > 0 &&
+	    ((w = write(STDERR_FILENO, s, n)) > 0 || (w < 0 && errno == EINTR)))
 		if (w > 0) {
 			s += w;
 			n -= (size_t)w;
@@ -81,7 +81,7 @@ restart:
 		return PV_EIO;
 	memset(&sa, 0, sizeof(sa));
 	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = on_signal;	/* no SA_RESTART: read() returns */
+	sa.sa_handler = on_signal; /* no SA_RESTART: read() returns */
 	for (i = 0; i < NSIGNALS; i++)
 		(void)sigaction(prompt_signals[i], &sa, &saved[i]);
 	term = saved_term;
@@ -96,7 +96,7 @@ restart:
 		ssize_t r = read(STDIN_FILENO, &c, 1);
 
 		if (r < 0 && errno == EINTR)
-			continue;	/* caught is set, or a harmless signal */
+			continue; /* caught is set, or a harmless signal */
 		if (r <= 0 || c == '\n' || c == '\r') {
 			st = n > 0 ? PV_OK : PV_EINVAL;
 			break;
@@ -108,7 +108,7 @@ restart:
 		buf[n++] = c;
 	}
 	buf[n] = '\0';
-	say("\n");	/* the Enter key was not echoed */
+	say("\n"); /* the Enter key was not echoed */
 restore:
 	while (tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved_term) != 0 &&
 	    errno == EINTR && caught != SIGTTOU)
@@ -124,7 +124,7 @@ restore:
 	sodium_memzero(buf, bufsz);
 	(void)raise(sig);
 	if (sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU)
-		goto restart;	/* continued: ask again */
+		goto restart; /* continued: ask again */
 	return PV_EINVAL;
 }
 

@@ -25,15 +25,27 @@ struct conf_key {
 	const char *key;
 	enum conf_type type;
 	size_t offset;
-	size_t size;		/* CT_STR buffer size */
-	int64_t min, max;	/* CT_INT / CT_DURATION bounds */
+	size_t size; /* CT_STR buffer size */
+	int64_t min, max; /* CT_INT / CT_DURATION bounds */
 };
 
 #define OFF(f) offsetof(struct pv_config, f)
-#define I(s, k, f, lo, hi) { s, k, CT_INT, OFF(f), 0, lo, hi }
-#define D(s, k, f, lo, hi) { s, k, CT_DURATION, OFF(f), 0, lo, hi }
-#define B(s, k, f) { s, k, CT_BOOL, OFF(f), 0, 0, 0 }
-#define S(s, k, f) { s, k, CT_STR, OFF(f), sizeof(((struct pv_config *)0)->f), 0, 0 }
+#define I(s, k, f, lo, hi)                                                     \
+	{                                                                      \
+		s, k, CT_INT, OFF(f), 0, lo, hi                                \
+	}
+#define D(s, k, f, lo, hi)                                                     \
+	{                                                                      \
+		s, k, CT_DURATION, OFF(f), 0, lo, hi                           \
+	}
+#define B(s, k, f)                                                             \
+	{                                                                      \
+		s, k, CT_BOOL, OFF(f), 0, 0, 0                                 \
+	}
+#define S(s, k, f)                                                             \
+	{                                                                      \
+		s, k, CT_STR, OFF(f), sizeof(((struct pv_config *)0)->f), 0, 0 \
+	}
 
 #define YEAR (365LL * 86400)
 
@@ -271,8 +283,9 @@ fail(struct load_ctx *lc, const char *why, const char *section,
 {
 	if (!lc->failed &&
 	    pv_snprintf(lc->err, lc->errsz, "%s: [%s] %s", why, section,
-	    name) != PV_OK)
-		PV_IGNORE(pv_strlcpy(lc->err, "invalid configuration", lc->errsz));
+		name) != PV_OK)
+		PV_IGNORE(
+		    pv_strlcpy(lc->err, "invalid configuration", lc->errsz));
 	lc->failed = true;
 	return 0;
 }
@@ -285,7 +298,7 @@ set_retention(struct load_ctx *lc, const char *name, const char *value)
 	int64_t secs;
 
 	if (strcmp(name, "purge_interval") == 0)
-		return -1;	/* handled by the table */
+		return -1; /* handled by the table */
 	if (cfg->retention_n >= PV_CONF_RETENTION_MAX)
 		return fail(lc, "too many retention rules", "retention", name);
 	if (strcmp(name, "*") != 0 && !pv_fhir_type_is_known(name))
@@ -323,7 +336,8 @@ on_pair(void *user, const char *section, const char *name, const char *value)
 		case CT_STR:
 			if (pv_strlcpy(base + k->offset, value, k->size) !=
 			    PV_OK)
-				return fail(lc, "value too long", section, name);
+				return fail(lc, "value too long", section,
+				    name);
 			return 1;
 		case CT_BOOL:
 			if (parse_bool(value, (bool *)(base + k->offset)) !=
@@ -409,27 +423,32 @@ check_lists(const struct pv_config *cfg, char *err, size_t errsz)
 	char bad[PV_CONF_STR_MAX] = "";
 
 	if (!list_ok(cfg->mfa_required_roles, pv_role_is_known, bad,
-	    sizeof(bad))) {
-		PV_IGNORE(pv_snprintf(err, errsz, "[auth] mfa_required_roles: "
-		    "unknown role '%.40s'", bad));
+		sizeof(bad))) {
+		PV_IGNORE(pv_snprintf(err, errsz,
+		    "[auth] mfa_required_roles: "
+		    "unknown role '%.40s'",
+		    bad));
 		return PV_EINVAL;
 	}
 	if (!list_ok(cfg->deid_quasi, is_quasi, bad, sizeof(bad))) {
-		PV_IGNORE(pv_snprintf(err, errsz, "[deid] quasi_identifiers: "
-		    "'%.40s' is not birth_year, sex or zip3", bad));
+		PV_IGNORE(pv_snprintf(err, errsz,
+		    "[deid] quasi_identifiers: "
+		    "'%.40s' is not birth_year, sex or zip3",
+		    bad));
 		return PV_EINVAL;
 	}
 	if (!list_ok(cfg->drop_fields, is_type_field, bad, sizeof(bad))) {
-		PV_IGNORE(pv_snprintf(err, errsz, "[minimization] drop_fields: "
-		    "'%.40s' is not Type.field with a known type", bad));
+		PV_IGNORE(pv_snprintf(err, errsz,
+		    "[minimization] drop_fields: "
+		    "'%.40s' is not Type.field with a known type",
+		    bad));
 		return PV_EINVAL;
 	}
 	return PV_OK;
 }
 
 pv_status
-pv_config_load(struct pv_config *cfg, const char *path, char *err,
-    size_t errsz)
+pv_config_load(struct pv_config *cfg, const char *path, char *err, size_t errsz)
 {
 	struct load_ctx lc = { cfg, err, errsz, false };
 	int rc;
@@ -438,7 +457,8 @@ pv_config_load(struct pv_config *cfg, const char *path, char *err,
 		err[0] = '\0';
 	rc = ini_parse(path, on_pair, &lc);
 	if (rc < 0) {
-		PV_IGNORE(pv_strlcpy(err, "cannot read configuration file", errsz));
+		PV_IGNORE(
+		    pv_strlcpy(err, "cannot read configuration file", errsz));
 		return PV_EIO;
 	}
 	if (lc.failed)
@@ -451,8 +471,8 @@ pv_config_load(struct pv_config *cfg, const char *path, char *err,
 	}
 	if (strcmp(cfg->synchronous, "full") != 0 &&
 	    strcmp(cfg->synchronous, "normal") != 0) {
-		PV_IGNORE(pv_strlcpy(err, "[store] synchronous must be full or normal",
-		    errsz));
+		PV_IGNORE(pv_strlcpy(err,
+		    "[store] synchronous must be full or normal", errsz));
 		return PV_EINVAL;
 	}
 	return check_lists(cfg, err, errsz);

@@ -17,36 +17,36 @@
 #define PV_CONF_FIELDS_MAX 32
 
 struct pv_retention_rule {
-	char type[64];		/* resource type, or "*" */
-	int64_t keep_seconds;	/* after the last update */
+	char type[64]; /* resource type, or "*" */
+	int64_t keep_seconds; /* after the last update */
 };
 
 struct pv_config {
 	/* [server] */
 	char listen[PV_CONF_STR_MAX];
-	int64_t threads;		/* 0 = one per CPU */
+	int64_t threads; /* 0 = one per CPU */
 	int64_t max_connections;
 	int64_t per_ip_connections;
-	int64_t idle_timeout;		/* seconds */
-	int64_t header_timeout;		/* absolute: a request head, s */
-	int64_t body_grace;		/* s before min_body_rate counts */
-	int64_t min_body_rate;		/* bytes/s a body must keep up */
-	int64_t body_memory;		/* request bodies held at once, bytes */
-	int64_t max_body;		/* bytes */
+	int64_t idle_timeout; /* seconds */
+	int64_t header_timeout; /* absolute: a request head, s */
+	int64_t body_grace; /* s before min_body_rate counts */
+	int64_t min_body_rate; /* bytes/s a body must keep up */
+	int64_t body_memory; /* request bodies held at once, bytes */
+	int64_t max_body; /* bytes */
 	int64_t max_header_bytes;
 	int64_t max_headers;
-	int64_t shutdown_grace;		/* seconds */
+	int64_t shutdown_grace; /* seconds */
 	/* [tls] (paths relative to the vault directory) */
 	char tls_cert[PV_CONF_STR_MAX];
 	char tls_key[PV_CONF_STR_MAX];
 	/* [store] */
-	char synchronous[16];		/* full | normal */
+	char synchronous[16]; /* full | normal */
 	int64_t busy_timeout_ms;
 	/* [auth] */
 	int64_t argon2_memlimit_kib;
 	int64_t argon2_opslimit;
-	int64_t hash_workers;		/* concurrent Argon2id hashes */
-	int64_t hash_queue;		/* waiting logins before 503 */
+	int64_t hash_workers; /* concurrent Argon2id hashes */
+	int64_t hash_queue; /* waiting logins before 503 */
 	int64_t session_idle_timeout;
 	int64_t session_lifetime;
 	char mfa_required_roles[PV_CONF_STR_MAX];
@@ -60,12 +60,12 @@ struct pv_config {
 	int64_t dormant_days;
 	/* [audit] */
 	int64_t checkpoint_interval;
-	int64_t denial_interval;	/* unauthenticated 401s: one entry per
-				 * (address, action, reason) per interval */
-	int64_t denial_keys;		/* (address, action, reason) tracked */
+	int64_t denial_interval; /* unauthenticated 401s: one entry per
+				  * (address, action, reason) per interval */
+	int64_t denial_keys; /* (address, action, reason) tracked */
 	/* [signature] */
 	int64_t replay_window;
-	int64_t max_future_skew;	/* signature created ahead of our clock */
+	int64_t max_future_skew; /* signature created ahead of our clock */
 	int64_t nonce_cache_max;
 	/* [ratelimit] */
 	bool ratelimit_enabled;
@@ -80,9 +80,9 @@ struct pv_config {
 	bool alert_syslog;
 	char alert_webhook[PV_CONF_STR_MAX];
 	char alert_webhook_cafile[PV_CONF_STR_MAX];
-	int64_t stuffing_accounts;	/* distinct accounts from one address */
-	int64_t snoop_patients;		/* distinct patients ... */
-	int64_t snoop_window;		/* ... per window (seconds) */
+	int64_t stuffing_accounts; /* distinct accounts from one address */
+	int64_t snoop_patients; /* distinct patients ... */
+	int64_t snoop_window; /* ... per window (seconds) */
 	/* [retention] type = duration */
 	struct pv_retention_rule retention[PV_CONF_RETENTION_MAX];
 	size_t retention_n;

@@ -63,8 +63,8 @@ pv_username_is_valid(const char *name)
 		if (n >= PV_USERNAME_MAX)
 			return false;
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-		    c == '-' || c == '@'))
+			(c >= '0' && c <= '9') || c == '.' || c == '_' ||
+			c == '-' || c == '@'))
 			return false;
 	}
 	return n > 0;

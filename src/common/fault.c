@@ -32,8 +32,8 @@ pv_fault(const char *name)
 	const char *dir = getenv("PHIVAULT_FAULT_DIR");
 	char path[512];
 
-	if (dir == NULL || pv_snprintf(path, sizeof(path), "%s/%s", dir, name) !=
-	    PV_OK)
+	if (dir == NULL ||
+	    pv_snprintf(path, sizeof(path), "%s/%s", dir, name) != PV_OK)
 		return false;
 	if (access(path, F_OK) != 0)
 		return false;

@@ -87,7 +87,7 @@ pv_log_json(pv_log_level lvl, const char *event, const char *rid,
 	if (text == NULL)
 		return;
 	len = strlen(text);
-	text[len] = '\n';	/* replaces the terminator; we track len */
+	text[len] = '\n'; /* replaces the terminator; we track len */
 	for (off = 0; off < len + 1;) {
 		ssize_t n = write(log_fd, text + off, len + 1 - off);
 		if (n <= 0)

@@ -29,7 +29,8 @@ void pv_log_set_fd(int fd);
 void pv_log(pv_log_level lvl, const char *event, const char *rid, ...)
     __attribute__((sentinel));
 
-/* Same, with fields as a JSON object; takes ownership of fields (may be NULL). */
+/* Same, with fields as a JSON object; takes ownership of fields (may be NULL).
+ */
 void pv_log_json(pv_log_level lvl, const char *event, const char *rid,
     json_t *fields);
 

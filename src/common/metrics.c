@@ -23,7 +23,8 @@
 static const char *const metric_names[PV_M_N][2] = {
 	[PV_M_LOGIN_OK] = { "phivault_logins_total{result=\"ok\"}",
 	    "Logins by result" },
-	[PV_M_LOGIN_FAILED] = { "phivault_logins_total{result=\"failed\"}", NULL },
+	[PV_M_LOGIN_FAILED] = { "phivault_logins_total{result=\"failed\"}",
+	    NULL },
 	[PV_M_LOCKOUTS] = { "phivault_lockouts_total",
 	    "Accounts or addresses put into lockout" },
 	[PV_M_MFA_FAILED] = { "phivault_mfa_failures_total",
@@ -31,7 +32,8 @@ static const char *const metric_names[PV_M_N][2] = {
 	[PV_M_SESSIONS_CREATED] = { "phivault_sessions_created_total",
 	    "Sessions issued" },
 	[PV_M_QUEUE_REJECTED] = { "phivault_work_queue_rejected_total",
-	    "Requests refused because a worker queue (hashing, writes) was full" },
+	    "Requests refused because a worker queue (hashing, writes) was "
+	    "full" },
 	[PV_M_AUDIT_ENTRIES] = { "phivault_audit_entries_total",
 	    "Audit entries made durable" },
 	[PV_M_AUDIT_FSYNCS] = { "phivault_audit_fsyncs_total",
@@ -76,13 +78,13 @@ static _Atomic uint64_t counters[PV_M_N];
 static _Atomic int64_t open_conns;
 
 /* Latency buckets, seconds. */
-static const double bucket_le[] = { 0.0005, 0.001, 0.0025, 0.005, 0.01,
-	0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5 };
+static const double bucket_le[] = { 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+	0.05, 0.1, 0.25, 0.5, 1, 2.5, 5 };
 #define NBUCKETS (sizeof(bucket_le) / sizeof(bucket_le[0]))
 
 /* Status codes tracked individually; anything else counts as "other". */
-static const unsigned tracked_status[] = { 200, 201, 204, 304, 400, 401,
-	403, 404, 405, 409, 410, 412, 413, 415, 422, 429, 431, 500, 503 };
+static const unsigned tracked_status[] = { 200, 201, 204, 304, 400, 401, 403,
+	404, 405, 409, 410, 412, 413, 415, 422, 429, 431, 500, 503 };
 #define NSTATUS (sizeof(tracked_status) / sizeof(tracked_status[0]) + 1)
 
 struct route_stats {
@@ -95,8 +97,8 @@ struct route_stats {
 };
 
 /* Methods of unmatched requests; the last one takes any other. */
-static const char *const unmatched_methods[] = { "GET", "HEAD", "POST",
-	"PUT", "DELETE", "PATCH", "OPTIONS", "other" };
+static const char *const unmatched_methods[] = { "GET", "HEAD", "POST", "PUT",
+	"DELETE", "PATCH", "OPTIONS", "other" };
 #define NUNMATCHED PV_ARRAY_LEN(unmatched_methods)
 
 /* [0, NUNMATCHED): unmatched, by method; then route i at NUNMATCHED+i-1 */
@@ -153,7 +155,7 @@ slot(size_t route, const char *method)
 	    routes[NUNMATCHED + route - 1].name != NULL)
 		return &routes[NUNMATCHED + route - 1];
 	if (method == NULL)
-		return &routes[NUNMATCHED - 1];		/* "other" */
+		return &routes[NUNMATCHED - 1]; /* "other" */
 	for (i = 0; i < NUNMATCHED - 1; i++)
 		if (strcmp(method, unmatched_methods[i]) == 0)
 			break;
@@ -194,8 +196,7 @@ struct out {
 	bool is_failed;
 };
 
-static void
-emit(struct out *o, const char *fmt, ...) PV_PRINTF(2, 3);
+static void emit(struct out *o, const char *fmt, ...) PV_PRINTF(2, 3);
 
 static void
 emit(struct out *o, const char *fmt, ...)
@@ -233,7 +234,8 @@ render_routes(struct out *o)
 	const struct route_stats *r;
 	size_t i, s, b;
 
-	emit(o, "# HELP phivault_http_requests_total HTTP requests by route, "
+	emit(o,
+	    "# HELP phivault_http_requests_total HTTP requests by route, "
 	    "method and status\n# TYPE phivault_http_requests_total counter\n");
 	for (i = 0; i < NSLOTS; i++) {
 		r = &routes[i];
@@ -244,17 +246,20 @@ render_routes(struct out *o)
 			if (v == 0)
 				continue;
 			if (s == NSTATUS - 1)
-				emit(o, "phivault_http_requests_total{route=\"%s\","
+				emit(o,
+				    "phivault_http_requests_total{route=\"%s\","
 				    "method=\"%s\",status=\"other\"} %llu\n",
 				    r->name, r->method, (unsigned long long)v);
 			else
-				emit(o, "phivault_http_requests_total{route=\"%s\","
+				emit(o,
+				    "phivault_http_requests_total{route=\"%s\","
 				    "method=\"%s\",status=\"%u\"} %llu\n",
 				    r->name, r->method, tracked_status[s],
 				    (unsigned long long)v);
 		}
 	}
-	emit(o, "# HELP phivault_http_request_duration_seconds Request latency"
+	emit(o,
+	    "# HELP phivault_http_request_duration_seconds Request latency"
 	    " by route and method\n"
 	    "# TYPE phivault_http_request_duration_seconds histogram\n");
 	for (i = 0; i < NSLOTS; i++) {
@@ -268,20 +273,24 @@ render_routes(struct out *o)
 			continue;
 		for (b = 0; b < NBUCKETS; b++) {
 			cum += atomic_load(&r->bucket[b]);
-			emit(o, "phivault_http_request_duration_seconds_bucket"
+			emit(o,
+			    "phivault_http_request_duration_seconds_bucket"
 			    "{route=\"%s\",method=\"%s\",le=\"%g\"} %llu\n",
 			    r->name, r->method, bucket_le[b],
 			    (unsigned long long)cum);
 		}
-		emit(o, "phivault_http_request_duration_seconds_bucket"
+		emit(o,
+		    "phivault_http_request_duration_seconds_bucket"
 		    "{route=\"%s\",method=\"%s\",le=\"+Inf\"} %llu\n",
 		    r->name, r->method, (unsigned long long)cnt);
-		emit(o, "phivault_http_request_duration_seconds_sum"
-		    "{route=\"%s\",method=\"%s\"} %.6f\n", r->name,
-		    r->method, (double)atomic_load(&r->sum_ns) / 1e9);
-		emit(o, "phivault_http_request_duration_seconds_count"
-		    "{route=\"%s\",method=\"%s\"} %llu\n", r->name,
-		    r->method, (unsigned long long)cnt);
+		emit(o,
+		    "phivault_http_request_duration_seconds_sum"
+		    "{route=\"%s\",method=\"%s\"} %.6f\n",
+		    r->name, r->method, (double)atomic_load(&r->sum_ns) / 1e9);
+		emit(o,
+		    "phivault_http_request_duration_seconds_count"
+		    "{route=\"%s\",method=\"%s\"} %llu\n",
+		    r->name, r->method, (unsigned long long)cnt);
 	}
 }
 
@@ -294,7 +303,8 @@ pv_metrics_render(size_t *len)
 	if (o.buf == NULL)
 		return NULL;
 	o.buf[0] = '\0';
-	emit(&o, "# HELP phivault_open_connections Open client connections\n"
+	emit(&o,
+	    "# HELP phivault_open_connections Open client connections\n"
 	    "# TYPE phivault_open_connections gauge\n"
 	    "phivault_open_connections %lld\n",
 	    (long long)atomic_load(&open_conns));

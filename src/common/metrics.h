@@ -16,12 +16,12 @@ typedef enum {
 	PV_M_LOCKOUTS,
 	PV_M_MFA_FAILED,
 	PV_M_SESSIONS_CREATED,
-	PV_M_QUEUE_REJECTED,		/* a worker queue was full */
+	PV_M_QUEUE_REJECTED, /* a worker queue was full */
 	PV_M_AUDIT_ENTRIES,
 	PV_M_AUDIT_FSYNCS,
 	PV_M_AUDIT_FAILURES,
-	PV_M_AUDIT_PAGE_LINES,		/* lines parsed for AuditEvent pages */
-	PV_M_WRITE_BATCHES,		/* record-change store commits */
+	PV_M_AUDIT_PAGE_LINES, /* lines parsed for AuditEvent pages */
+	PV_M_WRITE_BATCHES, /* record-change store commits */
 	PV_M_AUTHZ_DENIED,
 	PV_M_DECRYPT_FAILURES,
 	PV_M_SIG_REJECTED,
@@ -30,10 +30,10 @@ typedef enum {
 	PV_M_ALERTS,
 	PV_M_ALERTS_DROPPED,
 	PV_M_BREAK_GLASS,
-	PV_M_DEK_UNWRAPS,		/* DEK cache misses */
+	PV_M_DEK_UNWRAPS, /* DEK cache misses */
 	PV_M_DEK_CACHE_FLUSHES,
-	PV_M_SLOW_CLIENTS_CUT,		/* connections past their deadline */
-	PV_M_DENIALS_AGGREGATED,	/* 401s counted, not written singly */
+	PV_M_SLOW_CLIENTS_CUT, /* connections past their deadline */
+	PV_M_DENIALS_AGGREGATED, /* 401s counted, not written singly */
 	PV_M_N
 } pv_metric;
 

@@ -21,25 +21,29 @@
  * already checked to be big enough, or best-effort text for a log line).
  * GCC ignores a (void) cast on warn_unused_result; this says "on purpose".
  */
-#define PV_IGNORE(expr) do { if ((expr) != PV_OK) { } } while (0)
+#define PV_IGNORE(expr)                                                        \
+	do {                                                                   \
+		if ((expr) != PV_OK) {                                         \
+		}                                                              \
+	} while (0)
 #define PV_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 typedef enum {
 	PV_OK = 0,
-	PV_EINVAL,	/* the caller sent something malformed (4xx) */
-	PV_ENOTFOUND,	/* no such object */
-	PV_EGONE,	/* existed, deleted or crypto-shredded */
-	PV_EDENIED,	/* authorization refused */
-	PV_EAUTH,	/* authentication failed */
-	PV_ECONFLICT,	/* version / precondition mismatch */
-	PV_EEXISTS,	/* unique object already there */
-	PV_ETOOBIG,	/* a size limit was exceeded */
-	PV_EBUSY,	/* overloaded; try later */
-	PV_EUNAVAIL,	/* a dependency (audit, store) cannot serve */
-	PV_ECRYPTO,	/* authentication tag / signature did not verify */
-	PV_EIO,		/* file system or database fault */
+	PV_EINVAL, /* the caller sent something malformed (4xx) */
+	PV_ENOTFOUND, /* no such object */
+	PV_EGONE, /* existed, deleted or crypto-shredded */
+	PV_EDENIED, /* authorization refused */
+	PV_EAUTH, /* authentication failed */
+	PV_ECONFLICT, /* version / precondition mismatch */
+	PV_EEXISTS, /* unique object already there */
+	PV_ETOOBIG, /* a size limit was exceeded */
+	PV_EBUSY, /* overloaded; try later */
+	PV_EUNAVAIL, /* a dependency (audit, store) cannot serve */
+	PV_ECRYPTO, /* authentication tag / signature did not verify */
+	PV_EIO, /* file system or database fault */
 	PV_ENOMEM,
-	PV_EINTERNAL	/* a bug or an invariant broke */
+	PV_EINTERNAL /* a bug or an invariant broke */
 } pv_status;
 
 /* Short, constant, PHI-free name of a status, for logs. */
@@ -57,8 +61,8 @@ PV_MUST_CHECK pv_status pv_strlcpy(char *dst, const char *src, size_t dstsz);
  * (size dstsz), after a comma unless dst is empty. PV_ETOOBIG, dst
  * unchanged, when the result would not fit.
  */
-PV_MUST_CHECK pv_status pv_csv_append(char *dst, size_t dstsz,
-    const char *item, size_t len);
+PV_MUST_CHECK pv_status pv_csv_append(char *dst, size_t dstsz, const char *item,
+    size_t len);
 
 /* snprintf that reports truncation or encoding failure as PV_ETOOBIG. */
 PV_MUST_CHECK pv_status pv_snprintf(char *dst, size_t dstsz, const char *fmt,
@@ -80,6 +84,5 @@ int64_t pv_now(void);
 /* "2026-11-25T17:10:43Z" into out (at least 21 bytes). */
 void pv_iso8601(int64_t t, char out[32]);
 uint64_t pv_mono_ns(void);
-
 
 #endif

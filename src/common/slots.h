@@ -20,14 +20,14 @@
 
 struct pv_slot {
 	char key[PV_SLOT_KEY_MAX];
-	int64_t last;		/* caller's notion of "recently used" */
+	int64_t last; /* caller's notion of "recently used" */
 	bool is_used;
 };
 
 struct pv_slots {
-	unsigned char *tab;	/* cap entries of esz bytes, zeroed */
+	unsigned char *tab; /* cap entries of esz bytes, zeroed */
 	size_t cap, esz;
-	unsigned char hkey[16];	/* crypto_shorthash key */
+	unsigned char hkey[16]; /* crypto_shorthash key */
 };
 
 /* Allocates cap entries of esz bytes (esz >= sizeof(struct pv_slot)). */
@@ -40,7 +40,6 @@ void pv_slots_free(struct pv_slots *s);
  * and is_used true; NULL when absent and !create or the key is too long.
  * Not thread-safe: callers hold their own lock.
  */
-struct pv_slot *pv_slots_find(struct pv_slots *s, const char *key,
-    bool create);
+struct pv_slot *pv_slots_find(struct pv_slots *s, const char *key, bool create);
 
 #endif

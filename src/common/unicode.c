@@ -17,8 +17,8 @@ size_t
 pv_utf8_word_chars(const char *s)
 {
 	const uint8_t *p = (const uint8_t *)s;
-	uc_general_category_t word = uc_general_category_or(UC_CATEGORY_L,
-	    UC_CATEGORY_N);
+	uc_general_category_t word =
+	    uc_general_category_or(UC_CATEGORY_L, UC_CATEGORY_N);
 	size_t n = 0;
 	ucs4_t uc;
 

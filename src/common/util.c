@@ -114,7 +114,7 @@ pv_fhir_id_is_valid(const char *id)
 		if (n >= 64)
 			return false;
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '-' || c == '.'))
+			(c >= '0' && c <= '9') || c == '-' || c == '.'))
 			return false;
 	}
 	return n > 0;

@@ -122,7 +122,7 @@ pv_workq_drain(struct pv_workq *q)
 	pthread_mutex_unlock(&q->lock);
 	for (i = 0; i < q->nthreads; i++)
 		pthread_join(q->threads[i], NULL);
-	q->nthreads = 0;	/* joined: a second drain joins nothing */
+	q->nthreads = 0; /* joined: a second drain joins nothing */
 }
 
 void

@@ -52,12 +52,12 @@ struct slot {
 
 struct pv_dek_cache {
 	pthread_mutex_t lock;
-	struct slot *slots;		/* sodium_malloc'd, CACHE_SLOTS */
+	struct slot *slots; /* sodium_malloc'd, CACHE_SLOTS */
 	unsigned char hkey[crypto_shorthash_KEYBYTES];
-	_Atomic uint64_t gen;		/* flushes so far; bumped under lock */
-	int64_t shred_epoch;		/* under lock: keys.db's at the last
-					 * sync; -1 before the first */
-	uint64_t id;			/* unique in this process */
+	_Atomic uint64_t gen; /* flushes so far; bumped under lock */
+	int64_t shred_epoch; /* under lock: keys.db's at the last
+			      * sync; -1 before the first */
+	uint64_t id; /* unique in this process */
 };
 
 /* What this thread's store connection last saw, and for which cache (an
@@ -241,17 +241,18 @@ create(struct pv_vault *v, const char *key_id, unsigned char dek[PV_DEK_BYTES])
 	randombytes_buf(dek, PV_DEK_BYTES);
 	for (attempt = 0; attempt < 3; attempt++) {
 		if ((st = pv_keyring_wrap(v->keyring, key_id, dek, wrapped,
-		    &ver)) != PV_OK)
+			 &ver)) != PV_OK)
 			break;
 		st = pv_store_dek_insert(v->store, key_id, ver, wrapped);
-		if (st == PV_EEXISTS)	/* another creator won: use theirs */
+		if (st == PV_EEXISTS) /* another creator won: use theirs */
 			return load(v, key_id, dek);
 		if (st != PV_ECONFLICT)
 			break;
 		/* A newer master key exists (rotation), or a tombstone. */
 		bool gone = false;
 		if (pv_store_dek_is_shredded(v->store, key_id, &gone) ==
-		    PV_OK && gone) {
+			PV_OK &&
+		    gone) {
 			st = PV_EGONE;
 			break;
 		}
@@ -277,8 +278,8 @@ pv_dek_get(struct pv_vault *v, const char *key_id, bool create_missing,
 		return PV_OK;
 	st = load(v, key_id, dek);
 	if (st == PV_ENOTFOUND) {
-		if ((st = pv_store_dek_is_shredded(v->store, key_id,
-		    &gone)) != PV_OK)
+		if ((st = pv_store_dek_is_shredded(v->store, key_id, &gone)) !=
+		    PV_OK)
 			return st;
 		if (gone)
 			return PV_EGONE;
@@ -331,7 +332,8 @@ pv_dek_create(struct pv_vault *v, const char *const *ids, size_t n)
 	 * next, without unwrapping its key again). */
 	for (i = 0; i < n && st == PV_OK; i++)
 		if (made[i])
-			cache_put(v->deks, gen, ids[i], deks + i * PV_DEK_BYTES);
+			cache_put(v->deks, gen, ids[i],
+			    deks + i * PV_DEK_BYTES);
 	sodium_memzero(deks, n * PV_DEK_BYTES);
 	sodium_free(deks);
 	free(made);

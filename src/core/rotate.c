@@ -65,12 +65,12 @@ rewrap_batch(struct pv_vault *v, struct batch *b, unsigned char *dek,
 		struct old_dek *o = &b->items[i];
 
 		if ((st = pv_keyring_unwrap(v->keyring, o->key_id, o->version,
-		    o->wrapped, dek)) != PV_OK ||
+			 o->wrapped, dek)) != PV_OK ||
 		    (st = pv_keyring_wrap(v->keyring, o->key_id, dek, wrapped,
-		    &nv)) != PV_OK)
+			 &nv)) != PV_OK)
 			break;
 		st = pv_store_dek_rewrap(s, o->key_id, o->version, nv, wrapped);
-		if (st == PV_ECONFLICT)	/* shredded meanwhile: nothing to do */
+		if (st == PV_ECONFLICT) /* shredded meanwhile: nothing to do */
 			st = PV_OK;
 		if (st != PV_OK)
 			break;
@@ -112,7 +112,7 @@ pv_dek_rotate(struct pv_vault *v, uint32_t *new_version, size_t *rewrapped,
 	for (;;) {
 		b.n = 0;
 		if ((st = pv_store_dek_list_old(s, *new_version, ROTATE_BATCH,
-		    collect, &b)) != PV_OK)
+			 collect, &b)) != PV_OK)
 			goto done;
 		if (b.n == 0)
 			break;
@@ -122,7 +122,8 @@ pv_dek_rotate(struct pv_vault *v, uint32_t *new_version, size_t *rewrapped,
 			progress(arg, *rewrapped);
 	}
 	/* 3. Retire every older version that no DEK uses any more. */
-	nver = pv_keyring_versions(v->keyring, versions, PV_ARRAY_LEN(versions));
+	nver =
+	    pv_keyring_versions(v->keyring, versions, PV_ARRAY_LEN(versions));
 	for (i = 0; i < nver; i++) {
 		int64_t users = 0;
 

@@ -88,11 +88,12 @@ create_keys(const char *dir)
 	crypto_sign_keypair(pk, sk);
 	randombytes_buf(ik, PV_KEY_BYTES);
 	if ((st = join(keydir, "audit-signing.key", path, sizeof(path))) !=
-	    PV_OK || (st = pv_keyfile_create(path, sk, PV_SIGN_SK_BYTES)) !=
-	    PV_OK)
+		PV_OK ||
+	    (st = pv_keyfile_create(path, sk, PV_SIGN_SK_BYTES)) != PV_OK)
 		goto done;
 	if ((st = join(keydir, "audit-signing.pub", path, sizeof(path))) !=
-	    PV_OK || (st = pv_keyfile_create(path, pk, sizeof(pk))) != PV_OK)
+		PV_OK ||
+	    (st = pv_keyfile_create(path, pk, sizeof(pk))) != PV_OK)
 		goto done;
 	if ((st = join(keydir, "index.key", path, sizeof(path))) != PV_OK)
 		goto done;
@@ -104,8 +105,7 @@ done:
 }
 
 static pv_status
-open_store(const char *dir, const struct pv_config *cfg,
-    struct pv_store **out)
+open_store(const char *dir, const struct pv_config *cfg, struct pv_store **out)
 {
 	char db[PV_PATH_MAX], kdb[PV_PATH_MAX];
 	struct pv_store_opts o;
@@ -136,7 +136,8 @@ pv_vault_create(const char *dir, char *err, size_t errsz)
 	if (stat(dir, &sb) == 0) {
 		if (!S_ISDIR(sb.st_mode) || !is_empty_dir(dir)) {
 			ERR("refusing to overwrite: %s exists and is not an "
-			    "empty directory", "the vault path");
+			    "empty directory",
+			    "the vault path");
 			return PV_EEXISTS;
 		}
 		if (chmod(dir, 0700) != 0) {
@@ -210,8 +211,7 @@ load_secret(const char *dir, const char *rel, unsigned char **out, size_t n)
 }
 
 pv_status
-pv_vault_open(const char *dir, struct pv_vault **out, char *err,
-    size_t errsz)
+pv_vault_open(const char *dir, struct pv_vault **out, char *err, size_t errsz)
 {
 	struct pv_vault *v;
 	char path[PV_PATH_MAX], cerr[256];
@@ -249,15 +249,16 @@ pv_vault_open(const char *dir, struct pv_vault **out, char *err,
 	}
 	if ((st = join(v->dir, "keys", path, sizeof(path))) != PV_OK ||
 	    (st = pv_keyring_open(path, &v->keyring)) != PV_OK) {
-		ERR("cannot load the master key (keys/master-N.key, mode 0600)");
+		ERR("cannot load the master key (keys/master-N.key, mode "
+		    "0600)");
 		goto fail;
 	}
 	if ((st = load_secret(v->dir, "keys/index.key", &v->index_key,
-	    PV_KEY_BYTES)) != PV_OK ||
+		 PV_KEY_BYTES)) != PV_OK ||
 	    (st = load_secret(v->dir, "keys/audit-signing.key", &v->sign_sk,
-	    PV_SIGN_SK_BYTES)) != PV_OK ||
+		 PV_SIGN_SK_BYTES)) != PV_OK ||
 	    (st = load_secret(v->dir, "keys/audit-signing.pub", &pk,
-	    PV_SIGN_PK_BYTES)) != PV_OK) {
+		 PV_SIGN_PK_BYTES)) != PV_OK) {
 		ERR("cannot load keys (files under keys/ must be mode 0600)");
 		pv_secret_free(pk, PV_SIGN_PK_BYTES);
 		goto fail;

@@ -22,7 +22,7 @@
 #include "store/store.h"
 
 #define PV_PATH_MAX 1024
-#define PV_SIGN_KEY_ID_LEN 16		/* hex of the first 8 bytes */
+#define PV_SIGN_KEY_ID_LEN 16 /* hex of the first 8 bytes */
 
 struct pv_dek_cache;
 
@@ -31,11 +31,11 @@ struct pv_vault {
 	struct pv_config cfg;
 	struct pv_store *store;
 	struct pv_keyring *keyring;
-	unsigned char *index_key;	/* secret: blind indexes, peppers */
-	unsigned char *sign_sk;		/* secret: audit checkpoints */
+	unsigned char *index_key; /* secret: blind indexes, peppers */
+	unsigned char *sign_sk; /* secret: audit checkpoints */
 	unsigned char sign_pk[PV_SIGN_PK_BYTES];
 	char sign_key_id[PV_SIGN_KEY_ID_LEN + 1];
-	struct pv_dek_cache *deks;	/* unwrapped DEKs, guarded memory */
+	struct pv_dek_cache *deks; /* unwrapped DEKs, guarded memory */
 };
 
 /*
@@ -57,12 +57,12 @@ PV_MUST_CHECK pv_status pv_vault_open(const char *dir, struct pv_vault **out,
 void pv_vault_close(struct pv_vault *v);
 
 /* Joins the vault directory and rel into out. */
-PV_MUST_CHECK pv_status pv_vault_path(const struct pv_vault *v,
-    const char *rel, char *out, size_t outsz);
+PV_MUST_CHECK pv_status pv_vault_path(const struct pv_vault *v, const char *rel,
+    char *out, size_t outsz);
 
 /* Derives a 32-byte subkey of the index key for purpose (≤ 8 chars). */
-void pv_vault_subkey(const struct pv_vault *v, const char *purpose,
-    uint64_t id, unsigned char out[PV_KEY_BYTES]);
+void pv_vault_subkey(const struct pv_vault *v, const char *purpose, uint64_t id,
+    unsigned char out[PV_KEY_BYTES]);
 
 /* ---- data keys (dek.c) ------------------------------------------- */
 
@@ -92,10 +92,10 @@ PV_MUST_CHECK pv_status pv_dek_create(struct pv_vault *v,
 /* ---- is a patient there (patient.c): one rule for every caller ---- */
 
 enum pv_patient_state {
-	PV_PATIENT_LIVE,	/* a Patient row, not deleted */
-	PV_PATIENT_NONE,	/* no Patient row (never created) */
-	PV_PATIENT_DELETED,	/* deleted (tombstone row), key present */
-	PV_PATIENT_ERASED	/* no row or a tombstone, key shredded */
+	PV_PATIENT_LIVE, /* a Patient row, not deleted */
+	PV_PATIENT_NONE, /* no Patient row (never created) */
+	PV_PATIENT_DELETED, /* deleted (tombstone row), key present */
+	PV_PATIENT_ERASED /* no row or a tombstone, key shredded */
 };
 /* True when the patient was erased (its key shredded, a tombstone left):
  * whatever rows remain, its data is gone. */

@@ -35,12 +35,12 @@ seal_xchacha(unsigned char *out, size_t *outlen, const unsigned char *pt,
 
 	out[0] = PV_AEAD_ALG_XCHACHA;
 	randombytes_buf(nonce, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
-	if (crypto_aead_xchacha20poly1305_ietf_encrypt(
-	    nonce + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES, &clen, pt,
-	    ptlen, ad, adlen, NULL, nonce, key) != 0)
+	if (crypto_aead_xchacha20poly1305_ietf_encrypt(nonce +
+		    crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
+		&clen, pt, ptlen, ad, adlen, NULL, nonce, key) != 0)
 		return PV_EINTERNAL;
-	*outlen = 1 + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES +
-	    (size_t)clen;
+	*outlen =
+	    1 + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES + (size_t)clen;
 	return PV_OK;
 }
 
@@ -54,9 +54,9 @@ seal_aesgcm(unsigned char *out, size_t *outlen, const unsigned char *pt,
 
 	out[0] = PV_AEAD_ALG_AES256GCM;
 	randombytes_buf(nonce, crypto_aead_aes256gcm_NPUBBYTES);
-	if (crypto_aead_aes256gcm_encrypt(
-	    nonce + crypto_aead_aes256gcm_NPUBBYTES, &clen, pt, ptlen, ad,
-	    adlen, NULL, nonce, key) != 0)
+	if (crypto_aead_aes256gcm_encrypt(nonce +
+		    crypto_aead_aes256gcm_NPUBBYTES,
+		&clen, pt, ptlen, ad, adlen, NULL, nonce, key) != 0)
 		return PV_EINTERNAL;
 	*outlen = 1 + crypto_aead_aes256gcm_NPUBBYTES + (size_t)clen;
 	return PV_OK;

@@ -17,20 +17,21 @@
 
 #include <sodium.h>
 
-#define PV_KEY_BYTES 32			/* KEKs, DEKs, HMAC keys */
+#define PV_KEY_BYTES 32 /* KEKs, DEKs, HMAC keys */
 #define PV_DEK_BYTES PV_KEY_BYTES
-#define PV_HASH_BYTES 32		/* SHA-256 */
+#define PV_HASH_BYTES 32 /* SHA-256 */
 #define PV_SIGN_PK_BYTES crypto_sign_PUBLICKEYBYTES
 #define PV_SIGN_SK_BYTES crypto_sign_SECRETKEYBYTES
 #define PV_SIG_BYTES crypto_sign_BYTES
-#define PV_TOKEN_BYTES 32		/* session tokens: 256 bits */
-#define PV_ID_HEX_LEN 32		/* 128-bit random ids as hex */
+#define PV_TOKEN_BYTES 32 /* session tokens: 256 bits */
+#define PV_ID_HEX_LEN 32 /* 128-bit random ids as hex */
 
 /* Sealed blob layout: alg(1) || nonce || ciphertext || tag. */
 #define PV_AEAD_ALG_AES256GCM 1
 #define PV_AEAD_ALG_XCHACHA 2
-#define PV_AEAD_OVERHEAD (1 + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES + \
-	crypto_aead_xchacha20poly1305_ietf_ABYTES)
+#define PV_AEAD_OVERHEAD                                                       \
+	(1 + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES +                    \
+	    crypto_aead_xchacha20poly1305_ietf_ABYTES)
 /* Wrapped DEK: a sealed 32-byte key, always XChaCha20-Poly1305. */
 #define PV_WRAPPED_DEK_BYTES (PV_DEK_BYTES + PV_AEAD_OVERHEAD)
 
@@ -66,8 +67,8 @@ PV_MUST_CHECK pv_status pv_b64_decode(const char *in, unsigned char *out,
 
 void pv_sha256(unsigned char out[PV_HASH_BYTES], const void *in, size_t n);
 /* HMAC-SHA-256 over in with key (PV_KEY_BYTES). */
-void pv_hmac_sha256(unsigned char out[PV_HASH_BYTES],
-    const unsigned char *key, const void *in, size_t n);
+void pv_hmac_sha256(unsigned char out[PV_HASH_BYTES], const unsigned char *key,
+    const void *in, size_t n);
 /* Constant-time equality of two n-byte strings. */
 bool pv_ct_equal(const void *a, const void *b, size_t n);
 

@@ -28,7 +28,7 @@
 
 struct kek {
 	uint32_t version;
-	unsigned char *key;	/* sodium_malloc'd, PV_KEY_BYTES */
+	unsigned char *key; /* sodium_malloc'd, PV_KEY_BYTES */
 };
 
 struct pv_keyring {
@@ -73,7 +73,8 @@ find_locked(struct pv_keyring *kr, uint32_t v)
 	return NULL;
 }
 
-/* Loads every master-N.key not yet loaded; drops versions whose file is gone. */
+/* Loads every master-N.key not yet loaded; drops versions whose file is gone.
+ */
 static pv_status
 scan_locked(struct pv_keyring *kr)
 {
@@ -110,7 +111,7 @@ scan_locked(struct pv_keyring *kr)
 		}
 		if ((st = kek_path(kr->dir, v, path, sizeof(path))) != PV_OK ||
 		    (st = pv_keyfile_read(path, k->key, PV_KEY_BYTES)) !=
-		    PV_OK) {
+			PV_OK) {
 			pv_secret_free(k->key, PV_KEY_BYTES);
 			k->key = NULL;
 			break;
@@ -205,7 +206,7 @@ pv_keyring_versions(struct pv_keyring *kr, uint32_t *out, size_t max)
 	for (i = 0; i < kr->n && n < max; i++)
 		out[n++] = kr->keks[i].version;
 	pthread_rwlock_unlock(&kr->lock);
-	for (i = 1; i < n; i++)	/* insertion sort: n is tiny */
+	for (i = 1; i < n; i++) /* insertion sort: n is tiny */
 		for (j = i; j > 0 && out[j - 1] > out[j]; j--) {
 			uint32_t t = out[j];
 			out[j] = out[j - 1];
@@ -304,10 +305,10 @@ pv_keyring_wrap(struct pv_keyring *kr, const char *key_id,
 	wrapped[0] = PV_AEAD_ALG_XCHACHA;
 	randombytes_buf(wrapped + 1,
 	    crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
-	if (crypto_aead_xchacha20poly1305_ietf_encrypt(
-	    wrapped + 1 + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES, &clen,
-	    dek, PV_DEK_BYTES, (const unsigned char *)ad, strlen(ad), NULL,
-	    wrapped + 1, k->key) != 0) {
+	if (crypto_aead_xchacha20poly1305_ietf_encrypt(wrapped + 1 +
+		    crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
+		&clen, dek, PV_DEK_BYTES, (const unsigned char *)ad, strlen(ad),
+		NULL, wrapped + 1, k->key) != 0) {
 		st = PV_EINTERNAL;
 		goto done;
 	}
@@ -334,10 +335,11 @@ unwrap_locked(struct pv_keyring *kr, const char *key_id, uint32_t version,
 	if ((st = wrap_ad(ad, sizeof(ad), version, key_id)) != PV_OK)
 		return st;
 	if (crypto_aead_xchacha20poly1305_ietf_decrypt(dek_out, &plen, NULL,
-	    wrapped + 1 + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
-	    PV_WRAPPED_DEK_BYTES - 1 -
-	    crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
-	    (const unsigned char *)ad, strlen(ad), wrapped + 1, k->key) != 0 ||
+		wrapped + 1 + crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
+		PV_WRAPPED_DEK_BYTES - 1 -
+		    crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
+		(const unsigned char *)ad, strlen(ad), wrapped + 1,
+		k->key) != 0 ||
 	    plen != PV_DEK_BYTES) {
 		sodium_memzero(dek_out, PV_DEK_BYTES);
 		return PV_ECRYPTO;

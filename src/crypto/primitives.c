@@ -125,14 +125,14 @@ b64_decode(const char *in, unsigned char *out, size_t outsz, size_t *outlen,
 	const char *end = NULL;
 
 	if (sodium_base642bin(out, outsz, in, strlen(in), NULL, outlen, &end,
-	    variant) != 0 || end == NULL || *end != '\0')
+		variant) != 0 ||
+	    end == NULL || *end != '\0')
 		return PV_EINVAL;
 	return PV_OK;
 }
 
 pv_status
-pv_b64_decode(const char *in, unsigned char *out, size_t outsz,
-    size_t *outlen)
+pv_b64_decode(const char *in, unsigned char *out, size_t outsz, size_t *outlen)
 {
 	return b64_decode(in, out, outsz, outlen,
 	    sodium_base64_VARIANT_ORIGINAL);
@@ -170,9 +170,9 @@ pv_sign_detached(unsigned char sig[PV_SIG_BYTES], const void *msg, size_t n,
 }
 
 pv_status
-pv_sign_verify(const unsigned char sig[PV_SIG_BYTES], const void *msg,
-    size_t n, const unsigned char pk[PV_SIGN_PK_BYTES])
+pv_sign_verify(const unsigned char sig[PV_SIG_BYTES], const void *msg, size_t n,
+    const unsigned char pk[PV_SIGN_PK_BYTES])
 {
-	return crypto_sign_verify_detached(sig, msg, n, pk) == 0 ? PV_OK :
-	    PV_ECRYPTO;
+	return crypto_sign_verify_detached(sig, msg, n, pk) == 0 ? PV_OK
+								 : PV_ECRYPTO;
 }

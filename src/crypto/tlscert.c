@@ -49,24 +49,25 @@ fill_cert(gnutls_x509_crt_t crt, gnutls_x509_privkey_t key)
 	int rc;
 
 	randombytes_buf(serial, sizeof(serial));
-	serial[0] &= 0x7f;	/* a positive INTEGER */
+	serial[0] &= 0x7f; /* a positive INTEGER */
 	if ((rc = gnutls_x509_crt_set_version(crt, 3)) < 0 ||
-	    (rc = gnutls_x509_crt_set_serial(crt, serial, sizeof(serial))) < 0 ||
+	    (rc = gnutls_x509_crt_set_serial(crt, serial, sizeof(serial))) <
+		0 ||
 	    (rc = gnutls_x509_crt_set_activation_time(crt, now - 60)) < 0 ||
-	    (rc = gnutls_x509_crt_set_expiration_time(crt,
-	    now + 365 * 86400)) < 0 ||
-	    (rc = gnutls_x509_crt_set_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME,
-	    0, "localhost", 9)) < 0 ||
+	    (rc = gnutls_x509_crt_set_expiration_time(crt, now + 365 * 86400)) <
+		0 ||
+	    (rc = gnutls_x509_crt_set_dn_by_oid(crt,
+		 GNUTLS_OID_X520_COMMON_NAME, 0, "localhost", 9)) < 0 ||
 	    (rc = gnutls_x509_crt_set_key(crt, key)) < 0 ||
 	    (rc = gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_DNSNAME,
-	    "localhost", 9, GNUTLS_FSAN_SET)) < 0 ||
+		 "localhost", 9, GNUTLS_FSAN_SET)) < 0 ||
 	    (rc = gnutls_x509_crt_set_subject_alt_name(crt,
-	    GNUTLS_SAN_IPADDRESS, loopback, 4, GNUTLS_FSAN_APPEND)) < 0 ||
+		 GNUTLS_SAN_IPADDRESS, loopback, 4, GNUTLS_FSAN_APPEND)) < 0 ||
 	    (rc = gnutls_x509_crt_set_basic_constraints(crt, 0, -1)) < 0 ||
 	    (rc = gnutls_x509_crt_set_key_usage(crt,
-	    GNUTLS_KEY_DIGITAL_SIGNATURE)) < 0 ||
+		 GNUTLS_KEY_DIGITAL_SIGNATURE)) < 0 ||
 	    (rc = gnutls_x509_crt_set_key_purpose_oid(crt,
-	    GNUTLS_KP_TLS_WWW_SERVER, 0)) < 0)
+		 GNUTLS_KP_TLS_WWW_SERVER, 0)) < 0)
 		return rc;
 	return gnutls_x509_crt_sign2(crt, crt, key, GNUTLS_DIG_SHA256, 0);
 }
@@ -83,10 +84,10 @@ pv_tlscert_generate(const char *cert_path, const char *key_path)
 	    gnutls_x509_crt_init(&crt) < 0)
 		goto done;
 	if (gnutls_x509_privkey_generate(key, GNUTLS_PK_ECDSA,
-	    GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1), 0) < 0 ||
+		GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1), 0) < 0 ||
 	    fill_cert(crt, key) < 0 ||
 	    gnutls_x509_privkey_export2_pkcs8(key, GNUTLS_X509_FMT_PEM, NULL,
-	    GNUTLS_PKCS_PLAIN, &kpem) < 0 ||
+		GNUTLS_PKCS_PLAIN, &kpem) < 0 ||
 	    gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_PEM, &cpem) < 0)
 		goto done;
 	if ((st = write_file(key_path, kpem.data, kpem.size, 0600)) != PV_OK)

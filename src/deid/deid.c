@@ -45,14 +45,14 @@ _Static_assert(PV_DEID_PSEUDONYM_LEN == 2 + 2 * DEID_PSEUDONYM_MAC_BYTES,
 _Static_assert(PV_DEID_KEY_BYTES == PV_KEY_BYTES, "HMAC key length");
 
 struct pv_deid {
-	unsigned char *key;		/* guarded memory, PV_DEID_KEY_BYTES */
+	unsigned char *key; /* guarded memory, PV_DEID_KEY_BYTES */
 	int64_t k;
 	int now_year;
-	bool has_birth_year;		/* the configured quasi-identifiers */
+	bool has_birth_year; /* the configured quasi-identifiers */
 	bool has_sex;
 	bool has_zip3;
-	bool is_finished;		/* pass 1 over, pat sorted by pid */
-	struct deid_patient *pat;	/* pass-1 table */
+	bool is_finished; /* pass 1 over, pat sorted by pid */
+	struct deid_patient *pat; /* pass-1 table */
 	size_t pat_n;
 	size_t pat_cap;
 };
@@ -64,8 +64,23 @@ struct pv_deid {
  * Information" (2012), Safe Harbor section on ZIP codes.
  */
 static const int16_t restricted_zip3[] = {
-	36, 59, 63, 102, 203, 556, 692, 790, 821, 823, 830, 831, 878, 879,
-	884, 890, 893,
+	36,
+	59,
+	63,
+	102,
+	203,
+	556,
+	692,
+	790,
+	821,
+	823,
+	830,
+	831,
+	878,
+	879,
+	884,
+	890,
+	893,
 };
 
 static const char *const sex_codes[] = {
@@ -114,15 +129,15 @@ parse_quasi(struct pv_deid *d, const char *quasi)
 	while (*p == ' ' || *p == '\t')
 		p++;
 	if (*p == '\0')
-		return PV_OK;		/* no quasi-identifier is released */
+		return PV_OK; /* no quasi-identifier is released */
 	for (;;) {
 		bool *flag;
 
 		while (*p == ' ' || *p == '\t')
 			p++;
 		end = p;
-		while (*end != '\0' && *end != ',' && *end != ' ' &&
-		    *end != '\t')
+		while (
+		    *end != '\0' && *end != ',' && *end != ' ' && *end != '\t')
 			end++;
 		n = (size_t)(end - p);
 		if (n == 10 && memcmp(p, "birth_year", n) == 0)
@@ -134,7 +149,7 @@ parse_quasi(struct pv_deid *d, const char *quasi)
 		else
 			return PV_EINVAL;
 		if (*flag)
-			return PV_EINVAL;	/* repeated: likely a typo */
+			return PV_EINVAL; /* repeated: likely a typo */
 		*flag = true;
 		p = end;
 		while (*p == ' ' || *p == '\t')
@@ -207,7 +222,7 @@ kind_is_valid(const char *kind)
 		if (i >= PV_DEID_KIND_MAX)
 			return false;
 		if (!((kind[i] >= 'A' && kind[i] <= 'Z') ||
-		    (kind[i] >= 'a' && kind[i] <= 'z')))
+			(kind[i] >= 'a' && kind[i] <= 'z')))
 			return false;
 	}
 	return i > 0;
@@ -218,8 +233,8 @@ pv_deid_pseudonym(const struct pv_deid *d, const char *kind, const char *id,
     char out[PV_DEID_PSEUDONYM_LEN + 1])
 {
 	/* label NUL kind NUL id: unambiguous, as neither part holds a NUL */
-	unsigned char msg[sizeof(DEID_PSEUDONYM_LABEL) + PV_DEID_KIND_MAX +
-	    1 + DEID_ID_MAX];
+	unsigned char msg[sizeof(DEID_PSEUDONYM_LABEL) + PV_DEID_KIND_MAX + 1 +
+	    DEID_ID_MAX];
 	static const char hex[] = "0123456789abcdef";
 	unsigned char mac[PV_HASH_BYTES];
 	size_t i, kn, in, n = 0;
@@ -256,11 +271,12 @@ birth_year_of(const struct pv_deid *d, const json_t *patient)
 {
 	int y;
 
-	if (!deid_parse_year(json_string_value(json_object_get(patient,
-	    "birthDate")), &y))
+	if (!deid_parse_year(json_string_value(
+				 json_object_get(patient, "birthDate")),
+		&y))
 		return DEID_YEAR_UNKNOWN;
 	if (y > d->now_year)
-		return DEID_YEAR_UNKNOWN;	/* nonsense: release nothing */
+		return DEID_YEAR_UNKNOWN; /* nonsense: release nothing */
 	/*
 	 * Born in now_year - 90 means 89 or 90 today: "indicative of such
 	 * age" (164.514(b)(2)(i)(C)), so it is folded too.
@@ -288,12 +304,15 @@ static bool
 is_us(const char *country)
 {
 	static const char *const us[] = {
-		"US", "USA", "United States", "United States of America",
+		"US",
+		"USA",
+		"United States",
+		"United States of America",
 	};
 	size_t i;
 
 	if (country == NULL)
-		return true;		/* ZIP-shaped code, no country: US */
+		return true; /* ZIP-shaped code, no country: US */
 	for (i = 0; i < PV_ARRAY_LEN(us); i++)
 		if (strcasecmp(country, us[i]) == 0)
 			return true;
@@ -353,8 +372,8 @@ zip3_of(const json_t *patient)
 			continue;
 		if (!is_us(json_string_value(json_object_get(a, "country"))))
 			continue;
-		z = zip3_of_code(json_string_value(json_object_get(a,
-		    "postalCode")));
+		z = zip3_of_code(
+		    json_string_value(json_object_get(a, "postalCode")));
 		if (z == DEID_ZIP3_UNKNOWN)
 			continue;
 		best = z;
@@ -369,8 +388,7 @@ zip3_of(const json_t *patient)
 }
 
 pv_status
-pv_deid_add_patient(struct pv_deid *d, const char *pid,
-    const json_t *patient)
+pv_deid_add_patient(struct pv_deid *d, const char *pid, const json_t *patient)
 {
 	struct deid_patient *p;
 	const json_t *id;
@@ -383,8 +401,8 @@ pv_deid_add_patient(struct pv_deid *d, const char *pid,
 	if (type == NULL || strcmp(type, "Patient") != 0)
 		return PV_EINVAL;
 	id = json_object_get(patient, "id");
-	if (id != NULL && (!json_is_string(id) ||
-	    strcmp(json_string_value(id), pid) != 0))
+	if (id != NULL &&
+	    (!json_is_string(id) || strcmp(json_string_value(id), pid) != 0))
 		return PV_EINVAL;
 	if (d->pat_n == d->pat_cap) {
 		size_t cap = d->pat_cap == 0 ? 1024 : d->pat_cap * 2;
@@ -409,9 +427,9 @@ pv_deid_add_patient(struct pv_deid *d, const char *pid,
 	}
 	p = &d->pat[d->pat_n];
 	memset(p, 0, sizeof(*p));
-	PV_IGNORE(pv_strlcpy(p->pid, pid, sizeof(p->pid)));	/* valid id */
-	p->birth_year = d->has_birth_year ? birth_year_of(d, patient) :
-	    DEID_YEAR_UNKNOWN;
+	PV_IGNORE(pv_strlcpy(p->pid, pid, sizeof(p->pid))); /* valid id */
+	p->birth_year =
+	    d->has_birth_year ? birth_year_of(d, patient) : DEID_YEAR_UNKNOWN;
 	p->sex = d->has_sex ? sex_of(patient) : DEID_SEX_UNKNOWN;
 	p->zip3 = d->has_zip3 ? zip3_of(patient) : DEID_ZIP3_UNKNOWN;
 	d->pat_n++;
@@ -486,8 +504,7 @@ pv_deid_finish_groups(struct pv_deid *d, struct pv_deid_report *rep)
 	if ((st = sort_by_tuple(d, &v)) != PV_OK)
 		return st;
 	for (i = 0; i < d->pat_n; i = j) {
-		for (j = i + 1; j < d->pat_n && cmp_tuple(v[i], v[j]) == 0;
-		    j++)
+		for (j = i + 1; j < d->pat_n && cmp_tuple(v[i], v[j]) == 0; j++)
 			;
 		n = j - i;
 		r.groups++;
@@ -542,8 +559,8 @@ pv_deid_check_k(const struct pv_deid *d)
 bool
 pv_deid_type_is_supported(const char *type)
 {
-	return type != NULL && (strcmp(type, "Patient") == 0 ||
-	    deid_rules_for(type) != NULL);
+	return type != NULL &&
+	    (strcmp(type, "Patient") == 0 || deid_rules_for(type) != NULL);
 }
 
 static struct deid_patient *
@@ -565,24 +582,24 @@ patient_out(const struct deid_patient *p, json_t *o)
 	const char *sex = deid_sex_code(p->sex);
 	char buf[8];
 
-	if (sex != NULL && json_object_set_new(o, "gender",
-	    json_string(sex)) != 0)
+	if (sex != NULL &&
+	    json_object_set_new(o, "gender", json_string(sex)) != 0)
 		return PV_ENOMEM;
 	if (p->birth_year > 0) {
-		PV_IGNORE(pv_snprintf(buf, sizeof(buf), "%04d",
-		    (int)p->birth_year));
+		PV_IGNORE(
+		    pv_snprintf(buf, sizeof(buf), "%04d", (int)p->birth_year));
 		if (json_object_set_new(o, "birthDate", json_string(buf)) != 0)
 			return PV_ENOMEM;
 	} else if (p->birth_year == DEID_YEAR_90PLUS) {
-		if (json_object_set_new(o, "extension", json_pack(
-		    "[{s:s, s:b}]", "url", DEID_90PLUS_URL,
-		    "valueBoolean", 1)) != 0)
+		if (json_object_set_new(o, "extension",
+			json_pack("[{s:s, s:b}]", "url", DEID_90PLUS_URL,
+			    "valueBoolean", 1)) != 0)
 			return PV_ENOMEM;
 	}
 	if (p->zip3 != DEID_ZIP3_UNKNOWN) {
 		PV_IGNORE(pv_snprintf(buf, sizeof(buf), "%03d", (int)p->zip3));
-		if (json_object_set_new(o, "address", json_pack("[{s:s}]",
-		    "postalCode", buf)) != 0)
+		if (json_object_set_new(o, "address",
+			json_pack("[{s:s}]", "postalCode", buf)) != 0)
 			return PV_ENOMEM;
 	}
 	return PV_OK;

@@ -43,27 +43,27 @@
 #define PV_DEID_DEID_H
 
 #include "common/pv.h"
-#include "crypto/crypto.h"	/* PV_KEY_BYTES */
+#include "crypto/crypto.h" /* PV_KEY_BYTES */
 
 #include <jansson.h>
 #include <stdio.h>
 
-#define PV_DEID_KEY_BYTES 32		/* export (pseudonym) key */
-#define PV_DEID_PSEUDONYM_LEN 34	/* "d-" + 32 hex (128-bit HMAC) */
+#define PV_DEID_KEY_BYTES 32 /* export (pseudonym) key */
+#define PV_DEID_PSEUDONYM_LEN 34 /* "d-" + 32 hex (128-bit HMAC) */
 #define PV_DEID_K_MIN 2
 #define PV_DEID_K_MAX 100000
-#define PV_DEID_KIND_MAX 64		/* pseudonym kind: letters only */
-#define PV_DEID_PATIENTS_MAX 50000000	/* pass-1 table limit */
+#define PV_DEID_KIND_MAX 64 /* pseudonym kind: letters only */
+#define PV_DEID_PATIENTS_MAX 50000000 /* pass-1 table limit */
 
-struct pv_deid;				/* opaque: key, settings, QI table */
+struct pv_deid; /* opaque: key, settings, QI table */
 
 struct pv_deid_report {
-	size_t patients;		/* Patients fed in pass 1 */
-	size_t groups;			/* distinct quasi-identifier tuples */
-	size_t groups_released;		/* tuples with >= k patients */
+	size_t patients; /* Patients fed in pass 1 */
+	size_t groups; /* distinct quasi-identifier tuples */
+	size_t groups_released; /* tuples with >= k patients */
 	size_t patients_released;
-	size_t patients_suppressed;	/* in tuples with < k patients */
-	size_t smallest_released_group;	/* 0 when nothing is released */
+	size_t patients_suppressed; /* in tuples with < k patients */
+	size_t smallest_released_group; /* 0 when nothing is released */
 };
 
 /*
@@ -101,8 +101,8 @@ PV_MUST_CHECK pv_status pv_deid_pseudonym(const struct pv_deid *d,
  * pv_deid_finish_groups, PV_ETOOBIG past PV_DEID_PATIENTS_MAX,
  * PV_ENOMEM.
  */
-PV_MUST_CHECK pv_status pv_deid_add_patient(struct pv_deid *d,
-    const char *pid, const json_t *patient);
+PV_MUST_CHECK pv_status pv_deid_add_patient(struct pv_deid *d, const char *pid,
+    const json_t *patient);
 
 /*
  * Ends pass 1: groups patients by tuple (sorting, O(n log n)) and

@@ -185,73 +185,69 @@ cvx_ok(const char *s)
 /* ---- HL7 code systems: the codes of their FHIR R4 value sets ---- */
 
 static const char *const hl7_observation_category[] = { "social-history",
-    "vital-signs", "imaging", "laboratory", "procedure", "survey", "exam",
-    "therapy", "activity", NULL };
-static const char *const hl7_interpretation[] = { "A", "AA", "AC", "B",
-    "CAR", "Carrier", "D", "DET", "E", "EX", "EXP", "H", "HH", "HM", "HU",
-    "HX", "I", "IE", "IND", "L", "LL", "LU", "LX", "MS", "N", "NCL", "ND",
-    "NEG", "NR", "NS", "OBX", "POS", "QCF", "R", "RR", "S", "SDD",
-    "SYN-R", "SYN-S", "TOX", "U", "UNE", "VS", "W", "WR", NULL };
+	"vital-signs", "imaging", "laboratory", "procedure", "survey", "exam",
+	"therapy", "activity", NULL };
+static const char *const hl7_interpretation[] = { "A", "AA", "AC", "B", "CAR",
+	"Carrier", "D", "DET", "E", "EX", "EXP", "H", "HH", "HM", "HU", "HX",
+	"I", "IE", "IND", "L", "LL", "LU", "LX", "MS", "N", "NCL", "ND", "NEG",
+	"NR", "NS", "OBX", "POS", "QCF", "R", "RR", "S", "SDD", "SYN-R",
+	"SYN-S", "TOX", "U", "UNE", "VS", "W", "WR", NULL };
 static const char *const hl7_data_absent[] = { "unknown", "asked-unknown",
-    "temp-unknown", "not-asked", "asked-declined", "masked",
-    "not-applicable", "unsupported", "as-text", "error", "not-a-number",
-    "negative-infinity", "positive-infinity", "not-performed",
-    "not-permitted", NULL };
+	"temp-unknown", "not-asked", "asked-declined", "masked",
+	"not-applicable", "unsupported", "as-text", "error", "not-a-number",
+	"negative-infinity", "positive-infinity", "not-performed",
+	"not-permitted", NULL };
 static const char *const hl7_null_flavor[] = { "NI", "INV", "DER", "OTH",
-    "NINF", "PINF", "UNC", "MSK", "NA", "UNK", "ASKU", "NAV", "NASK",
-    "NAVU", "QS", "TRC", "NP", NULL };
-static const char *const hl7_condition_clinical[] = { "active",
-    "recurrence", "relapse", "inactive", "remission", "resolved", NULL };
-static const char *const hl7_condition_ver[] = { "unconfirmed",
-    "provisional", "differential", "confirmed", "refuted",
-    "entered-in-error", NULL };
+	"NINF", "PINF", "UNC", "MSK", "NA", "UNK", "ASKU", "NAV", "NASK",
+	"NAVU", "QS", "TRC", "NP", NULL };
+static const char *const hl7_condition_clinical[] = { "active", "recurrence",
+	"relapse", "inactive", "remission", "resolved", NULL };
+static const char *const hl7_condition_ver[] = { "unconfirmed", "provisional",
+	"differential", "confirmed", "refuted", "entered-in-error", NULL };
 static const char *const hl7_condition_category[] = { "problem-list-item",
-    "encounter-diagnosis", NULL };
-static const char *const hl7_act_encounter_class[] = { "AMB", "EMER",
-    "FLD", "HH", "IMP", "ACUTE", "NONAC", "OBSENC", "PRENC", "SS", "VR",
-    NULL };
-static const char *const hl7_act_priority[] = { "A", "CR", "CS", "CSP",
-    "CSR", "EL", "EM", "P", "PRN", "R", "RR", "S", "T", "UD", "UR", NULL };
-static const char *const hl7_admit_source[] = { "hosp-trans", "emd",
-    "outp", "born", "gp", "mp", "nursing", "psych", "rehab", "other",
-    NULL };
-static const char *const hl7_discharge[] = { "home", "alt-home",
-    "other-hcf", "hosp", "long", "aadvice", "exp", "psy", "rehab", "snf",
-    "oth", NULL };
+	"encounter-diagnosis", NULL };
+static const char *const hl7_act_encounter_class[] = { "AMB", "EMER", "FLD",
+	"HH", "IMP", "ACUTE", "NONAC", "OBSENC", "PRENC", "SS", "VR", NULL };
+static const char *const hl7_act_priority[] = { "A", "CR", "CS", "CSP", "CSR",
+	"EL", "EM", "P", "PRN", "R", "RR", "S", "T", "UD", "UR", NULL };
+static const char *const hl7_admit_source[] = { "hosp-trans", "emd", "outp",
+	"born", "gp", "mp", "nursing", "psych", "rehab", "other", NULL };
+static const char *const hl7_discharge[] = { "home", "alt-home", "other-hcf",
+	"hosp", "long", "aadvice", "exp", "psy", "rehab", "snf", "oth", NULL };
 static const char *const hl7_mr_category[] = { "inpatient", "outpatient",
-    "community", "discharge", NULL };
+	"community", "discharge", NULL };
 static const char *const hl7_mr_status_reason[] = { "altchoice", "clarif",
-    "drughigh", "hospadm", "labint", "non-avail", "preg", "salg", "sddi",
-    "sdupther", "sintol", "surg", "washout", NULL };
-static const char *const hl7_mr_course[] = { "continuous", "acute",
-    "seasonal", NULL };
+	"drughigh", "hospadm", "labint", "non-avail", "preg", "salg", "sddi",
+	"sdupther", "sintol", "surg", "washout", NULL };
+static const char *const hl7_mr_course[] = { "continuous", "acute", "seasonal",
+	NULL };
 static const char *const hl7_dose_rate_type[] = { "calculated", "ordered",
-    NULL };
-static const char *const hl7_substitution_reason[] = { "CT", "FP", "OS",
-    "RR", NULL };
-static const char *const hl7_timing_abbreviation[] = { "BID", "TID",
-    "QID", "AM", "PM", "QD", "QOD", "Q1H", "Q2H", "Q3H", "Q4H", "Q6H",
-    "Q8H", "BED", "WK", "MO", NULL };
-static const char *const hl7_ai_clinical[] = { "active", "inactive",
-    "resolved", NULL };
-static const char *const hl7_ai_verification[] = { "unconfirmed",
-    "confirmed", "refuted", "entered-in-error", NULL };
+	NULL };
+static const char *const hl7_substitution_reason[] = { "CT", "FP", "OS", "RR",
+	NULL };
+static const char *const hl7_timing_abbreviation[] = { "BID", "TID", "QID",
+	"AM", "PM", "QD", "QOD", "Q1H", "Q2H", "Q3H", "Q4H", "Q6H", "Q8H",
+	"BED", "WK", "MO", NULL };
+static const char *const hl7_ai_clinical[] = { "active", "inactive", "resolved",
+	NULL };
+static const char *const hl7_ai_verification[] = { "unconfirmed", "confirmed",
+	"refuted", "entered-in-error", NULL };
 static const char *const hl7_communication_category[] = { "alert",
-    "notification", "reminder", "instruction", NULL };
+	"notification", "reminder", "instruction", NULL };
 static const char *const hl7_communication_not_done[] = { "unknown",
-    "system-error", "invalid-phone-number", "recipient-unavailable",
-    "family-objection", "patient-objection", NULL };
-static const char *const hl7_participation_mode[] = { "ELECTRONIC",
-    "PHYSICAL", "REMOTE", "VERBAL", "DICTATE", "FACE", "PHONE",
-    "VIDEOCONF", "WRITTEN", "FAXWRIT", "HANDWRIT", "MAILWRIT",
-    "ONLINEWRIT", "EMAILWRIT", "TYPEWRIT", NULL };
+	"system-error", "invalid-phone-number", "recipient-unavailable",
+	"family-objection", "patient-objection", NULL };
+static const char *const hl7_participation_mode[] = { "ELECTRONIC", "PHYSICAL",
+	"REMOTE", "VERBAL", "DICTATE", "FACE", "PHONE", "VIDEOCONF", "WRITTEN",
+	"FAXWRIT", "HANDWRIT", "MAILWRIT", "ONLINEWRIT", "EMAILWRIT",
+	"TYPEWRIT", NULL };
 
 /* ---- the table ---- */
 
 static const struct {
 	const char *system;
-	bool (*is_valid)(const char *code);	/* a grammar, or */
-	const char *const *codes;		/* the system's codes */
+	bool (*is_valid)(const char *code); /* a grammar, or */
+	const char *const *codes; /* the system's codes */
 } systems[] = {
 	{ "http://loinc.org", loinc_ok, NULL },
 	{ "http://snomed.info/sct", snomed_ok, NULL },
@@ -279,8 +275,7 @@ static const struct {
 	{ HL7_CS "v3-ActReason", NULL, hl7_substitution_reason },
 	{ HL7_CS "v3-GTSAbbreviation", NULL, hl7_timing_abbreviation },
 	{ HL7_CS "allergyintolerance-clinical", NULL, hl7_ai_clinical },
-	{ HL7_CS "allergyintolerance-verification", NULL,
-	    hl7_ai_verification },
+	{ HL7_CS "allergyintolerance-verification", NULL, hl7_ai_verification },
 	{ HL7_CS "communication-category", NULL, hl7_communication_category },
 	{ HL7_CS "communication-not-done-reason", NULL,
 	    hl7_communication_not_done },

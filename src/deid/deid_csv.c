@@ -21,7 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CSV_HEADER "resource_type,id,patient,birth_year,sex,zip3," \
+#define CSV_HEADER                                                             \
+	"resource_type,id,patient,birth_year,sex,zip3,"                        \
 	"status,category,code,value,unit,year\r\n"
 
 struct sbuf {
@@ -186,7 +187,7 @@ first_path(const json_t *r, const char *const *paths)
 			v = json_object_get(r, *paths);
 		} else {
 			if (pv_snprintf(head, sizeof(head), "%.*s",
-			    (int)(dot - *paths), *paths) != PV_OK)
+				(int)(dot - *paths), *paths) != PV_OK)
 				continue;
 			v = json_object_get(json_object_get(r, head), dot + 1);
 		}
@@ -201,7 +202,10 @@ static const json_t *
 main_value(const json_t *r)
 {
 	static const char *const values[] = {
-		"valueQuantity", "valueCodeableConcept", "valueBoolean", NULL,
+		"valueQuantity",
+		"valueCodeableConcept",
+		"valueBoolean",
+		NULL,
 	};
 	const json_t *v, *dose;
 
@@ -222,14 +226,15 @@ pv_status
 pv_deid_csv_row(const json_t *r, char **row)
 {
 	static const char *const status[] = { "status", "clinicalStatus",
-	    NULL };
+		NULL };
 	static const char *const category[] = { "category", "class", NULL };
-	static const char *const code[] = { "code",
-	    "medicationCodeableConcept", "type", "topic", NULL };
+	static const char *const code[] = { "code", "medicationCodeableConcept",
+		"type", "topic", NULL };
 	static const char *const years[] = { "effectiveDateTime",
-	    "effectiveInstant", "effectivePeriod.start", "onsetDateTime",
-	    "onsetPeriod.start", "recordedDate", "period.start", "authoredOn",
-	    "date", "context.period.start", "sent", "received", NULL };
+		"effectiveInstant", "effectivePeriod.start", "onsetDateTime",
+		"onsetPeriod.start", "recordedDate", "period.start",
+		"authoredOn", "date", "context.period.start", "sent",
+		"received", NULL };
 	struct sbuf b = { NULL, 0, 0, false };
 	const json_t *v, *unit;
 	const char *type, *id, *s;
@@ -264,16 +269,16 @@ pv_deid_csv_row(const json_t *r, char **row)
 
 	/* birth_year, sex, zip3 */
 	s = json_string_value(json_object_get(r, "birthDate"));
-	if (is_patient && s == NULL &&
-	    json_object_get(r, "extension") != NULL)
-		s = "90+";		/* the only extension deid.c writes */
+	if (is_patient && s == NULL && json_object_get(r, "extension") != NULL)
+		s = "90+"; /* the only extension deid.c writes */
 	sb_field(&b, is_patient && s != NULL ? s : "");
 	sb_add(&b, ",", 1);
 	s = json_string_value(json_object_get(r, "gender"));
 	sb_field(&b, is_patient && s != NULL ? s : "");
 	sb_add(&b, ",", 1);
-	s = json_string_value(json_object_get(json_array_get(
-	    json_object_get(r, "address"), 0), "postalCode"));
+	s = json_string_value(
+	    json_object_get(json_array_get(json_object_get(r, "address"), 0),
+		"postalCode"));
 	sb_field(&b, is_patient && s != NULL ? s : "");
 	sb_add(&b, ",", 1);
 
@@ -296,8 +301,7 @@ pv_deid_csv_row(const json_t *r, char **row)
 
 			sb_codes_field(&b, v, cc);
 		} else if (json_is_object(v)) {
-			s = json_string_value(json_object_get(v,
-			    "comparator"));
+			s = json_string_value(json_object_get(v, "comparator"));
 			fmt_number(s, json_object_get(v, "value"), num,
 			    sizeof(num));
 			sb_field(&b, num);

@@ -10,30 +10,30 @@
 
 #include "deid/deid.h"
 
-#define DEID_ID_MAX 64			/* FHIR id */
-#define DEID_YEAR_UNKNOWN 0		/* birth_year: absent or not released */
-#define DEID_YEAR_90PLUS (-1)		/* birth_year: age 90 or older */
+#define DEID_ID_MAX 64 /* FHIR id */
+#define DEID_YEAR_UNKNOWN 0 /* birth_year: absent or not released */
+#define DEID_YEAR_90PLUS (-1) /* birth_year: age 90 or older */
 #define DEID_ZIP3_UNKNOWN (-1)
-#define DEID_AGE_LIMIT_YEARS 90		/* 164.514(b)(2)(i)(C) */
-#define DEID_UNIT_MAX 32		/* a released unit string */
+#define DEID_AGE_LIMIT_YEARS 90 /* 164.514(b)(2)(i)(C) */
+#define DEID_UNIT_MAX 32 /* a released unit string */
 #define DEID_UCUM_SYSTEM "http://unitsofmeasure.org"
 
 enum deid_sex {
-	DEID_SEX_UNKNOWN = 0,		/* absent, malformed or not released */
+	DEID_SEX_UNKNOWN = 0, /* absent, malformed or not released */
 	DEID_SEX_MALE,
 	DEID_SEX_FEMALE,
 	DEID_SEX_OTHER,
-	DEID_SEX_UNKNOWN_CODE		/* FHIR gender code "unknown" */
+	DEID_SEX_UNKNOWN_CODE /* FHIR gender code "unknown" */
 };
 
 /* One Patient's quasi-identifier tuple, as it will be released. */
 struct deid_patient {
 	char pid[DEID_ID_MAX + 1];
-	int16_t birth_year;		/* year, or a DEID_YEAR_* value */
-	int16_t zip3;			/* 0..999 or DEID_ZIP3_UNKNOWN */
-	uint8_t sex;			/* enum deid_sex */
-	bool is_suppressed;		/* its group has fewer than k */
-	bool is_emitted;		/* its Patient resource was returned */
+	int16_t birth_year; /* year, or a DEID_YEAR_* value */
+	int16_t zip3; /* 0..999 or DEID_ZIP3_UNKNOWN */
+	uint8_t sex; /* enum deid_sex */
+	bool is_suppressed; /* its group has fewer than k */
+	bool is_emitted; /* its Patient resource was returned */
 };
 
 /*
@@ -47,17 +47,28 @@ const char *deid_sex_code(uint8_t sex);
 
 /* The kinds of whitelisted element; deid_reduce.c defines each. */
 enum deid_rule_kind {
-	R_CODE, R_BOOL, R_NUM, R_YEAR, R_PERIOD, R_CODING, R_CC, R_QTY,
-	R_AGEQTY, R_RANGE, R_PATIENT, R_ENCOUNTER, R_OBJ
+	R_CODE,
+	R_BOOL,
+	R_NUM,
+	R_YEAR,
+	R_PERIOD,
+	R_CODING,
+	R_CC,
+	R_QTY,
+	R_AGEQTY,
+	R_RANGE,
+	R_PATIENT,
+	R_ENCOUNTER,
+	R_OBJ
 };
 
 /* One whitelisted element; a table ends with a NULL name. */
 struct deid_rule {
 	const char *name;
 	enum deid_rule_kind kind;
-	bool is_array;			/* element is 0..* */
-	const struct deid_rule *sub;	/* R_OBJ: its table */
-	const char *const *vs;		/* R_CODE: allowed codes, or NULL */
+	bool is_array; /* element is 0..* */
+	const struct deid_rule *sub; /* R_OBJ: its table */
+	const char *const *vs; /* R_CODE: allowed codes, or NULL */
 };
 
 /*

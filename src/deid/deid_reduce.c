@@ -54,8 +54,8 @@ struct ctx {
 	bool has_patient_ref;
 };
 
-static pv_status apply(struct ctx *, const struct deid_rule *,
-    const json_t *, json_t *);
+static pv_status apply(struct ctx *, const struct deid_rule *, const json_t *,
+    json_t *);
 
 /* ---- value checks ---- */
 
@@ -106,12 +106,19 @@ time_unit_years(const char *s, bool *is_calendar)
 		double years;
 		bool is_calendar;
 	} units[] = {
-		{ "a", 1.0, true }, { "a_j", 1.0, true }, { "a_g", 1.0, true },
-		{ "a_t", 1.0, true }, { "ANN", 1.0, true },
-		{ "mo", 1.0 / 12, true }, { "mo_j", 1.0 / 12, true },
-		{ "mo_g", 1.0 / 12, true }, { "mo_s", 1.0 / 12, true },
-		{ "wk", 7 / 365.25, true }, { "d", 1 / 365.25, true },
-		{ "h", 1 / 8766.0, false }, { "min", 1 / 525960.0, false },
+		{ "a", 1.0, true },
+		{ "a_j", 1.0, true },
+		{ "a_g", 1.0, true },
+		{ "a_t", 1.0, true },
+		{ "ANN", 1.0, true },
+		{ "mo", 1.0 / 12, true },
+		{ "mo_j", 1.0 / 12, true },
+		{ "mo_g", 1.0 / 12, true },
+		{ "mo_s", 1.0 / 12, true },
+		{ "wk", 7 / 365.25, true },
+		{ "d", 1 / 365.25, true },
+		{ "h", 1 / 8766.0, false },
+		{ "min", 1 / 525960.0, false },
 		{ "s", 1 / 31557600.0, false },
 	};
 	static const struct {
@@ -119,12 +126,19 @@ time_unit_years(const char *s, bool *is_calendar)
 		double years;
 		bool is_calendar;
 	} words[] = {
-		{ "y", 1.0, true }, { "yr", 1.0, true }, { "yrs", 1.0, true },
-		{ "year", 1.0, true }, { "years", 1.0, true },
-		{ "month", 1.0 / 12, true }, { "months", 1.0 / 12, true },
-		{ "week", 7 / 365.25, true }, { "weeks", 7 / 365.25, true },
-		{ "day", 1 / 365.25, true }, { "days", 1 / 365.25, true },
-		{ "hr", 1 / 8766.0, false }, { "hour", 1 / 8766.0, false },
+		{ "y", 1.0, true },
+		{ "yr", 1.0, true },
+		{ "yrs", 1.0, true },
+		{ "year", 1.0, true },
+		{ "years", 1.0, true },
+		{ "month", 1.0 / 12, true },
+		{ "months", 1.0 / 12, true },
+		{ "week", 7 / 365.25, true },
+		{ "weeks", 7 / 365.25, true },
+		{ "day", 1 / 365.25, true },
+		{ "days", 1 / 365.25, true },
+		{ "hr", 1 / 8766.0, false },
+		{ "hour", 1 / 8766.0, false },
 		{ "hours", 1 / 8766.0, false },
 		{ "minute", 1 / 525960.0, false },
 		{ "minutes", 1 / 525960.0, false },
@@ -264,8 +278,7 @@ codeable_concept(const json_t *in, json_t **out)
 }
 
 static pv_status
-quantity(const struct ctx *c, const json_t *in, bool may_be_age,
-    json_t **out)
+quantity(const struct ctx *c, const json_t *in, bool may_be_age, json_t **out)
 {
 	const json_t *value;
 	const char *cmp, *unit, *system, *code;
@@ -313,17 +326,17 @@ quantity(const struct ctx *c, const json_t *in, bool may_be_age,
 			/* "< 95 a" would say more than "90+": drop it */
 			if (cmp != NULL && cmp[0] == '<')
 				return PV_OK;
-			*out = json_pack("{s:i, s:s, s:s, s:s, s:s}",
-			    "value", DEID_AGE_LIMIT_YEARS, "comparator", ">=",
-			    "unit", "a", "system", UCUM, "code", "a");
+			*out = json_pack("{s:i, s:s, s:s, s:s, s:s}", "value",
+			    DEID_AGE_LIMIT_YEARS, "comparator", ">=", "unit",
+			    "a", "system", UCUM, "code", "a");
 			return *out == NULL ? PV_ENOMEM : PV_OK;
 		}
 	}
 	if ((o = json_object()) == NULL)
 		return PV_ENOMEM;
-	st = set(o, "value", json_is_integer(value) ?
-	    json_integer(json_integer_value(value)) :
-	    json_real(json_real_value(value)));
+	st = set(o, "value",
+	    json_is_integer(value) ? json_integer(json_integer_value(value))
+				   : json_real(json_real_value(value)));
 	if (st == PV_OK && cmp != NULL)
 		st = set(o, "comparator", json_string(cmp));
 	if (st == PV_OK && unit != NULL)
@@ -371,8 +384,7 @@ range(const struct ctx *c, const json_t *in, json_t **out)
 
 /* "Type/{pseudonym of id}" as a Reference object. */
 static pv_status
-reference(const struct ctx *c, const char *type, const char *id,
-    json_t **out)
+reference(const struct ctx *c, const char *type, const char *id, json_t **out)
 {
 	char pseud[PV_DEID_PSEUDONYM_LEN + 1];
 	char ref[PV_DEID_KIND_MAX + 1 + PV_DEID_PSEUDONYM_LEN + 1];
@@ -380,8 +392,7 @@ reference(const struct ctx *c, const char *type, const char *id,
 
 	if ((st = pv_deid_pseudonym(c->d, type, id, pseud)) != PV_OK)
 		return st;
-	if ((st = pv_snprintf(ref, sizeof(ref), "%s/%s", type, pseud)) !=
-	    PV_OK)
+	if ((st = pv_snprintf(ref, sizeof(ref), "%s/%s", type, pseud)) != PV_OK)
 		return st;
 	*out = json_pack("{s:s}", "reference", ref);
 	return *out == NULL ? PV_ENOMEM : PV_OK;
@@ -504,8 +515,8 @@ apply(struct ctx *c, const struct deid_rule *rules, const json_t *in,
 			return PV_ENOMEM;
 		for (i = 0; i < json_array_size(v) && st == PV_OK; i++) {
 			if ((st = reduce(c, r, json_array_get(v, i), &x)) ==
-			    PV_OK && x != NULL &&
-			    json_array_append_new(arr, x) != 0)
+				PV_OK &&
+			    x != NULL && json_array_append_new(arr, x) != 0)
 				st = PV_ENOMEM;
 		}
 		if (st == PV_OK && json_array_size(arr) > 0)

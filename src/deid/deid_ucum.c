@@ -32,34 +32,34 @@
 #define UCUM_DEPTH_MAX 2
 #define UCUM_TOKEN_MAX 16
 
-static const char *const prefixes[] = { "da", "Y", "Z", "E", "P", "T", "G",
-    "M", "k", "h", "d", "c", "m", "u", "n", "p", "f", "a", "z", "y", "Ki",
-    "Mi", "Gi", "Ti", NULL };
+static const char *const prefixes[] = { "da", "Y", "Z", "E", "P", "T", "G", "M",
+	"k", "h", "d", "c", "m", "u", "n", "p", "f", "a", "z", "y", "Ki", "Mi",
+	"Gi", "Ti", NULL };
 
 /* Atoms a prefix may precede (UCUM "metric" atoms). */
 static const char *const metric_atoms[] = { "m", "s", "g", "rad", "sr", "K",
-    "C", "cd", "mol", "Hz", "N", "Pa", "J", "W", "A", "V", "F", "Ohm", "S",
-    "Wb", "Cel", "T", "H", "lm", "lx", "Bq", "Gy", "Sv", "l", "L", "ar",
-    "t", "bar", "u", "eV", "cal", "eq", "osm", "kat", "U", "[iU]", "[IU]",
-    "m[Hg]", "m[H2O]", "mho", "Ci", "R", "B", "Np", "gf", "g%", "bit", "By",
-    "Bd", "st", NULL };
+	"C", "cd", "mol", "Hz", "N", "Pa", "J", "W", "A", "V", "F", "Ohm", "S",
+	"Wb", "Cel", "T", "H", "lm", "lx", "Bq", "Gy", "Sv", "l", "L", "ar",
+	"t", "bar", "u", "eV", "cal", "eq", "osm", "kat", "U", "[iU]", "[IU]",
+	"m[Hg]", "m[H2O]", "mho", "Ci", "R", "B", "Np", "gf", "g%", "bit", "By",
+	"Bd", "st", NULL };
 
-static const char *const atoms[] = { "min", "h", "d", "wk", "mo", "a",
-    "a_j", "a_t", "a_g", "mo_j", "mo_s", "mo_g", "%", "[ppth]", "[ppm]",
-    "[ppb]", "[pptr]", "10*", "10^", "[in_i]", "[ft_i]", "[yd_i]",
-    "[mi_i]", "[lb_av]", "[oz_av]", "[gr]", "[foz_us]", "[gal_us]",
-    "[pt_us]", "[qt_us]", "[tsp_us]", "[tbs_us]", "[cup_us]", "[degF]",
-    "[drp]", "[HPF]", "[LPF]", "[arb'U]", "[pH]", "[CFU]", "[PFU]",
-    "[FFU]", "[USP'U]", "[diop]", "[mesh_i]", "[Ch]", "[PRU]", "atm",
-    "deg", "[pi]", NULL };
+static const char *const atoms[] = { "min", "h", "d", "wk", "mo", "a", "a_j",
+	"a_t", "a_g", "mo_j", "mo_s", "mo_g", "%", "[ppth]", "[ppm]", "[ppb]",
+	"[pptr]", "10*", "10^", "[in_i]", "[ft_i]", "[yd_i]", "[mi_i]",
+	"[lb_av]", "[oz_av]", "[gr]", "[foz_us]", "[gal_us]", "[pt_us]",
+	"[qt_us]", "[tsp_us]", "[tbs_us]", "[cup_us]", "[degF]", "[drp]",
+	"[HPF]", "[LPF]", "[arb'U]", "[pH]", "[CFU]", "[PFU]", "[FFU]",
+	"[USP'U]", "[diop]", "[mesh_i]", "[Ch]", "[PRU]", "atm", "deg", "[pi]",
+	NULL };
 
-static const char *const annotations[] = { "{beats}", "{breaths}",
-    "{score}", "{cells}", "{copies}", "{count}", "{#}", "{rbc}", "{RBCs}",
-    "{WBCs}", "{tbl}", "{tablet}", "{tablets}", "{capsule}", "{capsules}",
-    "{puff}", "{puffs}", "{drop}", "{drops}", "{spray}", "{sprays}",
-    "{dose}", "{doses}", "{1.73_m2}", "{ratio}", "{index}", "{titer}",
-    "{INR}", "{Ct}", "{steps}", "{events}", "{episodes}", "{patch}",
-    "{application}", "{unit}", "{units}", NULL };
+static const char *const annotations[] = { "{beats}", "{breaths}", "{score}",
+	"{cells}", "{copies}", "{count}", "{#}", "{rbc}", "{RBCs}", "{WBCs}",
+	"{tbl}", "{tablet}", "{tablets}", "{capsule}", "{capsules}", "{puff}",
+	"{puffs}", "{drop}", "{drops}", "{spray}", "{sprays}", "{dose}",
+	"{doses}", "{1.73_m2}", "{ratio}", "{index}", "{titer}", "{INR}",
+	"{Ct}", "{steps}", "{events}", "{episodes}", "{patch}", "{application}",
+	"{unit}", "{units}", NULL };
 
 static bool
 in_list(const char *s, size_t n, const char *const *list)
@@ -99,11 +99,11 @@ token_ok(const char *s, size_t n)
 	while (digits < n && isdigit((unsigned char)s[n - 1 - digits]))
 		digits++;
 	if (digits == n)
-		return n >= 1 && n <= 3;	/* a factor */
+		return n >= 1 && n <= 3; /* a factor */
 	if (digits > 2)
 		return false;
-	if (digits > 0 && (s[n - 1 - digits] == '+' ||
-	    s[n - 1 - digits] == '-'))
+	if (digits > 0 &&
+	    (s[n - 1 - digits] == '+' || s[n - 1 - digits] == '-'))
 		digits++;
 	return simple_ok(s, n - digits);
 }

@@ -39,7 +39,7 @@ pass_patients(void *arg, struct pv_record *rec, pv_status st)
 		return true;
 	st = pv_record_open(c->v, "Patient", rec->id, 0, &full);
 	if (st == PV_EGONE)
-		return true;		/* erased: not exported */
+		return true; /* erased: not exported */
 	if (st != PV_OK) {
 		c->st = st;
 		return false;
@@ -66,9 +66,9 @@ pass_resources(void *arg, struct pv_record *rec, pv_status st)
 		c->st = st;
 		return false;
 	}
-	c->st = pv_deid_resource(c->d, rec->patient, rec->res, &out,
-	    &suppressed);
-	if (c->st == PV_ENOTFOUND) {	/* compartment of a deleted Patient */
+	c->st =
+	    pv_deid_resource(c->d, rec->patient, rec->res, &out, &suppressed);
+	if (c->st == PV_ENOTFOUND) { /* compartment of a deleted Patient */
 		c->st = PV_OK;
 		return true;
 	}
@@ -76,14 +76,14 @@ pass_resources(void *arg, struct pv_record *rec, pv_status st)
 		return c->st == PV_OK;
 	if (c->is_csv)
 		c->st = pv_deid_csv_row(out, &line);
-	else if ((line = json_dumps(out, JSON_COMPACT |
-	    JSON_PRESERVE_ORDER)) == NULL)
+	else if ((line = json_dumps(out, JSON_COMPACT | JSON_PRESERVE_ORDER)) ==
+	    NULL)
 		c->st = PV_ENOMEM;
 	json_decref(out);
 	if (c->st != PV_OK)
 		return false;
-	if (fputs(line, c->f) == EOF || (!c->is_csv && fputc('\n', c->f) ==
-	    EOF))
+	if (fputs(line, c->f) == EOF ||
+	    (!c->is_csv && fputc('\n', c->f) == EOF))
 		c->st = PV_EIO;
 	free(line);
 	c->written++;
@@ -102,8 +102,8 @@ this_year(void)
 
 pv_status
 pv_deid_export(struct pv_vault *v, const unsigned char key[PV_KEY_BYTES],
-    bool csv, FILE *tmp, FILE *out, struct pv_deid_report *rep,
-    size_t *written, void (*progress)(void *arg, size_t records), void *arg)
+    bool csv, FILE *tmp, FILE *out, struct pv_deid_report *rep, size_t *written,
+    void (*progress)(void *arg, size_t records), void *arg)
 {
 	struct pass_ctx c = { v, NULL, tmp, csv, 0, 0, progress, arg, PV_OK };
 	char buf[65536];
@@ -112,7 +112,7 @@ pv_deid_export(struct pv_vault *v, const unsigned char key[PV_KEY_BYTES],
 
 	*written = 0;
 	if ((st = pv_deid_new(key, v->cfg.deid_k, v->cfg.deid_quasi,
-	    this_year(), &c.d)) != PV_OK)
+		 this_year(), &c.d)) != PV_OK)
 		return st;
 	if ((st = pv_record_scan(v, false, pass_patients, &c)) != PV_OK ||
 	    (st = c.st) != PV_OK ||

@@ -186,7 +186,7 @@ run_changes(struct pv_vault *v, struct pv_change *cs, size_t n)
 		if (cs[i].status == PV_OK)
 			live++;
 	if (live == 0)
-		return PV_OK;		/* nothing to run: no transaction */
+		return PV_OK; /* nothing to run: no transaction */
 	if ((was_tried = calloc(n, sizeof(*was_tried))) == NULL) {
 		for (i = 0; i < n; i++)
 			if (cs[i].status == PV_OK)

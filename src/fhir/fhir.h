@@ -20,7 +20,7 @@
 
 #include <jansson.h>
 
-#define PV_FHIR_MAX_DEPTH 64		/* nesting of a resource's JSON */
+#define PV_FHIR_MAX_DEPTH 64 /* nesting of a resource's JSON */
 #define PV_FHIR_PAGE_DEFAULT 50
 #define PV_FHIR_PAGE_MAX 200
 
@@ -66,11 +66,11 @@ struct pv_record {
 	int64_t version;
 	int64_t updated_at;
 	bool is_deleted;
-	json_t *res;		/* owned; NULL when deleted or not opened */
-	unsigned char *sealed;	/* owned; pv_record_fetch's ciphertext */
+	json_t *res; /* owned; NULL when deleted or not opened */
+	unsigned char *sealed; /* owned; pv_record_fetch's ciphertext */
 	size_t sealed_len;
-	char *text;		/* owned, NUL-terminated; the plaintext JSON
-				 * of pv_record_unseal(parse = false) */
+	char *text; /* owned, NUL-terminated; the plaintext JSON
+		     * of pv_record_unseal(parse = false) */
 	size_t text_len;
 };
 
@@ -85,39 +85,39 @@ void pv_record_clear(struct pv_record *r);
  * (cli/cmd_import.c) call it with a batch, tests with one change.
  */
 enum pv_change_kind {
-	PV_CHANGE_CREATE = 1,	/* version 1 of (type, id) */
-	PV_CHANGE_UPDATE,	/* a new version of (type, id) */
-	PV_CHANGE_DELETE	/* a deleted (empty) version of (type, id) */
+	PV_CHANGE_CREATE = 1, /* version 1 of (type, id) */
+	PV_CHANGE_UPDATE, /* a new version of (type, id) */
+	PV_CHANGE_DELETE /* a deleted (empty) version of (type, id) */
 };
 
 struct pv_change {
 	/* in */
 	enum pv_change_kind kind;
 	char type[PV_TYPE_MAX + 1];
-	char id[PV_RES_ID_MAX + 1];	/* create: the new id, chosen by the
-					 * caller so its intent names it; a
-					 * Patient's id is its patient id */
-	char patient[PV_PATIENT_ID_MAX + 1];	/* create of a compartment
-						 * resource: whose */
-	json_t *res;		/* borrowed, stamped (id, meta); NULL: delete */
-	int64_t if_match;	/* update, delete: the current version, or 0 */
-	int64_t creator_id;	/* create of a Patient, > 0: this account
-				 * joins the new patient's care team */
-	const struct pv_audit_event *intent;	/* borrowed; NULL when the
-						 * caller audited the whole
-						 * run (import) */
+	char id[PV_RES_ID_MAX + 1]; /* create: the new id, chosen by the
+				     * caller so its intent names it; a
+				     * Patient's id is its patient id */
+	char patient[PV_PATIENT_ID_MAX + 1]; /* create of a compartment
+					      * resource: whose */
+	json_t *res; /* borrowed, stamped (id, meta); NULL: delete */
+	int64_t if_match; /* update, delete: the current version, or 0 */
+	int64_t creator_id; /* create of a Patient, > 0: this account
+			     * joins the new patient's care team */
+	const struct pv_audit_event *intent; /* borrowed; NULL when the
+					      * caller audited the whole
+					      * run (import) */
 	/* out */
-	pv_status status;	/* PV_OK: stored and durable; else why not:
-				 * PV_ENOTFOUND (no such resource, or a
-				 * compartment resource's patient does not
-				 * exist), PV_EGONE (erased), PV_ECONFLICT
-				 * (If-Match), PV_EIO, ... */
-	bool is_unaudited;	/* its intent could not be written: nothing
-				 * was tried (status PV_EUNAVAIL) */
-	bool is_lost;		/* the batch's transaction was lost: nothing
-				 * of it is stored, retry (status PV_EIO) */
-	struct pv_record rec;	/* on PV_OK: the stored version (res shared
-				 * with the change); pv_record_clear it */
+	pv_status status; /* PV_OK: stored and durable; else why not:
+			   * PV_ENOTFOUND (no such resource, or a
+			   * compartment resource's patient does not
+			   * exist), PV_EGONE (erased), PV_ECONFLICT
+			   * (If-Match), PV_EIO, ... */
+	bool is_unaudited; /* its intent could not be written: nothing
+			    * was tried (status PV_EUNAVAIL) */
+	bool is_lost; /* the batch's transaction was lost: nothing
+		       * of it is stored, retry (status PV_EIO) */
+	struct pv_record rec; /* on PV_OK: the stored version (res shared
+			       * with the change); pv_record_clear it */
 };
 
 /*
@@ -182,8 +182,8 @@ PV_MUST_CHECK pv_status pv_record_open(struct pv_vault *v, const char *type,
 typedef bool (*pv_record_cb)(void *arg, struct pv_record *rec, pv_status st);
 
 /* Every version, newest first; rec is opened (st says if that failed). */
-PV_MUST_CHECK pv_status pv_record_history(struct pv_vault *v,
-    const char *type, const char *id, pv_record_cb cb, void *arg);
+PV_MUST_CHECK pv_status pv_record_history(struct pv_vault *v, const char *type,
+    const char *id, pv_record_cb cb, void *arg);
 
 /*
  * Current, not deleted resources of patient's compartment (type NULL =

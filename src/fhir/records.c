@@ -93,10 +93,10 @@ seal(struct pv_vault *v, const json_t *res, struct pv_resource *row)
 		goto done;
 	}
 	if ((st = make_ad(ad, sizeof(ad), row->type, row->id, row->version,
-	    row->patient_id)) != PV_OK ||
+		 row->patient_id)) != PV_OK ||
 	    (st = pv_dek_get(v, row->patient_id, false, dek)) != PV_OK ||
 	    (st = pv_aead_seal(row->sealed, &clen, (unsigned char *)text, tlen,
-	    (unsigned char *)ad, strlen(ad), dek)) != PV_OK)
+		 (unsigned char *)ad, strlen(ad), dek)) != PV_OK)
 		goto done;
 	row->sealed_len = clen;
 done:
@@ -134,12 +134,12 @@ decrypt_row(struct pv_vault *v, const struct pv_resource *row, char **pt,
 		return PV_ENOMEM;
 	}
 	if ((st = make_ad(ad, sizeof(ad), row->type, row->id, row->version,
-	    row->patient_id)) == PV_OK) {
+		 row->patient_id)) == PV_OK) {
 		st = pv_dek_get(v, row->patient_id, false, dek);
 		if (st == PV_ENOTFOUND)
-			st = PV_ECRYPTO;	/* a sealed row without a key */
+			st = PV_ECRYPTO; /* a sealed row without a key */
 	}
-	if (st == PV_OK)	/* a failure is counted where it is reported */
+	if (st == PV_OK) /* a failure is counted where it is reported */
 		st = pv_aead_open(buf, plen, row->sealed, row->sealed_len,
 		    (unsigned char *)ad, strlen(ad), dek);
 	sodium_memzero(dek, PV_DEK_BYTES);
@@ -159,11 +159,12 @@ parse_text(const char *type, const char *id, const char *pt, size_t plen,
     json_t **out)
 {
 	json_t *res = json_loadb(pt, plen, 0, NULL);
-	const char *rt = json_string_value(json_object_get(res, "resourceType"));
+	const char *rt =
+	    json_string_value(json_object_get(res, "resourceType"));
 	const char *rid = json_string_value(json_object_get(res, "id"));
 
-	if (res == NULL || rt == NULL || rid == NULL ||
-	    strcmp(rt, type) != 0 || strcmp(rid, id) != 0) {
+	if (res == NULL || rt == NULL || rid == NULL || strcmp(rt, type) != 0 ||
+	    strcmp(rid, id) != 0) {
 		json_decref(res);
 		return PV_ECRYPTO;
 	}
@@ -199,7 +200,8 @@ open_row(struct pv_vault *v, const struct pv_resource *row,
 	return st;
 }
 
-/* ---- blind index ---------------------------------------------------------- */
+/* ---- blind index ----------------------------------------------------------
+ */
 
 #define MAX_IDENTIFIERS 16
 
@@ -222,26 +224,30 @@ identifier_digests(struct pv_vault *v, const json_t *res,
 	size_t i, n = 0;
 	char buf[512];
 
-	for (i = 0; json_is_array(ids) && i < json_array_size(ids) &&
-	    n + 2 <= max; i++) {
+	for (i = 0;
+	     json_is_array(ids) && i < json_array_size(ids) && n + 2 <= max;
+	     i++) {
 		const json_t *id = json_array_get(ids, i);
-		const char *sys = json_string_value(json_object_get(id, "system"));
-		const char *val = json_string_value(json_object_get(id, "value"));
+		const char *sys =
+		    json_string_value(json_object_get(id, "system"));
+		const char *val =
+		    json_string_value(json_object_get(id, "value"));
 
 		if (val == NULL)
 			continue;
 		if (pv_snprintf(buf, sizeof(buf), "%s|%s", sys ? sys : "",
-		    val) == PV_OK)
+			val) == PV_OK)
 			blind(v, buf, out[n++]);
-		if (sys != NULL && pv_snprintf(buf, sizeof(buf), "|%s", val) ==
-		    PV_OK)
+		if (sys != NULL &&
+		    pv_snprintf(buf, sizeof(buf), "|%s", val) == PV_OK)
 			blind(v, buf, out[n++]);
 	}
 	sodium_memzero(buf, sizeof(buf));
 	return n;
 }
 
-/* ---- writes ----------------------------------------------------------------- */
+/* ---- writes -----------------------------------------------------------------
+ */
 
 static pv_status
 write_version(struct pv_vault *v, struct pv_resource *row, const json_t *res,
@@ -262,7 +268,7 @@ write_version(struct pv_vault *v, struct pv_resource *row, const json_t *res,
 	if ((st = pv_store_resource_put(s, row)) == PV_OK &&
 	    strcmp(row->type, "Patient") == 0)
 		st = pv_store_index_replace(s, row->type, row->id,
-		    (const unsigned char (*)[PV_HASH_BYTES])digests, nd);
+		    (const unsigned char(*)[PV_HASH_BYTES])digests, nd);
 	if (st == PV_OK && creator_id > 0)
 		st = pv_store_careteam_add(s, creator_id, row->patient_id);
 	pv_resource_clear(row);
@@ -347,10 +353,10 @@ pv_record_update_tx(struct pv_vault *v, const char *type, const char *id,
 		return st;
 	if (strcmp(type, "Patient") != 0) {
 		if ((st = pv_fhir_check(res, type, patient, sizeof(patient),
-		    &why)) != PV_OK)
+			 &why)) != PV_OK)
 			return st;
 		if (strcmp(patient, cur.patient_id) != 0)
-			return PV_EINVAL;	/* a resource cannot move */
+			return PV_EINVAL; /* a resource cannot move */
 	}
 	memset(&row, 0, sizeof(row));
 	row = cur;
@@ -384,7 +390,7 @@ pv_record_delete_tx(struct pv_vault *v, const char *type, const char *id,
 	row.sealed_len = 0;
 	fill_out(out, &cur, NULL);
 	if (cur.is_deleted)
-		return PV_OK;		/* idempotent */
+		return PV_OK; /* idempotent */
 	row.version = cur.version + 1;
 	row.is_deleted = true;
 	row.updated_at = pv_now();
@@ -392,13 +398,14 @@ pv_record_delete_tx(struct pv_vault *v, const char *type, const char *id,
 	return write_version(v, &row, NULL, 0);
 }
 
-/* ---- reads ------------------------------------------------------------------ */
+/* ---- reads ------------------------------------------------------------------
+ */
 
 /* The stored row of (type, id, version); an unknown type or bad id is
  * simply not found. */
 static pv_status
-get_row(struct pv_vault *v, const char *type, const char *id,
-    int64_t version, struct pv_resource *row, struct pv_record *out)
+get_row(struct pv_vault *v, const char *type, const char *id, int64_t version,
+    struct pv_resource *row, struct pv_record *out)
 {
 	memset(out, 0, sizeof(*out));
 	if (!pv_fhir_type_is_known(type) || !pv_fhir_id_is_valid(id))
@@ -458,7 +465,7 @@ pv_record_fetch(struct pv_vault *v, const char *type, const char *id,
 	if ((st = get_row(v, type, id, version, &row, out)) != PV_OK)
 		return st;
 	fill_out(out, &row, NULL);
-	out->sealed = row.sealed;	/* ownership moves */
+	out->sealed = row.sealed; /* ownership moves */
 	out->sealed_len = row.sealed_len;
 	return PV_OK;
 }
@@ -470,8 +477,8 @@ pv_record_parse(struct pv_record *rec)
 
 	if (rec->res != NULL || rec->text == NULL)
 		return rec->res != NULL || rec->is_deleted ? PV_OK : PV_EINVAL;
-	st = parse_text(rec->type, rec->id, rec->text, rec->text_len,
-	    &rec->res);
+	st =
+	    parse_text(rec->type, rec->id, rec->text, rec->text_len, &rec->res);
 	sodium_memzero(rec->text, rec->text_len);
 	free(rec->text);
 	rec->text = NULL;
@@ -492,7 +499,7 @@ pv_record_unseal(struct pv_vault *v, struct pv_record *rec, bool parse)
 	row.version = rec->version;
 	row.updated_at = rec->updated_at;
 	row.is_deleted = rec->is_deleted;
-	row.sealed = rec->sealed;	/* ownership moves */
+	row.sealed = rec->sealed; /* ownership moves */
 	row.sealed_len = rec->sealed_len;
 	rec->sealed = NULL;
 	rec->sealed_len = 0;
@@ -508,7 +515,7 @@ struct iter {
 	void *arg;
 	bool open;
 	int64_t seen;
-	int64_t limit;		/* rows to hand on (search); 0 = all */
+	int64_t limit; /* rows to hand on (search); 0 = all */
 };
 
 static bool
@@ -521,7 +528,7 @@ each_row(void *arg, const struct pv_resource *row)
 
 	it->seen++;
 	if (it->limit > 0 && it->seen > it->limit)
-		return false;	/* the look-ahead row: only counted */
+		return false; /* the look-ahead row: only counted */
 	if (it->open)
 		st = open_checked(it->v, row, &rec, true);
 	else
@@ -537,14 +544,12 @@ pv_record_history(struct pv_vault *v, const char *type, const char *id,
 {
 	struct iter it = { v, cb, arg, true, 0, 0 };
 
-	return pv_store_resource_history(v->store, type, id, each_row,
-	    &it);
+	return pv_store_resource_history(v->store, type, id, each_row, &it);
 }
 
 pv_status
 pv_record_search(struct pv_vault *v, const char *patient, const char *type,
-    int64_t count, int64_t offset, pv_record_cb cb, void *arg,
-    bool *has_more)
+    int64_t count, int64_t offset, pv_record_cb cb, void *arg, bool *has_more)
 {
 	struct iter it = { v, cb, arg, true, 0, count };
 	int64_t total = 0;

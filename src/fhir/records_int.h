@@ -27,7 +27,6 @@ PV_MUST_CHECK pv_status pv_record_update_tx(struct pv_vault *v,
     struct pv_record *out);
 /* A deleted, empty version (idempotent on a deleted resource). */
 PV_MUST_CHECK pv_status pv_record_delete_tx(struct pv_vault *v,
-    const char *type, const char *id, int64_t if_match,
-    struct pv_record *out);
+    const char *type, const char *id, int64_t if_match, struct pv_record *out);
 
 #endif

@@ -74,7 +74,8 @@ depth_ok(const json_t *root)
 				f->iter = json_object_iter_next((json_t *)f->v,
 				    f->iter);
 			}
-		} else if (json_is_array(f->v) && f->i < json_array_size(f->v)) {
+		} else if (json_is_array(f->v) &&
+		    f->i < json_array_size(f->v)) {
 			child = json_array_get(f->v, f->i++);
 		}
 		if (child == NULL) {
@@ -87,8 +88,10 @@ depth_ok(const json_t *root)
 			continue;
 		if (top + 1 > PV_FHIR_MAX_DEPTH)
 			return false;
-		st[++top] = (struct frame){ child, 0, json_is_object(child) ?
-		    json_object_iter((json_t *)child) : NULL };
+		st[++top] = (struct frame){ child, 0,
+			json_is_object(child)
+			    ? json_object_iter((json_t *)child)
+			    : NULL };
 	}
 }
 
@@ -145,7 +148,8 @@ pv_fhir_check(const json_t *res, const char *type, char *patient,
 	if ((subj != NULL && !patient_ref(subj, a, sizeof(a))) ||
 	    (pat != NULL && !patient_ref(pat, b, sizeof(b))) ||
 	    (subj == NULL && pat == NULL)) {
-		*why = "the resource must name its patient as "
+		*why =
+		    "the resource must name its patient as "
 		    "{\"reference\": \"Patient/{id}\"} in subject or patient";
 		return PV_EINVAL;
 	}
@@ -164,32 +168,33 @@ pv_fhir_check(const json_t *res, const char *type, char *patient,
  * mental health, HIV/AIDS, substance use, sexual and domestic violence,
  * sexual health, genetic disease, sickle cell, military sexual trauma.
  */
-static const char *const restricted_codes[] = { "PSY", "PSYTHPN", "BH",
-	"MH", "HIV", "ETH", "SUD", "ETHUD", "SDV", "SEX", "STD", "GDIS",
-	"SICKLE", "SCA", "MST", "TBOO", "R", "V" };
+static const char *const restricted_codes[] = { "PSY", "PSYTHPN", "BH", "MH",
+	"HIV", "ETH", "SUD", "ETHUD", "SDV", "SEX", "STD", "GDIS", "SICKLE",
+	"SCA", "MST", "TBOO", "R", "V" };
 
 pv_fhir_class
 pv_fhir_classify(const json_t *res)
 {
-	const json_t *sec = json_object_get(json_object_get(res, "meta"),
-	    "security");
+	const json_t *sec =
+	    json_object_get(json_object_get(res, "meta"), "security");
 	size_t i, k;
 
 	if (!json_is_array(sec))
 		return PV_FHIR_NORMAL;
 	for (i = 0; i < json_array_size(sec); i++) {
-		const char *code = json_string_value(json_object_get(
-		    json_array_get(sec, i), "code"));
+		const char *code = json_string_value(
+		    json_object_get(json_array_get(sec, i), "code"));
 
 		for (k = 0; code != NULL && k < PV_ARRAY_LEN(restricted_codes);
-		    k++)
+		     k++)
 			if (strcmp(code, restricted_codes[k]) == 0)
 				return PV_FHIR_RESTRICTED;
 	}
 	return PV_FHIR_NORMAL;
 }
 
-/* ---- minimisation and filters ---------------------------------------------- */
+/* ---- minimisation and filters ----------------------------------------------
+ */
 
 size_t
 pv_fhir_minimize(json_t *res, const char *type, const char *csv,
@@ -215,7 +220,7 @@ pv_fhir_minimize(json_t *res, const char *type, const char *csv,
 			if (json_object_get(res, field) != NULL &&
 			    json_object_del(res, field) == 0 && n < max &&
 			    pv_snprintf(dropped[n], PV_FHIR_FIELD_MAX, "%s.%s",
-			    type, field) == PV_OK)
+				type, field) == PV_OK)
 				n++;
 		}
 		p += strcspn(p, ",");

@@ -46,7 +46,8 @@ authenticate(struct pv_req *r)
 	r->is_authenticated = true;
 	r->in.is_authenticated = true;
 	if (r->route->auth != PV_AUTH_PARTIAL && !r->who.is_mfa_satisfied) {
-		pv_reply_error_detail(&r->out, 403, "security", "mfa_enrollment_required",
+		pv_reply_error_detail(&r->out, 403, "security",
+		    "mfa_enrollment_required",
 		    "this role requires MFA: enrol with POST /auth/mfa/enroll "
 		    "and /auth/mfa/confirm first");
 		return false;
@@ -78,8 +79,7 @@ pv_admit(struct pv_req *r)
 	if (r->route->audit != NULL)
 		pv_trail_begin(r, r->route->audit);
 	if (r->route->auth != PV_AUTH_NONE) {
-		if (r->route->auth == PV_AUTH_ANY &&
-		    pv_http_has_signature(r)) {
+		if (r->route->auth == PV_AUTH_ANY && pv_http_has_signature(r)) {
 			/* A signed request is always audited: its entry is
 			 * what carries the nonce across a restart. */
 			if (!r->has_event)
@@ -90,25 +90,28 @@ pv_admit(struct pv_req *r)
 			return false;
 		}
 	}
-	if (r->is_authenticated && pv_http_rate_limited(&r->in, &r->out, "acct",
-	    r->who.username, (double)r->srv->vault->cfg.rl_account_rate,
-	    (double)r->srv->vault->cfg.rl_account_burst))
+	if (r->is_authenticated &&
+	    pv_http_rate_limited(&r->in, &r->out, "acct", r->who.username,
+		(double)r->srv->vault->cfg.rl_account_rate,
+		(double)r->srv->vault->cfg.rl_account_burst))
 		return false;
 	/* A caller whose role could never do what this body is for is
 	 * refused before the body is read: no buffering for it. */
 	if (r->route->body_act != 0 && r->is_authenticated &&
 	    !pv_authz_may_ever(&r->srv->policy, &r->who,
-	    r->route->body_act == 'c' ? PV_ACT_CREATE :
-	    r->route->body_act == 'u' ? PV_ACT_UPDATE : PV_ACT_BREAK_GLASS,
-	    r->route->body_act == 'g' ? "Patient" : r->params[0])) {
+		r->route->body_act == 'c'       ? PV_ACT_CREATE
+		    : r->route->body_act == 'u' ? PV_ACT_UPDATE
+						: PV_ACT_BREAK_GLASS,
+		r->route->body_act == 'g' ? "Patient" : r->params[0])) {
 		pv_metric_inc(PV_M_AUTHZ_DENIED);
 		pv_note_outcome(&r->out, "denied", "role");
 		pv_reply_error_detail(&r->out, 403, "forbidden", "role",
 		    "your role may not do this");
 		return false;
 	}
-	r->body_max = r->route->auth == PV_AUTH_NONE ? PV_UNAUTH_BODY_MAX :
-	    (size_t)r->srv->vault->cfg.max_body;
+	r->body_max = r->route->auth == PV_AUTH_NONE
+	    ? PV_UNAUTH_BODY_MAX
+	    : (size_t)r->srv->vault->cfg.max_body;
 	return true;
 }
 
@@ -143,10 +146,10 @@ pv_admit_again(struct pv_req *r)
 	}
 	sodium_memzero(&again, sizeof(again));
 	pv_note_outcome(&r->out, "denied", "account_changed");
-	pv_reply_header(&r->out, "WWW-Authenticate", "Bearer error=\"invalid_token\"");
+	pv_reply_header(&r->out, "WWW-Authenticate",
+	    "Bearer error=\"invalid_token\"");
 	pv_reply_error_detail(&r->out, 401, "login", "invalid_token",
 	    "the session ended or the account changed while the request was "
 	    "sent; log in again");
 	return false;
 }
-

@@ -38,30 +38,30 @@
 #include <sys/socket.h>
 
 enum conn_mode {
-	MODE_BUSY = 0,		/* no bound */
-	MODE_HEAD,		/* deadline; pressure cut */
-	MODE_DRAIN,		/* deadline; pressure cut */
-	MODE_BODY,		/* rate measured on the bytes received */
-	MODE_REPLY		/* deadline */
+	MODE_BUSY = 0, /* no bound */
+	MODE_HEAD, /* deadline; pressure cut */
+	MODE_DRAIN, /* deadline; pressure cut */
+	MODE_BODY, /* rate measured on the bytes received */
+	MODE_REPLY /* deadline */
 };
 
 struct pv_conn {
 	struct pv_conn *prev, *next;
 	int fd;
 	_Atomic int mode;
-	_Atomic uint64_t since_ns;	/* the state began */
-	_Atomic uint64_t deadline_ns;	/* HEAD, DRAIN, REPLY */
-	_Atomic uint64_t bytes;		/* BODY: received so far */
+	_Atomic uint64_t since_ns; /* the state began */
+	_Atomic uint64_t deadline_ns; /* HEAD, DRAIN, REPLY */
+	_Atomic uint64_t bytes; /* BODY: received so far */
 };
 
 struct pv_conns {
 	pthread_mutex_t lock;
 	struct pv_conn *head;
 	size_t n;
-	size_t pressure_n;		/* more open than this: pressure */
-	uint64_t head_ns;		/* header_timeout */
+	size_t pressure_n; /* more open than this: pressure */
+	uint64_t head_ns; /* header_timeout */
 	uint64_t body_grace_ns;
-	uint64_t min_body_rate;		/* bytes per second */
+	uint64_t min_body_rate; /* bytes per second */
 };
 
 pv_status
@@ -106,7 +106,7 @@ pv_conns_opened(struct pv_conns *c, struct MHD_Connection *conn,
 	*socket_ctx = NULL;
 	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
 	if (c == NULL || ci == NULL || (p = calloc(1, sizeof(*p))) == NULL)
-		return;		/* untracked: only the idle timeout applies */
+		return; /* untracked: only the idle timeout applies */
 	p->fd = ci->connect_fd;
 	pv_conns_await_head(c, p);
 	pthread_mutex_lock(&c->lock);
@@ -142,8 +142,8 @@ pv_conns_closed(struct pv_conns *c, void **socket_ctx)
 struct pv_conn *
 pv_conns_of(struct MHD_Connection *conn)
 {
-	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn,
-	    MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 
 	return ci != NULL ? ci->socket_context : NULL;
 }
@@ -202,8 +202,8 @@ pv_conns_await_reply(struct pv_conns *c, struct pv_conn *p, uint64_t len)
 	secs = c->min_body_rate > 0 ? len / c->min_body_rate + 1 : 86400;
 	if (secs > 86400)
 		secs = 86400;
-	set_mode(p, MODE_REPLY, now, now + c->body_grace_ns +
-	    secs * 1000000000u);
+	set_mode(p, MODE_REPLY, now,
+	    now + c->body_grace_ns + secs * 1000000000u);
 }
 
 void

@@ -33,28 +33,28 @@
 #include <string.h>
 
 #define PROBE 16
-#define KINDS 4			/* (action, reason) pairs kept per source */
+#define KINDS 4 /* (action, reason) pairs kept per source */
 
 struct kind {
 	char action[PV_AUDIT_ACTION_MAX];
-	const char *reason;		/* a constant reason code */
-	int64_t count;			/* refusals not yet written */
+	const char *reason; /* a constant reason code */
+	int64_t count; /* refusals not yet written */
 };
 
 /* One source (address, IPv6 /64) and what it was refused for. */
 struct dslot {
 	bool is_used;
 	char src[PV_IP_MAX];
-	int64_t start;			/* interval began */
+	int64_t start; /* interval began */
 	struct kind kinds[KINDS];
 	size_t kinds_n;
-	struct kind other;		/* past KINDS pairs: counted here */
+	struct kind other; /* past KINDS pairs: counted here */
 };
 
 struct pv_denials {
 	pthread_mutex_t lock;
 	struct dslot *tab;
-	struct kind overflow;		/* no slot free: counted here */
+	struct kind overflow; /* no slot free: counted here */
 	int64_t overflow_start;
 	size_t cap;
 	int64_t interval;

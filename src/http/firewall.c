@@ -80,9 +80,9 @@ pv_firewall_check(struct pv_req *r, const char **why)
 		*why = "too many header fields";
 		return 431;
 	}
-	if (h.content_length > 1 || (h.content_length > 0 &&
-	    h.transfer_encoding > 0) || h.transfer_encoding > 1 ||
-	    h.is_bad_te) {
+	if (h.content_length > 1 ||
+	    (h.content_length > 0 && h.transfer_encoding > 0) ||
+	    h.transfer_encoding > 1 || h.is_bad_te) {
 		*why = "conflicting or repeated message length headers";
 		return 400;
 	}

@@ -18,12 +18,11 @@ const char *pv_uri_check(const char *raw_uri);
 unsigned pv_firewall_check(struct pv_req *r, const char **why);
 
 struct pv_ratelimit;
-PV_MUST_CHECK pv_status pv_ratelimit_new(size_t max,
-    struct pv_ratelimit **out);
+PV_MUST_CHECK pv_status pv_ratelimit_new(size_t max, struct pv_ratelimit **out);
 void pv_ratelimit_free(struct pv_ratelimit *rl);
 /* Takes a token from bucket key; 0 = allowed, else seconds to wait. */
-int64_t pv_ratelimit_take(struct pv_ratelimit *rl, const char *key,
-    double rate, double burst);
+int64_t pv_ratelimit_take(struct pv_ratelimit *rl, const char *key, double rate,
+    double burst);
 
 /* ---- conns.c: deadlines for slow clients (outside review, finding 3) ---- */
 
@@ -53,8 +52,7 @@ void pv_conns_body_progress(struct pv_conn *p, size_t n);
 /* A refused request's body, read and dropped: header_timeout at most. */
 void pv_conns_await_drain(struct pv_conns *c, struct pv_conn *p);
 /* A response of len bytes: body_grace + len / min_body_rate. */
-void pv_conns_await_reply(struct pv_conns *c, struct pv_conn *p,
-    uint64_t len);
+void pv_conns_await_reply(struct pv_conns *c, struct pv_conn *p, uint64_t len);
 /* No bound while the request is being handled. */
 void pv_conns_busy(struct pv_conn *p);
 /* Shuts down every connection past its deadline; how many. */
@@ -68,8 +66,8 @@ PV_MUST_CHECK pv_status pv_denials_new(const struct pv_config *cfg,
 void pv_denials_free(struct pv_denials *d);
 /* True when this refusal is to be audited on its own (first of its key
  * in the interval); false when it was counted for an aggregate entry. */
-bool pv_denials_note(struct pv_denials *d, const char *ip,
-    const char *action, const char *reason, int64_t now);
+bool pv_denials_note(struct pv_denials *d, const char *ip, const char *action,
+    const char *reason, int64_t now);
 /* Queues the aggregate entries of ended intervals (all when is_final). */
 void pv_denials_flush(struct pv_denials *d, int64_t now, bool is_final);
 

@@ -46,13 +46,13 @@ struct pv_workq;
 /* The server-wide services a handler may use; borrowed. */
 struct pv_services {
 	struct pv_vault *vault;
-	struct pv_audit *audit;			/* reads (proofs, AuditEvent) */
+	struct pv_audit *audit; /* reads (proofs, AuditEvent) */
 	struct pv_alerts *alerts;
 	const struct pv_policy *policy;
 	struct pv_detect *detect;
 	struct pv_ratelimit *ratelimit;
 	struct pv_iplock *iplock;
-	json_t *capability;		/* CapabilityStatement (shared: incref) */
+	json_t *capability; /* CapabilityStatement (shared: incref) */
 	uint16_t port;
 };
 
@@ -62,14 +62,14 @@ enum pv_lookup_kind { PV_LOOKUP_HEADER, PV_LOOKUP_QUERY, PV_LOOKUP_COOKIE };
 struct pv_hreq {
 	const struct pv_services *svc;
 	const char *method;
-	const char *route;		/* the matched pattern (metric label) */
-	const char *rid;		/* request id */
-	const char *ip;			/* client address */
-	const char *params[PV_ROUTE_PARAMS];	/* route parameters, "" unused */
-	const unsigned char *body;	/* may hold PHI; not NUL-terminated */
+	const char *route; /* the matched pattern (metric label) */
+	const char *rid; /* request id */
+	const char *ip; /* client address */
+	const char *params[PV_ROUTE_PARAMS]; /* route parameters, "" unused */
+	const unsigned char *body; /* may hold PHI; not NUL-terminated */
 	size_t body_len;
 	bool is_authenticated;
-	const struct pv_principal *who;	/* valid when is_authenticated */
+	const struct pv_principal *who; /* valid when is_authenticated */
 	/* Lookup of a header (case-insensitive), query argument
 	 * (unescaped) or cookie: the value, or NULL. joined: every line of
 	 * a repeated header joined by ", " into buf (RFC 9110), NULL when
@@ -102,28 +102,28 @@ struct pv_audit_also {
 
 /* What the handler says about the entry its request leaves. */
 struct pv_audit_note {
-	char type[33];			/* FHIR id characters only */
+	char type[33]; /* FHIR id characters only */
 	char id[65];
 	char patient[65];
-	const char *outcome;		/* NULL: from the final status */
-	const char *reason;		/* NULL: from the final status */
-	int64_t grant;			/* break-glass grant relied on */
-	int64_t actor;			/* login: who logged in (0: the
-					 * authenticated principal) */
+	const char *outcome; /* NULL: from the final status */
+	const char *reason; /* NULL: from the final status */
+	int64_t grant; /* break-glass grant relied on */
+	int64_t actor; /* login: who logged in (0: the
+			* authenticated principal) */
 	char role[17];
-	struct pv_audit_also *also;	/* malloc'd, PV_AUDIT_ALSO_MAX */
+	struct pv_audit_also *also; /* malloc'd, PV_AUDIT_ALSO_MAX */
 	size_t also_n;
 };
 
 /* What runs next, on a worker, once the handler returns. */
 enum pv_next {
 	PV_NEXT_NONE = 0,
-	PV_NEXT_HASH,		/* next_fn on the password-hashing queue */
-	PV_NEXT_WORK,		/* next_fn on a worker (slow, no write-ahead) */
-	PV_NEXT_WRITE,		/* intent durable, next_fn makes the change,
-				 * a follow-up entry if it ends in an error */
-	PV_NEXT_RECORD		/* change through pv_record_apply (group
-				 * commit), then next_fn builds the reply */
+	PV_NEXT_HASH, /* next_fn on the password-hashing queue */
+	PV_NEXT_WORK, /* next_fn on a worker (slow, no write-ahead) */
+	PV_NEXT_WRITE, /* intent durable, next_fn makes the change,
+			* a follow-up entry if it ends in an error */
+	PV_NEXT_RECORD /* change through pv_record_apply (group
+			* commit), then next_fn builds the reply */
 };
 
 struct pv_reply;
@@ -131,23 +131,23 @@ typedef void (*pv_handler)(const struct pv_hreq *q, struct pv_reply *p);
 
 /* What a handler fills. */
 struct pv_reply {
-	const char *rid;		/* set by the server, for 5xx texts */
+	const char *rid; /* set by the server, for 5xx texts */
 	unsigned status;
-	char *resp;			/* malloc'd; wiped and freed */
+	char *resp; /* malloc'd; wiped and freed */
 	size_t resp_len;
 	const char *content_type;
 	char headers[PV_EXTRA_HEADERS][2][256];
 	size_t headers_n;
-	int64_t retry_after;		/* seconds; 0 = no header */
-	int resp_fd;			/* > 0: body streamed from this file */
+	int64_t retry_after; /* seconds; 0 = no header */
+	int resp_fd; /* > 0: body streamed from this file */
 	uint64_t resp_fd_size;
 	struct pv_audit_note note;
 	/* continuation (pv_reply_continue, pv_reply_apply) */
 	enum pv_next next;
 	pv_handler next_fn;
-	struct pv_change change;	/* PV_NEXT_RECORD */
-	void *job;			/* the handler's state for next_fn */
-	void (*job_free)(void *job);	/* wipes and frees job; NULL-safe */
+	struct pv_change change; /* PV_NEXT_RECORD */
+	void *job; /* the handler's state for next_fn */
+	void (*job_free)(void *job); /* wipes and frees job; NULL-safe */
 };
 
 /* ---- filling the reply (reply.c) ---- */
@@ -170,8 +170,8 @@ void pv_reply_error(struct pv_reply *p, unsigned status, const char *code,
 void pv_reply_error_detail(struct pv_reply *p, unsigned status,
     const char *code, const char *detail, const char *diag);
 /* Streams a file as the body; takes ownership of fd. */
-void pv_reply_fd(struct pv_reply *p, unsigned status, const char *ctype,
-    int fd, uint64_t size);
+void pv_reply_fd(struct pv_reply *p, unsigned status, const char *ctype, int fd,
+    uint64_t size);
 /* Adds a response header (name and value copied; dropped if too long). */
 void pv_reply_header(struct pv_reply *p, const char *name, const char *value);
 /* The audit-down 503 (drops Location, ETag, Set-Cookie). */
@@ -225,8 +225,8 @@ bool pv_http_rate_limited(const struct pv_hreq *q, struct pv_reply *p,
 /* The decision for q's principal; on deny sets a 403 and the audit
  * outcome and returns false. *grant gets the break-glass grant relied on. */
 bool pv_http_authorize(const struct pv_hreq *q, struct pv_reply *p,
-    pv_action action, const char *type, const char *patient,
-    pv_data_class cls, int64_t *grant);
+    pv_action action, const char *type, const char *patient, pv_data_class cls,
+    int64_t *grant);
 /* _count (default def, 1..max) and _offset (>= 0); 400 when malformed. */
 bool pv_http_paging(const struct pv_hreq *q, struct pv_reply *p, int64_t def,
     int64_t max, int64_t *count, int64_t *offset);

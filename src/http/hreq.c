@@ -43,7 +43,7 @@ is_json_type(const char *ct)
 	size_t n;
 
 	if (ct == NULL)
-		return true;	/* lenient: many clients omit it */
+		return true; /* lenient: many clients omit it */
 	n = strcspn(ct, ";");
 	while (n > 0 && ct[n - 1] == ' ')
 		n--;
@@ -81,7 +81,8 @@ pv_hreq_json_object(const struct pv_hreq *q, struct pv_reply *r)
 	}
 	if (!json_is_object(j)) {
 		json_decref(j);
-		pv_reply_error(r, 400, "invalid", "the body must be a JSON object");
+		pv_reply_error(r, 400, "invalid",
+		    "the body must be a JSON object");
 		return NULL;
 	}
 	return j;
@@ -120,4 +121,3 @@ pv_hreq_token(const struct pv_hreq *q, char *buf, size_t bufsz)
 		return NULL;
 	return pv_strlcpy(buf, cookie, bufsz) == PV_OK ? buf : NULL;
 }
-

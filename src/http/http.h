@@ -16,8 +16,8 @@ struct pv_server;
  * Starts serving vault v on listen ("host:port", IPv4 or [IPv6]). v is
  * borrowed and must outlive the server. On failure err gets a reason.
  */
-PV_MUST_CHECK pv_status pv_server_start(struct pv_vault *v,
-    const char *listen, struct pv_server **out, char *err, size_t errsz);
+PV_MUST_CHECK pv_status pv_server_start(struct pv_vault *v, const char *listen,
+    struct pv_server **out, char *err, size_t errsz);
 
 /* The port actually bound (useful with port 0). */
 uint16_t pv_server_port(const struct pv_server *s);

@@ -20,7 +20,7 @@
 #include <string.h>
 
 struct bucket {
-	struct pv_slot slot;	/* key: "kind:id"; last: refill time, ns */
+	struct pv_slot slot; /* key: "kind:id"; last: refill time, ns */
 	double tokens;
 };
 
@@ -70,14 +70,15 @@ pv_ratelimit_take(struct pv_ratelimit *rl, const char *key, double rate,
 		return 0;
 	pthread_mutex_lock(&rl->lock);
 	b = (struct bucket *)(void *)pv_slots_find(&rl->slots, key, true);
-	if (b == NULL) {	/* key too long: no bucket, no limit */
+	if (b == NULL) { /* key too long: no bucket, no limit */
 		pthread_mutex_unlock(&rl->lock);
 		return 0;
 	}
-	if (b->slot.last == 0)	/* a new (or evicted) bucket starts full */
+	if (b->slot.last == 0) /* a new (or evicted) bucket starts full */
 		b->tokens = burst;
 	else
-		b->tokens += (double)(now - (uint64_t)b->slot.last) / 1e9 * rate;
+		b->tokens +=
+		    (double)(now - (uint64_t)b->slot.last) / 1e9 * rate;
 	if (b->tokens > burst)
 		b->tokens = burst;
 	b->slot.last = (int64_t)now;

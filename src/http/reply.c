@@ -21,7 +21,7 @@ void
 pv_reply_raw(struct pv_reply *r, unsigned status, const char *ctype, char *buf,
     size_t len)
 {
-	if (r->resp_fd > 0) {		/* an error replaces a file body */
+	if (r->resp_fd > 0) { /* an error replaces a file body */
 		close(r->resp_fd);
 		r->resp_fd = 0;
 	}
@@ -44,9 +44,12 @@ pv_reply_json(struct pv_reply *r, unsigned status, json_t *body)
 		text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(body);
 	if (text == NULL) {
-		/* Out of memory while rendering: a fixed body, no allocation. */
-		static const char oom[] = "{\"resourceType\":\"OperationOutcome\","
-		    "\"issue\":[{\"severity\":\"error\",\"code\":\"exception\"}]}";
+		/* Out of memory while rendering: a fixed body, no allocation.
+		 */
+		static const char oom[] =
+		    "{\"resourceType\":\"OperationOutcome\","
+		    "\"issue\":[{\"severity\":\"error\",\"code\":\"exception\"}"
+		    "]}";
 		text = strdup(oom);
 		status = 500;
 	}
@@ -71,16 +74,16 @@ pv_reply_error_detail(struct pv_reply *r, unsigned status, const char *code,
 	if (status >= 500) {
 		/* The only detail a 5xx carries is the id of our log line. */
 		if (pv_snprintf(msg, sizeof(msg), "%s (request id %s)", diag,
-		    r->rid) == PV_OK)
+			r->rid) == PV_OK)
 			diag = msg;
 	}
 	issue = json_pack("{s:s, s:s}", "severity",
 	    status >= 500 ? "fatal" : "error", "code", code);
 	if (issue != NULL && detail != NULL)
-		json_object_set_new(issue, "details", json_pack(
-		    "{s:[{s:s, s:s}], s:s}", "coding", "system",
-		    "https://phivault.dev/fhir/issue-detail", "code", detail,
-		    "text", detail));
+		json_object_set_new(issue, "details",
+		    json_pack("{s:[{s:s, s:s}], s:s}", "coding", "system",
+			"https://phivault.dev/fhir/issue-detail", "code",
+			detail, "text", detail));
 	if (issue != NULL)
 		json_object_set_new(issue, "diagnostics", json_string(diag));
 	oo = json_pack("{s:s, s:[o]}", "resourceType", "OperationOutcome",
@@ -114,7 +117,7 @@ pv_reply_audit_unavailable(struct pv_reply *r)
 	pv_reply_error_detail(r, 503, "transient", "audit_unavailable",
 	    "the audit trail cannot be written; nothing was served");
 	r->retry_after = 5;
-	r->headers_n = 0;	/* drop Location, ETag, Set-Cookie */
+	r->headers_n = 0; /* drop Location, ETag, Set-Cookie */
 }
 
 void
@@ -123,7 +126,7 @@ pv_reply_not_stored(struct pv_reply *r)
 	pv_reply_error_detail(r, 503, "transient", "not_stored",
 	    "the change could not be stored; nothing was changed, retry");
 	r->retry_after = 2;
-	r->headers_n = 0;	/* drop Location and ETag */
+	r->headers_n = 0; /* drop Location and ETag */
 }
 
 void
@@ -174,7 +177,7 @@ static void
 copy_id(char *dst, size_t dstsz, const char *src)
 {
 	static const char ok[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	    "abcdefghijklmnopqrstuvwxyz0123456789-.";
+				 "abcdefghijklmnopqrstuvwxyz0123456789-.";
 
 	if (src != NULL && src[strspn(src, ok)] != '\0')
 		src = NULL;
@@ -218,8 +221,8 @@ pv_note_also(struct pv_reply *r, const char *type, const char *id,
 
 	if (r->note.also_n >= PV_AUDIT_ALSO_MAX)
 		return false;
-	if (r->note.also == NULL && (r->note.also = calloc(PV_AUDIT_ALSO_MAX,
-	    sizeof(*a))) == NULL)
+	if (r->note.also == NULL &&
+	    (r->note.also = calloc(PV_AUDIT_ALSO_MAX, sizeof(*a))) == NULL)
 		return false;
 	a = &r->note.also[r->note.also_n++];
 	copy_id(a->type, sizeof(a->type), type);

@@ -3,9 +3,9 @@
  * (struct pv_hreq, bound to MHD's lookups here and nowhere else), and the
  * bytes sent back.
  *
- * Guarantees: every response carries the security headers (HSTS, no-store, nosniff, CSP
- * default-src 'none', no framing, no referrer) and X-Request-Id, and its
- * buffer is wiped before it is freed (it may hold decrypted PHI).
+ * Guarantees: every response carries the security headers (HSTS, no-store,
+ * nosniff, CSP default-src 'none', no framing, no referrer) and X-Request-Id,
+ * and its buffer is wiped before it is freed (it may hold decrypted PHI).
  */
 #include "http/guard.h"
 
@@ -20,8 +20,9 @@ static const char *
 mhd_lookup(const void *src, enum pv_lookup_kind kind, const char *name)
 {
 	const struct pv_req *r = src;
-	enum MHD_ValueKind k = kind == PV_LOOKUP_QUERY ? MHD_GET_ARGUMENT_KIND :
-	    kind == PV_LOOKUP_COOKIE ? MHD_COOKIE_KIND : MHD_HEADER_KIND;
+	enum MHD_ValueKind k = kind == PV_LOOKUP_QUERY ? MHD_GET_ARGUMENT_KIND
+	    : kind == PV_LOOKUP_COOKIE                 ? MHD_COOKIE_KIND
+						       : MHD_HEADER_KIND;
 
 	return MHD_lookup_connection_value(r->conn, k, name);
 }
@@ -102,7 +103,8 @@ static const char *const security_headers[][2] = {
 	{ "Cache-Control", "no-store" },
 	{ "Pragma", "no-cache" },
 	{ "X-Content-Type-Options", "nosniff" },
-	{ "Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'" },
+	{ "Content-Security-Policy",
+	    "default-src 'none'; frame-ancestors 'none'" },
 	{ "X-Frame-Options", "DENY" },
 	{ "Referrer-Policy", "no-referrer" },
 };
@@ -140,7 +142,7 @@ add_headers(struct pv_req *r, const struct pv_reply *p,
 		    "close");
 	if (p->retry_after > 0 &&
 	    pv_snprintf(ra, sizeof(ra), "%lld", (long long)p->retry_after) ==
-	    PV_OK)
+		PV_OK)
 		MHD_add_response_header(resp, "Retry-After", ra);
 }
 
@@ -153,14 +155,14 @@ pv_req_queue_reply(struct pv_req *r)
 	size_t *hdr;
 
 	/* The client must read the reply at min_body_rate (conns.c). */
-	pv_conns_await_reply(r->srv->conns, r->cslot, p->resp_fd > 0 ?
-	    p->resp_fd_size : p->resp_len);
+	pv_conns_await_reply(r->srv->conns, r->cslot,
+	    p->resp_fd > 0 ? p->resp_fd_size : p->resp_len);
 	if (p->resp_fd > 0) {
-		resp = MHD_create_response_from_fd64(p->resp_fd_size,
-		    p->resp_fd);
+		resp =
+		    MHD_create_response_from_fd64(p->resp_fd_size, p->resp_fd);
 		if (resp == NULL)
 			return MHD_NO;
-		p->resp_fd = 0;	/* MHD owns it now */
+		p->resp_fd = 0; /* MHD owns it now */
 		add_headers(r, p, resp);
 		ret = MHD_queue_response(r->conn, p->status, resp);
 		MHD_destroy_response(resp);
@@ -202,7 +204,7 @@ pv_req_suspend(struct pv_req *r)
 void
 pv_req_resume(struct pv_req *r)
 {
-	struct pv_server *srv = r->srv;	/* r may be freed once resumed */
+	struct pv_server *srv = r->srv; /* r may be freed once resumed */
 
 	MHD_resume_connection(r->conn);
 	atomic_fetch_sub(&srv->suspended, 1);

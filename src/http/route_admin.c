@@ -20,20 +20,24 @@ static void
 careteam_work(const struct pv_hreq *q, struct pv_reply *p)
 {
 	struct team_job *j = p->job;
-	pv_status st = j->is_add ? pv_careteam_add(q->svc->vault, j->user,
-	    j->patient) : pv_careteam_remove(q->svc->vault, j->user, j->patient);
+	pv_status st = j->is_add
+	    ? pv_careteam_add(q->svc->vault, j->user, j->patient)
+	    : pv_careteam_remove(q->svc->vault, j->user, j->patient);
 
 	if (st == PV_ENOTFOUND)
-		pv_reply_error(p, 404, "not-found", j->is_add ?
-		    "no such user or patient" : "no such user or membership");
+		pv_reply_error(p, 404, "not-found",
+		    j->is_add ? "no such user or patient"
+			      : "no such user or membership");
 	else if (st == PV_EINVAL)
-		pv_reply_error(p, 422, "processing", "care teams take clinicians, "
+		pv_reply_error(p, 422, "processing",
+		    "care teams take clinicians, "
 		    "nurses and service clients, and a valid patient id");
 	else if (st != PV_OK)
 		pv_reply_error(p, 500, "exception", "care team change failed");
 	else
-		pv_reply_json(p, 200, json_pack("{s:s}", "status", j->is_add ?
-		    "added" : "removed"));
+		pv_reply_json(p, 200,
+		    json_pack("{s:s}", "status",
+			j->is_add ? "added" : "removed"));
 }
 
 static void
@@ -62,7 +66,7 @@ careteam(const struct pv_hreq *q, struct pv_reply *p, bool add)
 	p->job_free = free;
 	json_decref(in);
 	if (!pv_http_authorize(q, p, PV_ACT_ADMIN, "CareTeam", NULL,
-	    PV_CLASS_NORMAL, NULL))
+		PV_CLASS_NORMAL, NULL))
 		return;
 	/* A membership grants access: it is on record before it exists. */
 	pv_reply_continue(p, PV_NEXT_WRITE, careteam_work);
@@ -87,8 +91,9 @@ erase_work(const struct pv_hreq *q, struct pv_reply *p)
 {
 	switch (pv_erase_patient(q->svc->vault, p->note.patient)) {
 	case PV_OK:
-		pv_reply_json(p, 200, json_pack("{s:s}", "status",
-		    "erased: the patient's data key was destroyed"));
+		pv_reply_json(p, 200,
+		    json_pack("{s:s}", "status",
+			"erased: the patient's data key was destroyed"));
 		break;
 	case PV_EDENIED:
 		pv_note_outcome(p, "denied", "legal_hold");
@@ -122,7 +127,7 @@ route_admin_erase(const struct pv_hreq *q, struct pv_reply *p)
 	pv_note_subject(p, "Patient", patient, patient);
 	json_decref(in);
 	if (!pv_http_authorize(q, p, PV_ACT_ADMIN, "Patient", NULL,
-	    PV_CLASS_NORMAL, NULL))
+		PV_CLASS_NORMAL, NULL))
 		return;
 	pv_reply_continue(p, PV_NEXT_WRITE, erase_work);
 }

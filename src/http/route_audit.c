@@ -54,7 +54,8 @@ reply_proof(struct pv_reply *p, pv_status st,
 
 	if (st != PV_OK) {
 		json_decref(extra);
-		pv_reply_error(p, 400, "invalid", "indexes out of range for the "
+		pv_reply_error(p, 400, "invalid",
+		    "indexes out of range for the "
 		    "log (see GET /audit/checkpoint for its size)");
 		return;
 	}
@@ -63,7 +64,7 @@ reply_proof(struct pv_reply *p, pv_status st,
 		char b64[64];
 
 		if (pv_b64_encode(proof[i], PV_AUDIT_HASH_BYTES, b64,
-		    sizeof(b64)) == PV_OK)
+			sizeof(b64)) == PV_OK)
 			json_array_append_new(arr, json_string(b64));
 	}
 	json_object_set_new(extra, "proof", arr);
@@ -76,9 +77,10 @@ reply_proof(struct pv_reply *p, pv_status st,
  * up to the whole log.
  */
 static void
-proof(const struct pv_hreq *q, struct pv_reply *p, const char *a_name, const char *b_name,
+proof(const struct pv_hreq *q, struct pv_reply *p, const char *a_name,
+    const char *b_name,
     pv_status (*fn)(struct pv_audit *, uint64_t, uint64_t,
-    unsigned char (*)[PV_AUDIT_HASH_BYTES], size_t *))
+	unsigned char (*)[PV_AUDIT_HASH_BYTES], size_t *))
 {
 	unsigned char pf[PV_AUDIT_MAX_PROOF][PV_AUDIT_HASH_BYTES];
 	uint64_t a, b;
@@ -87,8 +89,8 @@ proof(const struct pv_hreq *q, struct pv_reply *p, const char *a_name, const cha
 	pv_status st;
 
 	if (pv_http_rate_limited(q, p, "proof", q->ip,
-	    (double)q->svc->vault->cfg.rl_proof_rate,
-	    (double)q->svc->vault->cfg.rl_proof_burst))
+		(double)q->svc->vault->cfg.rl_proof_rate,
+		(double)q->svc->vault->cfg.rl_proof_burst))
 		return;
 	if (!query_u64(q, a_name, &a) || !query_u64(q, b_name, &b)) {
 		PV_IGNORE(pv_snprintf(usage, sizeof(usage), "send ?%s=N&%s=M",
@@ -97,8 +99,9 @@ proof(const struct pv_hreq *q, struct pv_reply *p, const char *a_name, const cha
 		return;
 	}
 	st = fn(q->svc->audit, a, b, pf, &n);
-	reply_proof(p, st, pf, n, json_pack("{s:I, s:I}", a_name, (json_int_t)a,
-	    b_name, (json_int_t)b));
+	reply_proof(p, st, pf, n,
+	    json_pack("{s:I, s:I}", a_name, (json_int_t)a, b_name,
+		(json_int_t)b));
 }
 
 void
@@ -113,7 +116,8 @@ route_audit_consistency(const struct pv_hreq *q, struct pv_reply *p)
 	proof(q, p, "from", "to", pv_audit_consistency);
 }
 
-/* ---- AuditEvent ---------------------------------------------------------------- */
+/* ---- AuditEvent
+ * ---------------------------------------------------------------- */
 
 struct ae_ctx {
 	const struct pv_hreq *q;
@@ -129,8 +133,9 @@ add_event(void *arg, json_t *e)
 
 	ev = pv_auditevent_from_entry(c->q->svc->vault, &c->cache, e);
 	if (ev != NULL)
-		json_array_append_new(c->entries, json_pack("{s:o, s:{s:s}}",
-		    "resource", ev, "search", "mode", "match"));
+		json_array_append_new(c->entries,
+		    json_pack("{s:o, s:{s:s}}", "resource", ev, "search",
+			"mode", "match"));
 	return true;
 }
 
@@ -160,32 +165,37 @@ route_fhir_audit_events(const struct pv_hreq *q, struct pv_reply *p)
 		    "send ?patient={id}: whose access log to show");
 		return;
 	}
-	if (!pv_http_paging(q, p, PV_FHIR_PAGE_DEFAULT * 2, PV_FHIR_PAGE_MAX * 5,
-	    &count, &skip))
+	if (!pv_http_paging(q, p, PV_FHIR_PAGE_DEFAULT * 2,
+		PV_FHIR_PAGE_MAX * 5, &count, &skip))
 		return;
 	if (!pv_http_authorize(q, p, PV_ACT_SEARCH, "AuditEvent", pid,
-	    PV_CLASS_NORMAL, NULL))
+		PV_CLASS_NORMAL, NULL))
 		return;
 	c.entries = json_array();
 	if (pv_audit_patient_page(q->svc->audit, pid, (uint64_t)skip,
-	    (size_t)count, add_event, &c, &total) != PV_OK) {
+		(size_t)count, add_event, &c, &total) != PV_OK) {
 		json_decref(c.entries);
-		pv_reply_error(p, 500, "exception", "cannot read the audit trail");
+		pv_reply_error(p, 500, "exception",
+		    "cannot read the audit trail");
 		return;
 	}
-	out = json_pack("{s:s, s:s, s:I, s:o}", "resourceType", "Bundle", "type",
-	    "searchset", "total", (json_int_t)total, "entry", c.entries);
+	out =
+	    json_pack("{s:s, s:s, s:I, s:o}", "resourceType", "Bundle", "type",
+		"searchset", "total", (json_int_t)total, "entry", c.entries);
 	pv_random_id(bid);
 	json_object_set_new(out, "id", json_string(bid));
 	if ((uint64_t)skip + (uint64_t)count < total) {
 		char base[300], url[600];
 
 		pv_http_base(q, base, sizeof(base));
-		if (pv_snprintf(url, sizeof(url), "%s/fhir/AuditEvent?patient=%s"
-		    "&_count=%lld&_offset=%lld", base, pid, (long long)count,
-		    (long long)(skip + count)) == PV_OK)
-			json_object_set_new(out, "link", json_pack(
-			    "[{s:s, s:s}]", "relation", "next", "url", url));
+		if (pv_snprintf(url, sizeof(url),
+			"%s/fhir/AuditEvent?patient=%s"
+			"&_count=%lld&_offset=%lld",
+			base, pid, (long long)count,
+			(long long)(skip + count)) == PV_OK)
+			json_object_set_new(out, "link",
+			    json_pack("[{s:s, s:s}]", "relation", "next", "url",
+				url));
 	}
 	pv_reply_json(p, 200, out);
 }

@@ -1,5 +1,6 @@
 /*
- * route_auth.c — the /auth endpoints: login, logout, sessions, MFA, password change.
+ * route_auth.c — the /auth endpoints: login, logout, sessions, MFA, password
+ * change.
  *
  * Each handler parses and checks input on the HTTP thread, then hands
  * anything that hashes a password to the bounded hash queue (the
@@ -18,8 +19,8 @@
 
 struct login_job {
 	char username[PV_USERNAME_MAX + 1];
-	char *password;			/* sodium_malloc, PV_PASSWORD_BUF */
-	char *password2;		/* new password (password change) */
+	char *password; /* sodium_malloc, PV_PASSWORD_BUF */
+	char *password2; /* new password (password change) */
 	char otp[OTP_MAX + 1];
 	bool has_otp;
 	/* password change: the hashes password_work settled, for
@@ -64,9 +65,10 @@ set_session_cookie(struct pv_reply *p, const char *token, int64_t max_age)
 {
 	char c[200];
 
-	if (pv_snprintf(c, sizeof(c), "phivault_session=%s; Path=/; "
-	    "Max-Age=%lld; Secure; HttpOnly; SameSite=Strict", token,
-	    (long long)max_age) == PV_OK)
+	if (pv_snprintf(c, sizeof(c),
+		"phivault_session=%s; Path=/; "
+		"Max-Age=%lld; Secure; HttpOnly; SameSite=Strict",
+		token, (long long)max_age) == PV_OK)
 		pv_reply_header(p, "Set-Cookie", c);
 	sodium_memzero(c, sizeof(c));
 }
@@ -88,8 +90,8 @@ log_auth(const struct pv_hreq *q, const char *event, int64_t user_id,
 	char uid[24];
 
 	if (user_id > 0)
-		PV_IGNORE(pv_snprintf(uid, sizeof(uid), "%lld",
-		    (long long)user_id));
+		PV_IGNORE(
+		    pv_snprintf(uid, sizeof(uid), "%lld", (long long)user_id));
 	else
 		strcpy(uid, "unknown");
 	pv_log(PV_LOG_INFO, event, q->rid, "user_id", uid, "reason", reason,
@@ -119,8 +121,11 @@ login_work(const struct pv_hreq *q, struct pv_reply *p)
 	/* The audit entry names the account tried (0 when the name is
 	 * unknown) and the real reason, which the client never sees. */
 	pv_note_actor(p, o.user_id, o.role);
-	pv_note_outcome(p, o.result == PV_LOGIN_OK ? "allowed" :
-	    o.result == PV_LOGIN_ERROR ? "error" : "denied", o.reason);
+	pv_note_outcome(p,
+	    o.result == PV_LOGIN_OK          ? "allowed"
+		: o.result == PV_LOGIN_ERROR ? "error"
+					     : "denied",
+	    o.reason);
 	switch (o.result) {
 	case PV_LOGIN_OK:
 		pv_iplock_success(srv->iplock, q->ip);
@@ -134,17 +139,18 @@ login_work(const struct pv_hreq *q, struct pv_reply *p)
 	case PV_LOGIN_MFA_REQUIRED:
 		if (strcmp(o.reason, "mfa_invalid") == 0 &&
 		    pv_iplock_fail(srv->iplock, &srv->vault->cfg, q->ip,
-		    j->username, now, &distinct))
+			j->username, now, &distinct))
 			log_auth(q, "ip_lockout", 0, "too_many_failures");
 		if (o.did_lock)
-			pv_detect_lockout(srv->detect, o.user_id, q->ip, q->rid);
+			pv_detect_lockout(srv->detect, o.user_id, q->ip,
+			    q->rid);
 		log_auth(q, "login_mfa_required", o.user_id, o.reason);
 		pv_reply_error_detail(p, 401, "login", "mfa_required",
 		    "a valid one-time code (otp) is required for this account");
 		break;
 	case PV_LOGIN_FAILED:
 		if (pv_iplock_fail(srv->iplock, &srv->vault->cfg, q->ip,
-		    j->username, now, &distinct)) {
+			j->username, now, &distinct)) {
 			pv_metric_inc(PV_M_LOCKOUTS);
 			log_auth(q, "ip_lockout", 0, "too_many_failures");
 		}
@@ -152,7 +158,8 @@ login_work(const struct pv_hreq *q, struct pv_reply *p)
 		    q->rid);
 		if (o.did_lock) {
 			log_auth(q, "account_lockout", o.user_id, o.reason);
-			pv_detect_lockout(srv->detect, o.user_id, q->ip, q->rid);
+			pv_detect_lockout(srv->detect, o.user_id, q->ip,
+			    q->rid);
 		}
 		log_auth(q, "login_failed", o.user_id, o.reason);
 		reply_login_failed(p);
@@ -180,7 +187,7 @@ route_auth_login(const struct pv_hreq *q, struct pv_reply *p)
 	otp = pv_json_str(in, "otp", OTP_MAX);
 	if (user == NULL || pw == NULL ||
 	    (json_object_get(in, "otp") != NULL && otp == NULL &&
-	    !json_is_null(json_object_get(in, "otp")))) {
+		!json_is_null(json_object_get(in, "otp")))) {
 		json_decref(in);
 		pv_reply_error(p, 400, "invalid",
 		    "send {\"username\", \"password\"} as non-empty strings "
@@ -188,8 +195,8 @@ route_auth_login(const struct pv_hreq *q, struct pv_reply *p)
 		return;
 	}
 	if (pv_http_rate_limited(q, p, "login", q->ip,
-	    (double)q->svc->vault->cfg.rl_login_rate_per_min / 60.0,
-	    (double)q->svc->vault->cfg.rl_login_burst)) {
+		(double)q->svc->vault->cfg.rl_login_rate_per_min / 60.0,
+		(double)q->svc->vault->cfg.rl_login_burst)) {
 		json_decref(in);
 		return;
 	}
@@ -202,8 +209,9 @@ route_auth_login(const struct pv_hreq *q, struct pv_reply *p)
 		return;
 	}
 	j = calloc(1, sizeof(*j));
-	if (j == NULL || pv_strlcpy(j->username, user, sizeof(j->username)) !=
-	    PV_OK || (j->password = secret_dup(pw)) == NULL) {
+	if (j == NULL ||
+	    pv_strlcpy(j->username, user, sizeof(j->username)) != PV_OK ||
+	    (j->password = secret_dup(pw)) == NULL) {
 		login_job_free(j);
 		json_decref(in);
 		pv_reply_error(p, 503, "transient", "out of memory");
@@ -211,7 +219,7 @@ route_auth_login(const struct pv_hreq *q, struct pv_reply *p)
 	}
 	if (otp != NULL && pv_strlcpy(j->otp, otp, sizeof(j->otp)) == PV_OK)
 		j->has_otp = true;
-	json_decref(in);	/* the password copy in jansson is freed here */
+	json_decref(in); /* the password copy in jansson is freed here */
 	p->job = j;
 	p->job_free = login_job_free;
 	pv_reply_continue(p, PV_NEXT_HASH, login_work);
@@ -223,11 +231,12 @@ void
 route_auth_logout(const struct pv_hreq *q, struct pv_reply *p)
 {
 	if (pv_session_revoke(q->svc->vault, q->who->user_id,
-	    q->who->session_id) != PV_OK) {
+		q->who->session_id) != PV_OK) {
 		pv_reply_error(p, 500, "exception", "logout failed");
 		return;
 	}
-	pv_reply_header(p, "Set-Cookie", "phivault_session=; Path=/; "
+	pv_reply_header(p, "Set-Cookie",
+	    "phivault_session=; Path=/; "
 	    "Max-Age=0; Secure; HttpOnly; SameSite=Strict");
 	log_auth(q, "logout", q->who->user_id, "ok");
 	pv_reply_json(p, 200, json_pack("{s:s}", "status", "logged out"));
@@ -249,9 +258,10 @@ add_session(void *arg, const struct pv_session *s)
 	pv_iso8601(s->created_at, created);
 	pv_iso8601(s->last_seen, seen);
 	pv_iso8601(s->expires_at, expires);
-	json_array_append_new(c->arr, json_pack("{s:s, s:s, s:s, s:s, s:b}",
-	    "id", s->id, "created_at", created, "last_seen", seen,
-	    "expires_at", expires, "current", strcmp(s->id, c->current) == 0));
+	json_array_append_new(c->arr,
+	    json_pack("{s:s, s:s, s:s, s:s, s:b}", "id", s->id, "created_at",
+		created, "last_seen", seen, "expires_at", expires, "current",
+		strcmp(s->id, c->current) == 0));
 }
 
 void
@@ -260,8 +270,9 @@ route_auth_sessions(const struct pv_hreq *q, struct pv_reply *p)
 	struct pv_store *s = q->svc->vault->store;
 	struct list_ctx c = { json_array(), q->who->session_id };
 
-	if (c.arr == NULL || pv_store_session_list(s, q->who->user_id,
-	    add_session, &c) != PV_OK) {
+	if (c.arr == NULL ||
+	    pv_store_session_list(s, q->who->user_id, add_session, &c) !=
+		PV_OK) {
 		json_decref(c.arr);
 		pv_reply_error(p, 500, "exception", "cannot list sessions");
 		return;
@@ -272,15 +283,16 @@ route_auth_sessions(const struct pv_hreq *q, struct pv_reply *p)
 void
 route_auth_session_delete(const struct pv_hreq *q, struct pv_reply *p)
 {
-	pv_status st = pv_session_revoke(q->svc->vault, q->who->user_id,
-	    q->params[0]);
+	pv_status st =
+	    pv_session_revoke(q->svc->vault, q->who->user_id, q->params[0]);
 
 	if (st == PV_ENOTFOUND) {
 		pv_reply_error(p, 404, "not-found", "no such session of yours");
 		return;
 	}
 	if (st != PV_OK) {
-		pv_reply_error(p, 500, "exception", "cannot revoke the session");
+		pv_reply_error(p, 500, "exception",
+		    "cannot revoke the session");
 		return;
 	}
 	log_auth(q, "session_revoked", q->who->user_id, "ok");
@@ -297,8 +309,7 @@ route_auth_mfa_enroll(const struct pv_hreq *q, struct pv_reply *p)
 	char secret[64], uri[256];
 	pv_status st;
 
-	if (pv_store_user_get_by_id(v->store, q->who->user_id, &u) !=
-	    PV_OK) {
+	if (pv_store_user_get_by_id(v->store, q->who->user_id, &u) != PV_OK) {
 		pv_reply_error(p, 500, "exception", "cannot load the account");
 		return;
 	}
@@ -308,7 +319,7 @@ route_auth_mfa_enroll(const struct pv_hreq *q, struct pv_reply *p)
 		return;
 	}
 	st = pv_totp_enroll(v, &u, secret, sizeof(secret), uri, sizeof(uri));
-	if (st == PV_ECONFLICT) {	/* confirmed by a parallel request */
+	if (st == PV_ECONFLICT) { /* confirmed by a parallel request */
 		sodium_memzero(&u, sizeof(u));
 		pv_reply_error_detail(p, 409, "conflict", "mfa_already_enabled",
 		    "MFA is already enabled for this account");
@@ -320,8 +331,8 @@ route_auth_mfa_enroll(const struct pv_hreq *q, struct pv_reply *p)
 		return;
 	}
 	log_auth(q, "mfa_enroll", u.id, "pending");
-	pv_reply_json(p, 200, json_pack("{s:s, s:s}", "secret", secret,
-	    "otpauth_uri", uri));
+	pv_reply_json(p, 200,
+	    json_pack("{s:s, s:s}", "secret", secret, "otpauth_uri", uri));
 	sodium_memzero(secret, sizeof(secret));
 	sodium_memzero(uri, sizeof(uri));
 	sodium_memzero(&u, sizeof(u));
@@ -345,7 +356,7 @@ confirm_tx(struct pv_vault *v, const struct pv_user *u,
 	if ((st = pv_store_begin(s)) != PV_OK)
 		return st;
 	if ((st = pv_store_user_mfa_enable(s, u->id, u->mfa_sealed,
-	    u->mfa_sealed_len)) != PV_OK ||
+		 u->mfa_sealed_len)) != PV_OK ||
 	    (st = pv_recovery_issue(v, u->id, codes)) != PV_OK ||
 	    (st = pv_session_revoke_all(v, u->id, NULL)) != PV_OK ||
 	    (st = pv_store_user_get_by_id(s, u->id, &cur)) != PV_OK ||
@@ -359,7 +370,7 @@ confirm_tx(struct pv_vault *v, const struct pv_user *u,
 }
 
 struct mfa_job {
-	struct pv_user u;	/* the pending secret; wiped on free */
+	struct pv_user u; /* the pending secret; wiped on free */
 	char otp[OTP_MAX + 1];
 };
 
@@ -446,7 +457,7 @@ route_auth_mfa_confirm(const struct pv_hreq *q, struct pv_reply *p)
 	}
 	if ((j = calloc(1, sizeof(*j))) == NULL ||
 	    pv_store_user_get_by_id(v->store, q->who->user_id, &j->u) !=
-	    PV_OK) {
+		PV_OK) {
 		free(j);
 		json_decref(in);
 		pv_reply_error(p, 500, "exception", "cannot load the account");
@@ -457,8 +468,8 @@ route_auth_mfa_confirm(const struct pv_hreq *q, struct pv_reply *p)
 	if (j->u.has_mfa || j->u.mfa_sealed_len == 0) {
 		json_decref(in);
 		pv_reply_error_detail(p, 409, "conflict", "mfa_not_pending",
-		    j->u.has_mfa ? "MFA is already enabled" :
-		    "start with POST /auth/mfa/enroll");
+		    j->u.has_mfa ? "MFA is already enabled"
+				 : "start with POST /auth/mfa/enroll");
 		return;
 	}
 	if (pv_strlcpy(j->otp, otp, sizeof(j->otp)) != PV_OK) {
@@ -484,12 +495,14 @@ password_commit(const struct pv_hreq *q, struct pv_reply *p)
 	    j->hash, q->who->has_mfa, q->who->session_id);
 	if (st == PV_OK) {
 		log_auth(q, "password_changed", q->who->user_id, "ok");
-		pv_reply_json(p, 200, json_pack("{s:s}", "status",
-		    "password changed; other sessions revoked"));
+		pv_reply_json(p, 200,
+		    json_pack("{s:s}", "status",
+			"password changed; other sessions revoked"));
 	} else if (st == PV_ECONFLICT) {
 		pv_note_outcome(p, "failed", "password_changed_meanwhile");
 		pv_reply_error_detail(p, 409, "conflict",
-		    "password_changed_meanwhile", "the password, the MFA state "
+		    "password_changed_meanwhile",
+		    "the password, the MFA state "
 		    "or this session changed while the request ran; nothing "
 		    "was changed");
 	} else {
@@ -519,7 +532,8 @@ password_work(const struct pv_hreq *q, struct pv_reply *p)
 		pv_reply_error_detail(p, 422, "invalid", "weak_password",
 		    pv_password_verdict_text(verdict));
 	} else if (st != PV_OK) {
-		pv_reply_error(p, 500, "exception", "cannot change the password");
+		pv_reply_error(p, 500, "exception",
+		    "cannot change the password");
 	} else {
 		pv_reply_continue(p, PV_NEXT_WRITE, password_commit);
 	}
@@ -566,8 +580,8 @@ route_auth_password(const struct pv_hreq *q, struct pv_reply *p)
 		return;
 	}
 	if (pv_http_rate_limited(q, p, "pwchange", q->who->username,
-	    (double)cfg->rl_password_per_hour / 3600.0,
-	    (double)cfg->rl_password_burst)) {
+		(double)cfg->rl_password_per_hour / 3600.0,
+		(double)cfg->rl_password_burst)) {
 		json_decref(in);
 		return;
 	}

@@ -10,7 +10,7 @@
 
 struct glass_job {
 	char patient[PV_PATIENT_ID_MAX + 1];
-	json_t *in;			/* the request body: {"reason"} */
+	json_t *in; /* the request body: {"reason"} */
 };
 
 static void
@@ -24,8 +24,8 @@ glass_job_free(void *arg)
 	free(j);
 }
 
-
-/* ---- break-glass ------------------------------------------------------------- */
+/* ---- break-glass
+ * ------------------------------------------------------------- */
 
 /*
  * A grant may be opened only on a Patient that exists and is not deleted
@@ -44,11 +44,14 @@ patient_is_open(const struct pv_hreq *q, struct pv_reply *p, const char *pid)
 	if (st == PV_OK && ps == PV_PATIENT_DELETED) {
 		pv_note_outcome(p, "failed", "patient_deleted");
 		pv_reply_error(p, 410, "deleted",
-		    "this Patient was deleted; break-glass needs a live record");
+		    "this Patient was deleted; break-glass needs a live "
+		    "record");
 		return false;
 	}
-	(void)pv_route_record_error(q, p, st != PV_OK ? st :
-	    ps == PV_PATIENT_ERASED ? PV_EGONE : PV_ENOTFOUND);
+	(void)pv_route_record_error(q, p,
+	    st != PV_OK                   ? st
+		: ps == PV_PATIENT_ERASED ? PV_EGONE
+					  : PV_ENOTFOUND);
 	return false;
 }
 
@@ -56,8 +59,8 @@ static void
 break_glass_work(const struct pv_hreq *q, struct pv_reply *p)
 {
 	struct glass_job *j = p->job;
-	const char *reason = json_string_value(json_object_get(j->in,
-	    "reason"));
+	const char *reason =
+	    json_string_value(json_object_get(j->in, "reason"));
 	struct pv_grant g;
 	char ts[32];
 	pv_status st;
@@ -74,7 +77,7 @@ break_glass_work(const struct pv_hreq *q, struct pv_reply *p)
 		    "reason must be 1-500 characters of text");
 		return;
 	}
-	if (st == PV_ECONFLICT) {	/* role, permissions or active changed */
+	if (st == PV_ECONFLICT) { /* role, permissions or active changed */
 		pv_note_outcome(p, "denied", "account_changed");
 		pv_reply_error_detail(p, 401, "login", "invalid_token",
 		    "your account changed while this request was made; log in "
@@ -86,10 +89,12 @@ break_glass_work(const struct pv_hreq *q, struct pv_reply *p)
 	pv_metric_inc(PV_M_BREAK_GLASS);
 	pv_alert(q->svc->alerts, "break_glass", "high", q->rid,
 	    json_pack("{s:I, s:I, s:I}", "actor", (json_int_t)q->who->user_id,
-	    "grant", (json_int_t)g.id, "expires_at", (json_int_t)g.expires_at));
+		"grant", (json_int_t)g.id, "expires_at",
+		(json_int_t)g.expires_at));
 	pv_iso8601(g.expires_at, ts);
-	pv_reply_json(p, 201, json_pack("{s:I, s:s, s:s}", "grant",
-	    (json_int_t)g.id, "patient", j->patient, "expires_at", ts));
+	pv_reply_json(p, 201,
+	    json_pack("{s:I, s:s, s:s}", "grant", (json_int_t)g.id, "patient",
+		j->patient, "expires_at", ts));
 }
 
 void
@@ -112,8 +117,9 @@ route_fhir_break_glass(const struct pv_hreq *q, struct pv_reply *p)
 		    "or digits");
 		return;
 	}
-	if (!patient_is_open(q, p, pid) || !pv_http_authorize(q, p,
-	    PV_ACT_BREAK_GLASS, "Patient", pid, PV_CLASS_NORMAL, NULL)) {
+	if (!patient_is_open(q, p, pid) ||
+	    !pv_http_authorize(q, p, PV_ACT_BREAK_GLASS, "Patient", pid,
+		PV_CLASS_NORMAL, NULL)) {
 		json_decref(in);
 		return;
 	}

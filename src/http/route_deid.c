@@ -41,14 +41,16 @@ export_work(const struct pv_hreq *q, struct pv_reply *p)
 	if (st == PV_EDENIED) {
 		pv_note_outcome(p, "denied", "k_anonymity");
 		pv_reply_error_detail(p, 409, "too-costly", "k_anonymity",
-		    "the export would not be k-anonymous; nothing was produced");
+		    "the export would not be k-anonymous; nothing was "
+		    "produced");
 	} else if (st != PV_OK || out == NULL || fstat(fileno(out), &sb) != 0 ||
 	    (fd = dup(fileno(out))) < 0) {
 		pv_reply_error(p, 500, "exception", "the export failed");
 	} else {
 		lseek(fd, 0, SEEK_SET);
-		pv_reply_fd(p, 200, csv ? "text/csv; charset=utf-8" :
-		    "application/fhir+ndjson", fd, (uint64_t)sb.st_size);
+		pv_reply_fd(p, 200,
+		    csv ? "text/csv; charset=utf-8" : "application/fhir+ndjson",
+		    fd, (uint64_t)sb.st_size);
 	}
 	if (out != NULL)
 		fclose(out);
@@ -59,12 +61,13 @@ route_deid_export(const struct pv_hreq *q, struct pv_reply *p)
 {
 	const char *fmt = pv_hreq_query(q, "format");
 
-	if (fmt != NULL && strcmp(fmt, "ndjson") != 0 && strcmp(fmt, "csv") != 0) {
+	if (fmt != NULL && strcmp(fmt, "ndjson") != 0 &&
+	    strcmp(fmt, "csv") != 0) {
 		pv_reply_error(p, 400, "invalid", "format is ndjson or csv");
 		return;
 	}
 	if (!pv_http_authorize(q, p, PV_ACT_EXPORT, NULL, NULL, PV_CLASS_NORMAL,
-	    NULL))
+		NULL))
 		return;
 	struct export_job *j = malloc(sizeof(*j));
 

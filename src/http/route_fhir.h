@@ -37,11 +37,11 @@ bool pv_route_erased(const struct pv_hreq *q, struct pv_reply *p,
 /* A Bundle being built (history or searchset). */
 struct pv_bundle_ctx {
 	const struct pv_hreq *q;
-	json_t *entries;		/* owned until pv_bundle_new */
-	char base[300];			/* "https://host" for fullUrl */
+	json_t *entries; /* owned until pv_bundle_new */
+	char base[300]; /* "https://host" for fullUrl */
 	bool is_history;
-	pv_status failure;		/* a row that failed to open */
-	int64_t withheld;		/* restricted entries left out */
+	pv_status failure; /* a row that failed to open */
+	int64_t withheld; /* restricted entries left out */
 };
 /* pv_record_cb: adds rec as an entry (filtered; withheld when its class
  * is restricted and the caller may not see it). */

@@ -18,11 +18,12 @@
 #include <string.h>
 #include <time.h>
 
-/* ---- helpers ---------------------------------------------------------------- */
+/* ---- helpers ----------------------------------------------------------------
+ */
 
 bool
-pv_http_authorize(const struct pv_hreq *q, struct pv_reply *p, pv_action action, const char *type,
-    const char *patient, pv_data_class cls, int64_t *grant)
+pv_http_authorize(const struct pv_hreq *q, struct pv_reply *p, pv_action action,
+    const char *type, const char *patient, pv_data_class cls, int64_t *grant)
 {
 	struct pv_authz_request rq = { q->who, action, type, patient, cls,
 		pv_now() };
@@ -42,10 +43,11 @@ pv_http_authorize(const struct pv_hreq *q, struct pv_reply *p, pv_action action,
 	}
 	pv_note_outcome(p, "allowed", d.reason);
 	/* Snooping detection: staff and services reaching many patients. */
-	if (patient != NULL && (action == PV_ACT_READ ||
-	    action == PV_ACT_SEARCH) && strcmp(q->who->role, "patient") != 0)
-		pv_detect_patient_access(q->svc->detect, q->who->user_id, patient,
-		    rq.now, q->rid);
+	if (patient != NULL &&
+	    (action == PV_ACT_READ || action == PV_ACT_SEARCH) &&
+	    strcmp(q->who->role, "patient") != 0)
+		pv_detect_patient_access(q->svc->detect, q->who->user_id,
+		    patient, rq.now, q->rid);
 	return true;
 }
 
@@ -60,12 +62,12 @@ pv_http_base(const struct pv_hreq *q, char *out, size_t outsz)
 			if (!isalnum((unsigned char)*p) && *p != '.' &&
 			    *p != '-' && *p != ':' && *p != '[' && *p != ']')
 				break;
-		if (*p == '\0' && pv_snprintf(out, outsz, "https://%s", host) ==
-		    PV_OK)
+		if (*p == '\0' &&
+		    pv_snprintf(out, outsz, "https://%s", host) == PV_OK)
 			return;
 	}
-	PV_IGNORE(pv_snprintf(out, outsz, "https://127.0.0.1:%u",
-	    q->svc->port));
+	PV_IGNORE(
+	    pv_snprintf(out, outsz, "https://127.0.0.1:%u", q->svc->port));
 }
 
 bool
@@ -103,8 +105,8 @@ pv_route_record_error(const struct pv_hreq *q, struct pv_reply *p, pv_status st)
 		pv_log(PV_LOG_ERROR, "integrity_failure", q->rid,
 		    (const char *)NULL);
 		pv_alert(q->svc->alerts, "decrypt_failure", "critical", q->rid,
-		    json_pack("{s:s, s:I}", "route", q->route,
-		    "actor", (json_int_t)q->who->user_id));
+		    json_pack("{s:s, s:I}", "route", q->route, "actor",
+			(json_int_t)q->who->user_id));
 		pv_reply_error(p, 500, "exception",
 		    "the record failed an integrity check");
 		break;
@@ -151,7 +153,8 @@ pv_route_filter(const struct pv_hreq *q, json_t *res, const char *type)
 
 /* Checks the restricted class of an opened resource. */
 bool
-pv_route_may_see(const struct pv_hreq *q, struct pv_reply *p, pv_action action, const struct pv_record *rec)
+pv_route_may_see(const struct pv_hreq *q, struct pv_reply *p, pv_action action,
+    const struct pv_record *rec)
 {
 	if (rec->res == NULL || pv_fhir_classify(rec->res) == PV_FHIR_NORMAL)
 		return true;
@@ -180,17 +183,21 @@ pv_route_if_match(const struct pv_hreq *q)
 	return v;
 }
 
-/* ---- read / vread ---------------------------------------------------------- */
+/* ---- read / vread ----------------------------------------------------------
+ */
 
 /* A resource of an erased patient answers 410 before authorization:
  * erasure also removed the care-team links, which would make it a 403. */
 bool
-pv_route_erased(const struct pv_hreq *q, struct pv_reply *p, const struct pv_record *meta)
+pv_route_erased(const struct pv_hreq *q, struct pv_reply *p,
+    const struct pv_record *meta)
 {
 	bool gone = false;
 
-	if (!meta->is_deleted || pv_patient_is_erased(q->svc->vault,
-	    meta->patient, &gone) != PV_OK || !gone)
+	if (!meta->is_deleted ||
+	    pv_patient_is_erased(q->svc->vault, meta->patient, &gone) !=
+		PV_OK ||
+	    !gone)
 		return false;
 	(void)pv_route_record_error(q, p, PV_EGONE);
 	return true;
@@ -207,15 +214,16 @@ pv_bundle_add(void *arg, struct pv_record *rec, pv_status st)
 		b->failure = st;
 		return false;
 	}
-	if (rec->res != NULL && pv_fhir_classify(rec->res) ==
-	    PV_FHIR_RESTRICTED) {
+	if (rec->res != NULL &&
+	    pv_fhir_classify(rec->res) == PV_FHIR_RESTRICTED) {
 		struct pv_authz_request rq = { b->q->who, PV_ACT_READ,
-			rec->type, rec->patient, PV_CLASS_RESTRICTED, pv_now() };
+			rec->type, rec->patient, PV_CLASS_RESTRICTED,
+			pv_now() };
 		struct pv_authz_decision d;
 
 		pv_authz_decide(b->q->svc->policy, b->q->svc->vault, &rq, &d);
 		if (!d.is_allowed) {
-			b->withheld++;	/* silently: not even a count leaks */
+			b->withheld++; /* silently: not even a count leaks */
 			return true;
 		}
 	}
@@ -232,15 +240,19 @@ pv_bundle_add(void *arg, struct pv_record *rec, pv_status st)
 		pv_iso8601(rec->updated_at, ts);
 		PV_IGNORE(pv_snprintf(v, sizeof(v), "W/\"%lld\"",
 		    (long long)rec->version));
-		json_object_set_new(e, "request", json_pack("{s:s, s:s}",
-		    "method", rec->is_deleted ? "DELETE" : rec->version == 1 ?
-		    "POST" : "PUT", "url", url + strlen(b->base) + 1));
-		json_object_set_new(e, "response", json_pack("{s:s, s:s}",
-		    "status", rec->is_deleted ? "204" : "200", "etag", v));
+		json_object_set_new(e, "request",
+		    json_pack("{s:s, s:s}", "method",
+			rec->is_deleted         ? "DELETE"
+			    : rec->version == 1 ? "POST"
+						: "PUT",
+			"url", url + strlen(b->base) + 1));
+		json_object_set_new(e, "response",
+		    json_pack("{s:s, s:s}", "status",
+			rec->is_deleted ? "204" : "200", "etag", v));
 		(void)ts;
 	} else {
-		json_object_set_new(e, "search", json_pack("{s:s}", "mode",
-		    "match"));
+		json_object_set_new(e, "search",
+		    json_pack("{s:s}", "mode", "match"));
 	}
 	json_array_append_new(b->entries, e);
 	return true;
@@ -277,13 +289,14 @@ query_number(const struct pv_hreq *q, const char *name, int64_t lo, int64_t hi,
 }
 
 bool
-pv_http_paging(const struct pv_hreq *q, struct pv_reply *p, int64_t def, int64_t max, int64_t *count,
-    int64_t *offset)
+pv_http_paging(const struct pv_hreq *q, struct pv_reply *p, int64_t def,
+    int64_t max, int64_t *count, int64_t *offset)
 {
 	*count = def;
 	*offset = 0;
 	if (!query_number(q, "_count", 1, max, count)) {
-		pv_reply_error(p, 400, "invalid", "_count must be between 1 and "
+		pv_reply_error(p, 400, "invalid",
+		    "_count must be between 1 and "
 		    "the page limit (see docs/API.md)");
 		return false;
 	}

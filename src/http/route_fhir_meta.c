@@ -6,8 +6,8 @@
 
 #include <string.h>
 
-
-/* ---- metadata ---------------------------------------------------------------- */
+/* ---- metadata
+ * ---------------------------------------------------------------- */
 
 json_t *
 pv_http_capability_statement(void)
@@ -22,24 +22,27 @@ pv_http_capability_statement(void)
 		json_t *inter = json_array(), *params = json_array();
 
 		for (k = 0; k < PV_ARRAY_LEN(interactions); k++)
-			json_array_append_new(inter, json_pack("{s:s}", "code",
-			    interactions[k]));
+			json_array_append_new(inter,
+			    json_pack("{s:s}", "code", interactions[k]));
 		if (strcmp(pv_fhir_types[i], "Patient") == 0)
-			json_array_append_new(params, json_pack("{s:s, s:s}",
-			    "name", "identifier", "type", "token"));
-		json_array_append_new(params, json_pack("{s:s, s:s}", "name",
-		    "patient", "type", "reference"));
-		json_array_append_new(params, json_pack("{s:s, s:s}", "name",
-		    "_count", "type", "number"));
-		json_array_append_new(resources, json_pack(
-		    "{s:s, s:o, s:s, s:b, s:o}", "type", pv_fhir_types[i],
-		    "interaction", inter, "versioning", "versioned",
-		    "readHistory", 1, "searchParam", params));
+			json_array_append_new(params,
+			    json_pack("{s:s, s:s}", "name", "identifier",
+				"type", "token"));
+		json_array_append_new(params,
+		    json_pack("{s:s, s:s}", "name", "patient", "type",
+			"reference"));
+		json_array_append_new(params,
+		    json_pack("{s:s, s:s}", "name", "_count", "type",
+			"number"));
+		json_array_append_new(resources,
+		    json_pack("{s:s, s:o, s:s, s:b, s:o}", "type",
+			pv_fhir_types[i], "interaction", inter, "versioning",
+			"versioned", "readHistory", 1, "searchParam", params));
 	}
-	json_array_append_new(resources, json_pack(
-	    "{s:s, s:[{s:s}], s:[{s:s, s:s}]}", "type", "AuditEvent",
-	    "interaction", "code", "search-type", "searchParam", "name",
-	    "patient", "type", "reference"));
+	json_array_append_new(resources,
+	    json_pack("{s:s, s:[{s:s}], s:[{s:s, s:s}]}", "type", "AuditEvent",
+		"interaction", "code", "search-type", "searchParam", "name",
+		"patient", "type", "reference"));
 	security = json_pack("{s:[{s:[{s:s, s:s}]}], s:s}", "service", "coding",
 	    "system",
 	    "http://terminology.hl7.org/CodeSystem/restful-security-service",
@@ -49,7 +52,8 @@ pv_http_capability_statement(void)
 	rest = json_pack("{s:s, s:o, s:o}", "mode", "server", "security",
 	    security, "resource", resources);
 	pv_iso8601(pv_now(), ts);
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:{s:s, s:s}, s:[s], s:[o]}",
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:{s:s, s:s}, s:[s], "
+			 "s:[o]}",
 	    "resourceType", "CapabilityStatement", "status", "active", "date",
 	    ts, "kind", "instance", "fhirVersion", "4.0.1", "software", "name",
 	    "phivault", "version", "0.1.0", "format", "json", "rest", rest);

@@ -11,7 +11,6 @@
 
 #include <string.h>
 
-
 static void
 add_link(json_t *links, const char *rel, const char *base, const char *path,
     const char *query, int64_t count, int64_t offset)
@@ -19,10 +18,10 @@ add_link(json_t *links, const char *rel, const char *base, const char *path,
 	char url[700];
 
 	if (pv_snprintf(url, sizeof(url), "%s%s?%s%s_count=%lld&_offset=%lld",
-	    base, path, query, query[0] ? "&" : "", (long long)count,
-	    (long long)offset) == PV_OK)
-		json_array_append_new(links, json_pack("{s:s, s:s}", "relation",
-		    rel, "url", url));
+		base, path, query, query[0] ? "&" : "", (long long)count,
+		(long long)offset) == PV_OK)
+		json_array_append_new(links,
+		    json_pack("{s:s, s:s}", "relation", rel, "url", url));
 }
 
 /*
@@ -30,8 +29,8 @@ add_link(json_t *links, const char *rel, const char *base, const char *path,
  * of its own (e.g. "patient=ID"), then _count and _offset.
  */
 static void
-compartment_search(const struct pv_hreq *q, struct pv_reply *p, const char *type, const char *pid,
-    const char *path, const char *param)
+compartment_search(const struct pv_hreq *q, struct pv_reply *p,
+    const char *type, const char *pid, const char *path, const char *param)
 {
 	struct pv_bundle_ctx b = { q, json_array(), "", false, PV_OK, 0 };
 	int64_t count, offset;
@@ -40,10 +39,10 @@ compartment_search(const struct pv_hreq *q, struct pv_reply *p, const char *type
 	char bid[PV_ID_HEX_LEN + 1], query[PV_PATIENT_ID_MAX + 16] = "";
 
 	pv_note_subject(p, type, NULL, pid);
-	if (!pv_http_paging(q, p, PV_FHIR_PAGE_DEFAULT, PV_FHIR_PAGE_MAX, &count,
-	    &offset) ||
+	if (!pv_http_paging(q, p, PV_FHIR_PAGE_DEFAULT, PV_FHIR_PAGE_MAX,
+		&count, &offset) ||
 	    !pv_http_authorize(q, p, PV_ACT_SEARCH, type, pid, PV_CLASS_NORMAL,
-	    NULL)) {
+		NULL)) {
 		json_decref(b.entries);
 		return;
 	}
@@ -51,16 +50,17 @@ compartment_search(const struct pv_hreq *q, struct pv_reply *p, const char *type
 	if (strcmp(type, "Patient") == 0) {
 		/* A Patient's compartment of type Patient is the Patient. */
 		struct pv_record rec;
-		pv_status st = pv_record_open(q->svc->vault, "Patient", pid, 0,
-		    &rec);
+		pv_status st =
+		    pv_record_open(q->svc->vault, "Patient", pid, 0, &rec);
 
 		if (st == PV_OK && !rec.is_deleted && offset == 0)
 			pv_bundle_add(&b, &rec, PV_OK);
 		else if (st != PV_OK && st != PV_ENOTFOUND)
 			b.failure = st;
 		pv_record_clear(&rec);
-	} else if (pv_route_record_error(q, p, pv_record_search(q->svc->vault, pid, type,
-	    count, offset, pv_bundle_add, &b, &more))) {
+	} else if (pv_route_record_error(q, p,
+		       pv_record_search(q->svc->vault, pid, type, count, offset,
+			   pv_bundle_add, &b, &more))) {
 		json_decref(b.entries);
 		return;
 	}
@@ -73,7 +73,8 @@ compartment_search(const struct pv_hreq *q, struct pv_reply *p, const char *type
 	json_object_set_new(out, "id", json_string(bid));
 	links = json_array();
 	if (param[0] != '\0')
-		PV_IGNORE(pv_snprintf(query, sizeof(query), "%s%s", param, pid));
+		PV_IGNORE(
+		    pv_snprintf(query, sizeof(query), "%s%s", param, pid));
 	add_link(links, "self", b.base, path, query, count, offset);
 	if (more)
 		add_link(links, "next", b.base, path, query, count,
@@ -99,7 +100,7 @@ compartment_search(const struct pv_hreq *q, struct pv_reply *p, const char *type
 
 struct ident_ctx {
 	struct pv_bundle_ctx b;
-	struct pv_reply *p;		/* the audit note names each match */
+	struct pv_reply *p; /* the audit note names each match */
 	size_t n;
 };
 
@@ -119,7 +120,7 @@ add_patient_match(void *arg, struct pv_record *rec, pv_status st)
 	}
 	pv_authz_decide(q->svc->policy, q->svc->vault, &rq, &d);
 	if (!d.is_allowed)
-		return true;	/* only patients this caller may see */
+		return true; /* only patients this caller may see */
 	if (c->n >= PV_IDENT_MATCH_MAX) {
 		c->b.failure = PV_ETOOBIG;
 		return false;
@@ -128,7 +129,7 @@ add_patient_match(void *arg, struct pv_record *rec, pv_status st)
 		pv_note_subject(p, "Patient", rec->id, rec->patient);
 		pv_note_grant(p, d.grant_id);
 	} else if (!pv_note_also(p, "Patient", rec->id, rec->patient,
-	    d.grant_id)) {
+		       d.grant_id)) {
 		c->b.failure = PV_ENOMEM;
 		return false;
 	}
@@ -144,8 +145,9 @@ static bool
 may_see_identifier(const struct pv_hreq *q)
 {
 	const char *fields[PV_POLICY_FILTERS_MAX];
-	size_t i, n = pv_authz_filters(q->svc->policy, q->who->role, "Patient",
-	    fields, PV_ARRAY_LEN(fields));
+	size_t i,
+	    n = pv_authz_filters(q->svc->policy, q->who->role, "Patient",
+		fields, PV_ARRAY_LEN(fields));
 
 	for (i = 0; i < n; i++)
 		if (strcmp(fields[i], "identifier") == 0)
@@ -154,7 +156,8 @@ may_see_identifier(const struct pv_hreq *q)
 }
 
 static void
-identifier_search(const struct pv_hreq *q, struct pv_reply *p, const char *token)
+identifier_search(const struct pv_hreq *q, struct pv_reply *p,
+    const char *token)
 {
 	struct ident_ctx c = { { q, json_array(), "", false, PV_OK, 0 }, p, 0 };
 	char bid[PV_ID_HEX_LEN + 1];
@@ -172,7 +175,8 @@ identifier_search(const struct pv_hreq *q, struct pv_reply *p, const char *token
 		json_decref(c.b.entries);
 		pv_metric_inc(PV_M_AUTHZ_DENIED);
 		pv_note_outcome(p, "denied", "identifier_filtered");
-		pv_reply_error_detail(p, 403, "forbidden", "identifier_filtered",
+		pv_reply_error_detail(p, 403, "forbidden",
+		    "identifier_filtered",
 		    "your role does not see patient identifiers, so it may not "
 		    "search by them");
 		return;
@@ -181,16 +185,18 @@ identifier_search(const struct pv_hreq *q, struct pv_reply *p, const char *token
 	    &c);
 	if (st == PV_OK && c.b.failure == PV_ETOOBIG) {
 		json_decref(c.b.entries);
-		pv_reply_error(p, 400, "too-costly", "more than 20 patients "
+		pv_reply_error(p, 400, "too-costly",
+		    "more than 20 patients "
 		    "match this identifier; search with system|value");
 		return;
 	}
-	if (pv_route_record_error(q, p, st) || pv_route_record_error(q, p, c.b.failure)) {
+	if (pv_route_record_error(q, p, st) ||
+	    pv_route_record_error(q, p, c.b.failure)) {
 		json_decref(c.b.entries);
 		return;
 	}
-	pv_note_outcome(p, "allowed", c.n > 0 ?
-	    "identifier_match" : "identifier_no_match");
+	pv_note_outcome(p, "allowed",
+	    c.n > 0 ? "identifier_match" : "identifier_no_match");
 	out = pv_bundle_new("searchset", c.b.entries);
 	pv_random_id(bid);
 	json_object_set_new(out, "id", json_string(bid));
@@ -250,7 +256,7 @@ route_fhir_compartment(const struct pv_hreq *q, struct pv_reply *p)
 		pv_reply_error(p, 400, "invalid", "invalid patient id");
 		return;
 	}
-	PV_IGNORE(pv_snprintf(path, sizeof(path), "/fhir/Patient/%s/%s", pid,
-	    type));
+	PV_IGNORE(
+	    pv_snprintf(path, sizeof(path), "/fhir/Patient/%s/%s", pid, type));
 	compartment_search(q, p, type, pid, path, "");
 }

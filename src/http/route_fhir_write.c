@@ -13,14 +13,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-
-/* ---- create ---------------------------------------------------------------- */
+/* ---- create ----------------------------------------------------------------
+ */
 
 /* 201 body: the resource, or an OperationOutcome of warnings when data
  * minimisation dropped fields. */
 static void
-reply_created(const struct pv_hreq *q, struct pv_reply *p, struct pv_record *rec,
-    char (*dropped)[PV_FHIR_FIELD_MAX], size_t ndropped)
+reply_created(const struct pv_hreq *q, struct pv_reply *p,
+    struct pv_record *rec, char (*dropped)[PV_FHIR_FIELD_MAX], size_t ndropped)
 {
 	char loc[256];
 	json_t *oo, *issues;
@@ -39,11 +39,14 @@ reply_created(const struct pv_hreq *q, struct pv_reply *p, struct pv_record *rec
 	for (i = 0; i < ndropped; i++) {
 		char msg[200];
 
-		PV_IGNORE(pv_snprintf(msg, sizeof(msg), "%s was not stored "
-		    "(data minimisation policy)", dropped[i]));
-		json_array_append_new(issues, json_pack("{s:s, s:s, s:s, s:[s]}",
-		    "severity", "warning", "code", "informational", "diagnostics",
-		    msg, "expression", dropped[i]));
+		PV_IGNORE(pv_snprintf(msg, sizeof(msg),
+		    "%s was not stored "
+		    "(data minimisation policy)",
+		    dropped[i]));
+		json_array_append_new(issues,
+		    json_pack("{s:s, s:s, s:s, s:[s]}", "severity", "warning",
+			"code", "informational", "diagnostics", msg,
+			"expression", dropped[i]));
 	}
 	oo = json_pack("{s:s, s:o}", "resourceType", "OperationOutcome",
 	    "issue", issues);
@@ -59,7 +62,7 @@ reply_created(const struct pv_hreq *q, struct pv_reply *p, struct pv_record *rec
  * and remembers what data minimisation dropped.
  */
 struct write_job {
-	json_t *res;			/* owned; NULL for a delete */
+	json_t *res; /* owned; NULL for a delete */
 	char dropped[8][PV_FHIR_FIELD_MAX];
 	size_t ndropped;
 };
@@ -138,9 +141,11 @@ route_fhir_create(const struct pv_hreq *q, struct pv_reply *p)
 	}
 	pv_note_subject(p, type, NULL, is_patient ? NULL : patient);
 	if (!pv_http_authorize(q, p, PV_ACT_CREATE, type,
-	    is_patient ? NULL : patient,
-	    pv_fhir_classify(res) == PV_FHIR_RESTRICTED ? PV_CLASS_RESTRICTED :
-	    PV_CLASS_NORMAL, NULL)) {
+		is_patient ? NULL : patient,
+		pv_fhir_classify(res) == PV_FHIR_RESTRICTED
+		    ? PV_CLASS_RESTRICTED
+		    : PV_CLASS_NORMAL,
+		NULL)) {
 		json_decref(res);
 		return;
 	}
@@ -152,8 +157,9 @@ route_fhir_create(const struct pv_hreq *q, struct pv_reply *p)
 	if (!write_begin(p, PV_CHANGE_CREATE, type, id, patient, res))
 		return;
 	j = p->job;
-	j->ndropped = pv_fhir_minimize(res, type,
-	    q->svc->vault->cfg.drop_fields, j->dropped, PV_ARRAY_LEN(j->dropped));
+	j->ndropped =
+	    pv_fhir_minimize(res, type, q->svc->vault->cfg.drop_fields,
+		j->dropped, PV_ARRAY_LEN(j->dropped));
 	/* "A clinician who creates a Patient joins that patient's care
 	 * team" (SPEC.md); so does a service client. */
 	if (is_patient && pv_role_joins_on_create(q->who->role))
@@ -161,7 +167,8 @@ route_fhir_create(const struct pv_hreq *q, struct pv_reply *p)
 	pv_reply_apply(p, create_finish);
 }
 
-/* ---- update / delete ------------------------------------------------------- */
+/* ---- update / delete -------------------------------------------------------
+ */
 
 static void
 update_finish(const struct pv_hreq *q, struct pv_reply *p)
@@ -213,17 +220,20 @@ route_fhir_update(const struct pv_hreq *q, struct pv_reply *p)
 		return;
 	}
 	/* The stored row says whose data this is, not the body. */
-	if (pv_route_record_error(q, p, pv_record_open(q->svc->vault, type, id, 0, &cur))) {
+	if (pv_route_record_error(q, p,
+		pv_record_open(q->svc->vault, type, id, 0, &cur))) {
 		json_decref(res);
 		return;
 	}
 	pv_note_subject(p, type, id, cur.patient);
-	cls = (cur.res != NULL && pv_fhir_classify(cur.res) ==
-	    PV_FHIR_RESTRICTED) || pv_fhir_classify(res) ==
-	    PV_FHIR_RESTRICTED ? PV_CLASS_RESTRICTED : PV_CLASS_NORMAL;
+	cls = (cur.res != NULL &&
+		  pv_fhir_classify(cur.res) == PV_FHIR_RESTRICTED) ||
+		pv_fhir_classify(res) == PV_FHIR_RESTRICTED
+	    ? PV_CLASS_RESTRICTED
+	    : PV_CLASS_NORMAL;
 	pv_record_clear(&cur);
 	if (!pv_http_authorize(q, p, PV_ACT_UPDATE, type, cur.patient, cls,
-	    NULL)) {
+		NULL)) {
 		json_decref(res);
 		return;
 	}
@@ -244,8 +254,9 @@ route_fhir_update(const struct pv_hreq *q, struct pv_reply *p)
 		return;
 	j = p->job;
 	p->change.if_match = match;
-	j->ndropped = pv_fhir_minimize(res, type,
-	    q->svc->vault->cfg.drop_fields, j->dropped, PV_ARRAY_LEN(j->dropped));
+	j->ndropped =
+	    pv_fhir_minimize(res, type, q->svc->vault->cfg.drop_fields,
+		j->dropped, PV_ARRAY_LEN(j->dropped));
 	pv_reply_apply(p, update_finish);
 }
 
@@ -277,13 +288,16 @@ route_fhir_delete(const struct pv_hreq *q, struct pv_reply *p)
 		    "If-Match must be an ETag such as W/\"3\"");
 		return;
 	}
-	if (pv_route_record_error(q, p, pv_record_open(q->svc->vault, type, id, 0, &cur)))
+	if (pv_route_record_error(q, p,
+		pv_record_open(q->svc->vault, type, id, 0, &cur)))
 		return;
 	pv_note_subject(p, type, id, cur.patient);
-	cls = cur.res != NULL && pv_fhir_classify(cur.res) ==
-	    PV_FHIR_RESTRICTED ? PV_CLASS_RESTRICTED : PV_CLASS_NORMAL;
+	cls = cur.res != NULL && pv_fhir_classify(cur.res) == PV_FHIR_RESTRICTED
+	    ? PV_CLASS_RESTRICTED
+	    : PV_CLASS_NORMAL;
 	pv_record_clear(&cur);
-	if (!pv_http_authorize(q, p, PV_ACT_DELETE, type, cur.patient, cls, NULL))
+	if (!pv_http_authorize(q, p, PV_ACT_DELETE, type, cur.patient, cls,
+		NULL))
 		return;
 	if (match > 0 && match != cur.version) {
 		pv_route_record_error(q, p, PV_ECONFLICT);

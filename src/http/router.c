@@ -5,9 +5,10 @@
  * handler, and what authentication it needs. The pattern is also the
  * route's label in /metrics and in access logs, so logs name "/fhir/
  * {type}/{id}", never the id itself; /metrics labels each row with its
- * method too, so (method, pattern) must be unique in the table. The audit column names the action
- * each request to the route is audited as (NULL: not audited). Rows are tried in order; literal
- * routes come before the parameterised ones they would shadow.
+ * method too, so (method, pattern) must be unique in the table. The audit
+ * column names the action each request to the route is audited as (NULL: not
+ * audited). Rows are tried in order; literal routes come before the
+ * parameterised ones they would shadow.
  */
 #include "http/routes.h"
 
@@ -16,18 +17,18 @@
 static const struct pv_route routes[] = {
 	{ "GET", "/healthz", route_healthz, PV_AUTH_NONE, NULL, false, 0 },
 	{ "GET", "/metrics", route_metrics, PV_AUTH_NONE, NULL, false, 0 },
-	{ "POST", "/auth/login", route_auth_login, PV_AUTH_NONE, "login",
+	{ "POST", "/auth/login", route_auth_login, PV_AUTH_NONE, "login", false,
+	    0 },
+	{ "POST", "/auth/logout", route_auth_logout, PV_AUTH_PARTIAL, "logout",
 	    false, 0 },
-	{ "POST", "/auth/logout", route_auth_logout, PV_AUTH_PARTIAL,
-	    "logout", false, 0 },
 	{ "GET", "/auth/sessions", route_auth_sessions, PV_AUTH_PARTIAL,
 	    "session.list", false, 0 },
 	{ "DELETE", "/auth/sessions/{id}", route_auth_session_delete,
 	    PV_AUTH_PARTIAL, "session.revoke", false, 0 },
 	{ "POST", "/auth/mfa/enroll", route_auth_mfa_enroll, PV_AUTH_PARTIAL,
 	    "mfa.enroll", false, 0 },
-	{ "POST", "/auth/mfa/confirm", route_auth_mfa_confirm,
-	    PV_AUTH_PARTIAL, "mfa.confirm", false, 0 },
+	{ "POST", "/auth/mfa/confirm", route_auth_mfa_confirm, PV_AUTH_PARTIAL,
+	    "mfa.confirm", false, 0 },
 	{ "POST", "/auth/password", route_auth_password, PV_AUTH_PARTIAL,
 	    "password.change", false, 0 },
 
@@ -49,13 +50,13 @@ static const struct pv_route routes[] = {
 	    true, 'u' },
 	{ "DELETE", "/fhir/{type}/{id}", route_fhir_delete, PV_AUTH_ANY,
 	    "delete", true, 0 },
-	{ "GET", "/fhir/{type}", route_fhir_search, PV_AUTH_ANY, "search",
-	    true, 0 },
+	{ "GET", "/fhir/{type}", route_fhir_search, PV_AUTH_ANY, "search", true,
+	    0 },
 	{ "POST", "/fhir/{type}", route_fhir_create, PV_AUTH_ANY, "create",
 	    true, 'c' },
 
-	{ "GET", "/audit/checkpoint", route_audit_checkpoint, PV_AUTH_ANY,
-	    NULL, false, 0 },
+	{ "GET", "/audit/checkpoint", route_audit_checkpoint, PV_AUTH_ANY, NULL,
+	    false, 0 },
 	{ "GET", "/audit/proof/inclusion", route_audit_inclusion, PV_AUTH_ANY,
 	    NULL, false, 0 },
 	{ "GET", "/audit/proof/consistency", route_audit_consistency,

@@ -20,16 +20,16 @@
 #include "http/handler.h"
 
 enum pv_auth_need {
-	PV_AUTH_NONE = 0,	/* public: healthz, login */
-	PV_AUTH_PARTIAL,	/* a session, even before required MFA is set
-				 * up: logout, sessions, MFA enrolment, password */
-	PV_AUTH_SESSION,	/* a session with MFA satisfied */
-	PV_AUTH_ANY		/* a full session or an RFC 9421 signature */
+	PV_AUTH_NONE = 0, /* public: healthz, login */
+	PV_AUTH_PARTIAL, /* a session, even before required MFA is set
+			  * up: logout, sessions, MFA enrolment, password */
+	PV_AUTH_SESSION, /* a session with MFA satisfied */
+	PV_AUTH_ANY /* a full session or an RFC 9421 signature */
 };
 
 struct pv_route {
 	const char *method;
-	const char *pattern;	/* "/fhir/{type}/{id}"; also the metric label */
+	const char *pattern; /* "/fhir/{type}/{id}"; also the metric label */
 	pv_handler handler;
 	enum pv_auth_need auth;
 	/*
@@ -39,7 +39,7 @@ struct pv_route {
 	 * final status unless the handler set it.
 	 */
 	const char *audit;
-	bool is_phi;		/* refuse up front while the audit is down */
+	bool is_phi; /* refuse up front while the audit is down */
 	/* The policy action of a route that takes a body ('c' create and
 	 * 'u' update on params[0], 'g' break-glass on Patient; 0 none):
 	 * a caller whose role could never do it is refused from the

@@ -51,7 +51,8 @@ req_free(struct pv_req *r)
 		free(r->body);
 	}
 	if (r->body_charged > 0)
-		atomic_fetch_sub(&r->srv->body_bytes, (uint64_t)r->body_charged);
+		atomic_fetch_sub(&r->srv->body_bytes,
+		    (uint64_t)r->body_charged);
 	free(r);
 }
 
@@ -67,11 +68,13 @@ client_ip(struct MHD_Connection *conn, char *out, size_t outsz)
 		return;
 	sa = ci->client_addr;
 	if (sa->sa_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)
-		    sa)->sin_addr, out, (socklen_t)outsz);
+		inet_ntop(AF_INET,
+		    &((const struct sockaddr_in *)(const void *)sa)->sin_addr,
+		    out, (socklen_t)outsz);
 	else if (sa->sa_family == AF_INET6)
-		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)
-		    sa)->sin6_addr, out, (socklen_t)outsz);
+		inet_ntop(AF_INET6,
+		    &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
+		    out, (socklen_t)outsz);
 }
 
 /*
@@ -90,8 +93,8 @@ on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 		return NULL;
 	/* Kept as sent (escaped): RFC 9421's @target-uri, and the input
 	 * firewall looks at it before MHD unescapes anything. */
-	if (uri != NULL && pv_strlcpy(r->raw_uri, uri, sizeof(r->raw_uri)) !=
-	    PV_OK)
+	if (uri != NULL &&
+	    pv_strlcpy(r->raw_uri, uri, sizeof(r->raw_uri)) != PV_OK)
 		r->raw_uri[0] = '\0';
 	r->srv = srv;
 	r->conn = conn;
@@ -117,17 +120,17 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		return;
 	dur = pv_mono_ns() - r->t0;
 	if (r->out.status == 0)
-		r->out.status = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? 200 :
-		    499;
+		r->out.status =
+		    toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? 200 : 499;
 	pv_metric_request(r->route_idx, r->method, r->out.status, dur);
 	PV_IGNORE(pv_snprintf(ms, sizeof(ms), "%.3f", (double)dur / 1e6));
 	PV_IGNORE(pv_snprintf(st, sizeof(st), "%u", r->out.status));
-	pv_log(r->out.status >= 500 ? PV_LOG_WARN : PV_LOG_INFO, "request", r->rid,
-	    "method", r->method, "route",
+	pv_log(r->out.status >= 500 ? PV_LOG_WARN : PV_LOG_INFO, "request",
+	    r->rid, "method", r->method, "route",
 	    r->route != NULL ? r->route->pattern : "unmatched", "status", st,
-	    "ms", ms, "peer", r->ip,
-	    "end", toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "ok" :
-	    "aborted", (const char *)NULL);
+	    "ms", ms, "peer", r->ip, "end",
+	    toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "ok" : "aborted",
+	    (const char *)NULL);
 	/* The next request's head has header_timeout from now. */
 	pv_conns_await_head(srv->conns, r->cslot);
 	atomic_fetch_sub(&srv->in_flight, 1);
@@ -164,7 +167,6 @@ on_mhd_log(void *cls, const char *fmt, va_list ap)
 
 /* ---- the access handler -------------------------------------------- */
 
-
 /*
  * Ends a request whose refusal was decided from its headers. Closing a
  * connection while the client is still sending makes the kernel answer
@@ -179,8 +181,8 @@ static void
 refuse_from_headers(struct pv_req *r)
 {
 	uint64_t drain_max = 4 * (uint64_t)r->srv->vault->cfg.max_body;
-	const char *te = MHD_lookup_connection_value(r->conn,
-	    MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+	const char *te = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_TRANSFER_ENCODING);
 	const char *expect = MHD_lookup_connection_value(r->conn,
 	    MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
 	bool has_body = r->content_length > 0 || te != NULL;
@@ -204,12 +206,14 @@ on_headers(struct pv_req *r, const char *url, const char *method)
 	client_ip(r->conn, r->ip, sizeof(r->ip));
 	if (pv_strlcpy(r->method, method, sizeof(r->method)) != PV_OK) {
 		PV_IGNORE(pv_strlcpy(r->method, "OTHER", sizeof(r->method)));
-		pv_reply_error(&r->out, 501, "not-supported", "unsupported method");
+		pv_reply_error(&r->out, 501, "not-supported",
+		    "unsupported method");
 		r->phase = PV_PHASE_READY;
 		return;
 	}
 	if (pv_strlcpy(r->path, url, sizeof(r->path)) != PV_OK) {
-		pv_reply_error(&r->out, 414, "too-long", "the request path is too long");
+		pv_reply_error(&r->out, 414, "too-long",
+		    "the request path is too long");
 		r->phase = PV_PHASE_READY;
 		return;
 	}
@@ -229,8 +233,9 @@ on_headers(struct pv_req *r, const char *url, const char *method)
 			pv_metric_inc(PV_M_FIREWALL_REJECTED);
 			pv_log(PV_LOG_WARN, "firewall", r->rid, "rule", why,
 			    "peer", r->ip, (const char *)NULL);
-			pv_reply_error_detail(&r->out, fw, fw == 431 ? "too-long" :
-			    "invalid", "rejected_input", why);
+			pv_reply_error_detail(&r->out, fw,
+			    fw == 431 ? "too-long" : "invalid",
+			    "rejected_input", why);
 			r->phase = PV_PHASE_READY;
 			return;
 		}
@@ -238,8 +243,8 @@ on_headers(struct pv_req *r, const char *url, const char *method)
 	{
 		const struct pv_config *cfg = &r->srv->vault->cfg;
 
-		if (pv_http_rate_limited(&r->in, &r->out, "ip", r->ip, (double)cfg->rl_ip_rate,
-		    (double)cfg->rl_ip_burst)) {
+		if (pv_http_rate_limited(&r->in, &r->out, "ip", r->ip,
+			(double)cfg->rl_ip_rate, (double)cfg->rl_ip_burst)) {
 			refuse_from_headers(r);
 			return;
 		}
@@ -258,17 +263,19 @@ on_headers(struct pv_req *r, const char *url, const char *method)
 		return;
 	}
 	if (r->content_length > r->body_max) {
-		pv_reply_error(&r->out, 413, "too-costly", r->route->auth ==
-		    PV_AUTH_NONE ? "the request body exceeds the size limit of "
-		    "unauthenticated requests (4096 bytes)" : "the request body "
-		    "exceeds the size limit ([server] max_body)");
+		pv_reply_error(&r->out, 413, "too-costly",
+		    r->route->auth == PV_AUTH_NONE
+			? "the request body exceeds the size limit of "
+			  "unauthenticated requests (4096 bytes)"
+			: "the request body "
+			  "exceeds the size limit ([server] max_body)");
 		refuse_from_headers(r);
 		return;
 	}
 	r->phase = PV_PHASE_BODY;
-	r->has_body = r->content_length > 0 || MHD_lookup_connection_value(
-	    r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING) !=
-	    NULL;
+	r->has_body = r->content_length > 0 ||
+	    MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+		MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL;
 	if (r->has_body)
 		pv_conns_await_body(r->srv->conns, r->cslot);
 	else
@@ -316,8 +323,9 @@ on_body(struct pv_req *r, const char *data, size_t n)
 	if (r->body_len + n + 1 > r->body_cap) {
 		/* A declared length is allocated once; otherwise doubling,
 		 * never past the route's limit. */
-		size_t cap = r->body_cap ? r->body_cap * 2 :
-		    r->content_length > 0 ? (size_t)r->content_length + 1 : 4096;
+		size_t cap = r->body_cap    ? r->body_cap * 2
+		    : r->content_length > 0 ? (size_t)r->content_length + 1
+					    : 4096;
 		unsigned char *nb;
 
 		while (cap < r->body_len + n + 1)
@@ -385,8 +393,7 @@ run_next(void *arg)
 	struct pv_req *r = arg;
 	enum pv_next next;
 
-	while ((next = r->out.next) != PV_NEXT_NONE &&
-	    next != PV_NEXT_RECORD) {
+	while ((next = r->out.next) != PV_NEXT_NONE && next != PV_NEXT_RECORD) {
 		r->out.next = PV_NEXT_NONE;
 		if (next == PV_NEXT_WRITE)
 			pv_trail_write(r);
@@ -410,7 +417,7 @@ refuse_busy(struct pv_req *r)
 	pv_reply_error_detail(&r->out, 503, "transient", "busy",
 	    "the server is busy; retry after the Retry-After delay");
 	if (atomic_load(&r->srv->is_closing))
-		pv_trail_finish_sync(r);	/* shutdown: no async wait */
+		pv_trail_finish_sync(r); /* shutdown: no async wait */
 	if (!pv_trail_finish_async(r))
 		pv_req_done(r);
 }
@@ -434,8 +441,9 @@ hand_off(struct pv_req *r)
 	if (next == PV_NEXT_RECORD)
 		st = pv_batcher_submit(srv->batcher, r) ? PV_OK : PV_EBUSY;
 	else
-		st = pv_workq_submit(next == PV_NEXT_HASH ? srv->hashq :
-		    srv->writeq, run_next, r);
+		st = pv_workq_submit(next == PV_NEXT_HASH ? srv->hashq
+							  : srv->writeq,
+		    run_next, r);
 	if (st != PV_OK)
 		refuse_busy(r);
 	return true;
@@ -477,7 +485,7 @@ on_access(void *cls, struct MHD_Connection *conn, const char *url,
 
 	(void)cls;
 	(void)version;
-	if (r == NULL)		/* on_uri ran out of memory */
+	if (r == NULL) /* on_uri ran out of memory */
 		return MHD_NO;
 	switch (r->phase) {
 	case PV_PHASE_HEADERS:
@@ -493,8 +501,8 @@ on_access(void *cls, struct MHD_Connection *conn, const char *url,
 		return MHD_YES;
 	case PV_PHASE_BODY:
 		if (*upload_data_size != 0) {
-			enum MHD_Result ok = on_body(r, upload_data,
-			    *upload_data_size);
+			enum MHD_Result ok =
+			    on_body(r, upload_data, *upload_data_size);
 
 			*upload_data_size = 0;
 			return ok;
@@ -548,28 +556,34 @@ pv_server_start(struct pv_vault *v, const char *listen, struct pv_server **out,
 
 	*out = NULL;
 	if (pv_setup_parse_listen(listen, &ss) != PV_OK) {
-		PV_IGNORE(pv_strlcpy(err, "invalid listen address (host:port)", errsz));
+		PV_IGNORE(pv_strlcpy(err, "invalid listen address (host:port)",
+		    errsz));
 		return PV_EINVAL;
 	}
 	srv = calloc(1, sizeof(*srv));
 	if (srv == NULL)
 		return PV_ENOMEM;
 	srv->vault = v;
-	if ((st = pv_setup_tls_path(v, cfg->tls_cert, path, sizeof(path))) != PV_OK ||
-	    (st = pv_setup_read_file(path, &srv->tls_cert, &cert_len)) != PV_OK ||
-	    (st = pv_setup_tls_path(v, cfg->tls_key, path, sizeof(path))) != PV_OK ||
-	    (st = pv_setup_read_file(path, &srv->tls_key, &srv->tls_key_len)) != PV_OK) {
-		PV_IGNORE(pv_strlcpy(err, "cannot read the TLS certificate or key",
-		    errsz));
+	if ((st = pv_setup_tls_path(v, cfg->tls_cert, path, sizeof(path))) !=
+		PV_OK ||
+	    (st = pv_setup_read_file(path, &srv->tls_cert, &cert_len)) !=
+		PV_OK ||
+	    (st = pv_setup_tls_path(v, cfg->tls_key, path, sizeof(path))) !=
+		PV_OK ||
+	    (st = pv_setup_read_file(path, &srv->tls_key, &srv->tls_key_len)) !=
+		PV_OK) {
+		PV_IGNORE(pv_strlcpy(err,
+		    "cannot read the TLS certificate or key", errsz));
 		pv_server_stop(srv);
 		return st;
 	}
-	if (pv_workq_start(pv_setup_hash_workers(cfg), (size_t)cfg->hash_queue, 5,
-	    &srv->hashq) != PV_OK ||
+	if (pv_workq_start(pv_setup_hash_workers(cfg), (size_t)cfg->hash_queue,
+		5, &srv->hashq) != PV_OK ||
 	    pv_workq_start(8, 4096, 0, &srv->writeq) != PV_OK ||
 	    pv_batcher_start(srv, 4096, &srv->batcher) != PV_OK ||
 	    pv_iplock_new((size_t)cfg->rl_max_tracked, &srv->iplock) != PV_OK) {
-		PV_IGNORE(pv_strlcpy(err, "cannot start worker threads", errsz));
+		PV_IGNORE(
+		    pv_strlcpy(err, "cannot start worker threads", errsz));
 		pv_server_stop(srv);
 		return PV_ENOMEM;
 	}
@@ -577,10 +591,13 @@ pv_server_start(struct pv_vault *v, const char *listen, struct pv_server **out,
 		struct pv_audit_opts ao = { v->dir, v->sign_sk, v->sign_pk,
 			v->sign_key_id, true, cfg->checkpoint_interval };
 		if ((st = pv_audit_open(&ao, &srv->audit)) != PV_OK) {
-			PV_IGNORE(pv_strlcpy(err, st == PV_ECRYPTO ?
-			    "the audit log does not verify; run 'phivault "
-			    "audit verify' (refusing to serve)" :
-			    "cannot open the audit log", errsz));
+			PV_IGNORE(pv_strlcpy(err,
+			    st == PV_ECRYPTO
+				? "the audit log does not verify; run "
+				  "'phivault "
+				  "audit verify' (refusing to serve)"
+				: "cannot open the audit log",
+			    errsz));
 			pv_server_stop(srv);
 			return st;
 		}
@@ -589,9 +606,10 @@ pv_server_start(struct pv_vault *v, const char *listen, struct pv_server **out,
 		char perr[200], ppath[PV_PATH_MAX];
 
 		/* A relative path is relative to the vault, like [tls]. */
-		if (pv_setup_tls_path(v, cfg->policy_file, ppath, sizeof(ppath)) != PV_OK ||
+		if (pv_setup_tls_path(v, cfg->policy_file, ppath,
+			sizeof(ppath)) != PV_OK ||
 		    pv_policy_load(&srv->policy, ppath, perr, sizeof(perr)) !=
-		    PV_OK) {
+			PV_OK) {
 			PV_IGNORE(pv_strlcpy(err, perr, errsz));
 			pv_server_stop(srv);
 			return PV_EINVAL;
@@ -600,26 +618,29 @@ pv_server_start(struct pv_vault *v, const char *listen, struct pv_server **out,
 		pv_policy_defaults(&srv->policy);
 	}
 	if (pv_alerts_open(v->dir, cfg, &srv->alerts) != PV_OK) {
-		PV_IGNORE(pv_strlcpy(err, "cannot open the alert sinks", errsz));
+		PV_IGNORE(
+		    pv_strlcpy(err, "cannot open the alert sinks", errsz));
 		pv_server_stop(srv);
 		return PV_EIO;
 	}
 	srv->capability = pv_http_capability_statement();
 	if (pv_retention_start(v, srv->audit, &srv->retention) != PV_OK) {
-		PV_IGNORE(pv_strlcpy(err, "cannot start the retention job",
-		    errsz));
+		PV_IGNORE(
+		    pv_strlcpy(err, "cannot start the retention job", errsz));
 		pv_server_stop(srv);
 		return PV_ENOMEM;
 	}
-	if (pv_nonces_new((size_t)cfg->nonce_cache_max, &srv->nonces) != PV_OK) {
-		PV_IGNORE(pv_strlcpy(err, "cannot allocate the nonce cache",
-		    errsz));
+	if (pv_nonces_new((size_t)cfg->nonce_cache_max, &srv->nonces) !=
+	    PV_OK) {
+		PV_IGNORE(
+		    pv_strlcpy(err, "cannot allocate the nonce cache", errsz));
 		pv_server_stop(srv);
 		return PV_ENOMEM;
 	}
 	pv_http_reload_nonces(srv);
 	if (pv_ratelimit_new((size_t)cfg->rl_max_tracked, &srv->ratelimit) !=
-	    PV_OK || pv_detect_new(cfg, srv->alerts, &srv->detect) != PV_OK ||
+		PV_OK ||
+	    pv_detect_new(cfg, srv->alerts, &srv->detect) != PV_OK ||
 	    pv_conns_new(cfg, &srv->conns) != PV_OK ||
 	    pv_denials_new(cfg, srv->audit, &srv->denials) != PV_OK ||
 	    pv_janitor_start(srv) != PV_OK) {
@@ -634,28 +655,26 @@ pv_server_start(struct pv_vault *v, const char *listen, struct pv_server **out,
 		&srv->policy, srv->detect, srv->ratelimit, srv->iplock,
 		srv->capability, 0 };
 	srv->daemon = MHD_start_daemon(MHD_USE_TLS |
-	    MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
-	    MHD_USE_ERROR_LOG,
-	    0, NULL, NULL, on_access, srv,
-	    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
-	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-	    MHD_OPTION_HTTPS_MEM_CERT, srv->tls_cert,
-	    MHD_OPTION_HTTPS_MEM_KEY, srv->tls_key,
-	    MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES,
+		MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
+		MHD_USE_ERROR_LOG,
+	    0, NULL, NULL, on_access, srv, MHD_OPTION_EXTERNAL_LOGGER,
+	    on_mhd_log, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+	    MHD_OPTION_HTTPS_MEM_CERT, srv->tls_cert, MHD_OPTION_HTTPS_MEM_KEY,
+	    srv->tls_key, MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES,
 	    MHD_OPTION_THREAD_POOL_SIZE, pv_setup_pool_size(cfg),
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
 	    MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-	    (unsigned)cfg->per_ip_connections,
-	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->idle_timeout,
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)cfg->max_header_bytes,
-	    MHD_OPTION_STRICT_FOR_CLIENT, (int)1,
+	    (unsigned)cfg->per_ip_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+	    (unsigned)cfg->idle_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+	    (size_t)cfg->max_header_bytes, MHD_OPTION_STRICT_FOR_CLIENT, (int)1,
 	    MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-	    MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
-	    MHD_OPTION_END);
+	    MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv, MHD_OPTION_END);
 	if (srv->daemon == NULL) {
-		PV_IGNORE(pv_strlcpy(err, "cannot start the HTTPS listener (address "
-		    "in use, or bad certificate)", errsz));
+		PV_IGNORE(pv_strlcpy(err,
+		    "cannot start the HTTPS listener (address "
+		    "in use, or bad certificate)",
+		    errsz));
 		pv_server_stop(srv);
 		return PV_EIO;
 	}
@@ -725,7 +744,7 @@ pv_server_stop(struct pv_server *srv)
 	pv_nonces_free(srv->nonces);
 	pv_ratelimit_free(srv->ratelimit);
 	pv_detect_free(srv->detect);
-	pv_audit_close(srv->audit);	/* drains, signs a final checkpoint */
+	pv_audit_close(srv->audit); /* drains, signs a final checkpoint */
 	pv_denials_free(srv->denials);
 	pv_conns_free(srv->conns);
 	pv_alerts_close(srv->alerts);

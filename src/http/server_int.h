@@ -38,10 +38,10 @@
 #define PV_IP_MAX 64
 
 enum pv_phase {
-	PV_PHASE_HEADERS = 0,	/* first call seen */
-	PV_PHASE_BODY,		/* receiving upload data */
-	PV_PHASE_WAITING,	/* suspended on a worker or the audit */
-	PV_PHASE_READY,		/* response prepared, queue on next call */
+	PV_PHASE_HEADERS = 0, /* first call seen */
+	PV_PHASE_BODY, /* receiving upload data */
+	PV_PHASE_WAITING, /* suspended on a worker or the audit */
+	PV_PHASE_READY, /* response prepared, queue on next call */
 	PV_PHASE_QUEUED
 };
 
@@ -49,38 +49,38 @@ struct pv_server {
 	struct pv_vault *vault;
 	struct MHD_Daemon *daemon;
 	uint16_t port;
-	struct pv_services svc;		/* what handlers get */
-	_Atomic int64_t in_flight;	/* requests between first call and done */
-	_Atomic int64_t suspended;	/* connections suspended */
+	struct pv_services svc; /* what handlers get */
+	_Atomic int64_t in_flight; /* requests between first call and done */
+	_Atomic int64_t suspended; /* connections suspended */
 	_Atomic bool is_stopping;
 	/* Set at shutdown once the queues are drained: nothing suspends any
 	 * more (audit entries are written synchronously), so MHD can stop
 	 * with no connection left suspended. */
 	_Atomic bool is_closing;
-	struct pv_workq *hashq;		/* Argon2id work, off HTTP threads */
-	struct pv_workq *writeq;	/* audited changes (PV_NEXT_WRITE) */
-	struct pv_batcher *batcher;	/* record changes, group commit */
+	struct pv_workq *hashq; /* Argon2id work, off HTTP threads */
+	struct pv_workq *writeq; /* audited changes (PV_NEXT_WRITE) */
+	struct pv_batcher *batcher; /* record changes, group commit */
 	struct pv_audit *audit;
 	struct pv_alerts *alerts;
 	struct pv_policy policy;
-	json_t *capability;		/* CapabilityStatement, built once */
-	struct pv_retention *retention;	/* periodic retention job */
-	struct pv_iplock *iplock;	/* per-address login failures */
-	struct pv_nonces *nonces;	/* RFC 9421 replay defence */
+	json_t *capability; /* CapabilityStatement, built once */
+	struct pv_retention *retention; /* periodic retention job */
+	struct pv_iplock *iplock; /* per-address login failures */
+	struct pv_nonces *nonces; /* RFC 9421 replay defence */
 	/* Until then signed requests are refused: the start-up reload could
 	 * not remember every nonce of the window (cache full). */
 	_Atomic int64_t nonces_unsafe_until;
-	_Atomic uint64_t body_bytes;	/* request bodies held, bytes */
+	_Atomic uint64_t body_bytes; /* request bodies held, bytes */
 	struct pv_ratelimit *ratelimit;
 	struct pv_detect *detect;
-	struct pv_conns *conns;		/* deadlines of slow clients */
-	struct pv_denials *denials;	/* unauthenticated 401s, aggregated */
-	pthread_t janitor;		/* conns sweep, denials flush */
+	struct pv_conns *conns; /* deadlines of slow clients */
+	struct pv_denials *denials; /* unauthenticated 401s, aggregated */
+	pthread_t janitor; /* conns sweep, denials flush */
 	bool has_janitor;
 	pthread_mutex_t janitor_lock;
 	pthread_cond_t janitor_cv;
-	char *tls_cert;			/* PEM, freed at stop */
-	char *tls_key;			/* PEM, wiped and freed at stop */
+	char *tls_cert; /* PEM, freed at stop */
+	char *tls_key; /* PEM, wiped and freed at stop */
 	size_t tls_key_len;
 };
 
@@ -90,7 +90,7 @@ struct pv_req {
 	char rid[PV_RID_LEN + 1];
 	char method[12];
 	char path[PV_PATH_BYTES];
-	char raw_uri[PV_PATH_BYTES];	/* as sent: path and query, escaped */
+	char raw_uri[PV_PATH_BYTES]; /* as sent: path and query, escaped */
 	char ip[PV_IP_MAX];
 	uint64_t t0;
 	enum pv_phase phase;
@@ -99,36 +99,36 @@ struct pv_req {
 	unsigned char *body;
 	size_t body_len, body_cap;
 	bool is_body_too_big;
-	bool is_over_budget;	/* [server] body_memory reached: 503 */
-	bool is_draining;	/* refused from its headers; body dropped */
-	uint64_t content_length;	/* declared, or 0 */
+	bool is_over_budget; /* [server] body_memory reached: 503 */
+	bool is_draining; /* refused from its headers; body dropped */
+	uint64_t content_length; /* declared, or 0 */
 
 	/* routing */
-	size_t route_idx;		/* 0 = unmatched */
+	size_t route_idx; /* 0 = unmatched */
 	const struct pv_route *route;
 	char params[PV_ROUTE_PARAMS][PV_PARAM_MAX];
 
 	/* authentication (set by admit for routes that need it) */
 	struct pv_principal who;
 	bool is_authenticated;
-	bool has_signature_body;	/* signed with a body: digest to check */
-	bool has_body;			/* a body was announced (length or
-					 * chunked): re-authenticate after it */
-	size_t body_charged;		/* bytes counted in the body budget */
-	size_t body_max;		/* this route's body limit */
-	struct pv_conn *cslot;		/* the connection's deadlines */
+	bool has_signature_body; /* signed with a body: digest to check */
+	bool has_body; /* a body was announced (length or
+			* chunked): re-authenticate after it */
+	size_t body_charged; /* bytes counted in the body budget */
+	size_t body_max; /* this route's body limit */
+	struct pv_conn *cslot; /* the connection's deadlines */
 
 	/* the audit entry this request will leave (see route->audit): the
 	 * server's part (action, source, request id, nonce) here, the
 	 * handler's part in out.note; trail.c joins them */
 	struct pv_audit_event ev;
 	bool has_event;
-	_Atomic int audit_pending;	/* entries not yet durable */
+	_Atomic int audit_pending; /* entries not yet durable */
 	_Atomic bool is_audit_failed;
-	bool is_handed_off;		/* a worker holds the request */
+	bool is_handed_off; /* a worker holds the request */
 
-	struct pv_hreq in;		/* what the handler reads */
-	struct pv_reply out;		/* what the handler fills */
+	struct pv_hreq in; /* what the handler reads */
+	struct pv_reply out; /* what the handler fills */
 };
 
 /* ---- server.c ---- */
@@ -155,8 +155,8 @@ struct sockaddr_storage;
 PV_MUST_CHECK pv_status pv_setup_read_file(const char *path, char **out,
     size_t *len);
 /* conf as a path, relative to the vault directory unless absolute. */
-PV_MUST_CHECK pv_status pv_setup_tls_path(struct pv_vault *v,
-    const char *conf, char *out, size_t outsz);
+PV_MUST_CHECK pv_status pv_setup_tls_path(struct pv_vault *v, const char *conf,
+    char *out, size_t outsz);
 /* "host:port" (numeric IPv4 or [IPv6]) into ss. */
 PV_MUST_CHECK pv_status pv_setup_parse_listen(const char *listen,
     struct sockaddr_storage *ss);

@@ -91,14 +91,14 @@ pv_setup_parse_listen(const char *listen, struct sockaddr_storage *ss)
 		host[hlen - 1] = '\0';
 		s6->sin6_family = AF_INET6;
 		s6->sin6_port = htons((uint16_t)port);
-		return inet_pton(AF_INET6, host + 1, &s6->sin6_addr) == 1 ?
-		    PV_OK : PV_EINVAL;
+		return inet_pton(AF_INET6, host + 1, &s6->sin6_addr) == 1
+		    ? PV_OK
+		    : PV_EINVAL;
 	}
 	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
 	s4->sin_family = AF_INET;
 	s4->sin_port = htons((uint16_t)port);
-	return inet_pton(AF_INET, host, &s4->sin_addr) == 1 ? PV_OK :
-	    PV_EINVAL;
+	return inet_pton(AF_INET, host, &s4->sin_addr) == 1 ? PV_OK : PV_EINVAL;
 }
 
 unsigned
@@ -123,4 +123,3 @@ pv_setup_hash_workers(const struct pv_config *cfg)
 	n = sysconf(_SC_NPROCESSORS_ONLN) / 2;
 	return n > 0 ? (unsigned)n : 1;
 }
-

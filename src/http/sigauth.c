@@ -63,8 +63,8 @@ alert_allowed(struct pv_req *r, const char *rule)
 
 	if (pv_snprintf(key, sizeof(key), "alert:%s:%s", rule, r->ip) != PV_OK)
 		return true;
-	return pv_ratelimit_take(r->srv->ratelimit, key,
-	    1.0 / PV_ALERT_EVERY, PV_ALERT_BURST) == 0;
+	return pv_ratelimit_take(r->srv->ratelimit, key, 1.0 / PV_ALERT_EVERY,
+		   PV_ALERT_BURST) == 0;
 }
 
 static bool
@@ -76,11 +76,13 @@ refuse(struct pv_req *r, const char *detail, const char *diag,
 	pv_reply_header(&r->out, "WWW-Authenticate", "Signature");
 	pv_reply_error_detail(&r->out, 401, "security", detail, diag);
 	if (alert_rule != NULL && alert_allowed(r, alert_rule))
-		pv_alert(r->srv->alerts, alert_rule, strcmp(alert_rule,
-		    "replay") == 0 ? "high" : "medium", r->rid, json_pack(
-		    "{s:s, s:s%, s:s}", "reason", detail, "keyid",
-		    keyid != NULL ? keyid : "", keyid != NULL ?
-		    strnlen(keyid, PV_ALERT_KEYID_MAX) : 0, "source", r->ip));
+		pv_alert(r->srv->alerts, alert_rule,
+		    strcmp(alert_rule, "replay") == 0 ? "high" : "medium",
+		    r->rid,
+		    json_pack("{s:s, s:s%, s:s}", "reason", detail, "keyid",
+			keyid != NULL ? keyid : "",
+			keyid != NULL ? strnlen(keyid, PV_ALERT_KEYID_MAX) : 0,
+			"source", r->ip));
 	return false;
 }
 
@@ -110,81 +112,106 @@ pv_http_signature_auth(struct pv_req *r)
 	pv_status st;
 
 	if (pv_hreq_header(&r->in, MHD_HTTP_HEADER_AUTHORIZATION) != NULL)
-		return refuse(r, "ambiguous_credentials", "send either a "
-		    "signature or a bearer token, not both", NULL, NULL);
-	if (pv_hreq_header_joined(&r->in, "Signature-Input", si, sizeof(si)) == NULL ||
-	    pv_hreq_header_joined(&r->in, "Signature", sg, sizeof(sg)) == NULL ||
+		return refuse(r, "ambiguous_credentials",
+		    "send either a "
+		    "signature or a bearer token, not both",
+		    NULL, NULL);
+	if (pv_hreq_header_joined(&r->in, "Signature-Input", si, sizeof(si)) ==
+		NULL ||
+	    pv_hreq_header_joined(&r->in, "Signature", sg, sizeof(sg)) ==
+		NULL ||
 	    pv_sig_parse(si, sg, NULL, &p) != PV_OK)
-		return refuse(r, "malformed_signature", "Signature-Input and "
+		return refuse(r, "malformed_signature",
+		    "Signature-Input and "
 		    "Signature must hold one well-formed RFC 9421 signature",
 		    NULL, NULL);
 	if (!p.has_keyid || !p.has_created || !p.has_nonce)
-		return refuse(r, "missing_parameters", "the signature needs "
-		    "keyid, created and nonce parameters", NULL, NULL);
+		return refuse(r, "missing_parameters",
+		    "the signature needs "
+		    "keyid, created and nonce parameters",
+		    NULL, NULL);
 	if (!pv_sig_covers(&p, "@method") || !covers_target(&p, r->raw_uri))
-		return refuse(r, "insufficient_coverage", "cover at least "
-		    "@method and @target-uri", NULL, p.keyid);
+		return refuse(r, "insufficient_coverage",
+		    "cover at least "
+		    "@method and @target-uri",
+		    NULL, p.keyid);
 	/* Called with the headers, before any body is read (nothing is
 	 * buffered for an unauthenticated client): a body on its way must
 	 * be covered by a signed Content-Digest, which pv_http_signature_body
 	 * checks against the bytes once they are in. */
-	if (r->content_length > 0 || pv_hreq_header(&r->in,
-	    MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL) {
+	if (r->content_length > 0 ||
+	    pv_hreq_header(&r->in, MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL) {
 		if (!pv_sig_covers(&p, "content-digest") ||
 		    pv_hreq_header_joined(&r->in, "Content-Digest", dbuf,
-		    sizeof(dbuf)) == NULL)
-			return refuse(r, "digest_required", "a request with a "
+			sizeof(dbuf)) == NULL)
+			return refuse(r, "digest_required",
+			    "a request with a "
 			    "body must send and sign Content-Digest (RFC 9530, "
-			    "sha-256)", NULL, p.keyid);
+			    "sha-256)",
+			    NULL, p.keyid);
 		r->has_signature_body = true;
 	}
 	if (p.created < now - window)
-		return refuse(r, "signature_too_old", "created is outside the "
-		    "replay window; sign again", "replay", p.keyid);
+		return refuse(r, "signature_too_old",
+		    "created is outside the "
+		    "replay window; sign again",
+		    "replay", p.keyid);
 	/* Only a few seconds ahead: a nonce must be remembered until its
 	 * created leaves the window, and after a restart the reload can
 	 * only bound created by the entry's time plus this skew. */
 	if (p.created > now + v->cfg.max_future_skew)
-		return refuse(r, "signature_in_future", "created is in the "
-		    "future; check your clock", "replay", p.keyid);
+		return refuse(r, "signature_in_future",
+		    "created is in the "
+		    "future; check your clock",
+		    "replay", p.keyid);
 	if (p.has_expires && p.expires < now)
-		return refuse(r, "signature_expired", "the signature has "
-		    "expired", "replay", p.keyid);
+		return refuse(r, "signature_expired",
+		    "the signature has "
+		    "expired",
+		    "replay", p.keyid);
 	st = pv_store_user_get_by_key_id(v->store, p.keyid, &u);
 	if (st != PV_OK || !u.is_active || strcmp(u.role, "service") != 0 ||
 	    !u.has_pubkey)
 		return refuse(r, "unknown_key", "unknown or disabled keyid",
 		    "forged_signature", p.keyid);
-	if (host == NULL || pv_snprintf(target, sizeof(target), "https://%s%s",
-	    host, r->raw_uri) != PV_OK)
-		return refuse(r, "malformed_signature", "the request target "
-		    "cannot be reconstructed", NULL, p.keyid);
+	if (host == NULL ||
+	    pv_snprintf(target, sizeof(target), "https://%s%s", host,
+		r->raw_uri) != PV_OK)
+		return refuse(r, "malformed_signature",
+		    "the request target "
+		    "cannot be reconstructed",
+		    NULL, p.keyid);
 	sr.method = r->method;
 	sr.target_uri = target;
 	sr.header = header_cb;
 	sr.header_arg = &hc;
 	if (pv_sig_verify_ed25519(&p, &sr, u.pubkey) != PV_OK)
-		return refuse(r, "bad_signature", "the signature does not "
-		    "verify for this request", "forged_signature", p.keyid);
+		return refuse(r, "bad_signature",
+		    "the signature does not "
+		    "verify for this request",
+		    "forged_signature", p.keyid);
 	/* A reload that could not hold every nonce of the window leaves
 	 * replays open until they have all expired: fail closed till then. */
 	if (now < atomic_load(&r->srv->nonces_unsafe_until)) {
 		r->out.retry_after = 5;
-		pv_reply_error(&r->out, 503, "transient", "replay cache incomplete "
+		pv_reply_error(&r->out, 503, "transient",
+		    "replay cache incomplete "
 		    "after a restart; retry later");
 		return false;
 	}
 	/* Only now, with a valid signature, spend the nonce. */
 	pv_nonce_digest(p.keyid, p.nonce, digest);
-	st = pv_nonces_add(r->srv->nonces, digest, (p.created > now ?
-	    p.created : now) + window, now);
+	st = pv_nonces_add(r->srv->nonces, digest,
+	    (p.created > now ? p.created : now) + window, now);
 	if (st == PV_EEXISTS)
-		return refuse(r, "replayed_nonce", "this nonce was already "
-		    "used: every request needs a fresh nonce", "replay",
-		    p.keyid);
+		return refuse(r, "replayed_nonce",
+		    "this nonce was already "
+		    "used: every request needs a fresh nonce",
+		    "replay", p.keyid);
 	if (st != PV_OK) {
 		r->out.retry_after = 1;
-		pv_reply_error(&r->out, 503, "transient", "replay cache full; retry");
+		pv_reply_error(&r->out, 503, "transient",
+		    "replay cache full; retry");
 		return false;
 	}
 	memset(&r->who, 0, sizeof(r->who));
@@ -226,13 +253,16 @@ pv_http_signature_body(struct pv_req *r)
 
 	if (!r->has_signature_body)
 		return true;
-	cd = pv_hreq_header_joined(&r->in, "Content-Digest", dbuf, sizeof(dbuf));
-	if (cd != NULL && pv_sig_check_content_digest(cd, r->body,
-	    r->body_len) == PV_OK)
+	cd =
+	    pv_hreq_header_joined(&r->in, "Content-Digest", dbuf, sizeof(dbuf));
+	if (cd != NULL &&
+	    pv_sig_check_content_digest(cd, r->body, r->body_len) == PV_OK)
 		return true;
 	r->is_authenticated = false;
-	return refuse(r, "digest_mismatch", "Content-Digest does not match "
-	    "the body", "forged_signature", NULL);
+	return refuse(r, "digest_mismatch",
+	    "Content-Digest does not match "
+	    "the body",
+	    "forged_signature", NULL);
 }
 
 struct reload_ctx {

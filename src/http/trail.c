@@ -126,7 +126,7 @@ pv_trail_is_counted(struct pv_req *r)
 	if (ev.actor != 0 || ev.nonce[0] != '\0' || r->out.note.also_n > 0)
 		return false;
 	if (pv_denials_note(r->srv->denials, r->ip, ev.action, ev.reason,
-	    pv_now()))
+		pv_now()))
 		return false;
 	r->has_event = false;
 	return true;
@@ -198,7 +198,7 @@ pv_trail_write(struct pv_req *r)
 	struct pv_reply *p = &r->out;
 	unsigned st;
 
-	if (!r->has_event) {		/* an unaudited route: just run it */
+	if (!r->has_event) { /* an unaudited route: just run it */
 		p->next_fn(&r->in, p);
 		return;
 	}

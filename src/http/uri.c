@@ -56,7 +56,8 @@ check_component(const char *s, size_t len, bool in_path)
 			if (in_path && (c == '/' || c == '\\'))
 				return "encoded slash in the path";
 			if (c < 0x20 || c == 0x7f)
-				return "control characters in the request target";
+				return "control characters in the request "
+				       "target";
 		} else if (in_path && c == '\\') {
 			return "backslash in the path";
 		}
@@ -65,7 +66,8 @@ check_component(const char *s, size_t len, bool in_path)
 		if (in_path) {
 			if (c == '/') {
 				if ((seglen == 1 && seg[0] == '.') ||
-				    (seglen == 2 && seg[0] == '.' && seg[1] == '.'))
+				    (seglen == 2 && seg[0] == '.' &&
+					seg[1] == '.'))
 					return "path traversal";
 				seglen = 0;
 			} else if (seglen < sizeof(seg)) {
@@ -75,8 +77,9 @@ check_component(const char *s, size_t len, bool in_path)
 			}
 		}
 	}
-	if (in_path && ((seglen == 1 && seg[0] == '.') ||
-	    (seglen == 2 && seg[0] == '.' && seg[1] == '.')))
+	if (in_path &&
+	    ((seglen == 1 && seg[0] == '.') ||
+		(seglen == 2 && seg[0] == '.' && seg[1] == '.')))
 		return "path traversal";
 	if (!pv_utf8_is_valid((const char *)dec, n))
 		return "the request target is not valid UTF-8";
@@ -97,8 +100,8 @@ pv_uri_check(const char *raw_uri)
 	plen = q != NULL ? (size_t)(q - raw_uri) : strlen(raw_uri);
 	if ((w = check_component(raw_uri, plen, true)) != NULL)
 		return w;
-	if (q != NULL && (w = check_component(q + 1, strlen(q + 1),
-	    false)) != NULL)
+	if (q != NULL &&
+	    (w = check_component(q + 1, strlen(q + 1), false)) != NULL)
 		return w;
 	return NULL;
 }

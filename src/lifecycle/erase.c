@@ -57,7 +57,7 @@ pv_erase_patient(struct pv_vault *v, const char *patient)
 	is_missing = st == PV_ENOTFOUND;
 	if ((st = pv_patient_is_erased(v, patient, &gone)) != PV_OK)
 		return st;
-	if (is_missing)		/* already erased: idempotent */
+	if (is_missing) /* already erased: idempotent */
 		return gone ? PV_OK : PV_ENOTFOUND;
 	/* 1. The key, once: from here on the data is unrecoverable. */
 	if (!gone && (st = pv_dek_shred(v, patient)) != PV_OK)
@@ -85,9 +85,9 @@ pv_hold_set(struct pv_vault *v, const char *patient, bool on)
 
 	if (!pv_fhir_id_is_valid(patient))
 		return PV_EINVAL;
-	if (on) {	/* a hold names a patient that exists */
-		st = pv_store_resource_get(v->store, "Patient", patient,
-		    0, &row);
+	if (on) { /* a hold names a patient that exists */
+		st = pv_store_resource_get(v->store, "Patient", patient, 0,
+		    &row);
 		if (st != PV_OK)
 			return st;
 		pv_resource_clear(&row);

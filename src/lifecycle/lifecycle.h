@@ -37,9 +37,9 @@ PV_MUST_CHECK pv_status pv_hold_set(struct pv_vault *v, const char *patient,
 struct pv_audit;
 
 struct pv_purge_report {
-	size_t resources_purged;	/* every version deleted */
-	size_t patients_shredded;	/* whole patient: DEK destroyed */
-	size_t held_skipped;		/* under legal hold */
+	size_t resources_purged; /* every version deleted */
+	size_t patients_shredded; /* whole patient: DEK destroyed */
+	size_t held_skipped; /* under legal hold */
 	size_t examined;
 };
 
@@ -54,8 +54,8 @@ struct pv_purge_report {
  */
 PV_MUST_CHECK pv_status pv_retention_purge(struct pv_vault *v,
     struct pv_audit *audit, int64_t now, bool dry_run,
-    void (*cb)(void *arg, const char *type, const char *id,
-    const char *patient, const char *what), void *arg,
-    struct pv_purge_report *rep);
+    void (*cb)(void *arg, const char *type, const char *id, const char *patient,
+	const char *what),
+    void *arg, struct pv_purge_report *rep);
 
 #endif

@@ -39,7 +39,7 @@ keep_for(const struct pv_config *cfg, const char *type)
 		if (strcmp(cfg->retention[i].type, "*") == 0)
 			any = cfg->retention[i].keep_seconds;
 	}
-	return any;	/* -1: keep forever */
+	return any; /* -1: keep forever */
 }
 
 struct item {
@@ -88,7 +88,7 @@ audit_purge(struct purge_ctx *c, const char *type, const char *id,
 	ev.outcome = "allowed";
 	ev.reason = "retention";
 	if (pv_audit_append(c->audit, &ev) != PV_OK && c->st == PV_OK)
-		c->st = PV_EUNAVAIL;	/* stop: nothing unaudited happens */
+		c->st = PV_EUNAVAIL; /* stop: nothing unaudited happens */
 }
 
 static void
@@ -121,8 +121,8 @@ flush_patient(struct purge_ctx *c)
 	}
 	/* Already erased: its rows are keyless tombstones, nothing to do
 	 * (looked up only when something expired, the rare case). */
-	if (has_expired && pv_patient_is_erased(c->v, b->patient,
-	    &is_shredded) != PV_OK) {
+	if (has_expired &&
+	    pv_patient_is_erased(c->v, b->patient, &is_shredded) != PV_OK) {
 		c->st = PV_EIO;
 		goto done;
 	}
@@ -155,14 +155,14 @@ flush_patient(struct purge_ctx *c)
 		struct item *it = &b->items[i];
 
 		if (!it->is_expired || strcmp(it->type, "Patient") == 0)
-			continue;	/* a living compartment keeps its Patient */
+			continue; /* a living compartment keeps its Patient */
 		decide(c, it->type, it->id, b->patient, "purge");
 		c->rep->resources_purged++;
 		if (c->dry_run)
 			continue;
 		audit_purge(c, it->type, it->id, b->patient, "purge");
-		if (c->st == PV_OK && pv_store_resource_purge(s, it->type,
-		    it->id) != PV_OK)
+		if (c->st == PV_OK &&
+		    pv_store_resource_purge(s, it->type, it->id) != PV_OK)
 			c->st = PV_EIO;
 	}
 done:
@@ -180,8 +180,8 @@ each(void *arg, struct pv_record *rec, pv_status st)
 	(void)st;
 	if (strcmp(rec->patient, b->patient) != 0) {
 		flush_patient(c);
-		PV_IGNORE(pv_strlcpy(b->patient, rec->patient,
-		    sizeof(b->patient)));
+		PV_IGNORE(
+		    pv_strlcpy(b->patient, rec->patient, sizeof(b->patient)));
 	}
 	if (c->st != PV_OK)
 		return false;
@@ -208,9 +208,10 @@ each(void *arg, struct pv_record *rec, pv_status st)
 
 pv_status
 pv_retention_purge(struct pv_vault *v, struct pv_audit *audit, int64_t now,
-    bool dry_run, void (*cb)(void *arg, const char *type, const char *id,
-    const char *patient, const char *what), void *arg,
-    struct pv_purge_report *rep)
+    bool dry_run,
+    void (*cb)(void *arg, const char *type, const char *id, const char *patient,
+	const char *what),
+    void *arg, struct pv_purge_report *rep)
 {
 	struct purge_ctx c;
 	pv_status st;

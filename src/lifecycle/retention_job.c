@@ -30,7 +30,7 @@ purge_once(struct pv_retention *j)
 	char a[24], b[24];
 
 	if (pv_retention_purge(j->v, j->audit, pv_now(), false, NULL, NULL,
-	    &rep) != PV_OK)
+		&rep) != PV_OK)
 		pv_log(PV_LOG_ERROR, "purge_failed", NULL, (const char *)NULL);
 	PV_IGNORE(pv_snprintf(a, sizeof(a), "%zu", rep.resources_purged));
 	PV_IGNORE(pv_snprintf(b, sizeof(b), "%zu", rep.patients_shredded));

@@ -40,8 +40,9 @@ username_of(struct pv_vault *v, struct pv_auditevent_cache *c, int64_t actor,
 	struct pv_user u;
 
 	if (actor <= 0)
-		return role != NULL && strcmp(role, "operator") == 0 ?
-		    "local-operator" : "unauthenticated";
+		return role != NULL && strcmp(role, "operator") == 0
+		    ? "local-operator"
+		    : "unauthenticated";
 	if (actor == c->actor)
 		return c->name;
 	if (pv_store_user_get_by_id(v->store, actor, &u) != PV_OK)
@@ -97,37 +98,39 @@ pv_auditevent_from_entry(struct pv_vault *v, struct pv_auditevent_cache *c,
 	entity = json_array();
 	if (type[0] != '\0' && id[0] != '\0' &&
 	    pv_snprintf(ref, sizeof(ref), "%s/%s", type, id) == PV_OK)
-		json_array_append_new(entity, json_pack("{s:{s:s}}", "what",
-		    "reference", ref));
+		json_array_append_new(entity,
+		    json_pack("{s:{s:s}}", "what", "reference", ref));
 	if (patient[0] != '\0' &&
 	    pv_snprintf(ref, sizeof(ref), "Patient/%s", patient) == PV_OK)
-		json_array_append_new(entity, json_pack("{s:{s:s}, s:{s:s, s:s}}",
-		    "what", "reference", ref, "type", "system",
-		    "http://terminology.hl7.org/CodeSystem/audit-entity-type",
-		    "code", "1"));
+		json_array_append_new(entity,
+		    json_pack("{s:{s:s}, s:{s:s, s:s}}", "what", "reference",
+			ref, "type", "system",
+			"http://terminology.hl7.org/CodeSystem/"
+			"audit-entity-type",
+			"code", "1"));
 	ev = json_pack("{s:s, s:s, s:{s:s, s:s, s:s}, s:[{s:s, s:s}], s:s, "
-	    "s:O, s:s, s:O, s:[{s:{s:s, s:{s:s}}, s:b, s:[{s:s}], s:{s:O, s:s}}], "
-	    "s:{s:{s:s}}, s:o}",
-	    "resourceType", "AuditEvent", "id", evid,
-	    "type", "system",
+		       "s:O, s:s, s:O, s:[{s:{s:s, s:{s:s}}, s:b, s:[{s:s}], "
+		       "s:{s:O, s:s}}], "
+		       "s:{s:{s:s}}, s:o}",
+	    "resourceType", "AuditEvent", "id", evid, "type", "system",
 	    "http://terminology.hl7.org/CodeSystem/audit-event-type", "code",
-	    "rest", "display", "RESTful Operation",
-	    "subtype", "system", "urn:phivault:audit-action", "code", action,
-	    "action", fhir_action(action),
-	    "recorded", json_object_get(e, "ts"),
-	    "outcome", strcmp(outcome, "allowed") == 0 ? "0" :
-	    strcmp(outcome, "error") == 0 ? "8" : "4",
-	    "outcomeDesc", json_object_get(e, "reason"),
-	    "agent", "who", "display", who, "identifier", "value", who,
-	    "requestor", 1, "role", "text", role[0] ? role : "none",
-	    "network", "address", json_object_get(e, "src"), "type", "2",
-	    "source", "observer", "display", "phivault",
-	    "entity", entity);
+	    "rest", "display", "RESTful Operation", "subtype", "system",
+	    "urn:phivault:audit-action", "code", action, "action",
+	    fhir_action(action), "recorded", json_object_get(e, "ts"),
+	    "outcome",
+	    strcmp(outcome, "allowed") == 0     ? "0"
+		: strcmp(outcome, "error") == 0 ? "8"
+						: "4",
+	    "outcomeDesc", json_object_get(e, "reason"), "agent", "who",
+	    "display", who, "identifier", "value", who, "requestor", 1, "role",
+	    "text", role[0] ? role : "none", "network", "address",
+	    json_object_get(e, "src"), "type", "2", "source", "observer",
+	    "display", "phivault", "entity", entity);
 	if (ev != NULL && grant > 0 && (purpose = purpose_of(v, grant)) != NULL)
 		json_object_set_new(ev, "purposeOfEvent", purpose);
 	if (ev != NULL && (count = pv_audit_entry_count(e)) > 1)
-		json_object_set_new(ev, "extension", json_pack("[{s:s, s:I}]",
-		    "url", "urn:phivault:audit-count", "valueInteger",
-		    (json_int_t)count));
+		json_object_set_new(ev, "extension",
+		    json_pack("[{s:s, s:I}]", "url", "urn:phivault:audit-count",
+			"valueInteger", (json_int_t)count));
 	return ev;
 }

@@ -13,7 +13,7 @@
 #include "audit/audit.h"
 #include "auth/auth.h"
 #include "authz/authz.h"
-#include "lifecycle/lifecycle.h"	/* retention check: a dry-run purge */
+#include "lifecycle/lifecycle.h" /* retention check: a dry-run purge */
 
 #include <string.h>
 
@@ -23,15 +23,15 @@ struct report {
 };
 
 static void
-add(struct report *r, const char *check, const char *status,
-    const char *detail)
+add(struct report *r, const char *check, const char *status, const char *detail)
 {
 	if (strcmp(status, "fail") == 0)
 		r->failed++;
 	else if (strcmp(status, "warn") == 0)
 		r->warnings++;
-	json_array_append_new(r->checks, json_pack("{s:s, s:s, s:s}", "check",
-	    check, "status", status, "detail", detail));
+	json_array_append_new(r->checks,
+	    json_pack("{s:s, s:s, s:s}", "check", check, "status", status,
+		"detail", detail));
 }
 
 static void
@@ -48,7 +48,8 @@ check_audit(struct pv_vault *v, struct report *r)
 		return;
 	}
 	if (vr.quarantines > 0) {
-		PV_IGNORE(pv_snprintf(d, sizeof(d), "%llu unsigned entries were "
+		PV_IGNORE(pv_snprintf(d, sizeof(d),
+		    "%llu unsigned entries were "
 		    "moved out of the trail at start-up (%llu quarantine "
 		    "records; audit/quarantine.jsonl): a crash before their "
 		    "batch was signed, or entries written without the key",
@@ -57,22 +58,27 @@ check_audit(struct pv_vault *v, struct report *r)
 		add(r, "audit_quarantine", "warn", d);
 	}
 	if (!vr.is_ok) {
-		PV_IGNORE(pv_snprintf(d, sizeof(d), "verification failed at "
-		    "entry %lld (%s): %s", (long long)vr.bad_entry, vr.problem,
-		    vr.detail));
+		PV_IGNORE(pv_snprintf(d, sizeof(d),
+		    "verification failed at "
+		    "entry %lld (%s): %s",
+		    (long long)vr.bad_entry, vr.problem, vr.detail));
 		add(r, "audit_trail", "fail", d);
 		return;
 	}
-	PV_IGNORE(pv_snprintf(d, sizeof(d), "%llu entries, all covered by a "
+	PV_IGNORE(pv_snprintf(d, sizeof(d),
+	    "%llu entries, all covered by a "
 	    "signature (%llu batch signatures, %llu signed checkpoints), all "
-	    "verify", (unsigned long long)vr.entries,
+	    "verify",
+	    (unsigned long long)vr.entries,
 	    (unsigned long long)vr.batch_signatures,
 	    (unsigned long long)vr.checkpoints));
 	add(r, "audit_trail", "pass", d);
 	if (pv_audit_latest_checkpoint(v->dir, &cp) == PV_OK) {
-		PV_IGNORE(pv_snprintf(d, sizeof(d), "latest signed head: size "
+		PV_IGNORE(pv_snprintf(d, sizeof(d),
+		    "latest signed head: size "
 		    "%llu at %s; publish it outside the vault ('phivault audit "
-		    "checkpoint')", (unsigned long long)cp.size, cp.time));
+		    "checkpoint')",
+		    (unsigned long long)cp.size, cp.time));
 		add(r, "audit_checkpoint", "info", d);
 	}
 }
@@ -106,10 +112,11 @@ check_mfa(struct pv_vault *v, struct report *r)
 	}
 	/* Not enrolled yet means the account cannot reach data (the server
 	 * holds it to enrolment), so this is a warning, not a failure. */
-	PV_IGNORE(pv_snprintf(d, sizeof(d), "%d of %d active account(s) in "
+	PV_IGNORE(pv_snprintf(d, sizeof(d),
+	    "%d of %d active account(s) in "
 	    "roles that need MFA (%s) have not enrolled TOTP (they cannot "
-	    "reach data until they do)", c.missing, c.active,
-	    v->cfg.mfa_required_roles));
+	    "reach data until they do)",
+	    c.missing, c.active, v->cfg.mfa_required_roles));
 	add(r, "mfa_coverage", c.missing == 0 ? "pass" : "warn", d);
 }
 
@@ -122,11 +129,15 @@ check_keys(struct pv_vault *v, struct report *r)
 	char d[300];
 
 	for (i = 0; i < n; i++)
-		if (versions[i] != current && pv_store_dek_count_version(v->store, versions[i], &users) == PV_OK)
+		if (versions[i] != current &&
+		    pv_store_dek_count_version(v->store, versions[i], &users) ==
+			PV_OK)
 			stale += users;
-	PV_IGNORE(pv_snprintf(d, sizeof(d), "master key version %u; %zu "
+	PV_IGNORE(pv_snprintf(d, sizeof(d),
+	    "master key version %u; %zu "
 	    "version(s) on disk; %lld data key(s) still wrapped under an older "
-	    "version", current, n, (long long)stale));
+	    "version",
+	    current, n, (long long)stale));
 	add(r, "key_rotation", stale == 0 && n == 1 ? "pass" : "warn", d);
 }
 
@@ -136,17 +147,23 @@ check_tls(struct pv_vault *v, struct report *r)
 	char path[PV_PATH_MAX], d[200];
 	int64_t na = 0, days;
 
-	if ((v->cfg.tls_cert[0] == '/' ? pv_strlcpy(path, v->cfg.tls_cert,
-	    sizeof(path)) : pv_vault_path(v, v->cfg.tls_cert, path,
-	    sizeof(path))) != PV_OK || pv_tlscert_expiry(path, &na) != PV_OK) {
-		add(r, "tls_certificate", "fail", "the certificate cannot be read");
+	if ((v->cfg.tls_cert[0] == '/'
+		    ? pv_strlcpy(path, v->cfg.tls_cert, sizeof(path))
+		    : pv_vault_path(v, v->cfg.tls_cert, path, sizeof(path))) !=
+		PV_OK ||
+	    pv_tlscert_expiry(path, &na) != PV_OK) {
+		add(r, "tls_certificate", "fail",
+		    "the certificate cannot be read");
 		return;
 	}
 	days = (na - pv_now()) / 86400;
-	PV_IGNORE(pv_snprintf(d, sizeof(d), "expires in %lld days",
-	    (long long)days));
-	add(r, "tls_certificate", days < 0 ? "fail" : days < 30 ? "warn" :
-	    "pass", d);
+	PV_IGNORE(
+	    pv_snprintf(d, sizeof(d), "expires in %lld days", (long long)days));
+	add(r, "tls_certificate",
+	    days < 0        ? "fail"
+		: days < 30 ? "warn"
+			    : "pass",
+	    d);
 }
 
 /* Settings weaker than the safe defaults of SPEC.md. */
@@ -157,25 +174,32 @@ check_settings(struct pv_vault *v, struct report *r)
 	char d[600] = "";
 	size_t n = 0;
 
-#define WEAK(cond, text) do { if (cond) { \
-	n++; \
-	PV_IGNORE(pv_snprintf(d + strlen(d), sizeof(d) - strlen(d), \
-	    "%s%s", d[0] ? "; " : "", text)); } } while (0)
+#define WEAK(cond, text)                                                       \
+	do {                                                                   \
+		if (cond) {                                                    \
+			n++;                                                   \
+			PV_IGNORE(                                             \
+			    pv_snprintf(d + strlen(d), sizeof(d) - strlen(d),  \
+				"%s%s", d[0] ? "; " : "", text));              \
+		}                                                              \
+	} while (0)
 	WEAK(strcmp(c->synchronous, "full") != 0,
 	    "store synchronous is not full");
 	WEAK(!c->ratelimit_enabled, "rate limiting is off");
 	WEAK(c->argon2_memlimit_kib < 19 * 1024 || c->argon2_opslimit < 2,
 	    "Argon2id cost below 19 MiB / t=2");
-	WEAK(c->session_idle_timeout > 15 * 60, "session idle timeout over 15 min");
+	WEAK(c->session_idle_timeout > 15 * 60,
+	    "session idle timeout over 15 min");
 	WEAK(c->session_lifetime > 12 * 3600, "session lifetime over 12 h");
 	WEAK(c->replay_window > 300, "replay window over 300 s");
 	WEAK(c->lockout_threshold > 5, "lockout after more than 5 failures");
 	WEAK(!pv_config_list_has(c->mfa_required_roles, "admin") ||
-	    !pv_config_list_has(c->mfa_required_roles, "clinician"),
+		!pv_config_list_has(c->mfa_required_roles, "clinician"),
 	    "MFA not required for admin or clinician");
 #undef WEAK
-	add(r, "security_settings", n == 0 ? "pass" : "warn", n == 0 ?
-	    "every security setting at or stricter than its default" : d);
+	add(r, "security_settings", n == 0 ? "pass" : "warn",
+	    n == 0 ? "every security setting at or stricter than its default"
+		   : d);
 }
 
 static void
@@ -191,16 +215,19 @@ check_review(struct pv_vault *v, const struct pv_policy *policy,
 		add(r, "access_review", "fail", "the access review cannot run");
 		return;
 	}
-	json_array_foreach(json_object_get(rep, "accounts"), i, a)
-		if (json_is_true(json_object_get(a, "dormant")))
-			dormant++;
+	json_array_foreach(json_object_get(rep, "accounts"), i,
+	    a) if (json_is_true(json_object_get(a, "dormant"))) dormant++;
 	pending = json_array_size(json_object_get(rep, "break_glass_pending"));
 	json_decref(rep);
-	PV_IGNORE(pv_snprintf(d, sizeof(d), "%d dormant active account(s) "
-	    "(access-review --apply disables them)", dormant));
+	PV_IGNORE(pv_snprintf(d, sizeof(d),
+	    "%d dormant active account(s) "
+	    "(access-review --apply disables them)",
+	    dormant));
 	add(r, "dormant_accounts", dormant == 0 ? "pass" : "warn", d);
-	PV_IGNORE(pv_snprintf(d, sizeof(d), "%zu break-glass grant(s) awaiting "
-	    "review (access-review --ack-grant)", pending));
+	PV_IGNORE(pv_snprintf(d, sizeof(d),
+	    "%zu break-glass grant(s) awaiting "
+	    "review (access-review --ack-grant)",
+	    pending));
 	add(r, "break_glass_review", pending == 0 ? "pass" : "warn", d);
 }
 
@@ -211,20 +238,24 @@ check_retention(struct pv_vault *v, struct report *r)
 	char d[300];
 
 	if (v->cfg.retention_n == 0) {
-		add(r, "retention", "info", "no [retention] rules: records are "
+		add(r, "retention", "info",
+		    "no [retention] rules: records are "
 		    "kept until deleted or erased");
 		return;
 	}
 	if (pv_retention_purge(v, NULL, pv_now(), true, NULL, NULL, &pr) !=
 	    PV_OK) {
-		add(r, "retention", "fail", "the retention rules cannot be applied");
+		add(r, "retention", "fail",
+		    "the retention rules cannot be applied");
 		return;
 	}
-	PV_IGNORE(pv_snprintf(d, sizeof(d), "%zu resource(s) and %zu "
+	PV_IGNORE(pv_snprintf(d, sizeof(d),
+	    "%zu resource(s) and %zu "
 	    "patient(s) past retention awaiting purge; %zu under legal hold",
 	    pr.resources_purged, pr.patients_shredded, pr.held_skipped));
-	add(r, "retention", pr.resources_purged + pr.patients_shredded == 0 ?
-	    "pass" : "warn", d);
+	add(r, "retention",
+	    pr.resources_purged + pr.patients_shredded == 0 ? "pass" : "warn",
+	    d);
 }
 
 pv_status

@@ -79,8 +79,8 @@ find(struct inc_ctx *c, const char *patient)
 		c->cap = nc;
 	}
 	memset(&c->t[c->n], 0, sizeof(c->t[0]));
-	if (pv_strlcpy(c->t[c->n].patient, patient,
-	    sizeof(c->t[0].patient)) != PV_OK)
+	if (pv_strlcpy(c->t[c->n].patient, patient, sizeof(c->t[0].patient)) !=
+	    PV_OK)
 		return NULL;
 	return &c->t[c->n++];
 }
@@ -148,18 +148,19 @@ pv_incident_report(struct pv_vault *v, int64_t actor, int64_t since,
 			if (c.t[i].actions & (1u << k))
 				json_array_append_new(acts,
 				    json_string(action_names[k]));
-		json_array_append_new(pats, json_pack(
-		    "{s:s, s:b, s:s, s:s, s:I, s:I, s:o}", "patient",
-		    c.t[i].patient, "data_reached", c.t[i].allowed > 0,
-		    "first_access", c.t[i].first, "last_access", c.t[i].last,
-		    "accesses", (json_int_t)c.t[i].allowed, "denied_attempts",
-		    (json_int_t)c.t[i].denied, "actions", acts));
+		json_array_append_new(pats,
+		    json_pack("{s:s, s:b, s:s, s:s, s:I, s:I, s:o}", "patient",
+			c.t[i].patient, "data_reached", c.t[i].allowed > 0,
+			"first_access", c.t[i].first, "last_access",
+			c.t[i].last, "accesses", (json_int_t)c.t[i].allowed,
+			"denied_attempts", (json_int_t)c.t[i].denied, "actions",
+			acts));
 	}
 	pv_iso8601(since, s1);
 	pv_iso8601(until, s2);
-	*out = json_pack("{s:I, s:s, s:s, s:I, s:o}", "actor", (json_int_t)actor,
-	    "since", s1, "until", s2, "entries", (json_int_t)c.entries,
-	    "patients", pats);
+	*out = json_pack("{s:I, s:s, s:s, s:I, s:o}", "actor",
+	    (json_int_t)actor, "since", s1, "until", s2, "entries",
+	    (json_int_t)c.entries, "patients", pats);
 	free(c.t);
 	return *out != NULL ? PV_OK : PV_ENOMEM;
 }

@@ -22,8 +22,8 @@
 
 struct usage {
 	int64_t actor;
-	int64_t last;		/* newest audited request */
-	unsigned used;		/* action bits in the window */
+	int64_t last; /* newest audited request */
+	unsigned used; /* action bits in the window */
 };
 
 struct usage_tab {
@@ -35,15 +35,23 @@ struct usage_tab {
 static int
 action_bit(const char *action)
 {
-	static const struct { const char *a; pv_action act; } map[] = {
-		{ "create", PV_ACT_CREATE }, { "read", PV_ACT_READ },
-		{ "vread", PV_ACT_READ }, { "history", PV_ACT_READ },
-		{ "update", PV_ACT_UPDATE }, { "delete", PV_ACT_DELETE },
-		{ "search", PV_ACT_SEARCH }, { "audit.query", PV_ACT_SEARCH },
+	static const struct {
+		const char *a;
+		pv_action act;
+	} map[] = {
+		{ "create", PV_ACT_CREATE },
+		{ "read", PV_ACT_READ },
+		{ "vread", PV_ACT_READ },
+		{ "history", PV_ACT_READ },
+		{ "update", PV_ACT_UPDATE },
+		{ "delete", PV_ACT_DELETE },
+		{ "search", PV_ACT_SEARCH },
+		{ "audit.query", PV_ACT_SEARCH },
 		{ "break-glass", PV_ACT_BREAK_GLASS },
 		{ "deid.export", PV_ACT_EXPORT },
 		{ "careteam.add", PV_ACT_ADMIN },
-		{ "careteam.remove", PV_ACT_ADMIN }, { "erase", PV_ACT_ADMIN },
+		{ "careteam.remove", PV_ACT_ADMIN },
+		{ "erase", PV_ACT_ADMIN },
 	};
 	size_t i;
 
@@ -168,13 +176,13 @@ add_account(void *arg, const struct pv_user *u)
 		pv_iso8601(last, lastbuf);
 	else
 		strcpy(lastbuf, "never");
-	json_array_append_new(c->accounts, json_pack(
-	    "{s:s, s:s, s:s, s:b, s:I, s:s, s:I, s:s, s:s, s:b}",
-	    "name", u->username, "role", u->role, "status",
-	    u->is_active ? "active" : "disabled", "mfa", u->has_mfa,
-	    "care_team_size", (json_int_t)team, "last_activity", lastbuf,
-	    "idle_days", (json_int_t)(idle / 86400), "granted", gl,
-	    "unused_90d", ul, "dormant", dormant && u->is_active));
+	json_array_append_new(c->accounts,
+	    json_pack("{s:s, s:s, s:s, s:b, s:I, s:s, s:I, s:s, s:s, s:b}",
+		"name", u->username, "role", u->role, "status",
+		u->is_active ? "active" : "disabled", "mfa", u->has_mfa,
+		"care_team_size", (json_int_t)team, "last_activity", lastbuf,
+		"idle_days", (json_int_t)(idle / 86400), "granted", gl,
+		"unused_90d", ul, "dormant", dormant && u->is_active));
 	if (dormant && u->is_active)
 		json_array_append_new(c->dormant_ids, json_integer(u->id));
 }
@@ -193,13 +201,12 @@ add_grant(void *arg, const struct pv_grant *g)
 
 	pv_iso8601(g->created_at, created);
 	pv_iso8601(g->expires_at, expires);
-	if (pv_store_user_get_by_id(c->v->store, g->user_id, &u) !=
-	    PV_OK)
+	if (pv_store_user_get_by_id(c->v->store, g->user_id, &u) != PV_OK)
 		strcpy(u.username, "unknown");
-	json_array_append_new(c->arr, json_pack(
-	    "{s:I, s:s, s:s, s:s, s:s}", "grant", (json_int_t)g->id, "user",
-	    u.username, "patient", g->patient_id, "opened", created,
-	    "expires", expires));
+	json_array_append_new(c->arr,
+	    json_pack("{s:I, s:s, s:s, s:s, s:s}", "grant", (json_int_t)g->id,
+		"user", u.username, "patient", g->patient_id, "opened", created,
+		"expires", expires));
 }
 
 pv_status
@@ -207,7 +214,8 @@ pv_access_review(struct pv_vault *v, const struct pv_policy *policy,
     int64_t now, bool apply, json_t **out)
 {
 	struct usage_tab t = { NULL, 0, 0, now - UNUSED_WINDOW };
-	struct review_ctx c = { v, policy, &t, now, json_array(), json_array() };
+	struct review_ctx c = { v, policy, &t, now, json_array(),
+		json_array() };
 	struct grant_ctx gc = { v, json_array() };
 	json_t *disabled = json_array();
 	pv_status st;
@@ -215,13 +223,12 @@ pv_access_review(struct pv_vault *v, const struct pv_policy *policy,
 
 	*out = NULL;
 	if ((st = pv_audit_scan(v->dir, collect, &t)) != PV_OK ||
-	    (st = pv_store_user_list(v->store, add_account, &c)) !=
-	    PV_OK ||
-	    (st = pv_store_grant_list(v->store, true, add_grant, &gc)) !=
-	    PV_OK)
+	    (st = pv_store_user_list(v->store, add_account, &c)) != PV_OK ||
+	    (st = pv_store_grant_list(v->store, true, add_grant, &gc)) != PV_OK)
 		goto done;
 	for (i = 0; apply && i < json_array_size(c.dormant_ids); i++) {
-		int64_t id = json_integer_value(json_array_get(c.dormant_ids, i));
+		int64_t id =
+		    json_integer_value(json_array_get(c.dormant_ids, i));
 
 		if ((st = pv_account_disable_by_id(v, id)) != PV_OK)
 			goto done;

@@ -1,7 +1,7 @@
 /*
  * store/backend.h — what a store backend implements. Included only by
- * the files of src/store/: outside the store, struct pv_store is opaque and every
- * call goes through the pv_store_* functions of store.h (store.c
+ * the files of src/store/: outside the store, struct pv_store is opaque and
+ * every call goes through the pv_store_* functions of store.h (store.c
  * dispatches them here). The meaning of each operation is documented on
  * its pv_store_* function in store.h.
  */
@@ -25,14 +25,13 @@ struct pv_store_ops {
 	pv_status (*user_insert)(struct pv_store *, struct pv_user *);
 	pv_status (*user_get_by_name)(struct pv_store *, const char *,
 	    struct pv_user *);
-	pv_status (*user_get_by_id)(struct pv_store *, int64_t,
-	    struct pv_user *);
+	pv_status (
+	    *user_get_by_id)(struct pv_store *, int64_t, struct pv_user *);
 	pv_status (*user_get_by_key_id)(struct pv_store *, const char *,
 	    struct pv_user *);
 	pv_status (*user_list)(struct pv_store *, pv_user_cb, void *);
 	pv_status (*user_attempt_reserve)(struct pv_store *, int64_t id,
-	    int64_t now, const struct pv_lockout_rule *,
-	    struct pv_attempt *a);
+	    int64_t now, const struct pv_lockout_rule *, struct pv_attempt *a);
 	pv_status (*user_attempt_refund)(struct pv_store *, int64_t id,
 	    const struct pv_attempt *a);
 	pv_status (*user_login_ok)(struct pv_store *, int64_t id, int64_t now,
@@ -52,16 +51,16 @@ struct pv_store_ops {
 	    int64_t epoch, const char *role, bool is_active,
 	    const char *scopes);
 
-	pv_status (*session_insert)(struct pv_store *,
-	    const struct pv_session *);
+	pv_status (
+	    *session_insert)(struct pv_store *, const struct pv_session *);
 	pv_status (*session_get)(struct pv_store *,
 	    const unsigned char[PV_HASH_BYTES], struct pv_session *);
 	pv_status (*session_touch)(struct pv_store *, const char *, int64_t);
 	pv_status (*session_delete)(struct pv_store *, int64_t, const char *);
-	pv_status (*session_delete_all)(struct pv_store *, int64_t,
-	    const char *);
-	pv_status (*session_list)(struct pv_store *, int64_t, pv_session_cb,
-	    void *);
+	pv_status (
+	    *session_delete_all)(struct pv_store *, int64_t, const char *);
+	pv_status (
+	    *session_list)(struct pv_store *, int64_t, pv_session_cb, void *);
 
 	pv_status (*recovery_replace)(struct pv_store *, int64_t,
 	    const unsigned char (*)[PV_HASH_BYTES], size_t);
@@ -69,24 +68,22 @@ struct pv_store_ops {
 	    const unsigned char[PV_HASH_BYTES], int64_t);
 
 	pv_status (*careteam_add)(struct pv_store *, int64_t, const char *);
-	pv_status (*careteam_remove)(struct pv_store *, int64_t,
-	    const char *);
-	pv_status (*careteam_has)(struct pv_store *, int64_t, const char *,
-	    bool *);
+	pv_status (*careteam_remove)(struct pv_store *, int64_t, const char *);
+	pv_status (
+	    *careteam_has)(struct pv_store *, int64_t, const char *, bool *);
 	pv_status (*careteam_count)(struct pv_store *, int64_t, int64_t *);
 
-	pv_status (*resource_put)(struct pv_store *,
-	    const struct pv_resource *);
-	pv_status (*resource_get)(struct pv_store *, const char *,
-	    const char *, int64_t, struct pv_resource *);
+	pv_status (
+	    *resource_put)(struct pv_store *, const struct pv_resource *);
+	pv_status (*resource_get)(struct pv_store *, const char *, const char *,
+	    int64_t, struct pv_resource *);
 	pv_status (*resource_history)(struct pv_store *, const char *,
 	    const char *, pv_resource_cb, void *);
 	pv_status (*resource_search)(struct pv_store *, const char *,
-	    const char *, int64_t, int64_t, pv_resource_cb, void *,
-	    int64_t *);
+	    const char *, int64_t, int64_t, pv_resource_cb, void *, int64_t *);
 	pv_status (*resource_scan)(struct pv_store *, pv_resource_cb, void *);
-	pv_status (*resource_purge)(struct pv_store *, const char *,
-	    const char *);
+	pv_status (
+	    *resource_purge)(struct pv_store *, const char *, const char *);
 	pv_status (*patient_purge)(struct pv_store *, const char *);
 	pv_status (*index_replace)(struct pv_store *, const char *,
 	    const char *, const unsigned char (*)[PV_HASH_BYTES], size_t);
@@ -99,8 +96,8 @@ struct pv_store_ops {
 	pv_status (*grant_list)(struct pv_store *, bool, pv_grant_cb, void *);
 	pv_status (*grant_get)(struct pv_store *, int64_t, struct pv_grant *);
 	pv_status (*grant_review)(struct pv_store *, int64_t, int64_t);
-	pv_status (*grant_end_user)(struct pv_store *, int64_t user_id,
-	    int64_t now);
+	pv_status (
+	    *grant_end_user)(struct pv_store *, int64_t user_id, int64_t now);
 
 	pv_status (*hold_set)(struct pv_store *, const char *, bool);
 	pv_status (*hold_has)(struct pv_store *, const char *, bool *);

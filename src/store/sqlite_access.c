@@ -100,7 +100,7 @@ sq_grant_insert(struct pv_store *store, struct pv_grant *g)
 	sqlite3_bind_int64(q, 3, g->created_at);
 	sqlite3_bind_int64(q, 4, g->expires_at);
 	sq_bind_blob(q, 5, g->reason_sealed, g->reason_sealed_len);
-	if (g->id > 0)		/* chosen by the caller (audited first) */
+	if (g->id > 0) /* chosen by the caller (audited first) */
 		sqlite3_bind_int64(q, 6, g->id);
 	sqlite3_bind_int64(q, 7, g->holder_epoch);
 	if ((st = sq_run_one(store, q, PV_ECONFLICT)) != PV_OK ||
@@ -130,11 +130,10 @@ sq_grant_active(struct pv_store *store, int64_t user_id, const char *pid,
 }
 
 pv_status
-sq_grant_list(struct pv_store *store, bool only_open, pv_grant_cb cb,
-    void *arg)
+sq_grant_list(struct pv_store *store, bool only_open, pv_grant_cb cb, void *arg)
 {
-	sqlite3_stmt *q = sq_stmt(store, only_open ? Q_GRANT_LIST_OPEN :
-	    Q_GRANT_LIST_ALL);
+	sqlite3_stmt *q =
+	    sq_stmt(store, only_open ? Q_GRANT_LIST_OPEN : Q_GRANT_LIST_ALL);
 	struct pv_grant g;
 	pv_status st = PV_OK;
 	int rc;

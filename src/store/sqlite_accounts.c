@@ -33,7 +33,7 @@ read_user(sqlite3_stmt *q, struct pv_user *u)
 	sq_col_text(q, 4, u->pw_hash, sizeof(u->pw_hash));
 	sq_col_text(q, 5, u->patient_id, sizeof(u->patient_id));
 	if (!sq_col_blob_fixed(q, 6, u->mfa_sealed, sizeof(u->mfa_sealed),
-	    &u->mfa_sealed_len))
+		&u->mfa_sealed_len))
 		return PV_EINTERNAL;
 	u->has_mfa = sqlite3_column_int(q, 7) != 0;
 	u->mfa_last_step = sqlite3_column_int64(q, 8);
@@ -96,8 +96,7 @@ sq_user_insert(struct pv_store *store, struct pv_user *u)
 }
 
 pv_status
-sq_user_get_by_name(struct pv_store *store, const char *name,
-    struct pv_user *u)
+sq_user_get_by_name(struct pv_store *store, const char *name, struct pv_user *u)
 {
 	sqlite3_stmt *q = sq_stmt(store, Q_USER_BY_NAME);
 
@@ -162,7 +161,7 @@ run_returning(sqlite3_stmt *q, int64_t *out, int n)
 	if (rc == SQLITE_ROW) {
 		for (i = 0; i < n; i++)
 			out[i] = sqlite3_column_int64(q, i);
-		rc = sqlite3_step(q);	/* one row at most: the id is unique */
+		rc = sqlite3_step(q); /* one row at most: the id is unique */
 	} else if (rc == SQLITE_DONE) {
 		sqlite3_reset(q);
 		return PV_ENOTFOUND;
@@ -189,7 +188,7 @@ sq_user_attempt_reserve(struct pv_store *store, int64_t id, int64_t now,
 	sqlite3_bind_int64(q, 5, rule->max_delay);
 	st = run_returning(q, row, 2);
 	if (st == PV_ENOTFOUND)
-		return PV_OK;		/* locked: not reserved */
+		return PV_OK; /* locked: not reserved */
 	if (st != PV_OK)
 		return st;
 	a->is_reserved = true;
@@ -284,9 +283,8 @@ sq_user_mfa_enable(struct pv_store *store, int64_t id,
 }
 
 pv_status
-sq_user_set_password(struct pv_store *store, int64_t id,
-    const char *old_hash, const char *new_hash, bool has_mfa,
-    const char *session)
+sq_user_set_password(struct pv_store *store, int64_t id, const char *old_hash,
+    const char *new_hash, bool has_mfa, const char *session)
 {
 	sqlite3_stmt *q = sq_stmt(store, Q_USER_SET_PW);
 
@@ -354,8 +352,8 @@ sq_session_insert(struct pv_store *store, const struct pv_session *s)
 }
 
 pv_status
-sq_session_get(struct pv_store *store,
-    const unsigned char hash[PV_HASH_BYTES], struct pv_session *s)
+sq_session_get(struct pv_store *store, const unsigned char hash[PV_HASH_BYTES],
+    struct pv_session *s)
 {
 	sqlite3_stmt *q = sq_stmt(store, Q_SESS_GET);
 	pv_status st;

@@ -170,8 +170,8 @@ conn_tls_destroy(void *p)
 static pv_status
 exec_sql(sqlite3 *db, const char *sql)
 {
-	return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? PV_OK :
-	    PV_EIO;
+	return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? PV_OK
+								    : PV_EIO;
 }
 
 static pv_status
@@ -184,29 +184,33 @@ conn_open(struct sqlite_store *s, struct conn **out)
 	c = calloc(1, sizeof(*c));
 	if (c == NULL)
 		return PV_ENOMEM;
-	if (sqlite3_open_v2(s->db_path, &c->db, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
+	if (sqlite3_open_v2(s->db_path, &c->db,
+		SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+		    SQLITE_OPEN_NOMUTEX,
+		NULL) != SQLITE_OK)
 		goto fail;
 	sqlite3_busy_timeout(c->db, s->busy_ms);
 	sqlite3_extended_result_codes(c->db, 1);
 	if (sqlite3_prepare_v2(c->db, "ATTACH DATABASE ?1 AS k", -1, &att,
-	    NULL) != SQLITE_OK)
+		NULL) != SQLITE_OK)
 		goto fail;
 	sqlite3_bind_text(att, 1, s->keys_path, -1, SQLITE_STATIC);
 	if (sqlite3_step(att) != SQLITE_DONE)
 		goto fail;
-	if ((st = exec_sql(c->db, "PRAGMA journal_mode=WAL;"
-	    "PRAGMA k.journal_mode=WAL;"
-	    "PRAGMA secure_delete=ON; PRAGMA k.secure_delete=ON;"
-	    "PRAGMA foreign_keys=ON; PRAGMA trusted_schema=OFF;"
-	    /* Reads through a shared mapping instead of a pread and a copy
-	     * per page into each connection's small cache (1M-resource
-	     * reads; address space only, pages stay the kernel's). */
-	    "PRAGMA main.mmap_size=" PV_SQLITE_MMAP_BYTES ";")) != PV_OK)
+	if ((st = exec_sql(c->db,
+		 "PRAGMA journal_mode=WAL;"
+		 "PRAGMA k.journal_mode=WAL;"
+		 "PRAGMA secure_delete=ON; PRAGMA k.secure_delete=ON;"
+		 "PRAGMA foreign_keys=ON; PRAGMA trusted_schema=OFF;"
+		 /* Reads through a shared mapping instead of a pread and a copy
+		  * per page into each connection's small cache (1M-resource
+		  * reads; address space only, pages stay the kernel's). */
+		 "PRAGMA main.mmap_size=" PV_SQLITE_MMAP_BYTES ";")) != PV_OK)
 		goto fail;
-	st = exec_sql(c->db, s->is_full ?
-	    "PRAGMA synchronous=FULL; PRAGMA k.synchronous=FULL;" :
-	    "PRAGMA synchronous=NORMAL; PRAGMA k.synchronous=FULL;");
+	st = exec_sql(c->db,
+	    s->is_full
+		? "PRAGMA synchronous=FULL; PRAGMA k.synchronous=FULL;"
+		: "PRAGMA synchronous=NORMAL; PRAGMA k.synchronous=FULL;");
 	if (st != PV_OK)
 		goto fail;
 	sqlite3_finalize(att);
@@ -262,7 +266,7 @@ sq_stmt(struct pv_store *store, enum sql_id q)
 		return NULL;
 	if (c->stmt[q] == NULL &&
 	    sqlite3_prepare_v3(c->db, sq_sql_text[q], -1,
-	    SQLITE_PREPARE_PERSISTENT, &c->stmt[q], NULL) != SQLITE_OK)
+		SQLITE_PREPARE_PERSISTENT, &c->stmt[q], NULL) != SQLITE_OK)
 		return NULL;
 	sqlite3_reset(c->stmt[q]);
 	sqlite3_clear_bindings(c->stmt[q]);
@@ -378,24 +382,24 @@ pragma_int(sqlite3 *db, const char *sql, int *out)
 }
 
 static pv_status
-migrate_one(sqlite3 *db, const char *schema, const char *const *steps,
-    int n)
+migrate_one(sqlite3 *db, const char *schema, const char *const *steps, int n)
 {
 	char sql[64];
 	int have, i;
 	pv_status st;
 
 	if ((st = pv_snprintf(sql, sizeof(sql), "PRAGMA %s.user_version",
-	    schema)) != PV_OK ||
+		 schema)) != PV_OK ||
 	    (st = pragma_int(db, sql, &have)) != PV_OK)
 		return st;
 	if (have > n)
-		return PV_EINVAL;	/* a newer phivault wrote this vault */
+		return PV_EINVAL; /* a newer phivault wrote this vault */
 	for (i = have; i < n; i++) {
 		char bump[64];
 
 		if ((st = pv_snprintf(bump, sizeof(bump),
-		    "PRAGMA %s.user_version = %d", schema, i + 1)) != PV_OK)
+			 "PRAGMA %s.user_version = %d", schema, i + 1)) !=
+		    PV_OK)
 			return st;
 		if (exec_sql(db, "BEGIN IMMEDIATE") != PV_OK)
 			return PV_EIO;
@@ -430,7 +434,7 @@ pv_store_open_sqlite(const struct pv_store_opts *o, struct pv_store **out)
 	s->busy_ms = o->busy_timeout_ms;
 	if (pv_strlcpy(s->db_path, o->db_path, sizeof(s->db_path)) != PV_OK ||
 	    pv_strlcpy(s->keys_path, o->keys_db_path, sizeof(s->keys_path)) !=
-	    PV_OK) {
+		PV_OK) {
 		free(s);
 		return PV_ETOOBIG;
 	}
@@ -442,9 +446,9 @@ pv_store_open_sqlite(const struct pv_store_opts *o, struct pv_store **out)
 	}
 	if ((st = sq_conn_get(s, &c)) != PV_OK ||
 	    (st = migrate_one(c->db, "main", migrations,
-	    (int)PV_ARRAY_LEN(migrations))) != PV_OK ||
+		 (int)PV_ARRAY_LEN(migrations))) != PV_OK ||
 	    (st = migrate_one(c->db, "k", key_migrations,
-	    (int)PV_ARRAY_LEN(key_migrations))) != PV_OK) {
+		 (int)PV_ARRAY_LEN(key_migrations))) != PV_OK) {
 		sq_close(&s->base);
 		return st;
 	}
@@ -461,7 +465,8 @@ sq_checkpoint(struct pv_store *store)
 
 	if ((st = sq_conn_get(S(store), &c)) != PV_OK)
 		return st;
-	return exec_sql(c->db, "PRAGMA main.wal_checkpoint(TRUNCATE);"
+	return exec_sql(c->db,
+	    "PRAGMA main.wal_checkpoint(TRUNCATE);"
 	    "PRAGMA k.wal_checkpoint(TRUNCATE);");
 }
 

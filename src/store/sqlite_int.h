@@ -48,27 +48,81 @@
 
 /* Every statement the backend prepares; its text is sq_sql_text[id]. */
 enum sql_id {
-	Q_BEGIN, Q_COMMIT, Q_ROLLBACK, Q_SAVEPOINT, Q_RELEASE, Q_ROLLBACK_TO,
-	Q_USER_INSERT, Q_USER_BY_NAME, Q_USER_BY_ID, Q_USER_BY_KEY,
-	Q_USER_LIST, Q_USER_RESERVE, Q_USER_REFUND, Q_USER_LOGIN_OK,
-	Q_USER_UNLOCK, Q_USER_TOTP_USE, Q_USER_MFA_BEGIN, Q_USER_MFA_ENABLE,
-	Q_USER_SET_PW, Q_USER_SET_ACCESS,
-	Q_SESS_INSERT, Q_SESS_GET, Q_SESS_TOUCH, Q_SESS_DELETE,
-	Q_SESS_DELETE_ALL, Q_SESS_LIST,
-	Q_REC_CLEAR, Q_REC_INSERT, Q_REC_CONSUME,
-	Q_CT_ADD, Q_CT_REMOVE, Q_CT_HAS, Q_CT_COUNT,
-	Q_RES_MAXVER, Q_RES_UNCURRENT, Q_RES_INSERT, Q_RES_GET_CUR,
-	Q_RES_GET_VER, Q_RES_HISTORY, Q_RES_SEARCH, Q_RES_SEARCH_ALL,
-	Q_RES_COUNT, Q_RES_COUNT_ALL, Q_RES_SCAN, Q_RES_PURGE, Q_IDX_PURGE,
-	Q_PAT_PURGE_OLD, Q_PAT_PURGE_RES, Q_PAT_PURGE_CT, Q_PAT_PURGE_IDX,
+	Q_BEGIN,
+	Q_COMMIT,
+	Q_ROLLBACK,
+	Q_SAVEPOINT,
+	Q_RELEASE,
+	Q_ROLLBACK_TO,
+	Q_USER_INSERT,
+	Q_USER_BY_NAME,
+	Q_USER_BY_ID,
+	Q_USER_BY_KEY,
+	Q_USER_LIST,
+	Q_USER_RESERVE,
+	Q_USER_REFUND,
+	Q_USER_LOGIN_OK,
+	Q_USER_UNLOCK,
+	Q_USER_TOTP_USE,
+	Q_USER_MFA_BEGIN,
+	Q_USER_MFA_ENABLE,
+	Q_USER_SET_PW,
+	Q_USER_SET_ACCESS,
+	Q_SESS_INSERT,
+	Q_SESS_GET,
+	Q_SESS_TOUCH,
+	Q_SESS_DELETE,
+	Q_SESS_DELETE_ALL,
+	Q_SESS_LIST,
+	Q_REC_CLEAR,
+	Q_REC_INSERT,
+	Q_REC_CONSUME,
+	Q_CT_ADD,
+	Q_CT_REMOVE,
+	Q_CT_HAS,
+	Q_CT_COUNT,
+	Q_RES_MAXVER,
+	Q_RES_UNCURRENT,
+	Q_RES_INSERT,
+	Q_RES_GET_CUR,
+	Q_RES_GET_VER,
+	Q_RES_HISTORY,
+	Q_RES_SEARCH,
+	Q_RES_SEARCH_ALL,
+	Q_RES_COUNT,
+	Q_RES_COUNT_ALL,
+	Q_RES_SCAN,
+	Q_RES_PURGE,
+	Q_IDX_PURGE,
+	Q_PAT_PURGE_OLD,
+	Q_PAT_PURGE_RES,
+	Q_PAT_PURGE_CT,
+	Q_PAT_PURGE_IDX,
 	Q_PAT_PURGE_GRANTS,
-	Q_IDX_DELETE, Q_IDX_INSERT, Q_IDX_FIND,
-	Q_GRANT_INSERT, Q_GRANT_ACTIVE, Q_GRANT_LIST_ALL, Q_GRANT_LIST_OPEN,
-	Q_GRANT_GET, Q_GRANT_REVIEW, Q_GRANT_END_USER,
-	Q_HOLD_SET, Q_HOLD_CLEAR, Q_HOLD_HAS,
-	Q_DEK_GET, Q_DEK_INSERT, Q_DEK_REWRAP, Q_DEK_DELETE, Q_DEK_TOMB,
-	Q_DEK_IS_SHRED, Q_DEK_COUNT_VER, Q_DEK_LIST_OLD, Q_KEK_SET,
-	Q_KEYS_VERSION, Q_KEYS_SHRED_EPOCH,
+	Q_IDX_DELETE,
+	Q_IDX_INSERT,
+	Q_IDX_FIND,
+	Q_GRANT_INSERT,
+	Q_GRANT_ACTIVE,
+	Q_GRANT_LIST_ALL,
+	Q_GRANT_LIST_OPEN,
+	Q_GRANT_GET,
+	Q_GRANT_REVIEW,
+	Q_GRANT_END_USER,
+	Q_HOLD_SET,
+	Q_HOLD_CLEAR,
+	Q_HOLD_HAS,
+	Q_DEK_GET,
+	Q_DEK_INSERT,
+	Q_DEK_REWRAP,
+	Q_DEK_DELETE,
+	Q_DEK_TOMB,
+	Q_DEK_IS_SHRED,
+	Q_DEK_COUNT_VER,
+	Q_DEK_LIST_OLD,
+	Q_KEK_SET,
+	Q_KEYS_VERSION,
+	Q_KEYS_SHRED_EPOCH,
 	Q_N
 };
 
@@ -82,13 +136,13 @@ struct conn {
 };
 
 struct sqlite_store {
-	struct pv_store base;		/* must be first */
+	struct pv_store base; /* must be first */
 	char db_path[1024];
 	char keys_path[1024];
 	bool is_full;
 	int busy_ms;
 	pthread_key_t tls;
-	pthread_mutex_t lock;		/* guards conns */
+	pthread_mutex_t lock; /* guards conns */
 	struct conn *conns;
 };
 
@@ -109,16 +163,14 @@ pv_status sq_tx_simple(struct pv_store *store, enum sql_id q);
 pv_status sq_map_rc(int rc);
 pv_status sq_run(sqlite3_stmt *q);
 int sq_changes(struct pv_store *store);
-pv_status sq_run_one(struct pv_store *store, sqlite3_stmt *q,
-    pv_status none);
+pv_status sq_run_one(struct pv_store *store, sqlite3_stmt *q, pv_status none);
 pv_status sq_one_int(sqlite3_stmt *q, int64_t *out, bool *found);
-pv_status sq_pid_exec(struct pv_store *store, enum sql_id id,
-    const char *pid);
+pv_status sq_pid_exec(struct pv_store *store, enum sql_id id, const char *pid);
 void sq_bind_text(sqlite3_stmt *q, int i, const char *v);
 void sq_bind_blob(sqlite3_stmt *q, int i, const void *v, size_t n);
 void sq_col_text(sqlite3_stmt *q, int i, char *out, size_t outsz);
-bool sq_col_blob_fixed(sqlite3_stmt *q, int i, unsigned char *out,
-    size_t cap, size_t *len);
+bool sq_col_blob_fixed(sqlite3_stmt *q, int i, unsigned char *out, size_t cap,
+    size_t *len);
 pv_status sq_col_blob_dup(sqlite3_stmt *q, int i, unsigned char **out,
     size_t *len);
 
@@ -139,27 +191,26 @@ pv_status sq_user_attempt_reserve(struct pv_store *, int64_t, int64_t,
     const struct pv_lockout_rule *, struct pv_attempt *);
 pv_status sq_user_attempt_refund(struct pv_store *, int64_t,
     const struct pv_attempt *);
-pv_status sq_user_login_ok(struct pv_store *, int64_t, int64_t,
-    const char *, bool, const char *, int64_t *);
+pv_status sq_user_login_ok(struct pv_store *, int64_t, int64_t, const char *,
+    bool, const char *, int64_t *);
 pv_status sq_user_unlock(struct pv_store *, int64_t);
 pv_status sq_user_totp_consume(struct pv_store *, int64_t,
     const unsigned char *, size_t, int64_t);
-pv_status sq_user_mfa_begin(struct pv_store *, int64_t,
-    const unsigned char *, size_t);
-pv_status sq_user_mfa_enable(struct pv_store *, int64_t,
-    const unsigned char *, size_t);
+pv_status sq_user_mfa_begin(struct pv_store *, int64_t, const unsigned char *,
+    size_t);
+pv_status sq_user_mfa_enable(struct pv_store *, int64_t, const unsigned char *,
+    size_t);
 pv_status sq_user_set_password(struct pv_store *, int64_t, const char *,
     const char *, bool, const char *);
-pv_status sq_user_set_access(struct pv_store *, int64_t, int64_t,
-    const char *, bool, const char *);
+pv_status sq_user_set_access(struct pv_store *, int64_t, int64_t, const char *,
+    bool, const char *);
 pv_status sq_session_insert(struct pv_store *, const struct pv_session *);
 pv_status sq_session_get(struct pv_store *, const unsigned char[PV_HASH_BYTES],
     struct pv_session *);
 pv_status sq_session_touch(struct pv_store *, const char *, int64_t);
 pv_status sq_session_delete(struct pv_store *, int64_t, const char *);
 pv_status sq_session_delete_all(struct pv_store *, int64_t, const char *);
-pv_status sq_session_list(struct pv_store *, int64_t, pv_session_cb,
-    void *);
+pv_status sq_session_list(struct pv_store *, int64_t, pv_session_cb, void *);
 pv_status sq_recovery_replace(struct pv_store *, int64_t,
     const unsigned char (*)[PV_HASH_BYTES], size_t);
 pv_status sq_recovery_consume(struct pv_store *, int64_t,

@@ -55,7 +55,8 @@ sq_dek_get(struct pv_store *store, const char *key_id, uint32_t *version,
 	if (rc == SQLITE_ROW) {
 		*version = (uint32_t)sqlite3_column_int64(q, 0);
 		if (!sq_col_blob_fixed(q, 1, wrapped, PV_WRAPPED_DEK_BYTES,
-		    &n) || n != PV_WRAPPED_DEK_BYTES)
+			&n) ||
+		    n != PV_WRAPPED_DEK_BYTES)
 			st = PV_ECRYPTO;
 	} else {
 		st = rc == SQLITE_DONE ? PV_ENOTFOUND : sq_map_rc(rc);

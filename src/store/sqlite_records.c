@@ -49,7 +49,7 @@ sq_resource_put(struct pv_store *store, const struct pv_resource *r)
 	bool found;
 	pv_status st;
 
-	if (pv_fault("store_write"))	/* tests: a failing disk */
+	if (pv_fault("store_write")) /* tests: a failing disk */
 		return PV_EIO;
 	/* tests: a full disk, on which SQLite rolls the whole transaction
 	 * back by itself (SQLITE_FULL) */
@@ -90,8 +90,8 @@ pv_status
 sq_resource_get(struct pv_store *store, const char *type, const char *id,
     int64_t version, struct pv_resource *r)
 {
-	sqlite3_stmt *q = sq_stmt(store, version > 0 ? Q_RES_GET_VER :
-	    Q_RES_GET_CUR);
+	sqlite3_stmt *q =
+	    sq_stmt(store, version > 0 ? Q_RES_GET_VER : Q_RES_GET_CUR);
 	pv_status st;
 	int rc;
 
@@ -149,11 +149,10 @@ sq_resource_history(struct pv_store *store, const char *type, const char *id,
 /* type NULL = every type in the compartment. *total counts all matches. */
 pv_status
 sq_resource_search(struct pv_store *store, const char *pid, const char *type,
-    int64_t limit, int64_t offset, pv_resource_cb cb, void *arg,
-    int64_t *total)
+    int64_t limit, int64_t offset, pv_resource_cb cb, void *arg, int64_t *total)
 {
-	sqlite3_stmt *q = sq_stmt(store, type != NULL ? Q_RES_COUNT :
-	    Q_RES_COUNT_ALL);
+	sqlite3_stmt *q =
+	    sq_stmt(store, type != NULL ? Q_RES_COUNT : Q_RES_COUNT_ALL);
 	bool found;
 	pv_status st;
 
@@ -212,8 +211,7 @@ pv_status
 sq_patient_purge(struct pv_store *store, const char *pid)
 {
 	static const enum sql_id steps[] = { Q_PAT_PURGE_OLD, Q_PAT_PURGE_RES,
-		Q_PAT_PURGE_CT,
-		Q_PAT_PURGE_IDX, Q_PAT_PURGE_GRANTS };
+		Q_PAT_PURGE_CT, Q_PAT_PURGE_IDX, Q_PAT_PURGE_GRANTS };
 	pv_status st;
 	size_t i;
 

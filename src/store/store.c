@@ -34,8 +34,9 @@ pv_store_in_savepoint(struct pv_store *s, bool (*fn)(void *arg), void *arg)
 	keep = fn(arg);
 	if (!s->ops->in_tx(s))
 		return PV_EIO;
-	return (keep ? s->ops->release(s) : s->ops->rollback_to(s)) == PV_OK ?
-	    PV_OK : PV_EIO;
+	return (keep ? s->ops->release(s) : s->ops->rollback_to(s)) == PV_OK
+	    ? PV_OK
+	    : PV_EIO;
 }
 
 void
@@ -87,8 +88,8 @@ pv_store_user_insert(struct pv_store *s, struct pv_user *u)
 }
 
 pv_status
-pv_store_user_get_by_name(
-    struct pv_store *s, const char *name, struct pv_user *u)
+pv_store_user_get_by_name(struct pv_store *s, const char *name,
+    struct pv_user *u)
 {
 	return s->ops->user_get_by_name(s, name, u);
 }
@@ -100,8 +101,8 @@ pv_store_user_get_by_id(struct pv_store *s, int64_t id, struct pv_user *u)
 }
 
 pv_status
-pv_store_user_get_by_key_id(
-    struct pv_store *s, const char *key_id, struct pv_user *u)
+pv_store_user_get_by_key_id(struct pv_store *s, const char *key_id,
+    struct pv_user *u)
 {
 	return s->ops->user_get_by_key_id(s, key_id, u);
 }
@@ -120,8 +121,8 @@ pv_store_user_attempt_reserve(struct pv_store *s, int64_t id, int64_t now,
 }
 
 pv_status
-pv_store_user_attempt_refund(
-    struct pv_store *s, int64_t id, const struct pv_attempt *a)
+pv_store_user_attempt_refund(struct pv_store *s, int64_t id,
+    const struct pv_attempt *a)
 {
 	return s->ops->user_attempt_refund(s, id, a);
 }
@@ -131,8 +132,8 @@ pv_store_user_login_ok(struct pv_store *s, int64_t id, int64_t now,
     const char *verified_hash, bool has_mfa, const char *new_hash,
     int64_t *epoch)
 {
-	return s->ops->user_login_ok(
-	    s, id, now, verified_hash, has_mfa, new_hash, epoch);
+	return s->ops->user_login_ok(s, id, now, verified_hash, has_mfa,
+	    new_hash, epoch);
 }
 
 pv_status
@@ -166,8 +167,8 @@ pv_status
 pv_store_user_set_password(struct pv_store *s, int64_t id, const char *old_hash,
     const char *new_hash, bool has_mfa, const char *session)
 {
-	return s->ops->user_set_password(
-	    s, id, old_hash, new_hash, has_mfa, session);
+	return s->ops->user_set_password(s, id, old_hash, new_hash, has_mfa,
+	    session);
 }
 
 pv_status
@@ -203,15 +204,15 @@ pv_store_session_delete(struct pv_store *s, int64_t user_id, const char *id)
 }
 
 pv_status
-pv_store_session_delete_all(
-    struct pv_store *s, int64_t user_id, const char *except_id)
+pv_store_session_delete_all(struct pv_store *s, int64_t user_id,
+    const char *except_id)
 {
 	return s->ops->session_delete_all(s, user_id, except_id);
 }
 
 pv_status
-pv_store_session_list(
-    struct pv_store *s, int64_t user_id, pv_session_cb cb, void *arg)
+pv_store_session_list(struct pv_store *s, int64_t user_id, pv_session_cb cb,
+    void *arg)
 {
 	return s->ops->session_list(s, user_id, cb, arg);
 }
@@ -243,8 +244,8 @@ pv_store_careteam_remove(struct pv_store *s, int64_t user_id, const char *pid)
 }
 
 pv_status
-pv_store_careteam_has(
-    struct pv_store *s, int64_t user_id, const char *pid, bool *out)
+pv_store_careteam_has(struct pv_store *s, int64_t user_id, const char *pid,
+    bool *out)
 {
 	return s->ops->careteam_has(s, user_id, pid, out);
 }
@@ -279,8 +280,8 @@ pv_status
 pv_store_resource_search(struct pv_store *s, const char *pid, const char *type,
     int64_t limit, int64_t offset, pv_resource_cb cb, void *arg, int64_t *total)
 {
-	return s->ops->resource_search(
-	    s, pid, type, limit, offset, cb, arg, total);
+	return s->ops->resource_search(s, pid, type, limit, offset, cb, arg,
+	    total);
 }
 
 pv_status
@@ -329,8 +330,8 @@ pv_store_grant_active(struct pv_store *s, int64_t user_id, const char *pid,
 }
 
 pv_status
-pv_store_grant_list(
-    struct pv_store *s, bool only_open, pv_grant_cb cb, void *arg)
+pv_store_grant_list(struct pv_store *s, bool only_open, pv_grant_cb cb,
+    void *arg)
 {
 	return s->ops->grant_list(s, only_open, cb, arg);
 }

@@ -37,7 +37,7 @@
 #define PV_STORE_STORE_H
 
 #include "common/pv.h"
-#include "common/domain.h"	/* PV_USERNAME_MAX */
+#include "common/domain.h" /* PV_USERNAME_MAX */
 #include "crypto/crypto.h"
 
 #define PV_ROLE_MAX 16
@@ -58,16 +58,16 @@ struct pv_user {
 	char role[PV_ROLE_MAX + 1];
 	bool is_active;
 	char pw_hash[PV_PWHASH_MAX];
-	char patient_id[PV_PATIENT_ID_MAX + 1];	/* "" unless role patient */
-	unsigned char mfa_sealed[PV_MFA_SEALED_MAX];	/* TOTP secret, sealed */
+	char patient_id[PV_PATIENT_ID_MAX + 1]; /* "" unless role patient */
+	unsigned char mfa_sealed[PV_MFA_SEALED_MAX]; /* TOTP secret, sealed */
 	size_t mfa_sealed_len;
-	bool has_mfa;				/* enrolled and confirmed */
-	int64_t mfa_last_step;			/* last accepted TOTP step */
+	bool has_mfa; /* enrolled and confirmed */
+	int64_t mfa_last_step; /* last accepted TOTP step */
 	int64_t failed_count;
 	int64_t locked_until;
 	int64_t created_at;
-	int64_t last_login_at;			/* 0 = never */
-	int64_t authz_epoch;			/* bumped on role change */
+	int64_t last_login_at; /* 0 = never */
+	int64_t authz_epoch; /* bumped on role change */
 	/* service clients (role "service") */
 	char key_id[PV_ID_HEX_LEN + 1];
 	unsigned char pubkey[PV_SIGN_PK_BYTES];
@@ -77,27 +77,27 @@ struct pv_user {
 
 /* The lockout policy an attempt reservation applies. */
 struct pv_lockout_rule {
-	int64_t threshold;		/* failures before a lock */
-	int64_t base_delay;		/* seconds, doubled per failure past it */
+	int64_t threshold; /* failures before a lock */
+	int64_t base_delay; /* seconds, doubled per failure past it */
 	int64_t max_delay;
 };
 
 /* One reserved attempt (user_attempt_reserve). */
 struct pv_attempt {
-	bool is_reserved;		/* false: locked, nothing was counted */
-	int64_t failed_count;		/* after this attempt */
-	int64_t locked_until;		/* after this attempt */
+	bool is_reserved; /* false: locked, nothing was counted */
+	int64_t failed_count; /* after this attempt */
+	int64_t locked_until; /* after this attempt */
 };
 
 struct pv_session {
-	char id[PV_SESSION_ID_LEN + 1];		/* public id, for listing */
+	char id[PV_SESSION_ID_LEN + 1]; /* public id, for listing */
 	unsigned char token_hash[PV_HASH_BYTES];
 	int64_t user_id;
 	int64_t created_at;
 	int64_t last_seen;
-	int64_t expires_at;			/* absolute lifetime */
+	int64_t expires_at; /* absolute lifetime */
 	bool is_mfa_verified;
-	int64_t authz_epoch;			/* user's epoch at creation */
+	int64_t authz_epoch; /* user's epoch at creation */
 };
 
 struct pv_resource {
@@ -107,24 +107,24 @@ struct pv_resource {
 	char patient_id[PV_PATIENT_ID_MAX + 1];
 	bool is_deleted;
 	int64_t updated_at;
-	unsigned char *sealed;			/* malloc'd; NULL if deleted */
+	unsigned char *sealed; /* malloc'd; NULL if deleted */
 	size_t sealed_len;
 };
 
 void pv_resource_clear(struct pv_resource *r);
 
-struct pv_grant {				/* a break-glass grant */
+struct pv_grant { /* a break-glass grant */
 	int64_t id;
 	int64_t user_id;
 	char patient_id[PV_PATIENT_ID_MAX + 1];
 	int64_t created_at;
 	int64_t expires_at;
-	int64_t reviewed_at;			/* 0 = awaiting review */
-	unsigned char *reason_sealed;		/* malloc'd */
+	int64_t reviewed_at; /* 0 = awaiting review */
+	unsigned char *reason_sealed; /* malloc'd */
 	size_t reason_sealed_len;
-	int64_t holder_epoch;			/* insert: the holder's authz
-						 * epoch the grant was decided
-						 * on (not stored) */
+	int64_t holder_epoch; /* insert: the holder's authz
+			       * epoch the grant was decided
+			       * on (not stored) */
 };
 
 void pv_grant_clear(struct pv_grant *g);
@@ -136,14 +136,14 @@ typedef bool (*pv_resource_cb)(void *arg, const struct pv_resource *r);
 typedef void (*pv_grant_cb)(void *arg, const struct pv_grant *g);
 
 struct pv_store_opts {
-	const char *db_path;		/* phivault.db */
-	const char *keys_db_path;	/* keys/keys.db */
-	bool is_synchronous_full;	/* false: phivault.db may lose its
-					 * last commits on a power cut
-					 * (never its consistency);
-					 * keys.db always waits */
-	int busy_timeout_ms;		/* how long a call waits for a
-					 * write by another process */
+	const char *db_path; /* phivault.db */
+	const char *keys_db_path; /* keys/keys.db */
+	bool is_synchronous_full; /* false: phivault.db may lose its
+				   * last commits on a power cut
+				   * (never its consistency);
+				   * keys.db always waits */
+	int busy_timeout_ms; /* how long a call waits for a
+			      * write by another process */
 };
 
 /* ---- the interface: every call goes through one of these ---- */
@@ -211,8 +211,8 @@ PV_MUST_CHECK pv_status pv_store_user_mfa_begin(struct pv_store *s, int64_t id,
     const unsigned char *sealed, size_t sealed_len);
 /* Turns MFA on for exactly that pending secret; PV_ECONFLICT when it
  * is on already or the pending secret was replaced. */
-PV_MUST_CHECK pv_status pv_store_user_mfa_enable(struct pv_store *s,
-    int64_t id, const unsigned char *sealed, size_t sealed_len);
+PV_MUST_CHECK pv_status pv_store_user_mfa_enable(struct pv_store *s, int64_t id,
+    const unsigned char *sealed, size_t sealed_len);
 /* Replaces the password hash if it is still old_hash, MFA is still
  * on or off as has_mfa says, and (session not NULL) that session of
  * the account still exists; PV_ECONFLICT otherwise (another change
@@ -222,9 +222,8 @@ PV_MUST_CHECK pv_status pv_store_user_set_password(struct pv_store *s,
     const char *session);
 /* Sets role, active and staff permissions and bumps the authz
  * epoch, if the epoch is still epoch (PV_ECONFLICT otherwise). */
-PV_MUST_CHECK pv_status pv_store_user_set_access(struct pv_store *s,
-    int64_t id, int64_t epoch, const char *role, bool is_active,
-    const char *scopes);
+PV_MUST_CHECK pv_status pv_store_user_set_access(struct pv_store *s, int64_t id,
+    int64_t epoch, const char *role, bool is_active, const char *scopes);
 
 PV_MUST_CHECK pv_status pv_store_session_insert(struct pv_store *s,
     const struct pv_session *sess);
@@ -303,9 +302,8 @@ PV_MUST_CHECK pv_status pv_store_hold_set(struct pv_store *s, const char *pid,
 PV_MUST_CHECK pv_status pv_store_hold_has(struct pv_store *s, const char *pid,
     bool *out);
 
-PV_MUST_CHECK pv_status pv_store_dek_get(struct pv_store *s,
-    const char *key_id, uint32_t *version,
-    unsigned char wrapped[PV_WRAPPED_DEK_BYTES]);
+PV_MUST_CHECK pv_status pv_store_dek_get(struct pv_store *s, const char *key_id,
+    uint32_t *version, unsigned char wrapped[PV_WRAPPED_DEK_BYTES]);
 /* New DEK row; PV_EEXISTS if the id has one, PV_ECONFLICT if the
  * version is older than the current KEK or the id was shredded. */
 PV_MUST_CHECK pv_status pv_store_dek_insert(struct pv_store *s,
@@ -323,14 +321,14 @@ PV_MUST_CHECK pv_status pv_store_dek_count_version(struct pv_store *s,
     uint32_t v, int64_t *out);
 /* Wrapped DEKs under a KEK version older than below, up to limit. */
 PV_MUST_CHECK pv_status pv_store_dek_list_old(struct pv_store *s,
-    uint32_t below, size_t limit, void (*cb)(void *, const char *, uint32_t,
-    const unsigned char *), void *arg);
+    uint32_t below, size_t limit,
+    void (*cb)(void *, const char *, uint32_t, const unsigned char *),
+    void *arg);
 PV_MUST_CHECK pv_status pv_store_kek_current_set(struct pv_store *s,
     uint32_t v);
 /* A number that changes whenever another connection (thread or process)
  * commits to the key database; equal numbers mean nothing changed. */
-PV_MUST_CHECK pv_status pv_store_keys_version(struct pv_store *s,
-    int64_t *out);
+PV_MUST_CHECK pv_status pv_store_keys_version(struct pv_store *s, int64_t *out);
 /* A number that grows with every DEK shredded in the key database (by any
  * connection) and changes for nothing else: the DEK cache empties
  * itself only when it moves. */

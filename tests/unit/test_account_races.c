@@ -61,8 +61,7 @@ sleep_ms(long ms)
 static void
 get_user(struct pv_vault *v, const char *name, struct pv_user *u)
 {
-	assert_int_equal(pv_store_user_get_by_name(v->store, name, u),
-	    PV_OK);
+	assert_int_equal(pv_store_user_get_by_name(v->store, name, u), PV_OK);
 }
 
 static void
@@ -77,8 +76,8 @@ sessions_of(struct pv_vault *v, int64_t id)
 {
 	int n = 0;
 
-	assert_int_equal(pv_store_session_list(v->store, id,
-	    count_session, &n), PV_OK);
+	assert_int_equal(pv_store_session_list(v->store, id, count_session, &n),
+	    PV_OK);
 	return n;
 }
 
@@ -116,10 +115,11 @@ test_disable_during_login(void **state)
 	(void)state;
 	assert_non_null(v);
 	assert_int_equal(pv_account_create(v, "ann", "researcher", NULL, PW,
-	    &verdict, &id), PV_OK);
+			     &verdict, &id),
+	    PV_OK);
 	race_login(v, "ann", PW, do_disable, &o);
 	get_user(v, "ann", &u);
-	assert_false(u.is_active);		/* was re-enabled before */
+	assert_false(u.is_active); /* was re-enabled before */
 	assert_int_not_equal(o.result, PV_LOGIN_OK);
 	assert_int_equal(sessions_of(v, id), 0);
 	tv_close(v);
@@ -144,7 +144,8 @@ test_revoke_during_login(void **state)
 	(void)state;
 	assert_non_null(v);
 	assert_int_equal(pv_account_create(v, "bea", "researcher", NULL, PW,
-	    &verdict, NULL), PV_OK);
+			     &verdict, NULL),
+	    PV_OK);
 	assert_int_equal(pv_account_permission(v, "bea", "restricted", true),
 	    PV_OK);
 	get_user(v, "bea", &u);
@@ -175,11 +176,13 @@ test_password_change_during_login(void **state)
 	assert_non_null(v);
 	a.v = v;
 	assert_int_equal(pv_account_create(v, "cid", "researcher", NULL, PW,
-	    &verdict, &id), PV_OK);
+			     &verdict, &id),
+	    PV_OK);
 	/* The change is hashed first, then committed while the login with
 	 * the old password is inside its Argon2id time. */
 	assert_int_equal(pv_password_prepare(v, id, PW, PW2, hash, old_hash,
-	    &verdict), PV_OK);
+			     &verdict),
+	    PV_OK);
 	assert_int_equal(pthread_create(&t, NULL, login_thread, &a), 0);
 	sleep_ms(15);
 	assert_int_equal(pv_password_commit(v, id, old_hash, hash, false, NULL),
@@ -206,16 +209,20 @@ mfa_account(struct pv_vault *v, const char *name, char code[8])
 	size_t rawlen = 0;
 
 	assert_int_equal(pv_account_create(v, name, "researcher", NULL, PW,
-	    &verdict, NULL), PV_OK);
+			     &verdict, NULL),
+	    PV_OK);
 	get_user(v, name, &u);
 	assert_int_equal(pv_totp_enroll(v, &u, b32, sizeof(b32), uri,
-	    sizeof(uri)), PV_OK);
-	assert_int_equal(pv_store_user_mfa_enable(v->store, u.id,
-	    u.mfa_sealed, u.mfa_sealed_len), PV_OK);
+			     sizeof(uri)),
+	    PV_OK);
+	assert_int_equal(pv_store_user_mfa_enable(v->store, u.id, u.mfa_sealed,
+			     u.mfa_sealed_len),
+	    PV_OK);
 	assert_int_equal(oath_base32_decode(b32, strlen(b32), &raw, &rawlen),
 	    OATH_OK);
-	assert_int_equal(pv_totp_code((unsigned char *)raw, rawlen, pv_now(),
-	    6, code, 8), PV_OK);
+	assert_int_equal(pv_totp_code((unsigned char *)raw, rawlen, pv_now(), 6,
+			     code, 8),
+	    PV_OK);
 	free(raw);
 }
 
@@ -237,7 +244,8 @@ test_one_code_one_login(void **state)
 	for (i = 0; i < 4; i++) {
 		a[i] = (struct login_arg){ v, "dan", PW, code, &start, { 0 } };
 		assert_int_equal(pthread_create(&t[i], NULL, login_thread,
-		    &a[i]), 0);
+				     &a[i]),
+		    0);
 	}
 	for (i = 0; i < 4; i++) {
 		pthread_join(t[i], NULL);
@@ -266,13 +274,15 @@ test_parallel_guesses_stop_at_threshold(void **state)
 	(void)state;
 	assert_non_null(v);
 	assert_int_equal(pv_account_create(v, "eve", "researcher", NULL, PW,
-	    &verdict, NULL), PV_OK);
+			     &verdict, NULL),
+	    PV_OK);
 	pthread_barrier_init(&start, NULL, 20);
 	for (i = 0; i < 20; i++) {
 		a[i] = (struct login_arg){ v, "eve", "wrong-password-guess",
 			NULL, &start, { 0 } };
 		assert_int_equal(pthread_create(&t[i], NULL, login_thread,
-		    &a[i]), 0);
+				     &a[i]),
+		    0);
 	}
 	for (i = 0; i < 20; i++) {
 		pthread_join(t[i], NULL);
@@ -329,17 +339,21 @@ test_role_change_ends_grants(void **state)
 	assert_non_null(v);
 	assert_int_equal(tv_create_patient(v, "p-bg"), PV_OK);
 	assert_int_equal(pv_account_create(v, "gus", "clinician", NULL, PW,
-	    &verdict, &id), PV_OK);
+			     &verdict, &id),
+	    PV_OK);
 	memset(&who, 0, sizeof(who));
 	who.user_id = id;
 	strcpy(who.role, "clinician");
 	assert_int_equal(pv_breakglass_open(v, &who, "p-bg", "cardiac arrest",
-	    0, &g), PV_OK);
-	assert_int_equal(pv_store_grant_active(v->store, id, "p-bg",
-	    pv_now(), &grant), PV_OK);
+			     0, &g),
+	    PV_OK);
+	assert_int_equal(pv_store_grant_active(v->store, id, "p-bg", pv_now(),
+			     &grant),
+	    PV_OK);
 	assert_int_equal(pv_account_set_role(v, "gus", "nurse"), PV_OK);
-	assert_int_equal(pv_store_grant_active(v->store, id, "p-bg",
-	    pv_now(), &grant), PV_ENOTFOUND);
+	assert_int_equal(pv_store_grant_active(v->store, id, "p-bg", pv_now(),
+			     &grant),
+	    PV_ENOTFOUND);
 	tv_close(v);
 }
 

@@ -21,7 +21,7 @@
 
 #include "audit/entry.h"
 
-#define TS_MS 1700000000123LL	/* 2023-11-14T22:13:20.123Z */
+#define TS_MS 1700000000123LL /* 2023-11-14T22:13:20.123Z */
 
 static void
 event(struct pv_audit_event *ev, int64_t count)
@@ -43,8 +43,7 @@ event(struct pv_audit_event *ev, int64_t count)
 }
 
 static void
-encode(const struct pv_audit_event *ev, uint64_t seq, char *out,
-    size_t outsz)
+encode(const struct pv_audit_event *ev, uint64_t seq, char *out, size_t outsz)
 {
 	const unsigned char chain[PV_AUDIT_HASH_BYTES] = { 0 };
 	struct audit_entry e;
@@ -65,7 +64,8 @@ test_known_answer(void **state)
 	(void)state;
 	event(&ev, 0);
 	encode(&ev, 5, line, sizeof(line));
-	assert_string_equal(line, "{\"seq\":5,\"ts\":\"2023-11-14T22:13:20.123Z\","
+	assert_string_equal(line,
+	    "{\"seq\":5,\"ts\":\"2023-11-14T22:13:20.123Z\","
 	    "\"actor\":7,\"role\":\"clinician\",\"action\":\"read\","
 	    "\"type\":\"Patient\",\"id\":\"r1\",\"patient\":\"p1\","
 	    "\"outcome\":\"allowed\",\"reason\":\"careteam\","
@@ -77,7 +77,8 @@ test_known_answer(void **state)
 	assert_null(strstr(line, "count"));
 	event(&ev, 4);
 	encode(&ev, 5, line, sizeof(line));
-	assert_non_null(strstr(line, ",\"nonce\":\"abcd\",\"count\":4,"
+	assert_non_null(strstr(line,
+	    ",\"nonce\":\"abcd\",\"count\":4,"
 	    "\"prev\":\""));
 }
 
@@ -142,9 +143,11 @@ test_parse_lenient(void **state)
 
 	(void)state;
 	/* Wrong types and values too long are empty; seq as written. */
-	assert_true(audit_entry_parse("{\"seq\":-3,\"prev\":\"x\",\"patient\":7,"
-	    "\"role\":\"abcdefghijklmnopqrstuvwxyz\",\"actor\":\"1\"}", &e,
-	    NULL));
+	assert_true(
+	    audit_entry_parse("{\"seq\":-3,\"prev\":\"x\",\"patient\":7,"
+			      "\"role\":\"abcdefghijklmnopqrstuvwxyz\","
+			      "\"actor\":\"1\"}",
+		&e, NULL));
 	assert_int_equal(e.seq, -3);
 	assert_string_equal(e.prev, "x");
 	assert_string_equal(e.patient, "");

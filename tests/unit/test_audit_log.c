@@ -165,13 +165,16 @@ count_lines(const char *s)
 
 /* ---- the batch signature ------------------------------------------- */
 
-#define KAT_LINE "{\"seq\":0,\"ts\":\"2026-01-01T00:00:00.000Z\",\"actor\":0," \
-	"\"role\":\"system\",\"action\":\"purge\",\"type\":\"\",\"id\":\"\"," \
-	"\"patient\":\"\",\"outcome\":\"allowed\",\"reason\":\"\",\"src\":" \
-	"\"local\",\"rid\":\"00112233445566778899aabbccddeeff\",\"grant\":0," \
-	"\"nonce\":\"\",\"prev\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\"}"
+#define KAT_LINE                                                               \
+	"{\"seq\":0,\"ts\":\"2026-01-01T00:00:00.000Z\",\"actor\":0,"          \
+	"\"role\":\"system\",\"action\":\"purge\",\"type\":\"\",\"id\":\"\","  \
+	"\"patient\":\"\",\"outcome\":\"allowed\",\"reason\":\"\",\"src\":"    \
+	"\"local\",\"rid\":\"00112233445566778899aabbccddeeff\",\"grant\":0,"  \
+	"\"nonce\":\"\",\"prev\":"                                             \
+	"\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\"}"
 /* openssl pkeyutl -sign -rawin, seed 00 01 .. 1f, over the domain || line */
-#define KAT_SIG "YYNEsmz92MA0JaC46PjPbmg4iDlIZahFnTvxl34nJeNK5QQcAbl/jXoAHcsi" \
+#define KAT_SIG                                                                \
+	"YYNEsmz92MA0JaC46PjPbmg4iDlIZahFnTvxl34nJeNK5QQcAbl/jXoAHcsi"         \
 	"tMOHDURWzSFj8jEVkthLfqcqAw=="
 
 static void
@@ -251,8 +254,8 @@ test_count_field(void **state)
 	l = line_at(log, 1, &len);
 	assert_null(memmem(l, len, "count", 5));
 	l = line_at(log, 2, &len);
-	assert_non_null(memmem(l, len, "\"nonce\":\"\",\"count\":5,\"prev\":\"",
-	    29));
+	assert_non_null(
+	    memmem(l, len, "\"nonce\":\"\",\"count\":5,\"prev\":\"", 29));
 	j = json_loadb(l, len, 0, NULL);
 	assert_non_null(j);
 	assert_int_equal(pv_audit_entry_count(j), 5);
@@ -260,11 +263,17 @@ test_count_field(void **state)
 	json_object_set_new(j, "actor", json_integer(0));
 	ae = pv_auditevent_from_entry(NULL, &cache, j);
 	assert_non_null(ae);
-	assert_string_equal(json_string_value(json_object_get(json_array_get(
-	    json_object_get(ae, "extension"), 0), "url")),
+	assert_string_equal(json_string_value(json_object_get(
+				json_array_get(json_object_get(ae, "extension"),
+				    0),
+				"url")),
 	    "urn:phivault:audit-count");
-	assert_int_equal(json_integer_value(json_object_get(json_array_get(
-	    json_object_get(ae, "extension"), 0), "valueInteger")), 5);
+	assert_int_equal(json_integer_value(
+			     json_object_get(json_array_get(json_object_get(ae,
+								"extension"),
+						 0),
+				 "valueInteger")),
+	    5);
 	json_decref(ae);
 	json_decref(j);
 	l = line_at(log, 0, &len);
@@ -314,8 +323,9 @@ rechain(size_t k, size_t strip_from)
 		if (i > k || i > strip_from) {
 			char b64[64];
 
-			assert_int_equal(pv_b64_encode(chain, sizeof(chain), b64,
-			    sizeof(b64)), PV_OK);
+			assert_int_equal(pv_b64_encode(chain, sizeof(chain),
+					     b64, sizeof(b64)),
+			    PV_OK);
 			p = strstr(line, "\"prev\":\"") + 8;
 			memcpy(p, b64, strlen(b64));
 		}
@@ -341,7 +351,7 @@ test_rewrite_named(void **state)
 
 	(void)state;
 	a = open_log(true);
-	append_n(a, "p1", 40);	/* one batch, one signature each */
+	append_n(a, "p1", 40); /* one batch, one signature each */
 	pv_audit_close(a);
 	log = slurp("log.jsonl", &n);
 	for (i = 0; i < 40; i++) {
@@ -359,8 +369,9 @@ test_rewrite_named(void **state)
 	assert_int_equal(rep.bad_entry, 25);
 	assert_int_equal(rep.signed_entries, 25);
 	assert_non_null(strstr(rep.detail, "entry 25 does not verify"));
-	assert_int_equal(pv_audit_verify(dir, pk,
-	    PV_VERIFY_ALLOW_UNSIGNED_TAIL, &rep, NULL, NULL), PV_OK);
+	assert_int_equal(pv_audit_verify(dir, pk, PV_VERIFY_ALLOW_UNSIGNED_TAIL,
+			     &rep, NULL, NULL),
+	    PV_OK);
 	assert_string_equal(rep.problem, "forged");
 	/* A writer refuses it. */
 	{
@@ -382,8 +393,9 @@ test_rewrite_named(void **state)
 	assert_false(rep.is_ok);
 	assert_string_equal(rep.problem, "unsigned");
 	assert_int_equal(rep.bad_entry, 25);
-	assert_int_equal(pv_audit_verify(dir, pk,
-	    PV_VERIFY_ALLOW_UNSIGNED_TAIL, &rep, NULL, NULL), PV_OK);
+	assert_int_equal(pv_audit_verify(dir, pk, PV_VERIFY_ALLOW_UNSIGNED_TAIL,
+			     &rep, NULL, NULL),
+	    PV_OK);
 	assert_true(rep.is_ok);
 	assert_int_equal(rep.entries, 40);
 	assert_int_equal(rep.signed_entries, 25);
@@ -405,8 +417,7 @@ test_rewrite_named(void **state)
  * writer, never signed over; a signed record says how many.
  */
 static void
-check_quarantined(size_t kept, size_t moved, const char *tail,
-    size_t tail_len)
+check_quarantined(size_t kept, size_t moved, const char *tail, size_t tail_len)
 {
 	struct pv_verify_report rep;
 	size_t n, len;
@@ -449,12 +460,17 @@ forge_tail(size_t n, const char *torn, size_t *out_len)
 		char b64[64], *l = out + off;
 
 		assert_int_equal(pv_b64_encode(chain, sizeof(chain), b64,
-		    sizeof(b64)), PV_OK);
-		len = (size_t)sprintf(l, "{\"seq\":%zu,\"ts\":\"2026-01-01T00:00:"
-		    "00.000Z\",\"actor\":9,\"role\":\"admin\",\"action\":\"read\","
+				     sizeof(b64)),
+		    PV_OK);
+		len = (size_t)sprintf(l,
+		    "{\"seq\":%zu,\"ts\":\"2026-01-01T00:00:"
+		    "00.000Z\",\"actor\":9,\"role\":\"admin\",\"action\":"
+		    "\"read\","
 		    "\"type\":\"\",\"id\":\"\",\"patient\":\"p1\",\"outcome\":"
-		    "\"allowed\",\"reason\":\"\",\"src\":\"local\",\"rid\":\"x\","
-		    "\"grant\":0,\"nonce\":\"\",\"prev\":\"%s\"}", lines + i, b64);
+		    "\"allowed\",\"reason\":\"\",\"src\":\"local\",\"rid\":"
+		    "\"x\","
+		    "\"grant\":0,\"nonce\":\"\",\"prev\":\"%s\"}",
+		    lines + i, b64);
 		pv_merkle_leaf_hash(l, len, leaf);
 		pv_audit_chain_next(chain, leaf);
 		l[len] = '\n';
@@ -547,7 +563,7 @@ forged_state_case(const char *magic)
 	pv_sha256(s.check, &s, offsetof(struct forged_state, check));
 	spill("state", (const char *)&s, sizeof(s), "wb");
 	free(log);
-	a = open_log(false);	/* a CLI writer */
+	a = open_log(false); /* a CLI writer */
 	pv_audit_close(a);
 	check_quarantined(3, 2, tail, tl);
 	free(tail);
@@ -583,7 +599,8 @@ static void
 test_patient_page(void **state)
 {
 	int64_t want[400];
-	size_t nwant = 0, i, offs[] = { 0, 1, 17, 150, 199, 255, 259, 260, 500 };
+	size_t nwant = 0, i,
+	       offs[] = { 0, 1, 17, 150, 199, 255, 259, 260, 500 };
 	struct pv_audit_event ev;
 	struct pv_audit *a;
 	uint64_t total, before;
@@ -599,16 +616,19 @@ test_patient_page(void **state)
 		if (i % 3 != 2)
 			want[nwant++] = (int64_t)i;
 	}
-	pv_audit_close(a);	/* drains the queue */
+	pv_audit_close(a); /* drains the queue */
 	a = open_log(true);
 	for (k = 0; k < PV_ARRAY_LEN(offs); k++) {
 		memset(&c, 0, sizeof(c));
 		before = pv_metric_get(PV_M_AUDIT_PAGE_LINES);
 		assert_int_equal(pv_audit_patient_page(a, "p1", offs[k], 40,
-		    collect_seq, &c, &total), PV_OK);
+				     collect_seq, &c, &total),
+		    PV_OK);
 		assert_int_equal(total, nwant);
-		assert_int_equal(c.n, offs[k] >= nwant ? 0 :
-		    nwant - offs[k] < 40 ? nwant - offs[k] : 40);
+		assert_int_equal(c.n,
+		    offs[k] >= nwant           ? 0
+			: nwant - offs[k] < 40 ? nwant - offs[k]
+					       : 40);
 		/* Only the page's lines were read. */
 		assert_int_equal(pv_metric_get(PV_M_AUDIT_PAGE_LINES) - before,
 		    c.n);
@@ -617,18 +637,21 @@ test_patient_page(void **state)
 	}
 	memset(&c, 0, sizeof(c));
 	c.stop_after = 3;
-	assert_int_equal(pv_audit_patient_page(a, "p1", 10, 40, collect_seq,
-	    &c, &total), PV_OK);
+	assert_int_equal(pv_audit_patient_page(a, "p1", 10, 40, collect_seq, &c,
+			     &total),
+	    PV_OK);
 	assert_int_equal(c.n, 3);
 	memset(&c, 0, sizeof(c));
-	assert_int_equal(pv_audit_patient_page(a, "nobody", 0, 40,
-	    collect_seq, &c, &total), PV_OK);
+	assert_int_equal(pv_audit_patient_page(a, "nobody", 0, 40, collect_seq,
+			     &c, &total),
+	    PV_OK);
 	assert_int_equal(total, 0);
 	assert_int_equal(c.n, 0);
 	pv_audit_close(a);
-	a = open_log(false);	/* no index: refused */
-	assert_int_equal(pv_audit_patient_page(a, "p1", 0, 1, collect_seq,
-	    &c, &total), PV_EINVAL);
+	a = open_log(false); /* no index: refused */
+	assert_int_equal(pv_audit_patient_page(a, "p1", 0, 1, collect_seq, &c,
+			     &total),
+	    PV_EINVAL);
 	pv_audit_close(a);
 }
 

@@ -17,23 +17,32 @@
 static void
 test_totp_rfc6238_vectors(void **state)
 {
-	static const struct { int64_t t; const char *code; } vec[] = {
-		{ 59, "94287082" }, { 1111111109, "07081804" },
-		{ 1111111111, "14050471" }, { 1234567890, "89005924" },
-		{ 2000000000, "69279037" }, { 20000000000LL, "65353130" },
+	static const struct {
+		int64_t t;
+		const char *code;
+	} vec[] = {
+		{ 59, "94287082" },
+		{ 1111111109, "07081804" },
+		{ 1111111111, "14050471" },
+		{ 1234567890, "89005924" },
+		{ 2000000000, "69279037" },
+		{ 20000000000LL, "65353130" },
 	};
-	const unsigned char *seed = (const unsigned char *)"12345678901234567890";
+	const unsigned char *seed =
+	    (const unsigned char *)"12345678901234567890";
 	char out[16];
 	size_t i;
 
 	(void)state;
 	for (i = 0; i < PV_ARRAY_LEN(vec); i++) {
 		assert_int_equal(pv_totp_code(seed, 20, vec[i].t, 8, out,
-		    sizeof(out)), PV_OK);
+				     sizeof(out)),
+		    PV_OK);
 		assert_string_equal(out, vec[i].code);
 	}
 	/* 6 digits is the last 6 of the 8-digit value. */
-	assert_int_equal(pv_totp_code(seed, 20, 59, 6, out, sizeof(out)), PV_OK);
+	assert_int_equal(pv_totp_code(seed, 20, 59, 6, out, sizeof(out)),
+	    PV_OK);
 	assert_string_equal(out, "287082");
 }
 
@@ -50,16 +59,20 @@ test_password_policy(void **state)
 	assert_int_equal(pv_password_check("bad\xff-utf8-password", NULL),
 	    PV_PW_NOT_UTF8);
 	/* 12 code points, 24 bytes: length counts characters. */
-	assert_int_equal(pv_password_check(
-	    "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
-	    "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9", NULL), PV_PW_OK);
+	assert_int_equal(pv_password_check("\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+					   "\xc3\xa9\xc3\xa9"
+					   "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+					   "\xc3\xa9\xc3\xa9",
+			     NULL),
+	    PV_PW_OK);
 	char long_pw[200];
 	memset(long_pw, 'k', 129);
 	long_pw[129] = '\0';
 	assert_int_equal(pv_password_check(long_pw, NULL), PV_PW_TOO_LONG);
 	long_pw[128] = '\0';
 	assert_int_equal(pv_password_check(long_pw, NULL), PV_PW_OK);
-	assert_int_equal(pv_password_check("Correct-Horse-Battery", "bob"), PV_PW_OK);
+	assert_int_equal(pv_password_check("Correct-Horse-Battery", "bob"),
+	    PV_PW_OK);
 }
 
 static void
@@ -75,7 +88,7 @@ test_lockout_delay(void **state)
 	assert_int_equal(pv_lockout_delay(&c, 5), 30);
 	assert_int_equal(pv_lockout_delay(&c, 6), 60);
 	assert_int_equal(pv_lockout_delay(&c, 7), 120);
-	assert_int_equal(pv_lockout_delay(&c, 8), 200);	/* capped */
+	assert_int_equal(pv_lockout_delay(&c, 8), 200); /* capped */
 	assert_int_equal(pv_lockout_delay(&c, 80), 200);
 }
 
@@ -83,7 +96,7 @@ static void
 test_rehash_on_login_when_cost_rises(void **state)
 {
 	struct pv_vault *v = tv_open("[auth]\nargon2_memlimit_kib = 8192\n"
-	    "argon2_opslimit = 1\n");
+				     "argon2_opslimit = 1\n");
 	struct pv_login_outcome o;
 	struct pv_user u;
 	pv_pw_verdict verdict;
@@ -92,7 +105,8 @@ test_rehash_on_login_when_cost_rises(void **state)
 	(void)state;
 	assert_non_null(v);
 	assert_int_equal(pv_account_create(v, "carol", "patient", "p-1",
-	    "Long-secret-for-c-1", &verdict, NULL), PV_OK);
+			     "Long-secret-for-c-1", &verdict, NULL),
+	    PV_OK);
 	assert_int_equal(pv_store_user_get_by_name(v->store, "carol", &u),
 	    PV_OK);
 	strcpy(before, u.pw_hash);
@@ -116,8 +130,9 @@ test_rehash_on_login_when_cost_rises(void **state)
 static void
 test_login_outcomes_and_lockout(void **state)
 {
-	struct pv_vault *v = tv_open("[auth]\nargon2_memlimit_kib = 8192\n"
-	    "argon2_opslimit = 1\nlockout_base_delay = 60s\n");
+	struct pv_vault *v =
+	    tv_open("[auth]\nargon2_memlimit_kib = 8192\n"
+		    "argon2_opslimit = 1\nlockout_base_delay = 60s\n");
 	struct pv_login_outcome o;
 	pv_pw_verdict verdict;
 	int64_t now = pv_now();
@@ -126,7 +141,8 @@ test_login_outcomes_and_lockout(void **state)
 	(void)state;
 	assert_non_null(v);
 	assert_int_equal(pv_account_create(v, "dave", "researcher", NULL,
-	    "Long-secret-for-d-1", &verdict, NULL), PV_OK);
+			     "Long-secret-for-d-1", &verdict, NULL),
+	    PV_OK);
 	pv_login(v, "nobody", "Long-secret-for-d-1", NULL, now, &o);
 	assert_int_equal(o.result, PV_LOGIN_FAILED);
 	assert_string_equal(o.reason, "unknown_user");
@@ -147,7 +163,7 @@ static void
 test_sessions_and_totp_replay(void **state)
 {
 	struct pv_vault *v = tv_open("[auth]\nargon2_memlimit_kib = 8192\n"
-	    "argon2_opslimit = 1\n");
+				     "argon2_opslimit = 1\n");
 	struct pv_principal p;
 	struct pv_session s;
 	struct pv_user u;
@@ -160,33 +176,39 @@ test_sessions_and_totp_replay(void **state)
 	(void)state;
 	assert_non_null(v);
 	assert_int_equal(pv_account_create(v, "erin", "nurse", NULL,
-	    "Long-secret-for-e-1", &verdict, NULL), PV_OK);
+			     "Long-secret-for-e-1", &verdict, NULL),
+	    PV_OK);
 	assert_int_equal(pv_store_user_get_by_name(v->store, "erin", &u),
 	    PV_OK);
 	assert_int_equal(pv_session_create(v, &u, false, tok, &s), PV_OK);
 	assert_int_equal(pv_session_validate(v, tok, &p), PV_OK);
 	assert_string_equal(p.username, "erin");
-	assert_false(p.is_mfa_satisfied);	/* nurse needs MFA */
+	assert_false(p.is_mfa_satisfied); /* nurse needs MFA */
 	assert_int_equal(pv_session_validate(v, "x", &p), PV_EAUTH);
 	tok[0] = tok[0] == 'A' ? 'B' : 'A';
 	assert_int_equal(pv_session_validate(v, tok, &p), PV_EAUTH);
 
 	assert_int_equal(pv_totp_enroll(v, &u, b32, sizeof(b32), uri,
-	    sizeof(uri)), PV_OK);
+			     sizeof(uri)),
+	    PV_OK);
 	assert_int_equal(oath_base32_decode(b32, strlen(b32), &raw, &rawlen),
 	    OATH_OK);
 	assert_int_equal(pv_totp_code((unsigned char *)raw, rawlen, now, 6,
-	    code, sizeof(code)), PV_OK);
+			     code, sizeof(code)),
+	    PV_OK);
 	assert_int_equal(pv_totp_verify(v, &u, code, now), PV_OK);
 	assert_int_equal(pv_totp_verify(v, &u, code, now), PV_EAUTH);
 	assert_int_equal(pv_totp_code((unsigned char *)raw, rawlen, now - 30, 6,
-	    code, sizeof(code)), PV_OK);
+			     code, sizeof(code)),
+	    PV_OK);
 	assert_int_equal(pv_totp_verify(v, &u, code, now), PV_EAUTH);
 	assert_int_equal(pv_totp_code((unsigned char *)raw, rawlen, now + 30, 6,
-	    code, sizeof(code)), PV_OK);
+			     code, sizeof(code)),
+	    PV_OK);
 	assert_int_equal(pv_totp_verify(v, &u, code, now), PV_OK);
 	assert_int_equal(pv_totp_code((unsigned char *)raw, rawlen, now + 90, 6,
-	    code, sizeof(code)), PV_OK);
+			     code, sizeof(code)),
+	    PV_OK);
 	assert_int_equal(pv_totp_verify(v, &u, code, now), PV_EAUTH);
 	free(raw);
 	tv_close(v);

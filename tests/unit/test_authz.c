@@ -33,8 +33,8 @@ test_scopes(void **state)
 	assert_true(pv_scopes_valid("system/*.cruds user/Patient.r"));
 	assert_true(pv_scopes_valid("patient/*.read system/Patient.write"));
 	assert_true(pv_scopes_valid("system/*.rs phivault/restricted"));
-	assert_false(pv_scopes_valid("patient/Observation.sr"));  /* order */
-	assert_false(pv_scopes_valid("patient/Observation.rr"));  /* repeat */
+	assert_false(pv_scopes_valid("patient/Observation.sr")); /* order */
+	assert_false(pv_scopes_valid("patient/Observation.rr")); /* repeat */
 	assert_false(pv_scopes_valid("patient/Observation.x"));
 	assert_false(pv_scopes_valid("admin/*.r"));
 	assert_false(pv_scopes_valid(""));
@@ -42,13 +42,16 @@ test_scopes(void **state)
 	 * restricted scope's text is no type this server serves. */
 	assert_false(pv_scopes_valid("system/phivault/restricted.rs"));
 	assert_false(pv_scopes_valid("system/Foo.rs"));
-	assert_false(pv_scopes_valid("system/Observation.rs x/phivault/restricted"));
+	assert_false(
+	    pv_scopes_valid("system/Observation.rs x/phivault/restricted"));
 	assert_true(pv_scopes_has("system/*.rs phivault/restricted",
 	    PV_SCOPE_RESTRICTED));
 	assert_false(pv_scopes_has("system/phivault/restricted.rs",
 	    PV_SCOPE_RESTRICTED));
-	assert_false(pv_scopes_has("phivault/restricted-x", PV_SCOPE_RESTRICTED));
-	assert_false(pv_scopes_has("xphivault/restricted", PV_SCOPE_RESTRICTED));
+	assert_false(
+	    pv_scopes_has("phivault/restricted-x", PV_SCOPE_RESTRICTED));
+	assert_false(
+	    pv_scopes_has("xphivault/restricted", PV_SCOPE_RESTRICTED));
 	assert_true(pv_scopes_allow("patient/Observation.rs", "Observation",
 	    PV_ACT_READ, &ctx));
 	assert_int_equal(ctx, 'p');
@@ -58,7 +61,7 @@ test_scopes(void **state)
 	    PV_ACT_READ, &ctx));
 	assert_true(pv_scopes_allow("patient/*.r system/*.r", "Condition",
 	    PV_ACT_READ, &ctx));
-	assert_int_equal(ctx, 's');	/* the broadest wins */
+	assert_int_equal(ctx, 's'); /* the broadest wins */
 	assert_false(pv_scopes_allow("system/*.cruds", "Patient",
 	    PV_ACT_BREAK_GLASS, &ctx));
 }
@@ -107,13 +110,14 @@ test_policy_file(void **state)
 
 	(void)state;
 	write_policy("# comment\nallow nurse Observation rs careteam\n"
-	    "filter nurse Patient identifier\nrestricted clinician\n");
+		     "filter nurse Patient identifier\nrestricted clinician\n");
 	assert_int_equal(pv_policy_load(&p, policy_path, err, sizeof(err)),
 	    PV_OK);
 	assert_int_equal(p.rules_n, 1);
 	assert_int_equal(p.filters_n, 1);
 	unlink(policy_path);
-	write_policy("allow nurse Observation rs careteam\nallow wizard * r any\n");
+	write_policy(
+	    "allow nurse Observation rs careteam\nallow wizard * r any\n");
 	assert_int_equal(pv_policy_load(&p, policy_path, err, sizeof(err)),
 	    PV_EINVAL);
 	assert_non_null(strstr(err, "line 2"));
@@ -135,8 +139,7 @@ principal(struct pv_vault *v, const char *name)
 	struct pv_user u;
 
 	memset(&p, 0, sizeof(p));
-	assert_int_equal(pv_store_user_get_by_name(v->store, name, &u),
-	    PV_OK);
+	assert_int_equal(pv_store_user_get_by_name(v->store, name, &u), PV_OK);
 	p.user_id = u.id;
 	strcpy(p.username, u.username);
 	strcpy(p.role, u.role);
@@ -163,7 +166,7 @@ static void
 test_decisions(void **state)
 {
 	struct pv_vault *v = tv_open("[auth]\nargon2_memlimit_kib = 8192\n"
-	    "argon2_opslimit = 1\n");
+				     "argon2_opslimit = 1\n");
 	struct pv_policy pol;
 	struct pv_principal doc, nurse, pat, admin, aud, ghost;
 	struct pv_grant g;
@@ -174,15 +177,20 @@ test_decisions(void **state)
 	assert_non_null(v);
 	pv_policy_defaults(&pol);
 	assert_int_equal(pv_account_create(v, "doc", "clinician", NULL,
-	    "Long-secret-one-1", &vd, NULL), PV_OK);
+			     "Long-secret-one-1", &vd, NULL),
+	    PV_OK);
 	assert_int_equal(pv_account_create(v, "nina", "nurse", NULL,
-	    "Long-secret-two-2", &vd, NULL), PV_OK);
+			     "Long-secret-two-2", &vd, NULL),
+	    PV_OK);
 	assert_int_equal(pv_account_create(v, "pat", "patient", "p1",
-	    "Long-secret-three-3", &vd, NULL), PV_OK);
+			     "Long-secret-three-3", &vd, NULL),
+	    PV_OK);
 	assert_int_equal(pv_account_create(v, "root", "admin", NULL,
-	    "Long-secret-four-4", &vd, NULL), PV_OK);
+			     "Long-secret-four-4", &vd, NULL),
+	    PV_OK);
 	assert_int_equal(pv_account_create(v, "aud", "auditor", NULL,
-	    "Long-secret-five-5", &vd, NULL), PV_OK);
+			     "Long-secret-five-5", &vd, NULL),
+	    PV_OK);
 	doc = principal(v, "doc");
 	nurse = principal(v, "nina");
 	pat = principal(v, "pat");
@@ -212,7 +220,7 @@ test_decisions(void **state)
 	    PV_CLASS_RESTRICTED, &why));
 	assert_string_equal(why, "restricted_class");
 	assert_true(allowed(v, &pol, &pat, PV_ACT_READ, "Observation", "p1",
-	    PV_CLASS_RESTRICTED, NULL));	/* own data */
+	    PV_CLASS_RESTRICTED, NULL)); /* own data */
 	assert_false(allowed(v, &pol, &pat, PV_ACT_READ, "Observation", "p2",
 	    PV_CLASS_NORMAL, &why));
 	assert_true(allowed(v, &pol, &pat, PV_ACT_CREATE, "Communication", "p1",
@@ -220,7 +228,7 @@ test_decisions(void **state)
 	assert_false(allowed(v, &pol, &pat, PV_ACT_CREATE, "Observation", "p1",
 	    PV_CLASS_NORMAL, NULL));
 	assert_false(allowed(v, &pol, &admin, PV_ACT_READ, "Patient", "p1",
-	    PV_CLASS_NORMAL, NULL));	/* admins: no clinical data */
+	    PV_CLASS_NORMAL, NULL)); /* admins: no clinical data */
 	assert_true(allowed(v, &pol, &admin, PV_ACT_ADMIN, "CareTeam", NULL,
 	    PV_CLASS_NORMAL, NULL));
 	assert_true(allowed(v, &pol, &aud, PV_ACT_SEARCH, "AuditEvent", "p9",
@@ -239,7 +247,8 @@ test_decisions(void **state)
 	assert_int_equal(pv_dek_get(v, "p3", true, (unsigned char[32]){ 0 }),
 	    PV_OK);
 	assert_int_equal(pv_breakglass_open(v, &doc, "p3", "ER, unconscious", 0,
-	    &g), PV_OK);
+			     &g),
+	    PV_OK);
 	{
 		struct pv_authz_request rq = { &doc, PV_ACT_READ, "Observation",
 			"p3", PV_CLASS_NORMAL, pv_now() };
@@ -253,7 +262,8 @@ test_decisions(void **state)
 		pv_authz_decide(&pol, v, &rq, &d);
 		assert_false(d.is_allowed);
 	}
-	assert_int_equal(pv_breakglass_open(v, &doc, "p3", "", 0, &g), PV_EINVAL);
+	assert_int_equal(pv_breakglass_open(v, &doc, "p3", "", 0, &g),
+	    PV_EINVAL);
 	/* Fail closed: unknown role, patient account without a link. */
 	ghost = doc;
 	strcpy(ghost.role, "wizard");
@@ -267,11 +277,13 @@ test_decisions(void **state)
 	assert_string_equal(why, "no_patient_link");
 	{
 		const char *f[4];
-		assert_int_equal(pv_authz_filters(&pol, "nurse", "Patient", f, 4),
+		assert_int_equal(pv_authz_filters(&pol, "nurse", "Patient", f,
+				     4),
 		    1);
 		assert_string_equal(f[0], "identifier");
-		assert_int_equal(pv_authz_filters(&pol, "clinician", "Patient", f,
-		    4), 0);
+		assert_int_equal(pv_authz_filters(&pol, "clinician", "Patient",
+				     f, 4),
+		    0);
 	}
 	tv_close(v);
 }

@@ -79,9 +79,9 @@ test_load_overrides(void **state)
 
 	(void)state;
 	write_conf("[server]\nlisten = 127.0.0.1:9999\nmax_body = 2048\n"
-	    "[auth]\nsession_idle_timeout = 3s\n"
-	    "mfa_required_roles = admin\n[ratelimit]\nenabled = false\n"
-	    "[retention]\nObservation = 10y\nPatient = 30d\n");
+		   "[auth]\nsession_idle_timeout = 3s\n"
+		   "mfa_required_roles = admin\n[ratelimit]\nenabled = false\n"
+		   "[retention]\nObservation = 10y\nPatient = 30d\n");
 	pv_config_defaults(&c);
 	assert_int_equal(pv_config_load(&c, path, err, sizeof(err)), PV_OK);
 	assert_string_equal(c.listen, "127.0.0.1:9999");
@@ -112,7 +112,8 @@ static void
 test_fail_closed(void **state)
 {
 	(void)state;
-	expect_rejected("[auth]\nsesion_idle_timeout = 5m\n", "unknown setting");
+	expect_rejected("[auth]\nsesion_idle_timeout = 5m\n",
+	    "unknown setting");
 	expect_rejected("[nosuch]\nx = 1\n", "unknown setting");
 	expect_rejected("[server]\nmax_body = lots\n", "expected an integer");
 	expect_rejected("[server]\nmax_body = 10\n", "out of range");
@@ -126,7 +127,8 @@ test_fail_closed(void **state)
 	    "unknown resource type");
 	expect_rejected("[deid]\nquasi_identifiers = birth_year,zip5\n",
 	    "'zip5'");
-	expect_rejected("[minimization]\ndrop_fields = Patient.photo,Pateint.x\n",
+	expect_rejected("[minimization]\ndrop_fields = "
+			"Patient.photo,Pateint.x\n",
 	    "'Pateint.x'");
 	expect_rejected("[alerts]\nsnoop_patients = 1000\n", "out of range");
 }

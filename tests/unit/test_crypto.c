@@ -32,22 +32,28 @@ test_aead_roundtrip_and_binding(void **state)
 	pv_random_bytes(key, sizeof(key));
 	pv_random_bytes(key2, sizeof(key2));
 	assert_int_equal(pv_aead_seal(ct, &clen, (const unsigned char *)msg,
-	    strlen(msg), (const unsigned char *)"ad1", 3, key), PV_OK);
+			     strlen(msg), (const unsigned char *)"ad1", 3, key),
+	    PV_OK);
 	assert_int_equal(clen, strlen(msg) + pv_aead_overhead());
 	assert_int_equal(pv_aead_open(pt, &plen, ct, clen,
-	    (const unsigned char *)"ad1", 3, key), PV_OK);
+			     (const unsigned char *)"ad1", 3, key),
+	    PV_OK);
 	assert_int_equal(plen, strlen(msg));
 	assert_memory_equal(pt, msg, plen);
 	/* Other context, other key, flipped byte: all fail closed. */
 	assert_int_equal(pv_aead_open(pt, &plen, ct, clen,
-	    (const unsigned char *)"ad2", 3, key), PV_ECRYPTO);
+			     (const unsigned char *)"ad2", 3, key),
+	    PV_ECRYPTO);
 	assert_int_equal(pv_aead_open(pt, &plen, ct, clen,
-	    (const unsigned char *)"ad1", 3, key2), PV_ECRYPTO);
+			     (const unsigned char *)"ad1", 3, key2),
+	    PV_ECRYPTO);
 	ct[clen / 2] ^= 1;
 	assert_int_equal(pv_aead_open(pt, &plen, ct, clen,
-	    (const unsigned char *)"ad1", 3, key), PV_ECRYPTO);
+			     (const unsigned char *)"ad1", 3, key),
+	    PV_ECRYPTO);
 	assert_int_equal(pv_aead_open(pt, &plen, ct, 5,
-	    (const unsigned char *)"ad1", 3, key), PV_ECRYPTO);
+			     (const unsigned char *)"ad1", 3, key),
+	    PV_ECRYPTO);
 }
 
 static void
@@ -59,9 +65,11 @@ test_nonces_are_fresh(void **state)
 	(void)state;
 	pv_random_bytes(key, sizeof(key));
 	assert_int_equal(pv_aead_seal(a, &la, (const unsigned char *)"x", 1,
-	    NULL, 0, key), PV_OK);
+			     NULL, 0, key),
+	    PV_OK);
 	assert_int_equal(pv_aead_seal(b, &lb, (const unsigned char *)"x", 1,
-	    NULL, 0, key), PV_OK);
+			     NULL, 0, key),
+	    PV_OK);
 	assert_int_equal(la, lb);
 	assert_memory_not_equal(a, b, la);
 }
@@ -101,7 +109,8 @@ test_keyring_wrap_rotate_retire(void **state)
 	pv_random_bytes(dek, sizeof(dek));
 	assert_int_equal(pv_keyring_wrap(kr, "patient-a", dek, w1, &v1), PV_OK);
 	assert_int_equal(v1, 1);
-	assert_int_equal(pv_keyring_unwrap(kr, "patient-a", v1, w1, out), PV_OK);
+	assert_int_equal(pv_keyring_unwrap(kr, "patient-a", v1, w1, out),
+	    PV_OK);
 	assert_memory_equal(out, dek, PV_DEK_BYTES);
 	/* A wrapped key copied to another patient or version does not open. */
 	assert_int_equal(pv_keyring_unwrap(kr, "patient-b", v1, w1, out),
@@ -117,7 +126,7 @@ test_keyring_wrap_rotate_retire(void **state)
 	assert_int_equal(pv_keyring_unwrap(kr, "patient-a", 2, w2, out), PV_OK);
 	assert_int_equal(pv_keyring_versions(kr, versions, 8), 2);
 
-	assert_int_equal(pv_keyring_retire(kr, 2), PV_EINVAL);	/* current */
+	assert_int_equal(pv_keyring_retire(kr, 2), PV_EINVAL); /* current */
 	assert_int_equal(pv_keyring_retire(kr, 1), PV_OK);
 	assert_int_equal(pv_keyring_unwrap(kr, "patient-a", 1, w1, out),
 	    PV_ENOTFOUND);

@@ -21,9 +21,9 @@
 
 #include "common/metrics.h"
 #include "fhir/fhir.h"
-#include "store/backend.h"	/* a store that fails on demand */
+#include "store/backend.h" /* a store that fails on demand */
 #include "testvault.h"
-#include "store/backend.h"	/* a store that fails on demand */
+#include "store/backend.h" /* a store that fails on demand */
 
 #define NKEYS 8
 
@@ -48,8 +48,7 @@ warm(struct pv_vault *v, unsigned char saved[NKEYS][PV_DEK_BYTES])
 
 /* Reads every key through v; each must match what warm() saw. */
 static void
-read_all(struct pv_vault *v, unsigned char saved[NKEYS][PV_DEK_BYTES],
-    int skip)
+read_all(struct pv_vault *v, unsigned char saved[NKEYS][PV_DEK_BYTES], int skip)
 {
 	unsigned char dek[PV_DEK_BYTES];
 	char id[32];
@@ -122,7 +121,7 @@ test_shred_elsewhere_forgets(void **state)
 	(void)state;
 	assert_non_null(v);
 	warm(v, saved);
-	read_all(v, saved, -1);		/* all cached now */
+	read_all(v, saved, -1); /* all cached now */
 	w = second_handle();
 	key_name(id, sizeof(id), 3);
 	assert_int_equal(pv_dek_shred(w, id), PV_OK);
@@ -161,7 +160,8 @@ test_rotation_elsewhere_keeps_cache(void **state)
 	read_all(v, saved, -1);
 	w = second_handle();
 	assert_int_equal(pv_dek_rotate(w, &newv, &rewrapped, &retired, NULL,
-	    NULL), PV_OK);
+			     NULL),
+	    PV_OK);
 	assert_int_equal(newv, 2);
 	assert_int_equal(rewrapped, NKEYS);
 	unwraps = pv_metric_get(PV_M_DEK_UNWRAPS);
@@ -180,8 +180,8 @@ static struct {
 	pthread_t tid;
 	sem_t go, done;
 	struct pv_vault *v;
-	const char *id;		/* NULL: stop */
-	bool is_shred;		/* pv_dek_shred instead of pv_dek_get */
+	const char *id; /* NULL: stop */
+	bool is_shred; /* pv_dek_shred instead of pv_dek_get */
 	pv_status st;
 } peer;
 
@@ -195,8 +195,9 @@ peer_main(void *arg)
 		sem_wait(&peer.go);
 		if (peer.id == NULL)
 			break;
-		peer.st = peer.is_shred ? pv_dek_shred(peer.v, peer.id) :
-		    pv_dek_get(peer.v, peer.id, false, dek);
+		peer.st = peer.is_shred
+		    ? pv_dek_shred(peer.v, peer.id)
+		    : pv_dek_get(peer.v, peer.id, false, dek);
 		sem_post(&peer.done);
 	}
 	sodium_memzero(dek, sizeof(dek));
@@ -315,7 +316,7 @@ test_pinned_view_cannot_recache(void **state)
 	assert_true(x.rows >= 2);
 	assert_int_equal(x.shred, PV_OK);
 	assert_int_equal(x.peer_after_shred, PV_EGONE);
-	assert_int_equal(x.in_scan, PV_OK);	/* the view was pinned */
+	assert_int_equal(x.in_scan, PV_OK); /* the view was pinned */
 	assert_int_equal(got[1], PV_EGONE);
 	assert_int_equal(got[2], PV_EGONE);
 	assert_int_equal(got[3], PV_OK);
@@ -339,7 +340,7 @@ test_local_shred(void **state)
 	warm(v, saved);
 	key_name(id, sizeof(id), 2);
 	peer_start(v);
-	before = peer_get(id);		/* cached */
+	before = peer_get(id); /* cached */
 	flushes = pv_metric_get(PV_M_DEK_CACHE_FLUSHES);
 	assert_int_equal(pv_dek_shred(v, id), PV_OK);
 	after = peer_get(id);
@@ -362,7 +363,7 @@ test_local_shred(void **state)
 
 static struct pv_store_ops faulty_ops;
 static const struct pv_store_ops *real_ops;
-static atomic_int fail_epoch;		/* fail the next N epoch reads */
+static atomic_int fail_epoch; /* fail the next N epoch reads */
 
 static pv_status
 faulty_shred_epoch(struct pv_store *st, int64_t *out)
@@ -386,7 +387,7 @@ install_faulty(struct pv_vault *v)
 struct local_ctx {
 	struct pv_vault *v;
 	int rows;
-	int fail;		/* epoch reads to fail during the shred */
+	int fail; /* epoch reads to fail during the shred */
 	pv_status shred, in_scan;
 };
 
@@ -431,7 +432,7 @@ run_local_shred_pinned(int fail)
 	assert_int_equal(tv_create_patient(v, "A"), PV_OK);
 	assert_int_equal(tv_create_patient(v, "X"), PV_OK);
 	peer_start(v);
-	got[0] = peer_get("A");			/* the peer has synced */
+	got[0] = peer_get("A"); /* the peer has synced */
 	scan = pv_record_scan(v, true, local_shred_during_scan, &x);
 	got[1] = peer_get("X");
 	got[2] = peer_get("X");
@@ -443,7 +444,7 @@ run_local_shred_pinned(int fail)
 	tv_close(v);
 	assert_int_equal(got[0], PV_OK);
 	assert_int_equal(scan, PV_OK);
-	assert_int_equal(x.in_scan, PV_OK);	/* pinned: the old view */
+	assert_int_equal(x.in_scan, PV_OK); /* pinned: the old view */
 	if (fail == 0) {
 		assert_int_equal(x.shred, PV_OK);
 		assert_true(gone);

@@ -30,7 +30,7 @@ test_nonce_replay_and_expiry(void **state)
 	assert_int_equal(pv_nonces_new(64, &n), PV_OK);
 	pv_nonce_digest("key-a", "nonce-1", d1);
 	pv_nonce_digest("key-b", "nonce-1", d2);
-	assert_string_not_equal(d1, d2);	/* keyid is part of it */
+	assert_string_not_equal(d1, d2); /* keyid is part of it */
 	assert_int_equal(pv_nonces_add(n, d1, 1300, 1000), PV_OK);
 	assert_int_equal(pv_nonces_add(n, d1, 1300, 1001), PV_EEXISTS);
 	assert_int_equal(pv_nonces_add(n, d2, 1300, 1001), PV_OK);
@@ -58,8 +58,8 @@ test_nonce_cache_full_refuses(void **state)
 		else if (st == PV_EBUSY)
 			busy++;
 	}
-	assert_int_equal(ok, 16);	/* never more than the fixed size */
-	assert_int_equal(busy, 24);	/* and never forgets to make room */
+	assert_int_equal(ok, 16); /* never more than the fixed size */
+	assert_int_equal(busy, 24); /* and never forgets to make room */
 	/* Once they expire, room comes back. */
 	pv_nonce_digest("k", "late", d);
 	assert_int_equal(pv_nonces_add(n, d, 9000, 6000), PV_OK);
@@ -77,7 +77,7 @@ test_token_bucket(void **state)
 	for (i = 0; i < 10; i++)
 		if (pv_ratelimit_take(rl, "ip:1.2.3.4", 1.0, 5.0) == 0)
 			allowed++;
-	assert_int_equal(allowed, 5);		/* the burst, then no more */
+	assert_int_equal(allowed, 5); /* the burst, then no more */
 	assert_true(pv_ratelimit_take(rl, "ip:1.2.3.4", 1.0, 5.0) >= 1);
 	assert_int_equal(pv_ratelimit_take(rl, "ip:5.6.7.8", 1.0, 5.0), 0);
 	usleep(1100 * 1000);

@@ -30,7 +30,13 @@
 
 /* testonly.LeafInputs() */
 static const char *const kat_input_hex[KAT_LEAVES] = {
-	"", "00", "10", "2021", "3031", "40414243", "5051525354555657",
+	"",
+	"00",
+	"10",
+	"2021",
+	"3031",
+	"40414243",
+	"5051525354555657",
 	"606162636465666768696a6b6c6d6e6f",
 };
 
@@ -59,7 +65,10 @@ static const char *const kat_level3_hex[] = {
 	"5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328",
 };
 static const char *const *const kat_node_hex[4] = {
-	kat_level0_hex, kat_level1_hex, kat_level2_hex, kat_level3_hex,
+	kat_level0_hex,
+	kat_level1_hex,
+	kat_level2_hex,
+	kat_level3_hex,
 };
 
 /* testonly.RootHashes(): MTH(D[0:n]) for n = 0..8. */
@@ -81,47 +90,55 @@ static const char *const kat_root_hex[KAT_LEAVES + 1] = {
  * 0-based.
  */
 struct kat_hex_proof {
-	size_t		 a, b;		/* (index, size) or (m, n) */
-	const char	*hex;
+	size_t a, b; /* (index, size) or (m, n) */
+	const char *hex;
 };
 
 /* proof/verify_test.go inclusionProofs */
 static const struct kat_hex_proof kat_inclusion[] = {
 	{ 0, 1, "" },
 	{ 0, 8,
-	"96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7"
-	"5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e"
-	"6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4" },
+	    "96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7"
+	    "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e"
+	    "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e"
+	    "4" },
 	{ 5, 8,
-	"bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b"
-	"ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0"
-	"d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7" },
+	    "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b"
+	    "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0"
+	    "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b"
+	    "7" },
 	{ 2, 3,
-	"fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125" },
+	    "fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c12"
+	    "5" },
 	{ 1, 5,
-	"6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d"
-	"5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e"
-	"bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b" },
+	    "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d"
+	    "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e"
+	    "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6"
+	    "b" },
 };
 
 /* proof/verify_test.go consistencyProofs */
 static const struct kat_hex_proof kat_consistency[] = {
 	{ 1, 1, "" },
 	{ 1, 8,
-	"96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7"
-	"5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e"
-	"6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4" },
+	    "96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7"
+	    "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e"
+	    "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e"
+	    "4" },
 	{ 6, 8,
-	"0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a"
-	"ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0"
-	"d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7" },
+	    "0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a"
+	    "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0"
+	    "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b"
+	    "7" },
 	{ 2, 5,
-	"5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e"
-	"bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b" },
+	    "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e"
+	    "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6"
+	    "b" },
 	{ 6, 7,
-	"0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a"
-	"b08693ec2e721597130641e8211e7eedccb4c26413963eee6c1e2ed16ffb1a5f"
-	"d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7" },
+	    "0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a"
+	    "b08693ec2e721597130641e8211e7eedccb4c26413963eee6c1e2ed16ffb1a5f"
+	    "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b"
+	    "7" },
 };
 
 /*
@@ -129,11 +146,16 @@ static const struct kat_hex_proof kat_consistency[] = {
  * node ids (level, index) in the 8-leaf tree; "rehash" pairs there stand
  * for MTH(D[4:7]) = node(i, j), written NODE_4_7 here.
  */
-#define NODE_4_7 { -1, 0 }
+#define NODE_4_7                                                               \
+	{                                                                      \
+		-1, 0                                                          \
+	}
 struct kat_node_proof {
-	size_t	a, b;
-	size_t	len;
-	struct { int level, index; } node[4];
+	size_t a, b;
+	size_t len;
+	struct {
+		int level, index;
+	} node[4];
 };
 
 static const struct kat_node_proof kat_inclusion_nodes[] = {
@@ -178,7 +200,8 @@ hex32(const char *hex, pv_mhash out)
 	size_t len = 0;
 
 	assert_int_equal(sodium_hex2bin(out, PV_MERKLE_HASH_BYTES, hex,
-	    strlen(hex), NULL, &len, NULL), 0);
+			     strlen(hex), NULL, &len, NULL),
+	    0);
 	assert_int_equal(len, PV_MERKLE_HASH_BYTES);
 }
 
@@ -188,7 +211,8 @@ unhex(const char *hex, unsigned char *out, size_t outsz)
 	size_t len = 0;
 
 	assert_int_equal(sodium_hex2bin(out, outsz, hex, strlen(hex), NULL,
-	    &len, NULL), 0);
+			     &len, NULL),
+	    0);
 	return len;
 }
 
@@ -307,31 +331,34 @@ check_inclusion_kat(const pv_mhash leaves[KAT_LEAVES], size_t index,
 	size_t len = 99;
 
 	assert_int_equal(pv_merkle_inclusion_proof(leaves, size, index, proof,
-	    &len), PV_OK);
+			     &len),
+	    PV_OK);
 	assert_int_equal(len, want_len);
 	if (len > 0)
 		assert_memory_equal(proof, want, len * sizeof(pv_mhash));
 	hex32(kat_root_hex[size], root);
 	assert_int_equal(pv_merkle_verify_inclusion(leaves[index], index, size,
-	    want, want_len, root), PV_OK);
+			     want, want_len, root),
+	    PV_OK);
 }
 
 static void
-check_consistency_kat(const pv_mhash leaves[KAT_LEAVES], size_t m,
-    size_t n, const pv_mhash *want, size_t want_len)
+check_consistency_kat(const pv_mhash leaves[KAT_LEAVES], size_t m, size_t n,
+    const pv_mhash *want, size_t want_len)
 {
 	pv_mhash proof[PV_MERKLE_MAX_PROOF], root_m, root_n;
 	size_t len = 99;
 
-	assert_int_equal(pv_merkle_consistency_proof(leaves, m, n, proof,
-	    &len), PV_OK);
+	assert_int_equal(pv_merkle_consistency_proof(leaves, m, n, proof, &len),
+	    PV_OK);
 	assert_int_equal(len, want_len);
 	if (len > 0)
 		assert_memory_equal(proof, want, len * sizeof(pv_mhash));
 	hex32(kat_root_hex[m], root_m);
 	hex32(kat_root_hex[n], root_n);
 	assert_int_equal(pv_merkle_verify_consistency(m, n, root_m, root_n,
-	    want, want_len), PV_OK);
+			     want, want_len),
+	    PV_OK);
 }
 
 static void
@@ -433,23 +460,31 @@ test_verify_inclusion_rejects(void **state)
 	pv_merkle_leaf_hash("WrongLeaf", 9, wrong_leaf);
 	/* proof/verify_test.go sha256SomeHash */
 	hex32("abacaba00000000000000000000000000"
-	    "0000000000000000060061e00123456", other);
+	      "0000000000000000060061e00123456",
+	    other);
 
 	/* The single-entry tree: the root is the leaf, the path empty. */
 	assert_int_equal(pv_merkle_verify_inclusion(leaves[0], 0, 1, NULL, 0,
-	    leaves[0]), PV_OK);
+			     leaves[0]),
+	    PV_OK);
 	assert_int_equal(pv_merkle_verify_inclusion(leaves[0], 0, 1, NULL, 0,
-	    leaves[1]), PV_ECRYPTO);
+			     leaves[1]),
+	    PV_ECRYPTO);
 	assert_int_equal(pv_merkle_verify_inclusion(leaves[0], 0, 0, NULL, 0,
-	    leaves[0]), PV_ECRYPTO);
+			     leaves[0]),
+	    PV_ECRYPTO);
 	assert_int_equal(pv_merkle_verify_inclusion(leaves[0], 1, 1, NULL, 0,
-	    leaves[0]), PV_ECRYPTO);
+			     leaves[0]),
+	    PV_ECRYPTO);
 	assert_int_equal(pv_merkle_verify_inclusion(leaves[0], 2, 1, NULL, 0,
-	    leaves[0]), PV_ECRYPTO);
+			     leaves[0]),
+	    PV_ECRYPTO);
 	assert_int_equal(pv_merkle_verify_inclusion(other, 0, 0, NULL, 0,
-	    empty), PV_ECRYPTO);
+			     empty),
+	    PV_ECRYPTO);
 	assert_int_equal(pv_merkle_verify_inclusion(leaves[0], 0, 1, NULL, 1,
-	    leaves[0]), PV_ECRYPTO);
+			     leaves[0]),
+	    PV_ECRYPTO);
 
 	for (t = 1; t < PV_ARRAY_LEN(kat_inclusion); t++) {
 		idx = kat_inclusion[t].a;
@@ -457,11 +492,13 @@ test_verify_inclusion_rejects(void **state)
 		len = kat_proof(kat_inclusion[t].hex, proof + 1);
 		leaf = &leaves[idx];
 		hex32(kat_root_hex[size], root);
-#define REJECT(ix, sz, lf, pf, ln, rt) \
-	assert_int_equal(pv_merkle_verify_inclusion((lf), (ix), (sz), (pf), \
-	    (ln), (rt)), PV_ECRYPTO)
+#define REJECT(ix, sz, lf, pf, ln, rt)                                         \
+	assert_int_equal(pv_merkle_verify_inclusion((lf), (ix), (sz), (pf),    \
+			     (ln), (rt)),                                      \
+	    PV_ECRYPTO)
 		assert_int_equal(pv_merkle_verify_inclusion(*leaf, idx, size,
-		    proof + 1, len, root), PV_OK);
+				     proof + 1, len, root),
+		    PV_OK);
 		REJECT(idx - 1, size, *leaf, proof + 1, len, root);
 		REJECT(idx + 1, size, *leaf, proof + 1, len, root);
 		REJECT(idx ^ 2, size, *leaf, proof + 1, len, root);
@@ -498,7 +535,8 @@ test_verify_inclusion_rejects(void **state)
 	/* Longer than any tree: refused before it is looked at. */
 	memset(proof, 0, sizeof(proof));
 	assert_int_equal(pv_merkle_verify_inclusion(leaves[0], 0, SIZE_MAX,
-	    proof, PV_MERKLE_MAX_PROOF + 1, root), PV_ECRYPTO);
+			     proof, PV_MERKLE_MAX_PROOF + 1, root),
+	    PV_ECRYPTO);
 }
 
 static void
@@ -515,14 +553,15 @@ test_verify_consistency_rejects(void **state)
 	memcpy(proof[0], empty, sizeof(pv_mhash));
 
 	/* proof/verify_test.go TestVerifyConsistency, with our m == 0 rule. */
-	assert_int_equal(pv_merkle_verify_consistency(0, 0, empty, empty,
-	    NULL, 0), PV_OK);
+	assert_int_equal(pv_merkle_verify_consistency(0, 0, empty, empty, NULL,
+			     0),
+	    PV_OK);
 	assert_int_equal(pv_merkle_verify_consistency(0, 0, r1, r1, NULL, 0),
 	    PV_ECRYPTO);
-	assert_int_equal(pv_merkle_verify_consistency(0, 0, empty, r1, NULL,
-	    0), PV_ECRYPTO);
-	assert_int_equal(pv_merkle_verify_consistency(0, 1, empty, r2, NULL,
-	    0), PV_OK);
+	assert_int_equal(pv_merkle_verify_consistency(0, 0, empty, r1, NULL, 0),
+	    PV_ECRYPTO);
+	assert_int_equal(pv_merkle_verify_consistency(0, 1, empty, r2, NULL, 0),
+	    PV_OK);
 	assert_int_equal(pv_merkle_verify_consistency(0, 1, r1, r2, NULL, 0),
 	    PV_ECRYPTO);
 	assert_int_equal(pv_merkle_verify_consistency(1, 1, r2, r2, NULL, 0),
@@ -538,14 +577,17 @@ test_verify_consistency_rejects(void **state)
 	/* RFC 9162 2.1.4.2 step 1, before anything reads proof[0]. */
 	assert_int_equal(pv_merkle_verify_consistency(3, 4, r1, r2, NULL, 0),
 	    PV_ECRYPTO);
-	assert_int_equal(pv_merkle_verify_consistency(1, 1, empty, r2, NULL,
-	    0), PV_ECRYPTO);
-	assert_int_equal(pv_merkle_verify_consistency(0, 0, empty, empty,
-	    proof, 1), PV_ECRYPTO);
-	assert_int_equal(pv_merkle_verify_consistency(0, 1, empty, empty,
-	    proof, 1), PV_ECRYPTO);
-	assert_int_equal(pv_merkle_verify_consistency(1, 1, empty, empty,
-	    proof, 1), PV_ECRYPTO);
+	assert_int_equal(pv_merkle_verify_consistency(1, 1, empty, r2, NULL, 0),
+	    PV_ECRYPTO);
+	assert_int_equal(pv_merkle_verify_consistency(0, 0, empty, empty, proof,
+			     1),
+	    PV_ECRYPTO);
+	assert_int_equal(pv_merkle_verify_consistency(0, 1, empty, empty, proof,
+			     1),
+	    PV_ECRYPTO);
+	assert_int_equal(pv_merkle_verify_consistency(1, 1, empty, empty, proof,
+			     1),
+	    PV_ECRYPTO);
 
 	for (t = 1; t < PV_ARRAY_LEN(kat_consistency); t++) {
 		m = kat_consistency[t].a;
@@ -553,11 +595,13 @@ test_verify_consistency_rejects(void **state)
 		len = kat_proof(kat_consistency[t].hex, proof + 1);
 		hex32(kat_root_hex[m], root_m);
 		hex32(kat_root_hex[n], root_n);
-#define REJECT(a, b, ra, rb, pf, ln) \
-	assert_int_equal(pv_merkle_verify_consistency((a), (b), (ra), (rb), \
-	    (pf), (ln)), PV_ECRYPTO)
+#define REJECT(a, b, ra, rb, pf, ln)                                           \
+	assert_int_equal(pv_merkle_verify_consistency((a), (b), (ra), (rb),    \
+			     (pf), (ln)),                                      \
+	    PV_ECRYPTO)
 		assert_int_equal(pv_merkle_verify_consistency(m, n, root_m,
-		    root_n, proof + 1, len), PV_OK);
+				     root_n, proof + 1, len),
+		    PV_OK);
 		REJECT(m - 1, n, root_m, root_n, proof + 1, len);
 		REJECT(m + 1, n, root_m, root_n, proof + 1, len);
 		REJECT(m ^ 2, n, root_m, root_n, proof + 1, len);
@@ -593,7 +637,8 @@ test_verify_consistency_rejects(void **state)
 	}
 	memset(proof, 0, sizeof(proof));
 	assert_int_equal(pv_merkle_verify_consistency(3, SIZE_MAX, r1, r2,
-	    proof, PV_MERKLE_MAX_PROOF + 1), PV_ECRYPTO);
+			     proof, PV_MERKLE_MAX_PROOF + 1),
+	    PV_ECRYPTO);
 }
 
 static void
@@ -609,25 +654,26 @@ test_generator_rejects(void **state)
 	assert_int_equal(pv_merkle_inclusion_proof(leaves, 8, 8, proof, &len),
 	    PV_EINVAL);
 	assert_int_equal(pv_merkle_inclusion_proof(leaves, 3, SIZE_MAX, proof,
-	    &len), PV_EINVAL);
+			     &len),
+	    PV_EINVAL);
 	assert_int_equal(pv_merkle_inclusion_proof(NULL, 8, 0, proof, &len),
 	    PV_EINVAL);
 	assert_int_equal(pv_merkle_inclusion_proof(leaves, 8, 0, NULL, &len),
 	    PV_EINVAL);
 	assert_int_equal(pv_merkle_inclusion_proof(leaves, 8, 0, proof, NULL),
 	    PV_EINVAL);
-	assert_int_equal(pv_merkle_consistency_proof(leaves, 0, 8, proof,
-	    &len), PV_EINVAL);
-	assert_int_equal(pv_merkle_consistency_proof(leaves, 0, 0, proof,
-	    &len), PV_EINVAL);
-	assert_int_equal(pv_merkle_consistency_proof(leaves, 5, 4, proof,
-	    &len), PV_EINVAL);
+	assert_int_equal(pv_merkle_consistency_proof(leaves, 0, 8, proof, &len),
+	    PV_EINVAL);
+	assert_int_equal(pv_merkle_consistency_proof(leaves, 0, 0, proof, &len),
+	    PV_EINVAL);
+	assert_int_equal(pv_merkle_consistency_proof(leaves, 5, 4, proof, &len),
+	    PV_EINVAL);
 	assert_int_equal(pv_merkle_consistency_proof(NULL, 1, 8, proof, &len),
 	    PV_EINVAL);
 	assert_int_equal(pv_merkle_consistency_proof(leaves, 1, 8, NULL, &len),
 	    PV_EINVAL);
-	assert_int_equal(pv_merkle_consistency_proof(leaves, 1, 8, proof,
-	    NULL), PV_EINVAL);
+	assert_int_equal(pv_merkle_consistency_proof(leaves, 1, 8, proof, NULL),
+	    PV_EINVAL);
 }
 
 /* --- properties over every small tree -------------------------------- */
@@ -732,7 +778,7 @@ test_compact_full(void **state)
 	memcpy(&before, &c, sizeof(c));
 	pv_merkle_compact_append(&c, leaf);
 	assert_memory_equal(&c, &before, sizeof(c));
-	pv_merkle_compact_root(&c, leaf);	/* folds all 64 levels */
+	pv_merkle_compact_root(&c, leaf); /* folds all 64 levels */
 }
 
 static void
@@ -749,53 +795,60 @@ test_inclusion_properties(void **state)
 	for (n = 1; n <= PROP_MAX_N; n++) {
 		for (m = 0; m < n; m++) {
 			assert_int_equal(pv_merkle_inclusion_proof(leaves, n, m,
-			    proof, &len), PV_OK);
+					     proof, &len),
+			    PV_OK);
 			assert_true(len <= depth(n));
 			if (pv_merkle_verify_inclusion(leaves[m], m, n, proof,
-			    len, roots[n]) != PV_OK)
-				fail_msg("inclusion m=%zu n=%zu refused", m,
-				    n);
+				len, roots[n]) != PV_OK)
+				fail_msg("inclusion m=%zu n=%zu refused", m, n);
 			/* Any other index fails. */
 			for (j = 0; j < n; j++)
-				if (j != m && pv_merkle_verify_inclusion(
-				    leaves[m], j, n, proof, len, roots[n]) ==
-				    PV_OK)
+				if (j != m &&
+				    pv_merkle_verify_inclusion(leaves[m], j, n,
+					proof, len, roots[n]) == PV_OK)
 					fail_msg("inclusion m=%zu n=%zu holds "
-					    "at index %zu", m, n, j);
+						 "at index %zu",
+					    m, n, j);
 			/* Any byte of any component, of the leaf, the head. */
 			for (j = 0; j < len; j++) {
 				for (b = 0; b < PV_MERKLE_HASH_BYTES; b++) {
 					proof[j][b] ^= 0x01;
-					if (pv_merkle_verify_inclusion(
-					    leaves[m], m, n, proof, len,
-					    roots[n]) == PV_OK)
+					if (pv_merkle_verify_inclusion(leaves
+									   [m],
+						m, n, proof, len,
+						roots[n]) == PV_OK)
 						fail_msg("inclusion m=%zu "
-						    "n=%zu holds with "
-						    "proof[%zu][%zu] changed",
+							 "n=%zu holds with "
+							 "proof[%zu][%zu] "
+							 "changed",
 						    m, n, j, b);
 					proof[j][b] ^= 0x01;
 				}
 			}
 			for (b = 0; b < PV_MERKLE_HASH_BYTES; b++) {
 				leaves[m][b] ^= 0x80;
-				assert_int_equal(pv_merkle_verify_inclusion(
-				    leaves[m], m, n, proof, len, roots[n]),
+				assert_int_equal(
+				    pv_merkle_verify_inclusion(leaves[m], m, n,
+					proof, len, roots[n]),
 				    PV_ECRYPTO);
 				leaves[m][b] ^= 0x80;
 				roots[n][b] ^= 0x80;
-				assert_int_equal(pv_merkle_verify_inclusion(
-				    leaves[m], m, n, proof, len, roots[n]),
+				assert_int_equal(
+				    pv_merkle_verify_inclusion(leaves[m], m, n,
+					proof, len, roots[n]),
 				    PV_ECRYPTO);
 				roots[n][b] ^= 0x80;
 			}
 			/* A component short, or one too many. */
 			if (len > 0)
-				assert_int_equal(pv_merkle_verify_inclusion(
-				    leaves[m], m, n, proof, len - 1, roots[n]),
+				assert_int_equal(
+				    pv_merkle_verify_inclusion(leaves[m], m, n,
+					proof, len - 1, roots[n]),
 				    PV_ECRYPTO);
 			memcpy(proof[len], leaves[0], sizeof(pv_mhash));
 			assert_int_equal(pv_merkle_verify_inclusion(leaves[m],
-			    m, n, proof, len + 1, roots[n]), PV_ECRYPTO);
+					     m, n, proof, len + 1, roots[n]),
+			    PV_ECRYPTO);
 			/*
 			 * The same, with a forged head that accounts for the
 			 * extra component: only the RFC 9162 "sn is 0, stop
@@ -803,7 +856,8 @@ test_inclusion_properties(void **state)
 			 */
 			pv_merkle_node_hash(proof[len], roots[n], forged);
 			assert_int_equal(pv_merkle_verify_inclusion(leaves[m],
-			    m, n, proof, len + 1, forged), PV_ECRYPTO);
+					     m, n, proof, len + 1, forged),
+			    PV_ECRYPTO);
 		}
 	}
 }
@@ -822,22 +876,24 @@ test_consistency_properties(void **state)
 	for (n = 1; n <= PROP_MAX_N; n++) {
 		for (m = 1; m <= n; m++) {
 			assert_int_equal(pv_merkle_consistency_proof(leaves, m,
-			    n, proof, &len), PV_OK);
+					     n, proof, &len),
+			    PV_OK);
 			assert_true(len <= depth(n) + 1);
 			assert_true((m == n) == (len == 0));
 			if (pv_merkle_verify_consistency(m, n, roots[m],
-			    roots[n], proof, len) != PV_OK)
+				roots[n], proof, len) != PV_OK)
 				fail_msg("consistency m=%zu n=%zu rejected", m,
 				    n);
 			for (j = 0; j < len; j++) {
 				for (b = 0; b < PV_MERKLE_HASH_BYTES; b++) {
 					proof[j][b] ^= 0x01;
 					if (pv_merkle_verify_consistency(m, n,
-					    roots[m], roots[n], proof, len) ==
-					    PV_OK)
+						roots[m], roots[n], proof,
+						len) == PV_OK)
 						fail_msg("consistency m=%zu "
-						    "n=%zu holds with "
-						    "proof[%zu][%zu] changed",
+							 "n=%zu holds with "
+							 "proof[%zu][%zu] "
+							 "changed",
 						    m, n, j, b);
 					proof[j][b] ^= 0x01;
 				}
@@ -848,31 +904,38 @@ test_consistency_properties(void **state)
 			for (b = 0; b < PV_MERKLE_HASH_BYTES; b++) {
 				root_m[b] ^= 0x80;
 				assert_int_equal(pv_merkle_verify_consistency(m,
-				    n, root_m, root_n, proof, len),
+						     n, root_m, root_n, proof,
+						     len),
 				    PV_ECRYPTO);
 				root_m[b] ^= 0x80;
 				root_n[b] ^= 0x80;
 				assert_int_equal(pv_merkle_verify_consistency(m,
-				    n, root_m, root_n, proof, len),
+						     n, root_m, root_n, proof,
+						     len),
 				    PV_ECRYPTO);
 				root_n[b] ^= 0x80;
 			}
 			if (m < n)
 				assert_int_equal(pv_merkle_verify_consistency(m,
-				    n, roots[n], roots[m], proof, len),
+						     n, roots[n], roots[m],
+						     proof, len),
 				    PV_ECRYPTO);
 			if (len > 0)
 				assert_int_equal(pv_merkle_verify_consistency(m,
-				    n, roots[m], roots[n], proof, len - 1),
+						     n, roots[m], roots[n],
+						     proof, len - 1),
 				    PV_ECRYPTO);
 			memcpy(proof[len], leaves[0], sizeof(pv_mhash));
 			assert_int_equal(pv_merkle_verify_consistency(m, n,
-			    roots[m], roots[n], proof, len + 1), PV_ECRYPTO);
+					     roots[m], roots[n], proof,
+					     len + 1),
+			    PV_ECRYPTO);
 			/* With forged heads, as in the inclusion test. */
 			pv_merkle_node_hash(proof[len], roots[m], root_m);
 			pv_merkle_node_hash(proof[len], roots[n], root_n);
 			assert_int_equal(pv_merkle_verify_consistency(m, n,
-			    root_m, root_n, proof, len + 1), PV_ECRYPTO);
+					     root_m, root_n, proof, len + 1),
+			    PV_ECRYPTO);
 		}
 	}
 }
@@ -893,22 +956,28 @@ test_larger_tree(void **state)
 		assert_int_equal(pv_merkle_root(leaves, n, root_n), PV_OK);
 		for (m = 0; m < n; m += 97) {
 			assert_int_equal(pv_merkle_inclusion_proof(leaves, n, m,
-			    proof, &len), PV_OK);
+					     proof, &len),
+			    PV_OK);
 			assert_true(len <= depth(n));
 			assert_int_equal(pv_merkle_verify_inclusion(leaves[m],
-			    m, n, proof, len, root_n), PV_OK);
+					     m, n, proof, len, root_n),
+			    PV_OK);
 		}
 		assert_int_equal(pv_merkle_inclusion_proof(leaves, n, n - 1,
-		    proof, &len), PV_OK);
+				     proof, &len),
+		    PV_OK);
 		assert_int_equal(pv_merkle_verify_inclusion(leaves[n - 1],
-		    n - 1, n, proof, len, root_n), PV_OK);
+				     n - 1, n, proof, len, root_n),
+		    PV_OK);
 		for (m = 1; m <= n; m += 89) {
 			assert_int_equal(pv_merkle_root(leaves, m, root_m),
 			    PV_OK);
 			assert_int_equal(pv_merkle_consistency_proof(leaves, m,
-			    n, proof, &len), PV_OK);
+					     n, proof, &len),
+			    PV_OK);
 			assert_int_equal(pv_merkle_verify_consistency(m, n,
-			    root_m, root_n, proof, len), PV_OK);
+					     root_m, root_n, proof, len),
+			    PV_OK);
 		}
 	}
 }
@@ -924,7 +993,7 @@ check_cached_matches(const pv_mhash *leaves, const struct pv_merkle_cache *c,
 	pv_mhash want_root, got_root, want[PV_MERKLE_MAX_PROOF],
 	    got[PV_MERKLE_MAX_PROOF];
 	size_t picks[] = { 0, 1, 15, 16, 17, 255, 256, 257, n / 3, n / 2,
-	    n - 257, n - 17, n - 2, n - 1 };
+		n - 257, n - 17, n - 2, n - 1 };
 	size_t i, wl, gl;
 
 	assert_int_equal(pv_merkle_root(leaves, n, want_root), PV_OK);
@@ -936,19 +1005,24 @@ check_cached_matches(const pv_mhash *leaves, const struct pv_merkle_cache *c,
 		if (m >= n)
 			continue;
 		assert_int_equal(pv_merkle_inclusion_proof(leaves, n, m, want,
-		    &wl), PV_OK);
+				     &wl),
+		    PV_OK);
 		assert_int_equal(pv_merkle_inclusion_proof_cached(leaves, c, n,
-		    m, got, &gl), PV_OK);
+				     m, got, &gl),
+		    PV_OK);
 		assert_int_equal(wl, gl);
 		assert_memory_equal(want, got, wl * sizeof(pv_mhash));
 		assert_int_equal(pv_merkle_verify_inclusion(leaves[m], m, n,
-		    (const pv_mhash *)got, gl, got_root), PV_OK);
+				     (const pv_mhash *)got, gl, got_root),
+		    PV_OK);
 		if (m == 0)
 			continue;
 		assert_int_equal(pv_merkle_consistency_proof(leaves, m, n, want,
-		    &wl), PV_OK);
-		assert_int_equal(pv_merkle_consistency_proof_cached(leaves, c, m,
-		    n, got, &gl), PV_OK);
+				     &wl),
+		    PV_OK);
+		assert_int_equal(pv_merkle_consistency_proof_cached(leaves, c,
+				     m, n, got, &gl),
+		    PV_OK);
 		assert_int_equal(wl, gl);
 		assert_memory_equal(want, got, wl * sizeof(pv_mhash));
 	}
@@ -958,8 +1032,7 @@ static void
 test_cache_matches(void **state)
 {
 	size_t sizes[] = { 1, 2, 15, 16, 17, 33, 255, 256, 257, 511, 512, 513,
-	    1024, 1025,
-	    3 * 256 + 17, 4096, 4096 + 300, 9000 };
+		1024, 1025, 3 * 256 + 17, 4096, 4096 + 300, 9000 };
 	size_t nmax = 9000, i;
 	pv_mhash *leaves = malloc(nmax * sizeof(pv_mhash));
 	struct pv_merkle_cache full, step, behind;
@@ -974,7 +1047,8 @@ test_cache_matches(void **state)
 	/* Extended leaf by leaf (as the audit log does) or all at once: the
 	 * same levels. */
 	for (i = 1; i <= 5000; i++)
-		assert_int_equal(pv_merkle_cache_extend(&step, leaves, i), PV_OK);
+		assert_int_equal(pv_merkle_cache_extend(&step, leaves, i),
+		    PV_OK);
 	assert_int_equal(pv_merkle_cache_extend(&full, leaves, 5000), PV_OK);
 	for (i = 0; i < PV_MERKLE_CACHE_LEVELS; i++) {
 		assert_int_equal(step.len[i], full.len[i]);
@@ -987,8 +1061,8 @@ test_cache_matches(void **state)
 	assert_int_equal(pv_merkle_cache_extend(&full, leaves, nmax), PV_OK);
 	assert_int_equal(pv_merkle_cache_extend(&behind, leaves, 3000), PV_OK);
 	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
-		check_cached_matches(leaves, &full, sizes[i]);	/* ahead */
-		check_cached_matches(leaves, &behind, sizes[i]);	/* behind */
+		check_cached_matches(leaves, &full, sizes[i]); /* ahead */
+		check_cached_matches(leaves, &behind, sizes[i]); /* behind */
 	}
 	/* A level missing above cached ones (an extend that failed midway):
 	 * still the same results, built from the halves. */
@@ -1006,7 +1080,8 @@ test_cache_matches(void **state)
 		pv_mhash want, got;
 
 		assert_int_equal(pv_merkle_root(leaves, 4096, want), PV_OK);
-		assert_int_equal(pv_merkle_root_cached(leaves, &full, 4096, got),
+		assert_int_equal(pv_merkle_root_cached(leaves, &full, 4096,
+				     got),
 		    PV_OK);
 		assert_memory_not_equal(want, got, sizeof(want));
 	}

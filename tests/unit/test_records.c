@@ -56,7 +56,7 @@ test_apply_batch(void **state)
 	    json_pack("{s:s}", "resourceType", "Patient"));
 	assert_int_equal(pv_record_apply(v, NULL, cs, 4), PV_OK);
 	assert_int_equal(cs[0].status, PV_OK);
-	assert_int_equal(cs[1].status, PV_OK);	/* sees a1 from change 0 */
+	assert_int_equal(cs[1].status, PV_OK); /* sees a1 from change 0 */
 	assert_int_equal(cs[2].status, PV_ENOTFOUND);
 	assert_int_equal(cs[3].status, PV_OK);
 	assert_int_equal(cs[1].rec.version, 1);
@@ -232,7 +232,7 @@ test_apply_audits_write_ahead(void **state)
 	assert_non_null(v);
 	{
 		struct pv_audit_opts o = { v->dir, v->sign_sk, v->sign_pk,
-			v->sign_key_id, true, 0 };	/* with the index */
+			v->sign_key_id, true, 0 }; /* with the index */
 
 		assert_int_equal(pv_audit_open(&o, &a), PV_OK);
 	}
@@ -257,13 +257,15 @@ test_apply_audits_write_ahead(void **state)
 
 	memset(&s, 0, sizeof(s));
 	assert_int_equal(pv_audit_patient_page(a, "w1", 0, 10, collect, &s,
-	    &total), PV_OK);
-	assert_int_equal(s.n, 1);		/* the intent only */
+			     &total),
+	    PV_OK);
+	assert_int_equal(s.n, 1); /* the intent only */
 	assert_string_equal(s.outcome[0], "allowed");
 	memset(&s, 0, sizeof(s));
 	assert_int_equal(pv_audit_patient_page(a, "ww", 0, 10, collect, &s,
-	    &total), PV_OK);
-	assert_int_equal(s.n, 2);		/* intent, then follow-up */
+			     &total),
+	    PV_OK);
+	assert_int_equal(s.n, 2); /* intent, then follow-up */
 	assert_string_equal(s.outcome[0], "allowed");
 	assert_string_equal(s.outcome[1], "failed");
 	assert_string_equal(s.reason[1], pv_status_name(PV_ENOTFOUND));

@@ -96,7 +96,8 @@ b2_request(struct pv_sig_request *req, struct hdrs *h)
 	hdr_set(h, "host", "example.com");
 	hdr_set(h, "date", "Tue, 20 Apr 2021 02:07:55 GMT");
 	hdr_set(h, "content-type", "application/json");
-	hdr_set(h, "content-digest", "sha-512=:WZDPaVn/7XgHaAy8pmojAkGWoRx2UFC"
+	hdr_set(h, "content-digest",
+	    "sha-512=:WZDPaVn/7XgHaAy8pmojAkGWoRx2UFC"
 	    "hF41A2svX+TaPm+AbwAgBWnrIiYllu7BNNyealdVLvRwEmTHWXvJwew==:");
 	hdr_set(h, "content-length", "18");
 	req->method = "POST";
@@ -111,7 +112,8 @@ hex2bin(unsigned char *out, size_t n, const char *hex)
 	size_t len = 0;
 
 	assert_int_equal(sodium_hex2bin(out, n, hex, strlen(hex), NULL, &len,
-	    NULL), 0);
+			     NULL),
+	    0);
 	assert_int_equal(len, n);
 }
 
@@ -123,9 +125,9 @@ sig_field(char *out, size_t outsz, const char *label,
 	char b64[128];
 
 	assert_int_equal(pv_b64_encode(sig, PV_SIG_ED25519_BYTES, b64,
-	    sizeof(b64)), PV_OK);
-	assert_int_equal(pv_snprintf(out, outsz, "%s=:%s:", label, b64),
+			     sizeof(b64)),
 	    PV_OK);
+	assert_int_equal(pv_snprintf(out, outsz, "%s=:%s:", label, b64), PV_OK);
 }
 
 /* Parses with a dummy signature under label "sig1". */
@@ -222,13 +224,16 @@ test_rfc9421_derived_components(void **state)
 {
 	struct pv_sig_params p;
 	struct pv_sig_request req = { "POST",
-	    "https://www.example.com/path?param=value", NULL, NULL };
+		"https://www.example.com/path?param=value", NULL, NULL };
 	char v[256];
 
 	(void)state;
 	assert_int_equal(parse_input("sig1=(\"@method\" \"@target-uri\" "
-	    "\"@authority\" \"@scheme\" \"@request-target\" \"@path\" "
-	    "\"@query\")", &p), PV_OK);
+				     "\"@authority\" \"@scheme\" "
+				     "\"@request-target\" \"@path\" "
+				     "\"@query\")",
+			     &p),
+	    PV_OK);
 	assert_string_equal(base_line(&p, &req, "@method", v, sizeof(v)),
 	    "POST");
 	assert_string_equal(base_line(&p, &req, "@target-uri", v, sizeof(v)),
@@ -238,7 +243,8 @@ test_rfc9421_derived_components(void **state)
 	assert_string_equal(base_line(&p, &req, "@scheme", v, sizeof(v)),
 	    "https");
 	assert_string_equal(base_line(&p, &req, "@request-target", v,
-	    sizeof(v)), "/path?param=value");
+				sizeof(v)),
+	    "/path?param=value");
 	assert_string_equal(base_line(&p, &req, "@path", v, sizeof(v)),
 	    "/path");
 	assert_string_equal(base_line(&p, &req, "@query", v, sizeof(v)),
@@ -246,13 +252,14 @@ test_rfc9421_derived_components(void **state)
 
 	/* 2.2.7: the example query and an absent query ("?" alone). */
 	req.target_uri = "https://www.example.com/path?param=value&foo=bar"
-	    "&baz=bat%2Dman";
+			 "&baz=bat%2Dman";
 	assert_string_equal(base_line(&p, &req, "@query", v, sizeof(v)),
 	    "?param=value&foo=bar&baz=bat%2Dman");
 	req.target_uri = "https://www.example.com/path";
 	assert_string_equal(base_line(&p, &req, "@query", v, sizeof(v)), "?");
 	assert_string_equal(base_line(&p, &req, "@request-target", v,
-	    sizeof(v)), "/path");
+				sizeof(v)),
+	    "/path");
 
 	/* 2.2.3: authority lowercased, default port dropped; others kept. */
 	req.target_uri = "HTTPS://WWW.Example.COM:443";
@@ -285,7 +292,8 @@ test_rfc9530_content_digest(void **state)
 	static const char body[] = "{\"hello\": \"world\"}";
 	static const char good[] =
 	    "sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:";
-	static const char sha512[] = "sha-512=:WZDPaVn/7XgHaAy8pmojAkGWoRx2UFC"
+	static const char sha512[] =
+	    "sha-512=:WZDPaVn/7XgHaAy8pmojAkGWoRx2UFC"
 	    "hF41A2svX+TaPm+AbwAgBWnrIiYllu7BNNyealdVLvRwEmTHWXvJwew==:";
 	const unsigned char *b = (const unsigned char *)body;
 	size_t n = strlen(body);
@@ -293,52 +301,69 @@ test_rfc9530_content_digest(void **state)
 
 	(void)state;
 	assert_int_equal(pv_sig_check_content_digest(good, b, n), PV_OK);
-	assert_int_equal(pv_sig_check_content_digest(
-	    "sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE:", b, n),
-	    PV_OK);			/* padding omitted (RFC 8941 4.2.7) */
+	assert_int_equal(pv_sig_check_content_digest("sha-256=:"
+						     "X48E9qOokqqrvdts8nOJRJN3O"
+						     "WDUoyWxBf7kbu9DBPE:",
+			     b, n),
+	    PV_OK); /* padding omitted (RFC 8941 4.2.7) */
 	assert_int_equal(pv_snprintf(field, sizeof(field), "%s, %s", sha512,
-	    good), PV_OK);
+			     good),
+	    PV_OK);
 	assert_int_equal(pv_sig_check_content_digest(field, b, n), PV_OK);
 
 	/* The body changed by one byte, truncated, or empty. */
 	assert_int_equal(pv_sig_check_content_digest(good,
-	    (const unsigned char *)"{\"hello\": \"World\"}", n), PV_ECRYPTO);
+			     (const unsigned char *)"{\"hello\": \"World\"}",
+			     n),
+	    PV_ECRYPTO);
 	assert_int_equal(pv_sig_check_content_digest(good, b, n - 1),
 	    PV_ECRYPTO);
 	assert_int_equal(pv_sig_check_content_digest(good, NULL, 0),
 	    PV_ECRYPTO);
-	assert_int_equal(pv_sig_check_content_digest(
-	    "sha-256=:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=:", NULL, 0),
-	    PV_OK);			/* SHA-256 of nothing */
+	assert_int_equal(pv_sig_check_content_digest("sha-256=:47DEQpj8HBSa+/"
+						     "TImW+"
+						     "5JCeuQeRkm5NMpJWZG3hSuFU="
+						     ":",
+			     NULL, 0),
+	    PV_OK); /* SHA-256 of nothing */
 
 	/* Malformed, or no sha-256 to check. */
-	assert_int_equal(pv_sig_check_content_digest(sha512, b, n),
-	    PV_EINVAL);
+	assert_int_equal(pv_sig_check_content_digest(sha512, b, n), PV_EINVAL);
 	assert_int_equal(pv_sig_check_content_digest(NULL, b, n), PV_EINVAL);
 	assert_int_equal(pv_sig_check_content_digest("", b, n), PV_EINVAL);
-	assert_int_equal(pv_sig_check_content_digest(
-	    "sha-256=X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=", b, n),
+	assert_int_equal(pv_sig_check_content_digest("sha-256="
+						     "X48E9qOokqqrvdts8nOJRJN3O"
+						     "WDUoyWxBf7kbu9DBPE=",
+			     b, n),
 	    PV_EINVAL);
-	assert_int_equal(pv_sig_check_content_digest(
-	    "sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=", b, n),
+	assert_int_equal(pv_sig_check_content_digest("sha-256=:"
+						     "X48E9qOokqqrvdts8nOJRJN3O"
+						     "WDUoyWxBf7kbu9DBPE=",
+			     b, n),
 	    PV_EINVAL);
-	assert_int_equal(pv_sig_check_content_digest(
-	    "sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DB*E=:", b, n),
+	assert_int_equal(pv_sig_check_content_digest("sha-256=:"
+						     "X48E9qOokqqrvdts8nOJRJN3O"
+						     "WDUoyWxBf7kbu9DB*E=:",
+			     b, n),
 	    PV_EINVAL);
-	assert_int_equal(pv_sig_check_content_digest(
-	    "sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9D:", b, n),
-	    PV_EINVAL);		/* 30 bytes */
+	assert_int_equal(pv_sig_check_content_digest("sha-256=:"
+						     "X48E9qOokqqrvdts8nOJRJN3O"
+						     "WDUoyWxBf7kbu9D:",
+			     b, n),
+	    PV_EINVAL); /* 30 bytes */
 	assert_int_equal(pv_snprintf(field, sizeof(field), "%s, %s", good,
-	    good), PV_OK);
+			     good),
+	    PV_OK);
 	assert_int_equal(pv_sig_check_content_digest(field, b, n), PV_EINVAL);
 	assert_int_equal(pv_snprintf(field, sizeof(field), "%s;x=1", good),
 	    PV_OK);
 	assert_int_equal(pv_sig_check_content_digest(field, b, n), PV_EINVAL);
-	assert_int_equal(pv_snprintf(field, sizeof(field), "%s,", good),
-	    PV_OK);
+	assert_int_equal(pv_snprintf(field, sizeof(field), "%s,", good), PV_OK);
 	assert_int_equal(pv_sig_check_content_digest(field, b, n), PV_EINVAL);
-	assert_int_equal(pv_sig_check_content_digest(
-	    "SHA-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:", b, n),
+	assert_int_equal(pv_sig_check_content_digest("SHA-256=:"
+						     "X48E9qOokqqrvdts8nOJRJN3O"
+						     "WDUoyWxBf7kbu9DBPE=:",
+			     b, n),
 	    PV_EINVAL);
 
 	/* PV_SIG_DIGEST_FIELD_MAX: OWS before a last, unknown member pads
@@ -376,8 +401,7 @@ sign_now(struct signed_req *s, const char *input)
 	unsigned char sig[64];
 	size_t n;
 
-	assert_int_equal(pv_strlcpy(s->input, input, sizeof(s->input)),
-	    PV_OK);
+	assert_int_equal(pv_strlcpy(s->input, input, sizeof(s->input)), PV_OK);
 	assert_int_equal(parse_input(input, &p), PV_OK);
 	assert_int_equal(pv_sig_base(&p, &s->req, base, sizeof(base), &n),
 	    PV_OK);
@@ -401,7 +425,8 @@ own_request(struct signed_req *s)
 	pv_sha256(d, own_body, strlen(own_body));
 	assert_int_equal(pv_b64_encode(d, sizeof(d), b64, sizeof(b64)), PV_OK);
 	assert_int_equal(pv_snprintf(own_digest, sizeof(own_digest),
-	    "sha-256=:%s:", b64), PV_OK);
+			     "sha-256=:%s:", b64),
+	    PV_OK);
 	hdr_set(&s->h, "content-digest", own_digest);
 	hdr_set(&s->h, "content-type", "application/fhir+json");
 	s->req.method = "POST";
@@ -445,9 +470,10 @@ test_own_signature_roundtrip(void **state)
 	assert_false(pv_sig_covers(NULL, "@method"));
 	assert_false(pv_sig_covers(&p, NULL));
 	assert_int_equal(pv_sig_verify_ed25519(&p, &s.req, s.pk), PV_OK);
-	assert_int_equal(pv_sig_check_content_digest(
-	    hdr_get(&s.h, "content-digest"), (const unsigned char *)own_body,
-	    strlen(own_body)), PV_OK);
+	assert_int_equal(pv_sig_check_content_digest(hdr_get(&s.h,
+							 "content-digest"),
+			     (const unsigned char *)own_body, strlen(own_body)),
+	    PV_OK);
 }
 
 static void
@@ -484,7 +510,9 @@ test_tampering_fails(void **state)
 	/* Body: the digest no longer matches it; a new digest to match a
 	 * new body no longer matches the signature. */
 	assert_int_equal(pv_sig_check_content_digest(own_digest,
-	    (const unsigned char *)"{\"resourceType\":\"Patient!\"}", 27),
+			     (const unsigned char
+				     *)"{\"resourceType\":\"Patient!\"}",
+			     27),
 	    PV_ECRYPTO);
 	hdr_set(&s.h, "content-digest",
 	    "sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:");
@@ -501,45 +529,45 @@ test_tampering_fails(void **state)
 
 	/* Each signature parameter, and the covered list. */
 	static const char *const bad_inputs[] = {
-	    "sig1=(\"@method\" \"@target-uri\" \"@authority\" "
-	    "\"content-digest\" \"content-type\");created=1700000001"
-	    ";expires=1700000300;nonce=\"n-0001\";keyid=\"svc-lab\""
-	    ";alg=\"ed25519\";tag=\"phivault\"",
-	    "sig1=(\"@method\" \"@target-uri\" \"@authority\" "
-	    "\"content-digest\" \"content-type\");created=1700000000"
-	    ";expires=1800000300;nonce=\"n-0001\";keyid=\"svc-lab\""
-	    ";alg=\"ed25519\";tag=\"phivault\"",
-	    "sig1=(\"@method\" \"@target-uri\" \"@authority\" "
-	    "\"content-digest\" \"content-type\");created=1700000000"
-	    ";expires=1700000300;nonce=\"n-0002\";keyid=\"svc-lab\""
-	    ";alg=\"ed25519\";tag=\"phivault\"",
-	    "sig1=(\"@method\" \"@target-uri\" \"@authority\" "
-	    "\"content-digest\" \"content-type\");created=1700000000"
-	    ";expires=1700000300;nonce=\"n-0001\";keyid=\"svc-admin\""
-	    ";alg=\"ed25519\";tag=\"phivault\"",
-	    "sig1=(\"@method\" \"@target-uri\" \"@authority\" "
-	    "\"content-digest\" \"content-type\");created=1700000000"
-	    ";expires=1700000300;nonce=\"n-0001\";keyid=\"svc-lab\""
-	    ";alg=\"ed25519\";tag=\"other\"",
-	    /* parameter order is signed too */
-	    "sig1=(\"@method\" \"@target-uri\" \"@authority\" "
-	    "\"content-digest\" \"content-type\");expires=1700000300"
-	    ";created=1700000000;nonce=\"n-0001\";keyid=\"svc-lab\""
-	    ";alg=\"ed25519\";tag=\"phivault\"",
-	    /* a parameter dropped */
-	    "sig1=(\"@method\" \"@target-uri\" \"@authority\" "
-	    "\"content-digest\" \"content-type\");created=1700000000"
-	    ";nonce=\"n-0001\";keyid=\"svc-lab\""
-	    ";alg=\"ed25519\";tag=\"phivault\"",
-	    /* components reordered, dropped */
-	    "sig1=(\"@target-uri\" \"@method\" \"@authority\" "
-	    "\"content-digest\" \"content-type\");created=1700000000"
-	    ";expires=1700000300;nonce=\"n-0001\";keyid=\"svc-lab\""
-	    ";alg=\"ed25519\";tag=\"phivault\"",
-	    "sig1=(\"@method\" \"@target-uri\" \"@authority\" "
-	    "\"content-type\");created=1700000000"
-	    ";expires=1700000300;nonce=\"n-0001\";keyid=\"svc-lab\""
-	    ";alg=\"ed25519\";tag=\"phivault\"",
+		"sig1=(\"@method\" \"@target-uri\" \"@authority\" "
+		"\"content-digest\" \"content-type\");created=1700000001"
+		";expires=1700000300;nonce=\"n-0001\";keyid=\"svc-lab\""
+		";alg=\"ed25519\";tag=\"phivault\"",
+		"sig1=(\"@method\" \"@target-uri\" \"@authority\" "
+		"\"content-digest\" \"content-type\");created=1700000000"
+		";expires=1800000300;nonce=\"n-0001\";keyid=\"svc-lab\""
+		";alg=\"ed25519\";tag=\"phivault\"",
+		"sig1=(\"@method\" \"@target-uri\" \"@authority\" "
+		"\"content-digest\" \"content-type\");created=1700000000"
+		";expires=1700000300;nonce=\"n-0002\";keyid=\"svc-lab\""
+		";alg=\"ed25519\";tag=\"phivault\"",
+		"sig1=(\"@method\" \"@target-uri\" \"@authority\" "
+		"\"content-digest\" \"content-type\");created=1700000000"
+		";expires=1700000300;nonce=\"n-0001\";keyid=\"svc-admin\""
+		";alg=\"ed25519\";tag=\"phivault\"",
+		"sig1=(\"@method\" \"@target-uri\" \"@authority\" "
+		"\"content-digest\" \"content-type\");created=1700000000"
+		";expires=1700000300;nonce=\"n-0001\";keyid=\"svc-lab\""
+		";alg=\"ed25519\";tag=\"other\"",
+		/* parameter order is signed too */
+		"sig1=(\"@method\" \"@target-uri\" \"@authority\" "
+		"\"content-digest\" \"content-type\");expires=1700000300"
+		";created=1700000000;nonce=\"n-0001\";keyid=\"svc-lab\""
+		";alg=\"ed25519\";tag=\"phivault\"",
+		/* a parameter dropped */
+		"sig1=(\"@method\" \"@target-uri\" \"@authority\" "
+		"\"content-digest\" \"content-type\");created=1700000000"
+		";nonce=\"n-0001\";keyid=\"svc-lab\""
+		";alg=\"ed25519\";tag=\"phivault\"",
+		/* components reordered, dropped */
+		"sig1=(\"@target-uri\" \"@method\" \"@authority\" "
+		"\"content-digest\" \"content-type\");created=1700000000"
+		";expires=1700000300;nonce=\"n-0001\";keyid=\"svc-lab\""
+		";alg=\"ed25519\";tag=\"phivault\"",
+		"sig1=(\"@method\" \"@target-uri\" \"@authority\" "
+		"\"content-type\");created=1700000000"
+		";expires=1700000300;nonce=\"n-0001\";keyid=\"svc-lab\""
+		";alg=\"ed25519\";tag=\"phivault\"",
 	};
 	for (size_t i = 0; i < PV_ARRAY_LEN(bad_inputs); i++)
 		assert_int_equal(own_verify(&s, bad_inputs[i], s.sig),
@@ -575,8 +603,12 @@ test_parse_canonical_params(void **state)
 	(void)state;
 	/* Optional whitespace is not part of what is signed. */
 	assert_int_equal(parse_input("  sig1=(  \"@method\"   \"@path\"  )"
-	    ";created=0001; keyid=\"a\\\"b\\\\c\";  nonce=\"\"  ", &p), PV_OK);
-	assert_string_equal(p.params_raw, "(\"@method\" \"@path\");created=1"
+				     ";created=0001; keyid=\"a\\\"b\\\\c\";  "
+				     "nonce=\"\"  ",
+			     &p),
+	    PV_OK);
+	assert_string_equal(p.params_raw,
+	    "(\"@method\" \"@path\");created=1"
 	    ";keyid=\"a\\\"b\\\\c\";nonce=\"\"");
 	assert_string_equal(p.keyid, "a\"b\\c");
 	assert_true(p.has_nonce);
@@ -593,18 +625,23 @@ test_parse_canonical_params(void **state)
 
 	/* Choosing one of several, with OWS around the commas. */
 	assert_int_equal(pv_sig_parse("a=(\"@path\");keyid=\"ka\" ,\tb=("
-	    "\"@method\");keyid=\"kb\"", "b=:" ZERO_SIG_B64 ":,a=:"
-	    ZERO_SIG_B64 ":", "b", &p), PV_OK);
+				      "\"@method\");keyid=\"kb\"",
+			     "b=:" ZERO_SIG_B64 ":,a=:" ZERO_SIG_B64 ":", "b",
+			     &p),
+	    PV_OK);
 	assert_string_equal(p.label, "b");
 	assert_string_equal(p.keyid, "kb");
 	assert_string_equal(p.params_raw, "(\"@method\");keyid=\"kb\"");
 	assert_int_equal(pv_sig_parse("a=(\"@path\"), b=(\"@method\")",
-	    "b=:" ZERO_SIG_B64 ":", "b", &p), PV_OK);
-	assert_int_equal(pv_sig_parse("*a.b_c-d=()", "*a.b_c-d=:" ZERO_SIG_B64
-	    ":", NULL, &p), PV_OK);
+			     "b=:" ZERO_SIG_B64 ":", "b", &p),
+	    PV_OK);
+	assert_int_equal(pv_sig_parse("*a.b_c-d=()",
+			     "*a.b_c-d=:" ZERO_SIG_B64 ":", NULL, &p),
+	    PV_OK);
 	/* Unpadded base64 is accepted (RFC 8941 4.2.7). */
-	assert_int_equal(pv_sig_parse("sig1=()", "sig1=:" ZERO_SIG_B64_NOPAD
-	    ":", NULL, &p), PV_OK);
+	assert_int_equal(pv_sig_parse("sig1=()",
+			     "sig1=:" ZERO_SIG_B64_NOPAD ":", NULL, &p),
+	    PV_OK);
 }
 
 static void
@@ -613,105 +650,108 @@ test_parse_malformed(void **state)
 	static const struct {
 		const char *input, *sig, *label;
 	} bad[] = {
-	    /* empty, absent */
-	    { "", "sig1=:" ZERO_SIG_B64 ":", NULL },
-	    { "   ", "sig1=:" ZERO_SIG_B64 ":", NULL },
-	    { NULL, "sig1=:" ZERO_SIG_B64 ":", NULL },
-	    { "sig1=()", NULL, NULL },
-	    { "sig1=()", "", NULL },
-	    /* duplicate labels, in either field */
-	    { "sig1=(\"@path\"), sig1=(\"@method\")",
-		"sig1=:" ZERO_SIG_B64 ":", NULL },
-	    { "sig1=(\"@path\"), sig1=(\"@method\")",
-		"sig1=:" ZERO_SIG_B64 ":", "sig1" },
-	    { "sig1=()", "sig1=:" ZERO_SIG_B64 ":, sig1=:" ZERO_SIG_B64 ":",
-		"sig1" },
-	    /* several signatures and no label chosen */
-	    { "a=(), b=()", "a=:" ZERO_SIG_B64 ":, b=:" ZERO_SIG_B64 ":",
-		NULL },
-	    { "a=()", "a=:" ZERO_SIG_B64 ":, b=:" ZERO_SIG_B64 ":", NULL },
-	    /* the label missing from one field or the other */
-	    { "a=()", "b=:" ZERO_SIG_B64 ":", NULL },
-	    { "a=()", "a=:" ZERO_SIG_B64 ":", "b" },
-	    { "a=(), b=()", "a=:" ZERO_SIG_B64 ":", "b" },
-	    /* missing quotes, unterminated strings, bad escapes */
-	    { "sig1=(@method)", "sig1=:" ZERO_SIG_B64 ":", NULL },
-	    { "sig1=(\"@method)", "sig1=:" ZERO_SIG_B64 ":", NULL },
-	    { "sig1=(\"@method\");keyid=abc", "sig1=:" ZERO_SIG_B64 ":",
-		NULL },
-	    { "sig1=();keyid=\"abc", "sig1=:" ZERO_SIG_B64 ":", NULL },
-	    { "sig1=();keyid=\"a\\b\"", "sig1=:" ZERO_SIG_B64 ":", NULL },
-	    { "sig1=();keyid=\"a\\\"", "sig1=:" ZERO_SIG_B64 ":", NULL },
-	    { "sig1=();keyid=\"a\tb\"", "sig1=:" ZERO_SIG_B64 ":", NULL },
-	    { "sig1=();keyid=\"a\xc3\xa9\"", "sig1=:" ZERO_SIG_B64 ":",
-		NULL },
-	    /* not an inner list, unclosed, items not separated */
-	    { "sig1=\"@method\"", "sig1=:" ZERO_SIG_B64 ":", NULL },
-	    { "sig1", "sig1=:" ZERO_SIG_B64 ":", NULL },
-	    { "sig1=", "sig1=:" ZERO_SIG_B64 ":", NULL },
-	    { "sig1=(", "sig1=:" ZERO_SIG_B64 ":", NULL },
-	    { "sig1=(\"@method\"", "sig1=:" ZERO_SIG_B64 ":", NULL },
-	    { "sig1=(\"@method\"\"@path\")", "sig1=:" ZERO_SIG_B64 ":", NULL },
-	    { "sig1=((\"@method\"))", "sig1=:" ZERO_SIG_B64 ":", NULL },
-	    { "sig1=(\t\"@method\")", "sig1=:" ZERO_SIG_B64 ":", NULL },
-	    /* dictionary syntax */
-	    { "sig1=(),", "sig1=:" ZERO_SIG_B64 ":", NULL },
-	    { ",sig1=()", "sig1=:" ZERO_SIG_B64 ":", NULL },
-	    { "sig1=() x", "sig1=:" ZERO_SIG_B64 ":", NULL },
-	    { "sig1=()x", "sig1=:" ZERO_SIG_B64 ":", NULL },
-	    { "Sig1=()", "Sig1=:" ZERO_SIG_B64 ":", NULL },
-	    { "1sig=()", "1sig=:" ZERO_SIG_B64 ":", NULL },
-	    { "sig1 =()", "sig1=:" ZERO_SIG_B64 ":", NULL },
-	    /* component names */
-	    { "sig1=(\"Content-Type\")", "sig1=:" ZERO_SIG_B64 ":", NULL },
-	    { "sig1=(\"\")", "sig1=:" ZERO_SIG_B64 ":", NULL },
-	    { "sig1=(\"@\")", "sig1=:" ZERO_SIG_B64 ":", NULL },
-	    { "sig1=(\"@Method\")", "sig1=:" ZERO_SIG_B64 ":", NULL },
-	    { "sig1=(\"a b\")", "sig1=:" ZERO_SIG_B64 ":", NULL },
-	    { "sig1=(\"a:\")", "sig1=:" ZERO_SIG_B64 ":", NULL },
-	    { "sig1=(\"a\\\"\")", "sig1=:" ZERO_SIG_B64 ":", NULL },
-	    { "sig1=(\"@path\" \"@path\")", "sig1=:" ZERO_SIG_B64 ":", NULL },
-	    { "sig1=(\"content-type\";sf)", "sig1=:" ZERO_SIG_B64 ":", NULL },
-	    { "sig1=(\"@query-param\";name=\"a\")",
-		"sig1=:" ZERO_SIG_B64 ":", NULL },
-	    /* signature parameters: unknown, duplicated, wrong type */
-	    { "sig1=();foo=1", "sig1=:" ZERO_SIG_B64 ":", NULL },
-	    { "sig1=();created=1;created=1", "sig1=:" ZERO_SIG_B64 ":",
-		NULL },
-	    { "sig1=();keyid=\"a\";keyid=\"a\"", "sig1=:" ZERO_SIG_B64 ":",
-		NULL },
-	    { "sig1=();created", "sig1=:" ZERO_SIG_B64 ":", NULL },
-	    { "sig1=();created=", "sig1=:" ZERO_SIG_B64 ":", NULL },
-	    { "sig1=();created=\"1\"", "sig1=:" ZERO_SIG_B64 ":", NULL },
-	    { "sig1=();created=1.5", "sig1=:" ZERO_SIG_B64 ":", NULL },
-	    { "sig1=();created=-1", "sig1=:" ZERO_SIG_B64 ":", NULL },
-	    { "sig1=();created=-", "sig1=:" ZERO_SIG_B64 ":", NULL },
-	    { "sig1=();created=1234567890123456", "sig1=:" ZERO_SIG_B64 ":",
-		NULL },
-	    { "sig1=();expires=?1", "sig1=:" ZERO_SIG_B64 ":", NULL },
-	    { "sig1=();keyid=1", "sig1=:" ZERO_SIG_B64 ":", NULL },
-	    { "sig1=();keyid=:AAAA:", "sig1=:" ZERO_SIG_B64 ":", NULL },
-	    { "sig1=();alg=ed25519", "sig1=:" ZERO_SIG_B64 ":", NULL },
-	    { "sig1=();Created=1", "sig1=:" ZERO_SIG_B64 ":", NULL },
-	    { "sig1=();", "sig1=:" ZERO_SIG_B64 ":", NULL },
-	    { "sig1=() ;created=1", "sig1=:" ZERO_SIG_B64 ":", NULL },
-	    /* the signature: base64, length, framing, parameters */
-	    { "sig1=()", "sig1=:!!!!:", NULL },
-	    { "sig1=()", "sig1=:" ZERO_SIG_B64, NULL },
-	    { "sig1=()", "sig1=" ZERO_SIG_B64 ":", NULL },
-	    { "sig1=()", "sig1=\"" ZERO_SIG_B64 "\"", NULL },
-	    { "sig1=()", "sig1=::", NULL },
-	    { "sig1=()", "sig1=:AAAA:", NULL },
-	    { "sig1=()", "sig1=:A" ZERO_SIG_B64 ":", NULL },
-	    { "sig1=()", "sig1=:AAAA" ZERO_SIG_B64 ":", NULL },
-	    { "sig1=()", "sig1=:" ZERO_SIG_B64 ":;x=1", NULL },
-	    { "sig1=()", "sig1=:AAAA*AAA" ZERO_SIG_B64 ":", NULL },
-	    { "sig1=()", "sig1=:A=AA" ZERO_SIG_B64 ":", NULL },
-	    { "sig1=()", "sig1=(:" ZERO_SIG_B64 ":)", NULL },
-	    { "sig1=()", "sig1=:" ZERO_SIG_B64 ":,", NULL },
-	    /* a well-formed but unchosen member must be well-formed */
-	    { "sig1=(), x=(\"Bad\")", "sig1=:" ZERO_SIG_B64 ":", "sig1" },
-	    { "sig1=()", "sig1=:" ZERO_SIG_B64 ":, x=:!:", "sig1" },
+		/* empty, absent */
+		{ "", "sig1=:" ZERO_SIG_B64 ":", NULL },
+		{ "   ", "sig1=:" ZERO_SIG_B64 ":", NULL },
+		{ NULL, "sig1=:" ZERO_SIG_B64 ":", NULL },
+		{ "sig1=()", NULL, NULL },
+		{ "sig1=()", "", NULL },
+		/* duplicate labels, in either field */
+		{ "sig1=(\"@path\"), sig1=(\"@method\")",
+		    "sig1=:" ZERO_SIG_B64 ":", NULL },
+		{ "sig1=(\"@path\"), sig1=(\"@method\")",
+		    "sig1=:" ZERO_SIG_B64 ":", "sig1" },
+		{ "sig1=()", "sig1=:" ZERO_SIG_B64 ":, sig1=:" ZERO_SIG_B64 ":",
+		    "sig1" },
+		/* several signatures and no label chosen */
+		{ "a=(), b=()", "a=:" ZERO_SIG_B64 ":, b=:" ZERO_SIG_B64 ":",
+		    NULL },
+		{ "a=()", "a=:" ZERO_SIG_B64 ":, b=:" ZERO_SIG_B64 ":", NULL },
+		/* the label missing from one field or the other */
+		{ "a=()", "b=:" ZERO_SIG_B64 ":", NULL },
+		{ "a=()", "a=:" ZERO_SIG_B64 ":", "b" },
+		{ "a=(), b=()", "a=:" ZERO_SIG_B64 ":", "b" },
+		/* missing quotes, unterminated strings, bad escapes */
+		{ "sig1=(@method)", "sig1=:" ZERO_SIG_B64 ":", NULL },
+		{ "sig1=(\"@method)", "sig1=:" ZERO_SIG_B64 ":", NULL },
+		{ "sig1=(\"@method\");keyid=abc", "sig1=:" ZERO_SIG_B64 ":",
+		    NULL },
+		{ "sig1=();keyid=\"abc", "sig1=:" ZERO_SIG_B64 ":", NULL },
+		{ "sig1=();keyid=\"a\\b\"", "sig1=:" ZERO_SIG_B64 ":", NULL },
+		{ "sig1=();keyid=\"a\\\"", "sig1=:" ZERO_SIG_B64 ":", NULL },
+		{ "sig1=();keyid=\"a\tb\"", "sig1=:" ZERO_SIG_B64 ":", NULL },
+		{ "sig1=();keyid=\"a\xc3\xa9\"", "sig1=:" ZERO_SIG_B64 ":",
+		    NULL },
+		/* not an inner list, unclosed, items not separated */
+		{ "sig1=\"@method\"", "sig1=:" ZERO_SIG_B64 ":", NULL },
+		{ "sig1", "sig1=:" ZERO_SIG_B64 ":", NULL },
+		{ "sig1=", "sig1=:" ZERO_SIG_B64 ":", NULL },
+		{ "sig1=(", "sig1=:" ZERO_SIG_B64 ":", NULL },
+		{ "sig1=(\"@method\"", "sig1=:" ZERO_SIG_B64 ":", NULL },
+		{ "sig1=(\"@method\"\"@path\")", "sig1=:" ZERO_SIG_B64 ":",
+		    NULL },
+		{ "sig1=((\"@method\"))", "sig1=:" ZERO_SIG_B64 ":", NULL },
+		{ "sig1=(\t\"@method\")", "sig1=:" ZERO_SIG_B64 ":", NULL },
+		/* dictionary syntax */
+		{ "sig1=(),", "sig1=:" ZERO_SIG_B64 ":", NULL },
+		{ ",sig1=()", "sig1=:" ZERO_SIG_B64 ":", NULL },
+		{ "sig1=() x", "sig1=:" ZERO_SIG_B64 ":", NULL },
+		{ "sig1=()x", "sig1=:" ZERO_SIG_B64 ":", NULL },
+		{ "Sig1=()", "Sig1=:" ZERO_SIG_B64 ":", NULL },
+		{ "1sig=()", "1sig=:" ZERO_SIG_B64 ":", NULL },
+		{ "sig1 =()", "sig1=:" ZERO_SIG_B64 ":", NULL },
+		/* component names */
+		{ "sig1=(\"Content-Type\")", "sig1=:" ZERO_SIG_B64 ":", NULL },
+		{ "sig1=(\"\")", "sig1=:" ZERO_SIG_B64 ":", NULL },
+		{ "sig1=(\"@\")", "sig1=:" ZERO_SIG_B64 ":", NULL },
+		{ "sig1=(\"@Method\")", "sig1=:" ZERO_SIG_B64 ":", NULL },
+		{ "sig1=(\"a b\")", "sig1=:" ZERO_SIG_B64 ":", NULL },
+		{ "sig1=(\"a:\")", "sig1=:" ZERO_SIG_B64 ":", NULL },
+		{ "sig1=(\"a\\\"\")", "sig1=:" ZERO_SIG_B64 ":", NULL },
+		{ "sig1=(\"@path\" \"@path\")", "sig1=:" ZERO_SIG_B64 ":",
+		    NULL },
+		{ "sig1=(\"content-type\";sf)", "sig1=:" ZERO_SIG_B64 ":",
+		    NULL },
+		{ "sig1=(\"@query-param\";name=\"a\")",
+		    "sig1=:" ZERO_SIG_B64 ":", NULL },
+		/* signature parameters: unknown, duplicated, wrong type */
+		{ "sig1=();foo=1", "sig1=:" ZERO_SIG_B64 ":", NULL },
+		{ "sig1=();created=1;created=1", "sig1=:" ZERO_SIG_B64 ":",
+		    NULL },
+		{ "sig1=();keyid=\"a\";keyid=\"a\"", "sig1=:" ZERO_SIG_B64 ":",
+		    NULL },
+		{ "sig1=();created", "sig1=:" ZERO_SIG_B64 ":", NULL },
+		{ "sig1=();created=", "sig1=:" ZERO_SIG_B64 ":", NULL },
+		{ "sig1=();created=\"1\"", "sig1=:" ZERO_SIG_B64 ":", NULL },
+		{ "sig1=();created=1.5", "sig1=:" ZERO_SIG_B64 ":", NULL },
+		{ "sig1=();created=-1", "sig1=:" ZERO_SIG_B64 ":", NULL },
+		{ "sig1=();created=-", "sig1=:" ZERO_SIG_B64 ":", NULL },
+		{ "sig1=();created=1234567890123456", "sig1=:" ZERO_SIG_B64 ":",
+		    NULL },
+		{ "sig1=();expires=?1", "sig1=:" ZERO_SIG_B64 ":", NULL },
+		{ "sig1=();keyid=1", "sig1=:" ZERO_SIG_B64 ":", NULL },
+		{ "sig1=();keyid=:AAAA:", "sig1=:" ZERO_SIG_B64 ":", NULL },
+		{ "sig1=();alg=ed25519", "sig1=:" ZERO_SIG_B64 ":", NULL },
+		{ "sig1=();Created=1", "sig1=:" ZERO_SIG_B64 ":", NULL },
+		{ "sig1=();", "sig1=:" ZERO_SIG_B64 ":", NULL },
+		{ "sig1=() ;created=1", "sig1=:" ZERO_SIG_B64 ":", NULL },
+		/* the signature: base64, length, framing, parameters */
+		{ "sig1=()", "sig1=:!!!!:", NULL },
+		{ "sig1=()", "sig1=:" ZERO_SIG_B64, NULL },
+		{ "sig1=()", "sig1=" ZERO_SIG_B64 ":", NULL },
+		{ "sig1=()", "sig1=\"" ZERO_SIG_B64 "\"", NULL },
+		{ "sig1=()", "sig1=::", NULL },
+		{ "sig1=()", "sig1=:AAAA:", NULL },
+		{ "sig1=()", "sig1=:A" ZERO_SIG_B64 ":", NULL },
+		{ "sig1=()", "sig1=:AAAA" ZERO_SIG_B64 ":", NULL },
+		{ "sig1=()", "sig1=:" ZERO_SIG_B64 ":;x=1", NULL },
+		{ "sig1=()", "sig1=:AAAA*AAA" ZERO_SIG_B64 ":", NULL },
+		{ "sig1=()", "sig1=:A=AA" ZERO_SIG_B64 ":", NULL },
+		{ "sig1=()", "sig1=(:" ZERO_SIG_B64 ":)", NULL },
+		{ "sig1=()", "sig1=:" ZERO_SIG_B64 ":,", NULL },
+		/* a well-formed but unchosen member must be well-formed */
+		{ "sig1=(), x=(\"Bad\")", "sig1=:" ZERO_SIG_B64 ":", "sig1" },
+		{ "sig1=()", "sig1=:" ZERO_SIG_B64 ":, x=:!:", "sig1" },
 	};
 	struct pv_sig_params p;
 	size_t i;
@@ -730,7 +770,8 @@ test_parse_malformed(void **state)
 		assert_string_equal(p.params_raw, "");
 	}
 	assert_int_equal(pv_sig_parse("sig1=()", "sig1=:" ZERO_SIG_B64 ":",
-	    NULL, NULL), PV_EINVAL);
+			     NULL, NULL),
+	    PV_EINVAL);
 }
 
 /* Every prefix of valid fields, in an exact-size heap copy (ASan). */
@@ -812,8 +853,7 @@ test_limits(void **state)
 	build_input(in, PV_SIG_INPUT_MAX + 2, PV_SIG_MAX_COMPONENTS, 4, "");
 	assert_int_equal(parse_input(in, &p), PV_OK);
 	assert_int_equal(p.components_n, PV_SIG_MAX_COMPONENTS);
-	build_input(in, PV_SIG_INPUT_MAX + 2, PV_SIG_MAX_COMPONENTS + 1, 4,
-	    "");
+	build_input(in, PV_SIG_INPUT_MAX + 2, PV_SIG_MAX_COMPONENTS + 1, 4, "");
 	assert_int_equal(parse_input(in, &p), PV_EINVAL);
 	build_input(in, PV_SIG_INPUT_MAX + 2, 1, PV_SIG_COMPONENT_MAX, "");
 	assert_int_equal(parse_input(in, &p), PV_OK);
@@ -825,20 +865,24 @@ test_limits(void **state)
 		const char *name;
 		size_t max;
 	} strs[] = {
-		{ "nonce", PV_SIG_NONCE_MAX }, { "keyid", PV_SIG_KEYID_MAX },
-		{ "tag", PV_SIG_TAG_MAX }, { "alg", PV_SIG_ALG_MAX },
+		{ "nonce", PV_SIG_NONCE_MAX },
+		{ "keyid", PV_SIG_KEYID_MAX },
+		{ "tag", PV_SIG_TAG_MAX },
+		{ "alg", PV_SIG_ALG_MAX },
 	};
 	for (i = 0; i < PV_ARRAY_LEN(strs); i++) {
 		memset(nonce, 'n', strs[i].max + 1);
 		nonce[strs[i].max] = '\0';
 		assert_int_equal(pv_snprintf(params, sizeof(params),
-		    ";%s=\"%s\"", strs[i].name, nonce), PV_OK);
+				     ";%s=\"%s\"", strs[i].name, nonce),
+		    PV_OK);
 		build_input(in, PV_SIG_INPUT_MAX + 2, 1, 4, params);
 		assert_int_equal(parse_input(in, &p), PV_OK);
 		nonce[strs[i].max] = 'n';
 		nonce[strs[i].max + 1] = '\0';
 		assert_int_equal(pv_snprintf(params, sizeof(params),
-		    ";%s=\"%s\"", strs[i].name, nonce), PV_OK);
+				     ";%s=\"%s\"", strs[i].name, nonce),
+		    PV_OK);
 		build_input(in, PV_SIG_INPUT_MAX + 2, 1, 4, params);
 		assert_int_equal(parse_input(in, &p), PV_EINVAL);
 	}
@@ -852,17 +896,19 @@ test_limits(void **state)
 	/* Label length. */
 	memset(params, 'l', PV_SIG_LABEL_MAX + 1);
 	params[PV_SIG_LABEL_MAX] = '\0';
-	assert_int_equal(pv_snprintf(in, PV_SIG_INPUT_MAX + 2, "%s=()",
-	    params), PV_OK);
+	assert_int_equal(pv_snprintf(in, PV_SIG_INPUT_MAX + 2, "%s=()", params),
+	    PV_OK);
 	assert_int_equal(pv_snprintf(sig, sizeof(sig), "%s=:%s:", params,
-	    ZERO_SIG_B64), PV_OK);
+			     ZERO_SIG_B64),
+	    PV_OK);
 	assert_int_equal(pv_sig_parse(in, sig, NULL, &p), PV_OK);
 	params[PV_SIG_LABEL_MAX] = 'l';
 	params[PV_SIG_LABEL_MAX + 1] = '\0';
-	assert_int_equal(pv_snprintf(in, PV_SIG_INPUT_MAX + 2, "%s=()",
-	    params), PV_OK);
+	assert_int_equal(pv_snprintf(in, PV_SIG_INPUT_MAX + 2, "%s=()", params),
+	    PV_OK);
 	assert_int_equal(pv_snprintf(sig, sizeof(sig), "%s=:%s:", params,
-	    ZERO_SIG_B64), PV_OK);
+			     ZERO_SIG_B64),
+	    PV_OK);
 	assert_int_equal(pv_sig_parse(in, sig, NULL, &p), PV_EINVAL);
 
 	/* Dictionary members. */
@@ -870,7 +916,8 @@ test_limits(void **state)
 	for (i = 0; i < PV_SIG_MAX_MEMBERS; i++) {
 		n = strlen(in);
 		assert_int_equal(pv_snprintf(in + n, PV_SIG_INPUT_MAX + 2 - n,
-		    "%ss%zu=()", i ? ", " : "", i), PV_OK);
+				     "%ss%zu=()", i ? ", " : "", i),
+		    PV_OK);
 	}
 	assert_int_equal(pv_sig_parse(in, "s3=:" ZERO_SIG_B64 ":", "s3", &p),
 	    PV_OK);
@@ -947,32 +994,48 @@ test_base_refuses_bad_values(void **state)
 	char base[PV_SIG_BASE_MAX + 1];
 	size_t n, i;
 	static const char *const bad_values[] = {
-		"a\r\n\"@method\": POST", "a\nb", "a\rb", "a\x01", "\x7f",
+		"a\r\n\"@method\": POST",
+		"a\nb",
+		"a\rb",
+		"a\x01",
+		"\x7f",
 		"caf\xc3\xa9",
 	};
 	static const char *const bad_uris[] = {
-		"/a?b", "h/a", "ftp://h/a", "https://", "https:///a",
-		"https://u@h/a", "https://h/a#f", "https://h/a b",
-		"https://h/\xc3\xa9", "https:/h/a", "", "https://h/\t",
+		"/a?b",
+		"h/a",
+		"ftp://h/a",
+		"https://",
+		"https:///a",
+		"https://u@h/a",
+		"https://h/a#f",
+		"https://h/a b",
+		"https://h/\xc3\xa9",
+		"https:/h/a",
+		"",
+		"https://h/\t",
 	};
 	static const char *const bad_methods[] = {
 		"", "GE T", "GET\n", "G\"T",
-		"AVERYLONGMETHODNAMEOVERTHIRTYTWOX",	/* METHOD_MAX + 1 */
+		"AVERYLONGMETHODNAMEOVERTHIRTYTWOX", /* METHOD_MAX + 1 */
 	};
 	static const char *const unsupported[] = {
-		"sig1=(\"@status\")", "sig1=(\"@signature-params\")",
-		"sig1=(\"@query-param\")", "sig1=(\"@foo\")",
+		"sig1=(\"@status\")",
+		"sig1=(\"@signature-params\")",
+		"sig1=(\"@query-param\")",
+		"sig1=(\"@foo\")",
 	};
 
 	(void)state;
 	memset(&h, 0, sizeof(h));
 	req.header = hdr_get;
 	req.header_arg = &h;
-	assert_int_equal(parse_input("sig1=(\"x\" \"@method\" \"@path\")",
-	    &p), PV_OK);
+	assert_int_equal(parse_input("sig1=(\"x\" \"@method\" \"@path\")", &p),
+	    PV_OK);
 	hdr_set(&h, "x", "v\tw");
 	assert_int_equal(pv_sig_base(&p, &req, base, sizeof(base), &n), PV_OK);
-	assert_string_equal(base, "\"x\": v\tw\n\"@method\": GET\n"
+	assert_string_equal(base,
+	    "\"x\": v\tw\n\"@method\": GET\n"
 	    "\"@path\": /a\n"
 	    "\"@signature-params\": (\"x\" \"@method\" \"@path\")");
 	hdr_set(&h, "x", "");

@@ -34,11 +34,10 @@ test_csv_append(void **state)
 	assert_int_equal(pv_csv_append(buf, sizeof(buf), "cdXX", 2), PV_OK);
 	assert_string_equal(buf, "ab,cd");
 	/* "ab,cd,ef" needs 9 bytes: refused, unchanged */
-	assert_int_equal(pv_csv_append(buf, sizeof(buf), "ef", 2),
-	    PV_ETOOBIG);
+	assert_int_equal(pv_csv_append(buf, sizeof(buf), "ef", 2), PV_ETOOBIG);
 	assert_string_equal(buf, "ab,cd");
 	assert_int_equal(pv_csv_append(buf, sizeof(buf), "e", 1), PV_OK);
-	assert_string_equal(buf, "ab,cd,e");	/* exactly full */
+	assert_string_equal(buf, "ab,cd,e"); /* exactly full */
 }
 
 static void
@@ -46,15 +45,15 @@ test_utf8(void **state)
 {
 	(void)state;
 	assert_true(pv_utf8_is_valid("plain", 5));
-	assert_true(pv_utf8_is_valid("\xc3\xa9t\xc3\xa9", 5));	/* été */
-	assert_true(pv_utf8_is_valid("\xf0\x9f\x98\x80", 4));	/* emoji */
-	assert_false(pv_utf8_is_valid("\xc3", 1));		/* truncated */
-	assert_false(pv_utf8_is_valid("\xc0\xaf", 2));		/* overlong / */
-	assert_false(pv_utf8_is_valid("\xe0\x80\xaf", 3));	/* overlong */
-	assert_false(pv_utf8_is_valid("\xed\xa0\x80", 3));	/* surrogate */
-	assert_false(pv_utf8_is_valid("\xf4\x90\x80\x80", 4));	/* > U+10FFFF */
+	assert_true(pv_utf8_is_valid("\xc3\xa9t\xc3\xa9", 5)); /* été */
+	assert_true(pv_utf8_is_valid("\xf0\x9f\x98\x80", 4)); /* emoji */
+	assert_false(pv_utf8_is_valid("\xc3", 1)); /* truncated */
+	assert_false(pv_utf8_is_valid("\xc0\xaf", 2)); /* overlong / */
+	assert_false(pv_utf8_is_valid("\xe0\x80\xaf", 3)); /* overlong */
+	assert_false(pv_utf8_is_valid("\xed\xa0\x80", 3)); /* surrogate */
+	assert_false(pv_utf8_is_valid("\xf4\x90\x80\x80", 4)); /* > U+10FFFF */
 	assert_false(pv_utf8_is_valid("\xff", 1));
-	assert_false(pv_utf8_is_valid("a\0b", 3));		/* NUL */
+	assert_false(pv_utf8_is_valid("a\0b", 3)); /* NUL */
 	assert_int_equal(pv_utf8_len("\xc3\xa9t\xc3\xa9"), 3);
 }
 
