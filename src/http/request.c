@@ -113,7 +113,7 @@ static void
 wipe_free(void *p)
 {
 	/* MHD gives no length back; the request recorded it in the buffer
-	 * header we prepend (see pv_reply_queue). */
+	 * header we prepend (see pv_req_queue_reply). */
 	size_t *hdr = (size_t *)p - 1;
 
 	sodium_memzero(hdr, *hdr + sizeof(size_t));

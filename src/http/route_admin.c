@@ -85,7 +85,7 @@ route_admin_careteam_remove(const struct pv_hreq *q, struct pv_reply *p)
 }
 
 /* POST /admin/erase {"patient"}: erasure on request (crypto-shredding),
- * audited before the key is destroyed (pv_req_write). */
+ * audited before the key is destroyed (PV_NEXT_WRITE). */
 static void
 erase_work(const struct pv_hreq *q, struct pv_reply *p)
 {

@@ -125,7 +125,6 @@ struct pv_req {
 	bool has_event;
 	_Atomic int audit_pending; /* entries not yet durable */
 	_Atomic bool is_audit_failed;
-	bool is_handed_off; /* a worker holds the request */
 
 	struct pv_hreq in; /* what the handler reads */
 	struct pv_reply out; /* what the handler fills */
