@@ -27,8 +27,9 @@ LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 	s[size] = '\0';
 	if (audit_entry_parse(s, &e, NULL) &&
 	    audit_entry_format(&e, line, sizeof(line), &len) == PV_OK) {
-		if (len != strlen(line) || !audit_entry_parse(line, &again,
-		    NULL) || memcmp(&e, &again, sizeof(e)) != 0)
+		if (len != strlen(line) ||
+		    !audit_entry_parse(line, &again, NULL) ||
+		    memcmp(&e, &again, sizeof(e)) != 0)
 			abort();
 	}
 	free(s);

@@ -140,7 +140,7 @@ take_str(json_t *j, const char *key, char *out, size_t outsz)
 	const char *v = json_string_value(json_object_get(j, key));
 
 	if (v == NULL || pv_strlcpy(out, v, outsz) != PV_OK)
-		memset(out, 0, outsz);	/* no cut-off value left behind */
+		memset(out, 0, outsz); /* no cut-off value left behind */
 }
 
 static int64_t
