@@ -108,6 +108,60 @@ test_round_trip(void **state)
 	assert_int_equal(out.seq, 42);
 }
 
+/*
+ * The canonical fast path (no json wanted) reads exactly what the general
+ * path reads, for canonical lines and for lines of another shape that
+ * fall back to it: the same struct either way.
+ */
+static void
+test_fast_path_agrees(void **state)
+{
+	const unsigned char chain[PV_AUDIT_HASH_BYTES] = { 9, 8, 7 };
+	static const char *const other[] = {
+		/* keys reordered, spaces, count 1 written, leading zero */
+		"{\"ts\":\"x\",\"seq\":3,\"prev\":\"p\"}",
+		"{\"seq\": 3,\"prev\":\"p\"}",
+		"{\"seq\":3,\"ts\":\"t\",\"actor\":0,\"role\":\"\","
+		"\"action\":\"a\",\"type\":\"\",\"id\":\"\",\"patient\":\"\","
+		"\"outcome\":\"o\",\"reason\":\"r\",\"src\":\"s\","
+		"\"rid\":\"\",\"grant\":0,\"nonce\":\"\",\"count\":2,"
+		"\"prev\":\"p\",\"extra\":1}",
+		"{\"seq\":03,\"prev\":\"p\"}",
+		"{\"seq\":3,\"ts\":\"a\\u0041\",\"prev\":\"p\"}",
+	};
+	struct pv_audit_event ev;
+	struct audit_entry in, fast, slow;
+	char line[AUDIT_LINE_MAX];
+	json_t *j;
+	size_t i, len;
+	int64_t counts[] = { 0, 1, 2, 1000000 };
+
+	(void)state;
+	for (i = 0; i < PV_ARRAY_LEN(counts); i++) {
+		event(&ev, counts[i]);
+		ev.actor = -(int64_t)i;
+		assert_int_equal(audit_entry_from_event(&ev, TS_MS, i * 1000,
+				     chain, &in),
+		    PV_OK);
+		assert_int_equal(audit_entry_format(&in, line, sizeof(line),
+				     &len),
+		    PV_OK);
+		assert_true(audit_entry_parse(line, &fast, NULL));
+		assert_true(audit_entry_parse(line, &slow, &j));
+		json_decref(j);
+		assert_memory_equal(&fast, &slow, sizeof(fast));
+		assert_memory_equal(&in, &fast, sizeof(in));
+	}
+	for (i = 0; i < PV_ARRAY_LEN(other); i++) {
+		bool a = audit_entry_parse(other[i], &fast, NULL);
+		bool b = audit_entry_parse(other[i], &slow, &j);
+
+		json_decref(j);
+		assert_int_equal(a, b);
+		assert_memory_equal(&fast, &slow, sizeof(fast));
+	}
+}
+
 static void
 test_parse_refuses(void **state)
 {
@@ -199,6 +253,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_known_answer),
 		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_fast_path_agrees),
 		cmocka_unit_test(test_parse_refuses),
 		cmocka_unit_test(test_parse_lenient),
 		cmocka_unit_test(test_format_refuses),
