@@ -3,12 +3,15 @@
  * row (live or a deleted tombstone) and its key (present, or shredded by
  * an erasure, which leaves a tombstone in the key store).
  *
- * Guarantees: a patient with no row or only its tombstone, whose key was
- * shredded, is ERASED, never NONE (so it is never created again under a
- * new key); a live row is LIVE without a key lookup (a restored backup
- * may hold live rows of a shredded key: sealing or opening them then
- * answers PV_EGONE); errors reading either store are returned, never
- * read as "there".
+ * Guarantees: a patient with no row whose key was shredded is ERASED,
+ * never NONE; a Patient row is LIVE or DELETED without a key lookup, so an
+ * erased patient's tombstone (erasure leaves one) is DELETED, as the
+ * record service, care teams and break-glass treated it before issue 14
+ * (a write for it is 404/422, break-glass 410 "patient_deleted"; reads
+ * answer 410 through pv_patient_is_erased); a restored backup may hold
+ * live rows of a shredded key: sealing or opening them then answers
+ * PV_EGONE; errors reading either store are returned, never read as
+ * "there".
  */
 #include "core/vault.h"
 
@@ -33,7 +36,7 @@ pv_patient_state(struct pv_vault *v, const char *patient,
 	is_deleted = st == PV_OK && row.is_deleted;
 	if (st == PV_OK)
 		pv_resource_clear(&row);
-	if (st == PV_ENOTFOUND || is_deleted) {
+	if (st == PV_ENOTFOUND) {
 		pv_status sst = pv_patient_is_erased(v, patient, &is_shredded);
 
 		if (sst != PV_OK)

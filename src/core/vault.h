@@ -94,8 +94,9 @@ PV_MUST_CHECK pv_status pv_dek_create(struct pv_vault *v,
 enum pv_patient_state {
 	PV_PATIENT_LIVE, /* a Patient row, not deleted */
 	PV_PATIENT_NONE, /* no Patient row (never created) */
-	PV_PATIENT_DELETED, /* deleted (tombstone row), key present */
-	PV_PATIENT_ERASED /* no row or a tombstone, key shredded */
+	PV_PATIENT_DELETED, /* a deleted (tombstone) row, whether or not
+			     * erasure shredded the key */
+	PV_PATIENT_ERASED /* no row, key shredded */
 };
 /* True when the patient was erased (its key shredded, a tombstone left):
  * whatever rows remain, its data is gone. */
@@ -103,8 +104,9 @@ PV_MUST_CHECK pv_status pv_patient_is_erased(struct pv_vault *v,
     const char *patient, bool *out);
 PV_MUST_CHECK pv_status pv_patient_state(struct pv_vault *v,
     const char *patient, enum pv_patient_state *out);
-/* PV_OK for a live patient, PV_EGONE when erased, PV_ENOTFOUND when
- * never created or deleted: what a write for the patient needs. */
+/* PV_OK for a live patient, PV_EGONE when erased (no row left),
+ * PV_ENOTFOUND when never created or deleted (an erased patient's
+ * tombstone included): what a write for the patient needs. */
 PV_MUST_CHECK pv_status pv_patient_require_live(struct pv_vault *v,
     const char *patient);
 

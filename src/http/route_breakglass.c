@@ -48,10 +48,9 @@ patient_is_open(const struct pv_hreq *q, struct pv_reply *p, const char *pid)
 		    "record");
 		return false;
 	}
-	(void)pv_route_record_error(q, p,
-	    st != PV_OK                   ? st
-		: ps == PV_PATIENT_ERASED ? PV_EGONE
-					  : PV_ENOTFOUND);
+	/* No Patient row (never created, or erased without a tombstone):
+	 * 404, as before issue 14. */
+	(void)pv_route_record_error(q, p, st != PV_OK ? st : PV_ENOTFOUND);
 	return false;
 }
 

@@ -13,6 +13,7 @@
 
 #include "audit/audit.h"
 #include "fhir/fhir.h"
+#include "lifecycle/lifecycle.h"
 #include "store/store.h"
 #include "testvault.h"
 
@@ -273,11 +274,35 @@ test_apply_audits_write_ahead(void **state)
 	tv_close(v);
 }
 
+/*
+ * A compartment resource for an erased patient (erasure leaves the
+ * Patient's row as a keyless deleted tombstone) is refused as for a
+ * deleted one: PV_ENOTFOUND, which the API answers 422 "the referenced
+ * patient does not exist", as before issue 14 (not PV_EGONE / 410).
+ */
+static void
+test_apply_erased_patient(void **state)
+{
+	struct pv_vault *v = tv_open(NULL);
+	struct pv_change c;
+
+	(void)state;
+	assert_non_null(v);
+	assert_int_equal(tv_create_patient(v, "er1"), PV_OK);
+	assert_int_equal(pv_erase_patient(v, "er1"), PV_OK);
+	c = tv_create_change("Observation", "oer1", "er1", observation("er1"));
+	assert_int_equal(pv_record_apply(v, NULL, &c, 1), PV_OK);
+	assert_int_equal(c.status, PV_ENOTFOUND);
+	clear_all(&c, 1);
+	tv_close(v);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_apply_batch),
+		cmocka_unit_test(test_apply_erased_patient),
 		cmocka_unit_test(test_apply_if_match),
 		cmocka_unit_test(test_apply_refused_inside_transaction),
 		cmocka_unit_test(test_rolled_back_key_not_cached),

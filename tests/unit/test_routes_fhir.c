@@ -12,6 +12,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "lifecycle/lifecycle.h"
 #include "routeharness.h"
 
 static struct rh *h;
@@ -283,6 +284,14 @@ test_break_glass(void **state)
 	assert_int_equal(rh_call(h, &r, "POST",
 			     "/fhir/Patient/nobody1/$break-glass"),
 	    404);
+	rh_req_clear(&r);
+	/* On an erased patient (its tombstone left): 410 patient_deleted,
+	 * as on a deleted one. */
+	create_patient(pid, "{\"resourceType\":\"Patient\"}");
+	assert_int_equal(pv_erase_patient(h->v, pid), PV_OK);
+	snprintf(path, sizeof(path), "/fhir/Patient/%s/$break-glass", pid);
+	assert_int_equal(rh_call(h, &r, "POST", path), 410);
+	assert_string_equal(r.p.note.reason, "patient_deleted");
 	rh_req_clear(&r);
 }
 
