@@ -182,7 +182,10 @@ void pv_reply_not_stored(struct pv_reply *p);
 void pv_reply_clear(struct pv_reply *p);
 
 /* Runs fn(q, p) on a worker next (PV_NEXT_HASH, _WORK or _WRITE); the
- * server answers 503 busy instead when that queue is full. */
+ * server answers 503 busy instead when that queue is full. fn may ask
+ * for one more on the same worker (a check, then the PV_NEXT_WRITE that
+ * changes); a second audited change, or PV_NEXT_RECORD from a worker, is
+ * refused with 500 and nothing is changed. */
 void pv_reply_continue(struct pv_reply *p, enum pv_next next, pv_handler fn);
 /* Applies p->change (filled by the handler; its intent is this request's
  * entry) through the write batcher, then runs finish(q, p) to build the

@@ -400,6 +400,14 @@ run_next(void *arg)
 		else
 			r->out.next_fn(&r->in, &r->out);
 	}
+	if (r->out.next == PV_NEXT_RECORD) {
+		/* Record changes go through the batcher from a handler, not
+		 * from a worker: refuse rather than drop the change. */
+		pv_log(PV_LOG_ERROR, "record_change_from_worker", r->rid,
+		    (const char *)NULL);
+		pv_reply_error(&r->out, 500, "exception",
+		    "the change was not made");
+	}
 	r->out.next = PV_NEXT_NONE;
 	pv_trail_finish_sync(r);
 	pv_req_done(r);

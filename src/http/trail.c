@@ -198,8 +198,16 @@ pv_trail_write(struct pv_req *r)
 	struct pv_reply *p = &r->out;
 	unsigned st;
 
-	if (!r->has_event) { /* an unaudited route: just run it */
-		p->next_fn(&r->in, p);
+	if (!r->has_event && r->route->audit == NULL) {
+		p->next_fn(&r->in, p); /* an unaudited route: just run it */
+		return;
+	}
+	if (!r->has_event) {
+		/* Its entry was spent on an earlier change (a second write
+		 * chained from a write): never change without an intent. */
+		pv_log(PV_LOG_ERROR, "write_without_intent", r->rid,
+		    (const char *)NULL);
+		pv_reply_error(p, 500, "exception", "the change was not made");
 		return;
 	}
 	/* Write-ahead audit: the entry first (outcome as authorized). */
