@@ -83,7 +83,7 @@ pv_audit_intents(struct pv_audit *a, const struct pv_audit_event *const *evs,
 	return all;
 }
 
-void
+pv_status
 pv_audit_followup(struct pv_audit *a, const struct pv_audit_event *intent,
     const char *outcome, const char *reason)
 {
@@ -91,7 +91,9 @@ pv_audit_followup(struct pv_audit *a, const struct pv_audit_event *intent,
 
 	ev.outcome = outcome;
 	ev.reason = reason;
-	if (pv_audit_append(a, &ev) != PV_OK)
-		pv_log(PV_LOG_ERROR, "audit_followup_failed", ev.rid,
-		    (const char *)NULL);
+	if (pv_audit_append(a, &ev) == PV_OK)
+		return PV_OK;
+	pv_log(PV_LOG_ERROR, "audit_followup_failed", ev.rid,
+	    (const char *)NULL);
+	return PV_EUNAVAIL;
 }

@@ -37,10 +37,12 @@ PV_MUST_CHECK pv_status pv_audit_intents(struct pv_audit *a,
 /*
  * The change intent announced did not happen: appends a copy of it with
  * outcome and reason (constant strings) replaced, and waits until it is
- * durable. A failure is logged, not returned: the intent is in the trail
- * already, and the change was not made either way.
+ * durable. A failure is logged and returned (PV_EUNAVAIL) for the caller
+ * to report; the intent is in the trail already, and the change was not
+ * made either way.
  */
-void pv_audit_followup(struct pv_audit *a, const struct pv_audit_event *intent,
-    const char *outcome, const char *reason);
+pv_status pv_audit_followup(struct pv_audit *a,
+    const struct pv_audit_event *intent, const char *outcome,
+    const char *reason);
 
 #endif

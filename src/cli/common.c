@@ -2,7 +2,7 @@
  * common.c — argument parsing and stdin handling shared by subcommands.
  */
 #include "cli/cli.h"
-#include "audit/audit.h"
+#include "audit/writeahead.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -136,8 +136,10 @@ pv_cli_begin(struct pv_vault *v, const char *action, const char *type,
 	pv_random_id(ev->rid);
 	ev->outcome = "allowed";
 	ev->reason = "cli";
+	/* Write-ahead (audit/writeahead.h): the intent is durable before
+	 * the caller changes anything. */
 	if (pv_audit_open(&ao, &c->a) != PV_OK ||
-	    pv_audit_append(c->a, ev) != PV_OK) {
+	    pv_audit_intent(c->a, ev) != PV_OK) {
 		fprintf(stderr,
 		    "phivault: the audit trail cannot be written; "
 		    "nothing was changed\n");
@@ -153,14 +155,12 @@ pv_cli_end(struct pv_cli_change *c, pv_status result)
 {
 	if (c == NULL)
 		return;
-	if (result != PV_OK) {
-		c->ev.outcome = "failed";
-		c->ev.reason = pv_status_name(result);
-		if (pv_audit_append(c->a, &c->ev) != PV_OK)
-			fprintf(stderr,
-			    "phivault: WARNING: could not record the "
-			    "failure in the audit trail\n");
-	}
+	if (result != PV_OK &&
+	    pv_audit_followup(c->a, &c->ev, "failed", pv_status_name(result)) !=
+		PV_OK)
+		fprintf(stderr,
+		    "phivault: WARNING: could not record the "
+		    "failure in the audit trail\n");
 	pv_audit_close(c->a);
 	free(c);
 }

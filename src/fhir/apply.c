@@ -223,9 +223,9 @@ write_followups(struct pv_audit *audit, const struct pv_change *cs, size_t n)
 
 		if (c->intent == NULL || c->status == PV_OK || c->is_unaudited)
 			continue;
-		pv_audit_followup(audit, c->intent,
+		PV_IGNORE(pv_audit_followup(audit, c->intent,
 		    is_refusal(c->status) ? "failed" : "error",
-		    c->is_lost ? "write_failed" : pv_status_name(c->status));
+		    c->is_lost ? "write_failed" : pv_status_name(c->status)));
 	}
 }
 

@@ -224,5 +224,6 @@ pv_trail_write(struct pv_req *r)
 	if (p->note.outcome == NULL || strcmp(p->note.outcome, "allowed") == 0)
 		pv_note_outcome(p, st >= 500 ? "error" : "failed",
 		    "write_failed");
-	pv_audit_followup(r->srv->audit, &ev, p->note.outcome, p->note.reason);
+	PV_IGNORE(pv_audit_followup(r->srv->audit, &ev, p->note.outcome,
+	    p->note.reason));
 }

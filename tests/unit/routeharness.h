@@ -200,11 +200,11 @@ rh_continue(struct rh *h, struct rh_req *r)
 			}
 			p->next_fn(&r->q, p);
 			if (p->status >= 400)
-				pv_audit_followup(h->audit, &ev,
+				PV_IGNORE(pv_audit_followup(h->audit, &ev,
 				    p->note.outcome != NULL ? p->note.outcome
 							    : "failed",
 				    p->note.reason != NULL ? p->note.reason
-							   : "write_failed");
+							   : "write_failed"));
 		} else {
 			p->next_fn(&r->q, p);
 		}
