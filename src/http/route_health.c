@@ -26,6 +26,41 @@ route_healthz(const struct pv_hreq *q, struct pv_reply *p)
 	pv_reply_raw(p, 200, "application/json", body, sizeof(ok) - 1);
 }
 
+/*
+ * Readiness: 200 when this node can serve — both store databases answer
+ * a read, the audit trail's last write succeeded, and the key provider
+ * wraps and unwraps a throw-away key under the current master key; 503
+ * (Retry-After: 5) naming which part failed otherwise. Names and "ok" or
+ * "failed" only: nothing about the data or the reason.
+ */
+void
+route_readyz(const struct pv_hreq *q, struct pv_reply *p)
+{
+	struct pv_vault *v = q->svc->vault;
+	unsigned char *dek = pv_secret_key_scratch();
+	unsigned char wrapped[PV_WRAPPED_DEK_BYTES];
+	uint32_t ver = 0;
+	bool store, audit, keys = false;
+
+	store = pv_store_ping(v->store) == PV_OK;
+	audit = pv_audit_is_healthy(q->svc->audit);
+	if (dek != NULL) {
+		randombytes_buf(dek, PV_DEK_BYTES);
+		keys = pv_keyring_wrap(v->keyring, "readyz", dek, wrapped,
+			   &ver) == PV_OK &&
+		    pv_keyring_unwrap(v->keyring, "readyz", ver, wrapped,
+			dek) == PV_OK;
+		sodium_memzero(dek, PV_DEK_BYTES);
+	}
+	if (!(store && audit && keys))
+		p->retry_after = 5;
+	pv_reply_json(p, store && audit && keys ? 200 : 503,
+	    json_pack("{s:s, s:s, s:s, s:s}", "status",
+		store && audit && keys ? "ready" : "not_ready", "store",
+		store ? "ok" : "failed", "audit", audit ? "ok" : "failed",
+		"keys", keys ? "ok" : "failed"));
+}
+
 void
 route_metrics(const struct pv_hreq *q, struct pv_reply *p)
 {

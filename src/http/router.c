@@ -17,6 +17,7 @@
 static const struct pv_route routes[] = {
 	{ "GET", "/healthz", route_healthz, PV_AUTH_NONE, NULL, false, 0 },
 	{ "GET", "/metrics", route_metrics, PV_AUTH_NONE, NULL, false, 0 },
+	{ "GET", "/readyz", route_readyz, PV_AUTH_NONE, NULL, false, 0 },
 	{ "POST", "/auth/login", route_auth_login, PV_AUTH_NONE, "login", false,
 	    0 },
 	{ "POST", "/auth/logout", route_auth_logout, PV_AUTH_PARTIAL, "logout",

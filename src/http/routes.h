@@ -60,6 +60,7 @@ void pv_router_register_metrics(void);
 
 void route_healthz(const struct pv_hreq *q, struct pv_reply *p);
 void route_metrics(const struct pv_hreq *q, struct pv_reply *p);
+void route_readyz(const struct pv_hreq *q, struct pv_reply *p);
 void route_auth_login(const struct pv_hreq *q, struct pv_reply *p);
 void route_auth_logout(const struct pv_hreq *q, struct pv_reply *p);
 void route_auth_sessions(const struct pv_hreq *q, struct pv_reply *p);

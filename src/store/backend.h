@@ -118,6 +118,7 @@ struct pv_store_ops {
 	pv_status (*keys_version)(struct pv_store *, int64_t *);
 	pv_status (*keys_shred_epoch)(struct pv_store *, int64_t *);
 	pv_status (*compact)(struct pv_store *);
+	pv_status (*ping)(struct pv_store *);
 };
 
 struct pv_store {

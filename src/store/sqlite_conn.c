@@ -535,4 +535,5 @@ static const struct pv_store_ops sqlite_ops = {
 	.kek_current_set = sq_kek_current_set,
 	.keys_version = sq_keys_version,
 	.keys_shred_epoch = sq_keys_shred_epoch,
+	.ping = sq_ping,
 };

@@ -123,6 +123,7 @@ enum sql_id {
 	Q_KEK_SET,
 	Q_KEYS_VERSION,
 	Q_KEYS_SHRED_EPOCH,
+	Q_PING,
 	Q_N
 };
 
@@ -261,6 +262,7 @@ pv_status sq_dek_list_old(struct pv_store *, uint32_t, size_t,
     void (*)(void *, const char *, uint32_t, const unsigned char *), void *);
 pv_status sq_kek_current_set(struct pv_store *, uint32_t);
 pv_status sq_keys_version(struct pv_store *, int64_t *);
+pv_status sq_ping(struct pv_store *);
 pv_status sq_keys_shred_epoch(struct pv_store *, int64_t *);
 
 #endif

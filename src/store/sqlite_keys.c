@@ -28,6 +28,18 @@ sq_keys_version(struct pv_store *store, int64_t *out)
 	return st == PV_OK && !found ? PV_EIO : st;
 }
 
+/* Readiness (GET /readyz): both databases answer a read. */
+pv_status
+sq_ping(struct pv_store *store)
+{
+	sqlite3_stmt *q = sq_stmt(store, Q_PING);
+	int64_t n = 0;
+	bool found;
+	pv_status st = sq_one_int(q, &n, &found);
+
+	return st == PV_OK && (!found || n <= 0) ? PV_EIO : st;
+}
+
 /* Cached statement: runs whenever keys.db's data_version moved. */
 pv_status
 sq_keys_shred_epoch(struct pv_store *store, int64_t *out)

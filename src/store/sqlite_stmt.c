@@ -204,6 +204,9 @@ const char *const sq_sql_text[Q_N] = {
 	/* Tombstones are never deleted, so the largest rowid only grows,
 	 * and only when a key is shredded. */
 	[Q_KEYS_SHRED_EPOCH] = "SELECT coalesce(max(rowid), 0) FROM k.shredded",
+	/* Readiness: a read of each database's schema touches both files. */
+	[Q_PING] = "SELECT (SELECT count(*) FROM main.sqlite_master) +"
+		   " (SELECT count(*) FROM k.sqlite_master)",
 };
 
 /* ---- running statements ------------------------------------------ */

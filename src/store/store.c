@@ -432,6 +432,12 @@ pv_store_keys_version(struct pv_store *s, int64_t *out)
 }
 
 pv_status
+pv_store_ping(struct pv_store *s)
+{
+	return s->ops->ping(s);
+}
+
+pv_status
 pv_store_keys_shred_epoch(struct pv_store *s, int64_t *out)
 {
 	return s->ops->keys_shred_epoch(s, out);

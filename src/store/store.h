@@ -337,6 +337,9 @@ PV_MUST_CHECK pv_status pv_store_keys_shred_epoch(struct pv_store *s,
 /* Makes deletions final on disk: no copy of deleted (overwritten) data
  * stays behind in a journal or log file of the backend. */
 PV_MUST_CHECK pv_status pv_store_compact(struct pv_store *s);
+/* Readiness: both databases (records and keys) answer a read on this
+ * thread's connection; PV_OK, else why not. */
+PV_MUST_CHECK pv_status pv_store_ping(struct pv_store *s);
 
 /*
  * Runs fn(arg) in a savepoint of the open transaction: kept when fn

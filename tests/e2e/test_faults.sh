@@ -78,9 +78,13 @@ expect_eq "all of it" "$((before + 7))" "$(count)"
 
 # --- the audit fsync fails: writes and reads refused, nothing changes --------
 before=$(count); lines=$(wc -l <"$VAULT/audit/log.jsonl")
+expect_eq "ready before the outage" "200 ready ok ok ok" \
+  "$(pcurl -w '%{http_code}' -o "$T/ready" "$BASE/readyz") $(jq -r '"\(.status) \(.store) \(.audit) \(.keys)"' "$T/ready")"
 touch "$T/faults/audit_fsync"
 expect_eq "write refused while the audit cannot sync" 503 \
   "$(http_status POST /fhir/Observation -H "$(auth "$tok")" -H 'Content-Type: application/fhir+json' -d "$(obs)")"
+expect_eq "not ready while the audit cannot sync (audit named)" "503 not_ready failed" \
+  "$(pcurl -w '%{http_code}' -o "$T/ready" "$BASE/readyz") $(jq -r '"\(.status) \(.audit)"' "$T/ready")"
 body=$(pcurl -H "$(auth "$tok")" "$BASE/fhir/Patient/$pid")
 expect_eq "read refused too" audit_unavailable "$(jq -r '.issue[0].details.coding[0].code' <<<"$body")"
 expect_not_contains "no PHI in the refusal" "$body" '"gender"'
@@ -91,6 +95,7 @@ for i in 1 2 3; do
   [ "$(http_status GET "/fhir/Patient/$pid" -H "$(auth "$tok")")" == 200 ] && break
 done
 expect_eq "service resumes once the disk is back" 200 "$(http_status GET "/fhir/Patient/$pid" -H "$(auth "$tok")")"
+expect_eq "ready again" 200 "$(http_status GET /readyz)"
 pv_stop
 "$PHIVAULT" audit verify "$VAULT" >/dev/null && pass "trail verifies after the faults" || fail "trail broken"
 

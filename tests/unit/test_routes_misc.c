@@ -48,6 +48,10 @@ test_health_and_metrics(void **state)
 	assert_int_equal(rh_call(h, &r, "GET", "/healthz"), 200);
 	assert_string_equal(rh_str(&r, "status"), "ok");
 	rh_req_clear(&r);
+	assert_int_equal(rh_call(h, &r, "GET", "/readyz"), 200);
+	assert_string_equal(rh_str(&r, "status"), "ready");
+	assert_string_equal(rh_str(&r, "keys"), "ok");
+	rh_req_clear(&r);
 	assert_int_equal(rh_call(h, &r, "GET", "/metrics"), 200);
 	assert_non_null(strstr(r.p.resp, "phivault_"));
 	rh_req_clear(&r);
