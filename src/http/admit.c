@@ -44,7 +44,6 @@ authenticate(struct pv_req *r)
 		return false;
 	}
 	r->is_authenticated = true;
-	r->in.is_authenticated = true;
 	if (r->route->auth != PV_AUTH_PARTIAL && !r->who.is_mfa_satisfied) {
 		pv_reply_error_detail(&r->out, 403, "security",
 		    "mfa_enrollment_required",
