@@ -172,6 +172,7 @@ pv_config_defaults(struct pv_config *cfg)
 	cfg->purge_interval = 3600;
 	cfg->deid_k = 5;
 	strcpy(cfg->deid_quasi, "birth_year,sex,zip3");
+	pv_netconf_defaults(&cfg->net);
 }
 
 bool
@@ -325,6 +326,19 @@ on_pair(void *user, const char *section, const char *name, const char *value)
 		int r = set_retention(lc, name, value);
 		if (r >= 0)
 			return r;
+	}
+	/* [proxy] and [network] (issue 15): lists of CIDR blocks, netconf.c */
+	if (strcmp(section, "proxy") == 0 || strcmp(section, "network") == 0) {
+		char why[200];
+
+		if (pv_netconf_set(&lc->cfg->net, section, name, value, why,
+			sizeof(why)) == PV_OK)
+			return 1;
+		if (!lc->failed && pv_strlcpy(lc->err, why, lc->errsz) != PV_OK)
+			PV_IGNORE(pv_strlcpy(lc->err, "invalid network setting",
+			    lc->errsz));
+		lc->failed = true;
+		return 0;
 	}
 	for (i = 0; i < PV_ARRAY_LEN(conf_keys); i++) {
 		const struct conf_key *k = &conf_keys[i];

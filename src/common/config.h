@@ -11,6 +11,7 @@
 #define PV_COMMON_CONFIG_H
 
 #include "common/pv.h"
+#include "common/netconf.h"
 
 #define PV_CONF_STR_MAX 512
 #define PV_CONF_RETENTION_MAX 16
@@ -92,6 +93,8 @@ struct pv_config {
 	char deid_quasi[PV_CONF_STR_MAX];
 	/* [minimization] */
 	char drop_fields[PV_CONF_STR_MAX];
+	/* [proxy], [network]: trusted proxies, allow-lists (netconf.h) */
+	struct pv_netconf net;
 };
 
 /* Fills cfg with the defaults. */
