@@ -219,7 +219,8 @@ PV_MUST_CHECK pv_status pv_client_add(struct pv_vault *v, const char *name,
 
 typedef enum {
 	PV_LOGIN_OK = 0,
-	PV_LOGIN_FAILED, /* unknown user, wrong password, disabled, locked */
+	PV_LOGIN_FAILED, /* unknown user, wrong password, disabled, locked,
+			  * or not allowed from this address ([network]) */
 	PV_LOGIN_MFA_REQUIRED, /* password right; otp missing or wrong */
 	PV_LOGIN_ERROR /* internal fault: refuse (fail closed) */
 } pv_login_result;
@@ -240,10 +241,14 @@ struct pv_login_outcome {
  * Enumeration-safe: an unknown name is verified against a dummy hash at
  * the same cost, and unknown, wrong-password, disabled and locked
  * accounts all yield PV_LOGIN_FAILED. On success the password hash is
- * upgraded when the configured cost rose.
+ * upgraded when the configured cost rose. from is the client's address
+ * (text, after PROXY; NULL when unknown): an account whose [network]
+ * allow-lists do not contain it fails with reason "network" before its
+ * password is looked at (see login.c).
  */
 void pv_login(struct pv_vault *v, const char *username, const char *password,
-    const char *otp, int64_t now, struct pv_login_outcome *out);
+    const char *otp, const char *from, int64_t now,
+    struct pv_login_outcome *out);
 
 /*
  * Password change, in two steps so the caller can audit between them:

@@ -20,6 +20,17 @@
  * account has then. A `user disable`, role change or password change
  * made during a login therefore always wins.
  *
+ * Network allow-lists (issue 15, [network] in netconf.h): an account
+ * whose role or name has a list without the client's address is refused
+ * before its password is looked at, and the refusal is the same
+ * PV_LOGIN_FAILED as a wrong password, at the same Argon2id cost (the
+ * dummy hash). So an attacker outside the allowed networks learns
+ * neither whether a password is right (no oracle to guess against) nor
+ * whether the name exists or has a list; the attempt is not counted
+ * against the account (an outsider cannot lock an administrator out),
+ * but it is a failure of the address (the HTTP layer's lockout by
+ * address counts it). The audit entry says why: reason "network".
+ *
  * Runs on a hash worker, never on an HTTP thread.
  */
 #include "auth/auth.h"
@@ -132,12 +143,13 @@ done:
 
 void
 pv_login(struct pv_vault *v, const char *username, const char *password,
-    const char *otp, int64_t now, struct pv_login_outcome *out)
+    const char *otp, const char *from, int64_t now,
+    struct pv_login_outcome *out)
 {
 	struct pv_user u;
 	struct pv_attempt att;
 	const char *hash;
-	bool is_found, is_pw_account, is_pw_ok;
+	bool is_found, is_net_ok, is_pw_account, is_pw_ok;
 	pv_status st;
 
 	memset(out, 0, sizeof(*out));
@@ -149,7 +161,9 @@ pv_login(struct pv_vault *v, const char *username, const char *password,
 		return;
 	}
 	is_found = st == PV_OK;
-	is_pw_account = is_found && u.pw_hash[0] == '$';
+	is_net_ok = !is_found ||
+	    pv_netconf_allows(&v->cfg.net, u.role, u.username, from);
+	is_pw_account = is_found && is_net_ok && u.pw_hash[0] == '$';
 	/* Only an attempt that will get a verdict is counted: not one for
 	 * an unknown, disabled or service account. */
 	if (is_pw_account && u.is_active && pv_role_is_known(u.role) &&
@@ -174,6 +188,11 @@ pv_login(struct pv_vault *v, const char *username, const char *password,
 	out->user_id = u.id;
 	memcpy(out->role, u.role, sizeof(out->role));
 	out->has_mfa = u.has_mfa;
+	if (!is_net_ok) {
+		fail(out, "network");
+		pv_metric_inc(PV_M_NETWORK_DENIED);
+		goto done;
+	}
 	if (!u.is_active) {
 		fail(out, "disabled");
 		goto done;

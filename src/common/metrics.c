@@ -72,6 +72,11 @@ static const char *const metric_names[PV_M_N][2] = {
 	[PV_M_DENIALS_AGGREGATED] = { "phivault_audit_denials_aggregated_total",
 	    "Unauthenticated refusals counted into an aggregate audit entry "
 	    "instead of an entry each" },
+	[PV_M_PROXY_REFUSED] = { "phivault_proxy_refused_total",
+	    "Connections from a trusted proxy closed for lack of a valid PROXY "
+	    "protocol v2 header" },
+	[PV_M_NETWORK_DENIED] = { "phivault_network_denied_total",
+	    "Requests and logins refused by a [network] allow-list" },
 };
 
 static _Atomic uint64_t counters[PV_M_N];

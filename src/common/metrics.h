@@ -34,6 +34,8 @@ typedef enum {
 	PV_M_DEK_CACHE_FLUSHES,
 	PV_M_SLOW_CLIENTS_CUT, /* connections past their deadline */
 	PV_M_DENIALS_AGGREGATED, /* 401s counted, not written singly */
+	PV_M_PROXY_REFUSED, /* trusted peer without a valid PROXY header */
+	PV_M_NETWORK_DENIED, /* [network] allow-list refusals */
 	PV_M_N
 } pv_metric;
 

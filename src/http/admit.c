@@ -8,11 +8,44 @@
  * never a pass; a caller whose role could never do what a body is for is
  * refused before the body is read; a change to the caller (disable, role
  * or permission change, logout, MFA switch) made while a body arrived
- * wins over the request.
+ * wins over the request; an account whose [network] allow-lists do not
+ * contain the client's address (after PROXY) is refused 403 "network"
+ * right after it is identified, before MFA or the role are looked at,
+ * and the refusal is always audited.
  */
 #include "http/guard.h"
 
 #include <string.h>
+
+/*
+ * [network] (issue 15): the caller is known; may it act from here? The
+ * check reads the configuration only. A refusal is audited on every
+ * route (action "request" where the route has none) with reason
+ * "network"; the reply says no more than that the address is not
+ * allowed for the account (a caller who got here already proved who it
+ * is, so nothing is revealed to an outsider; logins are refused without
+ * this reply, see auth/login.c).
+ */
+static bool
+admit_network(struct pv_req *r)
+{
+	char uid[24];
+
+	if (pv_netconf_allows(&r->srv->vault->cfg.net, r->who.role,
+		r->who.username, r->ip))
+		return true;
+	pv_metric_inc(PV_M_NETWORK_DENIED);
+	PV_IGNORE(
+	    pv_snprintf(uid, sizeof(uid), "%lld", (long long)r->who.user_id));
+	pv_log(PV_LOG_INFO, "network_denied", r->rid, "user_id", uid, "peer",
+	    r->ip, (const char *)NULL);
+	if (!r->has_event)
+		pv_trail_begin(r, "request");
+	pv_note_outcome(&r->out, "denied", "network");
+	pv_reply_error_detail(&r->out, 403, "forbidden", "network",
+	    "this account may not be used from this network address");
+	return false;
+}
 
 /*
  * Establishes who is calling, for routes that need it. Fails closed: any
@@ -44,6 +77,8 @@ authenticate(struct pv_req *r)
 		return false;
 	}
 	r->is_authenticated = true;
+	if (!admit_network(r))
+		return false;
 	if (r->route->auth != PV_AUTH_PARTIAL && !r->who.is_mfa_satisfied) {
 		pv_reply_error_detail(&r->out, 403, "security",
 		    "mfa_enrollment_required",
@@ -83,7 +118,7 @@ pv_admit(struct pv_req *r)
 			 * what carries the nonce across a restart. */
 			if (!r->has_event)
 				pv_trail_begin(r, "signed-request");
-			if (!pv_http_signature_auth(r))
+			if (!pv_http_signature_auth(r) || !admit_network(r))
 				return false;
 		} else if (!authenticate(r)) {
 			return false;
@@ -141,7 +176,7 @@ pv_admit_again(struct pv_req *r)
 	    (again.is_mfa_satisfied || r->route->auth == PV_AUTH_PARTIAL)) {
 		r->who = again;
 		sodium_memzero(&again, sizeof(again));
-		return true;
+		return admit_network(r); /* the role may have changed */
 	}
 	sodium_memzero(&again, sizeof(again));
 	pv_note_outcome(&r->out, "denied", "account_changed");

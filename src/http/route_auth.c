@@ -117,7 +117,7 @@ login_work(const struct pv_hreq *q, struct pv_reply *p)
 	json_t *body;
 
 	pv_login(srv->vault, j->username, j->password,
-	    j->has_otp ? j->otp : NULL, now, &o);
+	    j->has_otp ? j->otp : NULL, q->ip, now, &o);
 	/* The audit entry names the account tried (0 when the name is
 	 * unknown) and the real reason, which the client never sees. */
 	pv_note_actor(p, o.user_id, o.role);

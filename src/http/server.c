@@ -17,6 +17,10 @@
  *    body is on its way drains that body first (up to 4 × max_body), so
  *    the reply is not lost to the reset a close with unread data causes.
  *
+ * With [proxy] trusted, libmicrohttpd has no listen socket: listener.c
+ * accepts, reads the PROXY v2 header of trusted peers and adds each
+ * connection with the client's address (MHD_add_connection).
+ *
  * Shutdown: pv_server_stop quiesces the listener, asks keep-alive clients
  * to close, waits for in-flight requests (bounded by shutdown_grace) and
  * only then stops the daemon.
@@ -558,7 +562,6 @@ pv_server_start(struct pv_vault *v, const char *listen, struct pv_server **out,
 	struct sockaddr_storage ss;
 	char path[PV_PATH_MAX];
 	size_t cert_len;
-	const union MHD_DaemonInfo *di;
 	const struct pv_config *cfg = &v->cfg;
 	pv_status st;
 
@@ -662,9 +665,19 @@ pv_server_start(struct pv_vault *v, const char *listen, struct pv_server **out,
 	srv->svc = (struct pv_services){ v, srv->audit, srv->alerts,
 		&srv->policy, srv->detect, srv->ratelimit, srv->iplock,
 		srv->capability, 0 };
+	/* [proxy] trusted: we accept and read PROXY headers (listener.c),
+	 * libmicrohttpd gets each connection with the client's address. */
+	if (pv_listener_open(srv, &ss) != PV_OK) {
+		PV_IGNORE(pv_strlcpy(err,
+		    "cannot start the HTTPS listener (address in use?)",
+		    errsz));
+		pv_server_stop(srv);
+		return PV_EIO;
+	}
 	srv->daemon = MHD_start_daemon(MHD_USE_TLS |
 		MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
-		MHD_USE_ERROR_LOG,
+		MHD_USE_ERROR_LOG |
+		(srv->listener != NULL ? MHD_USE_NO_LISTEN_SOCKET : 0),
 	    0, NULL, NULL, on_access, srv, MHD_OPTION_EXTERNAL_LOGGER,
 	    on_mhd_log, srv, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 	    MHD_OPTION_HTTPS_MEM_CERT, srv->tls_cert, MHD_OPTION_HTTPS_MEM_KEY,
@@ -678,7 +691,7 @@ pv_server_start(struct pv_vault *v, const char *listen, struct pv_server **out,
 	    MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
 	    MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv, MHD_OPTION_END);
-	if (srv->daemon == NULL) {
+	if (srv->daemon == NULL || pv_listener_run(srv) != PV_OK) {
 		PV_IGNORE(pv_strlcpy(err,
 		    "cannot start the HTTPS listener (address "
 		    "in use, or bad certificate)",
@@ -686,8 +699,6 @@ pv_server_start(struct pv_vault *v, const char *listen, struct pv_server **out,
 		pv_server_stop(srv);
 		return PV_EIO;
 	}
-	di = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
-	srv->port = di != NULL ? di->port : 0;
 	srv->svc.port = srv->port;
 	*out = srv;
 	return PV_OK;
@@ -709,6 +720,7 @@ pv_server_stop(struct pv_server *srv)
 		return;
 	atomic_store(&srv->is_stopping, true);
 	pv_retention_stop(srv->retention);
+	pv_listener_stop(srv); /* no new connection from here on */
 	if (srv->daemon != NULL) {
 		lfd = MHD_quiesce_daemon(srv->daemon);
 		if (lfd != MHD_INVALID_SOCKET)

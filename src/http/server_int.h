@@ -75,6 +75,7 @@ struct pv_server {
 	struct pv_detect *detect;
 	struct pv_conns *conns; /* deadlines of slow clients */
 	struct pv_denials *denials; /* unauthenticated 401s, aggregated */
+	struct pv_listener *listener; /* [proxy] trusted: our accept loop */
 	pthread_t janitor; /* conns sweep, denials flush */
 	bool has_janitor;
 	pthread_mutex_t janitor_lock;
@@ -163,6 +164,20 @@ PV_MUST_CHECK pv_status pv_setup_parse_listen(const char *listen,
  * ([auth] hash_workers, default half the CPUs, at least one). */
 unsigned pv_setup_pool_size(const struct pv_config *cfg);
 unsigned pv_setup_hash_workers(const struct pv_config *cfg);
+
+/* ---- listener.c: the accept loop behind [proxy] trusted ---- */
+
+struct pv_listener;
+/* With [proxy] trusted: binds ss and sets srv->listener (freed by
+ * pv_listener_stop, also on failure); without it: nothing. */
+PV_MUST_CHECK pv_status pv_listener_open(struct pv_server *srv,
+    const struct sockaddr_storage *ss);
+/* After the daemon started: sets srv->port and, with a listener, starts
+ * its thread. */
+PV_MUST_CHECK pv_status pv_listener_run(struct pv_server *srv);
+/* Stops the thread, closes the sockets, frees; before MHD_stop_daemon.
+ * NULL-safe, idempotent. */
+void pv_listener_stop(struct pv_server *srv);
 
 /* ---- trail.c: a request's audit entries ---- */
 

@@ -46,7 +46,7 @@ login_thread(void *p)
 
 	if (a->start != NULL)
 		pthread_barrier_wait(a->start);
-	pv_login(a->v, a->name, a->pw, a->otp, pv_now(), &a->o);
+	pv_login(a->v, a->name, a->pw, a->otp, NULL, pv_now(), &a->o);
 	return NULL;
 }
 
@@ -192,9 +192,9 @@ test_password_change_during_login(void **state)
 	 * not have opened a session after it. */
 	assert_int_not_equal(a.o.result, PV_LOGIN_OK);
 	assert_int_equal(sessions_of(v, id), 0);
-	pv_login(v, "cid", PW, NULL, pv_now(), &o);
+	pv_login(v, "cid", PW, NULL, NULL, pv_now(), &o);
 	assert_int_not_equal(o.result, PV_LOGIN_OK);
-	pv_login(v, "cid", PW2, NULL, pv_now(), &o);
+	pv_login(v, "cid", PW2, NULL, NULL, pv_now(), &o);
 	assert_int_equal(o.result, PV_LOGIN_OK);
 	tv_close(v);
 }
@@ -314,11 +314,11 @@ test_mfa_step_is_not_a_failure(void **state)
 	(void)state;
 	assert_non_null(v);
 	mfa_account(v, "fay", code);
-	pv_login(v, "fay", PW, NULL, pv_now(), &o);
+	pv_login(v, "fay", PW, NULL, NULL, pv_now(), &o);
 	assert_int_equal(o.result, PV_LOGIN_MFA_REQUIRED);
 	get_user(v, "fay", &u);
 	assert_int_equal(u.failed_count, 0);
-	pv_login(v, "fay", PW, "000000", pv_now(), &o);
+	pv_login(v, "fay", PW, "000000", NULL, pv_now(), &o);
 	assert_int_equal(o.result, PV_LOGIN_MFA_REQUIRED);
 	get_user(v, "fay", &u);
 	assert_int_equal(u.failed_count, 1);

@@ -115,14 +115,14 @@ test_rehash_on_login_when_cost_rises(void **state)
 	v->cfg.argon2_memlimit_kib = 19 * 1024;
 	v->cfg.argon2_opslimit = 2;
 	assert_true(pv_password_needs_rehash(&v->cfg, before));
-	pv_login(v, "carol", "Long-secret-for-c-1", NULL, pv_now(), &o);
+	pv_login(v, "carol", "Long-secret-for-c-1", NULL, NULL, pv_now(), &o);
 	assert_int_equal(o.result, PV_LOGIN_OK);
 	assert_int_equal(pv_store_user_get_by_name(v->store, "carol", &u),
 	    PV_OK);
 	assert_non_null(strstr(u.pw_hash, "m=19456,t=2"));
 	assert_false(pv_password_needs_rehash(&v->cfg, u.pw_hash));
 	/* And the upgraded hash still verifies. */
-	pv_login(v, "carol", "Long-secret-for-c-1", NULL, pv_now(), &o);
+	pv_login(v, "carol", "Long-secret-for-c-1", NULL, NULL, pv_now(), &o);
 	assert_int_equal(o.result, PV_LOGIN_OK);
 	tv_close(v);
 }
@@ -143,18 +143,18 @@ test_login_outcomes_and_lockout(void **state)
 	assert_int_equal(pv_account_create(v, "dave", "researcher", NULL,
 			     "Long-secret-for-d-1", &verdict, NULL),
 	    PV_OK);
-	pv_login(v, "nobody", "Long-secret-for-d-1", NULL, now, &o);
+	pv_login(v, "nobody", "Long-secret-for-d-1", NULL, NULL, now, &o);
 	assert_int_equal(o.result, PV_LOGIN_FAILED);
 	assert_string_equal(o.reason, "unknown_user");
 	for (i = 0; i < 5; i++) {
-		pv_login(v, "dave", "wrong-password-xx", NULL, now, &o);
+		pv_login(v, "dave", "wrong-password-xx", NULL, NULL, now, &o);
 		assert_int_equal(o.result, PV_LOGIN_FAILED);
 	}
 	assert_true(o.did_lock);
-	pv_login(v, "dave", "Long-secret-for-d-1", NULL, now, &o);
+	pv_login(v, "dave", "Long-secret-for-d-1", NULL, NULL, now, &o);
 	assert_int_equal(o.result, PV_LOGIN_FAILED);
 	assert_string_equal(o.reason, "locked");
-	pv_login(v, "dave", "Long-secret-for-d-1", NULL, now + 61, &o);
+	pv_login(v, "dave", "Long-secret-for-d-1", NULL, NULL, now + 61, &o);
 	assert_int_equal(o.result, PV_LOGIN_OK);
 	tv_close(v);
 }
