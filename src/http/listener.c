@@ -228,17 +228,19 @@ accept_some(struct pv_listener *l)
 		    SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd < 0) {
-			if (errno == EMFILE || errno == ENFILE ||
-			    errno == ENOBUFS || errno == ENOMEM) {
+			int e = errno;
+
+			if (e == ECONNABORTED || e == EINTR)
+				continue;
+			if (e == EMFILE || e == ENFILE || e == ENOBUFS ||
+			    e == ENOMEM) {
 				l->backoff_until_ns = pv_mono_ns() +
 				    PV_LISTENER_BACKOFF_MS * 1000000ull;
 				pv_log(PV_LOG_ERROR, "accept_failed", NULL,
 				    "error", "out of descriptors or memory",
 				    (const char *)NULL);
 			}
-			if (errno == ECONNABORTED || errno == EINTR)
-				continue;
-			return;
+			return; /* EAGAIN: nothing more to accept */
 		}
 		if (ss.ss_family != AF_INET && ss.ss_family != AF_INET6) {
 			close(fd);

@@ -22,6 +22,10 @@ pv_conf network "user.rita" "127.0.0.64/26"
 pv_conf network "role.admin" "127.0.0.128/25"
 pv_user rita researcher "Research-secret-passw0rd"
 RITA='{"username":"rita","password":"Research-secret-passw0rd"}'
+# a service client (RFC 9421) only from 127.0.0.64/26 as well
+node_clients
+kid=$(new_client feed "system/Patient.rs")
+pv_conf network "client.feed" "127.0.0.64/26"
 pv_start
 
 # --- HAProxy in front, on its own port: TCP, send-proxy-v2 -----------------
@@ -169,6 +173,19 @@ expect_eq "PROXY source inside the list" 200 \
 expect_eq "PROXY source outside the list" 403 \
   "$("${PC[@]}" "$PORT" "$VAULT/tls/cert.pem" --proxy 127.0.0.128 GET /auth/sessions \
      --header "$(auth "$tok")" | head -n 1)"
+
+# a signed request: direct (untrusted peers are served as themselves)
+# from inside and from outside the client's list
+h=$(signed_headers GET /audit/checkpoint "$kid" "$T/feed.pem")
+expect_eq "signed request from inside the client's list" 200 \
+  "$(scurl "$h" GET /audit/checkpoint --interface 127.0.0.70 -o /dev/null -w '%{http_code}')"
+h=$(signed_headers GET /audit/checkpoint "$kid" "$T/feed.pem")
+out=$(scurl "$h" GET /audit/checkpoint --interface 127.0.0.2 -w '\n%{http_code}')
+expect_eq "signed request from outside: 403" 403 "$(tail -n 1 <<<"$out")"
+expect_contains "signed refusal says network" "$out" '"code":"network"'
+e=$(last_entry signed-request)
+expect_contains "signed refusal audited" "$e" '"reason":"network"'
+expect_contains "signed refusal audited with the client's address" "$e" '"src":"127.0.0.2"'
 
 # role.admin: the admin only from 127.0.0.128/25
 ADMIN="{\"username\":\"admin\",\"password\":\"$ADMIN_PW\"}"
