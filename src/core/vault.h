@@ -11,6 +11,11 @@
  *                              (resume hint for short-lived writers)
  *     alerts.jsonl       0600  alert file sink
  *
+ * On PostgreSQL ([store] backend = postgresql, `init --store`) there is
+ * no phivault.db nor keys/keys.db: records and keys live in two
+ * databases (dsn, keys_dsn); every other file is as above. Until the
+ * audit trail moves into PostgreSQL it stays under audit/ on both.
+ *
  * Both `serve` and every admin subcommand open a vault the same way, so
  * the CLI and the server run the same code below this point.
  */
@@ -46,6 +51,32 @@ struct pv_vault {
  */
 PV_MUST_CHECK pv_status pv_vault_create(const char *dir, char *err,
     size_t errsz);
+
+/*
+ * The same on PostgreSQL (`init --store`): pg (borrowed; password_file
+ * NULL, "" or an absolute path) must pass pv_config_check_pg. The two
+ * databases are migrated first and must not hold a vault yet (PV_EEXISTS:
+ * any account or wrapped key), so a wrong DSN, password or database
+ * leaves no directory behind; then the files, with pg in [store].
+ */
+PV_MUST_CHECK pv_status pv_vault_create_pg(const char *dir,
+    const struct pv_config_pg *pg, char *err, size_t errsz);
+
+/* What `db migrate` did (pv_vault_migrate). */
+struct pv_vault_migration {
+	bool is_pg; /* false: SQLite, migrated by opening it */
+	int from, to; /* PostgreSQL schema versions before and after */
+};
+
+/*
+ * `phivault db migrate DIR`: checks the directory and phivault.conf like
+ * pv_vault_open, then brings the store's schema to this build's version.
+ * PostgreSQL: pv_store_pg_migrate on both databases (a serving node never
+ * does). SQLite: the vault is opened, which migrates it as every command
+ * always has.
+ */
+PV_MUST_CHECK pv_status pv_vault_migrate(const char *dir,
+    struct pv_vault_migration *m, char *err, size_t errsz);
 
 /*
  * Opens the vault at dir: checks directory and key modes, loads config
