@@ -70,6 +70,22 @@ if pv_is_pg; then
     >/dev/null 2>&1 || rc=$?
   expect_eq "init refuses a database it cannot reach" 1 "$rc"
   [ ! -e "$T/p3" ] && pass "... and leaves no directory" || fail "a failed init left $T/p3"
+  # Migrations are explicit: a node on empty databases refuses to start
+  # and names the command; db migrate creates the schema (0 -> N).
+  cp -a "$VAULT" "$T/v2"
+  for d in "${PV_DB}_m" "${PV_DB}_mk"; do
+    "$PV_SOURCE_DIR/tests/pg/pgctl.sh" createdb "$PV_PG_DIR" "$d"; PV_PG_DBS+=("$d")
+  done
+  printf '\n[store]\ndsn = %s\nkeys_dsn = %s\n' "${PV_DSN}_m" "${PV_KEYS_DSN/%_keys/_mk}" >>"$T/v2/phivault.conf"
+  rc=0; "$PHIVAULT" user list "$T/v2" >/dev/null 2>"$T/v2.err" || rc=$?
+  expect_eq "an unmigrated database is refused" 1 "$rc"
+  expect_contains "... naming db migrate" "$(cat "$T/v2.err")" "db migrate"
+  rc=0; out=$("$PHIVAULT" db migrate "$T/v2" 2>&1) || rc=$?
+  expect_eq "db migrate on empty databases: exit 0" 0 "$rc"
+  expect_contains "... from schema 0" "$out" "schema 0 -> "
+  rc=0; "$PHIVAULT" user list "$T/v2" >/dev/null 2>&1 || rc=$?
+  expect_eq "after db migrate the vault opens" 0 "$rc"
+  rm -rf "$T/v2"
   # A password in phivault.conf stops every command, not only init.
   cp "$VAULT/phivault.conf" "$T/conf.orig"
   pv_conf store dsn "$PV_DSN password=x"
