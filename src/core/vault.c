@@ -198,7 +198,7 @@ pv_vault_create(const char *dir, char *err, size_t errsz)
 {
 	struct pv_config cfg;
 	struct pv_store *store = NULL;
-	char real[PV_PATH_MAX];
+	char real[PV_PATH_MAX], *pw = NULL;
 	pv_status st;
 
 	if ((st = claim_dir(dir, err, errsz)) != PV_OK ||
@@ -207,13 +207,48 @@ pv_vault_create(const char *dir, char *err, size_t errsz)
 		return st;
 	pv_config_defaults(&cfg);
 	if ((st = pv_strlcpy(real, dir, sizeof(real))) != PV_OK ||
-	    (st = pv_vault_store_open(real, &cfg, &store, err, errsz)) !=
+	    (st = pv_vault_store_open(real, &cfg, &store, &pw, err, errsz)) !=
 		PV_OK) {
 		ERR("cannot create the databases");
 		return st;
 	}
+	pv_vault_password_free(pw);
 	pv_store_close(store);
 	return PV_OK;
+}
+
+/*
+ * A PostgreSQL vault's first node: its signing key becomes the trail's
+ * root signer, pinned in keys/audit-root.pub (copied to every node by
+ * `node add`) and registered, self-endorsed, in audit_nodes.
+ */
+static pv_status load_secret(const char *dir, const char *rel,
+    unsigned char **out, size_t n);
+
+static pv_status
+pin_audit_root(const char *dir, char *err, size_t errsz)
+{
+	struct pv_vault *v = NULL;
+	unsigned char *pk = NULL;
+	char path[PV_PATH_MAX];
+	pv_status st;
+
+	if ((st = load_secret(dir, "keys/audit-signing.pub", &pk,
+		 PV_SIGN_PK_BYTES)) == PV_OK &&
+	    (st = join(dir, "keys/audit-root.pub", path, sizeof(path))) ==
+		PV_OK)
+		st = pv_keyfile_create(path, pk, PV_SIGN_PK_BYTES);
+	pv_secret_free(pk, PV_SIGN_PK_BYTES);
+	if (st == PV_OK && (st = pv_vault_open(dir, &v, err, errsz)) != PV_OK)
+		return st;
+	if (st == PV_OK)
+		st = pv_audit_node_register(&v->audit_loc, v->sign_sk,
+		    v->sign_pk, v->sign_pk);
+	if (st != PV_OK)
+		ERR("cannot register the audit signing key (%s)",
+		    pv_status_name(st));
+	pv_vault_close(v);
+	return st;
 }
 
 pv_status
@@ -242,9 +277,10 @@ pv_vault_create_pg(const char *dir, const struct pv_config_pg *pg, char *err,
 	if ((st = pv_vault_store_init_pg(dir, pg, err, errsz)) != PV_OK)
 		return st;
 	if ((st = claim_dir(dir, err, errsz)) != PV_OK ||
-	    (st = create_files(dir, pg, err, errsz)) != PV_OK)
+	    (st = create_files(dir, pg, err, errsz)) != PV_OK ||
+	    (st = check_conf(dir, pg, err, errsz)) != PV_OK)
 		return st;
-	return check_conf(dir, pg, err, errsz);
+	return pin_audit_root(dir, err, errsz);
 }
 
 /* A directory that group or others can enter exposes keys: refuse. */
@@ -272,6 +308,34 @@ load_secret(const char *dir, const char *rel, unsigned char **out, size_t n)
 	if ((st = join(dir, rel, path, sizeof(path))) != PV_OK)
 		return st;
 	return pv_keyfile_read(path, *out, n);
+}
+
+/*
+ * v->audit_loc and v->audit_root_pk: on PostgreSQL the trail is in the
+ * records database and its root signer is keys/audit-root.pub (written by
+ * `init --store`, copied by `node add`); on files the vault's own key.
+ */
+static pv_status
+audit_where(struct pv_vault *v, char *err, size_t errsz)
+{
+	unsigned char *root = NULL;
+	pv_status st;
+
+	v->audit_loc.vault_dir = v->dir;
+	v->audit_loc.dsn = v->cfg.is_store_pg ? v->cfg.store_dsn : NULL;
+	v->audit_loc.password = v->db_password;
+	memcpy(v->audit_root_pk, v->sign_pk, PV_SIGN_PK_BYTES);
+	if (!v->cfg.is_store_pg)
+		return PV_OK;
+	st =
+	    load_secret(v->dir, "keys/audit-root.pub", &root, PV_SIGN_PK_BYTES);
+	if (st == PV_OK)
+		memcpy(v->audit_root_pk, root, PV_SIGN_PK_BYTES);
+	else
+		ERR("cannot load keys/audit-root.pub (mode 0600): the audit "
+		    "trail's root signer");
+	pv_secret_free(root, PV_SIGN_PK_BYTES);
+	return st;
 }
 
 /* v->dir (real path, private) and v->cfg (loaded and checked). */
@@ -343,10 +407,11 @@ pv_vault_open(const char *dir, struct pv_vault **out, char *err, size_t errsz)
 	pv_sha256(fp, v->sign_pk, PV_SIGN_PK_BYTES);
 	sodium_bin2hex(v->sign_key_id, sizeof(v->sign_key_id), fp,
 	    PV_SIGN_KEY_ID_LEN / 2);
-	if ((st = pv_vault_store_open(v->dir, &v->cfg, &v->store, err,
-		 errsz)) != PV_OK)
+	if ((st = pv_vault_store_open(v->dir, &v->cfg, &v->store,
+		 &v->db_password, err, errsz)) != PV_OK)
 		goto fail;
-	if ((st = pv_dek_cache_init(v)) != PV_OK)
+	if ((st = audit_where(v, err, errsz)) != PV_OK ||
+	    (st = pv_dek_cache_init(v)) != PV_OK)
 		goto fail;
 	*out = v;
 	return PV_OK;
@@ -400,6 +465,7 @@ pv_vault_close(struct pv_vault *v)
 	if (v->store != NULL)
 		pv_store_close(v->store);
 	pv_keyring_close(v->keyring);
+	pv_vault_password_free(v->db_password);
 	pv_secret_free(v->index_key, PV_KEY_BYTES);
 	pv_secret_free(v->sign_sk, PV_SIGN_SK_BYTES);
 	free(v);

@@ -13,8 +13,10 @@
  *
  * On PostgreSQL ([store] backend = postgresql, `init --store`) there is
  * no phivault.db nor keys/keys.db: records and keys live in two
- * databases (dsn, keys_dsn); every other file is as above. Until the
- * audit trail moves into PostgreSQL it stays under audit/ on both.
+ * databases (dsn, keys_dsn), and the audit trail lives in the records
+ * database (audit/medium_pg.c), shared by every node; keys/ also holds
+ * audit-root.pub, the trail's root signer (audit/signers.h). Every other
+ * file is as above.
  *
  * Both `serve` and every admin subcommand open a vault the same way, so
  * the CLI and the server run the same code below this point.
@@ -22,6 +24,7 @@
 #ifndef PV_CORE_VAULT_H
 #define PV_CORE_VAULT_H
 
+#include "audit/audit.h"
 #include "common/config.h"
 #include "crypto/crypto.h"
 #include "store/store.h"
@@ -40,8 +43,23 @@ struct pv_vault {
 	unsigned char *sign_sk; /* secret: audit checkpoints */
 	unsigned char sign_pk[PV_SIGN_PK_BYTES];
 	char sign_key_id[PV_SIGN_KEY_ID_LEN + 1];
+	/* The trail's root signer: keys/audit-root.pub when present (a
+	 * PostgreSQL vault's nodes), else sign_pk (audit/signers.h). */
+	unsigned char audit_root_pk[PV_SIGN_PK_BYTES];
+	/* Where the trail lives: files under dir, or the records database
+	 * (borrows dir, cfg.store_dsn and db_password). */
+	struct pv_audit_loc audit_loc;
+	char *db_password; /* guarded memory or NULL: [store] password_file */
 	struct pv_dek_cache *deks; /* unwrapped DEKs, guarded memory */
 };
+
+/* The audit trail's options for vault v (a struct pv_audit_opts
+ * initializer; borrows from v). */
+#define PV_VAULT_AUDIT_OPTS(v, keep_index, cp_interval)                        \
+	{                                                                      \
+		&(v)->audit_loc, (v)->sign_sk, (v)->sign_pk, (v)->sign_key_id, \
+		    (keep_index), (cp_interval), (v)->audit_root_pk            \
+	}
 
 /*
  * Creates a new vault at dir (which must not exist, or be an empty

@@ -15,11 +15,15 @@
  * Opens the store cfg names for the vault at dir (an absolute path):
  * SQLite (phivault.db and keys/keys.db, created and migrated), or
  * PostgreSQL (pv_store_open_pg; never migrates). *out is the caller's,
- * released with pv_store_close. err gets a one-line reason.
+ * released with pv_store_close; *password gets the password_file's
+ * password in guarded memory (NULL when there is none), the caller's,
+ * released with pv_vault_password_free. err gets a one-line reason.
  */
 PV_MUST_CHECK pv_status pv_vault_store_open(const char *dir,
-    const struct pv_config *cfg, struct pv_store **out, char *err,
-    size_t errsz);
+    const struct pv_config *cfg, struct pv_store **out, char **password,
+    char *err, size_t errsz);
+/* Wipes and frees a password pv_vault_store_open handed out (NULL ok). */
+void pv_vault_password_free(char *pw);
 
 /*
  * Creates or upgrades both PostgreSQL schemas (pv_store_pg_migrate);

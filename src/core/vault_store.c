@@ -10,9 +10,10 @@
  * read from [store] password_file, which must be a regular file owned by
  * this user with mode 0600 or 0400 (group and others: nothing), like a
  * key file; anything else stops start-up. It is read into guarded memory
- * (sodium_malloc) and wiped as soon as pv_store_open_pg or
- * pv_store_pg_migrate returned: the store keeps its own copy for the
- * connections it makes later, per thread.
+ * (sodium_malloc); after pv_store_open_pg the vault keeps it (for the
+ * audit trail's connections, which live in the records database) and
+ * wipes it at close; after pv_store_pg_migrate it is wiped at once. The
+ * store keeps its own copy for the connections it makes later.
  *
  * Migrations: SQLite migrates on every open (store/sqlite_conn.c), as it
  * always did: one process per vault file set. PostgreSQL is shared by
@@ -164,13 +165,14 @@ conf_pg(const struct pv_config *cfg, struct pv_config_pg *pg)
 
 pv_status
 pv_vault_store_open(const char *dir, const struct pv_config *cfg,
-    struct pv_store **out, char *err, size_t errsz)
+    struct pv_store **out, char **password, char *err, size_t errsz)
 {
 	struct pv_config_pg pg;
 	struct vault_pg p;
 	pv_status st;
 
 	*out = NULL;
+	*password = NULL;
 	if (!cfg->is_store_pg) {
 		if ((st = open_sqlite(dir, cfg, out)) != PV_OK)
 			ERR("cannot open the databases");
@@ -180,6 +182,11 @@ pv_vault_store_open(const char *dir, const struct pv_config *cfg,
 	if ((st = vault_pg_prepare(dir, &pg, &p, err, errsz)) != PV_OK)
 		return st;
 	st = pv_store_open_pg(&p.o, out);
+	if (st == PV_OK && p.pw != NULL) {
+		/* The audit trail's connections need it too (vault.h). */
+		*password = p.pw;
+		p.pw = NULL;
+	}
 	vault_pg_release(&p);
 	if (st != PV_OK)
 		ERR("cannot open the PostgreSQL databases (%s): see the log; "
@@ -258,4 +265,10 @@ pv_vault_store_init_pg(const char *dir, const struct pv_config_pg *pg,
 		return PV_EEXISTS;
 	}
 	return PV_OK;
+}
+
+void
+pv_vault_password_free(char *pw)
+{
+	pv_secret_free(pw, PW_BUF);
 }

@@ -112,6 +112,30 @@ static const char *const rec_migrations[] = {
 	" digest BYTEA PRIMARY KEY,"
 	" expires_at BIGINT NOT NULL);"
 	"CREATE INDEX nonces_expiry ON nonces(expires_at)",
+	/* 2: the audit trail of every node (audit/medium_pg.c owns these
+	 * tables; they live here so one schema version covers the
+	 * database). One row per entry line: seq its position, off its
+	 * byte offset in the stream the file trail would hold. */
+	"CREATE TABLE audit_log ("
+	" seq BIGINT PRIMARY KEY CHECK (seq >= 0),"
+	" off BIGINT NOT NULL UNIQUE CHECK (off >= 0),"
+	" line TEXT NOT NULL);"
+	"CREATE TABLE audit_checkpoints ("
+	" id BIGSERIAL PRIMARY KEY,"
+	" line TEXT NOT NULL);"
+	"CREATE TABLE audit_quarantine ("
+	" id BIGSERIAL PRIMARY KEY,"
+	" moved_at BIGINT NOT NULL,"
+	" bytes TEXT NOT NULL);"
+	"CREATE TABLE audit_state ("
+	" slot TEXT COLLATE \"C\" PRIMARY KEY,"
+	" rec BYTEA NOT NULL);"
+	"CREATE TABLE audit_nodes ("
+	" key_id TEXT COLLATE \"C\" PRIMARY KEY,"
+	" pubkey BYTEA NOT NULL,"
+	" endorser TEXT COLLATE \"C\" NOT NULL,"
+	" endorsement BYTEA NOT NULL,"
+	" added_at BIGINT NOT NULL)",
 };
 
 static const char *const key_migrations[] = {
