@@ -285,32 +285,50 @@ done:
 	return st;
 }
 
+/* A NUL-terminated copy of the first n bytes of b (text parameters are
+ * C strings: libpq ignores their lengths). */
+static char *
+cstr(const char *b, size_t n)
+{
+	char *c = malloc(n + 1);
+
+	if (c != NULL) {
+		memcpy(c, b, n);
+		c[n] = '\0';
+	}
+	return c;
+}
+
 static pv_status
 g_append(struct audit_medium *m, const char *buf, size_t len, off_t at)
 {
 	struct pg_medium *p = pm(m);
 	char a[24];
 	const char *v[2] = { NULL, a };
-	int l[2] = { 0, 0 };
+	char *lines;
+	pv_status st;
 
-	if (len == 0 || buf[len - 1] != '\n' || len - 1 > INT32_MAX)
+	if (len == 0 || buf[len - 1] != '\n' || memchr(buf, '\0', len))
 		return PV_EINVAL;
+	/* Without the last newline: string_to_table gives the n lines. */
+	if ((lines = cstr(buf, len - 1)) == NULL)
+		return PV_ENOMEM;
 	PV_IGNORE(pv_snprintf(a, sizeof(a), "%lld", (long long)at));
-	v[0] = buf;
-	l[0] = (int)(len - 1); /* without the last newline: n lines */
-	l[1] = (int)strlen(a);
+	v[0] = lines;
 	/* seq continues the table; off is `at` plus the lengths before. */
-	return ok_or(run(p->w.c,
-			 "INSERT INTO audit_log (seq, off, line)"
-			 " SELECT (SELECT coalesce(max(seq) + 1, 0)"
-			 " FROM audit_log) + t.n - 1,"
-			 " $2::bigint + coalesce(sum(octet_length(t.l) + 1)"
-			 " OVER (ORDER BY t.n ROWS BETWEEN UNBOUNDED PRECEDING"
-			 " AND 1 PRECEDING), 0), t.l"
-			 " FROM string_to_table($1::text, E'\\n')"
-			 " WITH ORDINALITY AS t(l, n)",
-			 2, v, l, 0),
+	st = ok_or(run(p->w.c,
+		       "INSERT INTO audit_log (seq, off, line)"
+		       " SELECT (SELECT coalesce(max(seq) + 1, 0)"
+		       " FROM audit_log) + t.n - 1,"
+		       " $2::bigint + coalesce(sum(octet_length(t.l) + 1)"
+		       " OVER (ORDER BY t.n ROWS BETWEEN UNBOUNDED PRECEDING"
+		       " AND 1 PRECEDING), 0), t.l"
+		       " FROM string_to_table($1::text, E'\\n')"
+		       " WITH ORDINALITY AS t(l, n)",
+		       2, v, NULL, 0),
 	    PGRES_COMMAND_OK, "audit_db_append_failed");
+	free(lines);
+	return st;
 }
 
 static pv_status
@@ -329,16 +347,22 @@ g_cut(struct audit_medium *m, off_t at)
 static pv_status
 g_cp_append(struct audit_medium *m, const char *line, size_t len, bool do_sync)
 {
-	const char *v[1] = { line };
-	int l[1] = { (int)len };
+	const char *v[1];
+	char *text;
+	pv_status st;
 
 	(void)do_sync; /* durable with the section's COMMIT */
 	if (len == 0)
 		return PV_OK;
-	return ok_or(run(pm(m)->w.c,
-			 "INSERT INTO audit_checkpoints (line) VALUES ($1)", 1,
-			 v, l, 0),
+	if ((text = cstr(line, len)) == NULL)
+		return PV_ENOMEM;
+	v[0] = text;
+	st = ok_or(run(pm(m)->w.c,
+		       "INSERT INTO audit_checkpoints (line) VALUES ($1)", 1, v,
+		       NULL, 0),
 	    PGRES_COMMAND_OK, "audit_db_checkpoint_failed");
+	free(text);
+	return st;
 }
 
 static pv_status
@@ -370,16 +394,23 @@ static pv_status
 g_quarantine(struct audit_medium *m, const char *bytes, size_t len)
 {
 	char now[24];
-	const char *v[2] = { now, bytes };
-	int l[2] = { 0, (int)len };
+	const char *v[2] = { now, NULL };
+	char *text;
+	pv_status st;
 
+	if (memchr(bytes, '\0', len) != NULL)
+		return PV_EINVAL;
+	if ((text = cstr(bytes, len)) == NULL)
+		return PV_ENOMEM;
+	v[1] = text;
 	PV_IGNORE(pv_snprintf(now, sizeof(now), "%lld", (long long)time(NULL)));
-	l[0] = (int)strlen(now);
-	return ok_or(run(pm(m)->w.c,
-			 "INSERT INTO audit_quarantine (moved_at, bytes)"
-			 " VALUES ($1::bigint, $2)",
-			 2, v, l, 0),
+	st = ok_or(run(pm(m)->w.c,
+		       "INSERT INTO audit_quarantine (moved_at, bytes)"
+		       " VALUES ($1::bigint, $2)",
+		       2, v, NULL, 0),
 	    PGRES_COMMAND_OK, "audit_db_quarantine_failed");
+	free(text);
+	return st;
 }
 
 /* ---- resume state, signers ------------------------------------------- */
