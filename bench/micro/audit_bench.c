@@ -208,8 +208,7 @@ fill(const char *dir, uint64_t n, uint64_t window)
 	    pv_vault_open(dir, &v, err, sizeof(err)) != PV_OK)
 		mb_die("cannot open vault %s: %s", dir, err);
 	{
-		struct pv_audit_opts o = { v->dir, v->sign_sk, v->sign_pk,
-			v->sign_key_id, false, 0 };
+		struct pv_audit_opts o = PV_VAULT_AUDIT_OPTS(v, false, 0);
 
 		if (pv_audit_open(&o, &a) != PV_OK)
 			mb_die("cannot open the audit log of %s", dir);
@@ -314,8 +313,7 @@ main(int argc, char **argv)
 		mb_die("threads x rounds x seconds exceeds --max-seconds");
 	v = mb_vault_open("v", NULL, NULL, 0);
 	{
-		struct pv_audit_opts o = { v->dir, v->sign_sk, v->sign_pk,
-			v->sign_key_id, true, 0 };
+		struct pv_audit_opts o = PV_VAULT_AUDIT_OPTS(v, true, 0);
 
 		if (pv_audit_open(&o, &a) != PV_OK)
 			mb_die("cannot open the audit log");

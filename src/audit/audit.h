@@ -63,14 +63,32 @@ struct pv_audit_event {
 
 typedef void (*pv_audit_done)(void *arg, pv_status st);
 
-struct pv_audit_opts {
+/*
+ * Where a vault's trail lives: the files under vault_dir/audit, or, when
+ * dsn is set, the records database of a PostgreSQL vault (medium.h). All
+ * borrowed.
+ */
+struct pv_audit_loc {
 	const char *vault_dir;
+	const char *dsn; /* NULL or "": files */
+	const char *password; /* NULL: libpq's own (PGPASSFILE) */
+};
+
+/*
+ * Who may sign the trail: on files the vault's own key; on PostgreSQL
+ * every node key registered in the database whose endorsement chain
+ * leads to root_pk, the key `phivault init` made (keys/audit-root.pub on
+ * every node; signers.c). Borrowed.
+ */
+struct pv_audit_opts {
+	const struct pv_audit_loc *loc;
 	const unsigned char *sign_sk; /* borrowed, PV_SIGN_SK_BYTES */
 	const unsigned char *sign_pk; /* borrowed, PV_SIGN_PK_BYTES */
 	const char *key_id; /* borrowed */
 	bool keep_index; /* leaves + per-patient index (server) */
 	int64_t cp_sync_interval; /* fsync checkpoints at least this
 				   * often, seconds (0 = 60) */
+	const unsigned char *root_pk; /* borrowed; NULL = sign_pk */
 };
 
 /*
@@ -155,6 +173,18 @@ void pv_audit_recent_nonces(struct pv_audit *a, int64_t since,
 void pv_audit_chain_next(unsigned char chain[PV_AUDIT_HASH_BYTES],
     const unsigned char leaf[PV_AUDIT_HASH_BYTES]);
 
+/*
+ * PostgreSQL trails: registers a node's signing key (new_pk) with an
+ * endorsement by an accepted signer (endorser_sk/pk: the root key for the
+ * first node, `phivault init`; the existing node's key for `node add`).
+ * A key id already registered is left as it is. PV_EINVAL on files,
+ * where the vault's own key is the only signer (signers.h).
+ */
+PV_MUST_CHECK pv_status pv_audit_node_register(const struct pv_audit_loc *loc,
+    const unsigned char endorser_sk[PV_SIGN_SK_BYTES],
+    const unsigned char endorser_pk[PV_SIGN_PK_BYTES],
+    const unsigned char new_pk[PV_SIGN_PK_BYTES]);
+
 /* ---- offline checks (verify.c) ---- */
 
 struct pv_verify_report {
@@ -188,17 +218,18 @@ struct pv_verify_report {
  * started (a shared flock to take the sizes). Fills rep with the first
  * fault. progress (may be NULL) gets the number of entries read so far.
  */
-PV_MUST_CHECK pv_status pv_audit_verify(const char *vault_dir,
-    const unsigned char pk[PV_SIGN_PK_BYTES], unsigned flags,
+PV_MUST_CHECK pv_status pv_audit_verify(const struct pv_audit_loc *loc,
+    const unsigned char root_pk[PV_SIGN_PK_BYTES], unsigned flags,
     struct pv_verify_report *rep, void (*progress)(void *, uint64_t),
     void *arg);
 
 /* Calls cb for every entry in DIR/audit/log.jsonl; cb returns false to stop. */
-PV_MUST_CHECK pv_status pv_audit_scan(const char *vault_dir,
+PV_MUST_CHECK pv_status pv_audit_scan(const struct pv_audit_loc *loc,
     bool (*cb)(void *arg, uint64_t seq, json_t *entry), void *arg);
 
 /* Reads the newest checkpoint from DIR/audit/checkpoints.jsonl. */
-PV_MUST_CHECK pv_status pv_audit_latest_checkpoint(const char *vault_dir,
+PV_MUST_CHECK pv_status
+pv_audit_latest_checkpoint(const struct pv_audit_loc *loc,
     struct pv_checkpoint *out);
 
 #endif

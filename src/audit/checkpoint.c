@@ -23,15 +23,11 @@
 #include "audit/log_int.h"
 #include "common/log.h"
 
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#define CP_TAIL_BYTES 8192 /* checkpoint lines are ~250 bytes */
+#define CP_LINE_MAX 1024 /* checkpoint lines are ~250 bytes */
 
 pv_status
 pv_checkpoint_message(const struct pv_checkpoint *c, char *out, size_t outsz)
@@ -85,38 +81,29 @@ audit_checkpoint_append(struct pv_audit *a, bool do_sync)
 	json_t *j;
 	char *text;
 
-	if (a->cp_fd < 0 || (a->size == a->last_cp_size && !do_sync) ||
-	    audit_checkpoint_sign(a, &c) != PV_OK)
-		return;
+	if (do_sync || pv_now() - a->last_cp_sync >= a->cp_sync_interval) {
+		do_sync = true;
+		a->last_cp_sync = pv_now();
+	}
 	if (a->size == a->last_cp_size) { /* closing, nothing new */
-		(void)fdatasync(a->cp_fd);
+		if (do_sync)
+			PV_IGNORE(a->m->fn->cp_append(a->m, "", 0, true));
 		return;
 	}
+	if (audit_checkpoint_sign(a, &c) != PV_OK)
+		return;
 	j = pv_checkpoint_json(&c);
 	text = j != NULL ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER)
 			 : NULL;
 	json_decref(j);
 	if (text == NULL)
 		return;
-	size_t n = strlen(text);
-	off_t start = lseek(a->cp_fd, 0, SEEK_END);
-	text[n] = '\n';
-	if (start >= 0 && audit_write_all(a->cp_fd, text, n + 1)) {
+	if (a->m->fn->cp_append(a->m, text, strlen(text), do_sync) == PV_OK)
 		a->last_cp_size = a->size;
-	} else {
-		/* Never leave half a line (a full disk): the next head would
-		 * be glued to it and `audit verify` would fail for good. */
-		if (start >= 0 && ftruncate(a->cp_fd, start) != 0)
-			pv_log(PV_LOG_ERROR, "audit_truncate_failed", NULL,
-			    (const char *)NULL);
+	else
 		pv_log(PV_LOG_WARN, "audit_checkpoint_write_failed", NULL,
 		    (const char *)NULL);
-	}
 	free(text);
-	if (do_sync || pv_now() - a->last_cp_sync >= a->cp_sync_interval) {
-		(void)fdatasync(a->cp_fd);
-		a->last_cp_sync = pv_now();
-	}
 }
 
 /*
@@ -128,13 +115,13 @@ pv_status
 audit_checkpoint_pending(struct pv_audit *a, struct pv_checkpoint *c,
     uint64_t *size)
 {
-	char msg[256];
-
 	*size = 0;
-	if (audit_checkpoint_last(a->cp_fd, c) != PV_OK || c->size <= a->size)
+	if (audit_checkpoint_last(a->m, c) != PV_OK || c->size <= a->size)
 		return PV_OK;
-	if (pv_checkpoint_message(c, msg, sizeof(msg)) != PV_OK ||
-	    pv_sign_verify(c->sig, msg, strlen(msg), a->pk) != PV_OK) {
+	if (!audit_signers_cp(&a->signers, c) &&
+	    (a->m->fn->signers == NULL ||
+		audit_signers_load(&a->signers, a->m, a->root_pk) != PV_OK ||
+		!audit_signers_cp(&a->signers, c))) {
 		pv_log(PV_LOG_ERROR, "audit_checkpoint_mismatch", NULL,
 		    (const char *)NULL);
 		return PV_ECRYPTO;
@@ -176,40 +163,27 @@ audit_checkpoint_parse(const char *line, struct pv_checkpoint *c)
 }
 
 pv_status
-audit_checkpoint_last(int fd, struct pv_checkpoint *out)
+audit_checkpoint_last(struct audit_medium *m, struct pv_checkpoint *out)
 {
-	char buf[CP_TAIL_BYTES + 1], *start;
-	struct stat sb;
-	size_t n;
+	char line[CP_LINE_MAX];
 
-	if (fstat(fd, &sb) != 0 || sb.st_size <= 0)
+	if (m->fn->cp_last(m, line, sizeof(line)) != PV_OK)
 		return PV_ENOTFOUND;
-	n = sb.st_size < CP_TAIL_BYTES ? (size_t)sb.st_size : CP_TAIL_BYTES;
-	if (pread(fd, buf, n, sb.st_size - (off_t)n) != (ssize_t)n)
-		return PV_ENOTFOUND;
-	buf[n] = '\0';
-	if (n > 0 && buf[n - 1] == '\n')
-		buf[--n] = '\0';
-	start = memrchr(buf, '\n', n);
-	start = start != NULL ? start + 1 : buf;
-	/* A line cut by the window does not parse: not found. */
-	return audit_checkpoint_parse(start, out) ? PV_OK : PV_ENOTFOUND;
+	/* A line that does not parse: not found. */
+	return audit_checkpoint_parse(line, out) ? PV_OK : PV_ENOTFOUND;
 }
 
 pv_status
-pv_audit_latest_checkpoint(const char *vault_dir, struct pv_checkpoint *out)
+pv_audit_latest_checkpoint(const struct pv_audit_loc *loc,
+    struct pv_checkpoint *out)
 {
-	char path[1100];
+	struct audit_medium *m;
 	pv_status st;
-	int fd;
 
-	if (pv_snprintf(path, sizeof(path), "%s/audit/checkpoints.jsonl",
-		vault_dir) != PV_OK)
-		return PV_EINVAL;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return PV_ENOTFOUND;
-	st = audit_checkpoint_last(fd, out);
-	close(fd);
+	if ((st = audit_medium_open(loc, false, &m)) != PV_OK)
+		return st == PV_ENOTFOUND ? PV_ENOTFOUND : st;
+	st = audit_checkpoint_last(m, out);
+	m->fn->close(m);
 	return st;
 }
 
@@ -224,14 +198,14 @@ pv_audit_checkpoint(struct pv_audit *a, struct pv_checkpoint *out)
 {
 	pv_status st;
 
-	if (flock(a->fd, LOCK_EX) != 0)
-		return PV_EIO;
+	if ((st = a->m->fn->lock(a->m)) != PV_OK)
+		return st;
 	pthread_rwlock_wrlock(&a->tree_lock);
 	st = audit_catch_up(a, false);
 	if (st == PV_OK)
 		st = audit_checkpoint_sign(a, out);
+	st = audit_unlock(a, st);
 	pthread_rwlock_unlock(&a->tree_lock);
-	flock(a->fd, LOCK_UN);
 	return st;
 }
 

@@ -22,6 +22,7 @@
  * exposed to chosen keys. Only with keep_index (the server).
  */
 #include "audit/log_int.h"
+#include "common/log.h"
 #include "common/metrics.h"
 
 #include <stdlib.h>
@@ -212,6 +213,19 @@ audit_index_free(struct pv_audit *a)
 	a->pidx_cap = a->pidx_n = a->nonces_n = a->nonces_cap = 0;
 }
 
+void
+audit_tree_reset(struct pv_audit *a)
+{
+	audit_index_free(a);
+	pv_merkle_cache_free(&a->mcache);
+	a->size = 0;
+	a->end = 0;
+	memset(a->chain, 0, sizeof(a->chain));
+	pv_merkle_compact_init(&a->compact);
+	a->needs_reload = false;
+	pv_log(PV_LOG_WARN, "audit_state_rebuilt", NULL, (const char *)NULL);
+}
+
 /* Where one line lies in the log (its bytes, newline included). */
 struct line_span {
 	off_t start;
@@ -263,8 +277,8 @@ pv_audit_patient_page(struct pv_audit *a, const char *patient, uint64_t offset,
 		bool more;
 
 		if (spans[i].len == 0 || spans[i].len > AUDIT_LINE_MAX ||
-		    pread(a->fd, buf, spans[i].len, spans[i].start) !=
-			(ssize_t)spans[i].len) {
+		    a->m->fn->read(a->m, buf, spans[i].len, spans[i].start) !=
+			PV_OK) {
 			st = PV_EIO;
 			break;
 		}

@@ -24,13 +24,9 @@
 #include "audit/log_int.h"
 #include "common/log.h"
 
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 /*
  * Checks a stored line continues the chain at position a->size; e gets
@@ -53,6 +49,18 @@ line_fits(struct pv_audit *a, const char *line, struct audit_entry *e)
 /* ---- catching up with other writers ---------------------------------- */
 
 /*
+ * A node registered since the signers were loaded: reload them once and
+ * check line again.
+ */
+static bool
+signer_added(struct pv_audit *a, const char *line, size_t len)
+{
+	return a->m->fn->signers != NULL &&
+	    audit_signers_load(&a->signers, a->m, a->root_pk) == PV_OK &&
+	    audit_signers_bsig(&a->signers, line, len) == PV_OK;
+}
+
+/*
  * Finds the last complete line of buf (len bytes read from a->end) that
  * carries a batch signature and checks it: *end points past its newline
  * (buf when there is none). A signature that does not verify is
@@ -71,8 +79,9 @@ last_signed(struct pv_audit *a, char *buf, size_t len, char **end)
 		start = nl != NULL ? nl + 1 : buf;
 		if (!pv_bsig_present(start, (size_t)(stop - 1 - start)))
 			continue;
-		if (pv_bsig_verify(start, (size_t)(stop - 1 - start), a->pk) !=
-		    PV_OK) {
+		if (audit_signers_bsig(&a->signers, start,
+			(size_t)(stop - 1 - start)) != PV_OK &&
+		    !signer_added(a, start, (size_t)(stop - 1 - start))) {
 			pv_log(PV_LOG_ERROR, "audit_batch_signature_invalid",
 			    NULL, (const char *)NULL);
 			return PV_ECRYPTO;
@@ -101,7 +110,7 @@ settle_tail(struct pv_audit *a, const char *rest, size_t len, bool is_opening)
 		q++;
 	}
 	if (n == 0) {
-		if (!is_opening || ftruncate(a->fd, a->end) != 0)
+		if (!is_opening || a->m->fn->cut(a->m, a->end) != PV_OK)
 			return PV_ECRYPTO;
 		pv_log(PV_LOG_WARN, "audit_torn_tail_removed", NULL,
 		    (const char *)NULL);
@@ -128,26 +137,26 @@ audit_catch_up(struct pv_audit *a, bool is_opening)
 {
 	struct audit_entry e;
 	struct pv_checkpoint cp;
-	struct stat sb;
 	char *buf = NULL, *p, *nl, *signed_end;
 	uint64_t cp_size;
+	off_t size;
 	pv_mhash root;
 	size_t len;
 	pv_status st;
 
-	if (fstat(a->fd, &sb) != 0)
-		return PV_EIO;
-	if (sb.st_size < a->end)
+	if (a->needs_reload)
+		audit_tree_reset(a);
+	if ((st = a->m->fn->size(a->m, &size)) != PV_OK)
+		return st;
+	if (size < a->end)
 		return PV_ECRYPTO; /* the log shrank under us */
-	if (sb.st_size == a->end)
+	if (size == a->end)
 		return PV_OK;
-	len = (size_t)(sb.st_size - a->end);
+	len = (size_t)(size - a->end);
 	if ((buf = malloc(len + 1)) == NULL)
 		return PV_ENOMEM;
-	if (pread(a->fd, buf, len, a->end) != (ssize_t)len) {
-		st = PV_EIO;
+	if ((st = a->m->fn->read(a->m, buf, len, a->end)) != PV_OK)
 		goto done;
-	}
 	buf[len] = '\0';
 	if ((st = last_signed(a, buf, len, &signed_end)) != PV_OK ||
 	    (st = audit_checkpoint_pending(a, &cp, &cp_size)) != PV_OK)
@@ -187,11 +196,20 @@ done:
 
 /* ---- open / close ------------------------------------------------------ */
 
-static int
-open_append(const char *path)
+pv_status
+audit_unlock(struct pv_audit *a, pv_status st)
 {
-	return open(path, O_RDWR | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC,
-	    0600);
+	pv_status ust = a->m->fn->unlock(a->m, st == PV_OK);
+
+	if (st == PV_OK && ust != PV_OK) {
+		pv_log(PV_LOG_ERROR, "audit_commit_failed", NULL,
+		    (const char *)NULL);
+		st = PV_EUNAVAIL;
+	}
+	/* Rolled back: what was absorbed in the section may be gone. */
+	if (st != PV_OK && a->m->is_transactional)
+		a->needs_reload = true;
+	return st;
 }
 
 pv_status
@@ -204,9 +222,10 @@ pv_audit_open(const struct pv_audit_opts *o, struct pv_audit **out)
 	a = calloc(1, sizeof(*a));
 	if (a == NULL)
 		return PV_ENOMEM;
-	a->fd = a->cp_fd = a->state_fd = -1;
 	a->sk = o->sign_sk;
 	a->pk = o->sign_pk;
+	memcpy(a->root_pk, o->root_pk != NULL ? o->root_pk : o->sign_pk,
+	    sizeof(a->root_pk));
 	a->keep_index = o->keep_index;
 	a->cp_sync_interval =
 	    o->cp_sync_interval > 0 ? o->cp_sync_interval : 60;
@@ -215,25 +234,23 @@ pv_audit_open(const struct pv_audit_opts *o, struct pv_audit **out)
 	pthread_cond_init(&a->cv, NULL);
 	pthread_rwlock_init(&a->tree_lock, NULL);
 	pv_merkle_compact_init(&a->compact);
-	if (pv_strlcpy(a->key_id, o->key_id, sizeof(a->key_id)) != PV_OK ||
-	    pv_snprintf(a->log_path, sizeof(a->log_path), "%s/audit/log.jsonl",
-		o->vault_dir) != PV_OK ||
-	    pv_snprintf(a->cp_path, sizeof(a->cp_path),
-		"%s/audit/checkpoints.jsonl", o->vault_dir) != PV_OK ||
-	    pv_snprintf(a->state_path, sizeof(a->state_path), "%s/audit/state",
-		o->vault_dir) != PV_OK ||
-	    pv_snprintf(a->quarantine_path, sizeof(a->quarantine_path),
-		"%s/audit/quarantine.jsonl", o->vault_dir) != PV_OK)
+	if (pv_strlcpy(a->key_id, o->key_id, sizeof(a->key_id)) != PV_OK)
 		goto fail;
-	if ((st = audit_state_key(a, o->sign_sk)) != PV_OK)
+	if ((st = audit_state_key(a, o->sign_sk)) != PV_OK ||
+	    (st = audit_medium_open(o->loc, true, &a->m)) != PV_OK)
 		goto fail;
-	a->fd = open_append(a->log_path);
-	a->cp_fd = open_append(a->cp_path);
-	a->state_fd = open(a->state_path,
-	    O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (a->fd < 0 || a->cp_fd < 0)
+	PV_IGNORE(pv_strlcpy(a->m->slot, a->key_id, sizeof(a->m->slot)));
+	if ((st = audit_signers_load(&a->signers, a->m, a->root_pk)) != PV_OK)
 		goto fail;
-	if (flock(a->fd, LOCK_EX) != 0)
+	/* A node whose key the others cannot check must not write: its
+	 * batches would stop every other writer (fail closed, here). */
+	if (!audit_signers_has(&a->signers, a->pk)) {
+		pv_log(PV_LOG_ERROR, "audit_signing_key_not_registered", NULL,
+		    "key_id", a->key_id, (const char *)NULL);
+		st = PV_ECRYPTO;
+		goto fail;
+	}
+	if ((st = a->m->fn->lock(a->m)) != PV_OK)
 		goto fail;
 	/* The server reads everything (proofs need every leaf); a CLI run
 	 * resumes from the state hint and reads only what follows it. */
@@ -244,9 +261,8 @@ pv_audit_open(const struct pv_audit_opts *o, struct pv_audit **out)
 		pv_merkle_compact_init(&a->compact);
 	}
 	pthread_rwlock_wrlock(&a->tree_lock);
-	st = audit_catch_up(a, true);
+	st = audit_unlock(a, audit_catch_up(a, true));
 	pthread_rwlock_unlock(&a->tree_lock);
-	flock(a->fd, LOCK_UN);
 	if (st != PV_OK)
 		goto fail;
 	if ((st = audit_writer_start(a)) != PV_OK)
@@ -255,7 +271,7 @@ pv_audit_open(const struct pv_audit_opts *o, struct pv_audit **out)
 	{ /* No new checkpoint line unless the log grew past the last. */
 		struct pv_checkpoint last;
 
-		if (pv_audit_latest_checkpoint(o->vault_dir, &last) == PV_OK)
+		if (audit_checkpoint_last(a->m, &last) == PV_OK)
 			a->last_cp_size = last.size;
 	}
 	*out = a;
@@ -272,21 +288,20 @@ pv_audit_close(struct pv_audit *a)
 		return;
 	if (a->has_writer) {
 		audit_writer_stop(a);
-		if (a->fd >= 0 && flock(a->fd, LOCK_EX) == 0) {
+		if (a->m->fn->lock(a->m) == PV_OK) {
+			pv_status st;
+
 			pthread_rwlock_wrlock(&a->tree_lock);
-			if (audit_catch_up(a, false) == PV_OK && a->size > 0)
+			st = audit_catch_up(a, false);
+			if (st == PV_OK && a->size > 0)
 				audit_checkpoint_append(a, true);
 			audit_state_write(a);
+			PV_IGNORE(audit_unlock(a, st));
 			pthread_rwlock_unlock(&a->tree_lock);
-			flock(a->fd, LOCK_UN);
 		}
 	}
-	if (a->fd >= 0)
-		close(a->fd);
-	if (a->cp_fd >= 0)
-		close(a->cp_fd);
-	if (a->state_fd >= 0)
-		close(a->state_fd);
+	if (a->m != NULL)
+		a->m->fn->close(a->m);
 	audit_index_free(a);
 	free(a->leaves);
 	pv_merkle_cache_free(&a->mcache);

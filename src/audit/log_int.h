@@ -9,15 +9,17 @@
  * Locking, for every file here: the queue fields are under `lock`; the
  * tree state (sizes, chain, leaves, offsets, the indexes) is written only
  * with `tree_lock` held for writing, by a thread that also holds the
- * flock on the log; readers take `tree_lock` for reading and hold it
- * only to copy what they need.
+ * writers' lock (medium.h: an flock, or a database lock); readers take
+ * `tree_lock` for reading and hold it only to copy what they need.
  */
 #ifndef PV_AUDIT_LOG_INT_H
 #define PV_AUDIT_LOG_INT_H
 
 #include "audit/audit.h"
 #include "audit/entry.h"
+#include "audit/medium.h"
 #include "audit/merkle.h"
+#include "audit/signers.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -43,9 +45,9 @@ struct audit_nonce {
 };
 
 struct pv_audit {
-	char log_path[1100], cp_path[1100], state_path[1100];
-	char quarantine_path[1100];
-	int fd, cp_fd, state_fd;
+	struct audit_medium *m; /* owned */
+	struct audit_signers signers; /* under the writers' lock */
+	unsigned char root_pk[PV_SIGN_PK_BYTES];
 	const unsigned char *sk, *pk;
 	unsigned char *state_key; /* PV_KEY_BYTES, secret memory */
 	char key_id[32];
@@ -79,6 +81,10 @@ struct pv_audit {
 	int64_t last_cp_sync;
 	int64_t cp_sync_interval;
 	uint64_t last_cp_size;
+	/* A transactional medium refused a commit after the batch was
+	 * absorbed: the tree state is ahead of the trail and is rebuilt
+	 * from it before the next write (log.c). */
+	bool needs_reload;
 };
 
 /* ---- log.c ---- */
@@ -87,9 +93,21 @@ struct pv_audit {
  * Reads what other writers appended since a->end into the tree state,
  * checking chain, batch signature and latest checkpoint (PV_ECRYPTO when
  * they do not hold); settles an unsigned or torn tail (tail.c). Caller
- * holds the flock and tree_lock for writing.
+ * holds the writers' lock and tree_lock for writing.
  */
 PV_MUST_CHECK pv_status audit_catch_up(struct pv_audit *a, bool is_opening);
+
+/*
+ * Ends the writers' section (medium lock): keeps its work when st is
+ * PV_OK — on a transactional medium this commits, the durability point —
+ * and returns the section's status (PV_EUNAVAIL when the commit failed).
+ * After a failure on a transactional medium the tree state is marked for
+ * a rebuild. Caller holds tree_lock for writing.
+ */
+PV_MUST_CHECK pv_status audit_unlock(struct pv_audit *a, pv_status st);
+/* Forgets the tree state and indexes; the next catch-up reads the
+ * whole trail again. Caller holds tree_lock for writing. */
+void audit_tree_reset(struct pv_audit *a);
 
 /* ---- writer.c ---- */
 
@@ -100,7 +118,7 @@ void audit_writer_stop(struct pv_audit *a);
 /*
  * Appends items (n >= 1, borrowed) as one batch, its last line signed,
  * in one write and one fdatasync, then absorbs it. Caller holds the
- * flock and tree_lock for writing. On failure the file is cut back.
+ * writers' lock and tree_lock for writing. On failure the stream is cut back.
  */
 PV_MUST_CHECK pv_status audit_write_batch(struct pv_audit *a,
     struct audit_pending *items, size_t n);
@@ -137,9 +155,9 @@ PV_MUST_CHECK pv_status audit_checkpoint_pending(struct pv_audit *a,
     struct pv_checkpoint *c, uint64_t *size);
 /* Parses one checkpoint line; false when it is not one. */
 bool audit_checkpoint_parse(const char *line, struct pv_checkpoint *c);
-/* Parses the last line of the checkpoint file open at fd (reads its
- * tail only); PV_ENOTFOUND when there is none or it does not parse. */
-PV_MUST_CHECK pv_status audit_checkpoint_last(int fd,
+/* Parses the newest checkpoint of m; PV_ENOTFOUND when there is none
+ * or it does not parse. */
+PV_MUST_CHECK pv_status audit_checkpoint_last(struct audit_medium *m,
     struct pv_checkpoint *out);
 
 /* ---- index.c ---- */

@@ -18,8 +18,6 @@
 
 #include <stddef.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #define STATE_MAGIC "phivault-audit-state-v2"
 #define STATE_KEY_LABEL "phivault-audit-state-key-v1"
@@ -57,7 +55,7 @@ audit_state_write(struct pv_audit *a)
 {
 	struct state_rec s;
 
-	if (a->state_fd < 0)
+	if (a->m->fn->state_save == NULL)
 		return;
 	memset(&s, 0, sizeof(s));
 	strcpy(s.magic, STATE_MAGIC);
@@ -66,9 +64,7 @@ audit_state_write(struct pv_audit *a)
 	memcpy(s.chain, a->chain, sizeof(s.chain));
 	s.compact = a->compact;
 	state_mac(a, &s, s.mac);
-	if (pwrite(a->state_fd, &s, sizeof(s), 0) != (ssize_t)sizeof(s))
-		pv_log(PV_LOG_WARN, "audit_state_write_failed", NULL,
-		    (const char *)NULL);
+	a->m->fn->state_save(a->m, &s, sizeof(s));
 }
 
 /*
@@ -80,22 +76,23 @@ audit_state_read(struct pv_audit *a)
 {
 	struct state_rec s;
 	unsigned char mac[PV_AUDIT_HASH_BYTES];
-	struct stat sb;
+	off_t size;
 
-	if (a->state_fd < 0 ||
-	    pread(a->state_fd, &s, sizeof(s), 0) != (ssize_t)sizeof(s))
+	if (a->m->fn->state_load == NULL ||
+	    !a->m->fn->state_load(a->m, &s, sizeof(s)))
 		return false;
 	state_mac(a, &s, mac);
 	if (memchr(s.magic, '\0', sizeof(s.magic)) == NULL ||
 	    strcmp(s.magic, STATE_MAGIC) != 0 ||
 	    sodium_memcmp(mac, s.mac, sizeof(mac)) != 0 ||
-	    fstat(a->fd, &sb) != 0 || s.end > sb.st_size || s.end < 0 ||
+	    a->m->fn->size(a->m, &size) != PV_OK || s.end > size || s.end < 0 ||
 	    s.compact.size != s.size)
 		return false;
 	/* The byte before the resume point must end a line. */
 	if (s.end > 0) {
 		char c;
-		if (pread(a->fd, &c, 1, (off_t)s.end - 1) != 1 || c != '\n')
+		if (a->m->fn->read(a->m, &c, 1, (off_t)s.end - 1) != PV_OK ||
+		    c != '\n')
 			return false;
 	}
 	a->size = s.size;

@@ -9,9 +9,11 @@
  * a batch, or someone without the key wrote them. A writer must never
  * sign a batch or a checkpoint over them — that would bless them. So
  * they are moved out of the trail:
- *   1. appended, bytes unchanged, to DIR/audit/quarantine.jsonl (0600)
- *      and fdatasync'ed, so nothing is destroyed;
- *   2. the log is cut back to the last signed line and fdatasync'ed;
+ *   1. kept, bytes unchanged, in the medium's quarantine (files:
+ *      DIR/audit/quarantine.jsonl, 0600, fdatasync'ed; PostgreSQL: the
+ *      audit_quarantine table, in the same transaction), so nothing is
+ *      destroyed;
+ *   2. the log is cut back to the last signed line;
  *   3. an error line is logged (counts only);
  *   4. the caller appends a signed entry, action "audit.quarantine",
  *      reason "unsigned_tail", "count" = how many entries were moved,
@@ -24,42 +26,23 @@
 #include "audit/log_int.h"
 #include "common/log.h"
 
-#include <fcntl.h>
-#include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 pv_status
 audit_quarantine(struct pv_audit *a, const char *bytes, size_t len, uint64_t n)
 {
 	char num[24], from[24];
-	pv_status st = PV_EIO;
-	int qfd;
+	pv_status st;
 
-	qfd = open(a->quarantine_path,
-	    O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (qfd < 0)
-		goto done;
-	/* A torn last line gets its newline here: one line per entry. */
-	if (!audit_write_all(qfd, bytes, len) ||
-	    (len > 0 && bytes[len - 1] != '\n' &&
-		!audit_write_all(qfd, "\n", 1)) ||
-	    fdatasync(qfd) != 0)
-		goto done;
-	if (ftruncate(a->fd, a->end) != 0 || fdatasync(a->fd) != 0)
-		goto done;
-	st = PV_OK;
-done:
-	if (qfd >= 0)
-		close(qfd);
+	if ((st = a->m->fn->quarantine(a->m, bytes, len)) == PV_OK)
+		st = a->m->fn->cut(a->m, a->end);
 	PV_IGNORE(pv_snprintf(num, sizeof(num), "%llu", (unsigned long long)n));
 	PV_IGNORE(pv_snprintf(from, sizeof(from), "%llu",
 	    (unsigned long long)a->size));
 	pv_log(PV_LOG_ERROR,
 	    st == PV_OK ? "audit_unsigned_tail_quarantined"
 			: "audit_unsigned_tail_quarantine_failed",
-	    NULL, "entries", num, "first_seq", from, "file",
-	    "audit/quarantine.jsonl", (const char *)NULL);
+	    NULL, "entries", num, "first_seq", from, (const char *)NULL);
 	return st;
 }
 

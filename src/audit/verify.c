@@ -16,9 +16,11 @@
  *    over the signed lines (validity is a prefix property under an intact
  *    chain) finds the first bad batch: "forged", the entries from the last
  *    good signature to that batch's end were rewritten without the key;
- *  - every checkpoint's Ed25519 signature verifies under the vault's audit
- *    key: otherwise the log was rewritten and re-signed without the key,
- *    and the first entry after the last good checkpoint is named;
+ *  - every checkpoint's Ed25519 signature verifies under the key its
+ *    key_id names, which must be one of the trail's signers (signers.h:
+ *    the vault's key, or on PostgreSQL every endorsed node key): otherwise the
+ * log was rewritten and re-signed without the key, and the first entry after
+ * the last good checkpoint is named;
  *  - every checkpoint's root equals the Merkle root recomputed over the
  *    entries it covers: otherwise an entry in its range changed (the last
  *    one, when the chain is intact up to it);
@@ -33,9 +35,9 @@
  *    it. So an empty or truncated checkpoint file no longer lets an
  *    unsigned log pass.
  * The earliest fault by entry position is reported. The log and the
- * checkpoint file are read up to their sizes taken under a shared flock,
- * i.e. what writers (who append whole batches under the exclusive lock)
- * had completed when verification started.
+ * checkpoints are read from the medium's snapshot (medium.h): what
+ * writers, who append whole batches under the exclusive lock, had
+ * completed when verification started.
  *
  * It cannot detect: a rewrite by someone holding the signing key, nor the
  * log cut back to a signed line together with the checkpoints — that is
@@ -45,12 +47,9 @@
 #include "audit/batchsig.h"
 #include "audit/log_int.h"
 
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 struct cp {
@@ -90,7 +89,7 @@ cp_by_size(const void *x, const void *y)
  * (limit < 0: all), sorted by size.
  */
 static pv_status
-load_checkpoints(const char *path, off_t limit, const unsigned char *pk,
+load_checkpoints(FILE *f, off_t limit, const struct audit_signers *keys,
     struct cp **out, size_t *n_out, struct pv_verify_report *rep)
 {
 	char *line = NULL;
@@ -98,17 +97,13 @@ load_checkpoints(const char *path, off_t limit, const unsigned char *pk,
 	struct cp *cps = NULL;
 	off_t pos = 0;
 	ssize_t len;
-	FILE *f;
 
 	*out = NULL;
 	*n_out = 0;
-	f = fopen(path, "r");
 	if (f == NULL)
 		return PV_OK; /* no checkpoints yet */
 	while (
 	    (limit < 0 || pos < limit) && (len = getline(&line, &cap, f)) > 0) {
-		char msg[256];
-
 		pos += len;
 		if (line[len - 1] == '\n')
 			line[len - 1] = '\0';
@@ -118,7 +113,6 @@ load_checkpoints(const char *path, off_t limit, const unsigned char *pk,
 			if (nc == NULL) {
 				free(cps);
 				free(line);
-				fclose(f);
 				return PV_ENOMEM;
 			}
 			cps = nc;
@@ -129,13 +123,10 @@ load_checkpoints(const char *path, off_t limit, const unsigned char *pk,
 			    "a checkpoint line does not parse");
 			continue;
 		}
-		cps[n].is_sig_ok = pv_checkpoint_message(&cps[n].c, msg,
-				       sizeof(msg)) == PV_OK &&
-		    pv_sign_verify(cps[n].c.sig, msg, strlen(msg), pk) == PV_OK;
+		cps[n].is_sig_ok = audit_signers_cp(keys, &cps[n].c);
 		n++;
 	}
 	free(line);
-	fclose(f);
 	if (n > 1)
 		qsort(cps, n, sizeof(*cps), cp_by_size);
 	*out = cps;
@@ -255,13 +246,14 @@ check_head(const struct cp *cp, uint64_t n, const pv_mhash root, bool chain_ok,
 
 /* Re-reads one signed line and checks its batch signature. */
 static bool
-line_sig_ok(int fd, const struct signed_line *s, const unsigned char *pk)
+line_sig_ok(int fd, const struct signed_line *s,
+    const struct audit_signers *keys)
 {
 	char buf[PV_BSIG_LINE_MAX];
 
 	return s->len <= sizeof(buf) &&
 	    pread(fd, buf, s->len, s->off) == (ssize_t)s->len &&
-	    pv_bsig_verify(buf, s->len, pk) == PV_OK;
+	    audit_signers_bsig(keys, buf, s->len) == PV_OK;
 }
 
 /*
@@ -272,7 +264,8 @@ line_sig_ok(int fd, const struct signed_line *s, const unsigned char *pk)
  */
 static uint64_t
 signed_prefix(int fd, const struct signed_line *sl, size_t n,
-    const unsigned char *pk, uint64_t cp_good, struct pv_verify_report *rep)
+    const struct audit_signers *pk, uint64_t cp_good,
+    struct pv_verify_report *rep)
 {
 	size_t lo, hi, mid; /* sl[lo - 1] valid (or lo == 0), sl[hi] not */
 	uint64_t from;
@@ -302,32 +295,6 @@ signed_prefix(int fd, const struct signed_line *sl, size_t n,
 	return lo > 0 ? sl[lo - 1].entry + 1 : 0;
 }
 
-/*
- * The sizes of the log and the checkpoint file as writers left them: a
- * writer appends a whole batch and its checkpoint under the exclusive
- * flock, so taking both under a shared one never cuts a batch in two.
- * -1: read to the end (no log, or no flock on this file system).
- */
-static void
-snapshot_sizes(const char *log_path, const char *cp_path, off_t *log_size,
-    off_t *cp_size)
-{
-	struct stat sb;
-	int fd;
-
-	*log_size = *cp_size = -1;
-	if ((fd = open(log_path, O_RDONLY | O_CLOEXEC)) < 0)
-		return;
-	if (flock(fd, LOCK_SH) == 0) {
-		if (fstat(fd, &sb) == 0)
-			*log_size = sb.st_size;
-		if (stat(cp_path, &sb) == 0)
-			*cp_size = sb.st_size;
-		flock(fd, LOCK_UN);
-	}
-	close(fd);
-}
-
 /* Sets the coverage fields and the unsigned-tail fault. */
 static void
 cover(struct pv_verify_report *rep, uint64_t by_bsig, uint64_t by_cp,
@@ -350,40 +317,43 @@ cover(struct pv_verify_report *rep, uint64_t by_bsig, uint64_t by_cp,
 }
 
 pv_status
-pv_audit_verify(const char *vault_dir, const unsigned char pk[PV_SIGN_PK_BYTES],
-    unsigned flags, struct pv_verify_report *rep,
-    void (*progress)(void *, uint64_t), void *arg)
+pv_audit_verify(const struct pv_audit_loc *loc,
+    const unsigned char root_pk[PV_SIGN_PK_BYTES], unsigned flags,
+    struct pv_verify_report *rep, void (*progress)(void *, uint64_t), void *arg)
 {
 	struct pv_merkle_compact tree;
 	unsigned char chain[PV_AUDIT_HASH_BYTES] = { 0 };
 	struct signed_line *sl = NULL;
+	struct audit_signers *pk = NULL;
+	struct audit_medium *m = NULL;
 	struct cp *cps = NULL;
 	size_t ncp = 0, k = 0, cap = 0, nsl = 0, slcap = 0;
-	char log_path[1100], cp_path[1100], *line = NULL, msg[200];
+	char *line = NULL, msg[200];
 	uint64_t i = 0, last_good = 0, by_bsig = 0;
-	off_t log_size, cp_size, pos = 0;
+	off_t log_size = -1, cp_size = -1, pos = 0;
 	bool chain_ok = true;
 	pv_mhash leaf, root;
 	ssize_t len;
 	pv_status st = PV_OK;
-	FILE *f;
+	FILE *f = NULL, *cpf = NULL;
 
 	memset(rep, 0, sizeof(*rep));
 	rep->is_ok = true;
 	rep->bad_entry = -1;
 	rep->problem = "none";
 	pv_merkle_compact_init(&tree);
-	if (pv_snprintf(log_path, sizeof(log_path), "%s/audit/log.jsonl",
-		vault_dir) != PV_OK ||
-	    pv_snprintf(cp_path, sizeof(cp_path), "%s/audit/checkpoints.jsonl",
-		vault_dir) != PV_OK)
-		return PV_EINVAL;
-	snapshot_sizes(log_path, cp_path, &log_size, &cp_size);
-	if ((st = load_checkpoints(cp_path, cp_size, pk, &cps, &ncp, rep)) !=
-	    PV_OK)
-		return st;
+	if ((pk = malloc(sizeof(*pk))) == NULL)
+		return PV_ENOMEM;
+	if ((st = audit_medium_open(loc, false, &m)) == PV_OK &&
+	    (st = audit_signers_load(pk, m, root_pk)) == PV_OK)
+		st = m->fn->snapshot(m, &f, &log_size, &cpf, &cp_size);
+	if (st == PV_ENOTFOUND) /* no trail yet: nothing to check */
+		st = PV_OK;
+	if (st == PV_OK)
+		st = load_checkpoints(cpf, cp_size, pk, &cps, &ncp, rep);
+	if (st != PV_OK)
+		goto out;
 	rep->checkpoints = ncp;
-	f = fopen(log_path, "r");
 	while (f != NULL && (log_size < 0 || pos < log_size) &&
 	    (len = getline(&line, &cap, f)) > 0) {
 		if (log_size >= 0 && pos + len > log_size)
@@ -438,39 +408,51 @@ pv_audit_verify(const char *vault_dir, const unsigned char pk[PV_SIGN_PK_BYTES],
 		    last_good, rep);
 		cover(rep, by_bsig, last_good, chain_ok, flags);
 	}
-	if (f != NULL)
-		fclose(f);
 	if (progress != NULL)
 		progress(arg, i);
+out:
+	if (f != NULL)
+		fclose(f);
+	if (cpf != NULL)
+		fclose(cpf);
+	if (m != NULL)
+		m->fn->close(m);
 	free(line);
 	free(sl);
 	free(cps);
+	free(pk);
 	return st;
 }
 
 pv_status
-pv_audit_scan(const char *vault_dir,
+pv_audit_scan(const struct pv_audit_loc *loc,
     bool (*cb)(void *arg, uint64_t seq, json_t *entry), void *arg)
 {
-	char path[1100], *line = NULL;
+	struct audit_medium *m = NULL;
+	char *line = NULL;
 	size_t cap = 0;
 	uint64_t i = 0;
+	off_t size = -1, cp_size, pos = 0;
 	ssize_t len;
-	pv_status st = PV_OK;
-	FILE *f;
+	pv_status st;
+	FILE *f = NULL, *cpf = NULL;
 
-	if (pv_snprintf(path, sizeof(path), "%s/audit/log.jsonl", vault_dir) !=
-	    PV_OK)
-		return PV_EINVAL;
-	f = fopen(path, "r");
-	if (f == NULL)
-		return PV_OK;
-	while ((len = getline(&line, &cap, f)) > 0) {
+	if ((st = audit_medium_open(loc, false, &m)) != PV_OK)
+		return st == PV_ENOTFOUND ? PV_OK : st;
+	st = m->fn->snapshot(m, &f, &size, &cpf, &cp_size);
+	m->fn->close(m);
+	if (cpf != NULL)
+		fclose(cpf);
+	if (st != PV_OK)
+		return st == PV_ENOTFOUND ? PV_OK : st;
+	while (
+	    (size < 0 || pos < size) && (len = getline(&line, &cap, f)) > 0) {
 		struct audit_entry e;
 		json_t *j;
 		bool more;
 
-		if (line[len - 1] != '\n')
+		pos += len;
+		if (line[len - 1] != '\n' || (size >= 0 && pos > size))
 			break; /* torn tail: not an entry */
 		if (!audit_entry_parse(line, &e, &j)) {
 			st = PV_ECRYPTO;

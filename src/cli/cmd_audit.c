@@ -69,7 +69,7 @@ audit_verify(struct pv_vault *v, bool allow_unsigned_tail)
 	struct pv_verify_report rep;
 	struct pv_alerts *al = NULL;
 
-	if (pv_audit_verify(v->dir, v->sign_pk,
+	if (pv_audit_verify(&v->audit_loc, v->audit_root_pk,
 		allow_unsigned_tail ? PV_VERIFY_ALLOW_UNSIGNED_TAIL : 0, &rep,
 		progress, NULL) != PV_OK) {
 		fprintf(stderr, "phivault: cannot read the audit trail\n");
@@ -140,7 +140,7 @@ audit_export(struct pv_vault *v, const char *format)
 		fputs(usage_text, stderr);
 		return PV_EXIT_USAGE;
 	}
-	if (pv_audit_scan(v->dir, export_one, &c) != PV_OK) {
+	if (pv_audit_scan(&v->audit_loc, export_one, &c) != PV_OK) {
 		fprintf(stderr,
 		    "phivault: the audit trail is damaged; run "
 		    "'phivault audit verify'\n");
@@ -153,8 +153,7 @@ audit_export(struct pv_vault *v, const char *format)
 static int
 audit_checkpoint(struct pv_vault *v)
 {
-	struct pv_audit_opts ao = { v->dir, v->sign_sk, v->sign_pk,
-		v->sign_key_id, false, 0 };
+	struct pv_audit_opts ao = PV_VAULT_AUDIT_OPTS(v, false, 0);
 	struct pv_checkpoint c;
 	struct pv_audit *a;
 	char pk[64], *text;

@@ -56,8 +56,7 @@ cmd_purge(int argc, char **argv)
 	if (pv_cli_open(pos[0], &v) != PV_OK)
 		return PV_EXIT_FAIL;
 	if (!flags[0]) {
-		struct pv_audit_opts ao = { v->dir, v->sign_sk, v->sign_pk,
-			v->sign_key_id, false, 0 };
+		struct pv_audit_opts ao = PV_VAULT_AUDIT_OPTS(v, false, 0);
 
 		if (pv_audit_open(&ao, &a) != PV_OK) {
 			fprintf(stderr,

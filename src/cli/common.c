@@ -115,8 +115,7 @@ struct pv_cli_change *
 pv_cli_begin(struct pv_vault *v, const char *action, const char *type,
     const char *id, const char *patient)
 {
-	struct pv_audit_opts ao = { v->dir, v->sign_sk, v->sign_pk,
-		v->sign_key_id, false, 0 };
+	struct pv_audit_opts ao = PV_VAULT_AUDIT_OPTS(v, false, 0);
 	struct pv_cli_change *c = calloc(1, sizeof(*c));
 	struct pv_audit_event *ev;
 

@@ -65,6 +65,10 @@ static const struct conf_key conf_keys[] = {
 	D("server", "shutdown_grace", shutdown_grace, 0, 3600),
 	S("tls", "cert", tls_cert),
 	S("tls", "key", tls_key),
+	S("store", "backend", store_backend),
+	S("store", "dsn", store_dsn),
+	S("store", "keys_dsn", store_keys_dsn),
+	S("store", "password_file", store_password_file),
 	S("store", "synchronous", synchronous),
 	I("store", "busy_timeout_ms", busy_timeout_ms, 0, 600000),
 	I("auth", "argon2_memlimit_kib", argon2_memlimit_kib, 8, 4LL << 20),
@@ -131,6 +135,7 @@ pv_config_defaults(struct pv_config *cfg)
 	cfg->shutdown_grace = 30;
 	strcpy(cfg->tls_cert, "tls/cert.pem");
 	strcpy(cfg->tls_key, "tls/key.pem");
+	strcpy(cfg->store_backend, "sqlite");
 	strcpy(cfg->synchronous, "full");
 	cfg->busy_timeout_ms = 5000;
 	cfg->argon2_memlimit_kib = 19 * 1024;
@@ -489,6 +494,8 @@ pv_config_load(struct pv_config *cfg, const char *path, char *err, size_t errsz)
 		    "[store] synchronous must be full or normal", errsz));
 		return PV_EINVAL;
 	}
+	if (pv_config_check_store(cfg, err, errsz) != PV_OK)
+		return PV_EINVAL;
 	return check_lists(cfg, err, errsz);
 }
 
@@ -510,8 +517,10 @@ static const char default_conf[] =
     "cert = tls/cert.pem\n"
     "key = tls/key.pem\n"
     "\n"
-    "[store]\n"
-    "synchronous = full\n"
+    "[store]\n";
+
+/* After the [store] section's keys. */
+static const char default_conf_tail[] =
     "\n"
     "[auth]\n"
     "# argon2_memlimit_kib = 19456\n"
@@ -526,16 +535,55 @@ static const char default_conf[] =
     "[retention]\n"
     "# Observation = 10y\n";
 
-pv_status
-pv_config_write_default(int fd)
+static pv_status
+write_all(int fd, const char *s)
 {
-	size_t off = 0, len = sizeof(default_conf) - 1;
+	size_t off = 0, len = strlen(s);
 
 	while (off < len) {
-		ssize_t n = write(fd, default_conf + off, len - off);
+		ssize_t n = write(fd, s + off, len - off);
 		if (n <= 0)
 			return PV_EIO;
 		off += (size_t)n;
 	}
 	return PV_OK;
+}
+
+/* [store] of a PostgreSQL vault; the values were checked (one line each). */
+static pv_status
+write_store_pg(int fd, const struct pv_config_pg *pg)
+{
+	pv_status st;
+
+	if ((st = write_all(fd,
+		 "# PostgreSQL (docs/CONFIG.md): the records database and the\n"
+		 "# keys database, libpq connection strings without a\n"
+		 "# password (password_file or PGPASSFILE holds it).\n"
+		 "backend = postgresql\n"
+		 "dsn = ")) != PV_OK ||
+	    (st = write_all(fd, pg->dsn)) != PV_OK ||
+	    (st = write_all(fd, "\nkeys_dsn = ")) != PV_OK ||
+	    (st = write_all(fd, pg->keys_dsn)) != PV_OK ||
+	    (st = write_all(fd, "\n")) != PV_OK)
+		return st;
+	if (pg->password_file == NULL || pg->password_file[0] == '\0')
+		return write_all(fd, "# password_file = pgpassword\n");
+	if ((st = write_all(fd, "password_file = ")) != PV_OK ||
+	    (st = write_all(fd, pg->password_file)) != PV_OK)
+		return st;
+	return write_all(fd, "\n");
+}
+
+pv_status
+pv_config_write_default(int fd, const struct pv_config_pg *pg)
+{
+	pv_status st;
+
+	if ((st = write_all(fd, default_conf)) != PV_OK)
+		return st;
+	st = pg == NULL ? write_all(fd, "synchronous = full\n")
+			: write_store_pg(fd, pg);
+	if (st != PV_OK)
+		return st;
+	return write_all(fd, default_conf_tail);
 }

@@ -41,8 +41,13 @@ struct pv_config {
 	char tls_cert[PV_CONF_STR_MAX];
 	char tls_key[PV_CONF_STR_MAX];
 	/* [store] */
-	char synchronous[16]; /* full | normal */
-	int64_t busy_timeout_ms;
+	char store_backend[16]; /* sqlite | postgresql (config_store.c) */
+	bool is_store_pg; /* store_backend is postgresql; set by load */
+	char store_dsn[PV_CONF_STR_MAX]; /* records database, libpq */
+	char store_keys_dsn[PV_CONF_STR_MAX]; /* keys database, libpq */
+	char store_password_file[PV_CONF_STR_MAX]; /* "" = libpq's own */
+	char synchronous[16]; /* full | normal (SQLite) */
+	int64_t busy_timeout_ms; /* SQLite */
 	/* [auth] */
 	int64_t argon2_memlimit_kib;
 	int64_t argon2_opslimit;
@@ -113,7 +118,52 @@ PV_MUST_CHECK pv_status pv_config_parse_duration(const char *s, int64_t *out);
 /* True when role appears in the comma list csv (exact, case-sensitive). */
 bool pv_config_list_has(const char *csv, const char *item);
 
-/* Writes the commented default phivault.conf that `init` installs. */
-PV_MUST_CHECK pv_status pv_config_write_default(int fd);
+/*
+ * The [store] section a vault on PostgreSQL starts with (`init --store`);
+ * every string is borrowed. password_file may be NULL or "".
+ */
+struct pv_config_pg {
+	const char *dsn;
+	const char *keys_dsn;
+	const char *password_file;
+};
+
+/*
+ * Writes the commented default phivault.conf that `init` installs; pg is
+ * NULL for the SQLite default, else its values fill [store] (they must
+ * have passed pv_config_check_pg first).
+ */
+PV_MUST_CHECK pv_status pv_config_write_default(int fd,
+    const struct pv_config_pg *pg);
+
+/* ---- [store] (config_store.c) ------------------------------------ */
+
+/*
+ * Checks the [store] keys of a loaded file together: the backend's name,
+ * that dsn, keys_dsn and password_file are set only for postgresql,
+ * and pv_config_check_pg for it. Sets cfg->is_store_pg. PV_EINVAL with a
+ * one-line reason (which never quotes a DSN) in err.
+ */
+PV_MUST_CHECK pv_status pv_config_check_store(struct pv_config *cfg, char *err,
+    size_t errsz);
+
+/*
+ * The rules for a PostgreSQL vault's connection settings, shared by the
+ * configuration loader and `init --store`: both DSNs given (the keys
+ * database is always named explicitly), different, without a password,
+ * and without control characters (a DSN is one line of phivault.conf).
+ */
+PV_MUST_CHECK pv_status pv_config_check_pg(const struct pv_config_pg *pg,
+    char *err, size_t errsz);
+
+/*
+ * True when a libpq connection string (key=value or a postgresql:// URI)
+ * may carry a password: a "password" keyword or query parameter
+ * (case-insensitive, after percent-decoding), or a URI whose user part
+ * has a ':'. Conservative on purpose: a database that merely has
+ * "password" in its name is refused too — a password must live in a
+ * password_file or PGPASSFILE, never in phivault.conf.
+ */
+bool pv_config_dsn_has_password(const char *dsn);
 
 #endif

@@ -7,7 +7,7 @@
  * configuration has an unknown key — it fails closed at start-up rather
  * than run with keys an attacker on the host could have read.
  */
-#include "core/vault.h"
+#include "core/vault_int.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -104,34 +104,11 @@ done:
 	return st;
 }
 
+/* The directory must be new or empty; it is made (or set) 0700. */
 static pv_status
-open_store(const char *dir, const struct pv_config *cfg, struct pv_store **out)
+claim_dir(const char *dir, char *err, size_t errsz)
 {
-	char db[PV_PATH_MAX], kdb[PV_PATH_MAX];
-	struct pv_store_opts o;
-	pv_status st;
-
-	if ((st = join(dir, "phivault.db", db, sizeof(db))) != PV_OK ||
-	    (st = join(dir, "keys/keys.db", kdb, sizeof(kdb))) != PV_OK)
-		return st;
-	o.db_path = db;
-	o.keys_db_path = kdb;
-	o.is_synchronous_full = strcmp(cfg->synchronous, "full") == 0;
-	o.busy_timeout_ms = (int)cfg->busy_timeout_ms;
-	return pv_store_open_sqlite(&o, out);
-}
-
-pv_status
-pv_vault_create(const char *dir, char *err, size_t errsz)
-{
-	static const char *const subdirs[] = { "keys", "tls", "audit" };
-	struct pv_config cfg;
-	struct pv_store *store = NULL;
-	char path[PV_PATH_MAX], key[PV_PATH_MAX];
 	struct stat sb;
-	pv_status st;
-	size_t i;
-	int fd;
 
 	if (stat(dir, &sb) == 0) {
 		if (!S_ISDIR(sb.st_mode) || !is_empty_dir(dir)) {
@@ -148,6 +125,20 @@ pv_vault_create(const char *dir, char *err, size_t errsz)
 		ERR("cannot create the vault directory");
 		return PV_EIO;
 	}
+	return PV_OK;
+}
+
+/* Layout, phivault.conf (pg: its [store]), keys and certificate. */
+static pv_status
+create_files(const char *dir, const struct pv_config_pg *pg, char *err,
+    size_t errsz)
+{
+	static const char *const subdirs[] = { "keys", "tls", "audit" };
+	char path[PV_PATH_MAX], key[PV_PATH_MAX];
+	pv_status st;
+	size_t i;
+	int fd;
+
 	for (i = 0; i < PV_ARRAY_LEN(subdirs); i++)
 		if ((st = make_dir(dir, subdirs[i])) != PV_OK) {
 			ERR("cannot create %s/", subdirs[i]);
@@ -157,7 +148,8 @@ pv_vault_create(const char *dir, char *err, size_t errsz)
 		return st;
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 	    0600);
-	if (fd < 0 || pv_config_write_default(fd) != PV_OK || fsync(fd) != 0) {
+	if (fd < 0 || pv_config_write_default(fd, pg) != PV_OK ||
+	    fsync(fd) != 0) {
 		if (fd >= 0)
 			close(fd);
 		ERR("cannot write phivault.conf");
@@ -174,13 +166,121 @@ pv_vault_create(const char *dir, char *err, size_t errsz)
 		ERR("cannot create the development certificate");
 		return st;
 	}
+	return PV_OK;
+}
+
+/* The written phivault.conf must read back as the vault it describes. */
+static pv_status
+check_conf(const char *dir, const struct pv_config_pg *pg, char *err,
+    size_t errsz)
+{
+	struct pv_config cfg;
+	char path[PV_PATH_MAX], cerr[256];
+	pv_status st;
+
 	pv_config_defaults(&cfg);
-	if ((st = open_store(dir, &cfg, &store)) != PV_OK) {
+	if ((st = join(dir, "phivault.conf", path, sizeof(path))) != PV_OK ||
+	    (st = pv_config_load(&cfg, path, cerr, sizeof(cerr))) != PV_OK) {
+		ERR("phivault.conf: %s", cerr);
+		return PV_EINVAL;
+	}
+	if (pg != NULL &&
+	    (!cfg.is_store_pg || strcmp(cfg.store_dsn, pg->dsn) != 0 ||
+		strcmp(cfg.store_keys_dsn, pg->keys_dsn) != 0)) {
+		ERR("phivault.conf: [store] does not read back as written");
+		return PV_EINTERNAL;
+	}
+	return PV_OK;
+}
+
+pv_status
+pv_vault_create(const char *dir, char *err, size_t errsz)
+{
+	struct pv_config cfg;
+	struct pv_store *store = NULL;
+	char real[PV_PATH_MAX], *pw = NULL;
+	pv_status st;
+
+	if ((st = claim_dir(dir, err, errsz)) != PV_OK ||
+	    (st = create_files(dir, NULL, err, errsz)) != PV_OK ||
+	    (st = check_conf(dir, NULL, err, errsz)) != PV_OK)
+		return st;
+	pv_config_defaults(&cfg);
+	if ((st = pv_strlcpy(real, dir, sizeof(real))) != PV_OK ||
+	    (st = pv_vault_store_open(real, &cfg, &store, &pw, err, errsz)) !=
+		PV_OK) {
 		ERR("cannot create the databases");
 		return st;
 	}
+	pv_vault_password_free(pw);
 	pv_store_close(store);
 	return PV_OK;
+}
+
+/*
+ * A PostgreSQL vault's first node: its signing key becomes the trail's
+ * root signer, pinned in keys/audit-root.pub (copied to every node by
+ * `node add`) and registered, self-endorsed, in audit_nodes.
+ */
+static pv_status load_secret(const char *dir, const char *rel,
+    unsigned char **out, size_t n);
+
+static pv_status
+pin_audit_root(const char *dir, char *err, size_t errsz)
+{
+	struct pv_vault *v = NULL;
+	unsigned char *pk = NULL;
+	char path[PV_PATH_MAX];
+	pv_status st;
+
+	if ((st = load_secret(dir, "keys/audit-signing.pub", &pk,
+		 PV_SIGN_PK_BYTES)) == PV_OK &&
+	    (st = join(dir, "keys/audit-root.pub", path, sizeof(path))) ==
+		PV_OK)
+		st = pv_keyfile_create(path, pk, PV_SIGN_PK_BYTES);
+	pv_secret_free(pk, PV_SIGN_PK_BYTES);
+	if (st == PV_OK && (st = pv_vault_open(dir, &v, err, errsz)) != PV_OK)
+		return st;
+	if (st == PV_OK)
+		st = pv_audit_node_register(&v->audit_loc, v->sign_sk,
+		    v->sign_pk, v->sign_pk);
+	if (st != PV_OK)
+		ERR("cannot register the audit signing key (%s)",
+		    pv_status_name(st));
+	pv_vault_close(v);
+	return st;
+}
+
+pv_status
+pv_vault_create_pg(const char *dir, const struct pv_config_pg *pg, char *err,
+    size_t errsz)
+{
+	struct stat sb;
+	pv_status st;
+
+	if ((st = pv_config_check_pg(pg, err, errsz)) != PV_OK)
+		return st;
+	/* The databases first: a wrong DSN or password, or databases that
+	 * belong to another vault, leave nothing behind on disk. */
+	if (stat(dir, &sb) == 0 &&
+	    (!S_ISDIR(sb.st_mode) || !is_empty_dir(dir))) {
+		ERR("refusing to overwrite: %s exists and is not an empty "
+		    "directory",
+		    "the vault path");
+		return PV_EEXISTS;
+	}
+	if (pg->password_file != NULL && pg->password_file[0] != '\0' &&
+	    pg->password_file[0] != '/') {
+		ERR("--password-file must be an absolute path");
+		return PV_EINVAL;
+	}
+	if ((st = pv_vault_store_init_pg(dir, pg, err, errsz)) != PV_OK)
+		return st;
+	if ((st = claim_dir(dir, err, errsz)) != PV_OK ||
+	    (st = create_files(dir, pg, err, errsz)) != PV_OK ||
+	    (st = check_conf(dir, pg, err, errsz)) != PV_OK)
+		return st;
+	return pin_audit_root(dir, err, errsz);
 }
 
 /* A directory that group or others can enter exposes keys: refuse. */
@@ -210,11 +310,69 @@ load_secret(const char *dir, const char *rel, unsigned char **out, size_t n)
 	return pv_keyfile_read(path, *out, n);
 }
 
+/*
+ * v->audit_loc and v->audit_root_pk: on PostgreSQL the trail is in the
+ * records database and its root signer is keys/audit-root.pub (written by
+ * `init --store`, copied by `node add`); on files the vault's own key.
+ */
+static pv_status
+audit_where(struct pv_vault *v, char *err, size_t errsz)
+{
+	unsigned char *root = NULL;
+	pv_status st;
+
+	v->audit_loc.vault_dir = v->dir;
+	v->audit_loc.dsn = v->cfg.is_store_pg ? v->cfg.store_dsn : NULL;
+	v->audit_loc.password = v->db_password;
+	memcpy(v->audit_root_pk, v->sign_pk, PV_SIGN_PK_BYTES);
+	if (!v->cfg.is_store_pg)
+		return PV_OK;
+	st =
+	    load_secret(v->dir, "keys/audit-root.pub", &root, PV_SIGN_PK_BYTES);
+	if (st == PV_OK)
+		memcpy(v->audit_root_pk, root, PV_SIGN_PK_BYTES);
+	else
+		ERR("cannot load keys/audit-root.pub (mode 0600): the audit "
+		    "trail's root signer");
+	pv_secret_free(root, PV_SIGN_PK_BYTES);
+	return st;
+}
+
+/* v->dir (real path, private) and v->cfg (loaded and checked). */
+static pv_status
+open_conf(const char *dir, struct pv_vault *v, char *err, size_t errsz)
+{
+	char path[PV_PATH_MAX], cerr[256];
+	char *real = realpath(dir, NULL);
+	pv_status st;
+
+	if (real == NULL || pv_strlcpy(v->dir, real, sizeof(v->dir)) != PV_OK) {
+		free(real);
+		ERR("no vault at that path");
+		return PV_ENOTFOUND;
+	}
+	free(real);
+	if ((st = check_private_dir(v->dir)) != PV_OK ||
+	    (st = join(v->dir, "keys", path, sizeof(path))) != PV_OK ||
+	    (st = check_private_dir(path)) != PV_OK) {
+		ERR("vault directories must exist, be owned by this user and "
+		    "have mode 0700");
+		return st;
+	}
+	pv_config_defaults(&v->cfg);
+	if ((st = join(v->dir, "phivault.conf", path, sizeof(path))) != PV_OK ||
+	    (st = pv_config_load(&v->cfg, path, cerr, sizeof(cerr))) != PV_OK) {
+		ERR("phivault.conf: %s", cerr);
+		return st;
+	}
+	return PV_OK;
+}
+
 pv_status
 pv_vault_open(const char *dir, struct pv_vault **out, char *err, size_t errsz)
 {
 	struct pv_vault *v;
-	char path[PV_PATH_MAX], cerr[256];
+	char path[PV_PATH_MAX];
 	unsigned char *pk = NULL, fp[PV_HASH_BYTES];
 	pv_status st;
 
@@ -226,27 +384,8 @@ pv_vault_open(const char *dir, struct pv_vault **out, char *err, size_t errsz)
 	v = calloc(1, sizeof(*v));
 	if (v == NULL)
 		return PV_ENOMEM;
-	char *real = realpath(dir, NULL);
-	if (real == NULL || pv_strlcpy(v->dir, real, sizeof(v->dir)) != PV_OK) {
-		free(real);
-		ERR("no vault at that path");
-		st = PV_ENOTFOUND;
+	if ((st = open_conf(dir, v, err, errsz)) != PV_OK)
 		goto fail;
-	}
-	free(real);
-	if ((st = check_private_dir(v->dir)) != PV_OK ||
-	    (st = join(v->dir, "keys", path, sizeof(path))) != PV_OK ||
-	    (st = check_private_dir(path)) != PV_OK) {
-		ERR("vault directories must exist, be owned by this user and "
-		    "have mode 0700");
-		goto fail;
-	}
-	pv_config_defaults(&v->cfg);
-	if ((st = join(v->dir, "phivault.conf", path, sizeof(path))) != PV_OK ||
-	    (st = pv_config_load(&v->cfg, path, cerr, sizeof(cerr))) != PV_OK) {
-		ERR("phivault.conf: %s", cerr);
-		goto fail;
-	}
 	if ((st = join(v->dir, "keys", path, sizeof(path))) != PV_OK ||
 	    (st = pv_keyring_open(path, &v->keyring)) != PV_OK) {
 		ERR("cannot load the master key (keys/master-N.key, mode "
@@ -268,15 +407,51 @@ pv_vault_open(const char *dir, struct pv_vault **out, char *err, size_t errsz)
 	pv_sha256(fp, v->sign_pk, PV_SIGN_PK_BYTES);
 	sodium_bin2hex(v->sign_key_id, sizeof(v->sign_key_id), fp,
 	    PV_SIGN_KEY_ID_LEN / 2);
-	if ((st = open_store(v->dir, &v->cfg, &v->store)) != PV_OK) {
-		ERR("cannot open the databases");
+	if ((st = pv_vault_store_open(v->dir, &v->cfg, &v->store,
+		 &v->db_password, err, errsz)) != PV_OK)
 		goto fail;
-	}
-	if ((st = pv_dek_cache_init(v)) != PV_OK)
+	if ((st = audit_where(v, err, errsz)) != PV_OK ||
+	    (st = pv_dek_cache_init(v)) != PV_OK)
 		goto fail;
 	*out = v;
 	return PV_OK;
 fail:
+	pv_vault_close(v);
+	return st;
+}
+
+pv_status
+pv_vault_migrate(const char *dir, struct pv_vault_migration *m, char *err,
+    size_t errsz)
+{
+	struct pv_vault *v;
+	struct pv_config_pg pg;
+	pv_status st;
+
+	memset(m, 0, sizeof(*m));
+	if ((st = pv_crypto_init()) != PV_OK) {
+		ERR("libsodium failed to initialise");
+		return st;
+	}
+	if ((v = calloc(1, sizeof(*v))) == NULL)
+		return PV_ENOMEM;
+	if ((st = open_conf(dir, v, err, errsz)) != PV_OK)
+		goto done;
+	if (!v->cfg.is_store_pg) {
+		struct pv_vault *opened = NULL;
+
+		/* SQLite migrates whenever the vault is opened. */
+		st = pv_vault_open(dir, &opened, err, errsz);
+		pv_vault_close(opened);
+		goto done;
+	}
+	m->is_pg = true;
+	pg.dsn = v->cfg.store_dsn;
+	pg.keys_dsn = v->cfg.store_keys_dsn;
+	pg.password_file = v->cfg.store_password_file;
+	st = pv_vault_store_migrate_pg(v->dir, &pg, &m->from, &m->to, err,
+	    errsz);
+done:
 	pv_vault_close(v);
 	return st;
 }
@@ -290,6 +465,7 @@ pv_vault_close(struct pv_vault *v)
 	if (v->store != NULL)
 		pv_store_close(v->store);
 	pv_keyring_close(v->keyring);
+	pv_vault_password_free(v->db_password);
 	pv_secret_free(v->index_key, PV_KEY_BYTES);
 	pv_secret_free(v->sign_sk, PV_SIGN_SK_BYTES);
 	free(v);

@@ -11,12 +11,20 @@
  *                              (resume hint for short-lived writers)
  *     alerts.jsonl       0600  alert file sink
  *
+ * On PostgreSQL ([store] backend = postgresql, `init --store`) there is
+ * no phivault.db nor keys/keys.db: records and keys live in two
+ * databases (dsn, keys_dsn), and the audit trail lives in the records
+ * database (audit/medium_pg.c), shared by every node; keys/ also holds
+ * audit-root.pub, the trail's root signer (audit/signers.h). Every other
+ * file is as above.
+ *
  * Both `serve` and every admin subcommand open a vault the same way, so
  * the CLI and the server run the same code below this point.
  */
 #ifndef PV_CORE_VAULT_H
 #define PV_CORE_VAULT_H
 
+#include "audit/audit.h"
 #include "common/config.h"
 #include "crypto/crypto.h"
 #include "store/store.h"
@@ -35,8 +43,23 @@ struct pv_vault {
 	unsigned char *sign_sk; /* secret: audit checkpoints */
 	unsigned char sign_pk[PV_SIGN_PK_BYTES];
 	char sign_key_id[PV_SIGN_KEY_ID_LEN + 1];
+	/* The trail's root signer: keys/audit-root.pub when present (a
+	 * PostgreSQL vault's nodes), else sign_pk (audit/signers.h). */
+	unsigned char audit_root_pk[PV_SIGN_PK_BYTES];
+	/* Where the trail lives: files under dir, or the records database
+	 * (borrows dir, cfg.store_dsn and db_password). */
+	struct pv_audit_loc audit_loc;
+	char *db_password; /* guarded memory or NULL: [store] password_file */
 	struct pv_dek_cache *deks; /* unwrapped DEKs, guarded memory */
 };
+
+/* The audit trail's options for vault v (a struct pv_audit_opts
+ * initializer; borrows from v). */
+#define PV_VAULT_AUDIT_OPTS(v, keep_index, cp_interval)                        \
+	{                                                                      \
+		&(v)->audit_loc, (v)->sign_sk, (v)->sign_pk, (v)->sign_key_id, \
+		    (keep_index), (cp_interval), (v)->audit_root_pk            \
+	}
 
 /*
  * Creates a new vault at dir (which must not exist, or be an empty
@@ -46,6 +69,32 @@ struct pv_vault {
  */
 PV_MUST_CHECK pv_status pv_vault_create(const char *dir, char *err,
     size_t errsz);
+
+/*
+ * The same on PostgreSQL (`init --store`): pg (borrowed; password_file
+ * NULL, "" or an absolute path) must pass pv_config_check_pg. The two
+ * databases are migrated first and must not hold a vault yet (PV_EEXISTS:
+ * any account or wrapped key), so a wrong DSN, password or database
+ * leaves no directory behind; then the files, with pg in [store].
+ */
+PV_MUST_CHECK pv_status pv_vault_create_pg(const char *dir,
+    const struct pv_config_pg *pg, char *err, size_t errsz);
+
+/* What `db migrate` did (pv_vault_migrate). */
+struct pv_vault_migration {
+	bool is_pg; /* false: SQLite, migrated by opening it */
+	int from, to; /* PostgreSQL schema versions before and after */
+};
+
+/*
+ * `phivault db migrate DIR`: checks the directory and phivault.conf like
+ * pv_vault_open, then brings the store's schema to this build's version.
+ * PostgreSQL: pv_store_pg_migrate on both databases (a serving node never
+ * does). SQLite: the vault is opened, which migrates it as every command
+ * always has.
+ */
+PV_MUST_CHECK pv_status pv_vault_migrate(const char *dir,
+    struct pv_vault_migration *m, char *err, size_t errsz);
 
 /*
  * Opens the vault at dir: checks directory and key modes, loads config

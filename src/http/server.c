@@ -599,8 +599,8 @@ pv_server_start(struct pv_vault *v, const char *listen, struct pv_server **out,
 		return PV_ENOMEM;
 	}
 	{
-		struct pv_audit_opts ao = { v->dir, v->sign_sk, v->sign_pk,
-			v->sign_key_id, true, cfg->checkpoint_interval };
+		struct pv_audit_opts ao =
+		    PV_VAULT_AUDIT_OPTS(v, true, cfg->checkpoint_interval);
 		if ((st = pv_audit_open(&ao, &srv->audit)) != PV_OK) {
 			PV_IGNORE(pv_strlcpy(err,
 			    st == PV_ECRYPTO

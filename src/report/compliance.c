@@ -43,7 +43,8 @@ check_audit(struct pv_vault *v, struct report *r)
 
 	/* No unsigned tail is accepted here: entries no signature covers
 	 * are a failed control, whatever their cause. */
-	if (pv_audit_verify(v->dir, v->sign_pk, 0, &vr, NULL, NULL) != PV_OK) {
+	if (pv_audit_verify(&v->audit_loc, v->audit_root_pk, 0, &vr, NULL,
+		NULL) != PV_OK) {
 		add(r, "audit_trail", "fail", "the audit trail cannot be read");
 		return;
 	}
@@ -73,7 +74,7 @@ check_audit(struct pv_vault *v, struct report *r)
 	    (unsigned long long)vr.batch_signatures,
 	    (unsigned long long)vr.checkpoints));
 	add(r, "audit_trail", "pass", d);
-	if (pv_audit_latest_checkpoint(v->dir, &cp) == PV_OK) {
+	if (pv_audit_latest_checkpoint(&v->audit_loc, &cp) == PV_OK) {
 		PV_IGNORE(pv_snprintf(d, sizeof(d),
 		    "latest signed head: size "
 		    "%llu at %s; publish it outside the vault ('phivault audit "

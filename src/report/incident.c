@@ -136,7 +136,8 @@ pv_incident_report(struct pv_vault *v, int64_t actor, int64_t since,
 	size_t i, k;
 
 	*out = NULL;
-	if ((st = pv_audit_scan(v->dir, scan_one, &c)) != PV_OK || c.is_oom) {
+	if ((st = pv_audit_scan(&v->audit_loc, scan_one, &c)) != PV_OK ||
+	    c.is_oom) {
 		free(c.t);
 		return st != PV_OK ? st : PV_ENOMEM;
 	}

@@ -222,7 +222,7 @@ pv_access_review(struct pv_vault *v, const struct pv_policy *policy,
 	size_t i;
 
 	*out = NULL;
-	if ((st = pv_audit_scan(v->dir, collect, &t)) != PV_OK ||
+	if ((st = pv_audit_scan(&v->audit_loc, collect, &t)) != PV_OK ||
 	    (st = pv_store_user_list(v->store, add_account, &c)) != PV_OK ||
 	    (st = pv_store_grant_list(v->store, true, add_grant, &gc)) != PV_OK)
 		goto done;

@@ -119,6 +119,14 @@ struct pv_store_ops {
 	pv_status (*keys_shred_epoch)(struct pv_store *, int64_t *);
 	pv_status (*compact)(struct pv_store *);
 	pv_status (*ping)(struct pv_store *);
+	/* NULL when the backend serves one node (SQLite): store.c then
+	 * answers PV_OK, the server's memory being the whole truth. */
+	pv_status (*nonce_claim)(struct pv_store *,
+	    const unsigned char[PV_HASH_BYTES], int64_t expires_at,
+	    int64_t now);
+	pv_status (*nonce_expire)(struct pv_store *, int64_t now);
+	/* Several processes or nodes share the store. */
+	bool is_shared;
 };
 
 struct pv_store {

@@ -536,4 +536,9 @@ static const struct pv_store_ops sqlite_ops = {
 	.keys_version = sq_keys_version,
 	.keys_shred_epoch = sq_keys_shred_epoch,
 	.ping = sq_ping,
+	/* One node: the server's in-memory replay cache is authoritative
+	 * (store.c answers PV_OK for these). */
+	.nonce_claim = NULL,
+	.nonce_expire = NULL,
+	.is_shared = false,
 };

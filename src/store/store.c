@@ -442,3 +442,33 @@ pv_store_keys_shred_epoch(struct pv_store *s, int64_t *out)
 {
 	return s->ops->keys_shred_epoch(s, out);
 }
+
+/*
+ * SQLite serves one node: the server's in-memory nonce cache (reloaded
+ * from the audit trail at start) sees every request there is, so the
+ * store has nothing to add and these answer PV_OK. A shared backend
+ * (PostgreSQL) keeps the claims in a table, so that a replay to another
+ * node is refused by the insert.
+ */
+pv_status
+pv_store_nonce_claim(struct pv_store *s,
+    const unsigned char digest[PV_HASH_BYTES], int64_t expires_at, int64_t now)
+{
+	if (s->ops->nonce_claim == NULL)
+		return PV_OK;
+	return s->ops->nonce_claim(s, digest, expires_at, now);
+}
+
+pv_status
+pv_store_nonce_expire(struct pv_store *s, int64_t now)
+{
+	if (s->ops->nonce_expire == NULL)
+		return PV_OK;
+	return s->ops->nonce_expire(s, now);
+}
+
+bool
+pv_store_is_shared(const struct pv_store *s)
+{
+	return s->ops->is_shared;
+}

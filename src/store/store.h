@@ -352,8 +352,69 @@ PV_MUST_CHECK pv_status pv_store_ping(struct pv_store *s);
 PV_MUST_CHECK pv_status pv_store_in_savepoint(struct pv_store *s,
     bool (*fn)(void *arg), void *arg);
 
+/*
+ * The global replay cache (RFC 9421 nonces), shared by every node of a
+ * deployment. Claims a nonce digest until expires_at (unix seconds):
+ * PV_OK when it was not claimed or its claim had expired (expires_at <=
+ * now), PV_EEXISTS when it is claimed and not expired. Atomic: of two
+ * nodes claiming the same digest at once, one gets PV_OK.
+ * On SQLite (one node) the server's in-memory cache is authoritative and
+ * these always answer PV_OK (pv_store_is_shared is false).
+ */
+PV_MUST_CHECK pv_status pv_store_nonce_claim(struct pv_store *s,
+    const unsigned char digest[PV_HASH_BYTES], int64_t expires_at, int64_t now);
+/* Deletes the claims that expired (expires_at <= now); the janitor's. */
+PV_MUST_CHECK pv_status pv_store_nonce_expire(struct pv_store *s, int64_t now);
+/* True when several processes or nodes share this store (PostgreSQL), so
+ * state kept in one process's memory is not the whole truth. */
+bool pv_store_is_shared(const struct pv_store *s);
+
 /* Opens (creating and migrating) the SQLite backend (src/store/sqlite_*.c). */
 PV_MUST_CHECK pv_status pv_store_open_sqlite(const struct pv_store_opts *o,
     struct pv_store **out);
+
+/*
+ * The PostgreSQL backend (src/store/pg_*.c): two databases, which may be
+ * on different clusters, so that a backup of the records can never bring
+ * back a shredded key. TLS and every other libpq setting (sslmode,
+ * sslrootcert, connect_timeout, ...) pass through the connection strings.
+ */
+struct pv_store_pg_opts {
+	const char *dsn; /* records database: libpq conninfo or
+			  * postgresql:// URI; borrowed for the call */
+	const char *keys_dsn; /* keys database; borrowed for the call */
+	const char *password; /* borrowed for the call (the store keeps its
+			       * own wiped copy), may be NULL: then
+			       * libpq's own (PGPASSFILE, ~/.pgpass) */
+};
+
+/*
+ * Opens the PostgreSQL backend: one connection pair (records, keys) per
+ * thread, made on first use. Never creates or changes a schema: PV_EINVAL
+ * (and one log line, store_pg_refused, naming the reason and no secret)
+ * when a DSN is malformed or carries a password (it belongs in a file or
+ * PGPASSFILE, never in phivault.conf), when both DSNs name the same
+ * database, or when either schema is not this build's version ("run
+ * phivault db migrate"); PV_EUNAVAIL when a database cannot be reached.
+ * *out is the caller's, closed with pv_store_close.
+ */
+PV_MUST_CHECK pv_status pv_store_open_pg(const struct pv_store_pg_opts *o,
+    struct pv_store **out);
+
+/*
+ * Creates or upgrades both schemas to this build's version (each step in
+ * its own transaction under an advisory lock, so two migrators never
+ * race); *from and *to get the records database's versions before and
+ * after (the keys database moves in step). Never called by a serving
+ * node: only `phivault init` and `phivault db migrate`. On failure err
+ * (size errsz, may be NULL) gets one line without secrets.
+ */
+PV_MUST_CHECK pv_status pv_store_pg_migrate(const struct pv_store_pg_opts *o,
+    int *from, int *to, char *err, size_t errsz);
+
+/* True when the libpq connection string or URI dsn carries a password
+ * (or cannot be parsed: a caller that wants to refuse secrets in its
+ * configuration refuses both). */
+bool pv_store_pg_dsn_has_password(const char *dsn);
 
 #endif

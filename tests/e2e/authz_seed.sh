@@ -29,7 +29,7 @@ SSN="123-45-6789"
 PSY_SEC='[{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"PSY"}]'
 declare -A TOK
 
-db() { sqlite3 -cmd ".timeout 5000" "$VAULT/phivault.db" "$@"; }
+db() { pv_sql records "$1"; } # lib.sh: SQLite or PostgreSQL
 
 # obs_json PID [psy] [ID] — an Observation about PID.
 obs_json() {

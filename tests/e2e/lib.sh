@@ -4,6 +4,20 @@
 # pv_init, optionally tweaks phivault.conf with pv_conf, and starts the
 # real server on a free loopback port with pv_start. Everything lives in
 # a temp directory removed on exit; the server is always stopped.
+#
+# Two backends (tests/CMakeLists.txt runs every test under both):
+#   PV_BACKEND=sqlite (default)  the vault's own phivault.db, keys/keys.db
+#   PV_BACKEND=postgresql        PV_PG_DIR is a running tests/pg/pgctl.sh
+#     cluster (the CTest fixture e2e-pg.cluster starts one for the run);
+#     pv_init makes two fresh databases on it, records and keys, and
+#     `init --store … --keys-store …`; both are dropped on exit. The
+#     database password reaches phivault through libpq's PGPASSFILE, or,
+#     with PV_PG_PASSWORD_FILE=1, through [store] password_file only
+#     (PGPASSFILE is then unset for phivault).
+# A test reads or tampers with the store only through pv_sql / pv_sql_hex
+# / pv_db_snapshot / pv_db_restore, so the same attack runs on both; a
+# part that has no PostgreSQL equivalent is skipped with pv_skip (a
+# printed reason, never silently).
 set -euo pipefail
 
 : "${PHIVAULT:?PHIVAULT must point at the phivault binary}"
@@ -11,6 +25,22 @@ PV_SOURCE_DIR=${PV_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pw
 ADMIN_PW=${ADMIN_PW:-"e2e-Root-Passw0rd-long-x"}
 PV_FAILS=0
 PV_PID=""
+PV_BACKEND=${PV_BACKEND:-sqlite}
+PV_PG_DBS=()
+
+case "$PV_BACKEND" in
+  sqlite) ;;
+  postgresql)
+    : "${PV_PG_DIR:?PV_BACKEND=postgresql needs PV_PG_DIR (a pgctl.sh cluster)}"
+    [ -f "$PV_PG_DIR/env" ] || { echo "no PostgreSQL test cluster at $PV_PG_DIR" >&2; exit 1; }
+    # PGHOST PGPORT PGUSER PGPASSFILE (tests/pg/pgctl.sh start)
+    set -a; . "$PV_PG_DIR/env"; set +a
+    PV_PGPASS=$PGPASSFILE
+    if [ "${PV_PG_PASSWORD_FILE:-0}" == 1 ]; then unset PGPASSFILE; fi
+    ;;
+  *) echo "PV_BACKEND must be sqlite or postgresql" >&2; exit 1 ;;
+esac
+pv_is_pg() { [ "$PV_BACKEND" == postgresql ]; }
 
 pv_setup() {
   T=$(mktemp -d "${TMPDIR:-/tmp}/phivault-e2e.XXXXXX")
@@ -30,6 +60,7 @@ pv_teardown() {
     echo "--- server log (tail) ---" >&2
     tail -n 40 "$T/serve.log" 2>/dev/null >&2 || true
   fi
+  pv_pg_drop
   rm -rf "$T"
   if [ "$PV_FAILS" -ne 0 ]; then
     echo "FAILED: $PV_FAILS check(s)" >&2
@@ -55,12 +86,115 @@ expect_not_contains() {
 }
 
 pv_init() { # pv_init [ADMIN_NAME]
-  printf '%s\n' "$ADMIN_PW" | "$PHIVAULT" init "$VAULT" --admin "${1:-admin}" >/dev/null
+  if pv_is_pg; then
+    pv_pg_newdbs
+    printf '%s\n' "$ADMIN_PW" | "$PHIVAULT" init "$VAULT" --admin "${1:-admin}" \
+      --store "$PV_DSN" --keys-store "$PV_KEYS_DSN" ${PV_PG_PWFILE:+--password-file "$PV_PG_PWFILE"} >/dev/null
+  else
+    printf '%s\n' "$ADMIN_PW" | "$PHIVAULT" init "$VAULT" --admin "${1:-admin}" >/dev/null
+  fi
   # Tests log in far more often than people do; the login limiter has
   # its own test (test_abuse.sh), which sets it back.
   pv_conf ratelimit login_per_minute 6000
   pv_conf ratelimit login_burst 1000
 }
+
+# ---- PostgreSQL databases of the vault --------------------------------------
+
+pv_psql() { # pv_psql DBNAME ARGS... — psql as the cluster's superuser
+  PGPASSFILE=$PV_PGPASS psql -X -q -v ON_ERROR_STOP=1 -h "$PGHOST" -p "$PGPORT" \
+    -U "$PGUSER" -d "$@"
+}
+
+# pv_pg_newdbs — two new databases for this test's vault (records and keys;
+# the name says which test made them) and PV_DSN / PV_KEYS_DSN for them. With
+# PV_PG_PASSWORD_FILE=1 also $T/pgpassword (0600), the password alone.
+pv_pg_newdbs() {
+  local base
+  base=$(basename "$0" .sh | tr -c 'a-z0-9_\n' _ | cut -c1-30)
+  base=e2e_${base}_$$_$RANDOM
+  PV_DB=$base
+  PV_KEYS_DB=${base}_keys
+  "$PV_SOURCE_DIR/tests/pg/pgctl.sh" createdb "$PV_PG_DIR" "$PV_DB"
+  PV_PG_DBS+=("$PV_DB")
+  "$PV_SOURCE_DIR/tests/pg/pgctl.sh" createdb "$PV_PG_DIR" "$PV_KEYS_DB"
+  PV_PG_DBS+=("$PV_KEYS_DB")
+  PV_DSN="host=$PGHOST port=$PGPORT user=$PGUSER dbname=$PV_DB"
+  PV_KEYS_DSN="host=$PGHOST port=$PGPORT user=$PGUSER dbname=$PV_KEYS_DB"
+  PV_PG_PWFILE=""
+  if [ "${PV_PG_PASSWORD_FILE:-0}" == 1 ]; then
+    PV_PG_PWFILE=$T/pgpassword
+    (umask 077; cut -d: -f5- "$PV_PGPASS" | head -n 1 >"$PV_PG_PWFILE")
+  fi
+}
+
+pv_pg_drop() { # drops the databases pv_pg_newdbs made (at exit)
+  local d
+  pv_is_pg || return 0
+  for d in "${PV_PG_DBS[@]}"; do
+    pv_psql postgres -c "DROP DATABASE IF EXISTS \"$d\" WITH (FORCE)" >/dev/null 2>&1 || true
+  done
+  PV_PG_DBS=()
+}
+
+# pv_sql records|keys SQL — runs SQL on the vault's records or keys store
+# (phivault.db / keys/keys.db, or the two PostgreSQL databases) and prints
+# the rows, columns separated by '|'. Write SQL both dialects read:
+# CAST(flag AS int) = 1 for a flag, pv_sql_hex for a blob in hex.
+pv_sql() {
+  local which=$1; shift
+  if pv_is_pg; then
+    local db=$PV_DB
+    [ "$which" == keys ] && db=$PV_KEYS_DB
+    pv_psql "$db" -A -t -c "$1"
+  else
+    local f=$VAULT/phivault.db
+    [ "$which" == keys ] && f=$VAULT/keys/keys.db
+    sqlite3 -cmd ".timeout 5000" "$f" "$1"
+  fi
+}
+pv_sql_hex() { # pv_sql_hex COLUMN — that blob column as upper-case hex, in SQL
+  if pv_is_pg; then printf "upper(encode(%s, 'hex'))" "$1"; else printf 'hex(%s)' "$1"; fi
+}
+
+# The keys store's two facts the tests ask about, in either schema (SQLite
+# moves a shredded key to k.shredded; PostgreSQL keeps a tombstone row in
+# deks with wrapped NULL and shredded_at set).
+pv_deks() { # pv_deks [KEY_ID] — usable (wrapped) data keys, or that id's
+  pv_sql keys "select count(*) from deks where wrapped is not null${1:+ and key_id='$1'}"
+}
+pv_shredded() { # pv_shredded KEY_ID — 1 when the key was shredded, else 0
+  if pv_is_pg; then
+    pv_sql keys "select count(*) from deks where key_id='$1' and shredded_at is not null"
+  else
+    pv_sql keys "select count(*) from shredded where key_id='$1'"
+  fi
+}
+
+# pv_db_snapshot FILE — a copy of the records store as it is now (a backup an
+# insider could keep); pv_db_restore FILE puts it back in place of the live
+# one (the server must be stopped). The keys store is never part of it.
+pv_db_snapshot() {
+  if pv_is_pg; then
+    PGPASSFILE=$PV_PGPASS pg_dump -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" -Fc -f "$1" "$PV_DB"
+  else
+    sqlite3 "$VAULT/phivault.db" ".backup '$1'"
+  fi
+}
+pv_db_restore() {
+  if pv_is_pg; then
+    PGPASSFILE=$PV_PGPASS pg_restore -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" \
+      --clean --if-exists --single-transaction -d "$PV_DB" "$1"
+  else
+    rm -f "$VAULT/phivault.db-wal" "$VAULT/phivault.db-shm"
+    cp "$1" "$VAULT/phivault.db"
+    chmod 600 "$VAULT/phivault.db"
+  fi
+}
+
+# pv_skip WHAT WHY — a check that does not apply to this backend: printed,
+# so a skipped part is never silent.
+pv_skip() { echo "skip ($PV_BACKEND): $1 — $2"; }
 
 pv_conf() { # pv_conf SECTION KEY VALUE — appended; later keys win
   printf '\n[%s]\n%s = %s\n' "$1" "$2" "$3" >>"$VAULT/phivault.conf"

@@ -82,7 +82,7 @@ expect_eq "bad time is a usage error" 2 "$rc"
 # --- decrypt failure: swap two sealed rows --------------------------------------
 pv_stop
 a=${pids[1]}; b=${pids[2]}
-sqlite3 "$VAULT/phivault.db" "UPDATE resources SET sealed = (SELECT sealed FROM resources WHERE id='$b') WHERE id='$a';"
+pv_sql records "UPDATE resources SET sealed = (SELECT sealed FROM resources WHERE id='$b' LIMIT 1) WHERE id='$a';"
 pv_start
 expect_eq "tampered row fails closed" 500 "$(http_status GET "/fhir/Patient/$a" -H "$(auth "$tok")")"
 wait_for_line "$VAULT/alerts.jsonl" '"rule":"decrypt_failure"' 5 && pass "decrypt failure alert" || fail "no decrypt alert"

@@ -15,7 +15,7 @@ pv_start
 tok=$(login doc "Clinician-pass-1234")
 pid=$(jpost /fhir/Patient '{"resourceType":"Patient","gender":"male"}' -H "$(auth "$tok")" | jq -r .id)
 obs() { printf '{"resourceType":"Observation","status":"final","code":{"text":"hr"},"subject":{"reference":"Patient/%s"}}' "$pid"; }
-count() { sqlite3 "$VAULT/phivault.db" "select count(*) from resources"; }
+count() { pv_sql records "select count(*) from resources"; }
 
 # --- the store write fails ---------------------------------------------------
 before=$(count); lines=$(wc -l <"$VAULT/audit/log.jsonl")

@@ -57,7 +57,7 @@ p1=$(jq -r 'select(.resourceType=="Patient") | .id' "$T/e1.ndjson" | sort)
 p2=$(jq -r 'select(.resourceType=="Patient") | .id' "$T/e2.ndjson" | sort)
 expect_eq "same number of released patients under either key" "$(wc -l <<<"$p1")" "$(wc -l <<<"$p2")"
 expect_eq "no pseudonym shared across keys" "" "$(comm -12 <(echo "$p1") <(echo "$p2"))"
-vault_ids=$(sqlite3 "$VAULT/phivault.db" "select id from resources" | sort -u)
+vault_ids=$(pv_sql records "select id from resources" | sort -u)
 expect_eq "no vault id appears in the export" "" \
   "$(jq -r '.id' "$T/e1.ndjson" | sort -u | comm -12 - <(echo "$vault_ids"))"
 rc=0; "$PHIVAULT" deid export "$VAULT" --out "$T/e1.ndjson" 2>/dev/null || rc=$?
@@ -74,7 +74,7 @@ expect_eq "CSV over the API" 200 "$(http_status GET '/deid/export?format=csv' -H
 dt=$(login doc "Clinician-pass-1234")
 expect_eq "a clinician is not a researcher" 403 "$(http_status GET /deid/export -H "$(auth "$dt")")"
 expect_eq "researcher cannot read records" 403 \
-  "$(http_status GET "/fhir/Patient/$(sqlite3 "$VAULT/phivault.db" "select id from resources where type='Patient' limit 1")" -H "$(auth "$rt")")"
+  "$(http_status GET "/fhir/Patient/$(pv_sql records "select id from resources where type='Patient' limit 1")" -H "$(auth "$rt")")"
 
 # --- data minimisation: configured fields are never stored ---------------------
 out=$(jpost /fhir/Patient '{"resourceType":"Patient","gender":"male","photo":[{"url":"https://x.example/face.jpg"}]}' -H "$(auth "$dt")" -D "$T/h")
@@ -104,21 +104,21 @@ O2=$(mk Observation "$P2"); O3=$(mk Observation "$P3")
 pv_stop      # the periodic job must not race the CLI checks below
 "$PHIVAULT" hold add "$VAULT" --patient "$P3" >/dev/null
 sleep 4.5
-O1b=$(sqlite3 "$VAULT/phivault.db" "select count(*) from resources where patient_id='$P1'")
+O1b=$(pv_sql records "select count(*) from resources where patient_id='$P1'")
 out=$("$PHIVAULT" purge "$VAULT" --dry-run --verbose)
 expect_contains "dry run: 1 Observation purged, 1 patient shredded, 2 held" "$out" \
   "1 purged, 1 patients crypto-shredded, 2 skipped under legal hold"
 expect_contains "dry run names the expired Observation" "$out" "purge  Observation/$O1"
 expect_contains "dry run names the wholly expired patient" "$out" "shred  Patient/$P2"
-expect_eq "dry run changes nothing" "$O1b" "$(sqlite3 "$VAULT/phivault.db" "select count(*) from resources where patient_id='$P1'")"
-cp "$VAULT/phivault.db" "$T/before-purge.db"
+expect_eq "dry run changes nothing" "$O1b" "$(pv_sql records "select count(*) from resources where patient_id='$P1'")"
+pv_db_snapshot "$T/before-purge.db"
 out=$("$PHIVAULT" purge "$VAULT")
 expect_contains "purge report" "$out" "1 purged, 1 patients crypto-shredded, 2 skipped"
-expect_eq "expired Observation deleted (all versions)" 0 "$(sqlite3 "$VAULT/phivault.db" "select count(*) from resources where id='$O1'")"
-expect_eq "unexpired Condition kept" 1 "$(sqlite3 "$VAULT/phivault.db" "select count(*) from resources where id='$C1'")"
-expect_eq "a patient with living data keeps its Patient" 1 "$(sqlite3 "$VAULT/phivault.db" "select count(*) from resources where id='$P1' and deleted=0")"
-expect_eq "held patient untouched" 1 "$(sqlite3 "$VAULT/phivault.db" "select count(*) from resources where id='$O3'")"
-expect_eq "wholly expired patient: key destroyed" 1 "$(sqlite3 "$VAULT/keys/keys.db" "select count(*) from shredded where key_id='$P2'")"
+expect_eq "expired Observation deleted (all versions)" 0 "$(pv_sql records "select count(*) from resources where id='$O1'")"
+expect_eq "unexpired Condition kept" 1 "$(pv_sql records "select count(*) from resources where id='$C1'")"
+expect_eq "a patient with living data keeps its Patient" 1 "$(pv_sql records "select count(*) from resources where id='$P1' and CAST(deleted AS int)=0")"
+expect_eq "held patient untouched" 1 "$(pv_sql records "select count(*) from resources where id='$O3'")"
+expect_eq "wholly expired patient: key destroyed" 1 "$(pv_shredded "$P2")"
 expect_eq "every purge audited" 2 "$(grep -c '"action":"purge' "$VAULT/audit/log.jsonl")"
 # Outside review (issue 13), finding 16: the purge is idempotent. Erasure
 # keeps P2's (empty, deleted) rows, which stay expired; a purge that
@@ -131,15 +131,15 @@ expect_eq "3 purges, exactly one purge.patient entry" 1 \
 expect_eq "… and no other new purge entry" 2 "$(grep -c '"action":"purge' "$VAULT/audit/log.jsonl")"
 "$PHIVAULT" audit verify "$VAULT" >/dev/null && pass "trail verifies after purge" || fail "trail broken after purge"
 # a copy of the database taken before the purge cannot bring P2 back
-cp "$VAULT/phivault.db" "$T/after-purge.db"
-cp "$T/before-purge.db" "$VAULT/phivault.db"; rm -f "$VAULT/phivault.db-wal" "$VAULT/phivault.db-shm"
+pv_db_snapshot "$T/after-purge.db"
+pv_db_restore "$T/before-purge.db"
 pv_start
 dt=$(login doc "Clinician-pass-1234")
 code=$(http_status GET "/fhir/Observation/$O2" -H "$(auth "$dt")")
 [ "$code" == 410 ] || [ "$code" == 500 ] && pass "shredded patient unreadable from the old copy ($code)" || fail "old copy readable: $code"
 expect_not_contains "no PHI from the old copy" "$(pcurl -H "$(auth "$dt")" "$BASE/fhir/Observation/$O2")" '"status":"final"'
 pv_stop
-cp "$T/after-purge.db" "$VAULT/phivault.db"; rm -f "$VAULT/phivault.db-wal" "$VAULT/phivault.db-shm"
+pv_db_restore "$T/after-purge.db"
 "$PHIVAULT" hold remove "$VAULT" --patient "$P3" >/dev/null
 
 # --- the server's periodic purge ----------------------------------------------------

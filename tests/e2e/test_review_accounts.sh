@@ -24,7 +24,7 @@ pv_conf auth ip_lockout_threshold 100000
 pv_conf ratelimit password_burst 3
 for u in ann bob cy dee eve fay; do pv_user "$u" researcher "$PW"; done
 pv_start
-db() { sqlite3 -cmd ".timeout 5000" "$VAULT/phivault.db" "$@"; }
+db() { pv_sql records "$1"; } # lib.sh: SQLite or PostgreSQL
 body() { jq -nc --arg u "$1" --arg p "$2" --arg o "${3:-}" \
   '{username:$u,password:$p} + (if $o != "" then {otp:$o} else {} end)'; }
 BG=()
@@ -43,7 +43,7 @@ sleep 0.04
 "$PHIVAULT" user disable "$VAULT" --name ann >/dev/null
 waitbg
 expect_eq "ann stays disabled after the racing login" 0 \
-  "$(db "SELECT active FROM users WHERE username = 'ann'")"
+  "$(db "SELECT CAST(active AS int) FROM users WHERE username = 'ann'")"
 tok=$(jq -r '.token // empty' "$T/ann.json")
 if [ -n "$tok" ]; then
   expect_eq "a token the racing login got is dead" 401 "$(http_status GET /auth/sessions -H "$(auth "$tok")")"

@@ -107,7 +107,7 @@ expect_eq "permission revoked: the grant no longer opens PC" 403 \
   "$(st "$PS2" GET "/fhir/Observation/$OBS_C")"
 expect_eq "every grant of doc3 and psy has ended" 0 \
   "$(db "SELECT count(*) FROM grants g JOIN users u ON u.id = g.user_id
-         WHERE u.username IN ('doc3','psy') AND g.expires_at > strftime('%s','now')")"
+         WHERE u.username IN ('doc3','psy') AND g.expires_at > $(date +%s)")"
 expect_eq "ended grants stay listed for review" 2 \
   "$(db "SELECT count(*) FROM grants g JOIN users u ON u.id = g.user_id
          WHERE u.username IN ('doc3','psy') AND g.reviewed_at = 0")"

@@ -215,11 +215,11 @@ expect_eq "racing updates: history holds 2 versions" 2 \
 
 # --- 3. invalid input: 4xx and the store unchanged --------------------------
 snap() {
-  { sqlite3 "$VAULT/phivault.db" 'select type,id,version,is_current,deleted,hex(sealed) from resources order by 1,2,3'
-    sqlite3 "$VAULT/keys/keys.db" 'select key_id,kek_version,hex(wrapped) from deks order by 1'
+  { pv_sql records "select type,id,version,is_current,deleted,$(pv_sql_hex sealed) from resources order by 1,2,3"
+    pv_sql keys "select key_id,kek_version,$(pv_sql_hex wrapped) from deks order by 1"
   } | sha256sum | cut -c1-64
 }
-rows() { sqlite3 "$VAULT/phivault.db" 'select count(*) from resources'; }
+rows() { pv_sql records 'select count(*) from resources'; }
 send POST /fhir/Patient '{"resourceType":"Patient","name":[{"family":"Deleted"}]}' >/dev/null
 DPID=$(jq -r .id "$T/out")
 expect_eq "delete a Patient: 204" 204 "$(req DELETE "/fhir/Patient/$DPID")"
@@ -323,24 +323,48 @@ expect_contains "canary note reads back" "$([ "$(req GET "/fhir/Observation/$COB
 
 # Positive control: the same grep finds the canary in a plain copy.
 jq -c . "$T/out" >"$T/control.json"
-leaks() { grep -rlaF -e "$CAN" "$VAULT" "$T/serve.log" 2>/dev/null || true; }
+# On PostgreSQL the rows live in the cluster: its files (tables, WAL) are
+# searched too, and a plain dump of both databases.
+pg_places() {
+  pv_is_pg || return 0
+  pv_psql "$PV_DB" -c CHECKPOINT >/dev/null
+  { PGPASSFILE=$PV_PGPASS pg_dump -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" "$PV_DB"
+    PGPASSFILE=$PV_PGPASS pg_dump -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" "$PV_KEYS_DB"
+  } >"$T/pgdump.sql"
+  echo "$T/pgdump.sql" "$PV_PG_DIR/data" "$PV_PG_DIR/postgres.log"
+}
+leaks() { grep -rlaF -e "$CAN" "$VAULT" "$T/serve.log" $(pg_places) 2>/dev/null || true; }
 expect_eq "control: grep finds the canary in a plain file" "$T/control.json" \
   "$(grep -rlaF -e "$CAN" "$T/control.json" || true)"
 [ -e "$VAULT/phivault.db-wal" ] && echo "note: WAL present while running (searched)" || true
+if pv_is_pg; then
+  # Positive control for the database search: a plain marker (not the
+  # canary, which must stay out of the cluster's files) written straight
+  # into the records database is found by it.
+  CTL="Ctl$(od -An -tx1 -N8 /dev/urandom | tr -d ' \n')"
+  pv_psql "$PV_DB" -c "CREATE TABLE canary_control(x text); INSERT INTO canary_control VALUES ('$CTL')" >/dev/null
+  expect_eq "control: the database search finds a plain marker" 1 \
+    "$(grep -qaF -e "$CTL" $(pg_places | cut -d' ' -f1) && echo 1 || echo 0)"
+  pv_psql "$PV_DB" -c "DROP TABLE canary_control" >/dev/null
+fi
 expect_eq "files searched include the audit log" 1 "$([ -n "$(ls -A "$VAULT/audit")" ] && echo 1 || echo 0)"
 expect_eq "canary in no vault file and not in the log (running)" "" "$(leaks)"
 # Case-folded and base64-free variants: the bare hex tail, lowercased.
 expect_eq "canary tail in no file (running)" "" \
-  "$(grep -rlai -e "${CAN#Cnry}" "$VAULT" "$T/serve.log" 2>/dev/null || true)"
+  "$(grep -rlai -e "${CAN#Cnry}" "$VAULT" "$T/serve.log" $(pg_places | cut -d' ' -f1) 2>/dev/null || true)"
 pv_stop
 expect_eq "graceful stop exits 0" 0 "$PV_RC"
-wal=$(stat -c %s "$VAULT/phivault.db-wal" 2>/dev/null || echo 0)
-expect_eq "WAL checkpointed at stop" 0 "$wal"
+if pv_is_pg; then
+  pv_skip "WAL checkpointed at stop" "SQLite's WAL file; PostgreSQL's WAL is the cluster's (searched above)"
+else
+  wal=$(stat -c %s "$VAULT/phivault.db-wal" 2>/dev/null || echo 0)
+  expect_eq "WAL checkpointed at stop" 0 "$wal"
+fi
 expect_eq "canary in no vault file and not in the log (stopped)" "" "$(leaks)"
 expect_eq "canary tail in no file (stopped)" "" \
-  "$(grep -rlai -e "${CAN#Cnry}" "$VAULT" "$T/serve.log" 2>/dev/null || true)"
+  "$(grep -rlai -e "${CAN#Cnry}" "$VAULT" "$T/serve.log" $(pg_places | cut -d' ' -f1) 2>/dev/null || true)"
 expect_eq "records database holds the canary rows (sealed)" 1 \
-  "$(sqlite3 "$VAULT/phivault.db" "select count(*) from resources where type='Patient' and id='$CPID' and is_current=1 and length(sealed) > 100")"
+  "$(pv_sql records "select count(*) from resources where type='Patient' and id='$CPID' and CAST(is_current AS int)=1 and length(sealed) > 100")"
 
 # --- 7. SIGTERM under read and write load, with no grace period: the queues
 # drain, nothing is left suspended when libmicrohttpd stops (it aborts if

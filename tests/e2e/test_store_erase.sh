@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Encrypted FHIR store (issue 5), part 3: crypto-shredding. A legal hold
 # stops erasure; erasure makes the patient's resources gone (410) while
-# other patients are untouched; restoring a copy of phivault.db taken
-# before the erasure does not bring the patient back (the data key lived
-# in keys/ and is destroyed), and no new key is minted for them.
+# other patients are untouched; restoring a copy of the records database
+# taken before the erasure does not bring the patient back (the data key
+# lived in the keys database and is destroyed), and no new key is minted
+# for them. On SQLite the copy is phivault.db (.backup); on PostgreSQL a
+# pg_dump of the records database, restored over it (lib.sh).
 source "$(dirname "$0")/lib.sh"
 pv_setup
 pv_init
@@ -36,7 +38,7 @@ expect_in() { # expect_in WHAT "CODE CODE…" ACTUAL
 codes() { local r; for r in "$@"; do printf '%s ' "$(req GET "/fhir/$r")"; done | sed 's/ $//'; }
 expect_eq "setup: the patient's resources read" "200 200 200" "$(codes "${PREADS[@]}")"
 expect_eq "setup: the other patient's read" "200 200" "$(codes "Patient/$Q" "Observation/$QO")"
-expect_eq "setup: a DEK for each patient" 2 "$(sqlite3 "$VAULT/keys/keys.db" 'select count(*) from deks')"
+expect_eq "setup: a DEK for each patient" 2 "$(pv_deks)"
 
 # Legal hold: erasure refused (exit 1), nothing changes.
 rc=0; "$PHIVAULT" hold add "$VAULT" --patient "$P" >/dev/null || rc=$?
@@ -45,7 +47,7 @@ rc=0; "$PHIVAULT" erase "$VAULT" --patient "$P" >/dev/null 2>"$T/err" || rc=$?
 expect_eq "erase under legal hold: exit 1" 1 "$rc"
 expect_contains "erase says why" "$(cat "$T/err")" "legal hold"
 expect_eq "under hold: still readable" "200 200 200" "$(codes "${PREADS[@]}")"
-expect_eq "under hold: DEK kept" 1 "$(sqlite3 "$VAULT/keys/keys.db" "select count(*) from deks where key_id='$P'")"
+expect_eq "under hold: DEK kept" 1 "$(pv_deks "$P")"
 rc=0; "$PHIVAULT" hold remove "$VAULT" --patient "$P" >/dev/null || rc=$?
 expect_eq "hold remove: exit 0" 0 "$rc"
 rc=0; "$PHIVAULT" erase "$VAULT" --patient nosuchpatient >/dev/null 2>&1 || rc=$?
@@ -54,17 +56,21 @@ rc=0; "$PHIVAULT" erase "$VAULT" >/dev/null 2>&1 || rc=$?
 expect_eq "erase without --patient: exit 2" 2 "$rc"
 
 # A copy of the records database from before the erasure (online backup).
-sqlite3 "$VAULT/phivault.db" ".backup '$T/before.db'"
-expect_eq "the copy holds the patient's sealed rows" 4 \
-  "$(sqlite3 "$T/before.db" "select count(*) from resources where patient_id='$P' and sealed is not null")"
+expect_eq "before the copy: the patient's sealed rows" 4 \
+  "$(pv_sql records "select count(*) from resources where patient_id='$P' and sealed is not null")"
+pv_db_snapshot "$T/before.db"
+if ! pv_is_pg; then
+  expect_eq "the copy holds the patient's sealed rows" 4 \
+    "$(sqlite3 "$T/before.db" "select count(*) from resources where patient_id='$P' and sealed is not null")"
+fi # (PostgreSQL: a pg_dump archive; restored and counted below)
 
 rc=0; "$PHIVAULT" erase "$VAULT" --patient "$P" >"$T/erase.out" 2>&1 || rc=$?
 expect_eq "erase: exit 0" 0 "$rc"
 expect_contains "erase summary" "$(cat "$T/erase.out")" "erased"
-expect_eq "DEK gone from keys.db" 0 "$(sqlite3 "$VAULT/keys/keys.db" "select count(*) from deks where key_id='$P'")"
-expect_eq "other patient's DEK kept" 1 "$(sqlite3 "$VAULT/keys/keys.db" "select count(*) from deks where key_id='$Q'")"
+expect_eq "DEK gone from the keys store" 0 "$(pv_deks "$P")"
+expect_eq "other patient's DEK kept" 1 "$(pv_deks "$Q")"
 expect_eq "no sealed version of the patient left" 0 \
-  "$(sqlite3 "$VAULT/phivault.db" "select count(*) from resources where patient_id='$P' and sealed is not null")"
+  "$(pv_sql records "select count(*) from resources where patient_id='$P' and sealed is not null")"
 expect_eq "erased: reads report gone" "410 410 410" "$(codes "${PREADS[@]}")"
 expect_eq "erased: 410 is an OperationOutcome" OperationOutcome "$(jq -r .resourceType "$T/out")"
 expect_in "erased: vread of an old version (rows deleted)" "404 410" "$(req GET "/fhir/Observation/$PO/_history/1")"
@@ -78,7 +84,7 @@ expect_eq "erased: identifier search finds nothing" 0 \
 expect_in "erased: a new Observation for the patient is refused" "403 410 422" "$(send POST /fhir/Observation "$(obs "$P" 3 late)")"
 expect_in "erased: an update is refused" "403 410" "$(send PUT "/fhir/Condition/$PC" \
   "{\"resourceType\":\"Condition\",\"id\":\"$PC\",\"subject\":{\"reference\":\"Patient/$P\"}}")"
-expect_eq "erased: no new DEK minted" 0 "$(sqlite3 "$VAULT/keys/keys.db" "select count(*) from deks where key_id='$P'")"
+expect_eq "erased: no new DEK minted" 0 "$(pv_deks "$P")"
 expect_eq "other patient unaffected" "200 200" "$(codes "Patient/$Q" "Observation/$QO")"
 expect_contains "… with its content" "$(cat "$T/out")" KeeperObs
 rc=0; "$PHIVAULT" erase "$VAULT" --patient "$P" >/dev/null 2>&1 || rc=$?
@@ -89,11 +95,9 @@ pv_stop
 expect_eq "clean stop" 0 "$PV_RC"
 expect_eq "the live database no longer has the secret" "" \
   "$(grep -rlaF -e "$SECRET" "$VAULT" "$T/serve.log" 2>/dev/null || true)"
-rm -f "$VAULT/phivault.db-wal" "$VAULT/phivault.db-shm"
-cp "$T/before.db" "$VAULT/phivault.db"
-chmod 600 "$VAULT/phivault.db"
+pv_db_restore "$T/before.db"
 expect_eq "restored database has the sealed rows again" 4 \
-  "$(sqlite3 "$VAULT/phivault.db" "select count(*) from resources where patient_id='$P' and sealed is not null")"
+  "$(pv_sql records "select count(*) from resources where patient_id='$P' and sealed is not null")"
 pv_start
 TOK=$(login drc "$PW")
 expect_ne "login after restore" "" "$TOK"
@@ -113,7 +117,7 @@ expect_eq "restored backup: cannot write for the patient (no new key)" 410 \
 expect_eq "restored backup: cannot update the patient" 410 "$(send PUT "/fhir/Patient/$P" \
   "{\"resourceType\":\"Patient\",\"id\":\"$P\",\"name\":[{\"family\":\"New\"}]}")"
 expect_eq "restored backup: still no DEK for the patient" 0 \
-  "$(sqlite3 "$VAULT/keys/keys.db" "select count(*) from deks where key_id='$P'")"
+  "$(pv_deks "$P")"
 expect_eq "restored backup: other patient reads fine" "200 200" "$(codes "Patient/$Q" "Observation/$QO")"
 expect_contains "… with its content" "$(cat "$T/out")" KeeperObs
 expect_not_contains "restored backup: log has no PHI" "$(cat "$T/serve.log")" "$SECRET"

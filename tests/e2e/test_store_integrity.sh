@@ -45,11 +45,12 @@ done
 expect_eq "no decrypt failures yet" 0 "$(metric phivault_decrypt_failures_total)"
 expect_eq "no decrypt_failure alert yet" 0 "$(alerts)"
 pv_stop
-DB=$VAULT/phivault.db
-blobsum() { sqlite3 "$DB" "select hex(sealed) from resources where type='Observation' and id='$1' and version=$2" | sha256sum | cut -c1-16; }
+# An insider with write access to the records store (phivault.db, or the
+# PostgreSQL records database) moves sealed blobs between rows.
+blobsum() { pv_sql records "select $(pv_sql_hex sealed) from resources where type='Observation' and id='$1' and version=$2" | sha256sum | cut -c1-16; }
 a1=$(blobsum "$A1" 1); a3=$(blobsum "$A3" 1); v1=$(blobsum "$V" 1)
 swap() { # swap ID1 VER1 ID2 VER2 — exchange the sealed blobs of two rows
-  sqlite3 "$DB" "BEGIN;
+  pv_sql records "BEGIN;
     CREATE TEMP TABLE s AS SELECT (SELECT sealed FROM resources WHERE type='Observation' AND id='$1' AND version=$2) AS x,
                                   (SELECT sealed FROM resources WHERE type='Observation' AND id='$3' AND version=$4) AS y;
     UPDATE resources SET sealed=(SELECT y FROM s) WHERE type='Observation' AND id='$1' AND version=$2;
@@ -159,9 +160,9 @@ expect_eq "every concurrent read returned 200" "200" "$(cat "$T"/codes.* | sort 
 expect_eq "every concurrent create returned 201" "201" "$(sort -u "$T/wcodes" | tr '\n' ' ' | sed 's/ $//')"
 expect_eq "only the newest master key is left" "master-3.key" "$(cd "$VAULT/keys" && ls master-*.key | tr '\n' ' ' | sed 's/ $//')"
 expect_eq "every DEK wrapped under version 3" 3 \
-  "$(sqlite3 "$VAULT/keys/keys.db" 'select group_concat(v) from (select distinct kek_version v from deks)')"
-expect_eq "a DEK per patient" "$(sqlite3 "$DB" "select count(*) from resources where type='Patient' and is_current=1")" \
-  "$(sqlite3 "$VAULT/keys/keys.db" 'select count(*) from deks')"
+  "$(pv_sql keys 'select distinct kek_version from deks where wrapped is not null' | paste -sd,)"
+expect_eq "a DEK per patient" "$(pv_sql records "select count(*) from resources where type='Patient' and CAST(is_current AS int)=1")" \
+  "$(pv_deks)"
 verify_all() { # verify_all WHEN
   local r bad=0
   for r in "${ids[@]}" "Observation/$A4" "Observation/$B1"; do
@@ -181,5 +182,5 @@ pv_start
 TOK=$(login drc "$PW")
 verify_all "after restart"
 expect_eq "created-during-rotation patients read after restart" 0 \
-  "$(n=0; for id in $(sqlite3 "$DB" "select id from resources where type='Patient' and is_current=1"); do
+  "$(n=0; for id in $(pv_sql records "select id from resources where type='Patient' and CAST(is_current AS int)=1"); do
        [ "$(req GET "/fhir/Patient/$id")" == 200 ] || n=$((n + 1)); done; echo $n)"

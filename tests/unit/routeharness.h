@@ -46,8 +46,7 @@ rh_open(void)
 
 	if (h == NULL || (h->v = tv_open(RH_ARGON)) == NULL)
 		return NULL;
-	o = (struct pv_audit_opts){ h->v->dir, h->v->sign_sk, h->v->sign_pk,
-		h->v->sign_key_id, true, 0 };
+	o = (struct pv_audit_opts)PV_VAULT_AUDIT_OPTS(h->v, true, 0);
 	pv_policy_defaults(&h->policy);
 	if (pv_audit_open(&o, &h->audit) != PV_OK ||
 	    pv_alerts_open(h->v->dir, &h->v->cfg, &h->alerts) != PV_OK ||

@@ -133,6 +133,84 @@ test_fail_closed(void **state)
 	expect_rejected("[alerts]\nsnoop_patients = 1000\n", "out of range");
 }
 
+/* [store]: the backend switch and PostgreSQL's connection settings. */
+static void
+test_store(void **state)
+{
+	struct pv_config c;
+	char err[256];
+
+	(void)state;
+	pv_config_defaults(&c);
+	write_conf(
+	    "[store]\nbackend = postgresql\n"
+	    "dsn = host=/tmp dbname=rec\n"
+	    "keys_dsn = postgresql://u@db:5433/keys?sslmode=verify-full\n"
+	    "password_file = pgpassword\n");
+	assert_int_equal(pv_config_load(&c, path, err, sizeof(err)), PV_OK);
+	unlink(path);
+	assert_true(c.is_store_pg);
+	assert_string_equal(c.store_dsn, "host=/tmp dbname=rec");
+	assert_string_equal(c.store_password_file, "pgpassword");
+	pv_config_defaults(&c);
+	assert_false(c.is_store_pg);
+	assert_string_equal(c.store_backend, "sqlite");
+
+	expect_rejected("[store]\nbackend = mysql\n", "sqlite or postgresql");
+	expect_rejected("[store]\ndsn = dbname=a\n", "need backend");
+	expect_rejected("[store]\nbackend = postgresql\ndsn = dbname=a\n",
+	    "keys_dsn is required");
+	expect_rejected("[store]\nbackend = postgresql\nkeys_dsn = dbname=a\n",
+	    "dsn is required");
+	expect_rejected("[store]\nbackend = postgresql\ndsn = dbname=a\n"
+			"keys_dsn = dbname=a\n",
+	    "another database");
+	expect_rejected("[store]\nbackend = postgresql\n"
+			"dsn = dbname=a password=x\nkeys_dsn = dbname=k\n",
+	    "must not carry a password");
+	expect_rejected("[store]\nbackend = postgresql\n"
+			"dsn = dbname=a\nkeys_dsn = dbname=k PassWord=x\n",
+	    "must not carry a password");
+
+	/* Every form libpq reads a password from, and look-alikes. */
+	assert_true(pv_config_dsn_has_password("postgresql://u:pw@h/db"));
+	assert_true(pv_config_dsn_has_password("postgres://u:@h/db"));
+	assert_true(pv_config_dsn_has_password("postgresql://h/db?password=x"));
+	assert_true(
+	    pv_config_dsn_has_password("postgresql://h/db?p%61ssword=x"));
+	assert_true(pv_config_dsn_has_password("host=h password = x"));
+	assert_true(pv_config_dsn_has_password("host=h PASSWORD='x'"));
+	assert_false(pv_config_dsn_has_password("postgresql://u@h:5432/db"));
+	assert_false(pv_config_dsn_has_password("postgresql://[::1]:5432/db"));
+	assert_false(pv_config_dsn_has_password("host=h passfile=/p user=u"));
+	assert_false(pv_config_dsn_has_password("dbname=rec"));
+}
+
+/* pg_check: one line that reads back, as `init --store` writes it. */
+static void
+test_store_init_values(void **state)
+{
+	struct pv_config_pg pg = { "dbname=a", "dbname=k", NULL };
+	char err[256];
+
+	(void)state;
+	assert_int_equal(pv_config_check_pg(&pg, err, sizeof(err)), PV_OK);
+	pg.dsn = "dbname=a\n[auth]";
+	assert_int_equal(pv_config_check_pg(&pg, err, sizeof(err)), PV_EINVAL);
+	pg.dsn = "dbname=a ; comment";
+	assert_int_equal(pv_config_check_pg(&pg, err, sizeof(err)), PV_EINVAL);
+	pg.dsn = " dbname=a";
+	assert_int_equal(pv_config_check_pg(&pg, err, sizeof(err)), PV_EINVAL);
+	pg.dsn = "dbname=a";
+	pg.password_file = "/p\nx";
+	assert_int_equal(pv_config_check_pg(&pg, err, sizeof(err)), PV_EINVAL);
+	/* The error never quotes a DSN. */
+	pg.password_file = NULL;
+	pg.keys_dsn = "postgresql://secretuser:pw@h/k";
+	assert_int_equal(pv_config_check_pg(&pg, err, sizeof(err)), PV_EINVAL);
+	assert_null(strstr(err, "secretuser"));
+}
+
 int
 main(void)
 {
@@ -141,6 +219,8 @@ main(void)
 		cmocka_unit_test(test_durations),
 		cmocka_unit_test(test_load_overrides),
 		cmocka_unit_test(test_fail_closed),
+		cmocka_unit_test(test_store),
+		cmocka_unit_test(test_store_init_values),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

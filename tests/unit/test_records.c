@@ -232,8 +232,8 @@ test_apply_audits_write_ahead(void **state)
 	(void)state;
 	assert_non_null(v);
 	{
-		struct pv_audit_opts o = { v->dir, v->sign_sk, v->sign_pk,
-			v->sign_key_id, true, 0 }; /* with the index */
+		struct pv_audit_opts o =
+		    PV_VAULT_AUDIT_OPTS(v, true, 0); /* with the index */
 
 		assert_int_equal(pv_audit_open(&o, &a), PV_OK);
 	}

@@ -1,0 +1,46 @@
+/*
+ * vault_int.h — what vault.c asks of vault_store.c: which store a vault
+ * opens and how its PostgreSQL databases are prepared. Not an API:
+ * nothing outside src/core includes it.
+ */
+#ifndef PV_CORE_VAULT_INT_H
+#define PV_CORE_VAULT_INT_H
+
+#include "core/vault.h"
+
+/* The longest password a password_file may hold (bytes). */
+#define PV_VAULT_PG_PASSWORD_MAX 1024
+
+/*
+ * Opens the store cfg names for the vault at dir (an absolute path):
+ * SQLite (phivault.db and keys/keys.db, created and migrated), or
+ * PostgreSQL (pv_store_open_pg; never migrates). *out is the caller's,
+ * released with pv_store_close; *password gets the password_file's
+ * password in guarded memory (NULL when there is none), the caller's,
+ * released with pv_vault_password_free. err gets a one-line reason.
+ */
+PV_MUST_CHECK pv_status pv_vault_store_open(const char *dir,
+    const struct pv_config *cfg, struct pv_store **out, char **password,
+    char *err, size_t errsz);
+/* Wipes and frees a password pv_vault_store_open handed out (NULL ok). */
+void pv_vault_password_free(char *pw);
+
+/*
+ * Creates or upgrades both PostgreSQL schemas (pv_store_pg_migrate);
+ * *from and *to get the versions before and after. A relative
+ * password_file is taken under dir.
+ */
+PV_MUST_CHECK pv_status pv_vault_store_migrate_pg(const char *dir,
+    const struct pv_config_pg *pg, int *from, int *to, char *err, size_t errsz);
+
+/*
+ * `init --store`: migrates the databases, then refuses (PV_EEXISTS)
+ * when they already hold a vault — any account in the records database
+ * or any wrapped key in the keys database — since a new vault's master
+ * key could not unwrap another vault's keys. Empty (or only migrated by
+ * an init that failed later) passes.
+ */
+PV_MUST_CHECK pv_status pv_vault_store_init_pg(const char *dir,
+    const struct pv_config_pg *pg, char *err, size_t errsz);
+
+#endif
