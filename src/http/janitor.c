@@ -4,12 +4,26 @@
  * Every PV_CONNS_SWEEP_MS it ends the connections past their deadline
  * (conns.c, slow clients) and once a second it writes the aggregate audit
  * entries of unauthenticated refusals whose interval ended (denials.c).
+ * On a shared store (PostgreSQL) it also deletes, once a minute, the
+ * nonce claims whose window has passed (every node does; the DELETE is
+ * idempotent), so the replay table stays the size of one window.
  * It holds no lock of its own across those calls and never blocks on the
  * network or the disk: both queue or shut down and return.
  */
 #include "http/guard.h"
 
 #include <time.h>
+
+static void
+expire_nonces(struct pv_server *srv)
+{
+	struct pv_store *s = srv->vault->store;
+
+	if (pv_store_is_shared(s) &&
+	    pv_store_nonce_expire(s, pv_now()) != PV_OK)
+		pv_log(PV_LOG_WARN, "nonces_expire_failed", NULL,
+		    (const char *)NULL);
+}
 
 static void *
 janitor_main(void *arg)
@@ -34,6 +48,8 @@ janitor_main(void *arg)
 		PV_IGNORE(pv_conns_sweep(srv->conns));
 		if (++tick % (1000 / PV_CONNS_SWEEP_MS) == 0)
 			pv_denials_flush(srv->denials, pv_now(), false);
+		if (tick % (60000 / PV_CONNS_SWEEP_MS) == 0)
+			expire_nonces(srv);
 		pthread_mutex_lock(&srv->janitor_lock);
 	}
 	pthread_mutex_unlock(&srv->janitor_lock);

@@ -11,7 +11,11 @@
  *    (if any) not passed;
  *  - the key is a registered, active service client;
  *  - the (keyid, nonce) pair is new inside the window (checked after the
- *    signature verifies, so forged requests cannot burn real nonces).
+ *    signature verifies, so forged requests cannot burn real nonces): in
+ *    this process's cache and, when the store is shared by several nodes
+ *    (PostgreSQL), claimed atomically in the store's nonces table too, so
+ *    a replay sent to another node is refused; a claim that cannot be
+ *    made is a 503, never an acceptance.
  * Each failure is a 401 OperationOutcome with a detail code; replays and
  * forgeries raise alerts. Defends against: replay of captured requests,
  * tampering in transit beyond TLS (e.g. at a terminating proxy), and
@@ -33,6 +37,18 @@ header_cb(void *arg, const char *lcname)
 	struct hdr_ctx *h = arg;
 
 	return pv_hreq_header_joined(&h->r->in, lcname, h->buf, sizeof(h->buf));
+}
+
+/* The deployment-wide claim of a nonce: the store keys claims by a
+ * SHA-256 of the (keyid, nonce) digest. PV_EEXISTS for a replay. */
+static pv_status
+claim_shared(struct pv_store *s, const char *digest, int64_t expires,
+    int64_t now)
+{
+	unsigned char h[PV_HASH_BYTES];
+
+	pv_sha256(h, digest, strlen(digest));
+	return pv_store_nonce_claim(s, h, expires, now);
 }
 
 bool
@@ -108,7 +124,7 @@ pv_http_signature_auth(struct pv_req *r)
 	char dbuf[PV_SIG_DIGEST_FIELD_MAX + 1];
 	const char *host = pv_hreq_header(&r->in, MHD_HTTP_HEADER_HOST);
 	struct pv_user u;
-	int64_t now = pv_now(), window = v->cfg.replay_window;
+	int64_t now = pv_now(), window = v->cfg.replay_window, expires;
 	pv_status st;
 
 	if (pv_hreq_header(&r->in, MHD_HTTP_HEADER_AUTHORIZATION) != NULL)
@@ -201,8 +217,10 @@ pv_http_signature_auth(struct pv_req *r)
 	}
 	/* Only now, with a valid signature, spend the nonce. */
 	pv_nonce_digest(p.keyid, p.nonce, digest);
-	st = pv_nonces_add(r->srv->nonces, digest,
-	    (p.created > now ? p.created : now) + window, now);
+	expires = (p.created > now ? p.created : now) + window;
+	st = pv_nonces_add(r->srv->nonces, digest, expires, now);
+	if (st == PV_OK && pv_store_is_shared(v->store))
+		st = claim_shared(v->store, digest, expires, now);
 	if (st == PV_EEXISTS)
 		return refuse(r, "replayed_nonce",
 		    "this nonce was already "
@@ -211,7 +229,7 @@ pv_http_signature_auth(struct pv_req *r)
 	if (st != PV_OK) {
 		r->out.retry_after = 1;
 		pv_reply_error(&r->out, 503, "transient",
-		    "replay cache full; retry");
+		    "replay cache full or unreachable; retry with a new nonce");
 		return false;
 	}
 	memset(&r->who, 0, sizeof(r->who));
