@@ -185,6 +185,11 @@ PV_MUST_CHECK pv_status pv_audit_node_register(const struct pv_audit_loc *loc,
     const unsigned char endorser_pk[PV_SIGN_PK_BYTES],
     const unsigned char new_pk[PV_SIGN_PK_BYTES]);
 
+/* The key id checkpoints name a signing key by (hex, 16 characters). */
+#define PV_AUDIT_KEY_ID_LEN 16
+void pv_audit_key_id(const unsigned char pk[PV_SIGN_PK_BYTES],
+    char out[PV_AUDIT_KEY_ID_LEN + 1]);
+
 /* ---- offline checks (verify.c) ---- */
 
 struct pv_verify_report {

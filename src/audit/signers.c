@@ -29,6 +29,15 @@ audit_key_id(const unsigned char pk[PV_SIGN_PK_BYTES],
 	sodium_bin2hex(id, AUDIT_KEY_ID_LEN + 1, fp, AUDIT_KEY_ID_LEN / 2);
 }
 
+_Static_assert(PV_AUDIT_KEY_ID_LEN == AUDIT_KEY_ID_LEN, "one key id length");
+
+void
+pv_audit_key_id(const unsigned char pk[PV_SIGN_PK_BYTES],
+    char out[PV_AUDIT_KEY_ID_LEN + 1])
+{
+	audit_key_id(pk, out);
+}
+
 size_t
 audit_endorsement_message(const char *key_id,
     const unsigned char pk[PV_SIGN_PK_BYTES], unsigned char out[128])

@@ -55,8 +55,8 @@ is_empty_dir(const char *dir)
 	return empty;
 }
 
-static pv_status
-make_dir(const char *dir, const char *rel)
+pv_status
+pv_vault_make_dir(const char *dir, const char *rel)
 {
 	char path[PV_PATH_MAX];
 	pv_status st;
@@ -104,9 +104,8 @@ done:
 	return st;
 }
 
-/* The directory must be new or empty; it is made (or set) 0700. */
-static pv_status
-claim_dir(const char *dir, char *err, size_t errsz)
+pv_status
+pv_vault_claim_dir(const char *dir, char *err, size_t errsz)
 {
 	struct stat sb;
 
@@ -140,7 +139,7 @@ create_files(const char *dir, const struct pv_config_pg *pg, char *err,
 	int fd;
 
 	for (i = 0; i < PV_ARRAY_LEN(subdirs); i++)
-		if ((st = make_dir(dir, subdirs[i])) != PV_OK) {
+		if ((st = pv_vault_make_dir(dir, subdirs[i])) != PV_OK) {
 			ERR("cannot create %s/", subdirs[i]);
 			return st;
 		}
@@ -201,7 +200,7 @@ pv_vault_create(const char *dir, char *err, size_t errsz)
 	char real[PV_PATH_MAX], *pw = NULL;
 	pv_status st;
 
-	if ((st = claim_dir(dir, err, errsz)) != PV_OK ||
+	if ((st = pv_vault_claim_dir(dir, err, errsz)) != PV_OK ||
 	    (st = create_files(dir, NULL, err, errsz)) != PV_OK ||
 	    (st = check_conf(dir, NULL, err, errsz)) != PV_OK)
 		return st;
@@ -276,7 +275,7 @@ pv_vault_create_pg(const char *dir, const struct pv_config_pg *pg, char *err,
 	}
 	if ((st = pv_vault_store_init_pg(dir, pg, err, errsz)) != PV_OK)
 		return st;
-	if ((st = claim_dir(dir, err, errsz)) != PV_OK ||
+	if ((st = pv_vault_claim_dir(dir, err, errsz)) != PV_OK ||
 	    (st = create_files(dir, pg, err, errsz)) != PV_OK ||
 	    (st = check_conf(dir, pg, err, errsz)) != PV_OK)
 		return st;

@@ -101,6 +101,18 @@ PV_MUST_CHECK pv_status pv_vault_migrate(const char *dir,
  * and keys into guarded memory, opens the store. *out is owned by the
  * caller and released with pv_vault_close.
  */
+/*
+ * `node add`: newdir becomes another node of from's vault (PostgreSQL
+ * only): its phivault.conf and shared keys copied, its own TLS
+ * certificate and audit-signing key made, that key registered in the
+ * trail endorsed by from's key; key_id receives the new key's id. On
+ * failure err says why and newdir may hold a partial node, which cannot
+ * start (its key is not registered) and must be removed.
+ */
+PV_MUST_CHECK pv_status pv_vault_node_add(struct pv_vault *from,
+    const char *newdir, char key_id[PV_AUDIT_KEY_ID_LEN + 1], char *err,
+    size_t errsz);
+
 PV_MUST_CHECK pv_status pv_vault_open(const char *dir, struct pv_vault **out,
     char *err, size_t errsz);
 void pv_vault_close(struct pv_vault *v);

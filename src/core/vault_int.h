@@ -43,4 +43,10 @@ PV_MUST_CHECK pv_status pv_vault_store_migrate_pg(const char *dir,
 PV_MUST_CHECK pv_status pv_vault_store_init_pg(const char *dir,
     const struct pv_config_pg *pg, char *err, size_t errsz);
 
+/* The directory must be new or empty; it is made (or set) 0700. */
+PV_MUST_CHECK pv_status pv_vault_claim_dir(const char *dir, char *err,
+    size_t errsz);
+/* dir/rel made 0700. */
+PV_MUST_CHECK pv_status pv_vault_make_dir(const char *dir, const char *rel);
+
 #endif
