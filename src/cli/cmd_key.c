@@ -33,6 +33,7 @@ cmd_key(int argc, char **argv)
 	struct pv_cli_change *c;
 	struct pv_vault *v;
 	size_t npos, rewrapped = 0, retired = 0;
+	bool is_pg;
 	uint32_t nv = 0;
 	pv_status st;
 
@@ -56,6 +57,7 @@ cmd_key(int argc, char **argv)
 	if (isatty(STDERR_FILENO))
 		fputc('\n', stderr);
 	pv_cli_end(c, st);
+	is_pg = v->cfg.is_store_pg;
 	pv_vault_close(v);
 	if (st != PV_OK) {
 		fprintf(stderr,
@@ -67,5 +69,11 @@ cmd_key(int argc, char **argv)
 	printf("master key rotated to version %u: %zu data keys re-wrapped, "
 	       "%zu old versions retired\n",
 	    nv, rewrapped, retired);
+	/* The other nodes of a PostgreSQL vault have their own keys/. */
+	if (is_pg)
+		printf("other nodes: copy keys/master-%u.key (mode 0600) into "
+		       "every other node's keys/ now; until then they refuse "
+		       "reads of re-wrapped keys\n",
+		    nv);
 	return PV_EXIT_OK;
 }
