@@ -219,14 +219,17 @@ struct pv_verify_report {
  * more entries than exist. An entry is covered when it lies at or before
  * a line with a valid batch signature, or inside a valid checkpoint; an
  * uncovered tail is a fault ("unsigned") unless flags has
- * PV_VERIFY_ALLOW_UNSIGNED_TAIL. Reads what writers had completed when it
- * started (a shared flock to take the sizes). Fills rep with the first
- * fault. progress (may be NULL) gets the number of entries read so far.
+ * PV_VERIFY_ALLOW_UNSIGNED_TAIL. Checkpoints kept outside the trail are
+ * held the same way: published (a file of checkpoint JSON lines or one
+ * JSON object; NULL for none; PV_ENOTFOUND when it cannot be opened) and,
+ * on PostgreSQL, loc->vault_dir's node anchor (DIR/audit/anchor.json).
+ * Reads what writers had completed when it started. Fills rep with the
+ * first fault. progress (may be NULL) gets the number of entries read.
  */
 PV_MUST_CHECK pv_status pv_audit_verify(const struct pv_audit_loc *loc,
     const unsigned char root_pk[PV_SIGN_PK_BYTES], unsigned flags,
-    struct pv_verify_report *rep, void (*progress)(void *, uint64_t),
-    void *arg);
+    const char *published, struct pv_verify_report *rep,
+    void (*progress)(void *, uint64_t), void *arg);
 
 /* Calls cb for every entry in DIR/audit/log.jsonl; cb returns false to stop. */
 PV_MUST_CHECK pv_status pv_audit_scan(const struct pv_audit_loc *loc,

@@ -98,9 +98,13 @@ audit_checkpoint_append(struct pv_audit *a, bool do_sync)
 	json_decref(j);
 	if (text == NULL)
 		return;
-	if (a->m->fn->cp_append(a->m, text, strlen(text), do_sync) == PV_OK)
+	if (a->m->fn->cp_append(a->m, text, strlen(text), do_sync) == PV_OK) {
 		a->last_cp_size = a->size;
-	else
+		/* Saved by the caller once the commit is durable (anchor.c). */
+		if (do_sync && a->anchor_path[0] != '\0')
+			PV_IGNORE(pv_strlcpy(a->anchor_due, text,
+			    sizeof(a->anchor_due)));
+	} else
 		pv_log(PV_LOG_WARN, "audit_checkpoint_write_failed", NULL,
 		    (const char *)NULL);
 	free(text);

@@ -125,6 +125,30 @@ settle_tail(struct pv_audit *a, const char *rest, size_t len, bool is_opening)
 }
 
 /*
+ * Opening: this node's anchor (anchor.c) holds the log like the latest
+ * checkpoint when it reaches further; it must be signed by a signer.
+ */
+static pv_status
+hold_to_anchor(struct pv_audit *a, struct pv_checkpoint *cp, uint64_t *size)
+{
+	struct pv_checkpoint an;
+	pv_status st = audit_anchor_load(a, &an);
+
+	if (st == PV_ENOTFOUND)
+		return PV_OK;
+	if (st != PV_OK || !audit_signers_cp(&a->signers, &an)) {
+		pv_log(PV_LOG_ERROR, "audit_anchor_invalid", NULL,
+		    (const char *)NULL);
+		return PV_ECRYPTO;
+	}
+	if (an.size <= a->size || an.size <= *size)
+		return PV_OK;
+	*cp = an;
+	*size = an.size;
+	return PV_OK;
+}
+
+/*
  * Reads what was appended since a->end (by another writer, or before we
  * opened) into the state. Every line must parse and continue the chain;
  * lines are taken up to the last one with a valid batch signature and as
@@ -159,7 +183,8 @@ audit_catch_up(struct pv_audit *a, bool is_opening)
 		goto done;
 	buf[len] = '\0';
 	if ((st = last_signed(a, buf, len, &signed_end)) != PV_OK ||
-	    (st = audit_checkpoint_pending(a, &cp, &cp_size)) != PV_OK)
+	    (st = audit_checkpoint_pending(a, &cp, &cp_size)) != PV_OK ||
+	    (is_opening && (st = hold_to_anchor(a, &cp, &cp_size)) != PV_OK))
 		goto done;
 	for (p = buf; p < signed_end || a->size < cp_size; p = nl + 1) {
 		/* No line left with the checkpoint still ahead: cut short. */
@@ -237,7 +262,8 @@ pv_audit_open(const struct pv_audit_opts *o, struct pv_audit **out)
 	if (pv_strlcpy(a->key_id, o->key_id, sizeof(a->key_id)) != PV_OK)
 		goto fail;
 	if ((st = audit_state_key(a, o->sign_sk)) != PV_OK ||
-	    (st = audit_medium_open(o->loc, true, &a->m)) != PV_OK)
+	    (st = audit_medium_open(o->loc, true, &a->m)) != PV_OK ||
+	    (st = audit_anchor_init(a, o->loc)) != PV_OK)
 		goto fail;
 	PV_IGNORE(pv_strlcpy(a->m->slot, a->key_id, sizeof(a->m->slot)));
 	if ((st = audit_signers_load(&a->signers, a->m, a->root_pk)) != PV_OK)
@@ -296,7 +322,8 @@ pv_audit_close(struct pv_audit *a)
 			if (st == PV_OK && a->size > 0)
 				audit_checkpoint_append(a, true);
 			audit_state_write(a);
-			PV_IGNORE(audit_unlock(a, st));
+			if (audit_unlock(a, st) == PV_OK)
+				audit_anchor_save(a);
 			pthread_rwlock_unlock(&a->tree_lock);
 		}
 	}

@@ -44,6 +44,9 @@ struct audit_nonce {
 	char nonce[65];
 };
 
+#define AUDIT_ANCHOR_MAX 1024 /* a checkpoint line, with room */
+#define AUDIT_PATH_MAX 1024
+
 struct pv_audit {
 	struct audit_medium *m; /* owned */
 	struct audit_signers signers; /* under the writers' lock */
@@ -85,7 +88,24 @@ struct pv_audit {
 	 * absorbed: the tree state is ahead of the trail and is rebuilt
 	 * from it before the next write (log.c). */
 	bool needs_reload;
+	/* anchor.c: this node's anchor file ("" on files media) and the
+	 * checkpoint line to write there once its commit is durable. */
+	char anchor_path[AUDIT_PATH_MAX];
+	char anchor_due[AUDIT_ANCHOR_MAX];
 };
+
+/* ---- anchor.c ---- */
+
+/* Sets a->anchor_path for a transactional medium (DIR/audit/anchor.json). */
+PV_MUST_CHECK pv_status audit_anchor_init(struct pv_audit *a,
+    const struct pv_audit_loc *loc);
+/* This node's anchor: PV_ENOTFOUND when there is none (or no path),
+ * PV_ECRYPTO when it does not parse, PV_EIO when it cannot be read. */
+PV_MUST_CHECK pv_status audit_anchor_load(const struct pv_audit *a,
+    struct pv_checkpoint *c);
+/* Writes a->anchor_due (if any) as the anchor, atomically; clears it. A
+ * failure is logged: the previous anchor stays, still a true prefix. */
+void audit_anchor_save(struct pv_audit *a);
 
 /* ---- log.c ---- */
 

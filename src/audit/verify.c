@@ -39,10 +39,14 @@
  * writers, who append whole batches under the exclusive lock, had
  * completed when verification started.
  *
- * It cannot detect: a rewrite by someone holding the signing key, nor the
- * log cut back to a signed line together with the checkpoints — that is
- * what publishing checkpoints elsewhere (`audit checkpoint`) and
- * consistency proofs are for.
+ * Checkpoints kept outside the trail count like its own: a published one
+ * (`audit verify --checkpoint FILE`) and, on PostgreSQL, the anchor of
+ * the node whose directory is used (anchor.c). A log cut back to a signed
+ * line together with the trail's own checkpoints passes on its own; it
+ * fails against any such outside checkpoint that reached further
+ * ("truncated"), or whose root differs ("changed").
+ *
+ * It cannot detect a rewrite by someone holding a signing key.
  */
 #include "audit/batchsig.h"
 #include "audit/log_int.h"
@@ -132,6 +136,75 @@ load_checkpoints(FILE *f, off_t limit, const struct audit_signers *keys,
 	*out = cps;
 	*n_out = n;
 	return PV_OK;
+}
+
+/*
+ * Adds the checkpoints of a file kept outside the trail — published ones
+ * (`--checkpoint`), or this node's anchor (anchor.c) — to cps, sorted
+ * again: one per line, or the whole file one JSON object (the output of
+ * `audit checkpoint` or GET /audit/checkpoint, saved as it came).
+ * PV_ENOTFOUND when the file cannot be opened.
+ */
+static pv_status
+load_outside(const char *path, const struct audit_signers *keys,
+    struct cp **cps, size_t *n, struct pv_verify_report *rep)
+{
+	FILE *f = fopen(path, "re");
+	struct cp *more = NULL, *all;
+	size_t nm = 0;
+	json_t *j;
+	char *text;
+	pv_status st;
+
+	if (f == NULL)
+		return PV_ENOTFOUND;
+	st = load_checkpoints(f, -1, keys, &more, &nm, rep);
+	if (st == PV_OK && nm == 0 && fseek(f, 0, SEEK_SET) == 0 &&
+	    (j = json_loadf(f, 0, NULL)) != NULL) {
+		text = json_dumps(j, JSON_COMPACT);
+		json_decref(j);
+		if (text != NULL && (more = malloc(sizeof(*more))) != NULL &&
+		    audit_checkpoint_parse(text, &more->c)) {
+			more->is_sig_ok = audit_signers_cp(keys, &more->c);
+			nm = 1;
+		}
+		free(text);
+	}
+	fclose(f);
+	if (st != PV_OK || nm == 0) {
+		free(more);
+		if (st == PV_OK)
+			fault(rep, 0, "checkpoint_corrupt",
+			    "a checkpoint kept outside the trail does not "
+			    "parse");
+		return st;
+	}
+	if ((all = realloc(*cps, (*n + nm) * sizeof(*all))) == NULL) {
+		free(more);
+		return PV_ENOMEM;
+	}
+	memcpy(all + *n, more, nm * sizeof(*more));
+	free(more);
+	*n += nm;
+	qsort(all, *n, sizeof(*all), cp_by_size);
+	*cps = all;
+	return PV_OK;
+}
+
+/* This node's anchor (PostgreSQL only), when it has one. */
+static pv_status
+load_anchor(const struct pv_audit_loc *loc, const struct audit_signers *keys,
+    struct cp **cps, size_t *n, struct pv_verify_report *rep)
+{
+	char path[1024];
+	pv_status st;
+
+	if (loc->dsn == NULL || loc->vault_dir == NULL ||
+	    pv_snprintf(path, sizeof(path), "%s/audit/anchor.json",
+		loc->vault_dir) != PV_OK)
+		return PV_OK;
+	st = load_outside(path, keys, cps, n, rep);
+	return st == PV_ENOTFOUND ? PV_OK : st;
 }
 
 /* Peeks the seq of the entry after the current one, or -1. */
@@ -319,7 +392,8 @@ cover(struct pv_verify_report *rep, uint64_t by_bsig, uint64_t by_cp,
 pv_status
 pv_audit_verify(const struct pv_audit_loc *loc,
     const unsigned char root_pk[PV_SIGN_PK_BYTES], unsigned flags,
-    struct pv_verify_report *rep, void (*progress)(void *, uint64_t), void *arg)
+    const char *published, struct pv_verify_report *rep,
+    void (*progress)(void *, uint64_t), void *arg)
 {
 	struct pv_merkle_compact tree;
 	unsigned char chain[PV_AUDIT_HASH_BYTES] = { 0 };
@@ -351,6 +425,10 @@ pv_audit_verify(const struct pv_audit_loc *loc,
 		st = PV_OK;
 	if (st == PV_OK)
 		st = load_checkpoints(cpf, cp_size, pk, &cps, &ncp, rep);
+	if (st == PV_OK)
+		st = load_anchor(loc, pk, &cps, &ncp, rep);
+	if (st == PV_OK && published != NULL)
+		st = load_outside(published, pk, &cps, &ncp, rep);
 	if (st != PV_OK)
 		goto out;
 	rep->checkpoints = ncp;

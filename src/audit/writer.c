@@ -150,6 +150,9 @@ commit(struct pv_audit *a, struct audit_pending *batch, size_t n)
 		}
 		st = audit_unlock(a, st);
 		pthread_rwlock_unlock(&a->tree_lock);
+		if (st == PV_OK)
+			audit_anchor_save(a);
+		a->anchor_due[0] = '\0';
 	}
 	if (st == PV_OK) {
 		pv_metric_add(PV_M_AUDIT_ENTRIES, n);

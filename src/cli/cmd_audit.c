@@ -19,7 +19,8 @@
 #include <unistd.h>
 
 static const char usage_text[] =
-    "usage: phivault audit verify DIR [--allow-unsigned-tail]\n"
+    "usage: phivault audit verify DIR [--allow-unsigned-tail] "
+    "[--checkpoint FILE]\n"
     "       phivault audit export DIR [--format jsonl|fhir]\n"
     "       phivault audit checkpoint DIR\n"
     "\n"
@@ -28,6 +29,9 @@ static const char usage_text[] =
     "            the first entry that was changed, removed, reordered,\n"
     "            inserted, truncated, forged, or that no signature covers\n"
     "            (--allow-unsigned-tail: report such a tail, exit 0).\n"
+    "            --checkpoint FILE: also hold the trail to checkpoints\n"
+    "            published outside the vault (JSON lines, or one object):\n"
+    "            a trail cut back or rewritten since fails.\n"
     "export      every entry on stdout: JSON lines (default) or FHIR\n"
     "            AuditEvent resources, one per line.\n"
     "checkpoint  sign and print a tree head over every entry, with the\n"
@@ -64,14 +68,21 @@ verify_notes(const struct pv_verify_report *rep)
 }
 
 static int
-audit_verify(struct pv_vault *v, bool allow_unsigned_tail)
+audit_verify(struct pv_vault *v, bool allow_unsigned_tail,
+    const char *published)
 {
 	struct pv_verify_report rep;
 	struct pv_alerts *al = NULL;
+	pv_status st;
 
-	if (pv_audit_verify(&v->audit_loc, v->audit_root_pk,
-		allow_unsigned_tail ? PV_VERIFY_ALLOW_UNSIGNED_TAIL : 0, &rep,
-		progress, NULL) != PV_OK) {
+	st = pv_audit_verify(&v->audit_loc, v->audit_root_pk,
+	    allow_unsigned_tail ? PV_VERIFY_ALLOW_UNSIGNED_TAIL : 0, published,
+	    &rep, progress, NULL);
+	if (st == PV_ENOTFOUND && published != NULL) {
+		fprintf(stderr, "phivault: cannot read the checkpoint file\n");
+		return PV_EXIT_USAGE;
+	}
+	if (st != PV_OK) {
 		fprintf(stderr, "phivault: cannot read the audit trail\n");
 		return PV_EXIT_FAIL;
 	}
@@ -185,9 +196,9 @@ audit_checkpoint(struct pv_vault *v)
 int
 cmd_audit(int argc, char **argv)
 {
-	static const char *const names[] = { "format" };
+	static const char *const names[] = { "format", "checkpoint" };
 	static const char *const flag_n[] = { "allow-unsigned-tail" };
-	const char *o[1], *pos[1];
+	const char *o[2], *pos[1];
 	bool allow_tail = false;
 	struct pv_vault *v;
 	size_t npos;
@@ -196,7 +207,7 @@ cmd_audit(int argc, char **argv)
 	if (argc < 2 || pv_cli_wants_help(argc, argv, usage_text))
 		return argc < 2 ? (fputs(usage_text, stderr), PV_EXIT_USAGE)
 				: PV_EXIT_OK;
-	if (!pv_cli_parse(argc - 1, argv + 1, names, o, 1, flag_n, &allow_tail,
+	if (!pv_cli_parse(argc - 1, argv + 1, names, o, 2, flag_n, &allow_tail,
 		1, pos, 1, &npos) ||
 	    npos != 1) {
 		fputs(usage_text, stderr);
@@ -204,14 +215,14 @@ cmd_audit(int argc, char **argv)
 	}
 	if ((strcmp(argv[1], "verify") != 0 && strcmp(argv[1], "export") != 0 &&
 		strcmp(argv[1], "checkpoint") != 0) ||
-	    (allow_tail && strcmp(argv[1], "verify") != 0)) {
+	    ((allow_tail || o[1] != NULL) && strcmp(argv[1], "verify") != 0)) {
 		fputs(usage_text, stderr);
 		return PV_EXIT_USAGE;
 	}
 	if (pv_cli_open(pos[0], &v) != PV_OK)
 		return PV_EXIT_FAIL;
 	if (strcmp(argv[1], "verify") == 0)
-		rc = audit_verify(v, allow_tail);
+		rc = audit_verify(v, allow_tail, o[1]);
 	else if (strcmp(argv[1], "export") == 0)
 		rc = audit_export(v, o[0]);
 	else

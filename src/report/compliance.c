@@ -43,7 +43,7 @@ check_audit(struct pv_vault *v, struct report *r)
 
 	/* No unsigned tail is accepted here: entries no signature covers
 	 * are a failed control, whatever their cause. */
-	if (pv_audit_verify(&v->audit_loc, v->audit_root_pk, 0, &vr, NULL,
+	if (pv_audit_verify(&v->audit_loc, v->audit_root_pk, 0, NULL, &vr, NULL,
 		NULL) != PV_OK) {
 		add(r, "audit_trail", "fail", "the audit trail cannot be read");
 		return;

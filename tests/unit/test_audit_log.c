@@ -286,7 +286,8 @@ test_count_field(void **state)
 	assert_null(json_object_get(ae, "extension"));
 	json_decref(ae);
 	json_decref(j);
-	assert_int_equal(pv_audit_verify(&loc, pk, 0, &rep, NULL, NULL), PV_OK);
+	assert_int_equal(pv_audit_verify(&loc, pk, 0, NULL, &rep, NULL, NULL),
+	    PV_OK);
 	assert_true(rep.is_ok);
 	assert_int_equal(rep.entries, 3);
 	assert_int_equal(rep.signed_entries, 3);
@@ -365,14 +366,16 @@ test_rewrite_named(void **state)
 	/* Entry 25 rewritten, signatures kept: named by the binary search
 	 * (they cannot be recomputed without the key). */
 	rechain(25, SIZE_MAX);
-	assert_int_equal(pv_audit_verify(&loc, pk, 0, &rep, NULL, NULL), PV_OK);
+	assert_int_equal(pv_audit_verify(&loc, pk, 0, NULL, &rep, NULL, NULL),
+	    PV_OK);
 	assert_false(rep.is_ok);
 	assert_string_equal(rep.problem, "forged");
 	assert_int_equal(rep.bad_entry, 25);
 	assert_int_equal(rep.signed_entries, 25);
 	assert_non_null(strstr(rep.detail, "entry 25 does not verify"));
 	assert_int_equal(pv_audit_verify(&loc, pk,
-			     PV_VERIFY_ALLOW_UNSIGNED_TAIL, &rep, NULL, NULL),
+			     PV_VERIFY_ALLOW_UNSIGNED_TAIL, NULL, &rep, NULL,
+			     NULL),
 	    PV_OK);
 	assert_string_equal(rep.problem, "forged");
 	/* A writer refuses it. */
@@ -392,12 +395,14 @@ test_rewrite_named(void **state)
 	append_n(a, "p1", 40);
 	pv_audit_close(a);
 	rechain(25, 25);
-	assert_int_equal(pv_audit_verify(&loc, pk, 0, &rep, NULL, NULL), PV_OK);
+	assert_int_equal(pv_audit_verify(&loc, pk, 0, NULL, &rep, NULL, NULL),
+	    PV_OK);
 	assert_false(rep.is_ok);
 	assert_string_equal(rep.problem, "unsigned");
 	assert_int_equal(rep.bad_entry, 25);
 	assert_int_equal(pv_audit_verify(&loc, pk,
-			     PV_VERIFY_ALLOW_UNSIGNED_TAIL, &rep, NULL, NULL),
+			     PV_VERIFY_ALLOW_UNSIGNED_TAIL, NULL, &rep, NULL,
+			     NULL),
 	    PV_OK);
 	assert_true(rep.is_ok);
 	assert_int_equal(rep.entries, 40);
@@ -409,7 +414,8 @@ test_rewrite_named(void **state)
 	append_n(a, "p1", 5);
 	pv_audit_close(a);
 	rechain(0, SIZE_MAX);
-	assert_int_equal(pv_audit_verify(&loc, pk, 0, &rep, NULL, NULL), PV_OK);
+	assert_int_equal(pv_audit_verify(&loc, pk, 0, NULL, &rep, NULL, NULL),
+	    PV_OK);
 	assert_string_equal(rep.problem, "forged");
 	assert_int_equal(rep.bad_entry, 0);
 }
@@ -437,7 +443,8 @@ check_quarantined(size_t kept, size_t moved, const char *tail, size_t tail_len)
 	assert_non_null(memmem(l, len, "\"action\":\"audit.quarantine\"", 27));
 	assert_int_equal(pv_bsig_verify(l, len, pk), PV_OK);
 	free(log);
-	assert_int_equal(pv_audit_verify(&loc, pk, 0, &rep, NULL, NULL), PV_OK);
+	assert_int_equal(pv_audit_verify(&loc, pk, 0, NULL, &rep, NULL, NULL),
+	    PV_OK);
 	assert_true(rep.is_ok);
 	assert_int_equal(rep.quarantines, 1);
 	assert_int_equal(rep.quarantined, moved);
@@ -511,7 +518,8 @@ test_tail_quarantined_on_open(void **state)
 	/* Two unsigned entries and a torn line: verify names the first
 	 * unsigned entry (not the later torn one); the server quarantines. */
 	tail = forge_tail(2, "{\"seq\":5,\"ts", &tl);
-	assert_int_equal(pv_audit_verify(&loc, pk, 0, &rep, NULL, NULL), PV_OK);
+	assert_int_equal(pv_audit_verify(&loc, pk, 0, NULL, &rep, NULL, NULL),
+	    PV_OK);
 	assert_string_equal(rep.problem, "unsigned");
 	assert_int_equal(rep.bad_entry, 3);
 	a = open_log(true);
