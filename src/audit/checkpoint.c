@@ -74,39 +74,55 @@ audit_checkpoint_sign(struct pv_audit *a, struct pv_checkpoint *c)
 	return PV_OK;
 }
 
-void
-audit_checkpoint_append(struct pv_audit *a, bool do_sync)
+/* A signed head over the whole tree as one JSON line (malloc'd). */
+static char *
+signed_line(struct pv_audit *a)
 {
 	struct pv_checkpoint c;
 	json_t *j;
 	char *text;
 
-	if (do_sync || pv_now() - a->last_cp_sync >= a->cp_sync_interval) {
-		do_sync = true;
-		a->last_cp_sync = pv_now();
-	}
-	if (a->size == a->last_cp_size) { /* closing, nothing new */
-		if (do_sync)
-			PV_IGNORE(a->m->fn->cp_append(a->m, "", 0, true));
-		return;
-	}
 	if (audit_checkpoint_sign(a, &c) != PV_OK)
-		return;
+		return NULL;
 	j = pv_checkpoint_json(&c);
 	text = j != NULL ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER)
 			 : NULL;
 	json_decref(j);
-	if (text == NULL)
-		return;
-	if (a->m->fn->cp_append(a->m, text, strlen(text), do_sync) == PV_OK) {
+	return text;
+}
+
+void
+audit_checkpoint_append(struct pv_audit *a, bool do_sync)
+{
+	char *text = NULL;
+
+	if (do_sync || pv_now() - a->last_cp_sync >= a->cp_sync_interval) {
+		do_sync = true;
+		a->last_cp_sync = pv_now();
+	}
+	if (a->size == a->last_cp_size) { /* closing or idle: nothing new */
+		if (!do_sync)
+			return;
+		PV_IGNORE(a->m->fn->cp_append(a->m, "", 0, true));
+	} else {
+		if ((text = signed_line(a)) == NULL)
+			return;
+		if (a->m->fn->cp_append(a->m, text, strlen(text), do_sync) !=
+		    PV_OK) {
+			pv_log(PV_LOG_WARN, "audit_checkpoint_write_failed",
+			    NULL, (const char *)NULL);
+			free(text);
+			return;
+		}
 		a->last_cp_size = a->size;
-		/* Saved by the caller once the commit is durable (anchor.c). */
-		if (do_sync && a->anchor_path[0] != '\0')
-			PV_IGNORE(pv_strlcpy(a->anchor_due, text,
-			    sizeof(a->anchor_due)));
-	} else
-		pv_log(PV_LOG_WARN, "audit_checkpoint_write_failed", NULL,
-		    (const char *)NULL);
+	}
+	/* The anchor (anchor.c) is refreshed at every sync, even when the
+	 * trail's checkpoints had nothing new; saved by the caller once the
+	 * commit is durable. */
+	if (do_sync && a->anchor_path[0] != '\0' && a->size > 0 &&
+	    (text != NULL || (text = signed_line(a)) != NULL))
+		PV_IGNORE(
+		    pv_strlcpy(a->anchor_due, text, sizeof(a->anchor_due)));
 	free(text);
 }
 

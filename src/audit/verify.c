@@ -154,13 +154,12 @@ load_outside(const char *path, const struct audit_signers *keys,
 	size_t nm = 0;
 	json_t *j;
 	char *text;
-	pv_status st;
+	pv_status st = PV_OK;
 
 	if (f == NULL)
 		return PV_ENOTFOUND;
-	st = load_checkpoints(f, -1, keys, &more, &nm, rep);
-	if (st == PV_OK && nm == 0 && fseek(f, 0, SEEK_SET) == 0 &&
-	    (j = json_loadf(f, 0, NULL)) != NULL) {
+	/* One object (perhaps pretty-printed); else JSON lines. */
+	if ((j = json_loadf(f, 0, NULL)) != NULL) {
 		text = json_dumps(j, JSON_COMPACT);
 		json_decref(j);
 		if (text != NULL && (more = malloc(sizeof(*more))) != NULL &&
@@ -169,7 +168,8 @@ load_outside(const char *path, const struct audit_signers *keys,
 			nm = 1;
 		}
 		free(text);
-	}
+	} else if (fseek(f, 0, SEEK_SET) == 0)
+		st = load_checkpoints(f, -1, keys, &more, &nm, rep);
 	fclose(f);
 	if (st != PV_OK || nm == 0) {
 		free(more);
