@@ -109,7 +109,15 @@ pv_vault_claim_dir(const char *dir, char *err, size_t errsz)
 {
 	struct stat sb;
 
-	if (stat(dir, &sb) == 0) {
+	/* lstat: a symbolic link is refused, not followed (the keys would
+	 * land wherever it points, and its target made 0700). */
+	if (lstat(dir, &sb) == 0) {
+		if (S_ISLNK(sb.st_mode)) {
+			ERR("refusing %s: it is a symbolic link; give the "
+			    "real path",
+			    "the vault path");
+			return PV_EEXISTS;
+		}
 		if (!S_ISDIR(sb.st_mode) || !is_empty_dir(dir)) {
 			ERR("refusing to overwrite: %s exists and is not an "
 			    "empty directory",

@@ -68,6 +68,17 @@ authenticate(struct pv_req *r)
 	}
 	st = pv_session_validate(r->srv->vault, t, &r->who);
 	sodium_memzero(tok, sizeof(tok));
+	/* The store could not answer (a database outage): the token may be
+	 * good, so not a 401 that tells the client to discard it; still a
+	 * refusal. */
+	if (st != PV_OK && st != PV_EAUTH) {
+		pv_note_outcome(&r->out, "denied", "store_unavailable");
+		r->out.retry_after = 2;
+		pv_reply_error_detail(&r->out, 503, "transient",
+		    "store_unavailable",
+		    "the session cannot be checked right now; retry");
+		return false;
+	}
 	if (st != PV_OK) {
 		pv_note_outcome(&r->out, "denied", "invalid_token");
 		pv_reply_header(&r->out, "WWW-Authenticate",

@@ -114,6 +114,11 @@ pv_route_record_error(const struct pv_hreq *q, struct pv_reply *p, pv_status st)
 		p->retry_after = 1;
 		pv_reply_error(p, 503, "transient", "the store is busy; retry");
 		break;
+	case PV_EUNAVAIL: /* e.g. the database connection was lost */
+		p->retry_after = 2;
+		pv_reply_error_detail(p, 503, "transient", "store_unavailable",
+		    "the store did not answer; retry");
+		break;
 	default:
 		pv_log(PV_LOG_ERROR, "record_error", q->rid, "status",
 		    pv_status_name(st), (const char *)NULL);

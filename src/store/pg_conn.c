@@ -65,7 +65,9 @@ pg_conn_error(PGconn *c, char *out, size_t outsz)
 }
 
 /* One log line per second at most: a database that is down must not
- * flood the log with one line per request. */
+ * flood the log with one line per request. The line is libpq's first
+ * line of the connection error: host, port, database and role names,
+ * what the operator needs to fix it, never a statement or a value. */
 static void
 log_connect_failure(PGconn *c)
 {
@@ -79,6 +81,15 @@ log_connect_failure(PGconn *c)
 	pg_conn_error(c, line, sizeof(line));
 	pv_log(PV_LOG_ERROR, "store_pg_connect_failed", NULL, "error", line,
 	    (const char *)NULL);
+}
+
+/* Server notices (warnings, "terminating connection" at a shutdown)
+ * may quote values: never printed. */
+static void
+quiet(void *arg, const char *msg)
+{
+	(void)arg;
+	(void)msg;
 }
 
 pv_status
@@ -99,6 +110,7 @@ pg_connect(const char *dsn, const char *password, PGconn **out)
 	*out = c;
 	if (c == NULL)
 		return PV_ENOMEM;
+	PQsetNoticeProcessor(c, quiet, NULL);
 	if (PQstatus(c) != CONNECTION_OK)
 		return PV_EUNAVAIL;
 	/* A commit must be durable when it returns (store.h's contract). */

@@ -54,6 +54,11 @@ expect_eq "B's key is registered" 1 "$(pv_sql records "SELECT count(*) FROM audi
 expect_eq "node add is audited" 1 "$(pv_audit_log | grep -c '"action":"node.add"')"
 rc=0; "$PHIVAULT" node add "$NB" --from "$VAULT" >/dev/null 2>&1 || rc=$?
 expect_eq "node add never overwrites" 1 "$rc"
+mkdir -m 755 "$T/elsewhere"; ln -s "$T/elsewhere" "$T/link"
+rc=0; "$PHIVAULT" node add "$T/link" --from "$VAULT" >/dev/null 2>&1 || rc=$?
+expect_eq "node add refuses a symbolic link" 1 "$rc"
+expect_eq "… and leaves its target alone" "755 0" \
+  "$(stat -c %a "$T/elsewhere") $(find "$T/elsewhere" -mindepth 1 | wc -l)"
 
 # Both nodes' certificates: every client below trusts both. Clients
 # connect from 127.0.0.2: 127.0.0.1 is HAProxy's, a trusted peer that must
