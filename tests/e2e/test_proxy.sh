@@ -8,6 +8,9 @@
 # HAProxy), 127.0.0.2 (a direct, untrusted client), and any address a
 # PROXY header from the trusted peer names (tools/proxyclient.py).
 source "$(dirname "$0")/lib.sh"
+declare -F pv_audit_log >/dev/null || pv_audit_log() {
+  if pv_is_pg; then pv_sql records "SELECT line FROM audit_log ORDER BY seq"; else cat "$VAULT/audit/log.jsonl"; fi
+}
 pv_setup
 pv_init
 command -v haproxy >/dev/null || { echo "haproxy missing (scripts/deps test)" >&2; exit 1; }
@@ -73,7 +76,7 @@ hlogin_status() { # hlogin_status FROM JSON
     -d "$2" "https://localhost:$HPORT/auth/login"
 }
 # last_entry ACTION — the newest audit entry of that action.
-last_entry() { grep "\"action\":\"$1\"" "$VAULT/audit/log.jsonl" | tail -n 1 || true; }
+last_entry() { pv_audit_log | grep "\"action\":\"$1\"" | tail -n 1 || true; }
 
 # --- through HAProxy: the audit trail and the log see the client ----------
 expect_eq "healthz through haproxy" 200 \
