@@ -2,13 +2,13 @@
  * vault_node.c — `node add`: another node of a PostgreSQL vault.
  *
  * A node is a directory like the first one: the same phivault.conf (the
- * same databases and password file), the same master keys and index key
- * (copied), the same pinned audit root (keys/audit-root.pub), and its own
- * TLS certificate and audit-signing key, generated here and never
- * copied. The new key is registered in audit_nodes, endorsed by the
- * source node's key, before this returns: a node whose key the trail does
- * not accept refuses to start (audit/log.c), so a half-made node cannot
- * serve.
+ * same databases and password file) and policy file, the same master
+ * keys and index key (copied), the same pinned audit root
+ * (keys/audit-root.pub), and its own TLS certificate and audit-signing key,
+ * generated here and never copied. The new key is registered in audit_nodes,
+ * endorsed by the source node's key, before this returns: a node whose key the
+ * trail does not accept refuses to start (audit/log.c), so a half-made node
+ * cannot serve.
  *
  * Guarantees: the new directory must be new or empty and is made 0700;
  * every file is written O_EXCL, mode 0600, and fsynced; the source must
@@ -163,12 +163,23 @@ pv_vault_node_add(struct pv_vault *from, const char *newdir,
 {
 	static const char *const subdirs[] = { "keys", "tls", "audit" };
 	unsigned char pk[PV_SIGN_PK_BYTES];
+	const char *policy;
 	pv_status st;
 	size_t i;
 
 	if (!from->cfg.is_store_pg) {
 		ERR("node add needs a vault on PostgreSQL: an SQLite vault is "
 		    "one node (see phivault db migrate-from-sqlite)");
+		return PV_EINVAL;
+	}
+	/* A policy file inside the vault is the vault's policy: the node
+	 * needs the same (a relative path is relative to the directory). */
+	policy = from->cfg.policy_file;
+	if (policy[0] != '\0' && policy[0] != '/' &&
+	    (strchr(policy, '/') != NULL || policy[0] == '.')) {
+		ERR("[authz] policy_file is a relative path with directories: "
+		    "make it a file name in the vault directory or an "
+		    "absolute path first");
 		return PV_EINVAL;
 	}
 	if ((st = pv_vault_claim_dir(newdir, err, errsz)) != PV_OK)
@@ -180,6 +191,11 @@ pv_vault_node_add(struct pv_vault *from, const char *newdir,
 		}
 	if ((st = copy_file(from->dir, newdir, "phivault.conf")) != PV_OK) {
 		ERR("cannot copy phivault.conf");
+		return st;
+	}
+	if (policy[0] != '\0' && policy[0] != '/' &&
+	    (st = copy_file(from->dir, newdir, policy)) != PV_OK) {
+		ERR("cannot copy the policy file");
 		return st;
 	}
 	if ((st = copy_keys(from->dir, newdir, err, errsz)) != PV_OK)
