@@ -268,3 +268,14 @@ wait_for_line "$T/serveb.log" '"event":"listening"' 20 || true
 on b
 expect_eq "B restarts after kill -9 and reads A's writes" 200 \
   "$(http_status GET "/fhir/Patient/$(tail -n1 "$T/acked")" -H "$(auth "$C")")"
+
+# --- node add copies a policy file kept in the vault directory ---------------
+printf 'allow clinician * cruds careteam\n' >"$VAULT/site.policy"
+pv_conf authz policy_file site.policy
+rc=0; "$PHIVAULT" node add "$T/nodec" --from "$VAULT" >/dev/null 2>&1 || rc=$?
+expect_eq "node add with a policy file in the vault" 0 "$rc"
+expect_eq "… copies it" "$(sha256sum <"$VAULT/site.policy")" "$(sha256sum <"$T/nodec/site.policy" 2>/dev/null)"
+pv_conf authz policy_file sub/site.policy
+rc=0; "$PHIVAULT" node add "$T/noded" --from "$VAULT" >/dev/null 2>&1 || rc=$?
+expect_eq "a relative policy path with directories is refused" 1 "$rc"
+expect_eq "… before anything is made" no "$([ -e "$T/noded" ] && echo yes || echo no)"
