@@ -314,6 +314,7 @@ copy_table(struct pv_store_move *m, struct move_src *src, size_t ti,
 	struct sink k = { m->c[t->db], t, "", 0, 0, "" };
 	PGresult *r;
 	pv_status st, fst;
+	bool is_src;
 
 	PV_IGNORE(pv_snprintf(k.stmt, sizeof(k.stmt), "mv%zu", ti));
 	r = PQprepare(k.c, k.stmt, t->dst_insert, 0, NULL);
@@ -329,13 +330,18 @@ copy_table(struct pv_store_move *m, struct move_src *src, size_t ti,
 		return PV_EUNAVAIL;
 	}
 	st = move_src_rows(src, t, sink_row, &k);
+	is_src = st != PV_OK && k.state[0] == '\0' && st != PV_EUNAVAIL;
 	fst = sink_flush(&k); /* the last batch, or the one under way */
 	if (st == PV_OK)
 		st = fst;
 	if (PQexitPipelineMode(k.c) != 1 && st == PV_OK)
 		st = PV_EINTERNAL;
 	*sent = k.sent;
-	if (st != PV_OK)
+	if (st != PV_OK && is_src)
+		ERR("table %s: a value in SQLite does not have its column's "
+		    "type (%s); nothing was moved",
+		    t->name, pv_status_name(st));
+	else if (st != PV_OK)
 		ERR("table %s: copy failed (%s%s%s)", t->name,
 		    pv_status_name(st), k.state[0] != '\0' ? ", SQLSTATE " : "",
 		    k.state);

@@ -122,9 +122,30 @@ rc=0; "$PHIVAULT" audit verify "$VAULT" >/dev/null || rc=$?
 expect_eq "the SQLite trail still verifies" 0 "$rc"
 n0=$(wc -l <"$LOG")
 
-# ---- the move ------------------------------------------------------------------
+# While a move holds the directory (here flock(1) stands in for it), no
+# command opens the vault.
+rc=0; flock --exclusive --nonblock "$VAULT" "$PHIVAULT" audit verify "$VAULT" >/dev/null 2>"$T/e" || rc=$?
+expect_eq "a command during a move: exit 1" 1 "$rc"
+expect_contains "… says the vault is being moved" "$(cat "$T/e")" "being moved"
+
+# A copy that fails half-way (a flag SQLite holds as 2) leaves both
+# databases empty again — the keys database had committed — and DIR as it
+# was; once fixed, the move runs into the same databases.
 pv_pg_newdbs
 TO=(--to "$PV_DSN" --keys-to "$PV_KEYS_DSN" ${PV_PG_PWFILE:+--password-file "$PV_PG_PWFILE"})
+sqlite3 "$VAULT/phivault.db" "update users set active = 2 where username = 'drx'"
+rc=0; "$PHIVAULT" db migrate-from-sqlite "$VAULT" "${TO[@]}" >"$T/o" 2>"$T/e" || rc=$?
+expect_eq "a copy that fails: exit 1" 1 "$rc"
+expect_contains "… names the table" "$(cat "$T/e")" "table users"
+expect_eq "… the keys database is empty again" 0 "$(pv_sql keys "select count(*) from deks")"
+expect_eq "… the records database too" "0 0" \
+  "$(pv_sql records "select count(*) from users") $(pv_sql records "select count(*) from audit_log")"
+expect_eq "… phivault.conf unchanged, no audit-root.pub" "$(sed -n 1p "$T/snap0") no" \
+  "$(cd "$VAULT" && sha256sum phivault.conf) $([ -e "$VAULT/keys/audit-root.pub" ] && echo yes || echo no)"
+sqlite3 "$VAULT/phivault.db" "update users set active = 1 where username = 'drx'"
+n0=$(wc -l <"$LOG")
+
+# ---- the move ------------------------------------------------------------------
 rc=0; "$PHIVAULT" db migrate-from-sqlite "$VAULT" "${TO[@]}" >"$T/o" 2>"$T/e" || rc=$?
 expect_eq "migrate-from-sqlite: exit 0" 0 "$rc"
 cat "$T/e" >&2
