@@ -33,6 +33,10 @@
  *    changed; a failure gets its follow-up in the SQLite trail, which
  *    stays the vault's;
  *  - one summary line with what was moved and how long it took.
+ *  - run again on a vault that was moved to the same databases but
+ *    still has SQLite files (the move was interrupted after its commit
+ *    point, the rename of phivault.conf), it removes them: they are
+ *    stale, and keys/keys.db among them must not survive.
  * Exit 1: nothing was moved (DIR as it was but for the trail's entries
  * about the attempt), or — said so on stderr — the move is complete but
  * an old SQLite file could not be removed. Exit 2: bad usage.
@@ -147,6 +151,40 @@ move_vault(struct pv_vault *v, const struct pv_config_pg *pg)
 	return PV_EXIT_OK;
 }
 
+/*
+ * A vault on PostgreSQL already. When it was moved to these very
+ * databases and SQLite files are left (the move was interrupted after
+ * its commit point), they are stale — the vault has been served from
+ * PostgreSQL since — and removing them finishes the move.
+ */
+static int
+finish_move(struct pv_vault *v, const struct pv_config_pg *pg)
+{
+	struct pv_cli_change *c;
+	char err[512] = "";
+	pv_status st;
+
+	if (strcmp(v->cfg.store_dsn, pg->dsn) != 0 ||
+	    strcmp(v->cfg.store_keys_dsn, pg->keys_dsn) != 0 ||
+	    !pv_vault_has_sqlite_files(v)) {
+		fprintf(stderr,
+		    "phivault: the vault is on PostgreSQL "
+		    "already\n");
+		return PV_EXIT_FAIL;
+	}
+	if ((c = pv_cli_begin(v, "db.migrate", NULL, NULL, NULL)) == NULL)
+		return PV_EXIT_FAIL;
+	st = pv_vault_move_remove_sqlite(v, err, sizeof(err));
+	pv_cli_end(c, st);
+	if (st != PV_OK) {
+		fprintf(stderr, "phivault: %s\n", err);
+		return PV_EXIT_FAIL;
+	}
+	printf("the vault was moved already; its SQLite files are removed "
+	       "now\n");
+	return PV_EXIT_OK;
+}
+
 static int
 db_migrate_from_sqlite(int argc, char **argv)
 {
@@ -184,14 +222,11 @@ db_migrate_from_sqlite(int argc, char **argv)
 	}
 	if (pv_cli_open(pos[0], &v) != PV_OK)
 		return PV_EXIT_FAIL;
-	if (v->cfg.is_store_pg) {
-		fprintf(stderr,
-		    "phivault: the vault is on PostgreSQL "
-		    "already\n");
-		rc = PV_EXIT_FAIL;
-	} else if (pv_vault_lock_exclusive(v, err, sizeof(err)) != PV_OK) {
+	if (pv_vault_lock_exclusive(v, err, sizeof(err)) != PV_OK) {
 		fprintf(stderr, "phivault: %s\n", err);
 		rc = PV_EXIT_FAIL;
+	} else if (v->cfg.is_store_pg) {
+		rc = finish_move(v, &pg);
 	} else {
 		rc = move_vault(v, &pg);
 	}

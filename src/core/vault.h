@@ -167,6 +167,10 @@ PV_MUST_CHECK pv_status pv_vault_move_to_pg(struct pv_vault *v,
  */
 PV_MUST_CHECK pv_status pv_vault_move_remove_sqlite(struct pv_vault *v,
     char *err, size_t errsz);
+/* True when any file that pv_vault_move_remove_sqlite removes is in v's
+ * directory (on a PostgreSQL vault: a move that was interrupted after
+ * its commit point). */
+bool pv_vault_has_sqlite_files(const struct pv_vault *v);
 
 /* Joins the vault directory and rel into out. */
 PV_MUST_CHECK pv_status pv_vault_path(const struct pv_vault *v, const char *rel,

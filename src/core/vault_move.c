@@ -376,15 +376,34 @@ remove_file(const char *path)
 	return unlink(path) == 0 || errno == ENOENT ? PV_OK : PV_EIO;
 }
 
+static const char *const shred[] = { "keys/keys.db", "keys/keys.db-wal",
+	"keys/keys.db-shm" };
+static const char *const unlinked[] = { "phivault.db", "phivault.db-wal",
+	"phivault.db-shm", "audit/log.jsonl", "audit/checkpoints.jsonl",
+	"audit/quarantine.jsonl", "audit/state" };
+
+bool
+pv_vault_has_sqlite_files(const struct pv_vault *v)
+{
+	char path[PV_PATH_MAX];
+	struct stat sb;
+	size_t i;
+
+	for (i = 0; i < PV_ARRAY_LEN(shred) + PV_ARRAY_LEN(unlinked); i++) {
+		const char *rel = i < PV_ARRAY_LEN(shred)
+		    ? shred[i]
+		    : unlinked[i - PV_ARRAY_LEN(shred)];
+
+		if (join(v->dir, rel, path, sizeof(path)) == PV_OK &&
+		    lstat(path, &sb) == 0)
+			return true;
+	}
+	return false;
+}
+
 pv_status
 pv_vault_move_remove_sqlite(struct pv_vault *v, char *err, size_t errsz)
 {
-	static const char *const shred[] = { "keys/keys.db", "keys/keys.db-wal",
-		"keys/keys.db-shm" };
-	static const char *const unlinked[] = { "phivault.db",
-		"phivault.db-wal", "phivault.db-shm", "audit/log.jsonl",
-		"audit/checkpoints.jsonl", "audit/quarantine.jsonl",
-		"audit/state" };
 	char path[PV_PATH_MAX];
 	const char *failed = NULL;
 	pv_status st;

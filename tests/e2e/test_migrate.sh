@@ -146,6 +146,7 @@ sqlite3 "$VAULT/phivault.db" "update users set active = 1 where username = 'drx'
 n0=$(wc -l <"$LOG")
 
 # ---- the move ------------------------------------------------------------------
+cp "$VAULT/keys/keys.db" "$T/keys.db.old"
 rc=0; "$PHIVAULT" db migrate-from-sqlite "$VAULT" "${TO[@]}" >"$T/o" 2>"$T/e" || rc=$?
 expect_eq "migrate-from-sqlite: exit 0" 0 "$rc"
 cat "$T/e" >&2
@@ -180,6 +181,13 @@ expect_contains "… every entry" "$(cat "$T/v")" "audit trail OK: $((n0 + 2)) e
 rc=0; "$PHIVAULT" db migrate-from-sqlite "$VAULT" "${TO[@]}" >/dev/null 2>"$T/e" || rc=$?
 expect_eq "a second move: exit 1" 1 "$rc"
 expect_contains "… on PostgreSQL already" "$(cat "$T/e")" "PostgreSQL already"
+# A move interrupted after its commit point (phivault.conf switched, the
+# SQLite files not yet removed): run again, it removes them.
+cp "$T/keys.db.old" "$VAULT/keys/keys.db"
+rc=0; "$PHIVAULT" db migrate-from-sqlite "$VAULT" "${TO[@]}" >"$T/o" 2>"$T/e" || rc=$?
+expect_eq "finishing an interrupted move: exit 0" 0 "$rc"
+expect_contains "… says so" "$(cat "$T/o")" "SQLite files are removed now"
+expect_eq "… keys/keys.db is gone again" no "$([ -e "$VAULT/keys/keys.db" ] && echo yes || echo no)"
 
 # ---- the server on PostgreSQL: same sessions, passwords, records ----------------
 pv_start
