@@ -47,6 +47,9 @@
  * -shm, and the file trail (audit/log.jsonl, checkpoints.jsonl,
  * quarantine.jsonl, state) are unlinked. The operator keeps a backup
  * taken before the move if one is wanted (docs/SCALING.md, SECURITY.md).
+ * A move interrupted between the rename and the removal leaves them
+ * behind; pv_vault_has_sqlite_files tells, and the command run again
+ * removes them.
  */
 #include "core/vault_int.h"
 
