@@ -34,18 +34,20 @@
  *     password_file; every other line kept): a temporary file, fsynced,
  *     read back, renamed over the old one, the directory fsynced. This
  *     rename is the move's commit point.
- * A failure before 9 removes audit-root.pub if it wrote it and empties
- * both databases again (so the move can simply be run again); DIR is as
- * it was, but for the trail's own entries about the attempt. Only when
- * even emptying fails are the databases left partly filled (err says
- * so: drop and recreate them).
+ * A failure before 9 removes audit-root.pub and audit/anchor.json (the
+ * node's anchor, audit/anchor.c, that step 5's writer leaves; neither
+ * may exist in DIR when the move starts) and empties both databases again (so
+ * the move can simply be run again); DIR is as it was, but for the trail's own
+ * entries about the attempt. Only when even emptying fails are the databases
+ * left partly filled (err says so: drop and recreate them).
  *
  * After the commit point, pv_vault_move_remove_sqlite removes the SQLite
  * files: keys/keys.db (and its -wal, -shm) is overwritten with zeros,
  * fsynced and unlinked — it holds wrapped DEKs, and an erasure on
  * PostgreSQL would never shred those copies; phivault.db, its -wal and
  * -shm, and the file trail (audit/log.jsonl, checkpoints.jsonl,
- * quarantine.jsonl, state) are unlinked. The operator keeps a backup
+ * quarantine.jsonl, state) are unlinked; audit/anchor.json stays, the
+ * anchor of the node DIR now is. The operator keeps a backup
  * taken before the move if one is wanted (docs/SCALING.md, SECURITY.md).
  * A move interrupted between the rename and the removal leaves them
  * behind; pv_vault_has_sqlite_files tells, and the command run again
@@ -185,7 +187,8 @@ trail_verifies(struct pv_vault *v, const struct pv_audit_loc *loc,
     uint64_t *entries)
 {
 	struct pv_verify_report rep;
-	pv_status st = pv_audit_verify(loc, v->sign_pk, 0, &rep, NULL, NULL);
+	pv_status st =
+	    pv_audit_verify(loc, v->sign_pk, 0, NULL, &rep, NULL, NULL);
 
 	if (st != PV_OK)
 		return st;
@@ -210,12 +213,19 @@ append_moved(struct pv_vault *v, const struct pv_audit_loc *loc,
 	return st;
 }
 
+/* What the move adds to DIR before its commit point (removed again when
+ * it fails): the trail's root signer, and the node's anchor that the
+ * move's own entry leaves (audit/anchor.c) when its writer closes. */
+static const char *const ours[] = { "keys/audit-root.pub",
+	"audit/anchor.json" };
+
 static pv_status
 preconditions(struct pv_vault *v, char *err, size_t errsz)
 {
 	char path[PV_PATH_MAX];
 	struct stat sb;
 	pv_status st;
+	size_t i;
 
 	if (v->cfg.is_store_pg) {
 		ERR("the vault is on PostgreSQL already");
@@ -225,13 +235,18 @@ preconditions(struct pv_vault *v, char *err, size_t errsz)
 		ERR("the vault must be locked for the move");
 		return PV_EINTERNAL;
 	}
-	if ((st = join(v->dir, "keys/audit-root.pub", path, sizeof(path))) !=
-	    PV_OK)
-		return st;
-	if (lstat(path, &sb) == 0 || errno != ENOENT) {
-		ERR("keys/audit-root.pub exists in an SQLite vault: remove it "
-		    "(it is written by the move)");
-		return PV_EEXISTS;
+	/* Neither belongs to an SQLite vault: both are written by a move,
+	 * so one found here is left by a move that was killed before its
+	 * commit point (and would not match this one). */
+	for (i = 0; i < PV_ARRAY_LEN(ours); i++) {
+		if ((st = join(v->dir, ours[i], path, sizeof(path))) != PV_OK)
+			return st;
+		if (lstat(path, &sb) == 0 || errno != ENOENT) {
+			ERR("%s exists in an SQLite vault (left by an "
+			    "interrupted move?): remove it, the move writes it",
+			    ours[i]);
+			return PV_EEXISTS;
+		}
 	}
 	return PV_OK;
 }
@@ -239,8 +254,8 @@ preconditions(struct pv_vault *v, char *err, size_t errsz)
 /* Steps 2 to 9 once the source has verified; *sm is the caller's. */
 static pv_status
 move_steps(struct pv_vault *v, struct pv_vault_move *m,
-    const struct pv_vault_pg *p, struct pv_store_move **sm, bool *has_root,
-    char *err, size_t errsz)
+    const struct pv_vault_pg *p, struct pv_store_move **sm, char *err,
+    size_t errsz)
 {
 	struct pv_audit_loc to = { v->dir, p->o.dsn, p->pw };
 	struct pv_store_opts from;
@@ -290,7 +305,6 @@ move_steps(struct pv_vault *v, struct pv_vault_move *m,
 		ERR("cannot write keys/audit-root.pub");
 		return st;
 	}
-	*has_root = true;
 	return switch_conf(v, m->to, err, errsz);
 }
 
@@ -300,10 +314,10 @@ pv_vault_move_to_pg(struct pv_vault *v, struct pv_vault_move *m, char *err,
 {
 	struct pv_store_move *sm = NULL;
 	struct pv_vault_pg p;
-	char root[PV_PATH_MAX];
+	char path[PV_PATH_MAX];
 	uint64_t before = 0;
-	bool has_root = false;
 	pv_status st, cst;
+	size_t i;
 
 	memset(&m->rows, 0, sizeof(m->rows));
 	memset(&m->trail, 0, sizeof(m->trail));
@@ -319,15 +333,15 @@ pv_vault_move_to_pg(struct pv_vault *v, struct pv_vault_move *m, char *err,
 		pv_vault_pg_release(&p);
 		return st;
 	}
-	st = move_steps(v, m, &p, &sm, &has_root, err, errsz);
+	st = move_steps(v, m, &p, &sm, err, errsz);
 	if (st == PV_OK && m->trail.entries != before)
 		st = PV_EINTERNAL; /* step 1 and 4 saw different trails */
 	pv_vault_pg_release(&p);
 	if (st == PV_OK)
 		return pv_store_move_end(sm, true);
-	if (has_root &&
-	    join(v->dir, "keys/audit-root.pub", root, sizeof(root)) == PV_OK)
-		(void)unlink(root);
+	for (i = 0; i < PV_ARRAY_LEN(ours); i++)
+		if (join(v->dir, ours[i], path, sizeof(path)) == PV_OK)
+			(void)unlink(path); /* absent at the start */
 	if ((cst = pv_store_move_end(sm, false)) != PV_OK) {
 		size_t n = err != NULL ? strnlen(err, errsz) : 0;
 

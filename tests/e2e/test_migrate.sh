@@ -140,8 +140,8 @@ expect_contains "… names the table" "$(cat "$T/e")" "table users"
 expect_eq "… the keys database is empty again" 0 "$(pv_sql keys "select count(*) from deks")"
 expect_eq "… the records database too" "0 0" \
   "$(pv_sql records "select count(*) from users") $(pv_sql records "select count(*) from audit_log")"
-expect_eq "… phivault.conf unchanged, no audit-root.pub" "$(sed -n 1p "$T/snap0") no" \
-  "$(cd "$VAULT" && sha256sum phivault.conf) $([ -e "$VAULT/keys/audit-root.pub" ] && echo yes || echo no)"
+expect_eq "… phivault.conf unchanged, no audit-root.pub, no anchor" "$(sed -n 1p "$T/snap0") no no" \
+  "$(cd "$VAULT" && sha256sum phivault.conf) $([ -e "$VAULT/keys/audit-root.pub" ] && echo yes || echo no) $([ -e "$VAULT/audit/anchor.json" ] && echo yes || echo no)"
 sqlite3 "$VAULT/phivault.db" "update users set active = 1 where username = 'drx'"
 n0=$(wc -l <"$LOG")
 
@@ -157,7 +157,7 @@ expect_contains "… counts the users" "$sum" "users $users0,"
 expect_contains "… counts the resource versions" "$sum" "resources $res0,"
 expect_contains "… counts the copied trail" "$sum" "($((n0 + 1)) copied)"
 expect_eq "keys/keys.db is gone" 0 "$(ls "$VAULT/keys" | grep -c '^keys\.db')"
-expect_eq "phivault.db and the file trail are gone" "" \
+expect_eq "phivault.db and the file trail are gone; the node's anchor is there" "audit/anchor.json" \
   "$(cd "$VAULT" && ls -d phivault.db* audit/* 2>/dev/null || true)"
 expect_eq "keys/audit-root.pub is the vault's audit key" 0 \
   "$(cmp -s "$VAULT/keys/audit-root.pub" "$VAULT/keys/audit-signing.pub"; echo $?)"
@@ -178,6 +178,8 @@ expect_eq "the vault's key is registered, self-endorsed" 1 \
 rc=0; "$PHIVAULT" audit verify "$VAULT" >"$T/v" || rc=$?
 expect_eq "audit verify passes on PostgreSQL" 0 "$rc"
 expect_contains "… every entry" "$(cat "$T/v")" "audit trail OK: $((n0 + 2)) entries"
+rc=0; "$PHIVAULT" audit verify "$VAULT" --checkpoint "$T/cp.old" >/dev/null || rc=$?
+expect_eq "… and holds to the checkpoint published before the move" 0 "$rc"
 rc=0; "$PHIVAULT" db migrate-from-sqlite "$VAULT" "${TO[@]}" >/dev/null 2>"$T/e" || rc=$?
 expect_eq "a second move: exit 1" 1 "$rc"
 expect_contains "… on PostgreSQL already" "$(cat "$T/e")" "PostgreSQL already"
@@ -230,5 +232,5 @@ expect_eq "consistency proof old checkpoint -> new trail verifies" 0 "$rc"
 rc=0; python3 "$MV" consistency --from "$S_OLD" --to "$S_NEW" --root-a "$R_NEW" --root-b "$R_OLD" <"$T/cproof" >/dev/null || rc=$?
 expect_eq "… and the roots swapped do not" 1 "$rc"
 pv_stop
-rc=0; "$PHIVAULT" audit verify "$VAULT" >/dev/null || rc=$?
-expect_eq "audit verify after serving on PostgreSQL" 0 "$rc"
+rc=0; "$PHIVAULT" audit verify "$VAULT" --checkpoint "$T/cp.old" >/dev/null || rc=$?
+expect_eq "audit verify after serving on PostgreSQL, old checkpoint held" 0 "$rc"
