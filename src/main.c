@@ -12,7 +12,8 @@
 static const struct pv_cmd commands[] = {
 	{ "init", "create a new vault directory", cmd_init },
 	{ "serve", "run the HTTPS server on a vault", cmd_serve },
-	{ "db", "migrate the store's schema (PostgreSQL)", cmd_db },
+	{ "db", "migrate the schema; move an SQLite vault to PostgreSQL",
+	    cmd_db },
 	{ "node", "add another node of a PostgreSQL vault", cmd_node },
 	{ "user", "add, list, disable, role, unlock, grant, mfa: accounts",
 	    cmd_user },

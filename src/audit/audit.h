@@ -231,6 +231,24 @@ PV_MUST_CHECK pv_status pv_audit_verify(const struct pv_audit_loc *loc,
     const char *published, struct pv_verify_report *rep,
     void (*progress)(void *, uint64_t), void *arg);
 
+/*
+ * `db migrate-from-sqlite` (import.c): copies the trail at from (files,
+ * DIR/audit) into the empty PostgreSQL trail at to, byte for byte and in
+ * one transaction: entry lines (same sequence numbers and offsets, so the
+ * same tree and signatures), checkpoint lines and quarantined lines.
+ * PV_EEXISTS when the target already holds entries or checkpoints,
+ * PV_EINVAL when from is not files, to is not PostgreSQL, or the log has
+ * a torn last line or a NUL. The source is only read.
+ */
+struct pv_audit_import_report {
+	uint64_t entries;
+	uint64_t checkpoints;
+	uint64_t quarantined; /* lines */
+	uint64_t bytes; /* of the log */
+};
+PV_MUST_CHECK pv_status pv_audit_import(const struct pv_audit_loc *from,
+    const struct pv_audit_loc *to, struct pv_audit_import_report *rep);
+
 /* Calls cb for every entry in DIR/audit/log.jsonl; cb returns false to stop. */
 PV_MUST_CHECK pv_status pv_audit_scan(const struct pv_audit_loc *loc,
     bool (*cb)(void *arg, uint64_t seq, json_t *entry), void *arg);

@@ -113,4 +113,8 @@ PV_MUST_CHECK pv_status audit_medium_file_open(const char *vault_dir,
 PV_MUST_CHECK pv_status audit_medium_pg_open(const char *dsn,
     const char *password, struct audit_medium **out);
 
+/* The file trail's quarantine (DIR/audit/quarantine.jsonl) for reading,
+ * positioned at 0; NULL when there is none. The caller fcloses it. */
+FILE *audit_medium_file_quarantine(const char *vault_dir);
+
 #endif

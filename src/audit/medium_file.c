@@ -270,6 +270,23 @@ audit_medium_file_open(const char *dir, bool is_writer,
 	return PV_OK;
 }
 
+FILE *
+audit_medium_file_quarantine(const char *dir)
+{
+	char path[1100];
+	int fd;
+	FILE *f;
+
+	if (pv_snprintf(path, sizeof(path), "%s/audit/quarantine.jsonl", dir) !=
+	    PV_OK)
+		return NULL;
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return NULL;
+	if ((f = fdopen(fd, "r")) == NULL)
+		close(fd);
+	return f;
+}
+
 pv_status
 audit_medium_open(const struct pv_audit_loc *loc, bool is_writer,
     struct audit_medium **out)

@@ -54,6 +54,11 @@ bool pv_cli_parse(int argc, char **argv, const char *const *names,
     bool *flags, size_t nflags, const char **pos, size_t npos,
     size_t *npos_out);
 
+/* A path given with flag as an absolute path (a file that must exist;
+ * phivault.conf outlives the working directory); false after printing
+ * why. */
+bool pv_cli_abs_path(const char *flag, const char *in, char *out, size_t outsz);
+
 /* Opens the vault at dir, printing the reason on failure. */
 PV_MUST_CHECK pv_status pv_cli_open(const char *dir, struct pv_vault **out);
 
@@ -86,6 +91,9 @@ PV_MUST_CHECK pv_status pv_cli_read_secret(const char *prompt,
  * action failed, and frees. type/id/patient name the target (may be NULL).
  */
 struct pv_cli_change;
+/* The event pv_cli_begin records (ev is filled; a fresh request id). */
+void pv_cli_event(struct pv_audit_event *ev, const char *action,
+    const char *type, const char *id, const char *patient);
 struct pv_cli_change *pv_cli_begin(struct pv_vault *v, const char *action,
     const char *type, const char *id, const char *patient);
 void pv_cli_end(struct pv_cli_change *c, pv_status result);

@@ -65,19 +65,6 @@ generate_password(char *out, size_t outsz)
 	out[n] = '\0';
 }
 
-/* --password-file as an absolute path (phivault.conf outlives the cwd). */
-static bool
-absolute_path(const char *in, char *out, size_t outsz)
-{
-	char *real = realpath(in, NULL);
-	bool ok = real != NULL && pv_strlcpy(out, real, outsz) == PV_OK;
-
-	free(real);
-	if (!ok)
-		fprintf(stderr, "phivault: --password-file: no such file\n");
-	return ok;
-}
-
 /* Checks the PostgreSQL flags into pg before anything is made. */
 static int
 store_flags(const char *const *vals, struct pv_config_pg *pg, char *pwpath,
@@ -105,7 +92,7 @@ store_flags(const char *const *vals, struct pv_config_pg *pg, char *pwpath,
 	pg->dsn = vals[1];
 	pg->keys_dsn = vals[2];
 	if (vals[3] != NULL) {
-		if (!absolute_path(vals[3], pwpath, pwsz))
+		if (!pv_cli_abs_path("--password-file", vals[3], pwpath, pwsz))
 			return PV_EXIT_USAGE;
 		pg->password_file = pwpath;
 	}

@@ -71,6 +71,18 @@ pv_cli_parse(int argc, char **argv, const char *const *names,
 	return true;
 }
 
+bool
+pv_cli_abs_path(const char *flag, const char *in, char *out, size_t outsz)
+{
+	char *real = realpath(in, NULL);
+	bool ok = real != NULL && pv_strlcpy(out, real, outsz) == PV_OK;
+
+	free(real);
+	if (!ok)
+		fprintf(stderr, "phivault: %s: no such file\n", flag);
+	return ok;
+}
+
 pv_status
 pv_cli_open(const char *dir, struct pv_vault **out)
 {
@@ -111,17 +123,11 @@ struct pv_cli_change {
 	struct pv_audit_event ev;
 };
 
-struct pv_cli_change *
-pv_cli_begin(struct pv_vault *v, const char *action, const char *type,
+void
+pv_cli_event(struct pv_audit_event *ev, const char *action, const char *type,
     const char *id, const char *patient)
 {
-	struct pv_audit_opts ao = PV_VAULT_AUDIT_OPTS(v, false, 0);
-	struct pv_cli_change *c = calloc(1, sizeof(*c));
-	struct pv_audit_event *ev;
-
-	if (c == NULL)
-		return NULL;
-	ev = &c->ev;
+	memset(ev, 0, sizeof(*ev));
 	PV_IGNORE(pv_strlcpy(ev->role, "operator", sizeof(ev->role)));
 	PV_IGNORE(pv_strlcpy(ev->action, action, sizeof(ev->action)));
 	if (type != NULL)
@@ -135,6 +141,20 @@ pv_cli_begin(struct pv_vault *v, const char *action, const char *type,
 	pv_random_id(ev->rid);
 	ev->outcome = "allowed";
 	ev->reason = "cli";
+}
+
+struct pv_cli_change *
+pv_cli_begin(struct pv_vault *v, const char *action, const char *type,
+    const char *id, const char *patient)
+{
+	struct pv_audit_opts ao = PV_VAULT_AUDIT_OPTS(v, false, 0);
+	struct pv_cli_change *c = calloc(1, sizeof(*c));
+	struct pv_audit_event *ev;
+
+	if (c == NULL)
+		return NULL;
+	ev = &c->ev;
+	pv_cli_event(ev, action, type, id, patient);
 	/* Write-ahead (audit/writeahead.h): the intent is durable before
 	 * the caller changes anything. */
 	if (pv_audit_open(&ao, &c->a) != PV_OK ||

@@ -157,6 +157,20 @@ PV_MUST_CHECK pv_status pv_config_check_pg(const struct pv_config_pg *pg,
     char *err, size_t errsz);
 
 /*
+ * `db migrate-from-sqlite`: the text of a phivault.conf (in, len bytes)
+ * with its [store] section switched to pg. backend = postgresql, dsn,
+ * keys_dsn and password_file (left out when pg->password_file is NULL or
+ * "") go right after the first [store] header and replace those keys
+ * wherever a [store] section sets them; a file without [store] gets the
+ * section at its end. Every other line (comments, other keys such as
+ * synchronous, other sections) is kept byte for byte. pg must have
+ * passed pv_config_check_pg. *out is a new NUL-terminated string the
+ * caller frees with free. PV_EINVAL when in holds a NUL, PV_ENOMEM.
+ */
+PV_MUST_CHECK pv_status pv_config_store_rewrite(const char *in, size_t len,
+    const struct pv_config_pg *pg, char **out);
+
+/*
  * True when a libpq connection string (key=value or a postgresql:// URI)
  * may carry a password: a "password" keyword or query parameter
  * (case-insensitive, after percent-decoding), or a URI whose user part

@@ -28,6 +28,8 @@
 #include "common/config.h"
 
 #include <ctype.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -179,5 +181,169 @@ pv_config_check_store(struct pv_config *cfg, char *err, size_t errsz)
 	if (pv_config_check_pg(&pg, err, errsz) != PV_OK)
 		return PV_EINVAL;
 	cfg->is_store_pg = true;
+	return PV_OK;
+}
+
+/* ---- moving a vault to PostgreSQL: rewriting [store] --------------- */
+
+/* A growing output string. */
+struct sbuf {
+	char *p;
+	size_t n, cap;
+	bool is_bad;
+};
+
+static void
+sb_put(struct sbuf *b, const char *s, size_t n)
+{
+	if (b->is_bad)
+		return;
+	if (n > SIZE_MAX / 2 - b->n - 1) {
+		b->is_bad = true;
+		return;
+	}
+	if (b->n + n + 1 > b->cap) {
+		size_t cap = (b->n + n + 1) * 2;
+		char *q = realloc(b->p, cap);
+
+		if (q == NULL) {
+			b->is_bad = true;
+			return;
+		}
+		b->p = q;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->n, s, n);
+	b->n += n;
+	b->p[b->n] = '\0';
+}
+
+static void
+sb_str(struct sbuf *b, const char *s)
+{
+	sb_put(b, s, strlen(s));
+}
+
+#define MOVED_MARK "# moved from SQLite by phivault db migrate-from-sqlite"
+
+/* The [store] keys the move sets. */
+static void
+put_store_pg(struct sbuf *b, const struct pv_config_pg *pg)
+{
+	sb_str(b, MOVED_MARK "\nbackend = postgresql\ndsn = ");
+	sb_str(b, pg->dsn);
+	sb_str(b, "\nkeys_dsn = ");
+	sb_str(b, pg->keys_dsn);
+	sb_str(b, "\n");
+	if (pg->password_file != NULL && pg->password_file[0] != '\0') {
+		sb_str(b, "password_file = ");
+		sb_str(b, pg->password_file);
+		sb_str(b, "\n");
+	}
+}
+
+static const char *
+skip_blank(const char *s, const char *end)
+{
+	while (s < end && (*s == ' ' || *s == '\t'))
+		s++;
+	return s;
+}
+
+/* A section header's name ("[ store ]" -> "store"), else false. */
+static bool
+section_of(const char *s, const char *end, char *name, size_t namesz)
+{
+	const char *close, *a, *z;
+
+	s = skip_blank(s, end);
+	if (s == end || *s != '[' ||
+	    (close = memchr(s, ']', (size_t)(end - s))) == NULL)
+		return false;
+	a = skip_blank(s + 1, close);
+	z = close;
+	while (z > a && (z[-1] == ' ' || z[-1] == '\t'))
+		z--;
+	if ((size_t)(z - a) >= namesz)
+		z = a + namesz - 1;
+	memcpy(name, a, (size_t)(z - a));
+	name[z - a] = '\0';
+	return true;
+}
+
+/* Is the line a key=value (or key: value) line setting one of the keys
+ * the move replaces, or the move's own mark? Other comments never are. */
+static bool
+is_replaced_key(const char *s, const char *end)
+{
+	static const char *const keys[] = { "backend", "dsn", "keys_dsn",
+		"password_file" };
+	const char *z;
+	size_t i, n;
+
+	if ((size_t)(end - s) == strlen(MOVED_MARK) &&
+	    memcmp(s, MOVED_MARK, strlen(MOVED_MARK)) == 0)
+		return true; /* ours: written again with the keys */
+	s = skip_blank(s, end);
+	if (s == end || *s == ';' || *s == '#')
+		return false;
+	for (z = s; z < end && *z != '=' && *z != ':'; z++)
+		;
+	if (z == end)
+		return false;
+	while (z > s && (z[-1] == ' ' || z[-1] == '\t'))
+		z--;
+	n = (size_t)(z - s);
+	for (i = 0; i < PV_ARRAY_LEN(keys); i++)
+		if (strlen(keys[i]) == n && memcmp(keys[i], s, n) == 0)
+			return true;
+	return false;
+}
+
+pv_status
+pv_config_store_rewrite(const char *in, size_t len,
+    const struct pv_config_pg *pg, char **out)
+{
+	struct sbuf b = { NULL, 0, 0, false };
+	const char *s = in, *end = in + len;
+	bool in_store = false, is_done = false;
+
+	*out = NULL;
+	if (memchr(in, '\0', len) != NULL)
+		return PV_EINVAL;
+	sb_put(&b, "", 0);
+	while (s < end) {
+		const char *nl = memchr(s, '\n', (size_t)(end - s));
+		const char *next = nl != NULL ? nl + 1 : end;
+		const char *eol = nl != NULL ? nl : end;
+		char name[32];
+
+		if (eol > s && eol[-1] == '\r')
+			eol--;
+		if (section_of(s, eol, name, sizeof(name))) {
+			in_store = strcmp(name, "store") == 0;
+			sb_put(&b, s, (size_t)(next - s));
+			if (nl == NULL)
+				sb_str(&b, "\n");
+			if (in_store && !is_done) {
+				put_store_pg(&b, pg);
+				is_done = true;
+			}
+		} else if (!(in_store && is_replaced_key(s, eol))) {
+			sb_put(&b, s, (size_t)(next - s));
+		}
+		s = next;
+	}
+	if (!is_done) {
+		if (b.n > 0 && b.p[b.n - 1] != '\n')
+			sb_str(&b, "\n");
+		sb_str(&b, "\n[store]\n");
+		put_store_pg(&b, pg);
+	}
+	if (b.is_bad) {
+		free(b.p);
+		return PV_ENOMEM;
+	}
+	*out = b.p;
 	return PV_OK;
 }

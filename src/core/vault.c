@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -375,6 +376,51 @@ open_conf(const char *dir, struct pv_vault *v, char *err, size_t errsz)
 	return PV_OK;
 }
 
+/*
+ * The directory lock (vault.h): shared for every open vault, taken
+ * without waiting, so an open during a move fails at once instead of
+ * waiting for a vault that will have changed under it.
+ */
+static pv_status
+lock_dir(struct pv_vault *v, char *err, size_t errsz)
+{
+	v->dir_fd = open(v->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (v->dir_fd < 0) {
+		ERR("cannot open the vault directory");
+		return PV_EIO;
+	}
+	v->has_dir_fd = true;
+	if (flock(v->dir_fd, LOCK_SH | LOCK_NB) == 0)
+		return PV_OK;
+	if (errno == EWOULDBLOCK) {
+		ERR("the vault is being moved to PostgreSQL (phivault db "
+		    "migrate-from-sqlite); try again when that has finished");
+		return PV_EBUSY;
+	}
+	ERR("cannot lock the vault directory");
+	return PV_EIO;
+}
+
+pv_status
+pv_vault_lock_exclusive(struct pv_vault *v, char *err, size_t errsz)
+{
+	if (!v->has_dir_fd)
+		return PV_EINTERNAL;
+	/* A conversion may drop the shared lock first; on failure the
+	 * caller gives up on the vault anyway. */
+	if (flock(v->dir_fd, LOCK_EX | LOCK_NB) == 0) {
+		v->is_exclusive = true;
+		return PV_OK;
+	}
+	if (errno == EWOULDBLOCK) {
+		ERR("the vault is in use (a running 'phivault serve' or "
+		    "another command has it open): stop it first");
+		return PV_EBUSY;
+	}
+	ERR("cannot lock the vault directory");
+	return PV_EIO;
+}
+
 pv_status
 pv_vault_open(const char *dir, struct pv_vault **out, char *err, size_t errsz)
 {
@@ -391,7 +437,8 @@ pv_vault_open(const char *dir, struct pv_vault **out, char *err, size_t errsz)
 	v = calloc(1, sizeof(*v));
 	if (v == NULL)
 		return PV_ENOMEM;
-	if ((st = open_conf(dir, v, err, errsz)) != PV_OK)
+	if ((st = open_conf(dir, v, err, errsz)) != PV_OK ||
+	    (st = lock_dir(v, err, errsz)) != PV_OK)
 		goto fail;
 	if ((st = join(v->dir, "keys", path, sizeof(path))) != PV_OK ||
 	    (st = pv_keyring_open(path, &v->keyring)) != PV_OK) {
@@ -475,6 +522,8 @@ pv_vault_close(struct pv_vault *v)
 	pv_vault_password_free(v->db_password);
 	pv_secret_free(v->index_key, PV_KEY_BYTES);
 	pv_secret_free(v->sign_sk, PV_SIGN_SK_BYTES);
+	if (v->has_dir_fd)
+		close(v->dir_fd); /* releases the lock */
 	free(v);
 }
 

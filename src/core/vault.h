@@ -51,6 +51,12 @@ struct pv_vault {
 	struct pv_audit_loc audit_loc;
 	char *db_password; /* guarded memory or NULL: [store] password_file */
 	struct pv_dek_cache *deks; /* unwrapped DEKs, guarded memory */
+	/* The directory, open while the vault is: a shared flock on it
+	 * says "in use" (pv_vault_open), an exclusive one "being moved"
+	 * (pv_vault_lock_exclusive). */
+	int dir_fd;
+	bool has_dir_fd;
+	bool is_exclusive;
 };
 
 /* The audit trail's options for vault v (a struct pv_audit_opts
@@ -97,11 +103,6 @@ PV_MUST_CHECK pv_status pv_vault_migrate(const char *dir,
     struct pv_vault_migration *m, char *err, size_t errsz);
 
 /*
- * Opens the vault at dir: checks directory and key modes, loads config
- * and keys into guarded memory, opens the store. *out is owned by the
- * caller and released with pv_vault_close.
- */
-/*
  * `node add`: newdir becomes another node of from's vault (PostgreSQL
  * only): its phivault.conf and shared keys copied, its own TLS
  * certificate and audit-signing key made, that key registered in the
@@ -113,9 +114,63 @@ PV_MUST_CHECK pv_status pv_vault_node_add(struct pv_vault *from,
     const char *newdir, char key_id[PV_AUDIT_KEY_ID_LEN + 1], char *err,
     size_t errsz);
 
+/*
+ * Opens the vault at dir: checks directory and key modes, loads config
+ * and keys into guarded memory, opens the store. *out is owned by the
+ * caller and released with pv_vault_close.
+ *
+ * Every open vault holds a shared flock on its directory until it is
+ * closed (`serve` for its whole run, every subcommand while it runs), so
+ * a command that must have the vault to itself can tell it is in use.
+ * PV_EBUSY when the directory is locked exclusively (a move to
+ * PostgreSQL is under way).
+ */
 PV_MUST_CHECK pv_status pv_vault_open(const char *dir, struct pv_vault **out,
     char *err, size_t errsz);
+/*
+ * Turns v's shared directory lock exclusive without waiting: PV_EBUSY
+ * when any other process (or another open of the same vault) has it open
+ * — a running `serve`, another subcommand. While v holds it, every other
+ * pv_vault_open of the directory fails with PV_EBUSY.
+ */
+PV_MUST_CHECK pv_status pv_vault_lock_exclusive(struct pv_vault *v, char *err,
+    size_t errsz);
 void pv_vault_close(struct pv_vault *v);
+
+/*
+ * `db migrate-from-sqlite` (vault_move.c): moves the SQLite vault v to
+ * the two PostgreSQL databases m->to names (both DSNs required; its
+ * password_file NULL or an absolute path) — every table as stored, the
+ * audit trail byte for byte, m->moved appended through the new trail —
+ * verifies it all, registers the vault's audit key, writes
+ * keys/audit-root.pub and switches phivault.conf to postgresql (the
+ * commit point). v must hold the exclusive directory lock
+ * (pv_vault_lock_exclusive). On failure DIR is as it was and both
+ * databases are emptied again (err says when that failed too). m->rows,
+ * m->trail and m->entries report what was moved.
+ */
+struct pv_vault_move {
+	const struct pv_config_pg *to; /* borrowed */
+	const struct pv_audit_event *moved; /* borrowed */
+	struct pv_store_copy_report rows;
+	struct pv_audit_import_report trail;
+	uint64_t entries; /* in the new trail, the move's entry included */
+};
+PV_MUST_CHECK pv_status pv_vault_move_to_pg(struct pv_vault *v,
+    struct pv_vault_move *m, char *err, size_t errsz);
+/*
+ * After a successful move: closes v's SQLite store and removes the SQLite
+ * files — keys/keys.db (-wal, -shm) overwritten with zeros, fsynced and
+ * unlinked; phivault.db (-wal, -shm) and the file trail unlinked. v is
+ * good for nothing but pv_vault_close afterwards. PV_EIO (err names the
+ * first file) when one could not be removed.
+ */
+PV_MUST_CHECK pv_status pv_vault_move_remove_sqlite(struct pv_vault *v,
+    char *err, size_t errsz);
+/* True when any file that pv_vault_move_remove_sqlite removes is in v's
+ * directory (on a PostgreSQL vault: a move that was interrupted after
+ * its commit point). */
+bool pv_vault_has_sqlite_files(const struct pv_vault *v);
 
 /* Joins the vault directory and rel into out. */
 PV_MUST_CHECK pv_status pv_vault_path(const struct pv_vault *v, const char *rel,

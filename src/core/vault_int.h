@@ -25,6 +25,23 @@ PV_MUST_CHECK pv_status pv_vault_store_open(const char *dir,
 /* Wipes and frees a password pv_vault_store_open handed out (NULL ok). */
 void pv_vault_password_free(char *pw);
 
+/* A PostgreSQL vault's connection settings, the password (if any) in
+ * guarded memory. */
+struct pv_vault_pg {
+	struct pv_store_pg_opts o; /* borrows the dsns of the pg it was
+				    * loaded from, and pw */
+	char *pw; /* secret memory, or NULL: libpq's own */
+};
+/*
+ * Checks pg (pv_config_check_pg) and reads its password_file (relative:
+ * under dir; a regular file of this user, mode 0600 or 0400) into p->pw.
+ * Released with pv_vault_pg_release (wipes), also after a failure.
+ */
+PV_MUST_CHECK pv_status pv_vault_pg_load(const char *dir,
+    const struct pv_config_pg *pg, struct pv_vault_pg *p, char *err,
+    size_t errsz);
+void pv_vault_pg_release(struct pv_vault_pg *p);
+
 /*
  * Creates or upgrades both PostgreSQL schemas (pv_store_pg_migrate);
  * *from and *to get the versions before and after. A relative

@@ -32,12 +32,6 @@
 #define ERR(...) PV_IGNORE(pv_snprintf(err, errsz, __VA_ARGS__))
 #define PW_BUF (PV_VAULT_PG_PASSWORD_MAX + 2)
 
-/* The connection settings with the password, if any, in guarded memory. */
-struct vault_pg {
-	struct pv_store_pg_opts o;
-	char *pw; /* PW_BUF bytes of secret memory, or NULL */
-};
-
 static pv_status
 open_sqlite(const char *dir, const struct pv_config *cfg, struct pv_store **out)
 {
@@ -123,17 +117,17 @@ password_file_load(const char *dir, const char *rel, char *pw, char *err,
 	return st;
 }
 
-static void
-vault_pg_release(struct vault_pg *p)
+void
+pv_vault_pg_release(struct pv_vault_pg *p)
 {
 	pv_secret_free(p->pw, PW_BUF); /* wipes */
 	p->pw = NULL;
 	p->o.password = NULL;
 }
 
-static pv_status
-vault_pg_prepare(const char *dir, const struct pv_config_pg *pg,
-    struct vault_pg *p, char *err, size_t errsz)
+pv_status
+pv_vault_pg_load(const char *dir, const struct pv_config_pg *pg,
+    struct pv_vault_pg *p, char *err, size_t errsz)
 {
 	pv_status st;
 
@@ -148,7 +142,7 @@ vault_pg_prepare(const char *dir, const struct pv_config_pg *pg,
 		return PV_ENOMEM;
 	if ((st = password_file_load(dir, pg->password_file, p->pw, err,
 		 errsz)) != PV_OK) {
-		vault_pg_release(p);
+		pv_vault_pg_release(p);
 		return st;
 	}
 	p->o.password = p->pw;
@@ -168,7 +162,7 @@ pv_vault_store_open(const char *dir, const struct pv_config *cfg,
     struct pv_store **out, char **password, char *err, size_t errsz)
 {
 	struct pv_config_pg pg;
-	struct vault_pg p;
+	struct pv_vault_pg p;
 	pv_status st;
 
 	*out = NULL;
@@ -179,7 +173,7 @@ pv_vault_store_open(const char *dir, const struct pv_config *cfg,
 		return st;
 	}
 	conf_pg(cfg, &pg);
-	if ((st = vault_pg_prepare(dir, &pg, &p, err, errsz)) != PV_OK)
+	if ((st = pv_vault_pg_load(dir, &pg, &p, err, errsz)) != PV_OK)
 		return st;
 	st = pv_store_open_pg(&p.o, out);
 	if (st == PV_OK && p.pw != NULL) {
@@ -187,7 +181,7 @@ pv_vault_store_open(const char *dir, const struct pv_config *cfg,
 		*password = p.pw;
 		p.pw = NULL;
 	}
-	vault_pg_release(&p);
+	pv_vault_pg_release(&p);
 	if (st != PV_OK)
 		ERR("cannot open the PostgreSQL databases (%s): see the log; "
 		    "after an upgrade run 'phivault db migrate'",
@@ -200,13 +194,13 @@ pv_vault_store_migrate_pg(const char *dir, const struct pv_config_pg *pg,
     int *from, int *to, char *err, size_t errsz)
 {
 	char merr[256] = "";
-	struct vault_pg p;
+	struct pv_vault_pg p;
 	pv_status st;
 
-	if ((st = vault_pg_prepare(dir, pg, &p, err, errsz)) != PV_OK)
+	if ((st = pv_vault_pg_load(dir, pg, &p, err, errsz)) != PV_OK)
 		return st;
 	st = pv_store_pg_migrate(&p.o, from, to, merr, sizeof(merr));
-	vault_pg_release(&p);
+	pv_vault_pg_release(&p);
 	if (st != PV_OK)
 		ERR("cannot migrate the PostgreSQL databases: %s",
 		    merr[0] != '\0' ? merr : pv_status_name(st));
@@ -234,7 +228,7 @@ pv_vault_store_init_pg(const char *dir, const struct pv_config_pg *pg,
     char *err, size_t errsz)
 {
 	struct pv_store *s = NULL;
-	struct vault_pg p;
+	struct pv_vault_pg p;
 	size_t users = 0, deks = 0;
 	int from = 0, to = 0;
 	pv_status st;
@@ -242,10 +236,10 @@ pv_vault_store_init_pg(const char *dir, const struct pv_config_pg *pg,
 	if ((st = pv_vault_store_migrate_pg(dir, pg, &from, &to, err, errsz)) !=
 	    PV_OK)
 		return st;
-	if ((st = vault_pg_prepare(dir, pg, &p, err, errsz)) != PV_OK)
+	if ((st = pv_vault_pg_load(dir, pg, &p, err, errsz)) != PV_OK)
 		return st;
 	st = pv_store_open_pg(&p.o, &s);
-	vault_pg_release(&p);
+	pv_vault_pg_release(&p);
 	if (st != PV_OK) {
 		ERR("cannot open the PostgreSQL databases (%s)",
 		    pv_status_name(st));

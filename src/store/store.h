@@ -412,6 +412,38 @@ PV_MUST_CHECK pv_status pv_store_open_pg(const struct pv_store_pg_opts *o,
 PV_MUST_CHECK pv_status pv_store_pg_migrate(const struct pv_store_pg_opts *o,
     int *from, int *to, char *err, size_t errsz);
 
+/*
+ * Moving an SQLite vault to PostgreSQL (`phivault db migrate-from-sqlite`,
+ * store/move_tables.c has the column-by-column mapping): begin connects
+ * to both target databases, takes the movers' lock on each (PV_EBUSY when
+ * another move holds it), refuses (PV_EEXISTS) a database that holds
+ * anything of a vault, and creates the schemas (pv_store_pg_migrate);
+ * copy reads the SQLite files (from, read-only) and writes every table,
+ * one transaction per database, keys first, then checks every table's
+ * count on both sides (PV_ECONFLICT when one differs); end releases the
+ * lock and, when keep is false, first empties both databases again so
+ * the move can be retried — its status says whether that worked (when
+ * not, the databases must be dropped by hand). On failure err (may be
+ * NULL) gets one line naming a table or database, never a value.
+ * *out is the caller's until end, which frees it (NULL: nothing).
+ */
+#define PV_STORE_COPY_TABLES 16
+struct pv_store_copy_report {
+	size_t n;
+	struct {
+		const char *table; /* static */
+		int64_t rows;
+	} t[PV_STORE_COPY_TABLES];
+	int64_t rows; /* all tables */
+};
+struct pv_store_move;
+PV_MUST_CHECK pv_status pv_store_move_begin(const struct pv_store_pg_opts *to,
+    struct pv_store_move **out, char *err, size_t errsz);
+PV_MUST_CHECK pv_status pv_store_move_copy(struct pv_store_move *m,
+    const struct pv_store_opts *from, struct pv_store_copy_report *rep,
+    char *err, size_t errsz);
+PV_MUST_CHECK pv_status pv_store_move_end(struct pv_store_move *m, bool keep);
+
 /* True when the libpq connection string or URI dsn carries a password
  * (or cannot be parsed: a caller that wants to refuse secrets in its
  * configuration refuses both). */

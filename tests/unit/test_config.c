@@ -211,6 +211,86 @@ test_store_init_values(void **state)
 	assert_null(strstr(err, "secretuser"));
 }
 
+/* Loads text (via a temp file) into c; the load's status. */
+static pv_status
+load_text(const char *text, struct pv_config *c)
+{
+	char err[256];
+	pv_status st;
+
+	write_conf(text);
+	pv_config_defaults(c);
+	st = pv_config_load(c, path, err, sizeof(err));
+	unlink(path);
+	return st;
+}
+
+/* db migrate-from-sqlite: [store] switched, everything else kept. */
+static void
+test_store_rewrite(void **state)
+{
+	static const char before[] =
+	    "# phivault.conf\n"
+	    "[server]\nlisten = 127.0.0.1:9443\n\n"
+	    "[store]\nsynchronous = normal\n# password_file = x\n"
+	    "busy_timeout_ms = 100\n\n"
+	    "[auth]\nsession_lifetime = 2h\n"
+	    "[store]\n  backend = sqlite\nsynchronous = full\n"
+	    "[ratelimit]\nlogin_per_minute = 6000";
+	struct pv_config_pg pg = { "host=/tmp dbname=rec", "dbname=k",
+		"/etc/pgpw" };
+	struct pv_config c;
+	char *out = NULL, *again = NULL;
+
+	(void)state;
+	assert_int_equal(pv_config_store_rewrite(before, strlen(before), &pg,
+			     &out),
+	    PV_OK);
+	/* It reads back as a PostgreSQL vault with every other setting. */
+	assert_int_equal(load_text(out, &c), PV_OK);
+	assert_true(c.is_store_pg);
+	assert_string_equal(c.store_dsn, "host=/tmp dbname=rec");
+	assert_string_equal(c.store_keys_dsn, "dbname=k");
+	assert_string_equal(c.store_password_file, "/etc/pgpw");
+	assert_string_equal(c.listen, "127.0.0.1:9443");
+	assert_int_equal(c.session_lifetime, 2 * 3600);
+	assert_int_equal(c.busy_timeout_ms, 100);
+	assert_string_equal(c.synchronous, "full"); /* the later one wins */
+	/* The old backend line is gone, comments and other lines stay,
+	 * and the last line (no newline) is kept as it was. */
+	assert_null(strstr(out, "backend = sqlite"));
+	assert_non_null(strstr(out, "# password_file = x\n"));
+	assert_non_null(strstr(out, "[store]\n# moved from SQLite"));
+	assert_non_null(strstr(out, "login_per_minute = 6000"));
+	assert_int_equal(strstr(out, "backend =") - out,
+	    strstr(out, "backend = postgresql") - out);
+	/* Idempotent: a second rewrite gives the same text. */
+	assert_int_equal(pv_config_store_rewrite(out, strlen(out), &pg, &again),
+	    PV_OK);
+	assert_string_equal(out, again);
+	free(again);
+	free(out);
+
+	/* No [store] at all: appended; no password_file: none written. */
+	pg.password_file = NULL;
+	assert_int_equal(pv_config_store_rewrite("[auth]\nhash_workers = 1", 23,
+			     &pg, &out),
+	    PV_OK);
+	assert_string_equal(out,
+	    "[auth]\nhash_workers = 1\n\n[store]\n"
+	    "# moved from SQLite by phivault db migrate-from-sqlite\n"
+	    "backend = postgresql\ndsn = host=/tmp dbname=rec\n"
+	    "keys_dsn = dbname=k\n");
+	assert_int_equal(load_text(out, &c), PV_OK);
+	assert_true(c.is_store_pg);
+	assert_string_equal(c.store_password_file, "");
+	free(out);
+	/* A NUL inside is refused. */
+	assert_int_equal(pv_config_store_rewrite("[store]\0x", 9, &pg, &out),
+	    PV_EINVAL);
+	assert_null(out);
+}
+
 int
 main(void)
 {
@@ -221,6 +301,7 @@ main(void)
 		cmocka_unit_test(test_fail_closed),
 		cmocka_unit_test(test_store),
 		cmocka_unit_test(test_store_init_values),
+		cmocka_unit_test(test_store_rewrite),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
