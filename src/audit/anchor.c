@@ -63,15 +63,18 @@ audit_anchor_load(const struct pv_audit *a, struct pv_checkpoint *c)
 	return audit_checkpoint_parse(buf, c) ? PV_OK : PV_ECRYPTO;
 }
 
-/* path.tmp written and synced, renamed over path, directory synced. */
+/* A temporary file written and synced, renamed over path, the
+ * directory synced: readers see the old anchor or the new, whole. */
 static pv_status
 replace_file(const char *path, const char *text, size_t len)
 {
-	char tmp[AUDIT_PATH_MAX + 8], dir[AUDIT_PATH_MAX], *slash;
+	char tmp[AUDIT_PATH_MAX + 32], dir[AUDIT_PATH_MAX], *slash;
 	pv_status st = PV_EIO;
 	int fd, dfd;
 
-	if (pv_snprintf(tmp, sizeof(tmp), "%s.tmp", path) != PV_OK ||
+	/* Per process: serve and a CLI command may both refresh it. */
+	if (pv_snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", path, (long)getpid()) !=
+		PV_OK ||
 	    pv_strlcpy(dir, path, sizeof(dir)) != PV_OK ||
 	    (slash = strrchr(dir, '/')) == NULL)
 		return PV_EINVAL;
