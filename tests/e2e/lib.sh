@@ -302,6 +302,18 @@ pv_audit_edit() {
     sed -i "$(($2 + 1)){$3}" "$1/audit/log.jsonl"
   fi
 }
+# pv_audit_cp_edit DIR N SED_SCRIPT — checkpoint line N (0 = the oldest) run
+# through sed; PostgreSQL: UPDATE of that audit_checkpoints row.
+pv_audit_cp_edit() {
+  if pv_is_pg; then
+    local new row="(SELECT id FROM audit_checkpoints ORDER BY id OFFSET $2 LIMIT 1)"
+    new=$(pv_sql records "SELECT line FROM audit_checkpoints WHERE id = $row" | sed "$3")
+    printf "UPDATE audit_checkpoints SET line = :'new' WHERE id = %s;\n" "$row" |
+      pv_psql "$PV_DB" -v new="$new" >/dev/null
+  else
+    sed -i "$(($2 + 1)){$3}" "$1/audit/checkpoints.jsonl"
+  fi
+}
 # pv_audit_delete DIR N — entry N removed; PostgreSQL: DELETE.
 pv_audit_delete() {
   if pv_is_pg; then

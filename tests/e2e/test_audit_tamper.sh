@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Audit trail, offline: `phivault audit verify` names the exact entry that
-# was changed, removed, reordered, truncated or rewritten-and-re-signed;
+# was changed, removed, reordered, truncated or rewritten-and-re-signed, or
+# whose checkpoint was forged;
 # the server refuses to start on a tampered trail; and after kill -9 under
 # write load every acknowledged request is in the log and it verifies.
 # The tampering and the cross-checks use tools/merkle_verify.py and
@@ -99,6 +100,23 @@ expect_eq "(e) ...but not under the vault's key" "signature FAILED" \
   "$(python3 "$MV" checkpoint --pub "$VAULT/keys/audit-signing.pub" <<<"$fl" || true)"
 verify_case "(e) rewritten and re-signed" "$TDIR" "$k" resigned
 serve_refuses "(e)" "$TDIR"
+
+# --- (f) a checkpoint forged: its root replaced by an older checkpoint's,
+#     its signature left as it was (PostgreSQL: UPDATE of the row) --------
+old_root=$(sed -n 3p "$CPS" | jq -r .root)
+ncp=$(wc -l <"$CPS")
+tamper_copy f
+pv_audit_cp_edit "$TDIR" "$((ncp - 1))" "s|\"root\":\"[^\"]*\"|\"root\":\"$old_root\"|"
+expect_eq "(f) the latest checkpoint now carries an older root" "$old_root" \
+  "$(pv_audit_checkpoints "$TDIR" | tail -n1 | jq -r .root)"
+verify_case "(f) latest checkpoint forged" "$TDIR" "$((L - 1))" resigned
+serve_refuses "(f)" "$TDIR" audit_checkpoint_mismatch
+# An older checkpoint (the one over entries 0..k): `audit verify` checks
+# every checkpoint; start-up checks the latest only (src/audit/log.c).
+tamper_copy f2
+p=$(jq -s --argjson s "$((k + 1))" 'map(.size) | index($s)' "$CPS")
+pv_audit_cp_edit "$TDIR" "$p" "s|\"root\":\"[^\"]*\"|\"root\":\"$old_root\"|"
+verify_case "(f) older checkpoint forged" "$TDIR" "$k" resigned
 
 # --- a torn final line (crash mid-write) is reported, then cut at start ---
 if pv_is_pg; then
