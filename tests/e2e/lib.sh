@@ -15,7 +15,8 @@
 #     with PV_PG_PASSWORD_FILE=1, through [store] password_file only
 #     (PGPASSFILE is then unset for phivault).
 # A test reads or tampers with the store only through pv_sql / pv_sql_hex
-# / pv_db_snapshot / pv_db_restore, so the same attack runs on both; a
+# / pv_db_snapshot / pv_db_restore, and reads the audit trail only through
+# pv_audit_log and its siblings, so the same attack runs on both; a
 # part that has no PostgreSQL equivalent is skipped with pv_skip (a
 # printed reason, never silently).
 set -euo pipefail
@@ -60,6 +61,9 @@ pv_teardown() {
     echo "--- server log (tail) ---" >&2
     tail -n 40 "$T/serve.log" 2>/dev/null >&2 || true
   fi
+  # A helper left running (the webhook receiver) would hold the test's
+  # output open and keep CTest waiting for the timeout.
+  if [ -n "${HOOK_PID:-}" ]; then kill "$HOOK_PID" 2>/dev/null || true; fi
   pv_pg_drop
   rm -rf "$T"
   if [ "$PV_FAILS" -ne 0 ]; then
@@ -173,7 +177,10 @@ pv_shredded() { # pv_shredded KEY_ID — 1 when the key was shredded, else 0
 
 # pv_db_snapshot FILE — a copy of the records store as it is now (a backup an
 # insider could keep); pv_db_restore FILE puts it back in place of the live
-# one (the server must be stopped). The keys store is never part of it.
+# one (the server must be stopped). The keys store is never part of it. On
+# PostgreSQL the audit trail's tables are in the records database, so the
+# snapshot holds the trail too and a restore puts it back as well; on
+# SQLite the trail is files under $VAULT/audit, outside it.
 pv_db_snapshot() {
   if pv_is_pg; then
     PGPASSFILE=$PV_PGPASS pg_dump -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" -Fc -f "$1" "$PV_DB"
@@ -193,6 +200,153 @@ pv_db_restore() {
     rm -f "$VAULT/phivault.db-wal" "$VAULT/phivault.db-shm"
     cp "$1" "$VAULT/phivault.db"
     chmod 600 "$VAULT/phivault.db"
+  fi
+}
+
+# ---- the audit trail, on either medium ------------------------------------
+# A SQLite vault keeps its trail in files, $VAULT/audit/log.jsonl,
+# checkpoints.jsonl, quarantine.jsonl and state; a PostgreSQL vault in its
+# records database, tables audit_log (seq, off, line), audit_checkpoints
+# (id, line), audit_quarantine (id, moved_at, bytes), audit_state (slot,
+# rec) and audit_nodes (src/audit/medium_pg.c). Tests read the trail only
+# through these helpers, so both backends run the same assertions. DIR is
+# a vault directory other than $VAULT (a tampered copy); it matters on
+# SQLite only — on PostgreSQL a copied vault directory names the same
+# database, so there is one trail per test (auditlib.sh says how the
+# tampering tests deal with that).
+
+# pv_audit_log [DIR] — the trail's entry lines, in order, one a line.
+pv_audit_log() {
+  if pv_is_pg; then
+    pv_sql records "SELECT line FROM audit_log ORDER BY seq"
+  else
+    cat "${1:-$VAULT}/audit/log.jsonl"
+  fi
+}
+# pv_audit_checkpoints [DIR] — the checkpoint lines, oldest first.
+pv_audit_checkpoints() {
+  if pv_is_pg; then
+    pv_sql records "SELECT line FROM audit_checkpoints ORDER BY id"
+  else
+    cat "${1:-$VAULT}/audit/checkpoints.jsonl"
+  fi
+}
+# pv_audit_quarantine [DIR] — the quarantined bytes (whole entry lines),
+# oldest first; nothing when nothing was quarantined.
+pv_audit_quarantine() {
+  if pv_is_pg; then
+    local q
+    q=$(pv_sql records "SELECT string_agg(bytes, '' ORDER BY id) FROM audit_quarantine")
+    [ -z "$q" ] || printf '%s\n' "$q"
+  else
+    cat "${1:-$VAULT}/audit/quarantine.jsonl" 2>/dev/null || true
+  fi
+}
+# pv_audit_log_file [DIR] — prints the path of a file holding the trail's
+# entry lines as they are now: the log itself on SQLite, a fresh copy
+# ($T/audit-log.jsonl, rewritten on every call) on PostgreSQL. Call it at
+# every point the trail is read, never once for the whole test.
+pv_audit_log_file() {
+  if pv_is_pg; then
+    pv_audit_log >"$T/audit-log.jsonl"
+    echo "$T/audit-log.jsonl"
+  else
+    echo "${1:-$VAULT}/audit/log.jsonl"
+  fi
+}
+# pv_audit_cps_file [DIR] — the same for the checkpoints
+# ($T/audit-checkpoints.jsonl on PostgreSQL).
+pv_audit_cps_file() {
+  if pv_is_pg; then
+    pv_audit_checkpoints >"$T/audit-checkpoints.jsonl"
+    echo "$T/audit-checkpoints.jsonl"
+  else
+    echo "${1:-$VAULT}/audit/checkpoints.jsonl"
+  fi
+}
+# pv_audit_state_file — a file holding the writers' resume state records
+# as bytes (the state file itself on SQLite), for searching it.
+pv_audit_state_file() {
+  if pv_is_pg; then
+    pv_sql records "SELECT encode(rec, 'hex') FROM audit_state ORDER BY slot" |
+      xxd -r -p >"$T/audit-state.bin"
+    echo "$T/audit-state.bin"
+  else
+    echo "$VAULT/audit/state"
+  fi
+}
+
+# Tampering with the trail, the same attack on either medium. N is an
+# entry's position (0 = the first line). On PostgreSQL each is one SQL
+# statement on audit_log, after which the attacker also rewrites the
+# byte offsets (off) of the rows, so the tables hold exactly the stream
+# the same edit of the file would leave (pv_audit_reoff); a stale offset
+# is a different, cruder tamper (test_audit_tamper.sh shows it too).
+pv_audit_row() { # pv_audit_row N — SQL for the seq of the row at position N
+  printf '(SELECT seq FROM audit_log ORDER BY seq OFFSET %d LIMIT 1)' "$1"
+}
+# pv_audit_reoff — PostgreSQL: every row's off recomputed from the lengths
+# of the lines before it (first moved out of the way: off is UNIQUE).
+pv_audit_reoff() {
+  pv_sql records "UPDATE audit_log SET off = off + 1000000000000;
+    UPDATE audit_log a SET off = s.o FROM (SELECT seq, coalesce(sum(octet_length(line) + 1)
+      OVER (ORDER BY seq ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS o
+      FROM audit_log) s WHERE a.seq = s.seq" >/dev/null
+}
+# pv_audit_edit DIR N SED_SCRIPT — entry N's line run through sed (e.g.
+# 's/"outcome":"denied"/"outcome":"allowed"/'); PostgreSQL: UPDATE.
+pv_audit_edit() {
+  if pv_is_pg; then
+    local new
+    new=$(pv_sql records "SELECT line FROM audit_log WHERE seq = $(pv_audit_row "$2")" | sed "$3")
+    printf "UPDATE audit_log SET line = :'new' WHERE seq = %s;\n" "$(pv_audit_row "$2")" |
+      pv_psql "$PV_DB" -v new="$new" >/dev/null
+    pv_audit_reoff
+  else
+    sed -i "$(($2 + 1)){$3}" "$1/audit/log.jsonl"
+  fi
+}
+# pv_audit_cp_edit DIR N SED_SCRIPT — checkpoint line N (0 = the oldest) run
+# through sed; PostgreSQL: UPDATE of that audit_checkpoints row.
+pv_audit_cp_edit() {
+  if pv_is_pg; then
+    local new row="(SELECT id FROM audit_checkpoints ORDER BY id OFFSET $2 LIMIT 1)"
+    new=$(pv_sql records "SELECT line FROM audit_checkpoints WHERE id = $row" | sed "$3")
+    printf "UPDATE audit_checkpoints SET line = :'new' WHERE id = %s;\n" "$row" |
+      pv_psql "$PV_DB" -v new="$new" >/dev/null
+  else
+    sed -i "$(($2 + 1)){$3}" "$1/audit/checkpoints.jsonl"
+  fi
+}
+# pv_audit_delete DIR N — entry N removed; PostgreSQL: DELETE.
+pv_audit_delete() {
+  if pv_is_pg; then
+    pv_sql records "DELETE FROM audit_log WHERE seq = $(pv_audit_row "$2")" >/dev/null
+    pv_audit_reoff
+  else
+    sed -i "$(($2 + 1))d" "$1/audit/log.jsonl"
+  fi
+}
+# pv_audit_swap DIR N — entries N and N+1 change places; PostgreSQL: one
+# UPDATE exchanging the two rows' lines.
+pv_audit_swap() {
+  if pv_is_pg; then
+    pv_sql records "UPDATE audit_log a SET line = b.line FROM audit_log b
+      WHERE (a.seq, b.seq) IN (($(pv_audit_row "$2"), $(pv_audit_row $(($2 + 1)))),
+                               ($(pv_audit_row $(($2 + 1))), $(pv_audit_row "$2")))" >/dev/null
+    pv_audit_reoff
+  else
+    sed -i -n "$(($2 + 1)){h;n;G};p" "$1/audit/log.jsonl"
+  fi
+}
+# pv_audit_truncate DIR KEEP — only the first KEEP entries kept (a cut at a
+# line boundary); PostgreSQL: DELETE of the later rows.
+pv_audit_truncate() {
+  if pv_is_pg; then
+    pv_sql records "DELETE FROM audit_log WHERE seq >= $(pv_audit_row "$2")" >/dev/null
+  else
+    head -n "$2" "$1/audit/log.jsonl" >"$1/audit/log.jsonl.cut"
+    mv "$1/audit/log.jsonl.cut" "$1/audit/log.jsonl"
   fi
 }
 

@@ -106,7 +106,10 @@ expect_eq "recovers after the wait" 200 "$(http_status GET /healthz)"
 
 # --- audit-verify failure raises an alert from the CLI ---------------------
 pv_stop
-sed -i '3s/"outcome":"[a-z]*"/"outcome":"allowed"/; 3s/"actor":[0-9]*/"actor":999/' "$VAULT/audit/log.jsonl"
+# Entry 2 edited: the file with sed, the audit_log row with UPDATE (lib.sh).
+pv_audit_edit "$VAULT" 2 's/"outcome":"[a-z]*"/"outcome":"allowed"/; s/"actor":[0-9]*/"actor":999/'
+expect_eq "the entry was edited" "allowed 999" \
+  "$(pv_audit_log | sed -n 3p | jq -r '"\(.outcome) \(.actor)"')"
 rc=0; "$PHIVAULT" audit verify "$VAULT" >/dev/null || rc=$?
 expect_eq "tampered trail fails verify" 1 "$rc"
 rc=0; out=$("$PHIVAULT" compliance "$VAULT" --json) || rc=$?

@@ -18,6 +18,9 @@ audit_teardown() {
     if [ -n "$PV_PID" ]; then kill -TERM "$PV_PID" 2>/dev/null || true; wait "$PV_PID" 2>/dev/null || true; PV_PID=""; fi
     umount -l "$MNT" 2>/dev/null || true
   fi
+  # pv_teardown reads the status from $?; errexit must not end the trap
+  # here (the server would be left running, holding the output open).
+  set +e
   (exit "$rc")
   pv_teardown
 }
@@ -33,7 +36,8 @@ pv_user aud1 auditor "Auditor-secret-pw-1"
 mkdir -m 700 "$T/faults"
 export PHIVAULT_FAULT_DIR=$T/faults
 pv_start
-LOG=$VAULT/audit/log.jsonl
+# The trail is read through pv_audit_log / pv_audit_log_file (lib.sh):
+# files on SQLite, the audit_log table on PostgreSQL, fresh at each read.
 
 # Self-test of the independent verifier (cross-checked against a naive
 # RFC 6962 proof generator; every flipped bit must be refused).
@@ -49,7 +53,7 @@ req() {
 }
 # want TAG JSON — the audit entry of the last request must carry these fields.
 want() { jq -c --arg rid "$RID" --arg tag "$1" '. + {rid: $rid, _tag: $tag}' <<<"$2" >>"$T/want.jsonl"; }
-entry_of() { jq -c --arg r "$1" 'select(.rid == $r)' "$LOG"; }
+entry_of() { pv_audit_log | jq -c --arg r "$1" 'select(.rid == $r)'; }
 # login_as NAME PW — token in TOK, the account id (from its login entry) in UID_.
 login_as() {
   req POST /auth/login -H 'Content-Type: application/json' \
@@ -74,7 +78,7 @@ login_as pat1 "Patient-secret-pw-1"; P=$TOK; ID_P=$UID_
 login_as pat2 "Patient-secret-pw-2"; P2=$TOK
 
 # --- 1. completeness: N mixed requests, exactly N entries ----------------
-C0=$(wc -l <"$LOG")
+C0=$(pv_audit_log | wc -l)
 NREQ=0
 : >"$T/want.jsonl"
 J=(-H 'Content-Type: application/json')
@@ -174,9 +178,9 @@ req GET "/fhir/Patient/$pid2" -H "$(auth "$D")"
 expect_eq "the grant covers only its patient" 403 "$ST"
 want "grant is per patient" "{\"action\":\"read\",\"patient\":\"$pid2\",\"outcome\":\"denied\",\"actor\":$ID_D,\"grant\":0}"
 
-C1=$(wc -l <"$LOG")
+C1=$(pv_audit_log | wc -l)
 expect_eq "exactly one entry per request ($NREQ requests)" "$NREQ" "$((C1 - C0))"
-tail -n +"$((C0 + 1))" "$LOG" >"$T/new.jsonl"
+pv_audit_log | tail -n +"$((C0 + 1))" >"$T/new.jsonl"
 expect_eq "new entries have distinct request ids" "$NREQ" "$(jq -r .rid "$T/new.jsonl" | sort -u | wc -l)"
 expect_eq "every new entry's source is 127.0.0.1" "$NREQ" "$(jq -r 'select(.src == "127.0.0.1") | .rid' "$T/new.jsonl" | wc -l)"
 expect_eq "seq numbers continue the log" "$(seq "$C0" "$((C1 - 1))" | tr '\n' ' ')" "$(jq -r .seq "$T/new.jsonl" | tr '\n' ' ')"
@@ -194,7 +198,7 @@ expect_eq "no entry names a break-glass grant unless under it" 0 \
 
 # --- no PHI anywhere in the trail, checkpoints, server log, alerts, metrics --
 pcurl "$BASE/metrics" >"$T/metrics"
-for f in "$LOG" "$VAULT/audit/checkpoints.jsonl" "$VAULT/audit/state" "$T/serve.log" \
+for f in "$(pv_audit_log_file)" "$(pv_audit_cps_file)" "$(pv_audit_state_file)" "$T/serve.log" \
          "$VAULT/alerts.jsonl" "$T/metrics"; do
   if [ -e "$f" ]; then
     if grep -aq "$CANARY" "$f"; then fail "PHI canary found in $(basename "$f")"; else pass "no PHI canary in $(basename "$f")"; fi
@@ -204,16 +208,16 @@ done
 # up there by chance (about 1 in 260,000 per position, 130 positions a
 # signed line), so only the other fields are searched.
 expect_eq "no names in the trail" 0 \
-  "$(jq -c 'del(.prev, .bsig)' "$LOG" | grep -ac -e Ada -e Unconscious || true)"
+  "$(jq -c 'del(.prev, .bsig)' "$(pv_audit_log_file)" | grep -ac -e Ada -e Unconscious || true)"
 # bsig (the batch signature) ends the last line of each group commit;
 # count appears only on aggregated entries.
 expect_eq "entries carry only the documented keys" \
   '["action","actor","grant","id","nonce","outcome","patient","prev","reason","rid","role","seq","src","ts","type"]' \
-  "$(jq -sc '[.[] | keys - ["bsig","count"]] | unique | if length == 1 then .[0] else . end' "$LOG")"
-expect_eq "the last entry ends a batch: it carries bsig" true "$(tail -n1 "$LOG" | jq 'has("bsig")')"
+  "$(jq -sc '[.[] | keys - ["bsig","count"]] | unique | if length == 1 then .[0] else . end' "$(pv_audit_log_file)")"
+expect_eq "the last entry ends a batch: it carries bsig" true "$(tail -n1 "$(pv_audit_log_file)" | jq 'has("bsig")')"
 
 # --- 2. GET /fhir/AuditEvent?patient= ------------------------------------------
-nlog=$(jq -s --arg p "$pid" '[.[] | select(.patient == $p)] | length' "$LOG")
+nlog=$(jq -s --arg p "$pid" '[.[] | select(.patient == $p)] | length' "$(pv_audit_log_file)")
 ae=$(pcurl -H "$(auth "$P")" "$BASE/fhir/AuditEvent?patient=$pid&_count=200")
 expect_eq "patient reads own access log" Bundle "$(jq -r .resourceType <<<"$ae")"
 expect_eq "one AuditEvent per entry about the patient" "$nlog" "$(jq '.entry | length' <<<"$ae")"
@@ -233,37 +237,37 @@ expect_eq "auditor sees the same events" "$(jq -c '[.entry[].resource.id]' <<<"$
   "$(jq -c '[.entry[].resource.id][0:'"$(jq '.entry | length' <<<"$ae")"']' <<<"$ae2")"
 for who_id in "$ID_P" "$ID_A"; do
   expect_eq "access-log query by account $who_id is itself audited" 1 \
-    "$(jq -s --argjson a "$who_id" --arg p "$pid" '[.[] | select(.action == "audit.query" and .actor == $a and .patient == $p and .outcome == "allowed")] | length' "$LOG")"
+    "$(jq -s --argjson a "$who_id" --arg p "$pid" '[.[] | select(.action == "audit.query" and .actor == $a and .patient == $p and .outcome == "allowed")] | length' "$(pv_audit_log_file)")"
 done
 expect_eq "nurse may not read the access log" 403 "$(http_status GET "/fhir/AuditEvent?patient=$pid" -H "$(auth "$N")")"
 expect_eq "clinician may not read the access log" 403 "$(http_status GET "/fhir/AuditEvent?patient=$pid" -H "$(auth "$C")")"
 expect_eq "patient may not read another patient's log" 403 "$(http_status GET "/fhir/AuditEvent?patient=$pid" -H "$(auth "$P2")")"
 expect_eq "patient 2 reads own log" 200 "$(http_status GET "/fhir/AuditEvent?patient=$pid2" -H "$(auth "$P2")")"
 expect_eq "patient asking for another patient's log is audited as denied" 1 \
-  "$(jq -s --arg p "$pid" '[.[] | select(.action == "audit.query" and .patient == $p and .outcome == "denied" and .role == "patient")] | length' "$LOG")"
+  "$(jq -s --arg p "$pid" '[.[] | select(.action == "audit.query" and .patient == $p and .outcome == "denied" and .role == "patient")] | length' "$(pv_audit_log_file)")"
 
 # --- 4. checkpoints and proofs, checked independently ----------------------------
 expect_eq "checkpoint needs authentication" 401 "$(http_status GET /audit/checkpoint)"
 cp1=$(pcurl -H "$(auth "$P")" "$BASE/audit/checkpoint")
 S1=$(jq -r .size <<<"$cp1"); R1=$(jq -r .root <<<"$cp1")
-expect_eq "checkpoint covers every entry so far" "$(wc -l <"$LOG")" "$S1"
+expect_eq "checkpoint covers every entry so far" "$(wc -l <"$(pv_audit_log_file)")" "$S1"
 expect_eq "checkpoint signature verifies with openssl" "signature OK" \
   "$(python3 "$MV" checkpoint --pub "$VAULT/keys/audit-signing.pub" <<<"$cp1")"
 expect_eq "a changed size breaks the signature" "signature FAILED" \
   "$(jq -c '.size -= 1' <<<"$cp1" | python3 "$MV" checkpoint --pub "$VAULT/keys/audit-signing.pub" || true)"
-expect_eq "independent Merkle root of the log equals the signed root" "$R1" "$(python3 "$MV" root "$LOG" "$S1")"
-bg_idx=$(jq -s '[.[] | select(.action == "break-glass" and .outcome == "allowed")][0].seq' "$LOG")
+expect_eq "independent Merkle root of the log equals the signed root" "$R1" "$(python3 "$MV" root "$(pv_audit_log_file)" "$S1")"
+bg_idx=$(jq -s '[.[] | select(.action == "break-glass" and .outcome == "allowed")][0].seq' "$(pv_audit_log_file)")
 for idx in 0 1 "$((S1 / 2))" "$bg_idx" "$((S1 - 2))" "$((S1 - 1))"; do
   pcurl -H "$(auth "$A")" "$BASE/audit/proof/inclusion?index=$idx&size=$S1" >"$T/proof"
-  rc=0; python3 "$MV" inclusion --log "$LOG" --index "$idx" --size "$S1" --root "$R1" <"$T/proof" >/dev/null || rc=$?
+  rc=0; python3 "$MV" inclusion --log "$(pv_audit_log_file)" --index "$idx" --size "$S1" --root "$R1" <"$T/proof" >/dev/null || rc=$?
   expect_eq "inclusion proof of entry $idx verifies" 0 "$rc"
 done
 pcurl -H "$(auth "$A")" "$BASE/audit/proof/inclusion?index=$bg_idx&size=$S1" >"$T/proof"
-rc=0; python3 "$MV" inclusion --log "$LOG" --index "$bg_idx" --size "$S1" --root "$R1" --line "$((bg_idx + 1))" <"$T/proof" >/dev/null || rc=$?
+rc=0; python3 "$MV" inclusion --log "$(pv_audit_log_file)" --index "$bg_idx" --size "$S1" --root "$R1" --line "$((bg_idx + 1))" <"$T/proof" >/dev/null || rc=$?
 expect_eq "wrong leaf is refused by the verifier" 1 "$rc"
-rc=0; python3 "$MV" inclusion --log "$LOG" --index "$((bg_idx + 1))" --size "$S1" --root "$R1" --line "$bg_idx" <"$T/proof" >/dev/null || rc=$?
+rc=0; python3 "$MV" inclusion --log "$(pv_audit_log_file)" --index "$((bg_idx + 1))" --size "$S1" --root "$R1" --line "$bg_idx" <"$T/proof" >/dev/null || rc=$?
 expect_eq "wrong index is refused by the verifier" 1 "$rc"
-sed "$((bg_idx + 1))s/\"outcome\":\"allowed\"/\"outcome\":\"denied\"/" "$LOG" >"$T/edited.jsonl"
+sed "$((bg_idx + 1))s/\"outcome\":\"allowed\"/\"outcome\":\"denied\"/" "$(pv_audit_log_file)" >"$T/edited.jsonl"
 rc=0; python3 "$MV" inclusion --log "$T/edited.jsonl" --index "$bg_idx" --size "$S1" --root "$R1" <"$T/proof" >/dev/null || rc=$?
 expect_eq "an edited entry is refused by the verifier" 1 "$rc"
 expect_eq "proof beyond the log is refused" 400 \
@@ -286,12 +290,12 @@ rc=0; python3 "$MV" consistency --from "$S1" --to "$S2" --root-a "$(python3 "$MV
   --root-b "$R2" <"$T/cproof" >/dev/null || rc=$?
 expect_eq "consistency from a rewritten history is refused" 1 "$rc"
 pcurl -H "$(auth "$A")" "$BASE/audit/proof/consistency?from=1&to=$S2" >"$T/cproof"
-rc=0; python3 "$MV" consistency --from 1 --to "$S2" --root-a "$(python3 "$MV" root "$LOG" 1)" --root-b "$R2" <"$T/cproof" >/dev/null || rc=$?
+rc=0; python3 "$MV" consistency --from 1 --to "$S2" --root-a "$(python3 "$MV" root "$(pv_audit_log_file)" 1)" --root-b "$R2" <"$T/cproof" >/dev/null || rc=$?
 expect_eq "consistency proof 1 -> $S2 verifies" 0 "$rc"
 
 # --- 5. fail closed: audit writes fail (fault injection) --------------------------
 nobs=$(pcurl -H "$(auth "$C")" "$BASE/fhir/Observation?patient=$pid" | jq '.entry | length')
-before=$(wc -l <"$LOG")
+before=$(pv_audit_log | wc -l)
 touch "$T/faults/audit_write"
 # First request under the fault: the handler runs, its entry cannot be
 # written, the response is replaced by a 503.
@@ -306,7 +310,7 @@ for i in 1 2; do
   expect_not_contains "...and no PHI" "$(cat "$T/body")" "$CANARY"
   expect_not_contains "...and no ETag" "$(cat "$T/hdr")" "ETag"
 done
-expect_eq "nothing reached the log during the fault" "$before" "$(wc -l <"$LOG")"
+expect_eq "nothing reached the log during the fault" "$before" "$(pv_audit_log | wc -l)"
 expect_contains "the failure is logged" "$(cat "$T/serve.log")" '"event":"audit_write_failed"'
 rm -f "$T/faults/audit_write"
 ok=0
@@ -324,11 +328,11 @@ expect_eq "a refused create stored nothing (no unaudited write)" "$nobs" \
 
 # --- 7. CLI: export and checkpoint ------------------------------------------------
 "$PHIVAULT" audit export "$VAULT" >"$T/export.jsonl" 2>"$T/export.err"
-expect_eq "export: one line per entry" "$(wc -l <"$LOG")" "$(wc -l <"$T/export.jsonl")"
-expect_contains "export summary" "$(cat "$T/export.err")" "exported $(wc -l <"$LOG") entries"
-expect_eq "export jsonl equals the entries" "$(jq -c . "$LOG" | sha256sum)" "$(jq -c . "$T/export.jsonl" | sha256sum)"
+expect_eq "export: one line per entry" "$(wc -l <"$(pv_audit_log_file)")" "$(wc -l <"$T/export.jsonl")"
+expect_contains "export summary" "$(cat "$T/export.err")" "exported $(wc -l <"$(pv_audit_log_file)") entries"
+expect_eq "export jsonl equals the entries" "$(jq -c . "$(pv_audit_log_file)" | sha256sum)" "$(jq -c . "$T/export.jsonl" | sha256sum)"
 "$PHIVAULT" audit export "$VAULT" --format fhir >"$T/export.fhir" 2>/dev/null
-expect_eq "fhir export: one AuditEvent per entry" "$(wc -l <"$LOG")" \
+expect_eq "fhir export: one AuditEvent per entry" "$(wc -l <"$(pv_audit_log_file)")" \
   "$(jq -c 'select(.resourceType == "AuditEvent" and (.agent | length) == 1 and .recorded != null and (.outcome | test("^(0|4|8)$")))' "$T/export.fhir" | wc -l)"
 expect_eq "fhir export names actors" "drno" \
   "$(jq -r 'select(.subtype[0].code == "break-glass" and .outcome == "0") | .agent[0].who.display' "$T/export.fhir")"
@@ -337,21 +341,25 @@ expect_eq "fhir export keeps the break-glass reason" "$BG_REASON" \
 rc=0; "$PHIVAULT" audit export "$VAULT" --format xml >/dev/null 2>&1 || rc=$?
 expect_eq "unknown export format is a usage error" 2 "$rc"
 head_json=$("$PHIVAULT" audit checkpoint "$VAULT" | jq -c .)
-expect_eq "cli checkpoint covers the log" "$(wc -l <"$LOG")" "$(jq -r .size <<<"$head_json")"
+expect_eq "cli checkpoint covers the log" "$(wc -l <"$(pv_audit_log_file)")" "$(jq -r .size <<<"$head_json")"
 expect_eq "cli checkpoint prints the vault's public key" "$(base64 -w0 <"$VAULT/keys/audit-signing.pub")" \
   "$(jq -r .public_key <<<"$head_json")"
 expect_eq "cli checkpoint signature verifies with openssl" "signature OK" \
   "$(python3 "$MV" checkpoint --pub-b64 "$(jq -r .public_key <<<"$head_json")" <<<"$head_json")"
 expect_eq "cli checkpoint root matches the log" "$(jq -r .root <<<"$head_json")" \
-  "$(python3 "$MV" root "$LOG" "$(jq -r .size <<<"$head_json")")"
+  "$(python3 "$MV" root "$(pv_audit_log_file)" "$(jq -r .size <<<"$head_json")")"
 rc=0; "$PHIVAULT" audit verify "$VAULT" >"$T/verify.out" || rc=$?
 expect_eq "the whole trail verifies" 0 "$rc"
 
 # --- 5b. a genuinely full disk (tmpfs), when the sandbox allows mounting ----------
 pv_stop
 expect_eq "clean stop" 0 "$PV_RC"
-cp -a "$VAULT/audit" "$T/audit.bak"
-if mount -t tmpfs -o size=256k,mode=0700 tmpfs "$VAULT/audit" 2>/dev/null; then
+if pv_is_pg; then
+  pv_skip "full audit disk (tmpfs under \$VAULT/audit)" \
+    "the trail is in the database; a full database disk is the cluster's, not the vault directory's"
+elif cp -a "$VAULT/audit" "$T/audit.bak" &&
+  mount -t tmpfs -o size=256k,mode=0700 tmpfs "$VAULT/audit" 2>/dev/null; then
+  LOG=$VAULT/audit/log.jsonl
   MNT=$VAULT/audit
   cp -a "$T/audit.bak/." "$VAULT/audit/"
   pv_start

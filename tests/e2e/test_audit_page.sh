@@ -5,7 +5,8 @@
 # page's line positions come from the per-patient index and only the
 # page's own lines are read, after the lock is released. Checked without
 # timing: pages at every offset equal the same entries taken from a full
-# scan of the log (jq over log.jsonl), `total` is the index's count, and
+# scan of the log (jq over the trail's lines: log.jsonl, or the audit_log
+# table on PostgreSQL — lib.sh pv_audit_log), `total` is the index's count, and
 # phivault_audit_page_lines_total grows by the page size only, however
 # deep the page (it would grow by offset + page size if the entries
 # before the page were parsed).
@@ -18,7 +19,6 @@ CPW="Clinic1an-secret-pw"
 pv_user drwho clinician "$CPW"
 pv_user aud1 auditor "Auditor-secret-pw-1"
 pv_start
-LOG=$VAULT/audit/log.jsonl
 c=$(login drwho "$CPW")
 a=$(login aud1 "Auditor-secret-pw-1")
 pid=$(jpost /fhir/Patient '{"resourceType":"Patient","gender":"female"}' -H "$(auth "$c")" | jq -r '.id // empty')
@@ -36,7 +36,7 @@ cp+=($!)
 wait "${cp[@]}"
 # The entries about the patient, in log order, from a full scan of the
 # log as it is now (each AuditEvent query adds one, after its page).
-scan() { jq -c --arg p "$pid" 'select(.patient == $p) | [.seq, .action, .outcome]' "$LOG" >"$T/scan"; wc -l <"$T/scan"; }
+scan() { pv_audit_log | jq -c --arg p "$pid" 'select(.patient == $p) | [.seq, .action, .outcome]' >"$T/scan"; wc -l <"$T/scan"; }
 S=$(scan)
 [ "$S" -ge 400 ] && pass "$S entries about the patient" || fail "only $S entries about the patient"
 
@@ -88,7 +88,7 @@ while [ -n "$url" ] && [ "$pages" -lt 50 ]; do
   pages=$((pages + 1))
 done
 expect_eq "walking the next links: entries in log order, none twice" \
-  "$(jq -r --arg p "$pid" 'select(.patient == $p) | .seq' "$LOG" | head -n "$(wc -l <"$T/walk")")" "$(cat "$T/walk")"
+  "$(pv_audit_log | jq -r --arg p "$pid" 'select(.patient == $p) | .seq' | head -n "$(wc -l <"$T/walk")")" "$(cat "$T/walk")"
 expect_eq "an unknown patient: empty, total 0" "0 0" \
   "$(pcurl -H "$(auth "$a")" "$BASE/fhir/AuditEvent?patient=0123456789abcdef0123456789abcdef" | jq -r '"\(.total) \(.entry | length)"')"
 pv_stop

@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # Audit trail, offline: `phivault audit verify` names the exact entry that
-# was changed, removed, reordered, truncated or rewritten-and-re-signed;
+# was changed, removed, reordered, truncated or rewritten-and-re-signed, or
+# whose checkpoint was forged;
 # the server refuses to start on a tampered trail; and after kill -9 under
 # write load every acknowledged request is in the log and it verifies.
 # The tampering and the cross-checks use tools/merkle_verify.py and
 # tools/audit_forge.py (python3 stdlib + openssl), never phivault code.
+# On PostgreSQL the same edits are made to the audit_log and
+# audit_checkpoints tables with SQL (lib.sh pv_audit_*, auditlib.sh
+# tamper_*); a torn final line has no PostgreSQL equivalent (rows are
+# whole lines, committed or not) and is skipped there.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/auditlib.sh"
 pv_setup
@@ -33,61 +38,96 @@ expect_eq "a signed checkpoint ends exactly before entry $k" 1 \
   "$(jq -s --argjson k "$k" '[.[] | select(.size == $k)] | length' "$CPS")"
 
 # --- (a) one field of entry k changed (denied -> allowed), valid JSON ---
-copy_vault a
-sed -i "$((k + 1))s/\"outcome\":\"denied\"/\"outcome\":\"allowed\"/" "$T/a/audit/log.jsonl"
-expect_eq "(a) the edit happened" allowed "$(sed -n "$((k + 1))p" "$T/a/audit/log.jsonl" | jq -r .outcome)"
-jq -e . "$T/a/audit/log.jsonl" >/dev/null && pass "(a) every line is still JSON" || fail "(a) broke JSON"
-verify_case "(a) field changed" "$T/a" "$k" changed
+tamper_copy a
+pv_audit_edit "$TDIR" "$k" 's/"outcome":"denied"/"outcome":"allowed"/'
+expect_eq "(a) the edit happened" allowed "$(pv_audit_log "$TDIR" | sed -n "$((k + 1))p" | jq -r .outcome)"
+pv_audit_log "$TDIR" | jq -e . >/dev/null && pass "(a) every line is still JSON" || fail "(a) broke JSON"
+verify_case "(a) field changed" "$TDIR" "$k" changed
 expect_eq "(a) independent chain check names entry $((k + 1))'s prev" \
-  "chain FAILED at entry $((k + 1)): prev does not match the chain" "$(python3 "$MV" chain "$T/a/audit/log.jsonl" || true)"
-serve_refuses "(a)" "$T/a"
+  "chain FAILED at entry $((k + 1)): prev does not match the chain" \
+  "$(python3 "$MV" chain "$(pv_audit_log_file "$TDIR")" || true)"
+serve_refuses "(a)" "$TDIR"
+if pv_is_pg; then
+  # The cruder edit: the line changed in place, the offsets of the rows
+  # after it left as they were (the stream now has a hole or an overlap).
+  tamper_copy a2
+  pv_sql records "UPDATE audit_log SET line = replace(line, '\"outcome\":\"denied\"',
+    '\"outcome\":\"allowed\"') WHERE seq = $(pv_audit_row "$k")" >/dev/null
+  verify_case "(a) edited, offsets stale" "$TDIR" "$k" changed
+  serve_refuses "(a) edited, offsets stale" "$TDIR"
+fi
 
 # --- (b) entry k deleted ----------------------------------------------------
-copy_vault b
-sed -i "$((k + 1))d" "$T/b/audit/log.jsonl"
-verify_case "(b) entry deleted" "$T/b" "$k" removed
-serve_refuses "(b)" "$T/b"
+tamper_copy b
+pv_audit_delete "$TDIR" "$k"
+expect_eq "(b) the entry is gone" "$((L - 1))" "$(pv_audit_log "$TDIR" | wc -l)"
+verify_case "(b) entry deleted" "$TDIR" "$k" removed
+serve_refuses "(b)" "$TDIR"
 
 # --- (c) entries k and k+1 swapped -------------------------------------------
-copy_vault c
-sed -i -n "$((k + 1)){h;n;G};p" "$T/c/audit/log.jsonl"
+tamper_copy c
+pv_audit_swap "$TDIR" "$k"
 expect_eq "(c) swapped lines" "$((k + 1)) $k" \
-  "$(sed -n "$((k + 1)),$((k + 2))p" "$T/c/audit/log.jsonl" | jq -r .seq | tr '\n' ' ' | sed 's/ $//')"
-verify_case "(c) entries swapped" "$T/c" "$k" reordered
-serve_refuses "(c)" "$T/c"
+  "$(pv_audit_log "$TDIR" | sed -n "$((k + 1)),$((k + 2))p" | jq -r .seq | tr '\n' ' ' | sed 's/ $//')"
+verify_case "(c) entries swapped" "$TDIR" "$k" reordered
+serve_refuses "(c)" "$TDIR"
 
 # --- (d) tail truncated (last two entries removed) ---------------------------
-copy_vault d
-head -n $((L - 2)) "$LOG" >"$T/d/audit/log.jsonl"
+tamper_copy d
+pv_audit_truncate "$TDIR" $((L - 2))
 expect_eq "(d) independent chain check passes: truncation keeps the chain" "chain OK" \
-  "$(python3 "$MV" chain "$T/d/audit/log.jsonl")"
-verify_case "(d) tail truncated" "$T/d" "$((L - 2))" truncated
-serve_refuses "(d)" "$T/d"
+  "$(python3 "$MV" chain "$(pv_audit_log_file "$TDIR")")"
+verify_case "(d) tail truncated" "$TDIR" "$((L - 2))" truncated
+serve_refuses "(d)" "$TDIR"
 
 # --- (e) rewritten from entry k on, chain and roots recomputed, re-signed with
 #     another Ed25519 key: only the signatures can tell ---------------------
-copy_vault e
+tamper_files e
 openssl genpkey -algorithm ed25519 -out "$T/forged.pem" 2>/dev/null
 openssl pkey -in "$T/forged.pem" -pubout -outform DER 2>/dev/null | tail -c 32 >"$T/forged.pub"
-nres=$(python3 "$FORGE" "$T/e" --entry "$k" --set outcome=allowed --key "$T/forged.pem")
+nres=$(python3 "$FORGE" "$FDIR" --entry "$k" --set outcome=allowed --key "$T/forged.pem")
+tamper_push
 expect_eq "(e) every checkpoint after entry $k re-signed" \
   "$(jq -s --argjson k "$k" '[.[] | select(.size > $k)] | length' "$CPS")" "$nres"
-expect_eq "(e) entry $k now says allowed" allowed "$(sed -n "$((k + 1))p" "$T/e/audit/log.jsonl" | jq -r .outcome)"
-expect_eq "(e) the forged chain is consistent" "chain OK" "$(python3 "$MV" chain "$T/e/audit/log.jsonl")"
-fl=$(tail -n1 "$T/e/audit/checkpoints.jsonl")
+expect_eq "(e) entry $k now says allowed" allowed "$(pv_audit_log "$TDIR" | sed -n "$((k + 1))p" | jq -r .outcome)"
+expect_eq "(e) the forged chain is consistent" "chain OK" "$(python3 "$MV" chain "$(pv_audit_log_file "$TDIR")")"
+fl=$(pv_audit_checkpoints "$TDIR" | tail -n1)
 expect_eq "(e) the forged root matches the forged log" "$(jq -r .root <<<"$fl")" \
-  "$(python3 "$MV" root "$T/e/audit/log.jsonl" "$L")"
+  "$(python3 "$MV" root "$(pv_audit_log_file "$TDIR")" "$L")"
 expect_eq "(e) forged signature verifies under the forger's key" "signature OK" \
   "$(python3 "$MV" checkpoint --pub "$T/forged.pub" <<<"$fl")"
 expect_eq "(e) ...but not under the vault's key" "signature FAILED" \
   "$(python3 "$MV" checkpoint --pub "$VAULT/keys/audit-signing.pub" <<<"$fl" || true)"
-verify_case "(e) rewritten and re-signed" "$T/e" "$k" resigned
-serve_refuses "(e)" "$T/e"
+verify_case "(e) rewritten and re-signed" "$TDIR" "$k" resigned
+serve_refuses "(e)" "$TDIR"
+
+# --- (f) a checkpoint forged: its root replaced by an older checkpoint's,
+#     its signature left as it was (PostgreSQL: UPDATE of the row) --------
+old_root=$(sed -n 3p "$CPS" | jq -r .root)
+ncp=$(wc -l <"$CPS")
+tamper_copy f
+pv_audit_cp_edit "$TDIR" "$((ncp - 1))" "s|\"root\":\"[^\"]*\"|\"root\":\"$old_root\"|"
+expect_eq "(f) the latest checkpoint now carries an older root" "$old_root" \
+  "$(pv_audit_checkpoints "$TDIR" | tail -n1 | jq -r .root)"
+verify_case "(f) latest checkpoint forged" "$TDIR" "$((L - 1))" resigned
+serve_refuses "(f)" "$TDIR" audit_checkpoint_mismatch
+# An older checkpoint (the one over entries 0..k): `audit verify` checks
+# every checkpoint; start-up checks the latest only (src/audit/log.c).
+tamper_copy f2
+p=$(jq -s --argjson s "$((k + 1))" 'map(.size) | index($s)' "$CPS")
+pv_audit_cp_edit "$TDIR" "$p" "s|\"root\":\"[^\"]*\"|\"root\":\"$old_root\"|"
+verify_case "(f) older checkpoint forged" "$TDIR" "$k" resigned
 
 # --- a torn final line (crash mid-write) is reported, then cut at start ---
-copy_vault torn
-printf '{"seq":%d,"ts":"2026-01-01T00:00:00.000Z","actor":2,"ro' "$L" >>"$T/torn/audit/log.jsonl"
-verify_case "torn tail" "$T/torn" "$L" torn
+if pv_is_pg; then
+  pv_skip "torn final line reported by verify, cut at start-up" \
+    "a PostgreSQL trail holds whole lines, one a row, committed with their batch or not at all"
+else
+  copy_vault torn
+  printf '{"seq":%d,"ts":"2026-01-01T00:00:00.000Z","actor":2,"ro' "$L" >>"$T/torn/audit/log.jsonl"
+  verify_case "torn tail" "$T/torn" "$L" torn
+fi
+tamper_end
 
 # --- kill -9 under write load ---------------------------------------------------
 pv_start
@@ -104,7 +144,7 @@ worker() { # worker N END_NS — creates until END_NS or 300 requests
     echo "${st:-000} ${rid:--}" >>"$T/load.$1"
   done
 }
-before=$(wc -l <"$LOG")
+before=$(pv_audit_log | wc -l)
 end=$(( $(date +%s%N) + 3000000000 ))
 wpids=()
 for w in 1 2 3 4; do worker "$w" "$end" & wpids+=($!); done
@@ -124,21 +164,23 @@ unacked=$(grep -vcE '^2[0-9][0-9] ' "$T/load.all" || true)
 pv_start
 expect_eq "restarted server answers" 200 "$(http_status GET /healthz)"
 pv_stop
-awk -F'"rid":"' 'NF > 1 {split($2, a, "\""); print a[1]}' "$LOG" | sort -u >"$T/logged"
+pv_audit_log | awk -F'"rid":"' 'NF > 1 {split($2, a, "\""); print a[1]}' | sort -u >"$T/logged"
 missing=$(comm -23 "$T/acked" "$T/logged" | wc -l)
 expect_eq "every acknowledged request id is in the audit log" 0 "$missing"
 expect_eq "entries written during the load: at least the acknowledged ones" 1 \
-  "$(( $(wc -l <"$LOG") - before >= acked ? 1 : 0 ))"
+  "$(( $(pv_audit_log | wc -l) - before >= acked ? 1 : 0 ))"
 rc=0; out=$("$PHIVAULT" audit verify "$VAULT") || rc=$?
 expect_eq "trail verifies after kill -9 and restart" 0 "$rc"
 expect_contains "verify summary" "$out" "audit trail OK"
-expect_eq "independent chain check after the crash" "chain OK" "$(python3 "$MV" chain "$LOG")"
+expect_eq "independent chain check after the crash" "chain OK" "$(python3 "$MV" chain "$(pv_audit_log_file)")"
 
 # The torn copy from above: the server cuts the torn line and starts.
-VAULT=$T/torn pv_start
-expect_contains "torn tail cut at start-up" "$(cat "$T/serve.log")" "audit_torn_tail_removed"
-pv_stop
-rc=0; "$PHIVAULT" audit verify "$T/torn" >/dev/null || rc=$?
-expect_eq "torn copy verifies after the restart cut it" 0 "$rc"
-cmp -s "$T/torn/audit/log.jsonl" <(head -n "$L" "$LOG") \
-  && pass "torn copy: exactly the $L complete entries kept" || fail "torn copy: log changed beyond the cut"
+if ! pv_is_pg; then
+  VAULT=$T/torn pv_start
+  expect_contains "torn tail cut at start-up" "$(cat "$T/serve.log")" "audit_torn_tail_removed"
+  pv_stop
+  rc=0; "$PHIVAULT" audit verify "$T/torn" >/dev/null || rc=$?
+  expect_eq "torn copy verifies after the restart cut it" 0 "$rc"
+  cmp -s "$T/torn/audit/log.jsonl" <(head -n "$L" "$LOG") \
+    && pass "torn copy: exactly the $L complete entries kept" || fail "torn copy: log changed beyond the cut"
+fi

@@ -18,14 +18,14 @@ obs() { printf '{"resourceType":"Observation","status":"final","code":{"text":"h
 count() { pv_sql records "select count(*) from resources"; }
 
 # --- the store write fails ---------------------------------------------------
-before=$(count); lines=$(wc -l <"$VAULT/audit/log.jsonl")
+before=$(count); lines=$(pv_audit_log | wc -l)
 touch "$T/faults/store_write"
 out=$(jpost /fhir/Observation "$(obs)" -H "$(auth "$tok")" -D "$T/h")
 rm "$T/faults/store_write"
 expect_contains "failed write answers 500" "$(head -n1 "$T/h")" " 500"
 expect_eq "500 is an OperationOutcome" OperationOutcome "$(jq -r .resourceType <<<"$out")"
 expect_eq "nothing stored" "$before" "$(count)"
-new=$(tail -n +"$((lines + 1))" "$VAULT/audit/log.jsonl")
+new=$(pv_audit_log | tail -n +"$((lines + 1))")
 expect_eq "two entries: the intent, then the failure" 2 "$(wc -l <<<"$new")"
 expect_eq "first entry: allowed create (write-ahead)" "allowed create" \
   "$(head -n1 <<<"$new" | jq -r '.outcome + " " + .action')"
@@ -36,7 +36,7 @@ expect_eq "the store recovers" 201 "$(http_status POST /fhir/Observation -H "$(a
 # --- the store loses the batch's whole transaction (a full disk: SQLite rolls
 # it back by itself). Every change of the batch is answered 503 not_stored,
 # none of them is stored, none leaks out through an autocommit -------------
-before=$(count); lines=$(wc -l <"$VAULT/audit/log.jsonl")
+before=$(count); lines=$(pv_audit_log | wc -l)
 touch "$T/faults/store_tx_lost"
 jobs_=()
 for i in 1 2 3 4 5 6; do
@@ -52,7 +52,7 @@ done
 expect_eq "every change of the lost batch answered 503 not_stored" \
   "503 not_stored;503 not_stored;503 not_stored;503 not_stored;503 not_stored;503 not_stored;" "$codes"
 expect_eq "nothing of the lost batch stored" "$before" "$(count)"
-new=$(tail -n +"$((lines + 1))" "$VAULT/audit/log.jsonl")
+new=$(pv_audit_log | tail -n +"$((lines + 1))")
 expect_eq "each change: the intent, then its failure" "6 6" \
   "$(grep -c '"outcome":"allowed"' <<<"$new") $(grep -c '"outcome":"error"' <<<"$new")"
 expect_eq "the store recovers after the lost transaction" 201 "$(http_status POST /fhir/Observation -H "$(auth "$tok")" -H 'Content-Type: application/fhir+json' -d "$(obs)")"
@@ -77,7 +77,7 @@ expect_contains "the same file imports once the disk is back" \
 expect_eq "all of it" "$((before + 7))" "$(count)"
 
 # --- the audit fsync fails: writes and reads refused, nothing changes --------
-before=$(count); lines=$(wc -l <"$VAULT/audit/log.jsonl")
+before=$(count); lines=$(pv_audit_log | wc -l)
 expect_eq "ready before the outage" "200 ready ok ok ok" \
   "$(pcurl -w '%{http_code}' -o "$T/ready" "$BASE/readyz") $(jq -r '"\(.status) \(.store) \(.audit) \(.keys)"' "$T/ready")"
 touch "$T/faults/audit_fsync"
@@ -90,7 +90,7 @@ expect_eq "read refused too" audit_unavailable "$(jq -r '.issue[0].details.codin
 expect_not_contains "no PHI in the refusal" "$body" '"gender"'
 rm "$T/faults/audit_fsync"
 expect_eq "no record written during the outage" "$before" "$(count)"
-expect_eq "no partial entry left behind" "$lines" "$(wc -l <"$VAULT/audit/log.jsonl")"
+expect_eq "no partial entry left behind" "$lines" "$(pv_audit_log | wc -l)"
 for i in 1 2 3; do
   [ "$(http_status GET "/fhir/Patient/$pid" -H "$(auth "$tok")")" == 200 ] && break
 done
@@ -105,7 +105,7 @@ pv_stop
 pv_conf auth hash_workers 1
 pv_conf auth hash_queue 1
 pv_start
-lines=$(wc -l <"$VAULT/audit/log.jsonl")
+lines=$(pv_audit_log | wc -l)
 jobs_=()
 for i in $(seq 1 12); do
   pcurl -o "$T/busy.$i" -D "$T/busyh.$i" -w '%{http_code}\n' -X POST -H 'Content-Type: application/json' \
@@ -121,7 +121,7 @@ expect_eq "every login answered 200 or 503" 12 "$((n200 + n503))"
 f=$(grep -l '^503$' "$T"/busyc.* | head -n1); f=${f/busyc/busy}
 expect_eq "503 says busy" busy "$(jq -r '.issue[0].details.coding[0].code' "$f")"
 expect_contains "503 carries Retry-After" "$(cat "${f/busy./busyh.}")" "Retry-After: 2"
-new=$(tail -n +"$((lines + 1))" "$VAULT/audit/log.jsonl")
+new=$(pv_audit_log | tail -n +"$((lines + 1))")
 expect_eq "each refusal is audited with reason busy" "$n503" \
   "$(jq -s '[.[] | select(.action == "login" and .reason == "busy" and .outcome == "error")] | length' <<<"$new")"
 expect_eq "each answered login is audited" "$n200" \

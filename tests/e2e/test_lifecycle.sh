@@ -119,7 +119,7 @@ expect_eq "unexpired Condition kept" 1 "$(pv_sql records "select count(*) from r
 expect_eq "a patient with living data keeps its Patient" 1 "$(pv_sql records "select count(*) from resources where id='$P1' and CAST(deleted AS int)=0")"
 expect_eq "held patient untouched" 1 "$(pv_sql records "select count(*) from resources where id='$O3'")"
 expect_eq "wholly expired patient: key destroyed" 1 "$(pv_shredded "$P2")"
-expect_eq "every purge audited" 2 "$(grep -c '"action":"purge' "$VAULT/audit/log.jsonl")"
+expect_eq "every purge audited" 2 "$(grep -c '"action":"purge' "$(pv_audit_log_file)")"
 # Outside review (issue 13), finding 16: the purge is idempotent. Erasure
 # keeps P2's (empty, deleted) rows, which stay expired; a purge that
 # shredded P2 again wrote a new purge.patient entry on every run.
@@ -127,8 +127,8 @@ out2=$("$PHIVAULT" purge "$VAULT"); out3=$("$PHIVAULT" purge "$VAULT")
 expect_contains "second purge: nothing purged or shredded" "$out2" "0 purged, 0 patients crypto-shredded"
 expect_contains "third purge: nothing purged or shredded" "$out3" "0 purged, 0 patients crypto-shredded"
 expect_eq "3 purges, exactly one purge.patient entry" 1 \
-  "$(jq -c "select(.action==\"purge.patient\" and .id==\"$P2\")" "$VAULT/audit/log.jsonl" | wc -l)"
-expect_eq "… and no other new purge entry" 2 "$(grep -c '"action":"purge' "$VAULT/audit/log.jsonl")"
+  "$(jq -c "select(.action==\"purge.patient\" and .id==\"$P2\")" "$(pv_audit_log_file)" | wc -l)"
+expect_eq "… and no other new purge entry" 2 "$(grep -c '"action":"purge' "$(pv_audit_log_file)")"
 "$PHIVAULT" audit verify "$VAULT" >/dev/null && pass "trail verifies after purge" || fail "trail broken after purge"
 # a copy of the database taken before the purge cannot bring P2 back
 pv_db_snapshot "$T/after-purge.db"
@@ -167,14 +167,14 @@ expect_eq "a clinician cannot erase" 403 "$(http_status POST /admin/erase -H "$(
 # (the periodic purge) may append between the erasure and this check.
 # The refused erasure above left an intent and a "denied" follow-up; the
 # last erase entry for P5 is the one that succeeded, alone for its rid.
-last=$(jq -c "select(.action==\"erase\" and .type==\"Patient\" and .id==\"$P5\")" "$VAULT/audit/log.jsonl" | tail -n1)
+last=$(jq -c "select(.action==\"erase\" and .type==\"Patient\" and .id==\"$P5\")" "$(pv_audit_log_file)" | tail -n1)
 expect_eq "erasure audited with the pseudonymous id only" allowed "$(jq -r .outcome <<<"$last")"
-expect_eq "… one entry for the erasure request" 1 "$(grep -c "\"rid\":\"$(jq -r .rid <<<"$last")\"" "$VAULT/audit/log.jsonl")"
+expect_eq "… one entry for the erasure request" 1 "$(grep -c "\"rid\":\"$(jq -r .rid <<<"$last")\"" "$(pv_audit_log_file)")"
 # The periodic job ran every 2 s since the restore: a shredded patient
 # (P2 by the CLI purge, P3 by the job once its hold was lifted) is
 # shredded, and audited, once.
 expect_eq "periodic purges never shred a patient twice" "" \
-  "$(jq -r 'select(.action=="purge.patient") | .id' "$VAULT/audit/log.jsonl" | sort | uniq -d)"
+  "$(jq -r 'select(.action=="purge.patient") | .id' "$(pv_audit_log_file)" | sort | uniq -d)"
 
 # --- compliance report: the controls above, checked in one pass -----------
 pv_stop

@@ -78,8 +78,8 @@ expect_eq "one TOTP code opened exactly one session" 1 "$n"
 for i in $(seq 1 20); do login_bg dee "wrong-password-$i-x" "$T/dee.$i"; done
 waitbg
 DEE=$(db "SELECT id FROM users WHERE username = 'dee'")
-reasons() { jq -r --argjson a "$DEE" 'select(.actor == $a and .action == "login") | .reason' \
-  "$VAULT/audit/log.jsonl" | sort | uniq -c | awk '{printf "%s:%s ", $2, $1}'; }
+reasons() { pv_audit_log | jq -r --argjson a "$DEE" 'select(.actor == $a and .action == "login") | .reason' \
+  | sort | uniq -c | awk '{printf "%s:%s ", $2, $1}'; }
 expect_eq "dee: exactly 5 attempts were judged, 15 refused as locked" \
   "bad_password:5 locked:15 " "$(reasons)"
 expect_eq "dee: failure count stopped at the threshold" 5 \

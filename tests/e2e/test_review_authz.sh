@@ -13,7 +13,6 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/authz_seed.sh"
 BG_DURATION=1h seed_authz
 D1=${TOK[doc1]} D3=${TOK[doc3]} N1=${TOK[nurse1]} PS=${TOK[psy]}
-LOG=$VAULT/audit/log.jsonl
 
 # rid_of — the request id of the last st call ($T/hdr).
 sth() { # sth TOKEN METHOD PATH [JSON] — like st, headers in $T/hdr
@@ -26,7 +25,7 @@ sth() { # sth TOKEN METHOD PATH [JSON] — like st, headers in $T/hdr
   fi
 }
 rid_of() { tr -d '\r' <"$T/hdr" | awk 'tolower($1)=="x-request-id:" {print $2}'; }
-entries_of() { grep -F "\"rid\":\"$1\"" "$LOG" || true; }
+entries_of() { pv_audit_log | grep -F "\"rid\":\"$1\"" || true; }
 
 # --- finding 4: every Patient an identifier search returns is audited ----
 # A second Patient shares PB's identifier (a duplicate record).

@@ -17,7 +17,6 @@ pv_conf server body_grace 2s
 pv_conf audit denial_interval 3s
 pv_conf audit denial_keys 16
 pv_start
-LOG=$VAULT/audit/log.jsonl
 rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$PV_PID/status"; }
 
 # --- finding 3: tricklers from 4 addresses fill every slot ----------------
@@ -136,7 +135,7 @@ expect_ne "an authenticated 4.5 KiB body is not refused for its size" 413 "$code
 # --- finding 13: unauthenticated refusals are aggregated -----------------
 count_denials() { # count_denials SRC — "entries sum-of-counts"
   jq -sr --arg s "$1" '[.[] | select(.src == $s and .outcome == "denied" and .actor == 0
-    and .action == "read")] | "\(length) \(map(.count // 1) | add // 0)"' "$LOG"
+    and .action == "read")] | "\(length) \(map(.count // 1) | add // 0)"' "$(pv_audit_log_file)"
 }
 # many GETs on one keep-alive connection: ARGS... are paths
 burst() { local a=() p; for p in "$@"; do a+=(-o /dev/null "$BASE$p"); done; pcurl -w '%{http_code}\n' "${a[@]}"; }
@@ -147,16 +146,16 @@ expect_eq "right away: one entry (the first), for 1 refusal" "1 1" "$(count_deni
 sleep 4.5   # the 3 s interval ends; the janitor writes the aggregate
 expect_eq "after the interval: 2 entries standing for all 200" "2 200" "$(count_denials 127.0.0.1)"
 expect_eq "the aggregate carries count 199" 199 \
-  "$(jq -s '[.[] | select(.src == "127.0.0.1" and .count != null)][0].count' "$LOG")"
+  "$(jq -s '[.[] | select(.src == "127.0.0.1" and .count != null)][0].count' "$(pv_audit_log_file)")"
 # Many addresses: at most denial_keys (16) keys, the rest in one overflow
 # entry; nothing is lost.
-n0=$(wc -l <"$LOG")
+n0=$(pv_audit_log | wc -l)
 for i in $(seq 2 41); do
   pcurl --interface "127.0.0.$i" -o /dev/null "$BASE/fhir/Patient/x1" -o /dev/null \
     "$BASE/fhir/Patient/x2" -o /dev/null "$BASE/fhir/Patient/x3" || true
 done
 sleep 4.5
-new=$(tail -n +"$((n0 + 1))" "$LOG")
+new=$(pv_audit_log | tail -n +"$((n0 + 1))")
 expect_eq "40 addresses x 3 refusals: every one is counted" 120 \
   "$(jq -s '[.[] | select(.outcome == "denied" and .actor == 0) | (.count // 1)] | add' <<<"$new")"
 entries=$(jq -s '[.[] | select(.outcome == "denied" and .actor == 0)] | length' <<<"$new")
@@ -167,13 +166,13 @@ expect_contains "aggregation is counted" "$(pcurl "$BASE/metrics")" "phivault_au
 # Refused logins (malformed, rate-limited, unknown user) are anonymous
 # too: the red-team pass after the first version wrote 1,935 entries in
 # 2 s with 'x' as the login body.
-n0=$(wc -l <"$LOG")
+n0=$(pv_audit_log | wc -l)
 lp=(); for i in $(seq 1 300); do lp+=(-o /dev/null "$BASE/auth/login"); done
 pcurl --interface 127.0.0.50 -H 'Content-Type: application/json' -d x \
   -w '%{http_code}\n' "${lp[@]}" >"$T/codes" || true
 expect_eq "300 malformed logins: all 400" 300 "$(grep -c '^400$' "$T/codes")"
 expect_eq "300 malformed logins: one entry so far" 1 \
-  "$(tail -n +"$((n0 + 1))" "$LOG" | grep -c '"src":"127.0.0.50"')"
+  "$(pv_audit_log | tail -n +"$((n0 + 1))" | grep -c '"src":"127.0.0.50"')"
 # One source cannot crowd out others: a source keeps 4 kinds of refusal
 # (the rest counted as its "other"), so another's refusal still gets its
 # own entry at once.
@@ -182,12 +181,12 @@ for p in /fhir/Patient/a /fhir/Observation/b /audit/checkpoint /fhir/AuditEvent 
   pcurl --interface 127.0.0.51 -o /dev/null -H 'Authorization: Bearer junk' "$BASE$p" || true
   pcurl --interface 127.0.0.51 -o /dev/null "$BASE$p" || true
 done
-n1=$(wc -l <"$LOG")
+n1=$(pv_audit_log | wc -l)
 pcurl --interface 127.0.0.52 -o /dev/null -H 'Authorization: Bearer stolen' "$BASE/fhir/Patient/abc" || true
 expect_eq "a new source's first refusal is written at once" 1 \
-  "$(tail -n +"$((n1 + 1))" "$LOG" | grep -c '"src":"127.0.0.52"')"
+  "$(pv_audit_log | tail -n +"$((n1 + 1))" | grep -c '"src":"127.0.0.52"')"
 expect_eq "the busy source left at most 4 single entries" 4 \
-  "$(jq -s '[.[] | select(.src == "127.0.0.51" and .count == null)] | length' "$LOG")"
+  "$(jq -s '[.[] | select(.src == "127.0.0.51" and .count == null)] | length' "$(pv_audit_log_file)")"
 # --- red-team pass: alerts for refused signatures are rate-limited --------
 # 30 stale signatures from one address: every one refused and counted,
 # but at most 5 replay alerts (a flood must not push real alerts out of

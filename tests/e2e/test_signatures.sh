@@ -53,7 +53,7 @@ h=$(signed_headers POST /fhir/Observation "$kid" "$T/labsys.pem" "$T/body.json")
 scurl "$h" POST /fhir/Observation --data-binary @"$T/body2.json" -o /dev/null
 expect_eq "two digest mismatches, each audited singly with its nonce" 2 \
   "$(jq -s '[.[] | select(.reason == "digest_mismatch" and .nonce != "" and .count == null)] | length' \
-     "$VAULT/audit/log.jsonl")"
+     "$(pv_audit_log_file)")"
 
 # --- stale, future, changed path, unknown key ------------------------------
 now=$(date +%s)

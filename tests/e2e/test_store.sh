@@ -182,11 +182,12 @@ done
 wait "${jobs_[@]}"
 expect_eq "24 concurrent creates: all 201" 24 "$(cat "$T/par"/s* | grep -o 201 | wc -l)"
 ok=0
+alog=$(pv_audit_log_file)
 for i in $(seq 1 24); do
   id=$(jq -r .id "$T/par/c$i")
   [ "$(req GET "/fhir/Observation/$id")" == 200 ] &&
     [ "$(jq .valueQuantity.value "$T/out")" == "$(jq .valueQuantity.value "$T/par/c$i")" ] &&
-    grep -q "\"action\":\"create\",\"type\":\"Observation\",\"id\":\"$id\"" "$VAULT/audit/log.jsonl" &&
+    grep -q "\"action\":\"create\",\"type\":\"Observation\",\"id\":\"$id\"" "$alog" &&
     ok=$((ok + 1))
 done
 expect_eq "each concurrent create reads back and has its audit entry" 24 "$ok"
@@ -347,7 +348,16 @@ if pv_is_pg; then
     "$(grep -qaF -e "$CTL" $(pg_places | cut -d' ' -f1) && echo 1 || echo 0)"
   pv_psql "$PV_DB" -c "DROP TABLE canary_control" >/dev/null
 fi
-expect_eq "files searched include the audit log" 1 "$([ -n "$(ls -A "$VAULT/audit")" ] && echo 1 || echo 0)"
+if pv_is_pg; then
+  # The trail is the audit_* tables of the records database: its dump is
+  # searched, and holds the newest entry.
+  rid=$(pv_audit_log | tail -n1 | jq -r .rid)
+  pg_places >/dev/null
+  expect_eq "the database search includes the audit log" 1 \
+    "$([ -n "$rid" ] && grep -qF -e "$rid" "$T/pgdump.sql" && echo 1 || echo 0)"
+else
+  expect_eq "files searched include the audit log" 1 "$([ -n "$(ls -A "$VAULT/audit")" ] && echo 1 || echo 0)"
+fi
 expect_eq "canary in no vault file and not in the log (running)" "" "$(leaks)"
 # Case-folded and base64-free variants: the bare hex tail, lowercased.
 expect_eq "canary tail in no file (running)" "" \
