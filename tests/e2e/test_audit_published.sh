@@ -6,9 +6,6 @@
 # (`audit verify --checkpoint FILE`) and, on PostgreSQL, the node's own anchor
 # (DIR/audit/anchor.json) catch it, and the node refuses to start.
 source "$(dirname "$0")/lib.sh"
-declare -F pv_audit_log >/dev/null || pv_audit_log() {
-  if pv_is_pg; then pv_sql records "SELECT line FROM audit_log ORDER BY seq"; else cat "$VAULT/audit/log.jsonl"; fi
-}
 pv_setup
 pv_init
 pv_conf auth mfa_required_roles admin

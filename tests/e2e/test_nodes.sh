@@ -9,9 +9,6 @@
 # HAProxy listens on $HPORT (TCP, TLS passes through, send-proxy-v2, health
 # checks), the only [proxy] trusted peer (127.0.0.1).
 source "$(dirname "$0")/lib.sh"
-declare -F pv_audit_log >/dev/null || pv_audit_log() {
-  if pv_is_pg; then pv_sql records "SELECT line FROM audit_log ORDER BY seq"; else cat "$VAULT/audit/log.jsonl"; fi
-}
 pv_setup
 pv_init
 

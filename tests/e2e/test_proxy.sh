@@ -8,9 +8,6 @@
 # HAProxy), 127.0.0.2 (a direct, untrusted client), and any address a
 # PROXY header from the trusted peer names (tools/proxyclient.py).
 source "$(dirname "$0")/lib.sh"
-declare -F pv_audit_log >/dev/null || pv_audit_log() {
-  if pv_is_pg; then pv_sql records "SELECT line FROM audit_log ORDER BY seq"; else cat "$VAULT/audit/log.jsonl"; fi
-}
 pv_setup
 pv_init
 command -v haproxy >/dev/null || { echo "haproxy missing (scripts/deps test)" >&2; exit 1; }
