@@ -405,9 +405,10 @@ def capacity(cells, seq, facts, cpus, p):
                        "node_req_per_core_s": round(1e6 / m["node_cpu_us_per_req"]),
                        "db_req_per_core_s": round(1e6 / m["pg_cpu_us_per_req"])}
     c["per_request"] = per
-    p("  per request (PostgreSQL, 1 node, direct, 64 connections):")
+    p("  per request (PostgreSQL, 1 node, direct, 64 connections; transactions = "
+      "committed ones, read-only included):")
     for wl, v in per.items():
-        p("    %-6s node %s us, PostgreSQL %s us CPU, %.2f audit entries, %.2f commits" % (
+        p("    %-6s node %s us, PostgreSQL %s us CPU, %.2f audit entries, %.2f transactions" % (
             wl, fmt(v["node_cpu_us"]), fmt(v["pg_cpu_us"]), v["entries_per_req"] or 0,
             v["pg_commits_per_req"] or 0))
     r64 = [r for r in rows if r["shape"] == "N nodes" and r["entries_per_batch"] == 64]
