@@ -63,9 +63,17 @@ def cmd_cell(a):
     r["node_cpu_us_per_req"] = round(int(a.node_ticks) / tck * 1e6 / n, 1)
     r["pg_cpu_us_per_req"] = round(int(a.pg_ticks) / tck * 1e6 / n, 1)
     r["haproxy_cpu_us_per_req"] = round(int(a.haproxy_ticks) / tck * 1e6 / n, 1)
+    r["client_cpu_us_per_req"] = round(int(a.client_ticks) / tck * 1e6 / n, 1)
     b0, t0 = map(float, a.busy0.split())
     b1, t1 = map(float, a.busy1.split())
     r["machine_busy"] = round((b1 - b0) / (t1 - t0), 3) if t1 > t0 else None
+    # CPU of everything else on the machine (other jobs, idle nodes, the
+    # kernel's own threads), as a share of all CPUs: busy minus what the
+    # nodes, PostgreSQL, HAProxy and wrk used.
+    ours = (int(a.node_ticks) + int(a.pg_ticks) + int(a.haproxy_ticks)
+            + int(a.client_ticks))
+    r["other_busy"] = (round(max(b1 - b0 - ours, 0) / (t1 - t0), 3)
+                       if t1 > t0 else None)
     nodes = a.nodes.split()
     au0, au1 = pairs(a.audit0), pairs(a.audit1)
     r["audit"] = {}
@@ -166,7 +174,8 @@ def cmd_report(a):
                "node_cpu_us_per_req": "node_cpu_us_per_req",
                "pg_cpu_us_per_req": "pg_cpu_us_per_req",
                "haproxy_cpu_us_per_req": "haproxy_cpu_us_per_req",
-               "machine_busy": "machine_busy",
+               "machine_busy": "machine_busy", "other_busy": "other_busy",
+               "client_cpu_us_per_req": "client_cpu_us_per_req",
                "audit_entries_per_req": "audit_entries_per_req",
                "audit_entries_per_batch": "audit_entries_per_batch",
                "audit_batches_per_s": "audit_batches_per_s",
@@ -237,22 +246,22 @@ def cmd_report(a):
     p("      CPU us per request (node / PG / HAProxy) is what carries over to other "
       "machines.")
     p("")
-    hdr = ("%-7s %-30s %8s %7s %7s %7s %7s %7s %6s %5s %6s %7s %6s %7s" % (
+    hdr = ("%-7s %-30s %8s %7s %7s %7s %7s %7s %6s %5s %5s %6s %7s %6s %7s" % (
         "load", "set-up", "req/s", "p50 ms", "p99 ms", "xSQLite", "node us",
-        "PG us", "HAP us", "busy", "ent/b", "batch/s", "lock", "hold ms"))
+        "PG us", "HAP us", "busy", "other", "ent/b", "batch/s", "lock", "hold ms"))
     p(hdr)
     p("-" * len(hdr))
     for w in WORKLOADS:
         for c in CONFIGS:
             m = cells["%s_%s" % (c, w)]
             ratio = m.get("ratio_vs_sqlite")
-            p("%-7s %-30s %8s %7s %7s %7s %7s %7s %6s %5s %6s %7s %6s %7s" % (
+            p("%-7s %-30s %8s %7s %7s %7s %7s %7s %6s %5s %5s %6s %7s %6s %7s" % (
                 w if c == "sqlite" else "", CONFIG_NAMES[c], fmt(m["rps"]),
                 fmt(m["p50_ms"], 2), fmt(m["p99_ms"], 1),
                 "1" if c == "sqlite" else fmt(ratio, 2, "x"),
                 fmt(m["node_cpu_us_per_req"]), fmt(m["pg_cpu_us_per_req"]),
                 fmt(m["haproxy_cpu_us_per_req"]), fmt(m["machine_busy"], 2),
-                fmt(m["audit_entries_per_batch"], 1), fmt(m["audit_batches_per_s"]),
+                fmt(m["other_busy"], 2), fmt(m["audit_entries_per_batch"], 1), fmt(m["audit_batches_per_s"]),
                 fmt(m["lock_held_frac"], 2), fmt(m["lock_hold_ms_per_batch"], 2)))
             if m["errors"]:
                 p("%-7s   !! %d socket errors / non-2xx responses" % ("", m["errors"]))
@@ -262,12 +271,25 @@ def cmd_report(a):
         for w in WORKLOADS))
     p("columns: node/PG/HAP us = CPU microseconds per request of the serving node(s), "
       "of PostgreSQL")
-    p("  (postmaster + backends) and of HAProxy; busy = share of all CPUs busy; ent/b "
+    p("  (postmaster + backends) and of HAProxy; busy = share of all CPUs busy; other = "
+      "share busy with")
+    p("  anything but the nodes, PostgreSQL, HAProxy and wrk (other jobs); ent/b "
       "= audit entries")
     p("  per group commit; batch/s = group commits per second (all nodes); lock = "
       "share of time the")
     p("  sequencer's advisory lock was held (sampled every %s ms); hold ms = lock "
       "time per batch." % params["lock_sample_ms"])
+
+    if "restart_startup_s" in facts:
+        p("")
+        p("Node restart: node C started in %s s over a trail of %s entries (it reads "
+          "every entry inside the" % (facts["restart_startup_s"],
+                                      fmt(float(facts["restart_trail_entries"]))))
+        p("  sequencer's section); reads through node A meanwhile: worst latency %s ms "
+          "(%s requests in %s s)" % (
+              fmt(float(facts["restart_other_node_max_latency_ms"])),
+              fmt(float(facts["restart_other_node_requests"])),
+              params.get("restart_wrk_s", "?")))
 
     # --- sequencer, commit rate, fsync ------------------------------------
     calc = {}
@@ -329,16 +351,18 @@ def cmd_report(a):
 
 
 def fit(seq, shape):
-    """hold(n) = a + b n from the 1-client runs of one shape: b from the
-    smallest and largest batch (clamped at 0: noise must not make entries
-    free), a through the smallest."""
+    """hold(n) = a + b n from the 1-client runs of one shape: least squares
+    over the batch sizes, b clamped at 0 (noise must not make a batch
+    cheaper for more entries)."""
     pts = sorted((n, seq["seq_%s_n%d_c1" % (shape, n)]["latency_ms"]["avg"])
                  for n in (1, 16, 64) if "seq_%s_n%d_c1" % (shape, n) in seq)
     if len(pts) < 2:
         return None
-    (n0, h0), (n1, h1) = pts[0], pts[-1]
-    b = max((h1 - h0) / (n1 - n0), 0.0)
-    return {"fixed_ms": round(h0 - b * n0, 4), "per_entry_ms": round(b, 5)}
+    mx = sum(x for x, _ in pts) / len(pts)
+    my = sum(y for _, y in pts) / len(pts)
+    sxx = sum((x - mx) ** 2 for x, _ in pts)
+    b = max(sum((x - mx) * (y - my) for x, y in pts) / sxx, 0.0)
+    return {"fixed_ms": round(my - b * mx, 4), "per_entry_ms": round(b, 5)}
 
 
 NODE_CORES = 8   # the node size the deployment example assumes
@@ -437,7 +461,7 @@ def main():
     sub = ap.add_subparsers(dest="cmd", required=True)
     c = sub.add_parser("cell")
     for k in ("label", "wrk", "clk-tck", "duration", "node-ticks", "pg-ticks",
-              "haproxy-ticks", "busy0", "busy1", "nodes", "audit0", "audit1"):
+              "haproxy-ticks", "client-ticks", "busy0", "busy1", "nodes", "audit0", "audit1"):
         c.add_argument("--" + k, required=True)
     c.add_argument("--pg0", default="")
     c.add_argument("--pg1", default="")

@@ -79,6 +79,7 @@
 # Parameters (environment): BENCH_DURATION=10 BENCH_ROUNDS=3 BENCH_WARMUP=3
 #   BENCH_THREADS=2 BENCH_CONNS=64 BENCH_PATIENTS=2000 BENCH_PER_PATIENT=10
 #   BENCH_SIZE=1024 BENCH_SEQ=1 BENCH_SEQ_DURATION=5 BENCH_LOCK_SAMPLE_MS=10
+#   BENCH_RESTART_WRK=20 (s of reads through node A while node C restarts)
 #   BENCH_ID_SAMPLE=200000 BENCH_IMPORT_TIMEOUT=1800 BENCH_SKIP_DEPS=0
 #   BENCH_KEEP_TMP=1, and the rest of bench/lib.sh's.
 # Tools: bash, coreutils, cmake, wrk, haproxy, PostgreSQL 15 (initdb,
@@ -107,9 +108,10 @@ BENCH_SEQ_DURATION=${BENCH_SEQ_DURATION:-5}
 BENCH_LOCK_SAMPLE_MS=${BENCH_LOCK_SAMPLE_MS:-10}
 BENCH_ID_SAMPLE=${BENCH_ID_SAMPLE:-200000}
 BENCH_IMPORT_TIMEOUT=${BENCH_IMPORT_TIMEOUT:-1800}
+BENCH_RESTART_WRK=${BENCH_RESTART_WRK:-20}
 for p in BENCH_DURATION:1 BENCH_ROUNDS:2 BENCH_WARMUP:0 BENCH_PATIENTS:2 \
          BENCH_PER_PATIENT:4 BENCH_SIZE:400 BENCH_SEQ_DURATION:1 \
-         BENCH_LOCK_SAMPLE_MS:1 BENCH_ID_SAMPLE:1000 BENCH_IMPORT_TIMEOUT:60; do
+         BENCH_LOCK_SAMPLE_MS:1 BENCH_RESTART_WRK:5 BENCH_ID_SAMPLE:1000 BENCH_IMPORT_TIMEOUT:60; do
   name=${p%%:*}
   bench_int "$name" "${!name}" "${p##*:}"
 done
@@ -124,7 +126,7 @@ PROXY_SRC=127.0.0.3     # HAProxy's source address towards the nodes
 
 per_run=$((BENCH_DURATION + 20))
 budget=$((900 + 12 * (BENCH_WARMUP + 20) + BENCH_ROUNDS * 12 * per_run))
-budget=$((budget + 2 * (2 * BENCH_SEQ_DURATION + 30)))
+budget=$((budget + 2 * (2 * BENCH_SEQ_DURATION + 30) + BENCH_RESTART_WRK + 300))
 [ "$BENCH_SEQ" = 0 ] ||
   budget=$((budget + 16 * (BENCH_SEQ_DURATION + 30) + 3 * (BENCH_SEQ_DURATION + 10)))
 export BENCH_MAX_SECONDS=${BENCH_MAX_SECONDS:-$budget}
@@ -368,6 +370,12 @@ audit_counters() {
     $1 == "phivault_audit_fsyncs_total" { f = $2 }
     END { print e + 0, f + 0 }'
 }
+# child_ticks — CPU of this shell's reaped children (wrk, once waited for).
+child_ticks() {
+  local f
+  read -r -a f <<<"$(sed 's/.*) //' "/proc/$$/stat")"
+  echo $((f[13] + f[14]))
+}
 # cpu_busy — "busy total" jiffies of the whole machine (/proc/stat).
 cpu_busy() { awk '$1 == "cpu" { t = 0; for (i = 2; i <= NF; i++) t += $i;
   print t - $5 - $6, t; exit }' /proc/stat; }
@@ -402,7 +410,7 @@ END \$\$" 2>&1 | sed -n 's/.*lock_samples \([0-9]*\) \([0-9]*\) \([0-9]*\).*/\1 
 # connections and the run's name, for the probes).
 cell() {
   local c=$1 w=$2 r=$3 d=$4 url l n pids=() name out args=() script nodes
-  local c0 c1 h0 h1 n0 n1 m0 m1 p0="" p1="" s_pid="" a0=() a1=() b0 b1
+  local h0 h1 n0 n1 m0 m1 k0 k1 p0="" p1="" s_pid="" a0=() a1=() b0 b1
   name=${CELL_PREFIX:-}${c}_$w
   out=$RUNS/$name-$r.json
   url=$(cfg_url "$c") l=$(cfg_lists "$c")
@@ -420,19 +428,19 @@ cell() {
   [ "$c" = sqlite ] || [ "$r" = w ] ||
     { lock_sampler "$d" "$RUNS/$name-$r.lock" & s_pid=$!; }
   n0=0; for n in "${pids[@]}"; do n0=$((n0 + $(ticks_of "$n"))); done
-  m0=$(tree_ticks "$PG_PID") h0=$(tree_ticks "$HA_PID") b0=$(cpu_busy)
+  m0=$(tree_ticks "$PG_PID") h0=$(tree_ticks "$HA_PID") b0=$(cpu_busy) k0=$(child_ticks)
   timeout $((d + 60)) wrk -t"${CELL_THREADS:-$BENCH_THREADS}" -c"${CELL_CONNS:-$BENCH_CONNS}" \
     -d"${d}s" --timeout 5s \
     --latency -s "$BENCH_DIR/lua/$script" "$url" -- "${args[@]}" >"$RUNS/$name-$r.txt" 2>&1 ||
     { cat "$RUNS/$name-$r.txt" >&2; bench_die "wrk failed: $name round $r"; }
   n1=0; for n in "${pids[@]}"; do n1=$((n1 + $(ticks_of "$n"))); done
-  m1=$(tree_ticks "$PG_PID") h1=$(tree_ticks "$HA_PID") b1=$(cpu_busy)
+  m1=$(tree_ticks "$PG_PID") h1=$(tree_ticks "$HA_PID") b1=$(cpu_busy) k1=$(child_ticks)
   [ -z "$s_pid" ] || wait "$s_pid" || true
   for n in "${nodes[@]}"; do a1+=("$(audit_counters "$n")"); done
   [ "$c" = sqlite ] || p1=$(pg_counters)
   python3 "$BENCH_DIR/scale.py" cell --label "$name" --wrk "$RUNS/$name-$r.txt" \
     --clk-tck "$CLK_TCK" --duration "$d" --node-ticks "$((n1 - n0))" \
-    --pg-ticks "$((m1 - m0))" --haproxy-ticks "$((h1 - h0))" \
+    --pg-ticks "$((m1 - m0))" --haproxy-ticks "$((h1 - h0))" --client-ticks "$((k1 - k0))" \
     --busy0 "$b0" --busy1 "$b1" --nodes "${nodes[*]}" \
     --audit0 "$(IFS=,; echo "${a0[*]}")" --audit1 "$(IFS=,; echo "${a1[*]}")" \
     --pg0 "$p0" --pg1 "$p1" --lock "$RUNS/$name-$r.lock" >"$out" ||
@@ -473,6 +481,28 @@ for x in pg1:1 pg2_ha:2; do
   CELL_THREADS=1 CELL_CONNS=${x#*:} CELL_PREFIX=probe_ \
     cell "${x%%:*}" read 1 "$((2 * BENCH_SEQ_DURATION))"
 done
+# A node's start-up reads the whole trail (every leaf, for proofs) inside
+# the sequencer's section (audit/log.c, pv_audit_open): meanwhile no other
+# node can commit a batch. Restart node C while wrk reads through node A
+# and record C's start-up time, the trail's size and A's worst latency.
+rows=$(psqlq -d rec -c 'SELECT count(*) FROM audit_log')
+timeout $((BENCH_RESTART_WRK + 120)) wrk -t1 -c8 -d"${BENCH_RESTART_WRK}s" --timeout 120s --latency \
+  -s "$BENCH_DIR/lua/read.lua" "$(pv_url pga)" -- "$BENCH_TMP/ids-pga.txt" "${TOKEN[pga]}" \
+  >"$RUNS/restart-wrk.txt" 2>&1 &
+rw=$!
+sleep 2
+bench_log "restarting node C (trail of $rows entries) while node A serves reads"
+pv_stop "${PV_PID[pgc]}"
+t0=$(now)
+pv_start pgc "$BENCH_TMP/phivault-pgc.log"
+t1=$(now)
+wait "$rw" || { cat "$RUNS/restart-wrk.txt" >&2; bench_die "wrk during the restart failed"; }
+python3 "$BENCH_DIR/wrkparse.py" restart "$RUNS/restart-wrk.txt" >"$RUNS/restart.json" ||
+  bench_die "cannot parse the restart run"
+fact restart_trail_entries "$rows"
+fact restart_startup_s "$(elapsed "$t0" "$t1")"
+fact restart_other_node_max_latency_ms "$(jq .latency_ms.max "$RUNS/restart.json")"
+fact restart_other_node_requests "$(jq .requests "$RUNS/restart.json")"
 fact audit_rows_pg "$(psqlq -d rec -c 'SELECT count(*) FROM audit_log')"
 fact audit_checkpoints_pg "$(psqlq -d rec -c 'SELECT count(*) FROM audit_checkpoints')"
 fact audit_line_bytes_pg "$(psqlq -d rec -c 'SELECT round(avg(octet_length(line))) FROM audit_log')"
@@ -510,6 +540,15 @@ if [ "$BENCH_SEQ" = 1 ]; then
       --wal0 "$w0" --wal1 "$w1" --pg-ticks "$((m1 - m0))" --clk-tck "$CLK_TCK" >>"$SEQ_OUT" ||
       bench_die "cannot parse pgbench $label"
   }
+  # One discarded run first: the first transactions on fresh tables and
+  # backends are slower than the rest.
+  head -n 16 "$BENCH_TMP/lines64.txt" >"$BENCH_TMP/lines.txt"
+  bytes=$(($(wc -c <"$BENCH_TMP/lines.txt")))
+  (cd "$RUNS" && timeout $((BENCH_SEQ_DURATION + 60)) pgbench -n -M extended -c 2 -j 2 \
+     -T "$BENCH_SEQ_DURATION" -f "$BENCH_DIR/pg/seq_catchup.sql" \
+     -D "lines=$(head -c $((bytes - 1)) "$BENCH_TMP/lines.txt")" -D "bytes=$bytes" \
+     -D "cp=$cp_line" -D "rec=$state_hex" -D "slot=bench" seqbench) >"$RUNS/pgbench-warmup.txt" 2>&1 ||
+    { cat "$RUNS/pgbench-warmup.txt" >&2; bench_die "pgbench warm-up failed"; }
   for v in append catchup; do
     for n in "${SEQ_SIZES[@]}"; do
       head -n "$n" "$BENCH_TMP/lines64.txt" >"$BENCH_TMP/lines.txt"
@@ -543,5 +582,6 @@ python3 "$BENCH_DIR/scale.py" report --env "$BENCH_TMP/env.json" --facts "$FACTS
   --params "threads=$BENCH_THREADS connections=$BENCH_CONNS duration_s=$BENCH_DURATION \
 warmup_s=$BENCH_WARMUP rounds=$BENCH_ROUNDS patients=$BENCH_PATIENTS \
 per_patient=$BENCH_PER_PATIENT resource_bytes=$BENCH_SIZE seq=$BENCH_SEQ \
-seq_duration_s=$BENCH_SEQ_DURATION lock_sample_ms=$BENCH_LOCK_SAMPLE_MS" \
+seq_duration_s=$BENCH_SEQ_DURATION lock_sample_ms=$BENCH_LOCK_SAMPLE_MS \
+restart_wrk_s=$BENCH_RESTART_WRK" \
   --haproxy "$(haproxy -v | head -n1 | awk '{print $3}')"
