@@ -73,7 +73,7 @@
 #     so commits and WAL figures per run are approximate.
 #
 # Usage
-#   bench/scale.sh                              # ~13 min on 2 cores
+#   bench/scale.sh                              # ~11 min on 2 cores
 #   BENCH_DURATION=30 BENCH_ROUNDS=5 bench/scale.sh
 #   BENCH_SEQ=0 bench/scale.sh                  # the four set-ups only
 # Parameters (environment): BENCH_DURATION=10 BENCH_ROUNDS=3 BENCH_WARMUP=3
@@ -252,8 +252,9 @@ psqlq -d rec -c "SELECT id FROM resources WHERE type = 'Patient' AND is_current
   ORDER BY id" >"$BENCH_TMP/patients-pga.txt"
 awk 'NR % 2 == 1' "$BENCH_TMP/patients-pga.txt" >"$BENCH_TMP/search-pga.txt"
 awk 'NR % 2 == 0' "$BENCH_TMP/patients-pga.txt" >"$BENCH_TMP/write-pga.txt"
-[ -s "$BENCH_TMP/ids-pga.txt" ] && [ -s "$BENCH_TMP/write-pga.txt" ] ||
+if [ ! -s "$BENCH_TMP/ids-pga.txt" ] || [ ! -s "$BENCH_TMP/write-pga.txt" ]; then
   bench_die "PostgreSQL vault: empty id lists"
+fi
 
 # Nodes B and C: `node add` (same conf and keys, own TLS and audit key),
 # then PROXY protocol from HAProxy's source address only.
