@@ -366,6 +366,7 @@ def fit(seq, shape):
 
 
 NODE_CORES = 8   # the node size the deployment example assumes
+UTIL = 0.7       # the share of the sequencer's ceiling it may run at
 
 
 def capacity(cells, seq, facts, cpus, p):
@@ -413,7 +414,10 @@ def capacity(cells, seq, facts, cpus, p):
                          "hold_ms": round(hold, 3), "batches_per_s": round(1e3 / hold, 1),
                          "entries_per_s": round(n * 1e3 / hold)})
     c["ceiling"] = rows
-    p("  ceiling of the trail = n / hold(n), W from the uncontended probes:")
+    p("  (W near or below 0: within the noise of the pgbench fit; the contended W is "
+      "mostly the lock")
+    p("  holder waiting for a CPU.) Ceiling of the trail = n / hold(n), W from the "
+      "probes:")
     for r in rows:
         p("    %-7s n = %3d: hold %.3f ms -> %s batches/s x %d = %s audit entries/s" % (
             r["shape"], r["entries_per_batch"], r["hold_ms"], fmt(r["batches_per_s"]),
@@ -435,24 +439,42 @@ def capacity(cells, seq, facts, cpus, p):
         p("    %-6s node %s us, PostgreSQL %s us CPU, %.2f audit entries, %.2f transactions" % (
             wl, fmt(v["node_cpu_us"]), fmt(v["pg_cpu_us"]), v["entries_per_req"] or 0,
             v["pg_commits_per_req"] or 0))
-    r64 = [r for r in rows if r["shape"] == "N nodes" and r["entries_per_batch"] == 64]
-    if "read" in per and r64 and per["read"]["entries_per_req"]:
-        rd = per["read"]
-        seq_req = r64[0]["entries_per_s"] / rd["entries_per_req"]
-        node_rate = rd["node_req_per_core_s"] * NODE_CORES
-        c["deployment_read"] = {
-            "assumptions": "reads only; the trail at 64 entries per batch with the "
-                           "catch-up shape and W of the 2-node probe; %d-core nodes "
-                           "CPU-bound at this run's node CPU per read; database "
-                           "CPU per read as measured; loopback latency" % NODE_CORES,
-            "sequencer_req_per_s": round(seq_req), "node_cores": NODE_CORES,
-            "node_req_per_s": node_rate, "nodes": round(seq_req / node_rate, 1),
-            "db_cores": round(seq_req * rd["pg_cpu_us"] / 1e6, 1)}
-        d = c["deployment_read"]
-        p("  largest deployment, reads: the trail carries %s reads/s at 64 entries/batch;"
-          " a %d-core node" % (fmt(d["sequencer_req_per_s"]), NODE_CORES))
-        p("    serves ~%s reads/s -> %.1f nodes, with a database spending %.1f cores "
-          "on their statements" % (fmt(node_rate), d["nodes"], d["db_cores"]))
+    # The per-entry cost of catching up on another node's entries, inside the
+    # lock: node C's start-up reads the whole trail in the sequencer's section.
+    try:
+        ce = ((float(facts["restart_startup_s"]) - 0.13) * 1e6
+              / float(facts["restart_trail_entries"]))
+    except (KeyError, ValueError, ZeroDivisionError):
+        ce = None
+    if ce is None or "read" not in per:
+        return c
+    b_us = 1e3 * max(fa["per_entry_ms"], fc["per_entry_ms"])
+    node_rate = per["read"]["node_req_per_core_s"] * NODE_CORES
+    c["catchup_us_per_entry"] = round(ce, 2)
+    p("  catch-up per entry of another node (start-up over %s entries): c = %.1f us" % (
+        fmt(float(facts["restart_trail_entries"])), ce))
+    p("  deployment, reads (1 audit entry each), %d-core nodes at %s reads/s each, the "
+      "sequencer at <= %d %% of" % (NODE_CORES, fmt(node_rate), int(100 * UTIL)))
+    p("  its ceiling 1 / (B + (N - 1) c), B = %.1f us:" % b_us)
+    dep = []
+    for n_nodes in (1, 2, 3, 4):
+        serial = b_us + (n_nodes - 1) * ce
+        ceil = 1e6 / serial
+        serves = min(UTIL * ceil, n_nodes * node_rate)
+        dep.append({"nodes": n_nodes, "serial_us_per_entry": round(serial, 2),
+                    "ceiling_per_s": round(ceil), "at_util_per_s": round(UTIL * ceil),
+                    "node_cpu_per_s": n_nodes * node_rate, "serves_per_s": round(serves),
+                    "bound": "sequencer" if UTIL * ceil < n_nodes * node_rate else "node CPU",
+                    "db_cores": round(serves * per["read"]["pg_cpu_us"] / 1e6, 1)})
+        d = dep[-1]
+        p("    N = %d: %5.1f us/entry -> ceiling %s/s, %d %% %s/s; nodes %s/s -> serves %s "
+          "reads/s (%s-bound), database %.1f cores" % (
+              n_nodes, serial, fmt(ceil), int(100 * UTIL), fmt(UTIL * ceil),
+              fmt(n_nodes * node_rate), fmt(serves), d["bound"], d["db_cores"]))
+    c["deployment_read"] = dep
+    best = max(dep, key=lambda d: d["serves_per_s"])
+    p("  -> largest deployment: %d node(s), ~%s audited reads/s" % (
+        best["nodes"], fmt(best["serves_per_s"])))
     return c
 
 
