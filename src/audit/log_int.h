@@ -88,6 +88,9 @@ struct pv_audit {
 	 * absorbed: the tree state is ahead of the trail and is rebuilt
 	 * from it before the next write (log.c). */
 	bool needs_reload;
+	/* pv_audit_open on a transactional medium: the signed part of the
+	 * trail is read before the writers' lock is taken (log.c). */
+	bool is_prereading;
 	/* anchor.c: this node's anchor file ("" on files media) and the
 	 * checkpoint line to write there once its commit is durable. */
 	char anchor_path[AUDIT_PATH_MAX];

@@ -196,20 +196,31 @@ static pv_status
 g_size(struct audit_medium *m, off_t *out)
 {
 	struct pg_medium *p = pm(m);
-	PGresult *r = PQexec(p->w.c,
-	    "SELECT off + octet_length(line) + 1 FROM audit_log"
-	    " ORDER BY seq DESC LIMIT 1");
-	pv_status st = PV_OK;
+	bool is_w;
+	struct pg_conn *k = conn_for(p, &is_w);
+	pv_status st;
+	PGresult *r;
 
-	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		log_sqlstate("audit_db_read_failed", r);
-		st = PV_EUNAVAIL;
-	} else {
-		*out = PQntuples(r) == 0
-		    ? 0
-		    : (off_t)strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	/* In the section: the writer's transaction; outside it (a node
+	 * reading the trail before it takes the lock): the reader's. */
+	if (!is_w)
+		pthread_mutex_lock(&k->mu);
+	if ((st = conn_ready(p, k)) == PV_OK) {
+		r = PQexec(k->c,
+		    "SELECT off + octet_length(line) + 1 FROM audit_log"
+		    " ORDER BY seq DESC LIMIT 1");
+		if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+			log_sqlstate("audit_db_read_failed", r);
+			st = PV_EUNAVAIL;
+		} else {
+			*out = PQntuples(r) == 0
+			    ? 0
+			    : (off_t)strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+		}
+		PQclear(r);
 	}
-	PQclear(r);
+	if (!is_w)
+		pthread_mutex_unlock(&k->mu);
 	return st;
 }
 

@@ -76,6 +76,8 @@ audit_write_batch(struct pv_audit *a, struct audit_pending *items, size_t n)
 	pv_mhash leaf;
 	pv_status st = PV_OK;
 
+	if (n == 0) /* nothing to write (and no line to sign) */
+		return PV_OK;
 	if (n > SIZE_MAX / AUDIT_LINE_MAX)
 		return PV_ENOMEM;
 	cap = n * AUDIT_LINE_MAX;
