@@ -71,6 +71,7 @@ replace_file(const char *path, const char *text, size_t len)
 	char tmp[AUDIT_PATH_MAX + 32], dir[AUDIT_PATH_MAX], *slash;
 	pv_status st = PV_EIO;
 	int fd, dfd;
+	bool ok;
 
 	/* Per process: serve and a CLI command may both refresh it. */
 	if (pv_snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", path, (long)getpid()) !=
@@ -84,14 +85,9 @@ replace_file(const char *path, const char *text, size_t len)
 	    0600);
 	if (fd < 0)
 		return PV_EIO;
-	if (write(fd, text, len) == (ssize_t)len && fsync(fd) == 0 &&
-	    close(fd) == 0) {
-		fd = -1;
-		if (rename(tmp, path) == 0)
-			st = PV_OK;
-	}
-	if (fd >= 0)
-		close(fd);
+	ok = write(fd, text, len) == (ssize_t)len && fsync(fd) == 0;
+	if (close(fd) == 0 && ok && rename(tmp, path) == 0)
+		st = PV_OK;
 	if (st != PV_OK) {
 		PV_IGNORE(unlink(tmp));
 		return st;

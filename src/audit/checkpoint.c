@@ -135,9 +135,14 @@ pv_status
 audit_checkpoint_pending(struct pv_audit *a, struct pv_checkpoint *c,
     uint64_t *size)
 {
+	pv_status st;
+
 	*size = 0;
-	if (audit_checkpoint_last(a->m, c) != PV_OK || c->size <= a->size)
+	st = audit_checkpoint_last(a->m, c);
+	if (st == PV_ENOTFOUND || (st == PV_OK && c->size <= a->size))
 		return PV_OK;
+	if (st != PV_OK)
+		return st;
 	if (!audit_signers_cp(&a->signers, c) &&
 	    (a->m->fn->signers == NULL ||
 		audit_signers_load(&a->signers, a->m, a->root_pk) != PV_OK ||
@@ -187,8 +192,10 @@ audit_checkpoint_last(struct audit_medium *m, struct pv_checkpoint *out)
 {
 	char line[CP_LINE_MAX];
 
-	if (m->fn->cp_last(m, line, sizeof(line)) != PV_OK)
-		return PV_ENOTFOUND;
+	pv_status st = m->fn->cp_last(m, line, sizeof(line));
+
+	if (st != PV_OK) /* PV_ENOTFOUND: none yet */
+		return st;
 	/* A line that does not parse: not found. */
 	return audit_checkpoint_parse(line, out) ? PV_OK : PV_ENOTFOUND;
 }

@@ -125,27 +125,106 @@ settle_tail(struct pv_audit *a, const char *rest, size_t len, bool is_opening)
 }
 
 /*
- * Opening: this node's anchor (anchor.c) holds the log like the latest
- * checkpoint when it reaches further; it must be signed by a signer.
+ * Hold points: sizes the trail must reach, with the root it must have
+ * there. The latest checkpoint in the trail's storage (when it reaches
+ * past what was read), this node's anchor when opening (anchor.c), and
+ * the floor: the head this process last committed or opened on, so a
+ * trail cut back under a running node is never re-read as good after a
+ * reset (outside review of the anchor, finding 1). A read ahead of the
+ * lock (preread) may stop short of the storage's checkpoint, which a
+ * writer may have added after the size was taken; the locked pass that
+ * follows holds to it.
  */
-static pv_status
-hold_to_anchor(struct pv_audit *a, struct pv_checkpoint *cp, uint64_t *size)
-{
-	struct pv_checkpoint an;
-	pv_status st = audit_anchor_load(a, &an);
+struct hold {
+	uint64_t size;
+	pv_mhash root;
+};
 
+struct holds {
+	struct hold h[3];
+	size_t n;
+	uint64_t reach, strict_reach;
+};
+
+static void
+hold_add(struct holds *hs, uint64_t size, const unsigned char *root,
+    bool is_strict)
+{
+	struct hold *h = &hs->h[hs->n++];
+
+	h->size = size;
+	memcpy(h->root, root, sizeof(h->root));
+	if (size > hs->reach)
+		hs->reach = size;
+	if (is_strict && size > hs->strict_reach)
+		hs->strict_reach = size;
+}
+
+static pv_status
+holds_load(struct pv_audit *a, bool is_opening, struct holds *hs)
+{
+	struct pv_checkpoint c;
+	uint64_t cp_size;
+	pv_status st;
+
+	memset(hs, 0, sizeof(*hs));
+	if ((st = audit_checkpoint_pending(a, &c, &cp_size)) != PV_OK)
+		return st;
+	if (cp_size > a->size)
+		hold_add(hs, cp_size, c.root, !a->is_prereading);
+	if (a->floor_size > a->size)
+		hold_add(hs, a->floor_size, a->floor_root, true);
+	if (!is_opening)
+		return PV_OK;
+	st = audit_anchor_load(a, &c);
 	if (st == PV_ENOTFOUND)
 		return PV_OK;
-	if (st != PV_OK || !audit_signers_cp(&a->signers, &an)) {
+	if (st != PV_OK || !audit_signers_cp(&a->signers, &c)) {
 		pv_log(PV_LOG_ERROR, "audit_anchor_invalid", NULL,
 		    (const char *)NULL);
 		return PV_ECRYPTO;
 	}
-	if (an.size <= a->size || an.size <= *size)
-		return PV_OK;
-	*cp = an;
-	*size = an.size;
+	if (c.size > a->size)
+		hold_add(hs, c.size, c.root, true);
 	return PV_OK;
+}
+
+/* After absorbing up to a->size: each hold at that size must have the
+ * tree's root. */
+static pv_status
+holds_check(struct pv_audit *a, const struct holds *hs)
+{
+	pv_mhash root;
+	bool have = false;
+	size_t i;
+
+	for (i = 0; i < hs->n; i++) {
+		if (hs->h[i].size != a->size)
+			continue;
+		if (!have)
+			pv_merkle_compact_root(&a->compact, root);
+		have = true;
+		if (sodium_memcmp(root, hs->h[i].root, sizeof(root)) != 0) {
+			pv_log(PV_LOG_ERROR, "audit_checkpoint_mismatch", NULL,
+			    (const char *)NULL);
+			return PV_ECRYPTO;
+		}
+	}
+	return PV_OK;
+}
+
+static pv_status
+cut_short(void)
+{
+	pv_log(PV_LOG_ERROR, "audit_trail_cut", NULL, (const char *)NULL);
+	return PV_ECRYPTO;
+}
+
+void
+audit_floor_set(struct pv_audit *a)
+{
+	a->floor_size = a->size;
+	pv_merkle_compact_root(&a->compact, a->floor_root);
 }
 
 /*
@@ -160,11 +239,9 @@ pv_status
 audit_catch_up(struct pv_audit *a, bool is_opening)
 {
 	struct audit_entry e;
-	struct pv_checkpoint cp;
+	struct holds hs;
 	char *buf = NULL, *p, *nl, *signed_end;
-	uint64_t cp_size;
 	off_t size;
-	pv_mhash root;
 	size_t len;
 	pv_status st;
 
@@ -173,23 +250,26 @@ audit_catch_up(struct pv_audit *a, bool is_opening)
 	if ((st = a->m->fn->size(a->m, &size)) != PV_OK)
 		return st;
 	if (size < a->end)
-		return PV_ECRYPTO; /* the log shrank under us */
+		return cut_short(); /* the log shrank under us */
+	if ((st = holds_load(a, is_opening, &hs)) != PV_OK)
+		return st;
 	if (size == a->end)
-		return PV_OK;
+		return hs.strict_reach > a->size ? cut_short() : PV_OK;
 	len = (size_t)(size - a->end);
 	if ((buf = malloc(len + 1)) == NULL)
 		return PV_ENOMEM;
 	if ((st = a->m->fn->read(a->m, buf, len, a->end)) != PV_OK)
 		goto done;
 	buf[len] = '\0';
-	if ((st = last_signed(a, buf, len, &signed_end)) != PV_OK ||
-	    (st = audit_checkpoint_pending(a, &cp, &cp_size)) != PV_OK ||
-	    (is_opening && (st = hold_to_anchor(a, &cp, &cp_size)) != PV_OK))
+	if ((st = last_signed(a, buf, len, &signed_end)) != PV_OK)
 		goto done;
-	for (p = buf; p < signed_end || a->size < cp_size; p = nl + 1) {
-		/* No line left with the checkpoint still ahead: cut short. */
+	for (p = buf; p < signed_end || a->size < hs.reach; p = nl + 1) {
+		/* No line left with a hold point still ahead: cut short
+		 * (unless only the storage's checkpoint is, in a preread). */
 		if ((nl = memchr(p, '\n', (size_t)(buf + len - p))) == NULL) {
-			st = PV_ECRYPTO;
+			if (p >= signed_end && a->size >= hs.strict_reach)
+				break;
+			st = cut_short();
 			goto done;
 		}
 		*nl = '\0';
@@ -199,18 +279,9 @@ audit_catch_up(struct pv_audit *a, bool is_opening)
 			goto done;
 		}
 		if ((st = audit_absorb(a, p, (size_t)(nl - p), a->end, &e)) !=
-		    PV_OK)
+			PV_OK ||
+		    (st = holds_check(a, &hs)) != PV_OK)
 			goto done;
-		if (a->size == cp_size) {
-			pv_merkle_compact_root(&a->compact, root);
-			if (sodium_memcmp(root, cp.root, sizeof(root)) != 0) {
-				pv_log(PV_LOG_ERROR,
-				    "audit_checkpoint_mismatch", NULL,
-				    (const char *)NULL);
-				st = PV_ECRYPTO;
-				goto done;
-			}
-		}
 	}
 	/* Reading ahead without the lock: what is not signed yet is left
 	 * for the locked pass (only a writer may settle it). */
@@ -319,6 +390,8 @@ pv_audit_open(const struct pv_audit_opts *o, struct pv_audit **out)
 	}
 	pthread_rwlock_wrlock(&a->tree_lock);
 	st = audit_unlock(a, audit_catch_up(a, true));
+	if (st == PV_OK)
+		audit_floor_set(a);
 	pthread_rwlock_unlock(&a->tree_lock);
 	if (st != PV_OK)
 		goto fail;

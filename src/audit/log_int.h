@@ -91,11 +91,18 @@ struct pv_audit {
 	/* pv_audit_open on a transactional medium: the signed part of the
 	 * trail is read before the writers' lock is taken (log.c). */
 	bool is_prereading;
+	/* The head this process last committed or opened on (tree_lock):
+	 * a re-read after a reset must reach it with this root (log.c). */
+	uint64_t floor_size;
+	pv_mhash floor_root;
 	/* anchor.c: this node's anchor file ("" on files media) and the
 	 * checkpoint line to write there once its commit is durable. */
 	char anchor_path[AUDIT_PATH_MAX];
 	char anchor_due[AUDIT_ANCHOR_MAX];
 };
+
+/* Sets the floor to the current head (caller holds tree_lock). */
+void audit_floor_set(struct pv_audit *a);
 
 /* ---- anchor.c ---- */
 

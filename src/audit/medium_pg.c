@@ -382,7 +382,7 @@ g_cp_last(struct audit_medium *m, char *buf, size_t cap)
 	struct pg_medium *p = pm(m);
 	bool is_w;
 	struct pg_conn *k = conn_for(p, &is_w);
-	pv_status st = PV_ENOTFOUND;
+	pv_status st = PV_EUNAVAIL; /* a failed read is not "none" */
 	PGresult *r;
 
 	if (!is_w)
@@ -391,9 +391,12 @@ g_cp_last(struct audit_medium *m, char *buf, size_t cap)
 		r = PQexec(k->c,
 		    "SELECT line FROM audit_checkpoints"
 		    " ORDER BY id DESC LIMIT 1");
-		if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
-		    pv_strlcpy(buf, PQgetvalue(r, 0, 0), cap) == PV_OK)
-			st = PV_OK;
+		if (PQresultStatus(r) != PGRES_TUPLES_OK)
+			log_sqlstate("audit_db_read_failed", r);
+		else if (PQntuples(r) == 0)
+			st = PV_ENOTFOUND;
+		else
+			st = pv_strlcpy(buf, PQgetvalue(r, 0, 0), cap);
 		PQclear(r);
 	}
 	if (!is_w)

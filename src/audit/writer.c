@@ -151,6 +151,8 @@ commit(struct pv_audit *a, struct audit_pending *batch, size_t n)
 			audit_state_write(a);
 		}
 		st = audit_unlock(a, st);
+		if (st == PV_OK)
+			audit_floor_set(a);
 		pthread_rwlock_unlock(&a->tree_lock);
 		if (st == PV_OK)
 			audit_anchor_save(a);

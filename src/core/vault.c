@@ -112,24 +112,34 @@ pv_vault_claim_dir(const char *dir, char *err, size_t errsz)
 
 	/* lstat: a symbolic link is refused, not followed (the keys would
 	 * land wherever it points, and its target made 0700). */
-	if (lstat(dir, &sb) == 0) {
+	char bare[PV_PATH_MAX];
+	size_t n;
+
+	/* Without trailing slashes: lstat("link/") follows the link. */
+	if (pv_strlcpy(bare, dir, sizeof(bare)) != PV_OK) {
+		ERR("the vault path is too long");
+		return PV_EINVAL;
+	}
+	for (n = strlen(bare); n > 1 && bare[n - 1] == '/'; n--)
+		bare[n - 1] = '\0';
+	if (lstat(bare, &sb) == 0) {
 		if (S_ISLNK(sb.st_mode)) {
 			ERR("refusing %s: it is a symbolic link; give the "
 			    "real path",
 			    "the vault path");
 			return PV_EEXISTS;
 		}
-		if (!S_ISDIR(sb.st_mode) || !is_empty_dir(dir)) {
+		if (!S_ISDIR(sb.st_mode) || !is_empty_dir(bare)) {
 			ERR("refusing to overwrite: %s exists and is not an "
 			    "empty directory",
 			    "the vault path");
 			return PV_EEXISTS;
 		}
-		if (chmod(dir, 0700) != 0) {
+		if (chmod(bare, 0700) != 0) {
 			ERR("cannot set the vault directory mode");
 			return PV_EIO;
 		}
-	} else if (mkdir(dir, 0700) != 0) {
+	} else if (mkdir(bare, 0700) != 0) {
 		ERR("cannot create the vault directory");
 		return PV_EIO;
 	}

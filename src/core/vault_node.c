@@ -83,11 +83,20 @@ copy_file(const char *from, const char *to, const char *rel)
 	return st;
 }
 
+/* Not copied: the node's own key pair, and an SQLite key store left by
+ * an interrupted move (wrapped keys an erasure on PostgreSQL would not
+ * shred: never spread them). */
 static bool
 is_own_key(const char *name)
 {
 	return strcmp(name, "audit-signing.key") == 0 ||
 	    strcmp(name, "audit-signing.pub") == 0;
+}
+
+static bool
+is_sqlite_store(const char *name)
+{
+	return strncmp(name, "keys.db", 7) == 0;
 }
 
 /* Every shared key file of from/keys into to/keys. */
@@ -108,6 +117,13 @@ copy_keys(const char *from, const char *to, char *err, size_t errsz)
 	while (st == PV_OK && (de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.' || is_own_key(de->d_name))
 			continue;
+		if (is_sqlite_store(de->d_name)) {
+			ERR("keys/ of the source still holds an SQLite key "
+			    "store: finish the move first (phivault db "
+			    "migrate-from-sqlite)");
+			st = PV_EINVAL;
+			break;
+		}
 		if (fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) !=
 			0 ||
 		    !S_ISREG(sb.st_mode)) {

@@ -7,8 +7,11 @@
  * On a shared store (PostgreSQL) it also deletes, once a minute, the
  * nonce claims whose window has passed (every node does; the DELETE is
  * idempotent), so the replay table stays the size of one window.
- * It holds no lock of its own across those calls and never blocks on the
- * network or the disk: both queue or shut down and return.
+ * It holds no lock of its own across those calls. The sweep and the
+ * flush never block on the network or the disk (both queue or shut down
+ * and return); the nonce expiry waits for the database like any store
+ * call (connect_timeout bounds a reconnect, not a statement), so a
+ * database that hangs delays the sweep on a PostgreSQL vault.
  */
 #include "http/guard.h"
 

@@ -186,6 +186,16 @@ pv_http_signature_auth(struct pv_req *r)
 		    "expired",
 		    "replay", p.keyid);
 	st = pv_store_user_get_by_key_id(v->store, p.keyid, &u);
+	/* A store that cannot answer says nothing about the key: 503, no
+	 * forgery alert (a database outage must not flood them). */
+	if (st != PV_OK && st != PV_ENOTFOUND) {
+		r->out.retry_after = 2;
+		pv_reply_error_detail(&r->out, 503, "transient",
+		    "store_unavailable",
+		    "the key cannot be checked right now; retry with a new "
+		    "nonce");
+		return false;
+	}
 	if (st != PV_OK || !u.is_active || strcmp(u.role, "service") != 0 ||
 	    !u.has_pubkey)
 		return refuse(r, "unknown_key", "unknown or disabled keyid",

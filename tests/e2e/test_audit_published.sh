@@ -40,7 +40,9 @@ expect_contains "… as resigned" "$out" "(resigned)"
 # --- the cut: log, checkpoints and state back to the first C entries ----------
 # C: the last batch-signed entry at or before K-2, so the trail alone is a
 # valid, shorter trail.
-C=$(pv_audit_log | head -n $((K - 2)) | grep -n '"bsig"' | tail -n 1 | cut -d: -f1)
+# (the whole trail first: head closing the pipe early would fail psql)
+pv_audit_log >"$T/trail.jsonl"
+C=$(head -n $((K - 2)) "$T/trail.jsonl" | grep -n '"bsig"' | tail -n 1 | cut -d: -f1)
 expect_ne "a signed line to cut back to" "" "$C"
 if pv_is_pg; then
   pv_sql records "BEGIN; DELETE FROM audit_log WHERE seq >= $C;
@@ -74,4 +76,29 @@ else
   # checkpoint is the control (SECURITY.md §13).
   rc=0; "$PHIVAULT" audit verify "$VAULT" >/dev/null 2>&1 || rc=$?
   expect_eq "on files the cut trail alone still verifies (documented limit)" 0 "$rc"
+fi
+
+# --- a cut under a running node (PostgreSQL) ---------------------------------
+# The operator accepts the cut trail (removes the anchor); the node starts on
+# it. Cut again while it runs: every later request fails closed (503), also
+# after the writer re-reads the trail, and the trail is not re-anchored.
+if pv_is_pg; then
+  rm -f "$VAULT/audit/anchor.json"
+  pv_start
+  C=$(login drwho "Clinic1an-secret-pw")
+  for i in 1 2 3; do http_status GET "/fhir/Patient/$pid" -H "$(auth "$C")" >/dev/null; done
+  expect_eq "the node serves on the accepted trail" 200 "$(http_status GET "/fhir/Patient/$pid" -H "$(auth "$C")")"
+  n1=$(pv_audit_log | wc -l)
+  pv_audit_log >"$T/trail.jsonl"
+  cut=$(head -n $((n1 - 3)) "$T/trail.jsonl" | grep -n '"bsig"' | tail -n 1 | cut -d: -f1)
+  pv_sql records "BEGIN; DELETE FROM audit_log WHERE seq >= $cut;
+    DELETE FROM audit_checkpoints WHERE (line::jsonb->>'size')::bigint > $cut;
+    DELETE FROM audit_state; COMMIT;" >/dev/null
+  codes=""
+  for i in 1 2 3 4; do codes="$codes $(http_status GET "/fhir/Patient/$pid" -H "$(auth "$C")")"; done
+  expect_eq "after a cut under it the node refuses every request" " 503 503 503 503" "$codes"
+  expect_eq "… and wrote nothing on the cut trail" "$cut" "$(pv_audit_log | wc -l)"
+  grep -q '"event":"audit_trail_cut"' "$T/serve.log" && pass "… logged as audit_trail_cut" ||
+    fail "no audit_trail_cut in the server log"
+  pv_stop
 fi

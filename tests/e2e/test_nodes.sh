@@ -54,6 +54,8 @@ expect_eq "node add never overwrites" 1 "$rc"
 mkdir -m 755 "$T/elsewhere"; ln -s "$T/elsewhere" "$T/link"
 rc=0; "$PHIVAULT" node add "$T/link" --from "$VAULT" >/dev/null 2>&1 || rc=$?
 expect_eq "node add refuses a symbolic link" 1 "$rc"
+rc=0; "$PHIVAULT" node add "$T/link/" --from "$VAULT" >/dev/null 2>&1 || rc=$?
+expect_eq "… also written with a trailing slash" 1 "$rc"
 expect_eq "… and leaves its target alone" "755 0" \
   "$(stat -c %a "$T/elsewhere") $(find "$T/elsewhere" -mindepth 1 | wc -l)"
 
