@@ -283,9 +283,9 @@ def cmd_report(a):
     if "restart_startup_s" in facts:
         p("")
         p("Node restart: node C started in %s s over a trail of %s entries (it reads "
-          "every entry inside the" % (facts["restart_startup_s"],
-                                      fmt(float(facts["restart_trail_entries"]))))
-        p("  sequencer's section); reads through node A meanwhile: worst latency %s ms "
+          "the signed trail before" % (facts["restart_startup_s"],
+                                       fmt(float(facts["restart_trail_entries"]))))
+        p("  taking the sequencer's lock); reads through node A meanwhile: worst latency %s ms "
           "(%s requests in %s s)" % (
               fmt(float(facts["restart_other_node_max_latency_ms"])),
               fmt(float(facts["restart_other_node_requests"])),
@@ -439,8 +439,9 @@ def capacity(cells, seq, facts, cpus, p):
         p("    %-6s node %s us, PostgreSQL %s us CPU, %.2f audit entries, %.2f transactions" % (
             wl, fmt(v["node_cpu_us"]), fmt(v["pg_cpu_us"]), v["entries_per_req"] or 0,
             v["pg_commits_per_req"] or 0))
-    # The per-entry cost of catching up on another node's entries, inside the
-    # lock: node C's start-up reads the whole trail in the sequencer's section.
+    # The per-entry cost of catching up on another node's entries (the work a
+    # writer does inside the lock for other nodes' batches): node C's start-up
+    # does the same reading and absorbing for the whole trail (before the lock).
     try:
         ce = ((float(facts["restart_startup_s"]) - 0.13) * 1e6
               / float(facts["restart_trail_entries"]))
