@@ -53,6 +53,7 @@
  * behind; pv_vault_has_sqlite_files tells, and the command run again
  * removes them.
  */
+#include "common/log.h"
 #include "core/vault_int.h"
 
 #include <errno.h>
@@ -170,7 +171,12 @@ switch_conf(struct pv_vault *v, const struct pv_config_pg *to, char *err,
 	} else if (st == PV_OK && rename(tmp, path) != 0) {
 		st = PV_EIO;
 	} else if (st == PV_OK) {
-		(void)fsync(v->dir_fd); /* the rename is durable */
+		/* The rename is done (the vault is on PostgreSQL now, so
+		 * the move must not be undone); say so if it may not be
+		 * durable: re-running the move finishes it either way. */
+		if (fsync(v->dir_fd) != 0)
+			pv_log(PV_LOG_WARN, "vault_move_dir_sync_failed", NULL,
+			    (const char *)NULL);
 		return PV_OK;
 	}
 	if (err != NULL && errsz > 0 && err[0] == '\0')

@@ -84,7 +84,9 @@ log_connect_failure(PGconn *c)
 }
 
 /* Server notices (warnings, "terminating connection" at a shutdown)
- * may quote values: never printed. */
+ * may quote values: not printed. Set once the connection is made, so a
+ * notice the server sends during connection start-up itself would still
+ * reach libpq's default (stderr); none of ours does. */
 static void
 quiet(void *arg, const char *msg)
 {
