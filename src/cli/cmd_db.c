@@ -1,6 +1,6 @@
 /*
  * cmd_db.c — `phivault db migrate DIR` and `phivault db
- * migrate-from-sqlite DIR --to DSN --keys-to DSN [--password-file F]`.
+ * migrate-from-sqlite DIR --to DSN [--keys-to DSN] [--password-file F]`.
  *
  * migrate brings the store's schema to this build's version.
  * PostgreSQL: both databases (records and keys) are migrated by
@@ -20,9 +20,10 @@
  *
  * migrate-from-sqlite moves an SQLite vault to PostgreSQL
  * (core/vault_move.c has the steps and what happens on failure). Here:
- *  - --keys-to is required, as --keys-store is for `init`: the keys
- *    database is always named, never derived from the records one;
- *    --password-file is kept as an absolute path in [store];
+ *  - --keys-to names the keys database; without it (SPEC.md makes it
+ *    optional) it is the records database's name + "_keys" on the same
+ *    server, printed, as for `init --store`; --password-file is kept as
+ *    an absolute path in [store];
  *  - the vault directory is locked exclusively without waiting: refused
  *    (exit 1) while `serve` or any other command has the vault open;
  *  - audited like every admin action, on both sides of the move: the
@@ -48,7 +49,7 @@
 
 static const char usage_text[] =
     "usage: phivault db migrate DIR\n"
-    "       phivault db migrate-from-sqlite DIR --to DSN --keys-to DSN\n"
+    "       phivault db migrate-from-sqlite DIR --to DSN [--keys-to DSN]\n"
     "                                       [--password-file FILE]\n"
     "\n"
     "migrate              upgrades the schema of the vault's store to\n"
@@ -60,7 +61,8 @@ static const char usage_text[] =
     "                     opens it and reports that.\n"
     "migrate-from-sqlite  moves an SQLite vault to two new, empty\n"
     "                     PostgreSQL databases (records: --to, keys:\n"
-    "                     --keys-to; the password in --password-file or\n"
+    "                     --keys-to, default: --to's name + _keys; the\n"
+    "                     password in --password-file or\n"
     "                     PGPASSFILE): accounts, sessions, records, keys\n"
     "                     and the audit trail, verified, then switches\n"
     "                     phivault.conf and removes the SQLite files\n"
@@ -191,7 +193,7 @@ db_migrate_from_sqlite(int argc, char **argv)
 	static const char *const names[] = { "to", "keys-to", "password-file" };
 	const char *vals[3], *pos[1];
 	struct pv_config_pg pg = { NULL, NULL, NULL };
-	char pwpath[PV_PATH_MAX], err[512];
+	char pwpath[PV_PATH_MAX], err[512], keys_dsn[PV_CONF_STR_MAX];
 	struct pv_vault *v = NULL;
 	size_t npos;
 	int rc;
@@ -202,14 +204,19 @@ db_migrate_from_sqlite(int argc, char **argv)
 		fputs(usage_text, stderr);
 		return PV_EXIT_USAGE;
 	}
-	if (vals[1] == NULL) {
-		fprintf(stderr,
-		    "phivault: --keys-to is required: name the keys database "
-		    "explicitly (another database than the records)\n");
-		return PV_EXIT_USAGE;
-	}
 	pg.dsn = vals[0];
 	pg.keys_dsn = vals[1];
+	if (vals[1] == NULL) { /* SPEC.md: optional; <dbname>_keys */
+		if (pv_store_pg_default_keys_dsn(vals[0], keys_dsn,
+			sizeof(keys_dsn)) != PV_OK) {
+			fprintf(stderr,
+			    "phivault: --to does not parse; name "
+			    "the keys database with --keys-to\n");
+			return PV_EXIT_USAGE;
+		}
+		pg.keys_dsn = keys_dsn;
+		printf("keys database: %s\n", keys_dsn);
+	}
 	if (vals[2] != NULL) {
 		if (!pv_cli_abs_path("--password-file", vals[2], pwpath,
 			sizeof(pwpath)))

@@ -1,17 +1,18 @@
 /*
  * cmd_init.c — `phivault init DIR [--admin NAME] [--store DSN
- * --keys-store DSN [--password-file FILE]]`.
+ * [--keys-store DSN] [--password-file FILE]]`.
  *
  * Creates a vault and its first administrator. The password comes from
  * stdin; when stdin is a terminal a strong one is generated and printed
  * exactly once. It is checked against the policy before anything is
  * written, so a rejected password leaves no half-made vault behind.
  *
- * --store puts the vault on PostgreSQL. --keys-store is then required:
- * the keys database is never derived from the records database's name,
- * because keeping the two apart (possibly on two clusters) is what makes
- * an erasure outlive a records backup, and a guessed name would hide
- * that choice (decision for issue 15). The database password comes from
+ * --store puts the vault on PostgreSQL. The keys live in another
+ * database (possibly on another cluster: that is what makes an erasure
+ * outlive a records backup): --keys-store names it; without it (SPEC.md
+ * makes it optional) it is the records database's name + "_keys" on the
+ * same server, which must exist, and the command prints which it used so
+ * the choice is never hidden. The database password comes from
  * --password-file (recorded in [store] password_file) or libpq's
  * PGPASSFILE; never from the command line.
  */
@@ -24,7 +25,7 @@
 
 static const char usage_text[] =
     "usage: phivault init DIR [--admin NAME]\n"
-    "       phivault init DIR --store DSN --keys-store DSN "
+    "       phivault init DIR --store DSN [--keys-store DSN] "
     "[--password-file FILE]\n"
     "                 [--admin NAME]\n"
     "\n"
@@ -39,9 +40,10 @@ static const char usage_text[] =
     "                        e.g. postgresql://phivault@db/records); "
     "creates the\n"
     "                        schemas when the databases are empty\n"
-    "  --keys-store DSN      the keys database (required with --store; "
-    "another\n"
-    "                        database, may be another cluster)\n"
+    "  --keys-store DSN      the keys database (another database, may "
+    "be another\n"
+    "                        cluster; default: the records database's "
+    "name + _keys)\n"
     "  --password-file FILE  the database password (mode 0600); default: "
     "libpq's\n"
     "                        PGPASSFILE. A DSN must not carry a "
@@ -68,7 +70,7 @@ generate_password(char *out, size_t outsz)
 /* Checks the PostgreSQL flags into pg before anything is made. */
 static int
 store_flags(const char *const *vals, struct pv_config_pg *pg, char *pwpath,
-    size_t pwsz)
+    size_t pwsz, char keys_dsn[PV_CONF_STR_MAX])
 {
 	char err[256];
 
@@ -82,15 +84,19 @@ store_flags(const char *const *vals, struct pv_config_pg *pg, char *pwpath,
 		}
 		return PV_EXIT_OK;
 	}
-	if (vals[2] == NULL) {
-		fprintf(stderr,
-		    "phivault: --store needs --keys-store: name the keys "
-		    "database explicitly (another database than the "
-		    "records)\n");
-		return PV_EXIT_USAGE;
-	}
 	pg->dsn = vals[1];
 	pg->keys_dsn = vals[2];
+	if (vals[2] == NULL) { /* SPEC.md: optional; <dbname>_keys */
+		if (pv_store_pg_default_keys_dsn(vals[1], keys_dsn,
+			PV_CONF_STR_MAX) != PV_OK) {
+			fprintf(stderr,
+			    "phivault: --store does not parse; name the keys "
+			    "database with --keys-store\n");
+			return PV_EXIT_USAGE;
+		}
+		pg->keys_dsn = keys_dsn;
+		printf("keys database: %s\n", keys_dsn);
+	}
 	if (vals[3] != NULL) {
 		if (!pv_cli_abs_path("--password-file", vals[3], pwpath, pwsz))
 			return PV_EXIT_USAGE;
@@ -110,7 +116,7 @@ cmd_init(int argc, char **argv)
 		"password-file" };
 	const char *vals[4], *pos[1];
 	struct pv_config_pg pg;
-	char pwpath[PV_PATH_MAX];
+	char pwpath[PV_PATH_MAX], keys_dsn[PV_CONF_STR_MAX];
 	size_t npos;
 	struct pv_vault *v = NULL;
 	char *pw = NULL, err[256];
@@ -128,7 +134,8 @@ cmd_init(int argc, char **argv)
 		fputs(usage_text, stderr);
 		return PV_EXIT_USAGE;
 	}
-	if ((rc = store_flags(vals, &pg, pwpath, sizeof(pwpath))) != PV_EXIT_OK)
+	if ((rc = store_flags(vals, &pg, pwpath, sizeof(pwpath), keys_dsn)) !=
+	    PV_EXIT_OK)
 		return rc;
 	rc = PV_EXIT_FAIL;
 	admin = vals[0] != NULL ? vals[0] : "admin";

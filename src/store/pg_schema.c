@@ -192,6 +192,65 @@ pv_store_pg_dsn_has_password(const char *dsn)
 	return has;
 }
 
+/* Appends " key='value'" (libpq quoting: \\ and \' escaped). */
+static bool
+dsn_append(char *out, size_t outsz, size_t *n, const char *k, const char *v)
+{
+	int w = snprintf(out + *n, outsz - *n, "%s%s='", *n ? " " : "", k);
+
+	if (w < 0 || (size_t)w >= outsz - *n)
+		return false;
+	*n += (size_t)w;
+	for (; *v != '\0'; v++) {
+		if (*n + 3 >= outsz)
+			return false;
+		if (*v == '\\' || *v == '\'')
+			out[(*n)++] = '\\';
+		out[(*n)++] = *v;
+	}
+	if (*n + 2 > outsz)
+		return false;
+	out[(*n)++] = '\'';
+	out[*n] = '\0';
+	return true;
+}
+
+pv_status
+pv_store_pg_default_keys_dsn(const char *dsn, char *out, size_t outsz)
+{
+	PQconninfoOption *opts, *o;
+	const char *db = NULL, *user = NULL;
+	char *err = NULL, name[128];
+	size_t n = 0;
+	bool ok = true;
+
+	if (outsz == 0 || (opts = PQconninfoParse(dsn, &err)) == NULL) {
+		PQfreemem(err);
+		return PV_EINVAL;
+	}
+	out[0] = '\0';
+	for (o = opts; o->keyword != NULL; o++) {
+		if (strcmp(o->keyword, "dbname") == 0)
+			db = o->val;
+		if (strcmp(o->keyword, "user") == 0)
+			user = o->val;
+	}
+	/* libpq's own default database is the user name. */
+	if (db == NULL || db[0] == '\0')
+		db = user;
+	if (db == NULL || db[0] == '\0' ||
+	    pv_snprintf(name, sizeof(name), "%s_keys", db) != PV_OK)
+		ok = false;
+	for (o = opts; ok && o->keyword != NULL; o++)
+		if (o->val != NULL && o->val[0] != '\0' &&
+		    strcmp(o->keyword, "dbname") != 0)
+			ok = dsn_append(out, outsz, &n, o->keyword, o->val);
+	if (ok)
+		ok = dsn_append(out, outsz, &n, "dbname", name);
+	PQconninfoFree(opts);
+	return ok ? PV_OK : PV_EINVAL;
+}
+
 /* ---- reading the version ------------------------------------------- */
 
 static pv_status

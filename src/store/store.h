@@ -449,4 +449,16 @@ PV_MUST_CHECK pv_status pv_store_move_end(struct pv_store_move *m, bool keep);
  * configuration refuses both). */
 bool pv_store_pg_dsn_has_password(const char *dsn);
 
+/*
+ * The keys database when none is named (`init --store` without
+ * --keys-store, `db migrate-from-sqlite` without --keys-to, both
+ * optional in SPEC.md): the same connection with dbname + "_keys" (the
+ * records database's name, or libpq's default, the user name), as a
+ * key='value' string in out. Another database on the same cluster: the
+ * records and the keys stay separable. PV_EINVAL when dsn does not
+ * parse or the result does not fit.
+ */
+PV_MUST_CHECK pv_status pv_store_pg_default_keys_dsn(const char *dsn,
+    char *out, size_t outsz);
+
 #endif

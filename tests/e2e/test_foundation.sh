@@ -48,8 +48,10 @@ if pv_is_pg; then
 else
   expect_contains "db migrate on SQLite says what happens" "$out" "SQLite vault"
 fi
-rc=0; "$PHIVAULT" init "$T/p1" --store "dbname=x" >/dev/null 2>&1 || rc=$?
-expect_eq "init --store without --keys-store is a usage error" 2 "$rc"
+rc=0; out=$(printf '%s\n' "$ADMIN_PW" | "$PHIVAULT" init "$T/p1" --store "host=127.0.0.1 port=1 dbname=x" 2>&1) || rc=$?
+expect_eq "init --store without --keys-store: the default keys database (unreachable here)" 1 "$rc"
+expect_contains "… named: the records database's name + _keys" "$out" "dbname='x_keys'"
+expect_eq "… and nothing is left on disk" no "$([ -e "$T/p1" ] && echo yes || echo no)"
 rc=0; "$PHIVAULT" init "$T/p1" --store "postgresql://u:secret@127.0.0.1/x" \
   --keys-store "dbname=k" >"$T/p1.out" 2>&1 || rc=$?
 expect_eq "init refuses a password in the DSN" 2 "$rc"

@@ -96,8 +96,9 @@ snap >"$T/snap0"
 n0=$(wc -l <"$LOG")
 
 # ---- usage and refusals: exit 2 / exit 1, DIR as it was ------------------------
-rc=0; "$PHIVAULT" db migrate-from-sqlite "$VAULT" --to "$PV_DSN" >/dev/null 2>&1 || rc=$?
-expect_eq "without --keys-to: exit 2" 2 "$rc"
+rc=0; out=$("$PHIVAULT" db migrate-from-sqlite "$VAULT" --to "host=127.0.0.1 port=1 dbname=nowhere" 2>&1) || rc=$?
+expect_eq "without --keys-to: the default keys database, unreachable here: exit 1" 1 "$rc"
+expect_contains "… named: the records database's name + _keys" "$out" "dbname='nowhere_keys'"
 rc=0; "$PHIVAULT" db migrate-from-sqlite "$VAULT" --to "$PV_DSN password=x" --keys-to "$PV_KEYS_DSN" >/dev/null 2>&1 || rc=$?
 expect_eq "a password in a DSN: exit 2" 2 "$rc"
 rc=0; "$PHIVAULT" db migrate-from-sqlite "$VAULT" --to "$PV_DSN" --keys-to "$PV_DSN" >/dev/null 2>&1 || rc=$?
@@ -108,14 +109,17 @@ expect_eq "a database that cannot be reached: exit 1" 1 "$rc"
 expect_contains "… not moved" "$(cat "$T/e")" "not moved"
 # Databases that already hold a vault.
 OTHER_DB=$PV_DB; OTHER_KEYS=$PV_KEYS_DB
-printf '%s\n' "$ADMIN_PW" | "$PHIVAULT" init "$T/other" --store "$PV_DSN" --keys-store "$PV_KEYS_DSN" \
+# (init without --keys-store: its default, $PV_DB + _keys, is $PV_KEYS_DB)
+printf '%s\n' "$ADMIN_PW" | "$PHIVAULT" init "$T/other" --store "$PV_DSN" \
   ${PV_PG_PWFILE:+--password-file "$PV_PG_PWFILE"} >/dev/null
+expect_contains "init's default keys database is the records name + _keys" \
+  "$(grep '^keys_dsn' "$T/other/phivault.conf")" "dbname='$PV_KEYS_DB'"
 rc=0; "$PHIVAULT" db migrate-from-sqlite "$VAULT" "${TO[@]}" >"$T/o" 2>"$T/e" || rc=$?
 expect_eq "into databases that hold a vault: exit 1" 1 "$rc"
 expect_contains "… says so" "$(cat "$T/e")" "already holds"
 expect_eq "… the other vault is untouched" 1 "$(pv_psql "$OTHER_DB" -A -t -c "select count(*) from users")"
 expect_eq "DIR unchanged by the refusals (conf, databases, keys)" "$(cat "$T/snap0")" "$(snap)"
-expect_eq "each audited attempt: an intent and its failure" $((n0 + 4)) "$(wc -l <"$LOG")"
+expect_eq "each audited attempt: an intent and its failure" $((n0 + 6)) "$(wc -l <"$LOG")"
 expect_eq "… recorded as failed db.migrate" 2 \
   "$(tail -n 4 "$LOG" | jq -s '[.[] | select(.action == "db.migrate" and .outcome == "failed")] | length')"
 rc=0; "$PHIVAULT" audit verify "$VAULT" >/dev/null || rc=$?
