@@ -458,7 +458,7 @@ bool pv_store_pg_dsn_has_password(const char *dsn);
  * records and the keys stay separable. PV_EINVAL when dsn does not
  * parse or the result does not fit.
  */
-PV_MUST_CHECK pv_status pv_store_pg_default_keys_dsn(const char *dsn,
-    char *out, size_t outsz);
+PV_MUST_CHECK pv_status pv_store_pg_default_keys_dsn(const char *dsn, char *out,
+    size_t outsz);
 
 #endif
