@@ -86,10 +86,15 @@ quiet(void *arg, const char *msg)
 static pv_status
 conn_ready(struct pg_medium *p, struct pg_conn *k)
 {
+	/* TCP keepalives and tcp_user_timeout: a database host that
+	 * vanishes fails a statement in ~30 s instead of hanging it (the
+	 * DSN may override them, as every default here). */
 	const char *keys[] = { "connect_timeout", "fallback_application_name",
-		"client_encoding", "dbname", "password", NULL };
-	const char *vals[] = { "10", "phivault-audit", "UTF8", p->dsn, p->pw,
+		"client_encoding", "keepalives_idle", "keepalives_interval",
+		"keepalives_count", "tcp_user_timeout", "dbname", "password",
 		NULL };
+	const char *vals[] = { "10", "phivault-audit", "UTF8", "30", "10", "3",
+		"30000", p->dsn, p->pw, NULL };
 	PGresult *r;
 
 	if (k->c != NULL && PQstatus(k->c) == CONNECTION_OK)
@@ -99,7 +104,7 @@ conn_ready(struct pg_medium *p, struct pg_conn *k)
 		k->c = NULL;
 	}
 	if (p->pw == NULL)
-		keys[4] = NULL;
+		keys[8] = NULL;
 	if ((k->c = PQconnectdbParams(keys, vals, 1)) == NULL)
 		return PV_ENOMEM;
 	if (PQstatus(k->c) != CONNECTION_OK) {

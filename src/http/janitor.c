@@ -10,8 +10,9 @@
  * It holds no lock of its own across those calls. The sweep and the
  * flush never block on the network or the disk (both queue or shut down
  * and return); the nonce expiry waits for the database like any store
- * call (connect_timeout bounds a reconnect, not a statement), so a
- * database that hangs delays the sweep on a PostgreSQL vault.
+ * call: a host that vanishes fails it within ~30 s (TCP keepalives and
+ * tcp_user_timeout, store/pg_conn.c), but a database that answers and
+ * holds a lock on the nonces table delays the sweep meanwhile.
  */
 #include "http/guard.h"
 

@@ -100,14 +100,20 @@ pg_connect(const char *dsn, const char *password, PGconn **out)
 	/* Defaults first: the DSN (expanded from dbname) overrides them;
 	 * the password, last, overrides nothing the DSN may hold (a DSN
 	 * with a password is refused before this). */
+	/* TCP keepalives and tcp_user_timeout: a database host that
+	 * vanishes fails a statement in ~30 s instead of hanging a worker
+	 * (or the janitor's nonce expiry) for ever. */
 	const char *keys[] = { "connect_timeout", "fallback_application_name",
-		"client_encoding", "dbname", "password", NULL };
-	const char *vals[] = { "10", "phivault", "UTF8", dsn, password, NULL };
+		"client_encoding", "keepalives_idle", "keepalives_interval",
+		"keepalives_count", "tcp_user_timeout", "dbname", "password",
+		NULL };
+	const char *vals[] = { "10", "phivault", "UTF8", "30", "10", "3",
+		"30000", dsn, password, NULL };
 	PGresult *r;
 	PGconn *c;
 
 	if (password == NULL)
-		keys[4] = NULL;
+		keys[8] = NULL;
 	c = PQconnectdbParams(keys, vals, 1);
 	*out = c;
 	if (c == NULL)
