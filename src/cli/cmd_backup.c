@@ -12,10 +12,12 @@
  */
 #include "cli/cli.h"
 #include "audit/audit.h"
+#include "audit/merkle.h"
 #include "crypto/crypto.h"
 #include "lifecycle/backup.h"
 
 #include <dirent.h>
+#include <jansson.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +28,7 @@ static const char usage_text[] =
     "usage: phivault backup keygen --out IDENTITY\n"
     "       phivault backup DIR --out FILE --recipient PUBFILE [--keys]\n"
     "       phivault backup verify FILE --identity IDENTITY "
-    "[--checkpoint CP]\n"
+    "[--checkpoint CP [--proof PROOF]]\n"
     "       phivault restore FILE --to DIR --identity IDENTITY\n"
     "                [--keys KEYSFILE [--keys-identity IDENTITY] | "
     "--keys-from VAULTDIR]\n"
@@ -38,7 +40,10 @@ static const char usage_text[] =
     "         records database, audit trail, phivault.conf, tls/; with\n"
     "         --keys, keys/ instead (seal it to another recipient).\n"
     "verify   opens the backup and verifies its audit trail, held to the\n"
-    "         published checkpoints in CP when given.\n"
+    "         published checkpoints in CP when given; a checkpoint\n"
+    "         published after the backup needs PROOF, the answer of\n"
+    "         GET /audit/proof/consistency?from=ENTRIES&to=SIZE saved\n"
+    "         as it came (the backup's trail is a prefix of it).\n"
     "restore  into the new directory DIR; keys from a keys backup or from\n"
     "         the current vault (erased patients stay erased).\n";
 
@@ -122,8 +127,41 @@ extract_failed(pv_status st)
 	return PV_EXIT_FAIL;
 }
 
+/* The backup's tree (m entries, root) is a prefix of the published
+ * checkpoint c: the proof file holds {"from":m,"to":size,"proof":[b64]}. */
+static bool
+prefix_proven(const char *proof_path, uint64_t m, const unsigned char *root,
+    const struct pv_checkpoint *c)
+{
+	pv_mhash pf[PV_MERKLE_MAX_PROOF];
+	json_t *j =
+	    proof_path != NULL ? json_load_file(proof_path, 0, NULL) : NULL;
+	json_t *arr = json_object_get(j, "proof"), *h;
+	size_t i, n = 0, len;
+	bool ok = j != NULL && json_is_array(arr) &&
+	    json_integer_value(json_object_get(j, "from")) == (json_int_t)m &&
+	    json_integer_value(json_object_get(j, "to")) ==
+		(json_int_t)c->size &&
+	    json_array_size(arr) <= PV_MERKLE_MAX_PROOF;
+
+	json_array_foreach(arr, i, h)
+	{
+		if (!ok || !json_is_string(h) ||
+		    pv_b64_decode(json_string_value(h), pf[n], sizeof(pf[n]),
+			&len) != PV_OK ||
+		    len != sizeof(pf[n]))
+			ok = false;
+		else
+			n++;
+	}
+	json_decref(j);
+	return ok &&
+	    pv_merkle_verify_consistency((size_t)m, (size_t)c->size, root,
+		c->root, pf, n) == PV_OK;
+}
+
 static int
-verify_tree(const char *dir, const char *cp)
+verify_tree(const char *dir, const char *cp, const char *proof)
 {
 	struct pv_audit_loc loc = { .vault_dir = dir };
 	struct pv_verify_report rep;
@@ -137,7 +175,8 @@ verify_tree(const char *dir, const char *cp)
 		fprintf(stderr, "phivault: the backup has no audit key\n");
 		return PV_EXIT_FAIL;
 	}
-	st = pv_audit_verify(&loc, pk, 0, cp, &rep, NULL, NULL);
+	st = pv_audit_verify(&loc, pk, cp != NULL ? PV_VERIFY_PREFIX : 0, cp,
+	    &rep, NULL, NULL);
 	if (st == PV_ENOTFOUND && cp != NULL) {
 		fprintf(stderr, "phivault: cannot read the checkpoint file\n");
 		return PV_EXIT_USAGE;
@@ -151,6 +190,19 @@ verify_tree(const char *dir, const char *cp)
 		    (long long)rep.bad_entry, rep.problem, rep.detail);
 		return PV_EXIT_FAIL;
 	}
+	if (rep.has_past &&
+	    !prefix_proven(proof, rep.entries, rep.root, &rep.past)) {
+		printf("backup audit trail NOT PROVEN: the published "
+		       "checkpoint covers %llu entries, the backup %llu; "
+		       "%s\n",
+		    (unsigned long long)rep.past.size,
+		    (unsigned long long)rep.entries,
+		    proof == NULL ? "give --proof (GET "
+				    "/audit/proof/consistency?from=ENTRIES&"
+				    "to=SIZE)"
+				  : "the consistency proof does not hold");
+		return PV_EXIT_FAIL;
+	}
 	printf("backup OK: %llu audit entries, %llu signed checkpoints%s\n",
 	    (unsigned long long)rep.entries,
 	    (unsigned long long)rep.checkpoints,
@@ -161,8 +213,9 @@ verify_tree(const char *dir, const char *cp)
 static int
 verify(int argc, char **argv)
 {
-	static const char *const names[] = { "identity", "checkpoint" };
-	const char *o[2] = { NULL, NULL }, *pos[1];
+	static const char *const names[] = { "identity", "checkpoint",
+		"proof" };
+	const char *o[3] = { NULL, NULL, NULL }, *pos[1];
 	char tmp[PV_PATH_MAX];
 	const char *td = getenv("TMPDIR");
 	enum pv_backup_kind kind;
@@ -171,9 +224,9 @@ verify(int argc, char **argv)
 	pv_status st;
 	int rc;
 
-	if (!pv_cli_parse(argc, argv, names, o, 2, NULL, NULL, 0, pos, 1,
+	if (!pv_cli_parse(argc, argv, names, o, 3, NULL, NULL, 0, pos, 1,
 		&npos) ||
-	    npos != 1 || o[0] == NULL)
+	    npos != 1 || o[0] == NULL || (o[2] != NULL && o[1] == NULL))
 		return usage();
 	if (read_identity(o[0], &sk) != PV_OK)
 		return PV_EXIT_FAIL;
@@ -193,7 +246,7 @@ verify(int argc, char **argv)
 		    "keys backup OK (authenticated; it has no audit trail)\n");
 		rc = PV_EXIT_OK;
 	} else
-		rc = verify_tree(tmp, o[1]);
+		rc = verify_tree(tmp, o[1], o[2]);
 	rm_tree(tmp, 1);
 	return rc;
 }
@@ -251,6 +304,8 @@ cmd_backup(int argc, char **argv)
 {
 	if (argc < 2 || pv_cli_wants_help(argc, argv, usage_text))
 		return argc < 2 ? usage() : PV_EXIT_OK;
+	if (pv_crypto_init() != PV_OK)
+		return PV_EXIT_FAIL;
 	if (strcmp(argv[1], "keygen") == 0)
 		return keygen(argc - 1, argv + 1);
 	if (strcmp(argv[1], "verify") == 0)

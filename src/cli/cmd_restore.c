@@ -170,6 +170,8 @@ cmd_restore(int argc, char **argv)
 
 	if (pv_cli_wants_help(argc, argv, usage_text))
 		return PV_EXIT_OK;
+	if (pv_crypto_init() != PV_OK)
+		return PV_EXIT_FAIL;
 	if (!pv_cli_parse(argc, argv, names, o, 5, NULL, NULL, 0, pos, 1,
 		&npos) ||
 	    npos != 1 || o[0] == NULL || o[1] == NULL ||
