@@ -26,7 +26,7 @@
 
 static const char usage_text[] =
     "usage: phivault backup keygen --out IDENTITY\n"
-    "       phivault backup DIR --out FILE --recipient PUBFILE [--keys]\n"
+    "       phivault backup DIR --out FILE [--recipient PUBFILE] [--keys]\n"
     "       phivault backup verify FILE --identity IDENTITY "
     "[--checkpoint CP [--proof PROOF]]\n"
     "       phivault restore FILE --to DIR --identity IDENTITY\n"
@@ -251,6 +251,27 @@ verify(int argc, char **argv)
 	return rc;
 }
 
+/* --recipient FILE, else [backup] recovery_public_key. */
+static bool
+recipient(const struct pv_vault *v, const char *file,
+    unsigned char pk[PV_BACKUP_PK_BYTES])
+{
+	size_t n = 0;
+
+	if (file != NULL && pv_backup_read_key(file, pk) == PV_OK)
+		return true;
+	if (file == NULL && v->cfg.backup_recipient[0] != '\0' &&
+	    pv_b64_decode(v->cfg.backup_recipient, pk, PV_BACKUP_PK_BYTES,
+		&n) == PV_OK &&
+	    n == PV_BACKUP_PK_BYTES)
+		return true;
+	fprintf(stderr,
+	    file != NULL ? "phivault: cannot read the recipient key\n"
+			 : "phivault: no --recipient and no valid [backup] "
+			   "recovery_public_key\n");
+	return false;
+}
+
 static int
 create(int argc, char **argv)
 {
@@ -266,14 +287,14 @@ create(int argc, char **argv)
 
 	if (!pv_cli_parse(argc, argv, names, o, 2, flag_n, &keys, 1, pos, 1,
 		&npos) ||
-	    npos != 1 || o[0] == NULL || o[1] == NULL)
+	    npos != 1 || o[0] == NULL || (keys && o[1] == NULL))
 		return usage();
-	if (pv_backup_read_key(o[1], pk) != PV_OK) {
-		fprintf(stderr, "phivault: cannot read the recipient key\n");
-		return PV_EXIT_USAGE;
-	}
 	if (pv_cli_open(pos[0], &v) != PV_OK)
 		return PV_EXIT_FAIL;
+	if (!recipient(v, o[1], pk)) {
+		pv_vault_close(v);
+		return PV_EXIT_USAGE;
+	}
 	if (v->cfg.is_store_pg) {
 		fprintf(stderr,
 		    "phivault: PostgreSQL vaults are backed up "

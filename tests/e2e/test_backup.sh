@@ -54,6 +54,15 @@ if grep -q -a "Keeper\|KeeperObs\|log.jsonl\|SQLite format" "$T/rec.pvb"; then
   fail "the backup file is readable without the identity"; else pass "backup file is opaque"; fi
 rc=0; "$PHIVAULT" backup "$VAULT" --out "$T/rec.pvb" --recipient "$T/records.pub" >/dev/null 2>&1 || rc=$?
 expect_eq "backup never overwrites a file" 1 "$rc"
+rc=0; "$PHIVAULT" backup "$VAULT" --out "$T/conf.pvb" >/dev/null 2>&1 || rc=$?
+expect_eq "no recipient anywhere: exit 2" 2 "$rc"
+pv_conf backup recovery_public_key "$(cat "$T/records.pub")"
+rc=0; "$PHIVAULT" backup "$VAULT" --out "$T/conf.pvb" >/dev/null 2>&1 || rc=$?
+expect_eq "backup to [backup] recovery_public_key: exit 0" 0 "$rc"
+rc=0; "$PHIVAULT" backup verify "$T/conf.pvb" --identity "$T/records.id" >/dev/null 2>&1 || rc=$?
+expect_eq "it opens with the records identity" 0 "$rc"
+rc=0; "$PHIVAULT" backup "$VAULT" --keys --out "$T/k2.pvb" >/dev/null 2>&1 || rc=$?
+expect_eq "a keys backup needs its own --recipient: exit 2" 2 "$rc"
 
 # After the backup: erase P, publish a checkpoint.
 rc=0; "$PHIVAULT" erase "$VAULT" --patient "$P" >/dev/null 2>&1 || rc=$?
