@@ -22,6 +22,8 @@ static const struct pv_cmd commands[] = {
 	    cmd_client },
 	{ "audit", "verify, export, checkpoint the audit trail", cmd_audit },
 	{ "key", "rotate the master key (online)", cmd_key },
+	{ "backup", "encrypted online backup of a SQLite vault", cmd_backup },
+	{ "restore", "restore a backup into a new directory", cmd_restore },
 	{ "erase", "erase a patient on request (crypto-shredding)", cmd_erase },
 	{ "hold", "set or lift a legal hold on a patient", cmd_hold },
 	{ "access-review",

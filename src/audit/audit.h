@@ -204,12 +204,21 @@ struct pv_verify_report {
 	int64_t bad_entry; /* first entry at fault, -1 = none */
 	const char *problem; /* constant: "changed", "removed", ... */
 	char detail[256];
+	/* The Merkle root over the entries read, and (PV_VERIFY_PREFIX) the
+	 * largest signed checkpoint reaching past them, if any. */
+	unsigned char root[PV_AUDIT_HASH_BYTES];
+	bool has_past;
+	struct pv_checkpoint past;
 };
 
 /* pv_audit_verify flags. */
 #define PV_VERIFY_ALLOW_UNSIGNED_TAIL                                          \
 	0x1 /* entries after the last                                          \
 	     * signature are no fault */
+/* The log may be a prefix (a backup): checkpoints past its end are no
+ * fault when their signature is valid; the largest is returned in
+ * rep->past for the caller to hold with a consistency proof. */
+#define PV_VERIFY_PREFIX 0x2
 
 /*
  * Recomputes the tree from DIR/audit/log.jsonl, checks every entry's seq

@@ -473,6 +473,19 @@ pv_audit_verify(const struct pv_audit_loc *loc,
 	rep->batch_signatures = nsl;
 	while (k < ncp && cps[k].c.size <= i) /* size 0, or a torn stop */
 		k++;
+	pv_merkle_compact_root(&tree, root);
+	memcpy(rep->root, root, sizeof(rep->root));
+	if (st == PV_OK && k < ncp && (flags & PV_VERIFY_PREFIX)) {
+		for (; k < ncp; k++)
+			if (!cps[k].is_sig_ok)
+				fault(rep, (int64_t)i, "forged",
+				    "a checkpoint past the end of the log has "
+				    "no valid signature");
+		if (cps[ncp - 1].is_sig_ok) {
+			rep->has_past = true;
+			rep->past = cps[ncp - 1].c;
+		}
+	}
 	if (st == PV_OK && k < ncp) {
 		PV_IGNORE(pv_snprintf(msg, sizeof(msg),
 		    "a checkpoint covers %llu entries but the log has %llu: "

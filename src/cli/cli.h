@@ -39,6 +39,8 @@ int cmd_purge(int argc, char **argv);
 int cmd_compliance(int argc, char **argv);
 int cmd_db(int argc, char **argv);
 int cmd_node(int argc, char **argv);
+int cmd_backup(int argc, char **argv);
+int cmd_restore(int argc, char **argv);
 
 /* True when argv holds -h or --help (prints usage and the caller exits 0). */
 bool pv_cli_wants_help(int argc, char **argv, const char *usage);

@@ -65,6 +65,7 @@ static const struct conf_key conf_keys[] = {
 	D("server", "shutdown_grace", shutdown_grace, 0, 3600),
 	S("tls", "cert", tls_cert),
 	S("tls", "key", tls_key),
+	S("backup", "recovery_public_key", backup_recipient),
 	S("store", "backend", store_backend),
 	S("store", "dsn", store_dsn),
 	S("store", "keys_dsn", store_keys_dsn),

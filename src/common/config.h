@@ -40,6 +40,9 @@ struct pv_config {
 	/* [tls] (paths relative to the vault directory) */
 	char tls_cert[PV_CONF_STR_MAX];
 	char tls_key[PV_CONF_STR_MAX];
+	/* [backup] recovery_public_key: base64 X25519 key backups are sealed
+	 * to when `backup` has no --recipient ("" = none) */
+	char backup_recipient[PV_CONF_STR_MAX];
 	/* [store] */
 	char store_backend[16]; /* sqlite | postgresql (config_store.c) */
 	bool is_store_pg; /* store_backend is postgresql; set by load */
